@@ -1,0 +1,78 @@
+"""``python -m connector``: a thin layer over the library. Parse -> config -> library call -> report -> exit code.
+
+Errors print one line and a hint, never a traceback (``-v`` shows it). Exit codes are in
+:mod:`connector.cli.common` and the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from ..errors import ApiError, ConfigError, ConnectorError, TransportError
+from .common import EXIT_API, EXIT_INTERRUPTED, EXIT_TRANSPORT, EXIT_USAGE
+
+__all__ = ["build_parser", "main"]
+
+# Each module registers one subcommand through add_parser(subparsers).
+COMMANDS = ("extract", "load", "get", "emulator")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="python -m connector",
+        description="Move Attio meetings between Attio's API and your data stack.",
+        epilog="Exit codes: 0 ok, 1 some rows rejected/failed (load), 2 usage/config/input error, "
+        "3 Attio refused (401/403/404/400), 4 Attio unreachable or failing after retries, 130 interrupted.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; -vv for debug and tracebacks")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        module.add_parser(subparsers)
+    return parser
+
+
+def _hint(exc: ConnectorError) -> str:
+    return f" (hint: {exc.hint})" if exc.hint else ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("error: interrupted; files are consistent, run again with --resume to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ConnectorError as exc:
+        if args.verbose > 1:
+            raise
+        print(f"error: {exc}{_hint(exc)}", file=sys.stderr)
+        if isinstance(exc, ConfigError):
+            return EXIT_USAGE
+        if isinstance(exc, TransportError) or (isinstance(exc, ApiError) and (exc.retryable or exc.status >= 500)):
+            return EXIT_TRANSPORT
+        if isinstance(exc, ApiError):
+            return EXIT_API
+        return EXIT_USAGE
+    except OSError as exc:
+        if args.verbose > 1:
+            raise
+        print(f"error: {exc} (hint: check the path and its permissions)", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,93 @@
+"""What every subcommand shares: client options, the --emulator switch, exit codes and progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..config import ClientConfig, RateLimits, Secret
+
+__all__ = [
+    "EXIT_API",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_ROWS_FAILED",
+    "EXIT_TRANSPORT",
+    "EXIT_USAGE",
+    "add_client_options",
+    "client_session",
+    "progress",
+    "want_progress",
+]
+
+EXIT_OK = 0  # the job did everything it was asked
+EXIT_ROWS_FAILED = 1  # a load finished but some rows were rejected or failed (see the results file)
+EXIT_USAGE = 2  # bad arguments, configuration or input; nothing (more) was sent
+EXIT_API = 3  # Attio refused: 401, 403, 404, 400 on a read
+EXIT_TRANSPORT = 4  # Attio could not be reached or kept failing after every retry (network, 5xx, 429)
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; files are left consistent and --resume continues
+
+EMULATOR_MEETINGS = 2000
+
+
+def add_client_options(parser: argparse.ArgumentParser) -> None:
+    """Add --base-url, --emulator, rate and timeout options, and --quiet to a subcommand."""
+    group = parser.add_argument_group("connection")
+    group.add_argument("--base-url", help="Attio API base URL (default $ATTIO_BASE_URL or https://api.attio.com)")
+    group.add_argument(
+        "--emulator",
+        action="store_true",
+        help="start a local Attio emulator in-process and talk to it (no network, no token needed)",
+    )
+    group.add_argument(
+        "--emulator-meetings",
+        type=int,
+        default=EMULATOR_MEETINGS,
+        metavar="N",
+        help=f"meetings seeded into the --emulator (default {EMULATOR_MEETINGS})",
+    )
+    group.add_argument("--read-rate", type=float, metavar="R", help="client read budget, requests/s (default 90)")
+    group.add_argument("--write-rate", type=float, metavar="R", help="client write budget, requests/s (default 22)")
+    group.add_argument("--max-in-flight", type=int, metavar="N", help="cap on concurrent requests (default 32)")
+    group.add_argument("--timeout", type=float, metavar="S", help="seconds per request before it is retried (default 30)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfig:
+    defaults = RateLimits()
+    limits = RateLimits(
+        reads_per_second=args.read_rate if args.read_rate is not None else defaults.reads_per_second,
+        writes_per_second=args.write_rate if args.write_rate is not None else defaults.writes_per_second,
+        max_in_flight=args.max_in_flight or defaults.max_in_flight,
+    )
+    return ClientConfig.from_env(base_url=args.base_url, timeout=args.timeout, limits=limits, **overrides)
+
+
+@contextmanager
+def client_session(args: argparse.Namespace) -> Iterator[ClientConfig]:
+    """The client configuration for a subcommand; with --emulator, an emulator runs for the block's duration."""
+    if not getattr(args, "emulator", False):
+        yield _config_from_args(args)
+        return
+    from ..emulator import EmulatorThread
+
+    with EmulatorThread(meetings=args.emulator_meetings) as emu:
+        if not getattr(args, "quiet", False):
+            print(f"using the built-in Attio emulator at {emu.url}", file=sys.stderr)
+        yield _config_from_args(args, base_url=emu.url, token=Secret(emu.token))
+
+
+def want_progress(args: argparse.Namespace) -> bool:
+    """A progress bar only for a person at a terminal."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty() and os.environ.get("CI") is None
+
+
+def progress(args: argparse.Namespace, *, unit: str, total: int | None = None, desc: str = "") -> Any:
+    """A tqdm bar on stderr, disabled when not on a terminal or with --quiet."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, desc=desc, disable=not want_progress(args), file=sys.stderr, dynamic_ncols=True)

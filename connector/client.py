@@ -1,0 +1,210 @@
+"""``AttioClient``: the three meetings calls of Attio's API, async, on one session with shared limits.
+
+    async with AttioClient(ClientConfig.from_env()) as client:
+        async for page in client.list_meetings(MeetingQuery(participants=("ana@acme.com",))):
+            ...
+        meeting = await client.get_meeting("cb59ab17-ad15-460c-a126-0715617c0853")
+
+Many tasks may share one client: its rate limits, in-flight cap and retry policy hold across all of them.
+:class:`SyncAttioClient` offers the same calls to code that is not async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from urllib.parse import quote
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from .config import ClientConfig
+from .errors import InvalidArgumentError, MalformedResponseError, PaginationError
+from .http import ClientStats, HttpTransport
+from .models import MeetingQuery, is_valid_uuid, validate_meeting_body
+
+__all__ = ["AttioClient", "Page", "SyncAttioClient"]
+
+MEETINGS_PATH = "/v2/meetings"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of ``GET /v2/meetings``: its meetings, the cursor it was fetched with, and the next one."""
+
+    meetings: list[dict[str, Any]]
+    cursor: str | None
+    next_cursor: str | None
+
+    @property
+    def is_last(self) -> bool:
+        """True when the API said there is nothing after this page."""
+        return self.next_cursor is None
+
+
+def _data(body: Any, method: str, path: str) -> Any:
+    if not isinstance(body, dict) or "data" not in body:
+        raise MalformedResponseError("the answer has no 'data'", method=method, path=path)
+    return body["data"]
+
+
+class AttioClient:
+    """Async client for Attio's meetings endpoints. Use ``async with``; it refuses use after close."""
+
+    def __init__(self, config: ClientConfig | None = None, **overrides: Any) -> None:
+        self.config = config.with_(**overrides) if config else ClientConfig.from_env(**overrides)
+        self.stats = ClientStats()
+        self._http = HttpTransport(self.config, self.stats)
+
+    def __repr__(self) -> str:
+        return f"AttioClient(base_url={self.config.base_url!r})"
+
+    @property
+    def limiter(self) -> Any:
+        """The shared rate limiter (read and write budgets, in-flight cap)."""
+        return self._http.limiter
+
+    async def __aenter__(self) -> AttioClient:
+        await self._http.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session."""
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------------------------------ reads
+
+    async def list_page(self, query: MeetingQuery | None = None, cursor: str | None = None) -> Page:
+        """Fetch one page of meetings matching ``query``, starting at ``cursor`` (None: the first page)."""
+        query = query or MeetingQuery()
+        params = query.to_params()
+        if cursor is not None:
+            params["cursor"] = cursor
+        body = await self._http.request("GET", MEETINGS_PATH, kind="read", params=params)
+        meetings = _data(body, "GET", MEETINGS_PATH)
+        pagination = body.get("pagination")
+        if not isinstance(meetings, list) or not isinstance(pagination, dict) or "next_cursor" not in pagination:
+            raise MalformedResponseError("the answer lacks data[] or pagination.next_cursor", method="GET", path=MEETINGS_PATH)
+        next_cursor = pagination["next_cursor"]
+        if next_cursor is not None and (not isinstance(next_cursor, str) or not next_cursor):
+            raise MalformedResponseError("pagination.next_cursor is not a string or null", method="GET", path=MEETINGS_PATH)
+        return Page(meetings, cursor, next_cursor)
+
+    async def list_meetings(
+        self, query: MeetingQuery | None = None, *, cursor: str | None = None, max_pages: int | None = None
+    ) -> AsyncIterator[Page]:
+        """Yield pages until ``next_cursor`` is null (or ``max_pages``); raise if a cursor repeats."""
+        seen: set[str] = set()
+        pages = 0
+        while True:
+            page = await self.list_page(query, cursor)
+            yield page
+            pages += 1
+            if page.next_cursor is None or (max_pages is not None and pages >= max_pages):
+                return
+            if page.next_cursor in seen or page.next_cursor == cursor:
+                raise PaginationError(f"the API returned cursor {page.next_cursor[:40]!r} a second time")
+            seen.add(page.next_cursor)
+            cursor = page.next_cursor
+
+    async def get_meeting(self, meeting_id: str) -> dict[str, Any]:
+        """The meeting with this ID; :class:`~connector.errors.NotFoundError` if there is none."""
+        if not isinstance(meeting_id, str) or not is_valid_uuid(meeting_id):
+            raise InvalidArgumentError("meeting_id", f"{meeting_id!r} is not a UUID")
+        path = f"{MEETINGS_PATH}/{quote(meeting_id)}"
+        return _data(await self._http.request("GET", path, kind="read"), "GET", path)
+
+    # ----------------------------------------------------------------------------------------- writes
+
+    async def find_or_create_meeting(
+        self, meeting: Mapping[str, Any], *, retry_ambiguous: bool = True, require_external_ref: bool = True
+    ) -> dict[str, Any]:
+        """Find the meeting with this ``external_ref`` or create it; return the meeting.
+
+        The body is validated first (:class:`~connector.errors.InvalidArgumentError`, nothing sent). With
+        ``retry_ambiguous=False`` an answer that may hide a completed write (dropped connection, timeout, 5xx)
+        is raised rather than retried, so that a caller on a create-only API can look before re-sending.
+        """
+        body = validate_meeting_body(meeting, require_external_ref=require_external_ref)
+        answer = await self._http.request(
+            "POST", MEETINGS_PATH, kind="write", json={"data": body}, retry_ambiguous=retry_ambiguous
+        )
+        return _data(answer, "POST", MEETINGS_PATH)
+
+
+class SyncAttioClient:
+    """The same calls as :class:`AttioClient` for code that is not async; use ``with``.
+
+    It runs an event loop in a helper thread (an anyio blocking portal) for as long as it is open.
+    """
+
+    def __init__(self, config: ClientConfig | None = None, **overrides: Any) -> None:
+        self._client = AttioClient(config, **overrides)
+        self._portal_cm: Any = None
+        self._portal: BlockingPortal | None = None
+
+    @property
+    def config(self) -> ClientConfig:
+        """The client's configuration."""
+        return self._client.config
+
+    @property
+    def stats(self) -> ClientStats:
+        """Requests, retries and 429s so far."""
+        return self._client.stats
+
+    def __enter__(self) -> SyncAttioClient:
+        self._portal_cm = start_blocking_portal()
+        self._portal = self._portal_cm.__enter__()
+        try:
+            self._portal.call(self._client.__aenter__)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client and stop its event loop thread."""
+        if self._portal is not None:
+            try:
+                self._portal.call(self._client.aclose)
+            finally:
+                self._portal = None
+                self._portal_cm.__exit__(None, None, None)
+
+    def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._portal is None:
+            raise RuntimeError("use SyncAttioClient in a with-block")
+        return self._portal.call(partial(func, *args, **kwargs))
+
+    def list_page(self, query: MeetingQuery | None = None, cursor: str | None = None) -> Page:
+        """One page, see :meth:`AttioClient.list_page`."""
+        return self._call(self._client.list_page, query, cursor)
+
+    def list_meetings(self, query: MeetingQuery | None = None, *, cursor: str | None = None) -> Iterator[Page]:
+        """Pages until the last, see :meth:`AttioClient.list_meetings`."""
+        seen: set[str] = set()
+        while True:
+            page = self.list_page(query, cursor)
+            yield page
+            if page.next_cursor is None:
+                return
+            if page.next_cursor in seen:
+                raise PaginationError(f"the API returned cursor {page.next_cursor[:40]!r} a second time")
+            seen.add(page.next_cursor)
+            cursor = page.next_cursor
+
+    def get_meeting(self, meeting_id: str) -> dict[str, Any]:
+        """See :meth:`AttioClient.get_meeting`."""
+        return self._call(self._client.get_meeting, meeting_id)
+
+    def find_or_create_meeting(self, meeting: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """See :meth:`AttioClient.find_or_create_meeting`."""
+        return self._call(self._client.find_or_create_meeting, meeting, **kwargs)

@@ -1,0 +1,87 @@
+"""The emulator's settings: one frozen value, validated on construction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "ALL_SCOPES",
+    "FAULT_KINDS",
+    "RANDOM_FAULT_KINDS",
+    "EmulatorConfig",
+    "workspace_id_for_seed",
+]
+
+# Every scope the meetings endpoints look at; the main token holds them all.
+ALL_SCOPES = frozenset({"meeting:read", "meeting:read-write", "record_permission:read"})
+# Kinds a test may script; random injection may draw any of them too.
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "drop_after_commit", "slow", "truncate")
+RANDOM_FAULT_KINDS = ("500", "502", "503", "drop", "slow", "truncate")
+
+_NAMESPACE = uuid.UUID("6f1c2a52-3b0e-4d8e-9a57-5e0c7d1b2a90")
+
+Contract = Literal["find-or-create", "create-only"]
+
+
+def workspace_id_for_seed(seed: int) -> str:
+    """The fixed workspace UUID of a data set (a pure function of the seed)."""
+    return str(uuid.uuid5(_NAMESPACE, f"workspace:{seed}"))
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """How the emulator behaves; every default matches live Attio where Attio documents one.
+
+    ``tokens`` maps extra tokens to their scopes; ``token`` holds every meeting scope. Rates are
+    requests per second per bucket (reads and writes apart), 0 turns the limit off. ``fault_rate``
+    is the chance that a request gets a fault drawn from ``fault_kinds``; the draws come from
+    ``random.Random(seed)`` in arrival order, so a run is reproducible.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    meetings: int = 1000
+    seed: int = 0
+    token: str = "emulator-token"
+    tokens: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    read_rate: float = 100.0
+    write_rate: float = 25.0
+    latency_ms: float = 0.0
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = RANDOM_FAULT_KINDS
+    slow_ms: float = 5000.0
+    contract: Contract = "find-or-create"
+    workspace_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.workspace_id:
+            object.__setattr__(self, "workspace_id", workspace_id_for_seed(self.seed))
+        object.__setattr__(self, "tokens", {t: frozenset(s) for t, s in dict(self.tokens).items()})
+        object.__setattr__(self, "fault_kinds", tuple(self.fault_kinds))
+        if self.meetings < 0:
+            raise ValueError("meetings must be >= 0")
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+        if not self.token:
+            raise ValueError("token must not be empty")
+        for name in ("read_rate", "write_rate", "latency_ms", "slow_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if not 0.0 <= self.fault_rate <= 1.0:
+            raise ValueError("fault_rate must be between 0 and 1")
+        unknown = [k for k in self.fault_kinds if k not in FAULT_KINDS]
+        if unknown:
+            raise ValueError(f"unknown fault kind(s) {unknown}; choose from {list(FAULT_KINDS)}")
+        if self.fault_rate > 0 and not self.fault_kinds:
+            raise ValueError("fault_rate > 0 needs at least one fault kind")
+        if self.contract not in ("find-or-create", "create-only"):
+            raise ValueError("contract must be 'find-or-create' or 'create-only'")
+
+    def scopes_for(self, token: str) -> frozenset[str] | None:
+        """The scopes a token holds, or None for an unknown token."""
+        if token == self.token:
+            return ALL_SCOPES
+        return self.tokens.get(token)

@@ -1,0 +1,148 @@
+"""Time helpers: epoch milliseconds in, Attio's rendering out, and strict parsing of inputs."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "DAY_MS",
+    "HOUR_MS",
+    "date_from_day_ms",
+    "day_ms",
+    "local_midnight_ms",
+    "parse_date",
+    "parse_input_datetime",
+    "parse_rfc3339",
+    "render_datetime",
+    "render_nanos",
+    "zone",
+]
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+# RFC 3339 date-time: a 'T' (or space), seconds required, optional fraction, offset required.
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+# The same, with the offset optional: POST bodies may send a local time plus a timezone.
+_INPUT_DT = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?$"
+)
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str | None) -> ZoneInfo | None:
+    """The ZoneInfo for an IANA name, or None for a missing or unknown name."""
+    if not name or name != name.strip():
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _ms(dt: datetime) -> int:
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def _offset(text: str | None) -> int | None:
+    """Offset in minutes of 'Z', '+05:30' or '+0530'; None when absent."""
+    if not text:
+        return None
+    if text in ("Z", "z"):
+        return 0
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if hours > 23 or minutes > 59:
+        raise ValueError("offset out of range")
+    return sign * (hours * 60 + minutes)
+
+
+def _fraction_us(text: str | None) -> int:
+    return int((text[1:] + "000000")[:6]) if text else 0
+
+
+def parse_rfc3339(text: str) -> int:
+    """Epoch ms of an RFC 3339 timestamp (offset required); ValueError otherwise."""
+    m = _RFC3339.match(text)
+    if not m:
+        raise ValueError("not an RFC 3339 timestamp")
+    y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
+    if s == 60:
+        raise ValueError("leap seconds are not supported")
+    offset = _offset(m.group(8)) or 0
+    naive = datetime(y, mo, d, h, mi, s, _fraction_us(m.group(7)))
+    return _ms(naive.replace(tzinfo=UTC)) - offset * 60_000
+
+
+def parse_input_datetime(text: str, tz: ZoneInfo | None) -> int:
+    """Epoch ms of a POSTed datetime: an offset wins; without one, ``tz`` (or UTC) applies."""
+    m = _INPUT_DT.match(text)
+    if not m:
+        raise ValueError("not an ISO 8601 datetime")
+    y, mo, d, h, mi = (int(m.group(i)) for i in range(1, 6))
+    s = int(m.group(6) or 0)
+    naive = datetime(y, mo, d, h, mi, s, _fraction_us(m.group(7)))
+    offset = _offset(m.group(8))
+    if offset is not None:
+        return _ms(naive.replace(tzinfo=UTC)) - offset * 60_000
+    return _ms(naive.replace(tzinfo=tz or UTC))
+
+
+def parse_date(text: str) -> date:
+    """A calendar date in YYYY-MM-DD form; ValueError otherwise."""
+    m = _DATE.match(text)
+    if not m:
+        raise ValueError("not a YYYY-MM-DD date")
+    return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+
+
+def day_ms(d: date) -> int:
+    """Epoch ms of the date at 00:00 UTC (the sort key of an all-day meeting)."""
+    return (d.toordinal() - _EPOCH_ORDINAL) * DAY_MS
+
+
+def date_from_day_ms(ms: int) -> date:
+    return date.fromordinal(ms // DAY_MS + _EPOCH_ORDINAL)
+
+
+@lru_cache(maxsize=65536)
+def local_midnight_ms(day: int, tz_name: str) -> int:
+    """Epoch ms of 00:00 local time in ``tz_name`` on the date whose UTC midnight is ``day`` ms."""
+    tz = zone(tz_name)
+    if tz is None:
+        return day
+    d = date_from_day_ms(day)
+    return _ms(datetime(d.year, d.month, d.day, tzinfo=tz))
+
+
+def render_datetime(ms: int, tz_name: str | None) -> str:
+    """Attio's output form: millisecond precision, 'Z' for UTC, else the zone's offset then."""
+    dt = _EPOCH + timedelta(milliseconds=ms)
+    tz = zone(tz_name)
+    if tz is not None and tz_name not in ("UTC", "Etc/UTC"):
+        local = dt.astimezone(tz)
+        off = local.utcoffset() or timedelta(0)
+        if off:
+            total = int(off.total_seconds()) // 60
+            sign = "-" if total < 0 else "+"
+            hh, mm = divmod(abs(total), 60)
+            return f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond // 1000:03d}{sign}{hh:02d}:{mm:02d}"
+        dt = local
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z"
+
+
+def render_nanos(ns: int) -> str:
+    """An epoch-nanosecond instant as ``YYYY-MM-DDTHH:MM:SS.fffffffffZ``."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    dt = _EPOCH + timedelta(seconds=secs)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{frac:09d}Z"

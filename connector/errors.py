@@ -1,0 +1,256 @@
+"""Every exception the connector raises, in one tree.
+
+    ConnectorError
+    ├── ConfigError                  bad configuration or arguments, raised before any request
+    │   └── InvalidArgumentError     (also a ValueError) one argument, named, with the reason
+    ├── TransportError               the request may not have reached Attio, or its answer was lost
+    │   ├── ConnectError             could not connect / connection dropped     (retryable)
+    │   ├── RequestTimeoutError      no complete answer within the timeout      (retryable)
+    │   └── MalformedResponseError   the answer was cut off or was not JSON     (retryable)
+    ├── ApiError                     Attio answered with an error envelope
+    │   ├── BadRequestError          400 (Attio's ``validation_type`` and friends)
+    │   ├── AuthenticationError      401
+    │   ├── PermissionDeniedError    403 (e.g. a missing scope)
+    │   ├── NotFoundError            404
+    │   ├── RateLimitError           429, carries ``retry_after`` seconds         (retryable)
+    │   └── ServerError              5xx                                          (retryable)
+    ├── PaginationError              the API broke the pagination contract (a cursor repeated)
+    ├── SchemaError                  a meeting lacks a required field, or has the wrong type
+    └── RowError                     one input row is invalid: file, row, column and reason
+
+Whether an error may be retried is a property of its type (``retryable``), never a match on its text.
+``ambiguous`` says the request may have been carried out although no answer arrived: a write that
+failed so must not be re-sent blindly on an API that does not de-duplicate.
+
+No error ever holds the access token: errors are built from method, path and Attio's own body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigError",
+    "ConnectError",
+    "ConnectorError",
+    "InvalidArgumentError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RowError",
+    "SchemaError",
+    "ServerError",
+    "TransportError",
+    "error_for_status",
+]
+
+
+class ConnectorError(Exception):
+    """Base of every error the connector raises."""
+
+    retryable: bool = False
+    ambiguous: bool = False
+    hint: str | None = None
+
+
+class ConfigError(ConnectorError):
+    """The configuration or the arguments are wrong; nothing was sent."""
+
+    hint = "check the arguments and configuration"
+
+
+class InvalidArgumentError(ConfigError, ValueError):
+    """One argument is invalid; ``argument`` names it."""
+
+    def __init__(self, argument: str, reason: str) -> None:
+        self.argument = argument
+        self.reason = reason
+        super().__init__(f"invalid {argument}: {reason}")
+
+
+class TransportError(ConnectorError):
+    """The request failed below HTTP: no (complete) answer arrived."""
+
+    retryable = True
+    ambiguous = True
+    hint = "check the network and the base URL; the request was retried"
+
+    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+        self.method = method
+        self.path = path
+        where = f" ({method} {path})" if method else ""
+        super().__init__(f"{message}{where}")
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened, or was dropped before the answer was complete."""
+
+
+class RequestTimeoutError(TransportError):
+    """No complete answer within the configured timeout."""
+
+    hint = "the API answered too slowly; raise --timeout or try again later"
+
+
+class MalformedResponseError(TransportError):
+    """The answer was not the JSON the contract describes (for example cut off mid-body)."""
+
+
+class ApiError(ConnectorError):
+    """Attio answered with an error: status, Attio's ``type`` and ``code``, method and path."""
+
+    status: int = 0
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        type: str | None = None,
+        code: str | None = None,
+        method: str = "",
+        path: str = "",
+        validation_errors: Sequence[Mapping[str, Any]] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.type = type
+        self.code = code
+        self.method = method
+        self.path = path
+        self.validation_errors = list(validation_errors or [])
+        self.retry_after = retry_after
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        kind = "/".join(part for part in (self.type, self.code) if part)
+        text = f"{self.method} {self.path} -> {self.status}"
+        if kind:
+            text += f" {kind}"
+        text += f": {self.message}"
+        details = [
+            f"{'.'.join(str(p) for p in err.get('path', []))}: {err.get('message', '')}".strip(": ")
+            for err in self.validation_errors
+        ]
+        if details:
+            text += " [" + "; ".join(details) + "]"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as plain data (for results files and reports)."""
+        return {"status": self.status, "type": self.type, "code": self.code, "message": self.message}
+
+
+class BadRequestError(ApiError):
+    """400: Attio rejected the request (``validation_type`` and similar)."""
+
+    hint = "the request was rejected as invalid; see the message for the field"
+
+
+class AuthenticationError(ApiError):
+    """401: no token, or an unknown one."""
+
+    hint = "set ATTIO_API_KEY to a valid access token"
+
+
+class PermissionDeniedError(ApiError):
+    """403: the token lacks a scope this call needs."""
+
+    hint = "give the token the meeting:read (or meeting:read-write) and record_permission:read scopes"
+
+
+class NotFoundError(ApiError):
+    """404: no such meeting."""
+
+    hint = "check the meeting ID"
+
+
+class RateLimitError(ApiError):
+    """429: over Attio's rate limit; ``retry_after`` is the wait in seconds. Never carried out."""
+
+    retryable = True
+    hint = "lower the rate limits or concurrency; Attio asked us to slow down"
+
+
+class ServerError(ApiError):
+    """5xx: Attio failed; the request may or may not have been carried out."""
+
+    retryable = True
+    ambiguous = True
+    hint = "Attio had a problem; try again later"
+
+
+class PaginationError(ConnectorError):
+    """The API broke pagination: a cursor came back that was seen before."""
+
+    hint = "the API returned a repeating cursor; report this to Attio"
+
+
+class SchemaError(ConnectorError):
+    """A meeting from the API does not fit the schema: names the meeting and the field."""
+
+    hint = "the API returned a meeting the schema does not allow; see the field named"
+
+
+class RowError(ConnectorError):
+    """An input row is invalid: names file, row, column and reason."""
+
+    hint = "fix the input row or the column mapping"
+
+    def __init__(self, reason: str, *, file: str | None = None, row: int | None = None, column: str | None = None) -> None:
+        self.reason = reason
+        self.file = file
+        self.row = row
+        self.column = column
+        where = ", ".join(
+            part
+            for part in (
+                file and f"file {file}",
+                row is not None and f"row {row}",
+                column and f"column {column!r}",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(
+    status: int,
+    body: Mapping[str, Any] | None,
+    *,
+    method: str,
+    path: str,
+    retry_after: float | None = None,
+) -> ApiError:
+    """Build the typed error for an HTTP error status from Attio's envelope (``status_code`` or ``statusCode``)."""
+    body = body if isinstance(body, Mapping) else {}
+    cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else ApiError)
+    message = body.get("message")
+    raw_errors = body.get("validation_errors")
+    return cls(
+        str(message) if message else f"HTTP {status}",
+        status=status,
+        type=body.get("type") if isinstance(body.get("type"), str) else None,
+        code=body.get("code") if isinstance(body.get("code"), str) else None,
+        method=method,
+        path=path,
+        validation_errors=[e for e in raw_errors if isinstance(e, Mapping)] if isinstance(raw_errors, list) else None,
+        retry_after=retry_after,
+    )

@@ -1,0 +1,241 @@
+"""One aiohttp session per client: auth, timeouts, rate limits, retries and error mapping, in one place.
+
+Every third-party exception (aiohttp, asyncio timeouts, JSON decoding) is translated into the
+:mod:`connector.errors` tree here and nowhere else. Retries are driven by ``backoff``; a ``Retry-After``
+header (an HTTP date, as Attio sends, or seconds) replaces the computed delay.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+import backoff
+import orjson
+
+from .config import ClientConfig, RetryPolicy
+from .errors import (
+    ApiError,
+    ConfigError,
+    ConnectError,
+    ConnectorError,
+    MalformedResponseError,
+    RateLimitError,
+    RequestTimeoutError,
+    error_for_status,
+)
+from .ratelimit import RateLimiter, RequestKind
+
+__all__ = ["ClientStats", "HttpTransport", "parse_retry_after"]
+
+log = logging.getLogger("connector.http")
+
+
+@dataclass
+class ClientStats:
+    """What one client did: requests sent (every attempt), retries, 429s, errors by kind."""
+
+    requests: int = 0
+    reads: int = 0
+    writes: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    transport_errors: int = 0
+    retry_wait_seconds: float = 0.0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A plain copy, for reports."""
+        data = asdict(self)
+        data["by_status"] = dict(self.by_status)
+        return data
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date. None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _retry_waits(policy: RetryPolicy) -> Callable[[], Generator[float, Any, None]]:
+    """A backoff wait generator: full-jitter exponential delays, or the server's Retry-After when it gave one."""
+
+    def waits() -> Generator[float, Any, None]:
+        attempt = 0
+        exc = yield 0.0  # backoff primes the generator with send(None)
+        while True:
+            ceiling = min(policy.max_delay, policy.initial_delay * policy.multiplier**attempt)
+            delay = random.uniform(0, ceiling)
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after is not None:
+                # The server's reset time wins; a little jitter keeps a crowd of tasks from waking at once.
+                delay = retry_after + random.uniform(0.0, 0.05)
+            attempt += 1
+            exc = yield delay
+
+    return waits
+
+
+class HttpTransport:
+    """Sends requests for :class:`~connector.client.AttioClient`; use as an async context manager."""
+
+    def __init__(self, config: ClientConfig, stats: ClientStats | None = None) -> None:
+        self.config = config
+        self.stats = stats or ClientStats()
+        self.limiter = RateLimiter(config.limits)
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        policy = config.retry
+
+        def retryable(exc: Exception) -> bool:
+            if isinstance(exc, ApiError):
+                return exc.status in policy.retry_statuses
+            return isinstance(exc, ConnectorError) and exc.retryable
+
+        def on_backoff(details: Mapping[str, Any]) -> None:
+            self.stats.retries += 1
+            self.stats.retry_wait_seconds += details.get("wait") or 0.0
+            exc = details.get("exception")
+            log.info("retrying after %s (attempt %d, wait %.2fs)", exc, details.get("tries", 0), details.get("wait") or 0)
+
+        def retrying(giveup: Callable[[Exception], bool]) -> Any:
+            return backoff.on_exception(
+                _retry_waits(policy),
+                ConnectorError,
+                max_tries=policy.max_attempts,
+                max_time=policy.max_time,
+                giveup=giveup,
+                jitter=None,
+                on_backoff=on_backoff,
+                logger=None,
+            )(self._send_once)
+
+        self._send_retrying = retrying(lambda exc: not retryable(exc))
+        # For writes that must not be repeated blindly: only answers that prove nothing was done (429) retry.
+        self._send_unambiguous = retrying(lambda exc: not retryable(exc) or exc.ambiguous)
+
+    def __repr__(self) -> str:
+        return f"HttpTransport(base_url={self.config.base_url!r}, closed={self._closed})"
+
+    async def __aenter__(self) -> HttpTransport:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Open the session (connection pool sized to the in-flight cap)."""
+        if self._closed:
+            raise RuntimeError("this client has been closed; create a new one")
+        if self._session is None:
+            if not self.config.token:
+                raise ConfigError("no Attio access token: set ATTIO_API_KEY (or pass token=...)")
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.config.limits.max_in_flight, keepalive_timeout=30),
+                timeout=aiohttp.ClientTimeout(
+                    total=self.config.timeout, sock_connect=self.config.connect_timeout
+                ),
+                headers={"User-Agent": self.config.user_agent, "Accept": "application/json"},
+                raise_for_status=False,
+            )
+
+    async def aclose(self) -> None:
+        """Close the session; the transport cannot be used again."""
+        self._closed = True
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: RequestKind,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        retry_ambiguous: bool = True,
+    ) -> Any:
+        """Send with retries; return the decoded JSON body of a 2xx answer or raise a :mod:`connector.errors` error."""
+        if self._session is None:
+            await self.open()
+        send = self._send_retrying if retry_ambiguous else self._send_unambiguous
+        return await send(method, path, kind, params, json)
+
+    async def _send_once(
+        self, method: str, path: str, kind: RequestKind, params: Mapping[str, str] | None, json: Any
+    ) -> Any:
+        assert self._session is not None and self.config.token is not None
+        url = self.config.base_url + path
+        headers = {"Authorization": "Bearer " + self.config.token.reveal()}
+        data = None
+        if json is not None:
+            data = orjson.dumps(json)
+            headers["Content-Type"] = "application/json"
+        async with self.limiter.slot(kind):
+            self.stats.requests += 1
+            if kind == "read":
+                self.stats.reads += 1
+            else:
+                self.stats.writes += 1
+            try:
+                async with self._session.request(method, url, params=params, data=data, headers=headers) as resp:
+                    status = resp.status
+                    body = await resp.read()
+                    retry_after_header = resp.headers.get("Retry-After")
+            except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+                self.stats.transport_errors += 1
+                raise RequestTimeoutError(
+                    f"no complete answer within {self.config.timeout:g}s", method=method, path=path
+                ) from exc
+            except aiohttp.ClientPayloadError as exc:
+                self.stats.transport_errors += 1
+                raise MalformedResponseError("the answer was cut off mid-body", method=method, path=path) from exc
+            except aiohttp.InvalidURL as exc:
+                raise ConfigError(f"invalid base URL {self.config.base_url!r}") from exc
+            except aiohttp.ClientError as exc:
+                self.stats.transport_errors += 1
+                raise ConnectError(f"connection failed: {type(exc).__name__}", method=method, path=path) from exc
+        self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+        try:
+            decoded = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError as exc:
+            if status < 400:
+                self.stats.transport_errors += 1
+                raise MalformedResponseError(
+                    f"the answer (HTTP {status}) is not valid JSON", method=method, path=path
+                ) from exc
+            decoded = None
+        if status < 400:
+            return decoded
+        retry_after = parse_retry_after(retry_after_header)
+        error = error_for_status(status, decoded, method=method, path=path, retry_after=retry_after)
+        if isinstance(error, RateLimitError):
+            self.stats.rate_limited += 1
+            # Attio's reset time is a whole second; without one, back off at least a little for everyone.
+            self.limiter.pause(kind, retry_after if retry_after is not None else 1.0)
+        elif status >= 500:
+            self.stats.server_errors += 1
+        raise error
+
