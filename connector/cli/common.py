@@ -64,7 +64,7 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfi
         writes_per_second=args.write_rate if args.write_rate is not None else defaults.writes_per_second,
         max_in_flight=args.max_in_flight or defaults.max_in_flight,
     )
-    return ClientConfig.from_env(base_url=args.base_url, timeout=args.timeout, limits=limits, **overrides)
+    return ClientConfig.from_env(**({"base_url": args.base_url, "timeout": args.timeout, "limits": limits} | overrides))
 
 
 @contextmanager

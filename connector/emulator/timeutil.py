@@ -24,6 +24,7 @@ __all__ = [
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_NAIVE = datetime(1970, 1, 1)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 # RFC 3339 date-time: a 'T' (or space), seconds required, optional fraction, offset required.
@@ -126,23 +127,16 @@ def local_midnight_ms(day: int, tz_name: str) -> int:
 
 
 def render_datetime(ms: int, tz_name: str | None) -> str:
-    """Attio's output form: millisecond precision, 'Z' for UTC, else the zone's offset then."""
+    """Attio's output form: millisecond precision; 'Z' without a zone or in UTC, else the zone's offset."""
     dt = _EPOCH + timedelta(milliseconds=ms)
     tz = zone(tz_name)
-    if tz is not None and tz_name not in ("UTC", "Etc/UTC"):
-        local = dt.astimezone(tz)
-        off = local.utcoffset() or timedelta(0)
-        if off:
-            total = int(off.total_seconds()) // 60
-            sign = "-" if total < 0 else "+"
-            hh, mm = divmod(abs(total), 60)
-            return f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond // 1000:03d}{sign}{hh:02d}:{mm:02d}"
-        dt = local
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z"
+    if tz is None or tz_name in ("UTC", "Etc/UTC"):
+        return dt.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    return dt.astimezone(tz).isoformat(timespec="milliseconds")
 
 
 def render_nanos(ns: int) -> str:
     """An epoch-nanosecond instant as ``YYYY-MM-DDTHH:MM:SS.fffffffffZ``."""
     secs, frac = divmod(ns, 1_000_000_000)
-    dt = _EPOCH + timedelta(seconds=secs)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{frac:09d}Z"
+    dt = _EPOCH_NAIVE + timedelta(seconds=secs)
+    return f"{dt.isoformat()}.{frac:09d}Z"

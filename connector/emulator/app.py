@@ -1,0 +1,329 @@
+"""The HTTP side: routes, the request pipeline (latency, auth, rate limit, faults) and counters.
+
+Every request goes through, in order: ``latency_ms``; authentication (401) and scopes (403);
+the read or write rate limit (429); then a fault, if one is scripted or drawn. Error bodies use
+the envelope ``{status_code, type, code, message}``; the POST 400 also carries ``statusCode`` and
+every 400 carries ``validation_errors``. Unknown routes answer 404 ``not_found``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from .auth import READ_SCOPES, WRITE_SCOPES, missing_scopes, token_from_header
+from .config import EmulatorConfig
+from .faults import SERVER_ERRORS, FaultInjector
+from .ratelimit import WindowLimiter, next_second_http_date
+from .seed import record_id
+from .store import MeetingStore, Posting, Window, make_key, split_key
+from .timeutil import date_from_day_ms, render_datetime, render_nanos
+from .validation import Invalid, encode_cursor, is_uuid, parse_list, parse_post
+
+__all__ = ["Emulator", "Stats"]
+
+LIST_ROUTE = "/v2/meetings"
+GET_ROUTE = "/v2/meetings/{meeting_id}"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Stats:
+    """What the emulator answered: ``responses[(method, route, status)]``; status 0 = dropped."""
+
+    def __init__(self) -> None:
+        self.responses: Counter[tuple[str, str, int]] = Counter()
+        self.faults: Counter[str] = Counter()
+
+    @property
+    def requests(self) -> int:
+        return sum(self.responses.values())
+
+    def record(self, method: str, route: str, status: int) -> None:
+        self.responses[(method, route, status)] += 1
+
+    def count(self, method: str | None = None, route: str | None = None, status: int | None = None) -> int:
+        return sum(
+            n
+            for (m, r, s), n in self.responses.items()
+            if (method is None or m == method)
+            and (route is None or r == route)
+            and (status is None or s == status)
+        )
+
+    def reset(self) -> None:
+        self.responses.clear()
+        self.faults.clear()
+
+
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
+    body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+
+
+def error(status: int, type_: str, code: str, message: str, **extra: Any) -> web.Response:
+    headers = extra.pop("headers", None)
+    return _json(
+        status, {"status_code": status, "type": type_, "code": code, "message": message, **extra}, headers
+    )
+
+
+def invalid(exc: Invalid, camel: bool = False) -> web.Response:
+    extra: dict[str, Any] = {"statusCode": 400} if camel else {}
+    return error(
+        400, "invalid_request_error", "validation_type", str(exc), validation_errors=exc.errors, **extra
+    )
+
+
+class _Cut(web.StreamResponse):
+    """Sends ``partial`` (if any) after the headers, then closes the connection."""
+
+    def __init__(self, status: int = 200, partial: bytes | None = None, length: int = 0) -> None:
+        super().__init__(status=status)
+        self._partial = partial
+        if partial is not None:
+            self.content_type = "application/json"
+            self.content_length = length
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        if self._partial is not None:
+            await super().prepare(request)
+            await self.write(self._partial)
+        if request.transport is not None:
+            request.transport.close()
+        raise ConnectionResetError("emulator fault: connection cut")
+
+
+class Emulator:
+    """The emulator's state (meetings, counters, faults) and its aiohttp application."""
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self.store = MeetingStore(self.config.meetings, self.config.seed, self.config.workspace_id)
+        self.stats = Stats()
+        self.faults = FaultInjector(self.config)
+        self.read_limiter = WindowLimiter(self.config.read_rate)
+        self.write_limiter = WindowLimiter(self.config.write_rate)
+        self._ids = random.Random(f"created:{self.config.seed}")
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._pipeline], client_max_size=16 * 1024 * 1024)
+        app.router.add_get(LIST_ROUTE, self._list, allow_head=False)
+        app.router.add_post(LIST_ROUTE, self._create)
+        app.router.add_get(GET_ROUTE, self._get, allow_head=False)
+        return app
+
+    # ---- pipeline ---------------------------------------------------------------------------
+    @web.middleware
+    async def _pipeline(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self.config.latency_ms:
+            await asyncio.sleep(self.config.latency_ms / 1000)
+        method = request.method
+        http_exc = request.match_info.http_exception
+        if http_exc is not None:
+            route = request.path
+            status = http_exc.status
+            resp: web.StreamResponse = error(
+                status,
+                "invalid_request_error",
+                "not_found" if status == 404 else "method_not_allowed",
+                f"No route for {method} {request.path}.",
+            )
+            self.stats.record(method, route, status)
+            return resp
+        route = (
+            request.match_info.route.resource.canonical if request.match_info.route.resource else request.path
+        )
+        resp = await self._guarded(request, handler, method)
+        self.stats.record(
+            method, route, 0 if isinstance(resp, _Cut) and resp._partial is None else resp.status
+        )
+        return resp
+
+    async def _guarded(self, request: web.Request, handler: Handler, method: str) -> web.StreamResponse:
+        write = method == "POST"
+        token = token_from_header(request.headers.get("Authorization"))
+        missing = (
+            None
+            if token is None
+            else missing_scopes(self.config, token, WRITE_SCOPES if write else READ_SCOPES)
+        )
+        if missing is None:
+            return error(
+                401, "auth_error", "unauthorized", "Authentication failed: a valid access token is required."
+            )
+        if missing:
+            return error(
+                403,
+                "auth_error",
+                "unauthorized",
+                f"The access token is missing the required scope(s): {', '.join(missing)}.",
+            )
+        retry_after = (self.write_limiter if write else self.read_limiter).admit()
+        if retry_after is not None:
+            return self._rate_limited(retry_after)
+        kind = self.faults.next(method)
+        if kind is None:
+            return await handler(request)
+        self.stats.faults[kind] += 1
+        if kind == "429":
+            return self._rate_limited(next_second_http_date(time.time()))
+        if kind in SERVER_ERRORS:
+            code, message = SERVER_ERRORS[kind]
+            return error(int(kind), "api_error", code, message)
+        if kind == "drop":
+            await request.read()
+            return _Cut()
+        resp = await handler(request)  # carried out; now spoil the answer
+        body = resp.body if isinstance(resp, web.Response) and isinstance(resp.body, bytes) else b""
+        if kind == "slow":
+            await asyncio.sleep(self.config.slow_ms / 1000)
+            return resp
+        half = body[: len(body) // 2]
+        if kind == "truncate":
+            return _json(resp.status, half)
+        return _Cut(resp.status, half, len(body))  # drop_after_commit
+
+    @staticmethod
+    def _rate_limited(retry_after: str) -> web.Response:
+        return error(
+            429,
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            "Rate limit exceeded, please try again later",
+            headers={"Retry-After": retry_after},
+        )
+
+    # ---- handlers ---------------------------------------------------------------------------
+    async def _list(self, request: web.Request) -> web.Response:
+        try:
+            q = parse_list(request.query)
+        except Invalid as exc:
+            return invalid(exc)
+        store = self.store
+        postings: list[Posting] = []
+        if q.participants or q.linked:
+            found = [store.posting("e:" + e) for e in q.participants]
+            if q.linked:
+                slug = store.object_slug_for(q.linked[0])
+                found.append(store.posting(f"r:{slug}:{q.linked[1]}") if slug else None)
+            postings = list({id(p): p for p in found if p is not None}.values())
+        else:
+            postings = [store.all]
+        after = make_key(q.after[0], int(q.after[1].replace("-", ""), 16)) if q.after else None
+        window = Window(q.ends_from, q.starts_before, q.timezone)
+        rows, next_key = store.page(postings, window, after, q.descending, q.limit)
+        cursor = b"null"
+        if next_key is not None:
+            sort_ms, id_int = split_key(next_key)
+            cursor = orjson.dumps(encode_cursor(sort_ms, str(uuid.UUID(int=id_int)), q.filter_hash))
+        body = (
+            b'{"data":['
+            + b",".join(store.meeting_bytes(r) for r in rows)
+            + b'],"pagination":{"next_cursor":'
+            + cursor
+            + b"}}"
+        )
+        return _json(200, body)
+
+    async def _get(self, request: web.Request) -> web.Response:
+        meeting_id = request.match_info["meeting_id"]
+        if not is_uuid(meeting_id):
+            return invalid(
+                Invalid(
+                    [
+                        {
+                            "code": "invalid_string",
+                            "path": ["meeting_id"],
+                            "message": "meeting_id must be a UUID.",
+                        }
+                    ]
+                )
+            )
+        row = self.store.row_of(meeting_id.lower())
+        if row is None:
+            return error(
+                404, "invalid_request_error", "not_found", f'Meeting with ID "{meeting_id}" was not found.'
+            )
+        return _json(200, b'{"data":' + self.store.meeting_bytes(row) + b"}")
+
+    async def _create(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            new = parse_post(body, self.config.contract == "find-or-create")
+            linked = self._resolve_links(new.data["linked_records"])
+        except Invalid as exc:
+            return invalid(exc, camel=True)
+        if new.ref is not None:
+            found = self.store.find_by_ref(new.ref)
+            if found is not None:
+                return _json(200, {"data": found})
+        token = token_from_header(request.headers.get("Authorization")) or ""
+        meeting = self._build(new.data, new.start, new.end, linked, token)
+        self.store.add(meeting, new.start[0], new.end[0], new.ref)
+        return _json(200, {"data": meeting})
+
+    def _resolve_links(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        out = []
+        for i, (obj, rid) in enumerate(pairs):
+            slug = self.store.object_slug_for(obj)
+            if slug is None:
+                raise Invalid(
+                    [
+                        {
+                            "code": "custom",
+                            "path": ["data", "linked_records", i, "object"],
+                            "message": f'Object with slug or ID "{obj}" was not found.',
+                        }
+                    ]
+                )
+            out.append((slug, rid))
+        return out
+
+    def _build(
+        self,
+        data: dict[str, Any],
+        start: tuple[int, str | None],
+        end: tuple[int, str | None],
+        linked: list[tuple[str, str]],
+        token: str,
+    ) -> dict[str, Any]:
+        def moment(ms: int, tz: str | None) -> dict[str, Any]:
+            if data["is_all_day"]:
+                return {"date": date_from_day_ms(ms).isoformat()}
+            return {"datetime": render_datetime(ms, tz), "timezone": tz}
+
+        links = list(dict.fromkeys(linked))
+        for p in data["participants"]:
+            if (
+                p["email_address"]
+                and ("people", (rid := record_id("people", p["email_address"]))) not in links
+            ):
+                links.append(("people", rid))
+        actor = uuid.uuid5(uuid.NAMESPACE_OID, "token:" + hashlib.sha256(token.encode()).hexdigest())
+        return {
+            "id": {
+                "workspace_id": self.config.workspace_id,
+                "meeting_id": str(uuid.UUID(int=self._ids.getrandbits(128), version=4)),
+            },
+            "title": data["title"],
+            "description": data["description"],
+            "is_all_day": data["is_all_day"],
+            "start": moment(*start),
+            "end": moment(*end),
+            "participants": data["participants"],
+            "linked_records": [
+                {"object_slug": s, "object_id": self.store.remember_object(s), "record_id": r}
+                for s, r in links
+            ],
+            "created_at": render_nanos(time.time_ns()),
+            "created_by_actor": {"type": "api-token", "id": str(actor)},
+        }

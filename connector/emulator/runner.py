@@ -1,0 +1,281 @@
+"""Running the emulator: in the current event loop, in a background thread, or from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import threading
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aiohttp import web
+
+from .app import Emulator
+from .config import FAULT_KINDS, EmulatorConfig
+
+__all__ = [
+    "DEFAULT_PORT",
+    "EmulatorThread",
+    "RunningEmulator",
+    "add_arguments",
+    "config_from_args",
+    "main",
+    "run_emulator",
+    "serve",
+]
+
+DEFAULT_PORT = 8787
+
+
+@dataclass(frozen=True)
+class RunningEmulator:
+    """A listening emulator: its base URL, its state and the token that holds every scope."""
+
+    url: str
+    emulator: Emulator
+    host: str
+    port: int
+
+    @property
+    def token(self) -> str:
+        return self.emulator.config.token
+
+
+def _config(config: EmulatorConfig | None, overrides: dict[str, Any]) -> EmulatorConfig:
+    return replace(config or EmulatorConfig(), **overrides)
+
+
+async def _start(emulator: Emulator) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(emulator.app(), access_log=None, handle_signals=False, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, emulator.config.host, emulator.config.port, reuse_address=True)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, port
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@contextlib.asynccontextmanager
+async def run_emulator(
+    config: EmulatorConfig | None = None, **overrides: Any
+) -> AsyncIterator[RunningEmulator]:
+    """Serve an emulator in the running event loop for the duration of the block."""
+    emulator = Emulator(_config(config, overrides))
+    runner, port = await _start(emulator)
+    try:
+        yield RunningEmulator(_url(emulator.config.host, port), emulator, emulator.config.host, port)
+    finally:
+        await runner.cleanup()
+
+
+class EmulatorThread:
+    """An emulator in a daemon thread with its own event loop, for synchronous callers."""
+
+    def __init__(self, config: EmulatorConfig | None = None, **overrides: Any) -> None:
+        self.config = _config(config, overrides)
+        self.emulator = Emulator(self.config)
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        if not self.port:
+            raise RuntimeError("the emulator is not running; call start() first")
+        return _url(self.config.host, self.port)
+
+    @property
+    def token(self) -> str:
+        return self.config.token
+
+    def start(self) -> EmulatorThread:
+        """Start serving; returns once the socket is listening (raises what startup raised)."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator thread was already started")
+        self._thread = threading.Thread(target=self._main, name="attio-emulator", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and join the thread; safe to call twice."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop may be finishing already
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> EmulatorThread:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _main(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            runner, self.port = await _start(self.emulator)
+        except BaseException as exc:  # handed to start() in the caller's thread
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+
+# ---- command line -----------------------------------------------------------------------------
+def _scoped_token(text: str) -> tuple[str, frozenset[str]]:
+    token, sep, scopes = text.partition("=")
+    if not sep or not token:
+        raise argparse.ArgumentTypeError("expected TOKEN=scope1,scope2")
+    return token, frozenset(s.strip() for s in scopes.split(",") if s.strip())
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in FAULT_KINDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown fault kind(s) {unknown}; choose from {', '.join(FAULT_KINDS)}"
+        )
+    return kinds
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The emulator's flags; defaults are EmulatorConfig's, except the port."""
+    d = EmulatorConfig()
+    parser.add_argument("--host", default=d.host, help="interface to listen on (default %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port, 0 = any free port (default %(default)s)"
+    )
+    parser.add_argument(
+        "--meetings", type=int, default=d.meetings, help="seeded meetings (default %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=d.seed, help="seed of the data and the faults (default %(default)s)"
+    )
+    parser.add_argument(
+        "--token", default=d.token, help="token with every meeting scope (default %(default)s)"
+    )
+    parser.add_argument(
+        "--scoped-token",
+        action="append",
+        type=_scoped_token,
+        default=[],
+        metavar="TOKEN=SCOPES",
+        help="extra token with comma-separated scopes, e.g. ro=meeting:read,record_permission:read (repeatable)",
+    )
+    parser.add_argument(
+        "--read-rate", type=float, default=d.read_rate, help="read requests/s, 0 = off (default %(default)s)"
+    )
+    parser.add_argument(
+        "--write-rate",
+        type=float,
+        default=d.write_rate,
+        help="write requests/s, 0 = off (default %(default)s)",
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=d.latency_ms, help="added to every answer (default %(default)s)"
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=d.fault_rate,
+        help="chance of a fault per request (default %(default)s)",
+    )
+    parser.add_argument(
+        "--fault-kinds",
+        type=_kinds,
+        default=d.fault_kinds,
+        help=f"comma-separated, from {','.join(FAULT_KINDS)} (default {','.join(d.fault_kinds)})",
+    )
+    parser.add_argument(
+        "--slow-ms", type=float, default=d.slow_ms, help="delay of a 'slow' fault (default %(default)s)"
+    )
+    parser.add_argument(
+        "--contract",
+        choices=("find-or-create", "create-only"),
+        default=d.contract,
+        help="POST /v2/meetings semantics (default %(default)s)",
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    return EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        meetings=args.meetings,
+        seed=args.seed,
+        token=args.token,
+        tokens=dict(args.scoped_token),
+        read_rate=args.read_rate,
+        write_rate=args.write_rate,
+        latency_ms=args.latency_ms,
+        fault_rate=args.fault_rate,
+        fault_kinds=args.fault_kinds,
+        slow_ms=args.slow_ms,
+        contract=args.contract,
+    )
+
+
+async def _serve_forever(config: EmulatorConfig) -> None:
+    async with run_emulator(config) as running:
+        hint = (
+            f"set ATTIO_API_KEY={config.token}"
+            if config.token == EmulatorConfig.token
+            else "the token given by --token"
+        )
+        print(
+            f"Attio emulator listening on {running.url} ({len(running.emulator.store)} meetings; token: {hint})",
+            flush=True,
+        )
+        await asyncio.Event().wait()
+
+
+def serve(config: EmulatorConfig) -> int:
+    """Serve until Ctrl-C; returns the exit code (0 on Ctrl-C, 1 if the server cannot start)."""
+    try:
+        asyncio.run(_serve_forever(config))
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:
+        print(
+            f"error: cannot listen on {config.host}:{config.port}: {exc.strerror or exc} "
+            "(hint: pick another --port, or 0 for any free port)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = add_arguments(
+        argparse.ArgumentParser(
+            prog="python -m connector.emulator", description="Local emulator of Attio's meetings API."
+        )
+    )
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return serve(config)

@@ -1,0 +1,74 @@
+"""The CLI is a thin layer: the same calls, one-line errors with hints, documented exit codes and commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from connector.cli import COMMANDS, build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "connector", *args], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT
+    )
+
+
+def test_help_lists_every_command() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for name in COMMANDS:
+        assert re.search(rf"^\s+{name}\s", result.stdout, re.M), name
+
+
+def test_every_command_and_exit_code_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in COMMANDS:
+        assert f"python -m connector {name}" in readme, name
+    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 4 |", "| 130 |"):
+        assert code in readme
+
+
+def test_get_prints_the_meeting(emulator, monkeypatch, capsys) -> None:
+    meeting = emulator.emulator.store.all_meetings()[3]
+    monkeypatch.setenv("ATTIO_API_KEY", emulator.token)
+    code = main(["get", meeting["id"]["meeting_id"], "--base-url", emulator.url, "--quiet"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == meeting
+
+
+@pytest.mark.parametrize(
+    ("args", "token", "code", "text"),
+    [
+        pytest.param(["00000000-0000-4000-8000-000000000000"], "good", 3, "not_found", id="404"),
+        pytest.param(["00000000-0000-4000-8000-000000000000"], "bad-token-123", 3, "auth_error", id="401"),
+        pytest.param(["nope"], "good", 2, "invalid meeting_id", id="bad-id"),
+        pytest.param(["00000000-0000-4000-8000-000000000000"], "", 2, "ATTIO_API_KEY", id="no-token"),
+    ],
+)
+def test_errors_are_one_line_with_a_hint(emulator, monkeypatch, capsys, args, token, code, text) -> None:
+    monkeypatch.setenv("ATTIO_API_KEY", emulator.token if token == "good" else token)
+    assert main(["get", *args, "--base-url", emulator.url, "--quiet"]) == code
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "hint:" in err and text in err
+    assert "Traceback" not in err and (not token or token == "good" or token not in err)
+
+
+def test_get_against_the_builtin_emulator_in_a_fresh_process() -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("ATTIO_")}
+    missing = "00000000-0000-4000-8000-000000000000"
+    result = run_cli("get", missing, "--emulator", "--quiet", env=env)
+    assert result.returncode == 3 and "was not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_parser_rejects_unknown_commands(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["frobnicate"])
+    assert info.value.code == 2

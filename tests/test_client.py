@@ -1,0 +1,294 @@
+"""AttioClient against the emulator over loopback HTTP: pagination, filters, error mapping, retries, secrecy."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+
+import pytest
+from aiohttp import web
+
+from connector import (
+    AttioClient,
+    AuthenticationError,
+    BadRequestError,
+    ClientConfig,
+    ConnectError,
+    InvalidArgumentError,
+    MalformedResponseError,
+    MeetingQuery,
+    NotFoundError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimits,
+    RetryPolicy,
+    ServerError,
+    SyncAttioClient,
+)
+from connector.http import parse_retry_after
+
+pytestmark = pytest.mark.anyio
+
+FAST_RETRY = RetryPolicy(max_attempts=5, initial_delay=0.01, max_delay=0.05, max_time=30)
+
+
+def config_for(emu, **changes) -> ClientConfig:
+    values = {
+        "token": emu.token,
+        "base_url": emu.url,
+        "retry": FAST_RETRY,
+        "limits": RateLimits(reads_per_second=0, writes_per_second=0, max_in_flight=16),
+    } | changes
+    return ClientConfig(**values)
+
+
+def start_of(meeting: dict) -> str:
+    return meeting["start"].get("datetime") or meeting["start"]["date"]
+
+
+async def all_ids(client: AttioClient, query: MeetingQuery) -> list[str]:
+    return [m["id"]["meeting_id"] async for page in client.list_meetings(query) for m in page.meetings]
+
+
+async def test_pages_to_the_end_in_order(emulator) -> None:
+    expected = [m["id"]["meeting_id"] for m in emulator.emulator.store.all_meetings()]
+    async with AttioClient(config_for(emulator)) as client:
+        pages = [page async for page in client.list_meetings(MeetingQuery(limit=37))]
+        desc = await all_ids(client, MeetingQuery(limit=200, sort="start_desc"))
+    got = [m["id"]["meeting_id"] for page in pages for m in page.meetings]
+    assert len(expected) > 37 * 3
+    assert sorted(got) == sorted(expected) and len(set(got)) == len(got)
+    assert pages[0].cursor is None and pages[-1].next_cursor is None
+    assert all(p.next_cursor == q.cursor for p, q in itertools.pairwise(pages))
+    assert all(len(p.meetings) == 37 for p in pages[:-1])
+    assert sorted(desc) == sorted(expected) and desc != got
+
+
+async def test_filters_reach_the_api(emulator) -> None:
+    meetings = emulator.emulator.store.all_meetings()
+    someone = next(p["email_address"] for m in meetings for p in m["participants"] if p["email_address"])
+    linked = next(r for m in meetings for r in m["linked_records"])
+    async with AttioClient(config_for(emulator)) as client:
+        by_person = await all_ids(client, MeetingQuery(participants=(someone.upper(),)))
+        by_record = await all_ids(
+            client, MeetingQuery(linked_object=linked["object_slug"], linked_record_id=linked["record_id"])
+        )
+        window = MeetingQuery(
+            ends_from=datetime(2025, 1, 1, tzinfo=timezone.utc), starts_before=datetime(2025, 2, 1, tzinfo=timezone.utc)
+        )
+        in_window = await all_ids(client, window)
+    assert set(by_person) == {
+        m["id"]["meeting_id"]
+        for m in meetings
+        if any((p["email_address"] or "").lower() == someone.lower() for p in m["participants"])
+    }
+    assert set(by_record) == {
+        m["id"]["meeting_id"] for m in meetings if any(r["record_id"] == linked["record_id"] for r in m["linked_records"])
+    }
+    assert 0 < len(in_window) < len(meetings)
+
+
+async def test_get_meeting_and_typed_not_found(emulator) -> None:
+    meeting = emulator.emulator.store.all_meetings()[5]
+    missing = "00000000-0000-4000-8000-000000000000"
+    async with AttioClient(config_for(emulator)) as client:
+        assert await client.get_meeting(meeting["id"]["meeting_id"]) == meeting
+        with pytest.raises(NotFoundError) as info:
+            await client.get_meeting(missing)
+        with pytest.raises(InvalidArgumentError):
+            await client.get_meeting("not-a-uuid")
+    err = info.value
+    assert (err.status, err.type, err.code) == (404, "invalid_request_error", "not_found")
+    assert (err.method, err.path) == ("GET", f"/v2/meetings/{missing}")
+    assert err.message == f'Meeting with ID "{missing}" was not found.'
+    assert not err.retryable
+
+
+async def test_server_side_400_is_typed(emulator) -> None:
+    async with AttioClient(config_for(emulator)) as client:
+        with pytest.raises(BadRequestError) as info:
+            await client.list_page(MeetingQuery(extra={"sort": "by_title"}))
+    assert info.value.status == 400 and info.value.code == "validation_type"
+    assert emulator.emulator.stats.count(method="GET") == 1, "a 400 is never retried"
+
+
+async def test_401_and_403_are_typed_and_never_retried(make_emulator) -> None:
+    emu = make_emulator(tokens={"read-only": frozenset({"meeting:read", "record_permission:read"})})
+    async with AttioClient(config_for(emu, token="wrong-token")) as client:
+        with pytest.raises(AuthenticationError) as auth:
+            await client.list_page()
+    async with AttioClient(config_for(emu, token="read-only")) as client:
+        assert (await client.list_page()).meetings
+        with pytest.raises(PermissionDeniedError) as perm:
+            await client.find_or_create_meeting(new_meeting("ref-403"))
+    assert auth.value.status == 401 and auth.value.type == "auth_error"
+    assert perm.value.status == 403 and "meeting:read-write" in perm.value.message
+    assert emu.emulator.stats.count(method="POST") == 1
+
+
+def new_meeting(ref: str) -> dict:
+    return {
+        "title": "Intro call",
+        "description": "",
+        "start": {"datetime": "2026-02-03T10:00:00Z", "timezone": "Europe/Berlin"},
+        "end": {"datetime": "2026-02-03T10:30:00Z", "timezone": "Europe/Berlin"},
+        "is_all_day": False,
+        "participants": [{"email_address": "ana@acme.com", "is_organizer": True, "status": "accepted"}],
+        "external_ref": ref,
+    }
+
+
+async def test_find_or_create_finds_the_second_time(emulator) -> None:
+    async with AttioClient(config_for(emulator)) as client:
+        first = await client.find_or_create_meeting(new_meeting("crm-1"))
+        again = await client.find_or_create_meeting(new_meeting("crm-1"))
+        with pytest.raises(InvalidArgumentError):
+            await client.find_or_create_meeting(new_meeting("crm-2") | {"participants": []})
+        fetched = await client.get_meeting(first["id"]["meeting_id"])
+    assert again["id"] == first["id"] == fetched["id"]
+    assert first["participants"][0]["name"] is None
+    assert emulator.emulator.stats.count(method="POST") == 2, "an invalid body is never sent"
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "502", "503", "504", "drop", "truncate"])
+async def test_retries_transient_faults(emulator, fault: str) -> None:
+    emulator.emulator.faults.script([fault, fault])
+    async with AttioClient(config_for(emulator)) as client:
+        page = await client.list_page(MeetingQuery(limit=10))
+    assert len(page.meetings) == 10
+    assert emulator.emulator.faults.pending == 0, "both faults were met"
+    if fault == "drop":
+        # aiohttp itself re-sends an idempotent GET once when the server hangs up before answering.
+        assert client.stats.retries >= 1 and client.stats.transport_errors >= 1
+    else:
+        assert client.stats.retries == 2 and client.stats.requests == 3
+    assert client.stats.rate_limited == (2 if fault == "429" else 0)
+
+
+async def test_timeout_is_retried(emulator) -> None:
+    emulator.emulator.faults.script(["slow"])
+    async with AttioClient(config_for(emulator, timeout=0.3)) as client:
+        page = await client.list_page(MeetingQuery(limit=3))
+    assert len(page.meetings) == 3 and client.stats.retries == 1 and client.stats.transport_errors == 1
+
+
+async def test_retries_are_bounded(emulator) -> None:
+    emulator.emulator.faults.script(["503"] * 3)
+    async with AttioClient(config_for(emulator, retry=RetryPolicy(max_attempts=3, initial_delay=0.01))) as client:
+        with pytest.raises(ServerError) as info:
+            await client.list_page()
+    assert info.value.status == 503 and info.value.retryable and client.stats.requests == 3
+
+
+async def test_ambiguous_write_failure_is_raised_not_retried(emulator) -> None:
+    emulator.emulator.faults.script(["drop_after_commit"], method="POST")
+    async with AttioClient(config_for(emulator)) as client:
+        with pytest.raises((ConnectError, MalformedResponseError)) as info:
+            await client.find_or_create_meeting(new_meeting("crm-9"), retry_ambiguous=False)
+        found = await client.find_or_create_meeting(new_meeting("crm-9"))
+    assert info.value.ambiguous
+    assert emulator.emulator.stats.count(method="POST") == 2
+    assert found["title"] == "Intro call"
+
+
+async def test_429_on_a_write_is_retried_even_when_ambiguity_is_not(emulator) -> None:
+    emulator.emulator.faults.script(["429"], method="POST")
+    async with AttioClient(config_for(emulator)) as client:
+        await client.find_or_create_meeting(new_meeting("crm-10"), retry_ambiguous=False)
+    assert client.stats.rate_limited == 1 and client.stats.writes == 2
+
+
+async def test_real_rate_limit_429s_are_absorbed(make_emulator) -> None:
+    emu = make_emulator(read_rate=5)
+    # The client's own budget is off, so the emulator's 5 reads/s produce real 429s with Retry-After dates.
+    async with AttioClient(config_for(emu)) as client:
+        ids = await all_ids(client, MeetingQuery(limit=25))
+    assert len(ids) == len(emu.emulator.store.all_meetings())
+    assert client.stats.rate_limited > 0 and client.stats.retries == client.stats.rate_limited
+
+
+async def test_retry_after_http_date_is_obeyed() -> None:
+    arrivals: list[datetime] = []
+    promised: list[datetime] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        now = datetime.now(timezone.utc)
+        arrivals.append(now)
+        if len(arrivals) == 1:
+            reset = datetime.fromtimestamp(int(now.timestamp()) + 1, timezone.utc)
+            promised.append(reset)
+            return web.json_response(
+                {"status_code": 429, "type": "rate_limit_error", "code": "rate_limit_exceeded", "message": "slow down"},
+                status=429,
+                headers={"Retry-After": format_datetime(reset, usegmt=True)},
+            )
+        return web.json_response({"data": [], "pagination": {"next_cursor": None}})
+
+    async with serve(handler) as url:
+        async with AttioClient(ClientConfig(token="t", base_url=url, retry=FAST_RETRY)) as client:
+            page = await client.list_page()
+    assert page.meetings == [] and len(arrivals) == 2
+    assert arrivals[1] >= promised[0], "the retry waited for the Retry-After date"
+
+
+def test_retry_after_forms() -> None:
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    assert parse_retry_after("3", now) == 3.0
+    assert parse_retry_after("Thu, 01 Jan 2026 12:00:02 GMT", now) == 2.0
+    assert parse_retry_after("Thu, 01 Jan 2026 11:59:00 GMT", now) == 0.0
+    assert parse_retry_after("soon", now) is None and parse_retry_after(None, now) is None
+    assert parsedate_to_datetime("Thu, 01 Jan 2026 12:00:02 GMT").tzinfo is not None
+
+
+async def test_a_repeating_cursor_is_refused() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"data": [], "pagination": {"next_cursor": "same"}})
+
+    async with serve(handler) as url:
+        async with AttioClient(ClientConfig(token="t", base_url=url, retry=FAST_RETRY)) as client:
+            with pytest.raises(PaginationError):
+                async for _ in client.list_meetings():
+                    pass
+
+
+async def test_the_token_never_shows(emulator, caplog) -> None:
+    secret = "sk-test-do-not-leak-4242"
+    caplog.set_level(logging.DEBUG)
+    async with AttioClient(config_for(emulator, token=secret)) as client:
+        with pytest.raises(AuthenticationError) as info:
+            await client.list_page()
+        text = f"{info.value!s} {info.value!r} {client!r} {client.config!r} {client._http!r}"
+    assert secret not in text and secret not in caplog.text
+    assert "Secret('***')" in repr(client.config)
+
+
+def test_sync_client(emulator) -> None:
+    meeting = emulator.emulator.store.all_meetings()[0]
+    with SyncAttioClient(config_for(emulator)) as client:
+        assert client.get_meeting(meeting["id"]["meeting_id"]) == meeting
+        pages = list(client.list_meetings(MeetingQuery(limit=100)))
+        with pytest.raises(NotFoundError):
+            client.get_meeting("00000000-0000-4000-8000-000000000000")
+        assert client.get_meeting(meeting["id"]["meeting_id"])["id"] == meeting["id"]
+    assert sum(len(p.meetings) for p in pages) == len(emulator.emulator.store.all_meetings())
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+@asynccontextmanager
+async def serve(handler):
+    """A throwaway server for contract breaches the emulator never commits."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
