@@ -81,11 +81,11 @@ class RetryPolicy:
 class RateLimits:
     """Client-side budgets: requests per second for reads and writes, and a cap on requests in flight.
 
-    Attio publishes 100 reads/s and 25 writes/s; the defaults stay a little below. 0 turns a budget off.
+    Attio publishes 100 reads/s and 25 writes/s; the defaults stay a little below (96 and 24). 0 turns a budget off.
     """
 
-    reads_per_second: float = 90.0
-    writes_per_second: float = 22.0
+    reads_per_second: float = 96.0
+    writes_per_second: float = 24.0
     max_in_flight: int = 32
 
     def __post_init__(self) -> None:

@@ -68,7 +68,7 @@ def ids(meetings: list[dict]) -> list[str]:
 # ---- listing -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("limit", [1, 7, 50, 200], ids=lambda v: f"limit={v}")
+@pytest.mark.parametrize("limit", [3, 7, 50, 200], ids=lambda v: f"limit={v}")
 @pytest.mark.parametrize("sort", ["start_asc", "start_desc"])
 def test_pages_to_the_end_equal_brute_force(emulator, raw, limit, sort) -> None:
     meetings = emulator.emulator.store.all_meetings()
@@ -247,6 +247,22 @@ def test_invalid_list_parameters_are_400(raw, params, path) -> None:
     )
     assert path in [e["path"][0] for e in body["validation_errors"]]
     assert body["message"] == body["validation_errors"][0]["message"]
+
+
+def test_meetings_created_between_pages_are_seen_by_the_cursor(emulator, raw) -> None:
+    first = raw.get("/v2/meetings", {"limit": 10}).json()
+    late = dict(ALL_DAY, start={"date": "2099-01-01"}, end={"date": "2099-01-02"})
+    early = dict(ALL_DAY, start={"date": "2000-01-01"}, end={"date": "2000-01-02"})
+    late_id = raw.post({"data": late}).json()["data"]["id"]["meeting_id"]
+    raw.post({"data": early})
+    rest = []
+    cursor = first["pagination"]["next_cursor"]
+    while cursor:
+        page = raw.get("/v2/meetings", {"limit": 50, "cursor": cursor}).json()
+        rest += page["data"]
+        cursor = page["pagination"]["next_cursor"]
+    assert len(first["data"]) + len(rest) == 301, "the late one is seen, the early one is behind the cursor"
+    assert rest[-1]["id"]["meeting_id"] == late_id
 
 
 def test_a_cursor_reused_with_other_filters_is_400(raw) -> None:

@@ -147,6 +147,13 @@ def test_thread_start_error_is_raised_in_the_caller() -> None:
         _ = EmulatorThread(meetings=0).url
 
 
+def test_public_api_is_complete() -> None:
+    import connector.emulator as emulator_pkg
+
+    for name in ("EmulatorConfig", "Emulator", "run_emulator", "EmulatorThread", "RunningEmulator", "main"):
+        assert name in emulator_pkg.__all__ and hasattr(emulator_pkg, name)
+
+
 def test_config_is_validated() -> None:
     with pytest.raises(ValueError, match="fault_rate"):
         EmulatorConfig(fault_rate=2)

@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print("error: interrupted; files are consistent, run again with --resume to continue", file=sys.stderr)
+        print("error: interrupted; files are consistent: run the same command again to continue (extract: add --resume)", file=sys.stderr)
         return EXIT_INTERRUPTED
     except ConnectorError as exc:
         if args.verbose > 1:

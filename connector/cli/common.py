@@ -50,8 +50,8 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"meetings seeded into the --emulator (default {EMULATOR_MEETINGS})",
     )
-    group.add_argument("--read-rate", type=float, metavar="R", help="client read budget, requests/s (default 90)")
-    group.add_argument("--write-rate", type=float, metavar="R", help="client write budget, requests/s (default 22)")
+    group.add_argument("--read-rate", type=float, metavar="R", help="client read budget, requests/s (default 96)")
+    group.add_argument("--write-rate", type=float, metavar="R", help="client write budget, requests/s (default 24)")
     group.add_argument("--max-in-flight", type=int, metavar="N", help="cap on concurrent requests (default 32)")
     group.add_argument("--timeout", type=float, metavar="S", help="seconds per request before it is retried (default 30)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -68,14 +68,17 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfi
 
 
 @contextmanager
-def client_session(args: argparse.Namespace) -> Iterator[ClientConfig]:
-    """The client configuration for a subcommand; with --emulator, an emulator runs for the block's duration."""
+def client_session(args: argparse.Namespace, **emulator_overrides: Any) -> Iterator[ClientConfig]:
+    """The client configuration for a subcommand; with --emulator, an emulator runs for the block's duration.
+
+    ``emulator_overrides`` go to the emulator's config (e.g. ``contract="create-only"``).
+    """
     if not getattr(args, "emulator", False):
         yield _config_from_args(args)
         return
     from ..emulator import EmulatorThread
 
-    with EmulatorThread(meetings=args.emulator_meetings) as emu:
+    with EmulatorThread(**({"meetings": args.emulator_meetings} | emulator_overrides)) as emu:
         if not getattr(args, "quiet", False):
             print(f"using the built-in Attio emulator at {emu.url}", file=sys.stderr)
         yield _config_from_args(args, base_url=emu.url, token=Secret(emu.token))

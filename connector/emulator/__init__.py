@@ -18,4 +18,4 @@ __all__ = [
     "Stats",
     "main",
     "run_emulator",
-]
+]  # isort-style: constants, classes, functions

@@ -31,120 +31,31 @@ N_DAYS = (date(2026, 12, 31) - FIRST_DAY).days + 1
 # None renders as UTC with "timezone": null (a meeting whose zone Attio does not know).
 TIMEZONES: tuple[str | None, ...] = (
     None,
-    "UTC",
-    "America/New_York",
-    "America/Chicago",
-    "America/Los_Angeles",
-    "America/Sao_Paulo",
-    "America/St_Johns",
-    "Europe/London",
-    "Europe/Paris",
-    "Europe/Berlin",
-    "Europe/Kyiv",
-    "Asia/Kolkata",
-    "Asia/Kathmandu",
-    "Asia/Tokyo",
-    "Asia/Shanghai",
-    "Asia/Tehran",
-    "Australia/Sydney",
-    "Australia/Lord_Howe",
-    "Pacific/Auckland",
-    "Pacific/Kiritimati",
-    "Pacific/Pago_Pago",
+    *"""UTC America/New_York America/Chicago America/Los_Angeles America/Sao_Paulo America/St_Johns
+    Europe/London Europe/Paris Europe/Berlin Europe/Kyiv Asia/Kolkata Asia/Kathmandu Asia/Tokyo
+    Asia/Shanghai Asia/Tehran Australia/Sydney Australia/Lord_Howe Pacific/Auckland
+    Pacific/Kiritimati Pacific/Pago_Pago""".split(),
 )
 _TZ_WEIGHTS = np.array([4, 6, 18, 6, 10, 3, 1, 10, 6, 6, 2, 4, 1, 3, 2, 1, 3, 1, 2, 1, 1], dtype=float)
+# Days on which clocks change: US, then EU, then Australia/New Zealand.
 DST_DAYS = tuple(
     date.fromisoformat(d)
-    for d in (
-        "2024-03-10",
-        "2024-11-03",
-        "2025-03-09",
-        "2025-11-02",
-        "2026-03-08",
-        "2026-11-01",  # US
-        "2024-03-31",
-        "2024-10-27",
-        "2025-03-30",
-        "2025-10-26",
-        "2026-03-29",
-        "2026-10-25",  # EU
-        "2024-04-07",
-        "2024-10-06",
-        "2025-04-06",
-        "2025-10-05",  # AU/NZ
-    )
+    for d in """2024-03-10 2024-11-03 2025-03-09 2025-11-02 2026-03-08 2026-11-01
+    2024-03-31 2024-10-27 2025-03-30 2025-10-26 2026-03-29 2026-10-25
+    2024-04-07 2024-10-06 2025-04-06 2025-10-05""".split()
 )
-_FIRST = (
-    "alice",
-    "bob",
-    "carla",
-    "dmitri",
-    "emma",
-    "farid",
-    "grace",
-    "hiro",
-    "ines",
-    "jonas",
-    "kemi",
-    "liam",
-    "mei",
-    "noah",
-    "olga",
-    "pablo",
-    "quinn",
-    "rosa",
-    "sven",
-    "tariq",
-    "uma",
-    "victor",
-    "wen",
-    "ximena",
-    "yusuf",
-    "zoe",
-    "anais",
-    "bjorn",
-    "chidi",
-    "dana",
+_FIRST = tuple(
+    """alice bob carla dmitri emma farid grace hiro ines jonas kemi liam mei noah olga pablo quinn
+    rosa sven tariq uma victor wen ximena yusuf zoe anais bjorn chidi dana""".split()
 )
-_LAST = (
-    "smith",
-    "garcia",
-    "muller",
-    "dubois",
-    "rossi",
-    "tanaka",
-    "kim",
-    "nguyen",
-    "okafor",
-    "silva",
-    "kowalski",
-    "novak",
-    "jensen",
-    "haddad",
-    "ivanova",
-    "chen",
-    "patel",
-    "obrien",
-    "schmidt",
-    "lopez",
+_LAST = tuple(
+    """smith garcia muller dubois rossi tanaka kim nguyen okafor silva kowalski novak jensen haddad
+    ivanova chen patel obrien schmidt lopez""".split()
 )
-_COMPANY_DOMAINS = (
-    "acme.com",
-    "globex.io",
-    "initech.co.uk",
-    "umbrella.de",
-    "hooli.com",
-    "stark.industries",
-    "wayne-enterprises.com",
-    "soylent.fr",
-    "tyrell.jp",
-    "cyberdyne.ai",
-    "wonka.ch",
-    "vandelay.com",
-    "massive-dynamic.com",
-    "aperture.science",
-    "oscorp.net",
-    "dunder-mifflin.com",
+_COMPANY_DOMAINS = tuple(
+    """acme.com globex.io initech.co.uk umbrella.de hooli.com stark.industries wayne-enterprises.com
+    soylent.fr tyrell.jp cyberdyne.ai wonka.ch vandelay.com massive-dynamic.com aperture.science
+    oscorp.net dunder-mifflin.com""".split()
 )
 _PERSONAL_DOMAINS = ("gmail.com", "outlook.com", "icloud.com")
 _TITLES = (
@@ -221,7 +132,9 @@ class SeedData:
     details: dict[str, np.ndarray]  # per-meeting draws used only when rendering
 
     def __post_init__(self) -> None:
-        self._details = {k: array(v.dtype.char, v.tobytes()) for k, v in self.details.items()}
+        codes = {1: "b", 2: "h", 4: "i", 8: "q"}
+        self._details = {k: array(codes[v.dtype.itemsize], v.tobytes()) for k, v in self.details.items()}
+        self.details = {}  # the array copies are all that rendering needs
         # array views: indexing them yields plain ints, much faster than NumPy scalars when rendering
         self._start = array("q", self.start_ms.astype(np.int64).tobytes())
         self._end = array("q", self.end_ms.astype(np.int64).tobytes())
@@ -384,15 +297,19 @@ def generate(n: int, seed: int, workspace_id: str) -> SeedData:
     part_person = rng.integers(0, pool, int(part_off[-1])).astype(np.int32)
     deal = np.where(rng.random(n) < 0.25, rng.integers(0, max(n // 20, 5), n), -1).astype(np.int32)
     details = {
-        "title": rng.integers(0, len(_TITLES), n).astype(np.int64),
-        "suffix": np.where(rng.random(n) < 0.3, rng.integers(1, 500, n), 0).astype(np.int64),
-        "description": np.where(rng.random(n) < 0.6, rng.integers(0, len(_DESCRIPTIONS), n), -1).astype(np.int64),
-        "organizer": np.where(rng.random(n) < 0.85, (rng.random(n) * counts).astype(np.int64), -1),
-        "status": rng.integers(0, len(_STATUSES), int(part_off[-1])).astype(np.int64),
-        "room": np.where(rng.random(n) < 0.03, rng.integers(0, len(_ROOMS), n), -1).astype(np.int64),
+        "title": rng.integers(0, len(_TITLES), n).astype(np.int8),
+        "suffix": np.where(rng.random(n) < 0.3, rng.integers(1, 500, n), 0).astype(np.int16),
+        "description": np.where(rng.random(n) < 0.6, rng.integers(0, len(_DESCRIPTIONS), n), -1).astype(
+            np.int8
+        ),
+        "organizer": np.where(rng.random(n) < 0.85, (rng.random(n) * counts).astype(np.int32), -1).astype(
+            np.int32
+        ),
+        "status": rng.integers(0, len(_STATUSES), int(part_off[-1])).astype(np.int8),
+        "room": np.where(rng.random(n) < 0.03, rng.integers(0, len(_ROOMS), n), -1).astype(np.int8),
         "created_before": rng.integers(HOUR_MS, 60 * DAY_MS, n).astype(np.int64),
-        "created_ns": rng.integers(0, 1_000_000, n).astype(np.int64),
-        "actor": rng.integers(0, len(_ACTORS), n).astype(np.int64),
+        "created_ns": rng.integers(0, 1_000_000, n).astype(np.int32),
+        "actor": rng.integers(0, len(_ACTORS), n).astype(np.int8),
     }
     return SeedData(
         n=n,
@@ -408,6 +325,7 @@ def generate(n: int, seed: int, workspace_id: str) -> SeedData:
         part_person=part_person,
         deal=deal,
         emails=emails,
+        details=details,
         person_company=person_company,
         companies=companies,
     )

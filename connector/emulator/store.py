@@ -7,9 +7,9 @@ UTC. ``start_desc`` is the exact reverse. A cursor holds the key of the last mee
 
 Windows. ``starts_before``/``ends_from`` are applied exactly per meeting (all-day dates judged at
 00:00 in the query's timezone, end date exclusive), but only over a key range found by bisection:
-``[ends_from - longest meeting - 15 h, starts_before + 14 h)``; the hours cover every UTC offset
-(-12 h .. +14 h) plus a DST hour. Page cost therefore depends on the page size and on the meetings
-near the window's edges, not on the size of the data set.
+``[ends_from - longest meeting - 17 h, starts_before + 16 h)``; the hours cover every UTC offset
+(-12 h .. +14 h, historic local mean times up to ±16 h) plus a DST hour. Page cost therefore
+depends on the page size and on the meetings near the window's edges, not on the data set's size.
 
 Filters. ``participants`` (any of the emails, case-insensitive) and the linked record filter use
 posting lists (sorted keys and rows per email / per (object slug, record ID)); when both are given
@@ -209,9 +209,9 @@ class MeetingStore:
         lo = 0
         hi = 1 << 250
         if w.ends_from is not None:
-            lo = make_key(w.ends_from - self.max_duration_ms - 15 * HOUR_MS, 0)
+            lo = make_key(w.ends_from - self.max_duration_ms - 17 * HOUR_MS, 0)
         if w.starts_before is not None:
-            hi = make_key(w.starts_before + 14 * HOUR_MS, 0)
+            hi = make_key(w.starts_before + 16 * HOUR_MS, 0)
         return lo, hi
 
     def in_window(self, row: int, w: Window) -> bool:

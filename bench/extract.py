@@ -1,0 +1,237 @@
+"""Benchmark of the extract against the emulator, side by side with dlt's ``rest_api`` source.
+
+    .venv/bin/python bench/extract.py            # full: 100k and 1M meetings, latency path, dlt
+    .venv/bin/python bench/extract.py --quick    # minutes, not tens of minutes
+    .venv/bin/python bench/extract.py --no-dlt   # skip dlt (no virtual environment needed)
+
+Every measured run is its own process, and so is the emulator (``python -m connector.emulator``), so
+neither shares a GIL with the other. Peak RSS is the child's own ``ru_maxrss`` (``os.wait4``); rows/s is
+measured inside the child from the first request to the committed output. dlt lives in its own virtual
+environment (``bench/.venv-dlt``, created on first use); it is no dependency of the project.
+
+Paths:
+  CPU      no latency, no rate limit: how fast the connector turns pages into Parquet.
+  latency  150 ms per answer and Attio's 100 reads/s: the ceiling is 100 requests/s x page size;
+           one cursor reaches a few percent of it, sliced cursors should reach 90 % with no 429.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DLT_VENV = ROOT / "bench" / ".venv-dlt"
+PAGE = 200
+TOKEN = "bench-token"
+
+
+@dataclass
+class Result:
+    label: str
+    rows: int
+    seconds: float
+    peak_rss_mb: float
+    extra: dict[str, Any]
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+# ------------------------------------------------------------------------------------------ processes
+@contextmanager
+def emulator(meetings: int, *, read_rate: float = 0, latency_ms: float = 0) -> Iterator[str]:
+    """A separate emulator process; yields its URL."""
+    cmd = [PYTHON, "-m", "connector.emulator", "--port", "0", "--meetings", str(meetings), "--token", TOKEN,
+           "--read-rate", str(read_rate), "--latency-ms", str(latency_ms)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"(http://\S+)", line)
+        if not match:
+            raise RuntimeError(f"the emulator did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
+        yield match.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[str, Any], float]:
+    """Run a child that prints one JSON object last on stdout; return it and the child's peak RSS in MB."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    out, err = proc.communicate()  # reads the pipes; wait4 below reaps the child for its rusage
+    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
+    if usage is None:  # communicate() already reaped it: fall back to the children's maximum
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, None):
+        raise RuntimeError(f"{' '.join(cmd[:4])} failed ({proc.returncode}):\n{err[-3000:]}")
+    start = out.rfind("\n{")
+    data = json.loads(out[start + 1 if start >= 0 else 0:])
+    return data, usage.ru_maxrss / 1024
+
+
+# The connector's side: a child that runs the library and prints its report (and its own peak RSS).
+CONNECTOR_CHILD = r"""
+import json, resource, sys, tempfile, os
+from pathlib import Path
+from connector import ClientConfig, MeetingQuery, RateLimits, RetryPolicy
+from connector.extract import ExtractConfig, extract_to_path
+url, token, slices, rate, fmt = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
+cfg = ClientConfig(token=token, base_url=url, limits=RateLimits(reads_per_second=rate, max_in_flight=64))
+with tempfile.TemporaryDirectory() as tmp:
+    report = extract_to_path(Path(tmp) / f"m.{fmt}", client_config=cfg,
+                             config=ExtractConfig(query=MeetingQuery(limit=200), slices=None if slices == "auto" else int(slices)))
+data = report.to_dict()
+data["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(data))
+"""
+
+# dlt's side: the rest_api source on the same emulator, either just iterated or run into duckdb.
+DLT_CHILD = r"""
+import json, resource, sys, tempfile, time, os
+url, token, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+import dlt
+from dlt.sources.rest_api import rest_api_source
+source = rest_api_source({
+    "client": {"base_url": url, "auth": {"type": "bearer", "token": token},
+               "paginator": {"type": "cursor", "cursor_path": "pagination.next_cursor", "cursor_param": "cursor"}},
+    "resources": [{"name": "meetings", "endpoint": {"path": "v2/meetings", "params": {"limit": 200}, "data_selector": "data"}}],
+})
+began = time.perf_counter()
+if mode == "iterate":
+    rows = sum(1 for _ in source.resources["meetings"])
+else:
+    tmp = tempfile.mkdtemp()
+    pipeline = dlt.pipeline(pipeline_name="bench", destination=dlt.destinations.duckdb(os.path.join(tmp, "m.duckdb")),
+                            pipelines_dir=os.path.join(tmp, "p"), dataset_name="attio")
+    info = pipeline.run(source)
+    rows = pipeline.last_trace.last_normalize_info.row_counts.get("meetings", 0)
+seconds = time.perf_counter() - began
+print(json.dumps({"rows": rows, "seconds": seconds, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def run_connector(label: str, url: str, *, slices: str = "auto", rate: float = 0, fmt: str = "parquet") -> Result:
+    data, rss = measured([PYTHON, "-c", CONNECTOR_CHILD, url, TOKEN, slices, str(rate), fmt])
+    rss = max(rss, data["maxrss_kb"] / 1024)
+    return Result(label, data["rows"], data["seconds"], rss, data)
+
+
+def ensure_dlt() -> Path | None:
+    python = DLT_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"creating {DLT_VENV} with dlt[duckdb] (once) ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(DLT_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "dlt[duckdb]"], check=True)
+    return python
+
+
+def run_dlt(label: str, url: str, mode: str) -> Result:
+    python = ensure_dlt()
+    env = {"RUNTIME__LOG_LEVEL": "WARNING", "DLT_DATA_DIR": tempfile.mkdtemp(), "PYTHONPATH": ""}
+    data, rss = measured([str(python), "-c", DLT_CHILD, url, TOKEN, mode], env)
+    rss = max(rss, data["maxrss_kb"] / 1024)
+    return Result(label, data["rows"], data["seconds"], rss, data)
+
+
+# ---------------------------------------------------------------------------------------------- report
+def table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [title, line, "-" * len(line)]
+    out += ["  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes (20k/100k CPU, shorter latency runs)")
+    parser.add_argument("--no-dlt", action="store_true", help="skip the dlt comparison")
+    parser.add_argument("--latency-ms", type=float, default=150.0)
+    parser.add_argument("--attio-rate", type=float, default=100.0, help="the emulator's read limit (Attio: 100/s)")
+    parser.add_argument("--client-rate", type=float, default=98.0, help="the connector's read budget in the latency path")
+    args = parser.parse_args(argv)
+    sizes = [20_000, 100_000] if args.quick else [100_000, 1_000_000]
+    dlt_size = sizes[0]
+
+    cpu: list[Result] = []
+    dlt_results: list[Result] = []
+    for n in sizes:
+        with emulator(n) as url:
+            cpu.append(run_connector(f"connector, {n:,} meetings", url))
+            if not args.no_dlt and n == dlt_size:
+                dlt_results.append(run_dlt(f"dlt rest_api iterate, {n:,}", url, "iterate"))
+                dlt_results.append(run_dlt(f"dlt rest_api -> duckdb, {n:,}", url, "duckdb"))
+    print()
+    print(table(
+        "CPU path (no latency, no rate limit; Parquet zstd output; emulator in its own process)",
+        ["run", "rows", "seconds", "rows/s", "peak RSS MB", "slices"],
+        [[r.label, f"{r.rows:,}", f"{r.seconds:.1f}", f"{r.rows_per_second:,.0f}", f"{r.peak_rss_mb:.0f}", str(r.extra.get("slices", "-"))]
+         for r in cpu + dlt_results],
+    ))
+    base = next(r for r in cpu if r.rows == dlt_size) if dlt_results else None
+    if base is not None:
+        print()
+        print(table(
+            f"connector vs dlt on {dlt_size:,} meetings (ratio = connector / dlt)",
+            ["dlt run", "rows/s ratio", "peak RSS ratio"],
+            [[d.label, f"{base.rows_per_second / d.rows_per_second:.1f}x", f"{base.peak_rss_mb / d.peak_rss_mb:.2f}x"] for d in dlt_results],
+        ))
+
+    ceiling = args.attio_rate * PAGE
+    latency_runs: list[tuple[Result, str]] = []
+    single_n = 4_000 if args.quick else 10_000
+    sliced_n = 40_000 if args.quick else 200_000
+    with emulator(single_n, read_rate=args.attio_rate, latency_ms=args.latency_ms) as url:
+        latency_runs.append((run_connector(f"single cursor, {single_n:,}", url, slices="1", rate=args.client_rate), "1"))
+    with emulator(sliced_n, read_rate=args.attio_rate, latency_ms=args.latency_ms) as url:
+        latency_runs.append((run_connector(f"sliced (auto), {sliced_n:,}", url, slices="auto", rate=args.client_rate), "auto"))
+    print()
+    print(table(
+        f"Latency path ({args.latency_ms:.0f} ms per answer, emulator limit {args.attio_rate:.0f} reads/s, "
+        f"client budget {args.client_rate:.0f}/s; ceiling {ceiling:,.0f} rows/s)",
+        ["run", "rows", "seconds", "rows/s", "of ceiling", "slices", "requests", "429s", "peak RSS MB"],
+        [[r.label, f"{r.rows:,}", f"{r.seconds:.1f}", f"{r.rows_per_second:,.0f}", f"{r.rows_per_second / ceiling:.1%}",
+          str(r.extra["slices"]), str(r.extra["requests"]), str(r.extra["rate_limited"]), f"{r.peak_rss_mb:.0f}"]
+         for r, _ in latency_runs],
+    ))
+
+    print()
+    print("Targets")
+    sliced = latency_runs[-1][0]
+    checks = [
+        ("sliced >= 90% of the ceiling", sliced.rows_per_second / ceiling >= 0.9, f"{sliced.rows_per_second / ceiling:.1%}"),
+        ("no 429 when sliced", sliced.extra["rate_limited"] == 0, str(sliced.extra["rate_limited"])),
+    ]
+    big = cpu[-1]
+    if big.rows >= 1_000_000:
+        checks.append(("1M meetings under 300 MB peak RSS", big.peak_rss_mb < 300, f"{big.peak_rss_mb:.0f} MB"))
+    if base is not None:
+        best = max(dlt_results, key=lambda d: d.rows_per_second)
+        worst = min(dlt_results, key=lambda d: d.rows_per_second)
+        checks.append(("CPU path >= 10x dlt (pipeline to duckdb)", base.rows_per_second >= 10 * worst.rows_per_second,
+                       f"{base.rows_per_second / worst.rows_per_second:.1f}x"))
+        checks.append(("CPU path vs dlt just iterating", True, f"{base.rows_per_second / best.rows_per_second:.1f}x (informational)"))
+    for name, ok, value in checks:
+        print(f"  [{'ok' if ok else 'MISS'}] {name}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

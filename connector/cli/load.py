@@ -1,0 +1,87 @@
+"""``load INPUT``: find-or-create one meeting per spreadsheet row, exactly once, with a results file.
+
+Exit codes: 0 every row created, found or skipped; 1 some rows were rejected or failed (or --max-errors
+stopped the load): see the results file; 2 bad arguments, mapping or input; 3/4 Attio refused or was
+unreachable; 130 interrupted (run the same command again to finish: the ledger skips what is done).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..load import LoadConfig, load_file
+from .common import EXIT_OK, EXIT_ROWS_FAILED, add_client_options, client_session, progress
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``load`` subcommand."""
+    parser = subparsers.add_parser(
+        "load",
+        help="find-or-create meetings from a CSV, Parquet or .xlsx file",
+        description="Load meetings from a spreadsheet: each valid row becomes one find-or-create call, exactly once "
+        "across runs. Every row gets a line in the results file. Exit code 1 when any row was rejected or failed.",
+    )
+    parser.add_argument("input", type=Path, metavar="INPUT", help="a .csv/.tsv, .parquet or .xlsx file with a header row")
+    parser.add_argument("--mapping", type=Path, metavar="FILE", help="TOML column mapping (see sample_configs/)")
+    parser.add_argument(
+        "--results", type=Path, metavar="PATH", help="results file, .csv or .parquet (default INPUT_STEM.results.csv)"
+    )
+    parser.add_argument("--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT_STEM.ledger.sqlite)")
+    parser.add_argument("--concurrency", type=_positive, default=10, metavar="N", help="rows sent at once (default 10)")
+    parser.add_argument("--dry-run", action="store_true", help="validate and map every row, send nothing")
+    parser.add_argument("--max-errors", type=_count, metavar="N", help="stop once more than N rows were rejected or failed")
+    parser.add_argument(
+        "--contract",
+        choices=("find-or-create", "create-only"),
+        default="find-or-create",
+        help="what POST /v2/meetings does: find-or-create (Attio de-duplicates by external_ref, the default) or "
+        "create-only (Attio's API since 2026-07-31: the loader looks for a meeting before re-sending a row)",
+    )
+    parser.add_argument("--batch-size", type=_positive, default=1000, metavar="N", help="rows read at a time (default 1000)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    add_client_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the load and print its report; 1 when any row was rejected or failed."""
+    config = LoadConfig(
+        mapping=args.mapping,
+        results_path=args.results,
+        ledger_path=args.ledger,
+        concurrency=args.concurrency,
+        dry_run=args.dry_run,
+        max_errors=args.max_errors,
+        batch_size=args.batch_size,
+        contract=args.contract,
+    )
+    if args.dry_run:
+        report = load_file(args.input, config)
+    else:
+        with client_session(args) as client_config, progress(args, unit="row", desc="load") as bar:
+            report = load_file(args.input, config, client_config=client_config, progress=bar.update)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    else:
+        print(report.format())
+        if report.dry_run:
+            for body in report.sample_bodies:
+                print(json.dumps(body, indent=2, ensure_ascii=False))
+    return EXIT_OK if report.ok else EXIT_ROWS_FAILED

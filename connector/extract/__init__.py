@@ -1,0 +1,44 @@
+"""Extract Attio meetings into Arrow: RecordBatches, tables, DataFrames, Parquet/CSV/JSON Lines files.
+
+    async with AttioClient() as client:
+        report = await extract(client, ExtractConfig(query=MeetingQuery(...)), ParquetSink("meetings.parquet"))
+        async for batch in extract_batches(client, ExtractConfig()): ...
+    extract_to_path("meetings.parquet")          # sync, token from ATTIO_API_KEY
+    read_meetings_dataframe()                    # sync, a pandas DataFrame
+
+The row schema comes from ``schemas/meeting.json`` (:mod:`connector.schema`).
+"""
+
+from .arrow import MeetingConverter
+from .core import ExtractConfig, extract, extract_batches
+from .helpers import (
+    extract_dataframe,
+    extract_table,
+    extract_to_path,
+    meetings_to_pandas,
+    read_meetings_dataframe,
+    read_meetings_table,
+)
+from .report import ExtractReport
+from .sinks import CallableSink, CsvSink, FileSink, JsonlSink, ParquetSink, Sink, sink_for_path
+
+__all__ = [
+    "CallableSink",
+    "CsvSink",
+    "ExtractConfig",
+    "ExtractReport",
+    "FileSink",
+    "JsonlSink",
+    "MeetingConverter",
+    "ParquetSink",
+    "Sink",
+    "extract",
+    "extract_batches",
+    "extract_dataframe",
+    "extract_table",
+    "extract_to_path",
+    "meetings_to_pandas",
+    "read_meetings_dataframe",
+    "read_meetings_table",
+    "sink_for_path",
+]

@@ -1,0 +1,179 @@
+"""Checkpoints of an extract: per window the cursor of the next page, and the part files written so far.
+
+Layout beside the output ``PATH``::
+
+    PATH.checkpoint.json     this file: filters, windows, per window {cursor, done, rows, pages, parts}
+    PATH.parts/              Arrow IPC files, one per flushed batch: w0003-00012.arrow
+
+Commit order makes a crash at any point safe: a part is written under a temporary name and renamed,
+*then* the checkpoint that lists it is replaced atomically (tmp + ``os.replace``). A part that no
+checkpoint lists (a crash between the two steps) is deleted on resume and its pages fetched again, so
+every meeting ends up in the output exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from ..errors import ConfigError
+from ..schema import SCHEMA_VERSION
+from .slices import Window
+
+__all__ = ["Checkpoint", "WindowState", "default_checkpoint_path", "parts_dir_for"]
+
+FORMAT_VERSION = 1
+
+
+def default_checkpoint_path(output: str | os.PathLike[str]) -> Path:
+    """``<output>.checkpoint.json``."""
+    return Path(f"{os.fspath(output)}.checkpoint.json")
+
+
+def parts_dir_for(checkpoint: Path) -> Path:
+    """The directory of part files that belongs to a checkpoint file."""
+    name = checkpoint.name.removesuffix(".json").removesuffix(".checkpoint")
+    return checkpoint.with_name(f"{name}.parts")
+
+
+def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(json.dumps(data, indent=1, sort_keys=True).encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class WindowState:
+    """Progress of one window: the cursor to continue from, and what is already committed."""
+
+    window: Window
+    cursor: str | None = None
+    done: bool = False
+    rows: int = 0
+    pages: int = 0
+    parts: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.window.to_dict(), "cursor": self.cursor, "done": self.done, "rows": self.rows,
+                "pages": self.pages, "parts": list(self.parts)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WindowState:
+        return cls(Window.from_dict(data), data.get("cursor"), bool(data.get("done")), int(data.get("rows", 0)),
+                   int(data.get("pages", 0)), list(data.get("parts", [])))
+
+
+@dataclass
+class Checkpoint:
+    """The resumable state of one extract; :meth:`save` writes it atomically."""
+
+    path: Path
+    filters: dict[str, str]
+    windows: list[WindowState]
+    slices: int
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    @property
+    def parts_dir(self) -> Path:
+        return parts_dir_for(self.path)
+
+    @property
+    def rows(self) -> int:
+        """Rows committed so far."""
+        return sum(w.rows for w in self.windows)
+
+    @property
+    def touched(self) -> bool:
+        """True once any window has committed a page."""
+        return any(w.pages or w.done for w in self.windows)
+
+    # ------------------------------------------------------------------------------------- files
+    def save(self) -> None:
+        """Write the checkpoint atomically."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(self.path, {
+            "format": FORMAT_VERSION,
+            "schema_version": SCHEMA_VERSION,
+            "filters": self.filters,
+            "slices": self.slices,
+            "started_at": self.started_at,
+            "windows": [w.to_dict() for w in self.windows],
+        })
+
+    @classmethod
+    def load(cls, path: Path, filters: Mapping[str, str]) -> Checkpoint:
+        """Read a checkpoint; refuse one made for other filters or another schema version."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the checkpoint {path}: {exc}") from None
+        if data.get("format") != FORMAT_VERSION or data.get("schema_version") != SCHEMA_VERSION:
+            raise ConfigError(f"the checkpoint {path} was written by another version; delete it to start again")
+        if data.get("filters") != dict(filters):
+            raise ConfigError(
+                f"the checkpoint {path} is for other filters ({_diff(data.get('filters') or {}, filters)}); "
+                "use the same filters to resume, or delete the checkpoint to start again"
+            )
+        windows = [WindowState.from_dict(w) for w in data["windows"]]
+        cp = cls(path, dict(filters), windows, int(data.get("slices", 1)), str(data.get("started_at")))
+        cp._drop_orphans()
+        return cp
+
+    def _drop_orphans(self) -> None:
+        listed = {name for w in self.windows for name in w.parts}
+        if self.parts_dir.is_dir():
+            for entry in self.parts_dir.iterdir():
+                if entry.name not in listed:
+                    entry.unlink()
+        missing = [name for name in listed if not (self.parts_dir / name).is_file()]
+        if missing:
+            raise ConfigError(f"the checkpoint {self.path} lists part files that are gone ({missing[0]}); delete it to start again")
+
+    def commit(self, state: WindowState, batch: pa.RecordBatch | None, cursor: str | None, done: bool, pages: int) -> None:
+        """Make a flushed batch durable (part file, then checkpoint) and advance the window."""
+        if batch is not None and batch.num_rows:
+            self.parts_dir.mkdir(parents=True, exist_ok=True)
+            name = f"w{state.window.index:04d}-{len(state.parts):05d}.arrow"
+            tmp = self.parts_dir / f".{name}.tmp"
+            with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, batch.schema) as writer:
+                writer.write_batch(batch)
+            os.replace(tmp, self.parts_dir / name)
+            state.parts.append(name)
+            state.rows += batch.num_rows
+        state.cursor = cursor
+        state.done = done
+        state.pages += pages
+        self.save()
+
+    def read_window(self, state: WindowState) -> Iterator[pa.RecordBatch]:
+        """The committed batches of one window, in order (memory-mapped, not loaded)."""
+        for name in state.parts:
+            # No ``with``: batches handed on (to a row-group buffer) keep the mapping alive themselves.
+            reader = ipc.open_file(pa.memory_map(str(self.parts_dir / name)))
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i)
+
+    def remove(self) -> None:
+        """Delete the checkpoint and its parts (after the output was committed)."""
+        shutil.rmtree(self.parts_dir, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    keys = sorted(set(old) | set(new))
+    changed = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    return "; ".join(changed) or "no difference"

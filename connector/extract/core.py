@@ -1,0 +1,316 @@
+"""The extract: time windows -> concurrent cursors -> Arrow RecordBatches -> a sink, with checkpoints.
+
+    windows (slices.py) ─┬─ cursor task ── pages -> MeetingConverter -> filter to the window ─┐
+                         ├─ cursor task ── ...                                                ├─ bounded stream ─> consumer
+                         └─ ... (at most ``slices`` at once, all on the client's shared limits) ┘
+
+The consumer of :func:`extract` with a file sink commits every flushed batch to a part file and the
+checkpoint, and at the end writes the output from the parts in window order, under a temporary name
+renamed at commit. Memory is bounded by the batch size and the number of slices, not by rows: a
+page's meetings are Python objects only while that page is converted.
+
+Output order: windows in time order (``start_desc``: reverse), each in the API's order. One window
+(``slices=1``) is exactly the API's order. Sliced and single-cursor runs hold the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pyarrow as pa
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ..errors import InvalidArgumentError, PaginationError
+from ..models import MeetingQuery
+from ..schema import SCHEMA_VERSION, meeting_arrow_schema
+from .arrow import MeetingConverter, concat_batches, start_keys
+from .checkpoint import Checkpoint, WindowState, default_checkpoint_path
+from .report import ExtractReport
+from .sinks import FileSink, Sink
+from .slices import plan_windows
+
+__all__ = ["ExtractConfig", "extract", "extract_batches", "open_batch_stream"]
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """What to extract and how.
+
+    ``slices``: concurrent cursors over time windows; None chooses from the read budget and the measured
+    round trip, 1 is one plain cursor. ``batch_size``: rows per RecordBatch (rounded up to whole pages,
+    split among the slices, so memory stays near ``batch_size`` rows whatever the slice count).
+    ``checkpoint``: where to record progress (file sinks default to ``<output>.checkpoint.json``);
+    ``resume``: continue from it if it exists. ``progress(rows, pages)`` is called after every page.
+    """
+
+    query: MeetingQuery = field(default_factory=MeetingQuery)
+    slices: int | None = None
+    batch_size: int = 10_000
+    checkpoint: Path | None = None
+    resume: bool = False
+    progress: ProgressFn | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.slices is not None and (isinstance(self.slices, bool) or self.slices < 1):
+            raise InvalidArgumentError("slices", f"must be at least 1 (or None for automatic), got {self.slices!r}")
+        if self.batch_size < 1:
+            raise InvalidArgumentError("batch_size", "must be at least 1")
+        if self.checkpoint is not None and not isinstance(self.checkpoint, Path):
+            object.__setattr__(self, "checkpoint", Path(self.checkpoint))
+
+
+@dataclass
+class Chunk:
+    """A flushed batch of one window, and the cursor that follows it."""
+
+    state: WindowState
+    batch: pa.RecordBatch | None
+    cursor: str | None
+    done: bool
+    pages: int
+
+
+def query_filters(query: MeetingQuery) -> dict[str, str]:
+    """The filters that must match to resume (the page size may change)."""
+    return {k: v for k, v in query.describe().items() if k != "limit"}
+
+
+async def _run_window(
+    client: Any,
+    base: MeetingQuery,
+    state: WindowState,
+    converter: MeetingConverter,
+    flush_rows: int,
+    send: MemoryObjectSendStream[Chunk],
+    progress: ProgressFn | None,
+) -> None:
+    """Page through one window from its saved cursor, sending a Chunk every ``flush_rows`` rows."""
+    window = state.window
+    query = window.query(base)
+    keep_from = window.keep_from_ns
+    cursor = state.cursor
+    seen: set[str] = set()
+    pending: list[pa.RecordBatch] = []
+    rows = pages = 0
+    async with send:
+        while True:
+            page = await client.list_page(query, cursor)
+            pages += 1
+            added = 0
+            if page.meetings:
+                batch = converter.convert(page.meetings)
+                if keep_from is not None:
+                    mask = start_keys(batch, base.timezone) >= keep_from
+                    if not mask.all():
+                        batch = batch.filter(pa.array(mask))
+                if batch.num_rows:
+                    pending.append(batch)
+                    added = batch.num_rows
+            nxt = page.next_cursor
+            del page  # the only Python copy of these meetings: free it before awaiting anything
+            rows += added
+            if progress is not None:
+                progress(added, 1)
+            if nxt is not None and (nxt == cursor or nxt in seen):
+                raise PaginationError(f"the API returned cursor {nxt[:40]!r} a second time")
+            if nxt is None or rows >= flush_rows:
+                await send.send(Chunk(state, concat_batches(pending) if pending else None, nxt, nxt is None, pages))
+                pending, rows, pages = [], 0, 0
+            if nxt is None:
+                return
+            seen.add(nxt)
+            cursor = nxt
+
+
+def _leaf(group: BaseExceptionGroup) -> BaseException:
+    """The first real error of a task group's exception group (not a cancellation)."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _leaf(exc)
+        if not isinstance(exc, anyio.get_cancelled_exc_class()):
+            return exc
+    return group.exceptions[0]
+
+
+@asynccontextmanager
+async def open_batch_stream(
+    client: Any,
+    config: ExtractConfig,
+    states: Sequence[WindowState],
+    slices: int,
+    converter: MeetingConverter,
+) -> AsyncIterator[MemoryObjectReceiveStream[Chunk]]:
+    """Run the windows' cursors (``slices`` at a time) and give the stream of their Chunks.
+
+    Windows start in output order, so with fewer slices than windows the earliest finish first.
+    """
+    limit = config.query.limit
+    flush_rows = max(limit, -(-config.batch_size // max(1, slices)))
+    send, receive = anyio.create_memory_object_stream[Chunk](max(1, slices))
+    limiter = anyio.CapacityLimiter(max(1, slices))
+
+    async def worker(state: WindowState, stream: MemoryObjectSendStream[Chunk]) -> None:
+        async with limiter:
+            await _run_window(client, config.query, state, converter, flush_rows, stream, config.progress)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            async with send:
+                for state in states:
+                    if not state.done:
+                        tg.start_soon(worker, state, send.clone())
+            async with receive:
+                yield receive
+    except BaseExceptionGroup as group:
+        leaf = _leaf(group)
+        raise leaf.with_traceback(leaf.__traceback__) from None
+
+
+def _ordered(states: Sequence[WindowState], sort: str) -> list[WindowState]:
+    ordered = sorted(states, key=lambda s: s.window.index)
+    return ordered[::-1] if sort == "start_desc" else ordered
+
+
+def _limits(client: Any) -> tuple[float, int]:
+    limits = client.config.limits
+    return float(limits.reads_per_second), int(limits.max_in_flight)
+
+
+async def _prepare(client: Any, config: ExtractConfig, checkpoint_path: Path | None) -> tuple[list[WindowState], int, Checkpoint | None]:
+    """Windows and slice count: from the checkpoint when resuming, else planned afresh."""
+    filters = query_filters(config.query)
+    if checkpoint_path is not None and config.resume and checkpoint_path.exists():
+        cp = Checkpoint.load(checkpoint_path, filters)
+        slices = min(config.slices or cp.slices, len(cp.windows))
+        return _ordered(cp.windows, config.query.sort), slices, cp
+    reads, in_flight = _limits(client)
+    windows, slices = await plan_windows(client, config.query, config.slices, reads_per_second=reads, max_in_flight=in_flight)
+    states = _ordered([WindowState(w) for w in windows], config.query.sort)
+    cp = None
+    if checkpoint_path is not None:
+        cp = Checkpoint(checkpoint_path, filters, states, slices)
+        cp.remove()  # a stale checkpoint of an earlier run, not resumed
+        cp.save()
+    return states, slices, cp
+
+
+def _metadata(config: ExtractConfig, slices: int, windows: int) -> dict[str, str]:
+    return {
+        "connector.schema_version": SCHEMA_VERSION,
+        "connector.filters": json.dumps(config.query.describe(), sort_keys=True),
+        "connector.extracted_at": datetime.now(UTC).isoformat(),
+        "connector.slices": str(slices),
+        "connector.windows": str(windows),
+    }
+
+
+async def extract_batches(client: Any, config: ExtractConfig) -> AsyncIterator[pa.RecordBatch]:
+    """Every meeting matching ``config.query`` as RecordBatches of the meeting schema.
+
+    With several slices, batches of different windows interleave (each batch is from one window, in
+    the API's order). With ``config.checkpoint``, a batch counts as delivered when the next one is asked
+    for; ``resume`` then skips what was delivered. Close the iterator (``contextlib.aclosing``) if you may
+    stop early.
+    """
+    converter = MeetingConverter()
+    states, slices, cp = await _prepare(client, config, config.checkpoint)
+    async with open_batch_stream(client, config, states, slices, converter) as chunks:
+        async for chunk in chunks:
+            if chunk.batch is not None and chunk.batch.num_rows:
+                yield chunk.batch
+            if cp is not None:
+                cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages)
+                chunk.state.rows += chunk.batch.num_rows if chunk.batch is not None else 0
+    if cp is not None:
+        cp.remove()
+
+
+async def extract(client: Any, config: ExtractConfig, sink: Sink) -> ExtractReport:
+    """Extract into ``sink`` and return the report.
+
+    A :class:`~connector.extract.sinks.FileSink` is always checkpointed (``config.checkpoint`` or
+    ``<output>.checkpoint.json``): batches go to part files first and the output is written from them at
+    the end, so an interrupted run leaves nothing at the output path and ``resume=True`` continues it.
+    """
+    began = time.perf_counter()
+    before = client.stats.snapshot()
+    file_sink = isinstance(sink, FileSink)
+    cp_path = config.checkpoint or (default_checkpoint_path(sink.path) if isinstance(sink, FileSink) else None)
+    converter = MeetingConverter()
+    states, slices, cp = await _prepare(client, config, cp_path)
+    resumed = cp.rows if cp is not None and config.resume else 0
+    pages = 0
+    metadata = _metadata(config, slices, len(states))
+    schema = meeting_arrow_schema()
+    output: str | None = None
+    if file_sink:
+        assert cp is not None
+        try:
+            async with open_batch_stream(client, config, states, slices, converter) as chunks:
+                async for chunk in chunks:
+                    pages += chunk.pages
+                    await anyio.to_thread.run_sync(cp.commit, chunk.state, chunk.batch, chunk.cursor, chunk.done, chunk.pages)
+        except BaseException:
+            if not cp.touched:
+                cp.remove()  # nothing to resume: leave no litter
+            raise
+        sink.open(schema, metadata)
+        try:
+            for state in _ordered(cp.windows, config.query.sort):
+                for batch in cp.read_window(state):
+                    sink.write(batch)
+            output = sink.commit()
+        except BaseException:
+            sink.abort()
+            raise
+        rows = cp.rows
+        cp.remove()
+    else:
+        rows = resumed
+        sink.open(schema, metadata)
+        try:
+            async with open_batch_stream(client, config, states, slices, converter) as chunks:
+                async for chunk in chunks:
+                    pages += chunk.pages
+                    n = chunk.batch.num_rows if chunk.batch is not None else 0
+                    if n:
+                        sink.write(chunk.batch)
+                    rows += n
+                    if cp is not None:
+                        cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages)
+                        chunk.state.rows += n
+            output = sink.commit()
+        except BaseException:
+            sink.abort()
+            raise
+        if cp is not None:
+            cp.remove()
+    after = client.stats.snapshot()
+    return ExtractReport(
+        rows=rows,
+        pages=pages,
+        requests=after["requests"] - before["requests"],
+        retries=after["retries"] - before["retries"],
+        rate_limited=after["rate_limited"] - before["rate_limited"],
+        server_errors=after["server_errors"] - before["server_errors"],
+        transport_errors=after["transport_errors"] - before["transport_errors"],
+        seconds=time.perf_counter() - began,
+        output=output,
+        slices=slices,
+        windows=len(states),
+        filters=config.query.describe(),
+        output_format=getattr(sink, "format", None) or None,
+        resumed_rows=resumed,
+        ignored_fields=tuple(sorted(converter.ignored_fields)),
+        schema_version=SCHEMA_VERSION,
+    )

@@ -1,0 +1,91 @@
+"""Convenience entry points over :func:`~connector.extract.core.extract`: a table, a DataFrame, a file.
+
+The ``async`` ones take an open :class:`~connector.client.AttioClient`; the sync ones (for scripts,
+Airflow and Dagster) open a client from a :class:`~connector.config.ClientConfig` (default: from the
+environment, ``ATTIO_API_KEY``) and run their own event loop.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+import pyarrow as pa
+
+from ..client import AttioClient
+from ..config import ClientConfig
+from ..schema import meeting_arrow_schema
+from .core import ExtractConfig, extract
+from .report import ExtractReport
+from .sinks import CallableSink, sink_for_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "extract_dataframe",
+    "extract_table",
+    "extract_to_path",
+    "meetings_to_pandas",
+    "read_meetings_dataframe",
+    "read_meetings_table",
+]
+
+
+async def extract_table(client: AttioClient, config: ExtractConfig | None = None) -> pa.Table:
+    """All matching meetings as one Arrow table (rows in memory: use a sink for large extracts)."""
+    batches: list[pa.RecordBatch] = []
+    await extract(client, config or ExtractConfig(), CallableSink(batches.append))
+    return pa.Table.from_batches(batches, schema=meeting_arrow_schema())
+
+
+def meetings_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """A meetings table as a DataFrame with fixed dtypes.
+
+    Timestamps ``datetime64[ns, UTC]``; dates ``datetime64[ms]`` (midnight, naive); ``is_all_day`` ``bool``;
+    text columns pandas' string dtype; ``participants``/``linked_records`` lists of dicts (object).
+    """
+    frame = table.to_pandas(date_as_object=False, split_blocks=True, self_destruct=False)
+    for name in ("participants", "linked_records"):
+        frame[name] = frame[name].map(list)
+    return frame
+
+
+async def extract_dataframe(client: AttioClient, config: ExtractConfig | None = None) -> pd.DataFrame:
+    """All matching meetings as a pandas DataFrame (see :func:`meetings_to_pandas` for the dtypes)."""
+    return meetings_to_pandas(await extract_table(client, config))
+
+
+async def _with_client(client_config: ClientConfig | None, fn: Any) -> Any:
+    async with AttioClient(client_config) as client:
+        return await fn(client)
+
+
+def extract_to_path(
+    path: str | os.PathLike[str],
+    *,
+    format: Literal["parquet", "csv", "jsonl"] | None = None,
+    config: ExtractConfig | None = None,
+    client_config: ClientConfig | None = None,
+    partition_by: Literal["start_month"] | None = None,
+) -> ExtractReport:
+    """Extract to a file (format from ``format`` or the suffix; Parquet by default) and return the report.
+
+    Checkpointed beside the output; pass ``config=ExtractConfig(..., resume=True)`` to continue a run
+    that was interrupted. Not for use inside a running event loop (use :func:`~connector.extract.extract`).
+    """
+    sink = sink_for_path(path, format, partition_by=partition_by)
+    cfg = config or ExtractConfig()
+    return anyio.run(partial(_with_client, client_config, lambda client: extract(client, cfg, sink)))
+
+
+def read_meetings_table(config: ExtractConfig | None = None, client_config: ClientConfig | None = None) -> pa.Table:
+    """Sync :func:`extract_table`."""
+    return anyio.run(partial(_with_client, client_config, lambda client: extract_table(client, config)))
+
+
+def read_meetings_dataframe(config: ExtractConfig | None = None, client_config: ClientConfig | None = None) -> pd.DataFrame:
+    """Sync :func:`extract_dataframe`."""
+    return meetings_to_pandas(read_meetings_table(config, client_config))

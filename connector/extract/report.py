@@ -1,0 +1,62 @@
+"""``ExtractReport``: what an extract did, returned to the caller (CLI, Airflow, Dagster)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["ExtractReport"]
+
+
+@dataclass(frozen=True)
+class ExtractReport:
+    """Counts and timings of one extract. ``rows`` counts every row in the output, resumed ones included."""
+
+    rows: int
+    pages: int
+    requests: int
+    retries: int
+    rate_limited: int
+    seconds: float
+    output: str | None
+    slices: int
+    windows: int
+    filters: dict[str, str] = field(default_factory=dict)
+    output_format: str | None = None
+    resumed_rows: int = 0
+    server_errors: int = 0
+    transport_errors: int = 0
+    ignored_fields: tuple[str, ...] = ()
+    schema_version: str = ""
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows fetched in this run per second of this run."""
+        fetched = self.rows - self.resumed_rows
+        return fetched / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-ready), ``rows_per_second`` included."""
+        data = asdict(self)
+        data["ignored_fields"] = list(self.ignored_fields)
+        data["rows_per_second"] = round(self.rows_per_second, 1)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+    def format(self) -> str:
+        """A short human summary, one fact per line."""
+        lines = [
+            f"rows        {self.rows:,}" + (f" ({self.resumed_rows:,} from the checkpoint)" if self.resumed_rows else ""),
+            f"pages       {self.pages:,}",
+            f"requests    {self.requests:,}  (retries {self.retries:,}, 429s {self.rate_limited:,})",
+            f"seconds     {self.seconds:,.2f}",
+            f"rows/s      {self.rows_per_second:,.0f}",
+            f"slices      {self.slices} cursors over {self.windows} time windows",
+        ]
+        if self.ignored_fields:
+            lines.append(f"ignored     fields the schema does not know: {', '.join(self.ignored_fields)}")
+        lines.append(f"output      {self.output or '-'}" + (f" ({self.output_format})" if self.output_format else ""))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format()

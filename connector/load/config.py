@@ -1,0 +1,119 @@
+"""The values of a load: :class:`LoadConfig` in, :class:`LoadReport` out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import InvalidArgumentError
+from .mapping import Mapping
+
+__all__ = ["LoadConfig", "LoadReport"]
+
+Contract = Literal["find-or-create", "create-only"]
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """How to load a file. Paths left as None get defaults beside a file input (see :func:`load`).
+
+    ``mapping``: a :class:`Mapping`, a TOML file, the TOML structure as a dict, or None for default columns.
+
+    ``contract``: ``find-or-create`` (Attio de-duplicates by external_ref) or ``create-only`` (Attio's API
+    since 2026-07-31: every POST creates, so the loader looks for a meeting before sending a row again
+    whose earlier send may have been carried out). ``max_sends`` bounds the sends of one row in one run
+    on create-only; ``clock_skew`` (seconds) is the allowance of the found/created rule.
+    """
+
+    mapping: Mapping | dict[str, Any] | Path | str | None = None
+    results_path: Path | str | None = None
+    ledger_path: Path | str | None = None
+    concurrency: int = 10
+    dry_run: bool = False
+    max_errors: int | None = None
+    batch_size: int = 1000
+    contract: Contract = "find-or-create"
+    max_sends: int = 3
+    clock_skew: float = 10.0
+    error_sample: int = 20
+    sample_bodies: int = 3
+    durable: bool = False
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise InvalidArgumentError("concurrency", "must be at least 1")
+        if self.batch_size < 1:
+            raise InvalidArgumentError("batch_size", "must be at least 1")
+        if self.max_errors is not None and self.max_errors < 0:
+            raise InvalidArgumentError("max_errors", "must be 0 or more")
+        if self.contract not in ("find-or-create", "create-only"):
+            raise InvalidArgumentError("contract", f"must be find-or-create or create-only, got {self.contract!r}")
+        if self.max_sends < 1:
+            raise InvalidArgumentError("max_sends", "must be at least 1")
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load did. ``ok`` is False when any row was rejected or failed, or the load was aborted."""
+
+    rows: int = 0
+    created: int = 0
+    found: int = 0
+    rejected: int = 0
+    failed: int = 0
+    skipped: int = 0
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    writes: int = 0
+    seconds: float = 0.0
+    writes_per_second: float = 0.0
+    results_path: Path | None = None
+    ledger_path: Path | None = None
+    errors: tuple[dict[str, Any], ...] = ()
+    sample_bodies: tuple[dict[str, Any], ...] = field(default=())
+    dry_run: bool = False
+    aborted: str | None = None
+    contract: str = "find-or-create"
+
+    @property
+    def ok(self) -> bool:
+        """True when every row was created, found or skipped and the load ran to the end."""
+        return self.rejected == 0 and self.failed == 0 and self.aborted is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (paths as strings)."""
+        data = asdict(self)
+        for key in ("results_path", "ledger_path"):
+            data[key] = str(data[key]) if data[key] is not None else None
+        data["errors"] = list(self.errors)
+        data["sample_bodies"] = list(self.sample_bodies)
+        data["ok"] = self.ok
+        return data
+
+    def format(self) -> str:
+        """A short human summary: counts, then requests and speed, then where the files are."""
+        head = "dry run (nothing sent)" if self.dry_run else "load"
+        if self.dry_run:
+            valid = self.rows - self.rejected - self.skipped
+            lines = [f"{head}: {self.rows} rows: {valid} valid, {self.rejected} rejected, {self.skipped} duplicates"]
+        else:
+            lines = [
+                f"{head}: {self.rows} rows: {self.created} created, {self.found} found, {self.rejected} rejected, "
+                f"{self.failed} failed, {self.skipped} skipped",
+                f"{self.requests} requests ({self.writes} writes), {self.retries} retries, {self.rate_limited} 429s, "
+                f"{self.seconds:.1f} s, {self.writes_per_second:.1f} writes/s ({self.contract})",
+            ]
+        if self.results_path:
+            lines.append(f"results: {self.results_path}")
+        if self.ledger_path and not self.dry_run:
+            lines.append(f"ledger:  {self.ledger_path}")
+        for err in self.errors[:10]:
+            where = f"row {err['row_number']}" + (f", column {err['column']!r}" if err.get("column") else "")
+            lines.append(f"  {err['outcome']}: {where}: {err['error']}")
+        if len(self.errors) > 10 or self.rejected + self.failed > len(self.errors[:10]):
+            lines.append(f"  ... see the results file for all {self.rejected + self.failed} rejected/failed rows")
+        if self.aborted:
+            lines.append(f"aborted: {self.aborted}")
+        return "\n".join(lines)

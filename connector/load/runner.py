@@ -1,0 +1,308 @@
+"""The bulk load: file batches -> validated rows -> ledger claims -> N workers on one client -> results.
+
+    reader (thread: read + map a batch) --claims--> [bounded stream] --> N workers --> [bounded stream] --> writer
+           \\-- rejected / skipped rows ---------------------------------------------------------------/
+
+A slow API fills the bounded streams and so slows the reader; memory is set by ``batch_size`` and
+``concurrency``. The write rate is the client's (one limiter shared by all workers).
+
+Exactly once: every valid row is claimed in the ledger (committed) before it is sent, and its outcome is
+recorded right after the answer. A re-run skips done rows. A row whose send may have been carried out
+without an answer (a killed run, a dropped connection, a 5xx) is, on a ``create-only`` API, looked for
+with a list call over its time window and matched on what was sent before it is sent again; on the
+``find-or-create`` contract Attio itself de-duplicates by ``external_ref``, so it is simply sent again.
+
+Found or created (Attio answers 200 for both): a row is *created* when the meeting's ``created_at`` is not
+earlier than the moment this external_ref was first claimed in the ledger, less ``clock_skew`` seconds;
+otherwise *found*. On ``create-only`` a successful POST is always *created*.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ..errors import (
+    ApiError,
+    AuthenticationError,
+    ConnectorError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+)
+from ..models import MeetingQuery
+from .config import LoadConfig, LoadReport
+from .ledger import Claim, Ledger
+from .results import ResultWriter, RowResult
+from .rows import Prepared, Rejected, RowMapper
+from .sources import Source
+
+__all__ = ["LoadRun", "error_text", "same_meeting"]
+
+Progress = Callable[[int], Any]
+
+
+def error_text(exc: BaseException) -> str:
+    """``type/code: message`` of an API error; ``transport/<Error>: message`` of anything else."""
+    if isinstance(exc, ApiError):
+        kind = "/".join(p for p in (exc.type, exc.code) if p) or f"http_{exc.status}"
+        return f"{kind}: {exc.message}"
+    return f"transport/{type(exc).__name__}: {exc}"
+
+
+def _instant(moment: dict[str, Any]) -> Any:
+    if "date" in moment:
+        return moment["date"]
+    return datetime.fromisoformat(moment["datetime"].replace("z", "Z"))
+
+
+def _emails(participants: Any) -> set[str]:
+    return {(p.get("email_address") or "").lower() for p in participants or () if p.get("email_address")}
+
+
+def same_meeting(meeting: dict[str, Any], body: dict[str, Any]) -> bool:
+    """True when a listed meeting is what ``body`` would have created: title, times and participant emails."""
+    try:
+        return (
+            meeting.get("title") == body["title"]
+            and bool(meeting.get("is_all_day")) == body["is_all_day"]
+            and _instant(meeting["start"]) == _instant(body["start"])
+            and _instant(meeting["end"]) == _instant(body["end"])
+            and _emails(meeting.get("participants")) == _emails(body["participants"])
+        )
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def lookup_query(body: dict[str, Any]) -> MeetingQuery:
+    """The narrowest list query that returns the meeting ``body`` would have created."""
+    if body["is_all_day"]:
+        start = datetime.fromisoformat(body["start"]["date"] + "T00:00:00+00:00")
+    else:
+        start = _instant(body["start"])
+    emails = sorted(_emails(body["participants"]))
+    # Meetings ending at/after the start and starting before start + 1 s: ours, and few others.
+    return MeetingQuery(ends_from=start, starts_before=start + timedelta(seconds=1), participants=tuple(emails[:1]))
+
+
+def _created_at(meeting: dict[str, Any]) -> float | None:
+    try:
+        return datetime.fromisoformat(str(meeting["created_at"]).replace("z", "Z")).timestamp()
+    except (KeyError, ValueError):
+        return None
+
+
+class LoadRun:
+    """One run of a load: counters, the streams between the stages, and the stage coroutines."""
+
+    def __init__(
+        self,
+        *,
+        source: Source,
+        mapper: RowMapper,
+        config: LoadConfig,
+        client: Any,
+        ledger: Ledger,
+        results: ResultWriter,
+        progress: Progress | None = None,
+    ) -> None:
+        self.source, self.mapper, self.config, self.client = source, mapper, config, client
+        self.ledger, self.results, self.progress = ledger, results, progress
+        self.run_id = uuid.uuid4().hex
+        self.counts = dict.fromkeys(("rows", "created", "found", "rejected", "failed", "skipped"), 0)
+        self.errors: list[dict[str, Any]] = []
+        self.aborted: str | None = None
+        self.create_only = config.contract == "create-only"
+        self._tg: TaskGroup | None = None
+
+    async def run(self) -> None:
+        """Read, send and write until the input is done (or the load is aborted)."""
+        self.ledger.start_run(self.run_id, self.source.name)
+        buffer = 2 * self.config.concurrency
+        jobs_send, jobs_recv = anyio.create_memory_object_stream[Claim](buffer)
+        done_send, done_recv = anyio.create_memory_object_stream[RowResult](buffer)
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._write, done_recv)
+                async with jobs_recv, done_send:
+                    for _ in range(self.config.concurrency):
+                        tg.start_soon(self._work, jobs_recv.clone(), done_send.clone())
+                    tg.start_soon(self._read, jobs_send, done_send.clone())
+        except BaseExceptionGroup as group:
+            # Callers (and the CLI's one-line errors) get the error that stopped the load, not a group.
+            error = _only_error(group)
+            if error is None:
+                raise
+            raise error from None
+
+    # ------------------------------------------------------------------------------------- reader
+
+    async def _read(self, jobs: MemoryObjectSendStream[Claim], done: MemoryObjectSendStream[RowResult]) -> None:
+        chunk = max(16, 2 * self.config.concurrency)
+        async with jobs, done:
+            batches = iter(self.source.batches(self.config.batch_size))
+            while (mapped := await anyio.to_thread.run_sync(_next_mapped, batches, self.mapper)) is not None:
+                valid: list[Prepared] = []
+                for item in mapped:
+                    if isinstance(item, Rejected):
+                        err = item.error
+                        await done.send(
+                            RowResult(item.row_number, item.key, "rejected", error=f"invalid_row: {err.reason}", column=err.column)
+                        )
+                    else:
+                        valid.append(item)
+                # Claims are committed per small group, so few rows are ever claimed but not yet sent.
+                for i in range(0, len(valid), chunk):
+                    for claim in self.ledger.claim(valid[i : i + chunk], self.run_id):
+                        await self._dispatch(claim, jobs, done)
+
+    async def _dispatch(self, claim: Claim, jobs: MemoryObjectSendStream[Claim], done: MemoryObjectSendStream[RowResult]) -> None:
+        item = claim.item
+        if claim.action == "send":
+            await jobs.send(claim)
+        elif claim.action == "done":
+            note = "loaded by an earlier run"
+            if claim.changed:
+                note += "; the row changed since and was not sent again (find-or-create does not update)"
+            await done.send(RowResult(item.row_number, item.key, "skipped", claim.meeting_id, note))
+        else:
+            await done.send(
+                RowResult(
+                    item.row_number,
+                    item.key,
+                    "skipped",
+                    claim.meeting_id,
+                    f"duplicate: external_ref repeats row {claim.first_row}; sent once",
+                )
+            )
+
+    # ------------------------------------------------------------------------------------ workers
+
+    async def _work(self, jobs: MemoryObjectReceiveStream[Claim], done: MemoryObjectSendStream[RowResult]) -> None:
+        async with jobs, done:
+            async for claim in jobs:
+                await done.send(await self._send_row(claim))
+
+    async def _send_row(self, claim: Claim) -> RowResult:
+        item = claim.item
+        attempts = claim.attempts
+        # Whether a send of this ref may have been carried out unseen (an earlier run's, or this run's).
+        maybe_sent = claim.maybe_sent
+        try:
+            if self.create_only and maybe_sent:
+                bodies = [b for b in (claim.sent_body, item.body) if b is not None]
+                if (meeting := await self._look_for(bodies)) is not None:
+                    return self._finish(claim, meeting, attempts, fresh=False)
+            sends = 0
+            while True:
+                attempts += 1
+                sends += 1
+                try:
+                    meeting = await self.client.find_or_create_meeting(item.body, retry_ambiguous=not self.create_only)
+                    return self._finish(claim, meeting, attempts, fresh=self.create_only)
+                except ConnectorError as exc:
+                    maybe_sent = maybe_sent or exc.ambiguous
+                    if isinstance(exc, AuthenticationError | PermissionDeniedError):
+                        raise  # every row would fail the same way: stop the load
+                    if not (self.create_only and exc.ambiguous and sends < self.config.max_sends):
+                        raise
+                # The POST may have been carried out: look before sending it again.
+                if (meeting := await self._look_for([item.body])) is not None:
+                    return self._finish(claim, meeting, attempts, fresh=False)
+        except (AuthenticationError, PermissionDeniedError):
+            raise
+        except InvalidArgumentError as exc:
+            self.ledger.record(item.key, "failed", attempts=attempts, error=str(exc))
+            return RowResult(item.row_number, item.key, "rejected", error=f"invalid_row: {exc}", attempts=attempts)
+        except ConnectorError as exc:
+            text = error_text(exc)
+            self.ledger.record(item.key, "failed", attempts=attempts, maybe_sent=maybe_sent, error=text)
+            return RowResult(item.row_number, item.key, "failed", error=text, attempts=attempts)
+
+    async def _look_for(self, bodies: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The meeting one of ``bodies`` created, found by a list call over its time window, or None."""
+        async for page in self.client.list_meetings(lookup_query(bodies[0])):
+            for meeting in page.meetings:
+                if any(same_meeting(meeting, body) for body in bodies):
+                    return meeting
+        return None
+
+    def _finish(self, claim: Claim, meeting: dict[str, Any], attempts: int, *, fresh: bool) -> RowResult:
+        item = claim.item
+        meeting_id = (meeting.get("id") or {}).get("meeting_id")
+        created_at = _created_at(meeting)
+        created = fresh or (created_at is not None and created_at >= claim.claimed_at - self.config.clock_skew)
+        outcome = "created" if created else "found"
+        self.ledger.record(item.key, outcome, meeting_id=meeting_id, attempts=attempts)
+        return RowResult(item.row_number, item.key, outcome, meeting_id, attempts=attempts)
+
+    # ------------------------------------------------------------------------------------- writer
+
+    async def _write(self, done: MemoryObjectReceiveStream[RowResult]) -> None:
+        async with done:
+            async for result in done:
+                self.counts["rows"] += 1
+                self.counts[result.outcome] += 1
+                self.results.write(result)
+                if self.progress is not None:
+                    self.progress(1)
+                if result.outcome in ("rejected", "failed"):
+                    if len(self.errors) < self.config.error_sample:
+                        self.errors.append(result.to_dict())
+                    bad = self.counts["rejected"] + self.counts["failed"]
+                    if self.config.max_errors is not None and bad > self.config.max_errors:
+                        self.aborted = f"more than {self.config.max_errors} rows rejected or failed (--max-errors)"
+                        self._flush()
+                        assert self._tg is not None
+                        self._tg.cancel_scope.cancel()
+                        return
+                # Make outcomes durable and visible whenever the stream is momentarily empty.
+                if done.statistics().current_buffer_used == 0:
+                    self._flush()
+
+    def _flush(self) -> None:
+        self.results.flush()
+        self.ledger.commit()
+
+    def report(self, *, seconds: float, stats: dict[str, Any], results_path: Path | None, ledger_path: Path | None) -> LoadReport:
+        """The report of this run."""
+        return LoadReport(
+            **self.counts,
+            requests=stats.get("requests", 0),
+            retries=stats.get("retries", 0),
+            rate_limited=stats.get("rate_limited", 0),
+            writes=stats.get("writes", 0),
+            seconds=seconds,
+            writes_per_second=stats.get("writes", 0) / seconds if seconds > 0 else 0.0,
+            results_path=results_path,
+            ledger_path=ledger_path,
+            errors=tuple(self.errors),
+            aborted=self.aborted,
+            contract=self.config.contract,
+        )
+
+
+def _only_error(group: BaseExceptionGroup) -> ConnectorError | None:
+    """The first ConnectorError of a group that holds nothing but ConnectorErrors, else None."""
+    rest = group.subgroup(lambda exc: not isinstance(exc, ConnectorError | BaseExceptionGroup))
+    if rest is not None:
+        return None
+    for exc in group.exceptions:
+        found = _only_error(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        if isinstance(found, ConnectorError):
+            return found
+    return None
+
+
+def _next_mapped(batches: Any, mapper: RowMapper) -> list[Prepared | Rejected] | None:
+    """Read and map the next batch (runs in a worker thread); None at the end."""
+    batch = next(batches, None)
+    return None if batch is None else mapper.map_batch(batch)
+

@@ -1,0 +1,145 @@
+"""Reading one cell: text, booleans, datetimes and dates in the common spreadsheet formats, email lists.
+
+Each parser raises ``ValueError`` with a reason a person can act on; :mod:`.rows` adds row and column.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, time
+from typing import Any
+
+__all__ = ["cell_text", "is_blank", "parse_bool", "parse_emails", "parse_linked_records", "parse_moment"]
+
+# Tried after ISO 8601, in this order; the day-first variants replace the US ones with day_first.
+_US = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%y %H:%M", "%m/%d/%y %I:%M %p")
+_US_DATES = ("%m/%d/%Y", "%m/%d/%y")
+_OTHER = (
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d %b %Y %H:%M",
+    "%d %B %Y %H:%M",
+    "%b %d, %Y %I:%M %p",
+    "%B %d, %Y %I:%M %p",
+    "%b %d %Y %H:%M",
+    "%d-%b-%Y %H:%M",
+    "%Y-%m-%d %I:%M %p",
+)
+_OTHER_DATES = ("%Y/%m/%d", "%d.%m.%Y", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y")
+
+
+def _swap(fmt: str) -> str:
+    return fmt.replace("%m/%d", "%d/%m")
+
+
+def is_blank(value: Any) -> bool:
+    """True for an empty cell: None, NaN/NaT, or whitespace-only text."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, float):
+        return math.isnan(value)
+    # pandas.NaT and pandas.NA are neither; they compare unequal to themselves or refuse bool().
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):
+        return True
+
+
+def cell_text(value: Any) -> str:
+    """A cell as stripped text (numbers without a spurious ``.0``, datetimes in ISO form)."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return cell_text(value.item())
+    return str(value).strip()
+
+
+_TRUE = {"true", "yes", "y", "1", "x", "t", "on", "all day", "all-day"}
+_FALSE = {"false", "no", "n", "0", "f", "off", ""}
+
+
+def parse_bool(value: Any) -> bool:
+    """true/false, yes/no, 1/0, TRUE (Excel), x; ValueError for anything else."""
+    if isinstance(value, bool):
+        return value
+    if hasattr(value, "item") and not isinstance(value, str):
+        return parse_bool(value.item())
+    text = cell_text(value).lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{cell_text(value)!r} is not true/false (use true/false, yes/no or 1/0)")
+
+
+def parse_moment(value: Any, *, formats: tuple[str, ...] = (), day_first: bool = False) -> datetime | date:
+    """A datetime (naive when the text had no offset) or, for a date-only cell, a date.
+
+    ISO 8601 first, then ``formats``, then the common spreadsheet formats (US month/day order unless
+    ``day_first``). Typed cells (Excel, Parquet, pandas) are taken as they are.
+    """
+    if isinstance(value, datetime):
+        if hasattr(value, "to_pydatetime"):  # pandas.Timestamp
+            value = value.to_pydatetime()
+        return value
+    if isinstance(value, date):
+        return value
+    text = cell_text(value)
+    if not text:
+        raise ValueError("is empty")
+    try:
+        if len(text) == 10 and text[4] == "-":
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        pass
+    datetimes = formats + tuple(_swap(f) if day_first else f for f in _US) + _OTHER
+    for fmt in datetimes:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    for fmt in tuple(_swap(f) if day_first else f for f in _US_DATES) + _OTHER_DATES:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is not a date or datetime (use ISO 8601, e.g. 2027-11-27T14:00:00+01:00)")
+
+
+_NAME_ADDR = re.compile(r"<([^<>]+)>")
+
+
+def parse_emails(value: Any) -> list[str]:
+    """The addresses of a cell, separated by ``;`` or ``,``; ``Name <addr>`` gives ``addr``. Not validated."""
+    out = []
+    for part in re.split(r"[;,\n]", cell_text(value)):
+        part = part.strip()
+        if not part:
+            continue
+        match = _NAME_ADDR.search(part)
+        out.append((match.group(1) if match else part).strip().strip("'\""))
+    return out
+
+
+def parse_linked_records(value: Any) -> list[tuple[str, str]]:
+    """``object:record_id`` pairs separated by ``;``; ValueError names the first malformed pair."""
+    out = []
+    for part in cell_text(value).split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        obj, sep, record_id = part.rpartition(":")
+        if not sep or not obj.strip() or not record_id.strip():
+            raise ValueError(f"{part!r} is not object:record_id (e.g. companies:5e3b1b4a-0c7e-4a3e-9b1f-2d6f1c9a7e10)")
+        out.append((obj.strip(), record_id.strip()))
+    return out

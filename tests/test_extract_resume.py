@@ -1,0 +1,155 @@
+"""Interrupted extracts: nothing at the output path, and --resume gives every meeting exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from connector import AttioClient, MeetingQuery, RetryPolicy
+from connector.cli import main
+from connector.errors import ConfigError
+from connector.extract import CallableSink, ExtractConfig, JsonlSink, ParquetSink, extract
+from connector.extract.checkpoint import default_checkpoint_path, parts_dir_for
+
+from extract_helpers import assert_table_matches, brute_force, client_config
+
+pytestmark = pytest.mark.anyio
+
+
+class Interrupt(Exception):
+    pass
+
+
+def stop_after(pages: int, action: Any) -> Any:
+    count = {"pages": 0}
+
+    def progress(rows: int, n: int) -> None:
+        count["pages"] += n
+        if count["pages"] == pages:
+            action()
+
+    return progress
+
+
+def _raise() -> None:
+    raise Interrupt("stop")
+
+
+async def test_error_midway_then_resume(emulator: Any, tmp_path: Path) -> None:
+    out = tmp_path / "m.parquet"
+    cfg = ExtractConfig(query=MeetingQuery(limit=10), slices=3, batch_size=20, progress=stop_after(14, _raise))
+    async with AttioClient(client_config(emulator)) as client:
+        with pytest.raises(Interrupt):
+            await extract(client, cfg, ParquetSink(out))
+        assert not out.exists() and not Path(f"{out}.partial").exists()
+        checkpoint = json.loads(default_checkpoint_path(out).read_text())
+        committed = sum(w["rows"] for w in checkpoint["windows"])
+        assert 0 < committed < 300
+        report = await extract(client, ExtractConfig(query=MeetingQuery(limit=10), slices=2, resume=True), ParquetSink(out))
+    assert report.resumed_rows == committed and report.rows == 300
+    assert_table_matches(pq.read_table(out), brute_force(emulator.emulator.store.all_meetings(), MeetingQuery()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.parquet"]
+
+
+async def test_cancelled_like_an_orchestrator_timeout_then_resume(emulator: Any, tmp_path: Path) -> None:
+    out = tmp_path / "m.jsonl"
+    query = MeetingQuery(limit=7, ends_from="2020-01-01T00:00:00Z")
+    expected = brute_force(emulator.emulator.store.all_meetings(), query)
+    async with AttioClient(client_config(emulator)) as client:
+        with anyio.CancelScope() as scope:
+            await extract(client, ExtractConfig(query=query, slices=4, batch_size=8, progress=stop_after(9, scope.cancel)), JsonlSink(out))
+        assert scope.cancelled_caught and not out.exists()
+        report = await extract(client, ExtractConfig(query=query, slices=4, resume=True), JsonlSink(out))
+    ids = [json.loads(line)["meeting_id"] for line in out.read_text().splitlines()]
+    assert sorted(ids) == sorted(expected) and report.resumed_rows > 0
+
+
+async def test_resume_with_other_filters_is_refused(emulator: Any, tmp_path: Path) -> None:
+    out = tmp_path / "m.parquet"
+    async with AttioClient(client_config(emulator)) as client:
+        with pytest.raises(Interrupt):
+            await extract(client, ExtractConfig(query=MeetingQuery(limit=10), slices=1, batch_size=10, progress=stop_after(3, _raise)), ParquetSink(out))
+        with pytest.raises(ConfigError, match="other filters.*sort"):
+            await extract(client, ExtractConfig(query=MeetingQuery(sort="start_desc"), resume=True), ParquetSink(out))
+        # without --resume the stale checkpoint is replaced by a fresh run
+        report = await extract(client, ExtractConfig(query=MeetingQuery(sort="start_desc")), ParquetSink(out))
+    assert report.rows == 300 and report.resumed_rows == 0
+    assert not default_checkpoint_path(out).exists()
+
+
+async def test_orphan_part_from_a_crash_is_dropped(emulator: Any, tmp_path: Path) -> None:
+    out = tmp_path / "m.parquet"
+    async with AttioClient(client_config(emulator)) as client:
+        with pytest.raises(Interrupt):
+            await extract(client, ExtractConfig(query=MeetingQuery(limit=10), slices=1, batch_size=10, progress=stop_after(5, _raise)), ParquetSink(out))
+        parts = parts_dir_for(default_checkpoint_path(out))
+        # a part renamed into place whose checkpoint update never happened (killed in between)
+        victim = sorted(parts.iterdir())[-1]
+        victim.rename(parts / "w0000-00099.arrow")
+        checkpoint = json.loads(default_checkpoint_path(out).read_text())
+        checkpoint["windows"][0]["parts"].remove(victim.name)
+        checkpoint["windows"][0]["rows"] -= 10
+        default_checkpoint_path(out).write_text(json.dumps(checkpoint))
+        # ...and its cursor is still the one before that page: rewind it as the crash would have left it
+        report = await extract(client, ExtractConfig(query=MeetingQuery(limit=10), slices=1, resume=True), ParquetSink(out))
+    ids = pq.read_table(out).column("meeting_id").to_pylist()
+    assert len(ids) == len(set(ids)) == report.rows
+
+
+async def test_exact_output_under_injected_faults(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(meetings=500, seed=3, slow_ms=2000)
+    faults = ["429", "500", "drop", "truncate", "503", "502", "drop", "429", "504", "slow"]
+    # injected once the cursors run (after the first page), so they hit concurrent pages mid-stream
+    inject = stop_after(1, lambda: emu.emulator.faults.script(faults, method="GET"))
+    out = tmp_path / "m.parquet"
+    patient = RetryPolicy(max_attempts=12, initial_delay=0.01, max_delay=0.05, max_time=60)
+    async with AttioClient(client_config(emu, timeout=0.5, retry=patient)) as client:
+        report = await extract(client, ExtractConfig(query=MeetingQuery(limit=25), slices=4, progress=inject), ParquetSink(out))
+    assert emu.emulator.faults.pending == 0
+    assert report.retries >= 6 and report.rate_limited >= 2 and report.server_errors >= 4
+    assert_table_matches(pq.read_table(out), brute_force(emu.emulator.store.all_meetings(), MeetingQuery()))
+
+
+async def test_exact_output_under_random_faults(make_emulator: Any) -> None:
+    emu = make_emulator(meetings=400, seed=5, fault_rate=0.2, fault_kinds=("500", "502", "drop", "truncate", "429"))
+    batches: list[pa.RecordBatch] = []
+    async with AttioClient(client_config(emu)) as client:
+        report = await extract(client, ExtractConfig(query=MeetingQuery(limit=20), slices=3), CallableSink(batches.append))
+    assert report.retries > 0
+    assert_table_matches(pa.Table.from_batches(batches), brute_force(emu.emulator.store.all_meetings(), MeetingQuery()))
+
+
+def test_sigkill_midway_then_resume(make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    emu = make_emulator(meetings=300, latency_ms=40)
+    out = tmp_path / "m.parquet"
+    args = ["extract", "--base-url", emu.url, "--output", str(out), "--page-size", "5", "--slices", "2", "--batch-size", "10", "--quiet"]
+    env = {**os.environ, "ATTIO_API_KEY": emu.token}
+    proc = subprocess.Popen([sys.executable, "-m", "connector", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    checkpoint = default_checkpoint_path(out)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:  # poll the checkpoint until some rows are committed
+            if checkpoint.exists() and sum(w["rows"] for w in json.loads(checkpoint.read_text())["windows"]) >= 60:
+                break
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    monkeypatch.setenv("ATTIO_API_KEY", emu.token)
+    assert main([*args, "--resume"]) == 0
+    assert_table_matches(pq.read_table(out), brute_force(emu.emulator.store.all_meetings(), MeetingQuery()))
+    assert not checkpoint.exists()

@@ -1,0 +1,140 @@
+"""Time slicing: every meeting exactly once, also at window edges, for equal starts and all-day meetings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio
+import pytest
+
+from connector import AttioClient, MeetingQuery
+from connector.emulator import EmulatorThread
+from connector.extract import ExtractConfig, MeetingConverter, extract_table
+from connector.extract.checkpoint import WindowState
+from connector.extract.core import open_batch_stream
+from connector.extract.slices import Window, auto_slices, split_windows
+
+from extract_helpers import brute_force, client_config
+
+pytestmark = pytest.mark.anyio
+
+EDGE = datetime(2027, 3, 1, tzinfo=UTC)
+ZONES = ["UTC", "Asia/Tokyo", "America/Los_Angeles", "Pacific/Kiritimati", "Pacific/Pago_Pago"]
+
+
+def _timed(ref: str, start: datetime, minutes: int, tz: str = "UTC") -> dict[str, Any]:
+    end = start + timedelta(minutes=minutes)
+    return {
+        "title": ref, "description": "", "is_all_day": False, "external_ref": ref,
+        "start": {"datetime": start.isoformat(), "timezone": tz}, "end": {"datetime": end.isoformat(), "timezone": tz},
+        "participants": [{"email_address": "edge@example.com", "is_organizer": True, "status": "accepted"}],
+    }
+
+
+def _all_day(ref: str, day: str, days: int = 1) -> dict[str, Any]:
+    start = datetime.fromisoformat(day)
+    return {
+        "title": ref, "description": "", "is_all_day": True, "external_ref": ref,
+        "start": {"date": day}, "end": {"date": (start + timedelta(days=days)).date().isoformat()},
+        "participants": [{"email_address": "edge@example.com", "is_organizer": True, "status": "accepted"}],
+    }
+
+
+def edge_meetings() -> list[dict[str, Any]]:
+    out = [_timed(f"same-{i}", EDGE, 30) for i in range(6)]  # equal starts, exactly on the edge
+    out += [_timed(f"before-{i}", EDGE - timedelta(milliseconds=1), 30) for i in range(3)]
+    out += [_timed(f"after-{i}", EDGE + timedelta(milliseconds=1), 30) for i in range(3)]
+    out += [_timed("crossing", EDGE - timedelta(hours=2), 240), _timed("long", EDGE - timedelta(days=10), 60 * 24 * 20)]
+    out += [_timed("offset", datetime(2027, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Tokyo")), 60, "Asia/Tokyo")]
+    for zone in ZONES:  # meetings starting exactly at each zone's local midnight of the edge day
+        local = datetime(2027, 3, 1, tzinfo=ZoneInfo(zone))
+        out += [_timed(f"midnight-{zone}-{i}", local, 45) for i in range(2)]
+    for day in ("2027-02-27", "2027-02-28", "2027-03-01", "2027-03-02"):
+        out += [_all_day(f"allday-{day}-{i}", day, 1 + i) for i in range(3)]
+    for d in range(-20, 20, 3):  # background spread
+        out.append(_timed(f"spread-{d}", EDGE + timedelta(days=d, hours=d % 7), 50))
+    return out
+
+
+@pytest.fixture(scope="module")
+def edge_emulator() -> Iterator[EmulatorThread]:
+    """One emulator for the module (read-only after seeding): the edge meetings only."""
+
+    async def seed(emu: EmulatorThread) -> None:
+        async with AttioClient(client_config(emu)) as client:
+            for body in edge_meetings():
+                await client.find_or_create_meeting(body)
+
+    with EmulatorThread(meetings=0, read_rate=0, write_rate=0) as emu:
+        anyio.run(seed, emu)
+        yield emu
+
+
+async def _collect(client: AttioClient, query: MeetingQuery, windows: list[Window], slices: int) -> list[str]:
+    ids: list[str] = []
+    states = [WindowState(w) for w in windows]
+    async with open_batch_stream(client, ExtractConfig(query=query), states, slices, MeetingConverter()) as chunks:
+        async for chunk in chunks:
+            if chunk.batch is not None:
+                ids += chunk.batch.column("meeting_id").to_pylist()
+    return ids
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        pytest.param({}, id="open"),
+        pytest.param({"ends_from": EDGE - timedelta(days=3), "starts_before": EDGE + timedelta(days=2)}, id="bounded"),
+        pytest.param({"ends_from": EDGE, "starts_before": EDGE + timedelta(hours=30)}, id="from-edge"),
+    ],
+)
+@pytest.mark.parametrize("count", [2, 5, 24])
+async def test_windows_hold_every_meeting_exactly_once(edge_emulator: Any, zone: str, bounds: dict[str, Any], count: int) -> None:
+    meetings = edge_emulator.emulator.store.all_meetings()
+    query = MeetingQuery(limit=4, timezone=zone, **bounds)
+    expected = sorted(brute_force(meetings, query))
+    local_edge = datetime(2027, 3, 1, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    async with AttioClient(client_config(edge_emulator)) as client:
+        # ranges chosen so that boundaries fall exactly on the UTC edge and on the zone's local midnight
+        for lo, hi in ((EDGE - timedelta(days=1), EDGE + timedelta(days=1)), (local_edge - timedelta(days=2), local_edge + timedelta(days=2))):
+            windows = split_windows(query, lo, hi, count)
+            got = await _collect(client, query, windows, slices=3)
+            assert sorted(got) == expected, (lo, hi, [w.to_dict() for w in windows])
+        table = await extract_table(client, ExtractConfig(query=query, slices=1))
+    assert sorted(table.column("meeting_id").to_pylist()) == expected
+
+
+async def test_public_sliced_run_on_edges(edge_emulator: Any) -> None:
+    meetings = edge_emulator.emulator.store.all_meetings()
+    for zone in ZONES:
+        query = MeetingQuery(limit=3, timezone=zone, participants=("edge@example.com",))
+        async with AttioClient(client_config(edge_emulator)) as client:
+            sliced = await extract_table(client, ExtractConfig(query=query, slices=6))
+            single = await extract_table(client, ExtractConfig(query=query, slices=1))
+        assert sliced.sort_by("meeting_id").equals(single.sort_by("meeting_id"))
+        assert sorted(sliced.column("meeting_id").to_pylist()) == sorted(brute_force(meetings, query))
+
+
+def test_split_windows_shape() -> None:
+    q = MeetingQuery(ends_from=EDGE, starts_before=EDGE + timedelta(days=4))
+    windows = split_windows(q, EDGE - timedelta(days=100), EDGE + timedelta(days=100), 4)
+    assert [w.index for w in windows] == [0, 1, 2, 3]
+    assert windows[0].ends_from == EDGE and windows[0].keep_from is None
+    assert windows[-1].starts_before == q.starts_before
+    for a, b in zip(windows, windows[1:], strict=False):
+        assert a.starts_before == b.ends_from == b.keep_from
+        assert b.keep_from.microsecond == 0
+    assert split_windows(q, EDGE, EDGE, 8) == [Window(0, q.ends_from, q.starts_before, None)]
+    assert Window.from_dict(windows[2].to_dict()) == windows[2]
+
+
+@pytest.mark.parametrize(
+    ("reads", "rtt", "in_flight", "expected"),
+    [(100, 0.150, 32, 23), (90, 0.150, 32, 21), (90, 0.002, 32, 1), (0, 0.001, 32, 4), (100, 1.0, 32, 32), (100, 0.3, 8, 8)],
+)
+def test_auto_slices_fill_the_read_budget(reads: float, rtt: float, in_flight: int, expected: int) -> None:
+    assert auto_slices(reads, rtt, in_flight) == expected
