@@ -182,7 +182,14 @@ class SyncAttioClient:
     def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         if self._portal is None:
             raise RuntimeError("use SyncAttioClient in a with-block")
-        return self._portal.call(partial(func, *args, **kwargs))
+        future = self._portal.start_task_soon(partial(func, *args, **kwargs))
+        try:
+            return future.result()
+        except BaseException:
+            # Ctrl-C (or any error) in this thread: cancel the call in the loop thread instead of letting
+            # it run on through its retry waits.
+            future.cancel()
+            raise
 
     def list_page(self, query: MeetingQuery | None = None, cursor: str | None = None) -> Page:
         """One page, see :meth:`AttioClient.list_page`."""

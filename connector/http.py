@@ -8,6 +8,7 @@ header (an HTTP date, as Attio sends, or seconds) replaces the computed delay.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -32,7 +33,7 @@ from .errors import (
 )
 from .ratelimit import RateLimiter, RequestKind
 
-__all__ = ["ClientStats", "HttpTransport", "parse_retry_after"]
+__all__ = ["ClientStats", "HttpTransport", "parse_retry_after", "rate_limit_wait"]
 
 log = logging.getLogger("connector.http")
 
@@ -64,9 +65,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -75,6 +78,18 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         when = when.replace(tzinfo=timezone.utc)
     now = now or datetime.now(timezone.utc)
     return max(0.0, (when - now).total_seconds())
+
+
+# Attio's Retry-After is the HTTP date of the next whole second. A date that is already past means our
+# clock runs ahead of Attio's; waiting 0 would burn every attempt inside the same server window.
+MIN_RATE_LIMIT_WAIT = 1.0
+
+
+def rate_limit_wait(retry_after: float | None, policy: RetryPolicy) -> float:
+    """How long a 429 holds its kind of request: the server's wait, at least a second, at most ``max_time``."""
+    if retry_after is None or retry_after < 0.05:
+        return MIN_RATE_LIMIT_WAIT
+    return min(retry_after, policy.max_time)
 
 
 def _retry_waits(policy: RetryPolicy) -> Callable[[], Generator[float, Any, None]]:
@@ -86,10 +101,12 @@ def _retry_waits(policy: RetryPolicy) -> Callable[[], Generator[float, Any, None
         while True:
             ceiling = min(policy.max_delay, policy.initial_delay * policy.multiplier**attempt)
             delay = random.uniform(0, ceiling)
+            # The server's Retry-After wins; a little jitter keeps a crowd of tasks from waking at once.
             retry_after = getattr(exc, "retry_after", None)
-            if retry_after is not None:
-                # The server's reset time wins; a little jitter keeps a crowd of tasks from waking at once.
-                delay = retry_after + random.uniform(0.0, 0.05)
+            if isinstance(exc, RateLimitError):
+                delay = rate_limit_wait(retry_after, policy) + random.uniform(0.0, 0.05)
+            elif retry_after is not None:
+                delay = min(retry_after, policy.max_time) + random.uniform(0.0, 0.05)
             attempt += 1
             exc = yield delay
 
@@ -150,7 +167,7 @@ class HttpTransport:
             raise RuntimeError("this client has been closed; create a new one")
         if self._session is None:
             if not self.config.token:
-                raise ConfigError("no Attio access token: set ATTIO_API_KEY (or pass token=...)")
+                raise ConfigError("no Attio access token: set ATTIO_API_KEY")
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.config.limits.max_in_flight, keepalive_timeout=30),
                 timeout=aiohttp.ClientTimeout(
@@ -186,7 +203,8 @@ class HttpTransport:
     async def _send_once(
         self, method: str, path: str, kind: RequestKind, params: Mapping[str, str] | None, json: Any
     ) -> Any:
-        assert self._session is not None and self.config.token is not None
+        if self._session is None or self.config.token is None:
+            raise ConfigError("the client is closed")
         url = self.config.base_url + path
         headers = {"Authorization": "Bearer " + self.config.token.reveal()}
         data = None
@@ -234,7 +252,7 @@ class HttpTransport:
         if isinstance(error, RateLimitError):
             self.stats.rate_limited += 1
             # Attio's reset time is a whole second; without one, back off at least a little for everyone.
-            self.limiter.pause(kind, retry_after if retry_after is not None else 1.0)
+            self.limiter.pause(kind, rate_limit_wait(retry_after, self.config.retry))
         elif status >= 500:
             self.stats.server_errors += 1
         raise error

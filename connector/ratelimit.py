@@ -1,6 +1,7 @@
 """Client-side rate limiting: read and write budgets shared by every task of one client, plus an in-flight cap.
 
-The budget is a sliding window: at most ``capacity`` requests start in any window of ``period`` seconds.
+The budget is a sliding window: at most ``capacity`` requests start in any window of ``period`` seconds
+(a quarter second where the rate allows, so traffic is smooth), hence at most the rate in any second.
 That is strictly stronger than Attio's fixed per-second windows, so a client within its budget never
 meets a 429 of its own making. A 429 (someone else used the budget, or Attio lowered it) pauses every
 task of the client until the server's ``Retry-After``, not only the task that got it.
@@ -21,17 +22,32 @@ import anyio
 
 from .config import RateLimits
 
-__all__ = ["RateLimiter", "RequestKind", "WindowBudget"]
+__all__ = ["RateLimiter", "RequestKind", "WindowBudget", "smoothing_period"]
 
 RequestKind = Literal["read", "write"]
+
+
+def smoothing_period(rate: float) -> float:
+    """The shortest window (a quarter or half second, else one second) that keeps 95% of ``rate``.
+
+    A budget of 96/s spent as 24 per quarter second reaches Attio evenly instead of in one burst per second,
+    so that network jitter cannot push two bursts into one of Attio's per-second windows. Any one-second
+    window still holds at most ``floor(rate)`` grants.
+    """
+    for period in (0.25, 0.5):
+        if math.floor(rate * period) >= 1 and math.floor(rate * period) / period >= 0.95 * rate:
+            return period
+    return 1.0
 
 
 class WindowBudget:
     """At most ``capacity`` grants in any half-open window of ``period`` seconds; grants in FIFO order."""
 
-    def __init__(self, rate: float, period: float = 1.0) -> None:
+    def __init__(self, rate: float, period: float | None = None) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
+        if period is None:
+            period = smoothing_period(rate)
         if rate * period >= 1:
             self.capacity = math.floor(rate * period)
             self.period = period
@@ -67,6 +83,8 @@ class RateLimiter:
 
     def pause(self, kind: RequestKind, seconds: float) -> None:
         """Hold every request of this kind for ``seconds`` (called on a 429 with the server's Retry-After)."""
+        if not math.isfinite(seconds):
+            raise ValueError("a pause must be finite")
         until = self._clock() + max(0.0, seconds)
         self._paused_until[kind] = max(self._paused_until[kind], until)
 

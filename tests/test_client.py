@@ -28,7 +28,7 @@ from connector import (
     ServerError,
     SyncAttioClient,
 )
-from connector.http import parse_retry_after
+from connector.http import parse_retry_after, rate_limit_wait
 
 pytestmark = pytest.mark.anyio
 
@@ -240,6 +240,11 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("Thu, 01 Jan 2026 12:00:02 GMT", now) == 2.0
     assert parse_retry_after("Thu, 01 Jan 2026 11:59:00 GMT", now) == 0.0
     assert parse_retry_after("soon", now) is None and parse_retry_after(None, now) is None
+    assert parse_retry_after("inf", now) is None and parse_retry_after("nan", now) is None
+    policy = RetryPolicy(max_time=60)
+    # A date already past (our clock ahead of Attio's) still holds for a second; a huge wait is capped.
+    assert rate_limit_wait(0.0, policy) == 1.0 and rate_limit_wait(None, policy) == 1.0
+    assert rate_limit_wait(0.4, policy) == 0.4 and rate_limit_wait(3600, policy) == 60
     assert parsedate_to_datetime("Thu, 01 Jan 2026 12:00:02 GMT").tzinfo is not None
 
 

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ..errors import ApiError, ConfigError, ConnectorError, TransportError
+from ..errors import ApiError, ConfigError, ConnectorError, PaginationError, SchemaError, TransportError
 from .common import EXIT_API, EXIT_INTERRUPTED, EXIT_TRANSPORT, EXIT_USAGE
 
 __all__ = ["build_parser", "main"]
@@ -66,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}{_hint(exc)}", file=sys.stderr)
         if isinstance(exc, ConfigError):
             return EXIT_USAGE
-        if isinstance(exc, TransportError) or (isinstance(exc, ApiError) and (exc.retryable or exc.status >= 500)):
+        if isinstance(exc, TransportError | PaginationError | SchemaError) or (
+            isinstance(exc, ApiError) and (exc.retryable or exc.status >= 500)
+        ):
             return EXIT_TRANSPORT
         if isinstance(exc, ApiError):
             return EXIT_API

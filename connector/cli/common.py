@@ -62,7 +62,7 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfi
     limits = RateLimits(
         reads_per_second=args.read_rate if args.read_rate is not None else defaults.reads_per_second,
         writes_per_second=args.write_rate if args.write_rate is not None else defaults.writes_per_second,
-        max_in_flight=args.max_in_flight or defaults.max_in_flight,
+        max_in_flight=args.max_in_flight if args.max_in_flight is not None else defaults.max_in_flight,
     )
     return ClientConfig.from_env(**({"base_url": args.base_url, "timeout": args.timeout, "limits": limits} | overrides))
 
