@@ -37,6 +37,7 @@ from .extract import (
     extract_dataframe,
     extract_table,
     extract_to_path,
+    meetings_to_pandas,
     read_meetings_dataframe,
     read_meetings_table,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "extract_to_path",
     "load",
     "load_file",
+    "meetings_to_pandas",
     "read_meetings_dataframe",
     "read_meetings_table",
     "validate_meeting_body",

@@ -1,0 +1,362 @@
+"""Airflow integration (extra ``connector[airflow]``): a hook and two operators.
+
+- :class:`AttioHook` reads an Airflow Connection of type ``attio``: the password is the API token, the
+  host (a full URL, or a host name with ``schema`` = http/https and ``port``) the base URL, and the extra
+  JSON the client settings (``reads_per_second``, ``writes_per_second``, ``max_in_flight``, ``timeout``,
+  ``connect_timeout``, ``max_attempts``, ``max_retry_time``).
+- :class:`AttioExtractOperator` extracts the meetings of a time window to Parquet. Its bounds are
+  templated and default to the run's data interval, so a daily DAG extracts its day.
+- :class:`AttioLoadOperator` loads a CSV / Parquet / .xlsx file (find-or-create per row).
+
+Both return the report dict, which Airflow pushes to XCom as ``return_value``; a load with rejected or
+failed rows also pushes it as ``report`` and then fails the task.
+
+Plain mode only, on purpose: deferrable operators hand *waiting* to the triggerer's shared event loop, but
+there is nothing to wait for here. Attio has no server-side export job to poll: the HTTP paging, Arrow
+conversion and Parquet writes *are* the work, and doing them in the triggerer would block every other
+trigger. The library is async inside the worker instead (one event loop, many concurrent requests), and
+an interrupted extract or load resumes from its checkpoint/ledger on the task's next try.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from connector import (
+    ApiError,
+    ClientConfig,
+    ConfigError,
+    ConnectorError,
+    ExtractConfig,
+    LoadConfig,
+    LoadReport,
+    MeetingQuery,
+    RateLimits,
+    RetryPolicy,
+    SyncAttioClient,
+    extract_to_path,
+    load_file,
+)
+
+from ._common import jsonable, parse_bound
+
+try:  # Airflow 3: the Task SDK
+    from airflow.sdk import BaseHook, BaseOperator
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+except ImportError:  # Airflow 2.x
+    from airflow.exceptions import AirflowException, AirflowFailException
+    from airflow.hooks.base import BaseHook
+    from airflow.models.baseoperator import BaseOperator
+
+__all__ = ["AttioExtractOperator", "AttioHook", "AttioLoadOperator", "client_config_from_connection", "get_provider_info"]
+
+# Connection extras -> (where in ClientConfig, type). Unknown keys are refused: a typo must not be ignored.
+_EXTRAS: dict[str, tuple[str, type]] = {
+    "reads_per_second": ("limits", float),
+    "writes_per_second": ("limits", float),
+    "max_in_flight": ("limits", int),
+    "timeout": ("client", float),
+    "connect_timeout": ("client", float),
+    "max_attempts": ("retry", int),
+    "max_retry_time": ("retry", float),
+}
+
+
+def _base_url(host: str | None, schema: str | None, port: int | None) -> str | None:
+    """The base URL from a Connection's host (a URL or a bare host), schema (http/https) and port."""
+    if not host:
+        return None
+    host = host.strip().rstrip("/")
+    if "://" in host:
+        scheme, _, rest = host.partition("://")
+        if port and ":" not in rest.split("/", 1)[0]:
+            authority, slash, path = rest.partition("/")
+            rest = f"{authority}:{port}{slash}{path}"
+        return f"{scheme}://{rest}"
+    scheme = schema if schema in ("http", "https") else "https"
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
+
+
+def client_config_from_connection(conn: Any) -> ClientConfig:
+    """A :class:`connector.ClientConfig` from an Airflow Connection (anything with its attributes).
+
+    The token never leaves the returned config's :class:`~connector.Secret`; errors name the connection
+    and the field, never the value.
+    """
+    conn_id = getattr(conn, "conn_id", None) or "<connection>"
+    token = conn.password
+    if not token:
+        raise ConfigError(f"Airflow connection {conn_id!r} has no password: put the Attio API token there")
+    extras = dict(conn.extra_dejson or {})
+    unknown = sorted(set(extras) - set(_EXTRAS))
+    if unknown:
+        raise ConfigError(
+            f"Airflow connection {conn_id!r}: unknown extra key(s) {', '.join(unknown)}; use {', '.join(_EXTRAS)}"
+        )
+    parts: dict[str, dict[str, Any]] = {"limits": {}, "retry": {}, "client": {}}
+    for key, value in extras.items():
+        where, kind = _EXTRAS[key]
+        try:
+            parts[where][key] = kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"Airflow connection {conn_id!r}: extra {key!r} must be a {kind.__name__}") from None
+    retry = parts["retry"]
+    if "max_retry_time" in retry:
+        retry["max_time"] = retry.pop("max_retry_time")
+    base_url = _base_url(conn.host, conn.schema, conn.port)
+    return ClientConfig(
+        token=token,
+        limits=RateLimits(**parts["limits"]),
+        retry=RetryPolicy(**retry),
+        **({"base_url": base_url} if base_url else {}),
+        **parts["client"],
+    )
+
+
+class AttioHook(BaseHook):
+    """Reads an ``attio`` Connection and gives a :class:`connector.ClientConfig` (``get_conn()``)."""
+
+    conn_name_attr = "attio_conn_id"
+    default_conn_name = "attio_default"
+    conn_type = "attio"
+    hook_name = "Attio"
+
+    def __init__(self, attio_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.attio_conn_id = attio_conn_id
+
+    def get_conn(self) -> ClientConfig:
+        """The client config of the connection (the hook's "connection" is a config: clients are async)."""
+        return client_config_from_connection(self.get_connection(self.attio_conn_id))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Lists one meeting: proves the URL, the token and its ``meeting:read`` scope (UI "Test" button)."""
+        try:
+            with SyncAttioClient(self.get_conn()) as client:
+                client.list_page(MeetingQuery(limit=1))
+        except ConnectorError as exc:
+            return False, str(exc)
+        return True, "Connection to Attio works"
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabels the Connection form: the password is the token, the host the base URL."""
+        return {
+            "hidden_fields": ["login"],
+            "relabeling": {"password": "API token", "host": "Base URL", "schema": "Scheme (http/https)"},
+            "placeholders": {
+                "host": "https://api.attio.com",
+                "extra": '{"reads_per_second": 90, "writes_per_second": 22, "max_in_flight": 32}',
+            },
+        }
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Provider metadata, for the ``apache_airflow_provider`` entry point (makes ``attio`` a connection type)."""
+    return {
+        "package-name": "connector",
+        "name": "Attio meetings connector",
+        "description": "Extract Attio meetings to Parquet and load spreadsheets into Attio.",
+        "connection-types": [{"connection-type": "attio", "hook-class-name": f"{__name__}.AttioHook"}],
+        "versions": ["0.1.0"],
+    }
+
+
+def _int_or_none(name: str, value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+
+
+def _no_retry(exc: ConnectorError) -> AirflowFailException | None:
+    """For an error no retry can fix (bad settings, a bad token, a 4xx) the exception that skips Airflow's retries."""
+    if isinstance(exc, ConfigError | ApiError) and not exc.retryable:
+        return AirflowFailException(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+class AttioExtractOperator(BaseOperator):
+    """Extracts the meetings of a time window to a Parquet file and returns the extract report (XCom).
+
+    ``ends_from`` (inclusive) and ``starts_before`` (exclusive) are templated and default to the data
+    interval, so each run of a daily DAG takes the meetings that overlap its day. A meeting that crosses
+    midnight overlaps two days and is in both files (Attio's window semantics); de-duplicate downstream
+    on ``meeting_id`` when you union the files. Give ``None`` or ``""`` for an open bound.
+
+    Use a schedule with real data intervals (``CronDataIntervalTimetable("@daily", timezone="UTC")``): in
+    Airflow 3 a plain cron string gives an empty interval (start == end), which is refused.
+    """
+
+    template_fields: Sequence[str] = (
+        "output_path",
+        "ends_from",
+        "starts_before",
+        "participants",
+        "linked_object",
+        "linked_record_id",
+        "timezone",
+        "checkpoint_path",
+    )
+    ui_color = "#e8f1ff"
+
+    def __init__(
+        self,
+        *,
+        output_path: str,
+        ends_from: str | datetime | None = "{{ data_interval_start }}",
+        starts_before: str | datetime | None = "{{ data_interval_end }}",
+        participants: Sequence[str] | str = (),
+        linked_object: str | None = None,
+        linked_record_id: str | None = None,
+        timezone: str = "UTC",
+        slices: int | None = None,
+        batch_size: int | None = None,
+        checkpoint_path: str | None = None,
+        resume: bool = True,
+        attio_conn_id: str = AttioHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.output_path = output_path
+        self.ends_from = ends_from
+        self.starts_before = starts_before
+        self.participants = participants
+        self.linked_object = linked_object
+        self.linked_record_id = linked_record_id
+        self.timezone = timezone
+        self.slices = slices
+        self.batch_size = batch_size
+        self.checkpoint_path = checkpoint_path
+        self.resume = resume
+        self.attio_conn_id = attio_conn_id
+
+    def query(self) -> MeetingQuery:
+        """The meeting query of the rendered fields; refuses an empty window with a hint."""
+        ends_from = parse_bound("ends_from", self.ends_from)
+        starts_before = parse_bound("starts_before", self.starts_before)
+        if ends_from is not None and starts_before is not None and ends_from >= starts_before:
+            raise ConfigError(
+                f"the time window [{ends_from.isoformat()}, {starts_before.isoformat()}) is empty; a DAG scheduled "
+                "with a cron string has no data interval in Airflow 3: use "
+                "schedule=CronDataIntervalTimetable('@daily', timezone='UTC') or set ends_from/starts_before"
+            )
+        return MeetingQuery(
+            ends_from=ends_from,
+            starts_before=starts_before,
+            participants=self.participants or (),
+            linked_object=self.linked_object or None,
+            linked_record_id=self.linked_record_id or None,
+            timezone=self.timezone,
+        )
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        try:
+            return self._extract()
+        except ConnectorError as exc:
+            fatal = _no_retry(exc)
+            if fatal is None:
+                raise
+            raise fatal from exc
+
+    def _extract(self) -> dict[str, Any]:
+        query = self.query()
+        options: dict[str, Any] = {"query": query, "resume": self.resume}
+        if self.checkpoint_path:
+            options["checkpoint"] = self.checkpoint_path
+        for name in ("slices", "batch_size"):
+            value = _int_or_none(name, getattr(self, name))
+            if value is not None:
+                options[name] = value
+        client_config = AttioHook(self.attio_conn_id).get_conn()
+        self.log.info("Extracting Attio meetings (%s) to %s", query.describe(), self.output_path)
+        report = extract_to_path(
+            self.output_path, format="parquet", config=ExtractConfig(**options), client_config=client_config
+        )
+        result = jsonable(report.to_dict())
+        self.log.info(
+            "Extracted %s meetings in %s pages (%s requests, %s retries, %s rate limited) to %s",
+            result.get("rows"), result.get("pages"), result.get("requests"), result.get("retries"),
+            result.get("rate_limited"), self.output_path,
+        )
+        return result
+
+
+class AttioLoadOperator(BaseOperator):
+    """Loads a CSV / Parquet / .xlsx file into Attio (find-or-create per row) and returns the load report.
+
+    Paths are templated. The ledger (default beside the source) makes a retried task skip rows already
+    sent, so Airflow retries are safe. When rows are rejected (bad input: no retry can fix it) the task
+    fails without retrying; when rows failed at the API it fails and Airflow may retry. Either way the
+    report is pushed to XCom as ``report`` first, and names the per-row results file.
+    """
+
+    template_fields: Sequence[str] = ("source", "mapping", "results_path", "ledger_path")
+    ui_color = "#fff1e8"
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        mapping: str | None = None,
+        results_path: str | None = None,
+        ledger_path: str | None = None,
+        concurrency: int = 10,
+        dry_run: bool = False,
+        max_errors: int | None = None,
+        contract: str = "find-or-create",
+        fail_on_row_errors: bool = True,
+        attio_conn_id: str = AttioHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.mapping = mapping
+        self.results_path = results_path
+        self.ledger_path = ledger_path
+        self.concurrency = concurrency
+        self.dry_run = dry_run
+        self.max_errors = max_errors
+        self.contract = contract
+        self.fail_on_row_errors = fail_on_row_errors
+        self.attio_conn_id = attio_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        try:
+            report = self._load()
+        except ConnectorError as exc:
+            fatal = _no_retry(exc)
+            if fatal is None:
+                raise
+            raise fatal from exc
+        self.log.info("%s", report.format())
+        result = jsonable(report.to_dict())
+        if report.ok or not self.fail_on_row_errors:
+            return result
+        context["ti"].xcom_push(key="report", value=result)
+        message = (
+            f"{report.rejected} rows rejected, {report.failed} failed"
+            + (f", aborted: {report.aborted}" if report.aborted else "")
+            + f"; per-row results in {report.results_path}"
+        )
+        if report.failed or report.aborted:
+            raise AirflowException(message)  # API trouble: a retry resumes from the ledger
+        raise AirflowFailException(message)
+
+    def _load(self) -> LoadReport:
+        config = LoadConfig(
+            mapping=self.mapping or None,
+            results_path=self.results_path or None,
+            ledger_path=self.ledger_path or None,
+            concurrency=self.concurrency,
+            dry_run=self.dry_run,
+            max_errors=self.max_errors,
+            contract=self.contract,  # type: ignore[arg-type]
+        )
+        client_config = None if self.dry_run else AttioHook(self.attio_conn_id).get_conn()
+        self.log.info("Loading %s into Attio (%s)", self.source, "dry run" if self.dry_run else self.contract)
+        return load_file(self.source, config, client_config=client_config)

@@ -1,0 +1,70 @@
+"""Shared by the orchestrator tests: brute-force window selection over the emulator's store, and an import file.
+
+Only ``connector`` is imported here: this file is collected in every venv, with or without an extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+# Two good rows, and orch-3 without a title: rejected by the loader before anything is sent.
+IMPORT_CSV = """external_ref,title,start,end,timezone,participants
+orch-1,Kickoff,2024-03-05 09:00,2024-03-05 10:00,Europe/London,ann@example.com;bob@example.com
+orch-2,Review,2024-03-05 14:00,2024-03-05 14:30,Europe/London,ann@example.com
+orch-3,,2024-03-05 15:00,2024-03-05 16:00,Europe/London,bob@example.com
+"""
+
+
+def _instant(moment: dict[str, Any], tz: ZoneInfo) -> datetime:
+    """A start/end as the API's time filters judge it: all-day dates at local midnight of the query's zone."""
+    if moment.get("datetime"):
+        return datetime.fromisoformat(moment["datetime"].replace("Z", "+00:00"))
+    day = date.fromisoformat(moment["date"])
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def meeting_ids_in_window(
+    meetings: Iterable[dict[str, Any]], ends_from: datetime, starts_before: datetime, tz: str = "UTC"
+) -> set[str]:
+    """IDs of the meetings that end at/after ``ends_from`` and start before ``starts_before`` (the contract)."""
+    zone = ZoneInfo(tz)
+    return {
+        m["id"]["meeting_id"]
+        for m in meetings
+        if _instant(m["start"], zone) < starts_before and _instant(m["end"], zone) >= ends_from
+    }
+
+
+def busiest_day(meetings: Iterable[dict[str, Any]]) -> date:
+    """The UTC day that the most meetings overlap, so a one-day window is never trivially empty."""
+    best: dict[date, int] = {}
+    utc = ZoneInfo("UTC")
+    for m in meetings:
+        day = _instant(m["start"], utc).date()
+        best[day] = best.get(day, 0) + 1
+    return max(best, key=lambda d: (best[d], d))
+
+
+@pytest.fixture
+def in_window() -> Callable[..., set[str]]:
+    return meeting_ids_in_window
+
+
+@pytest.fixture
+def busiest() -> Callable[[Iterable[dict[str, Any]]], date]:
+    return busiest_day
+
+
+@pytest.fixture
+def import_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "import" / "meetings.csv"
+    path.parent.mkdir()
+    path.write_text(IMPORT_CSV, encoding="utf-8")
+    return path
+

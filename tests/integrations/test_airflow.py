@@ -1,0 +1,174 @@
+"""The Airflow integration: the hook's connection parsing, and the example DAGs run with ``dag.test()``.
+
+The DAGs are ``sample_configs/airflow_dag.py`` itself, copied into a temporary DAGs folder (Airflow 3's
+``dag.test()`` runs DAGs that its DAG processor can find), with the connection in
+``AIRFLOW_CONN_ATTIO_DEFAULT`` pointing at an emulator on loopback.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+if importlib.util.find_spec("airflow") is None:
+    pytest.skip("needs the airflow extra: pip install -e '.[airflow,dev]'", allow_module_level=True)
+
+# Airflow reads its home and settings when first imported: point them at a scratch folder first.
+_HOME = Path(tempfile.mkdtemp(prefix="connector-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_HOME / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
+
+import pyarrow.parquet as pq  # noqa: E402
+from airflow.sdk import Connection  # noqa: E402
+
+from connector import ConfigError, Secret  # noqa: E402
+from connector.emulator import EmulatorThread  # noqa: E402
+from connector.integrations.airflow import AttioExtractOperator, client_config_from_connection  # noqa: E402
+
+pytestmark = pytest.mark.airflow
+
+SAMPLE_DAGS = Path(__file__).resolve().parents[2] / "sample_configs" / "airflow_dag.py"
+
+
+@pytest.fixture(scope="module")
+def dags() -> Any:
+    """The example DAG module, loaded from the DAGs folder of a fresh sqlite metadata DB."""
+    from airflow.utils import db
+
+    folder = _HOME / "dags"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(SAMPLE_DAGS, folder / "attio_dags.py")
+    db.initdb()
+    spec = importlib.util.spec_from_file_location("attio_dags", folder / "attio_dags.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def attio_connection(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An emulator and ``AIRFLOW_CONN_ATTIO_DEFAULT`` (JSON form) pointing at it."""
+    with EmulatorThread(meetings=3000, seed=11, read_rate=0, write_rate=0) as emu:
+        host, port = emu.url.removeprefix("http://").rsplit(":", 1)
+        conn = {"conn_type": "attio", "host": host, "port": int(port), "schema": "http", "password": emu.token,
+                "extra": {"reads_per_second": 0, "writes_per_second": 0}}
+        monkeypatch.setenv("AIRFLOW_CONN_ATTIO_DEFAULT", json.dumps(conn))
+        yield emu
+
+
+@pytest.mark.parametrize(
+    ("host", "schema", "port", "expected"),
+    [
+        ("https://api.attio.com", None, None, "https://api.attio.com"),
+        ("api.attio.com", None, None, "https://api.attio.com"),
+        ("127.0.0.1", "http", 8080, "http://127.0.0.1:8080"),
+        ("http://127.0.0.1/", "", 9000, "http://127.0.0.1:9000"),
+        (None, None, None, "https://api.attio.com"),
+    ],
+    ids=["url", "bare-host", "host-schema-port", "url-plus-port", "default"],
+)
+def test_connection_fields_make_the_client_config(host: Any, schema: Any, port: Any, expected: str) -> None:
+    conn = Connection(conn_id="attio_x", conn_type="attio", host=host, schema=schema, port=port,
+                      password="tok-123456", extra=json.dumps({"reads_per_second": "5", "max_in_flight": 4,
+                                                               "max_attempts": 2}))
+    config = client_config_from_connection(conn)
+    assert config.base_url == expected
+    assert config.token == Secret("tok-123456")
+    assert (config.limits.reads_per_second, config.limits.max_in_flight, config.retry.max_attempts) == (5.0, 4, 2)
+    assert "tok-123456" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("password", "extra", "message"),
+    [
+        (None, None, "has no password"),
+        ("tok-123456", {"read_per_second": 1}, "unknown extra key(s) read_per_second"),
+        ("tok-123456", {"max_in_flight": "many"}, "'max_in_flight' must be a int"),
+    ],
+    ids=["no-token", "typo-in-extra", "bad-number"],
+)
+def test_bad_connections_are_refused_without_the_token(password: Any, extra: Any, message: str) -> None:
+    conn = Connection(conn_id="attio_x", conn_type="attio", host="h", password=password,
+                      extra=json.dumps(extra) if extra else None)
+    with pytest.raises(ConfigError) as info:
+        client_config_from_connection(conn)
+    assert message in str(info.value)
+    assert "tok-123456" not in str(info.value)
+
+
+def test_an_empty_data_interval_is_refused_with_a_hint() -> None:
+    op = AttioExtractOperator(task_id="x", output_path="x.parquet", ends_from="2024-03-01 00:00:00+00:00",
+                              starts_before="2024-03-01T00:00:00+00:00")
+    with pytest.raises(ConfigError, match="CronDataIntervalTimetable"):
+        op.query()
+
+
+def test_hook_test_connection_reports_a_bad_token(monkeypatch: pytest.MonkeyPatch, attio_connection: Any) -> None:
+    from connector.integrations.airflow import AttioHook
+
+    assert AttioHook().test_connection() == (True, "Connection to Attio works")
+    conn = json.loads(os.environ["AIRFLOW_CONN_ATTIO_DEFAULT"]) | {"password": "wrong-token"}
+    monkeypatch.setenv("AIRFLOW_CONN_ATTIO_DEFAULT", json.dumps(conn))
+    ok, message = AttioHook().test_connection()
+    assert not ok and "wrong-token" not in message
+
+
+def test_daily_dag_extracts_its_data_interval(dags: Any, attio_connection: EmulatorThread, tmp_path: Path,
+                                              in_window: Any, busiest: Any) -> None:
+    meetings = attio_connection.emulator.store.all_meetings()
+    day = busiest(meetings)
+    logical = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    run = dags.daily.test(logical_date=logical, run_conf={"data_dir": str(tmp_path)})
+
+    assert run.state == "success"
+    start, end = run.data_interval_start, run.data_interval_end
+    assert end - start == timedelta(days=1)
+    expected = in_window(meetings, start, end)
+    assert expected  # the busiest day's neighbourhood is never empty
+    path = tmp_path / "meetings" / f"date={start:%Y-%m-%d}" / "meetings.parquet"
+    table = pq.read_table(path)
+    assert sorted(table.column("meeting_id").to_pylist()) == sorted(expected)
+
+    report = run.get_task_instance("extract_meetings").xcom_pull(task_ids="extract_meetings")
+    assert report["rows"] == len(expected) == table.num_rows
+    assert report["output"] == str(path)
+    assert report["retries"] == 0 and report["requests"] >= report["pages"] >= 1
+
+
+def test_import_dag_fails_on_rejected_rows_and_pushes_the_report(dags: Any, attio_connection: EmulatorThread,
+                                                                  import_csv: Path) -> None:
+    run = dags.imports.test(logical_date=datetime(2024, 3, 5, tzinfo=timezone.utc), run_conf={"source": str(import_csv)})
+
+    assert run.state == "failed"
+    ti = run.get_task_instance("load_meetings")
+    assert ti.try_number == 1  # rejected rows need a fixed file: AirflowFailException skips the retries
+    report = ti.xcom_pull(task_ids="load_meetings", key="report")
+    assert (report["rows"], report["created"], report["rejected"], report["failed"], report["ok"]) == (3, 2, 1, 0, False)
+    results = Path(report["results_path"])
+    assert results.exists() and "orch-3" in results.read_text(encoding="utf-8")
+    assert sorted(attio_connection.emulator.store.count_by_external_ref().values()) == [1, 1]
+
+
+def test_a_bad_token_fails_the_extract_without_retries(dags: Any, attio_connection: EmulatorThread, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = json.loads(os.environ["AIRFLOW_CONN_ATTIO_DEFAULT"]) | {"password": "wrong-token"}
+    monkeypatch.setenv("AIRFLOW_CONN_ATTIO_DEFAULT", json.dumps(conn))
+
+    run = dags.daily.test(logical_date=datetime(2024, 6, 2, tzinfo=timezone.utc), run_conf={"data_dir": str(tmp_path)})
+
+    assert run.state == "failed"
+    ti = run.get_task_instance("extract_meetings")
+    assert (ti.state, ti.try_number) == ("failed", 1)  # the DAG allows 3 retries: a 401 skips them
+    assert not list(tmp_path.rglob("*.parquet"))
