@@ -123,7 +123,7 @@ def dry_run_rss(tmp: Path, sizes: list[int]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=400, help="rows of the throughput run (default 400: ~17 s)")
-    parser.add_argument("--write-rate", type=float, default=24.5, help="client write budget, requests/s")
+    parser.add_argument("--write-rate", type=float, default=24.0, help="client write budget, requests/s")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--cpu-rows", type=int, default=3000)
     parser.add_argument("--big-rows", type=int, default=1_000_000, help="rows of the largest dry run")

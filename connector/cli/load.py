@@ -2,17 +2,25 @@
 
 Exit codes: 0 every row created, found or skipped; 1 some rows were rejected or failed (or --max-errors
 stopped the load): see the results file; 2 bad arguments, mapping or input; 3/4 Attio refused or was
-unreachable; 130 interrupted (run the same command again to finish: the ledger skips what is done).
+unreachable; 130 interrupted by Ctrl-C or SIGTERM (run the same command again to finish: the ledger skips
+what is done).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from ..load import LoadConfig, load_file
+import anyio
+
+from ..config import ClientConfig
+from ..load import LoadConfig, LoadReport, load
 from .common import EXIT_OK, EXIT_ROWS_FAILED, add_client_options, client_session, progress
 
 
@@ -51,8 +59,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--contract",
         choices=("find-or-create", "create-only"),
         default="find-or-create",
-        help="what POST /v2/meetings does: find-or-create (Attio de-duplicates by external_ref, the default) or "
-        "create-only (Attio's API since 2026-07-31: the loader looks for a meeting before re-sending a row)",
+        help="what POST /v2/meetings does: find-or-create (the default) or create-only (Attio's API since "
+        "2026-07-31); decides only found vs created: on both the loader looks for a meeting before re-sending a row "
+        "whose earlier send may have been carried out",
     )
     parser.add_argument("--batch-size", type=_positive, default=1000, metavar="N", help="rows read at a time (default 1000)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
@@ -73,10 +82,10 @@ def run(args: argparse.Namespace) -> int:
         contract=args.contract,
     )
     if args.dry_run:
-        report = load_file(args.input, config)
+        report = anyio.run(_load, args.input, config, None, None)
     else:
         with client_session(args) as client_config, progress(args, unit="row", desc="load") as bar:
-            report = load_file(args.input, config, client_config=client_config, progress=bar.update)
+            report = anyio.run(_load, args.input, config, client_config, bar.update)
     if args.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     else:
@@ -85,3 +94,46 @@ def run(args: argparse.Namespace) -> int:
             for body in report.sample_bodies:
                 print(json.dumps(body, indent=2, ensure_ascii=False))
     return EXIT_OK if report.ok else EXIT_ROWS_FAILED
+
+
+async def _load(
+    source: Path, config: LoadConfig, client_config: ClientConfig | None, on_row: Callable[[int], Any] | None
+) -> LoadReport:
+    """The load, cancelled like Ctrl-C on SIGTERM (a scheduler's or container's stop), then KeyboardInterrupt.
+
+    The cancellation runs the load's cleanup: outcomes recorded so far are committed to the ledger, the
+    results file is complete up to the last finished row (Parquet renamed from ``.part``), exit code 130.
+    """
+    report: LoadReport | None = None
+    error: Exception | None = None
+    terminated = False
+    async with anyio.create_task_group() as tg:
+        if threading.current_thread() is threading.main_thread() and sys.platform != "win32":
+
+            async def on_sigterm() -> None:
+                nonlocal terminated
+                with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        terminated = True
+                        tg.cancel_scope.cancel()
+                        return
+
+            tg.start_soon(on_sigterm)
+        try:
+            if client_config is None:
+                report = await load(source, None, config, progress=on_row)
+            else:
+                from ..client import AttioClient
+
+                async with AttioClient(client_config) as client:
+                    report = await load(source, client, config, progress=on_row)
+        except Exception as exc:  # raised as itself below, not wrapped in the task group's ExceptionGroup
+            error = exc
+        tg.cancel_scope.cancel()  # done: stop listening for SIGTERM
+    if error is not None:
+        raise error
+    if report is None:
+        if terminated:
+            raise KeyboardInterrupt
+        raise AssertionError("the load neither finished nor was terminated")  # pragma: no cover
+    return report

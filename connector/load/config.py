@@ -20,10 +20,13 @@ class LoadConfig:
 
     ``mapping``: a :class:`Mapping`, a TOML file, the TOML structure as a dict, or None for default columns.
 
-    ``contract``: ``find-or-create`` (Attio de-duplicates by external_ref) or ``create-only`` (Attio's API
-    since 2026-07-31: every POST creates, so the loader looks for a meeting before sending a row again
-    whose earlier send may have been carried out). ``max_sends`` bounds the sends of one row in one run
-    on create-only; ``clock_skew`` (seconds) is the allowance of the found/created rule.
+    ``contract``: ``find-or-create`` (the API of Attio's OpenAPI document: Attio de-duplicates by
+    external_ref) or ``create-only`` (Attio's API since 2026-07-31: every POST creates). The loader never
+    relies on the server to de-duplicate, so both contracts look for a meeting before sending a row again
+    whose earlier send may have been carried out; the contract only decides how *found* and *created* are
+    told apart (on create-only the answer to a POST is always *created*). ``max_sends`` bounds the sends
+    of one row in one run after dropped connections, timeouts and 5xx (each followed by such a lookup);
+    ``clock_skew`` (seconds) is the allowance of the found/created rule.
     """
 
     mapping: Mapping | dict[str, Any] | Path | str | None = None
@@ -34,7 +37,7 @@ class LoadConfig:
     max_errors: int | None = None
     batch_size: int = 1000
     contract: Contract = "find-or-create"
-    max_sends: int = 3
+    max_sends: int = 5
     clock_skew: float = 10.0
     error_sample: int = 20
     sample_bodies: int = 3

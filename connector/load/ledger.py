@@ -1,38 +1,49 @@
 """The durable ledger: what happened to each external_ref, kept in SQLite so that a re-run does each row once.
 
-One row per external_ref (its ledger key, see :func:`~.rows.ref_key`)::
+One row per external_ref (its ledger key, see :func:`~.rows.ref_key`) in ``refs``::
 
     state        in_flight   claimed and maybe sent; the outcome is not known yet
                  created     Attio made the meeting during a load      -> done, skipped on re-runs
                  found       Attio already had the meeting             -> done, skipped on re-runs
                  failed      Attio refused it, or it failed after all retries; sent again on a re-run
-    maybe_sent   1 when the last send may have been carried out without an answer (in_flight, or a failure
-                 such as a dropped connection): on a create-only API the loader looks for the meeting
-                 before it sends such a row again
-    body         the body as sent, kept until the row is done, to find the meeting it may have made
-    fingerprint  a hash of that body, kept, to tell a row that changed since it was loaded
+    maybe_sent   1 when a send may have been carried out without an answer (in_flight, or a failure such
+                 as a dropped connection): the loader looks for the meeting before it sends the row again
+    meeting_id   the meeting of a done row (indexed: a lookup never takes a meeting another ref owns)
+    fingerprint  a hash of the body last claimed, kept, to tell a row that changed since it was loaded
     claimed_at   when this ref was first claimed; tells found from created (see runner.py)
 
-The in-flight mark of a row is committed before the row is sent (claims are committed per small group),
-and the outcome right after the answer. WAL mode with ``synchronous=NORMAL`` survives a crash or a kill
-of the loader; ``durable=True`` (``synchronous=FULL``) also survives a power cut.
+and in ``sent`` every distinct body claimed for sending while the ref is not done: a row edited between
+runs may have been created with an earlier body, so the lookup searches for each of them. They are
+dropped once the row is done (or failed with no send that may have been carried out).
+
+The in-flight mark and the body of a row are committed before the row is sent (claims are committed per
+small group), and the outcome right after the answer. WAL mode with ``synchronous=NORMAL`` survives a
+crash or a kill of the loader; ``durable=True`` (``synchronous=FULL``) also survives a power cut. One load
+at a time owns a ledger: an exclusive lock on ``<ledger>.lock`` is held while it is open.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ConnectorError
 from .rows import Prepared
 
-__all__ = ["Claim", "Ledger"]
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["Claim", "Ledger", "LedgerError"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS refs (
@@ -56,9 +67,36 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at REAL,
     summary     TEXT
 );
+CREATE TABLE IF NOT EXISTS sent (
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (key, fingerprint)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refs_meeting_id ON refs (meeting_id) WHERE meeting_id IS NOT NULL;
 """
 
 DONE = ("created", "found")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class LedgerError(ConnectorError):
+    """The ledger file could not be read or written (disk full, read-only, damaged)."""
+
+    hint = "check the ledger file, its directory and the free disk space; run the same command again"
+
+
+def _guarded(func: _F) -> _F:
+    """Turn sqlite3 errors into a :class:`LedgerError` naming the file (not a traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.path}: {exc}") from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,59 +113,102 @@ class Claim:
     meeting_id: str | None = None
     first_row: int | None = None
     maybe_sent: bool = False
-    sent_body: dict[str, Any] | None = None
+    sent_bodies: tuple[dict[str, Any], ...] = ()
     claimed_at: float = 0.0
     attempts: int = 0
     changed: bool = False
 
 
 class Ledger:
-    """The SQLite ledger of one load target. Use from one thread (the event loop's)."""
+    """The SQLite ledger of one load target. Use from one thread (the event loop's).
+
+    Opening it takes an exclusive lock for as long as it is open: a second load on the same ledger gets a
+    :class:`~connector.errors.ConfigError` at once instead of "database is locked" halfway through.
+    """
 
     def __init__(self, path: str | Path, *, durable: bool = False, keep_bodies: bool = True) -> None:
         self.path = Path(path)
         self.keep_bodies = keep_bodies
+        self._db: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._open_tx = False
+        self._lock()
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
+            self.close()
             raise ConfigError(f"ledger {self.path} cannot be used: {exc}") from None
-        self._open_tx = False
+
+    def _lock(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigError(f"ledger {self.path} cannot be used: cannot open {lock_path}: {exc.strerror}") from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise ConfigError(
+                    f"ledger {self.path} is in use by another load; wait for it to finish "
+                    "(or give this load its own --ledger)"
+                ) from None
+        self._lock_fd = fd  # the lock lasts as long as the descriptor (released by close, or by the OS at exit)
 
     def _begin(self) -> None:
         if not self._open_tx:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._conn.execute("BEGIN IMMEDIATE")
             self._open_tx = True
 
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise LedgerError(f"ledger {self.path} is closed")
+        return self._db
+
+    @_guarded
     def commit(self) -> None:
         """Make everything recorded so far durable."""
         if self._open_tx:
-            self._db.execute("COMMIT")
+            self._conn.execute("COMMIT")
             self._open_tx = False
 
     def close(self) -> None:
-        """Commit and close."""
-        if self._db is not None:
-            self.commit()
-            self._db.close()
+        """Commit, close and release the lock."""
+        try:
+            if self._db is not None:
+                try:
+                    self.commit()
+                finally:
+                    self._db.close()
+                    self._db = None
+        finally:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
+    @_guarded
     def start_run(self, run_id: str, source: str) -> None:
         """Note that a run began (for people reading the ledger)."""
         self._begin()
-        self._db.execute("INSERT INTO runs (run_id, source, started_at) VALUES (?, ?, ?)", (run_id, source, time.time()))
+        self._conn.execute("INSERT INTO runs (run_id, source, started_at) VALUES (?, ?, ?)", (run_id, source, time.time()))
         self.commit()
 
+    @_guarded
     def finish_run(self, run_id: str, summary: dict[str, Any]) -> None:
         """Store a run's summary."""
         self._begin()
-        self._db.execute(
+        self._conn.execute(
             "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
             (time.time(), json.dumps(summary, default=str), run_id),
         )
         self.commit()
 
+    @_guarded
     def claim(self, items: Sequence[Prepared], run_id: str) -> list[Claim]:
         """Claim rows for this run in one transaction, committed before the call returns."""
         now = time.time()
@@ -138,13 +219,15 @@ class Ledger:
                 claims.append(self._claim_one(item, run_id, now))
             self.commit()
         except BaseException:
-            self._db.execute("ROLLBACK")
-            self._open_tx = False
+            if self._open_tx:
+                self._conn.execute("ROLLBACK")
+                self._open_tx = False
             raise
         return claims
 
     def _claim_one(self, item: Prepared, run_id: str, now: float) -> Claim:
-        row = self._db.execute(
+        db = self._conn
+        row = db.execute(
             "SELECT state, maybe_sent, meeting_id, row_number, run_id, body, claimed_at, attempts, fingerprint"
             " FROM refs WHERE key = ?",
             (item.key,),
@@ -154,37 +237,47 @@ class Ledger:
             body = json.dumps(item.body, sort_keys=True, separators=(",", ":"))
             fingerprint = hashlib.sha256(body.encode()).hexdigest()[:24]
         if row is None:
-            self._db.execute(
-                "INSERT INTO refs (key, state, maybe_sent, row_number, run_id, body, fingerprint, claimed_at, updated_at)"
-                " VALUES (?, 'in_flight', 1, ?, ?, ?, ?, ?, ?)",
-                (item.key, item.row_number, run_id, body, fingerprint, now, now),
+            db.execute(
+                "INSERT INTO refs (key, state, maybe_sent, row_number, run_id, fingerprint, claimed_at, updated_at)"
+                " VALUES (?, 'in_flight', 1, ?, ?, ?, ?, ?)",
+                (item.key, item.row_number, run_id, fingerprint, now, now),
             )
+            self._remember(item.key, body, fingerprint)
             return Claim(item, "send", claimed_at=now)
-        state, maybe_sent, meeting_id, first_row, owner, sent, claimed_at, attempts, old_fingerprint = row
+        state, maybe_sent, meeting_id, first_row, owner, legacy_body, claimed_at, attempts, old_fingerprint = row
         if owner == run_id:
             return Claim(item, "duplicate", state=state, meeting_id=meeting_id, first_row=first_row)
         if state in DONE:
             changed = fingerprint is not None and old_fingerprint is not None and fingerprint != old_fingerprint
-            self._db.execute("UPDATE refs SET run_id = ?, row_number = ? WHERE key = ?", (run_id, item.row_number, item.key))
+            db.execute("UPDATE refs SET run_id = ?, row_number = ? WHERE key = ?", (run_id, item.row_number, item.key))
             return Claim(item, "done", state=state, meeting_id=meeting_id, changed=changed)
-        # An earlier run's unfinished or failed row: this run takes it over. The body sent before comes back
-        # in the claim (the runner looks for the meeting it may have made before sending the row again);
-        # the ledger now holds the body this run will send.
-        self._db.execute(
-            "UPDATE refs SET run_id = ?, row_number = ?, state = 'in_flight', maybe_sent = 1, body = ?, fingerprint = ?, updated_at = ?"
-            " WHERE key = ?",
-            (run_id, item.row_number, body, fingerprint, now, item.key),
+        # An earlier run's unfinished or failed row: this run takes it over. Every body sent for it before
+        # comes back in the claim (the runner looks for the meeting any of them may have made before sending
+        # the row again), and the body this run will send joins them, durably, before it is sent.
+        sent = [b for (b,) in db.execute("SELECT body FROM sent WHERE key = ?", (item.key,))]
+        if legacy_body and legacy_body not in sent:  # a ledger written before the sent table existed
+            sent.append(legacy_body)
+        db.execute(
+            "UPDATE refs SET run_id = ?, row_number = ?, state = 'in_flight', maybe_sent = ?, body = NULL,"
+            " fingerprint = ?, updated_at = ? WHERE key = ?",
+            (run_id, item.row_number, 1, fingerprint, now, item.key),
         )
+        self._remember(item.key, body, fingerprint)
         return Claim(
             item,
             "send",
             state=state,
             maybe_sent=bool(maybe_sent),
-            sent_body=json.loads(sent) if sent else None,
+            sent_bodies=tuple(json.loads(b) for b in sent) if maybe_sent else (),
             claimed_at=claimed_at,
             attempts=attempts,
         )
 
+    def _remember(self, key: str, body: str | None, fingerprint: str | None) -> None:
+        if body is not None and fingerprint is not None:
+            self._conn.execute("INSERT OR IGNORE INTO sent (key, fingerprint, body) VALUES (?, ?, ?)", (key, fingerprint, body))
+
+    @_guarded
     def record(
         self,
         key: str,
@@ -198,17 +291,29 @@ class Ledger:
         """Record a row's outcome (committed by the next :meth:`commit`)."""
         self._begin()
         done = state in DONE
-        self._db.execute(
+        maybe_sent = maybe_sent and not done
+        self._conn.execute(
             "UPDATE refs SET state = ?, meeting_id = ?, attempts = ?, maybe_sent = ?, error = ?, updated_at = ?,"
-            " body = CASE WHEN ? THEN NULL ELSE body END WHERE key = ?",
-            (state, meeting_id, attempts, int(maybe_sent and not done), error, time.time(), done, key),
+            " body = NULL WHERE key = ?",
+            (state, meeting_id, attempts, int(maybe_sent), error, time.time(), key),
         )
+        if not maybe_sent:
+            # Done, or failed with no send that may have been carried out: no meeting to look for later.
+            self._conn.execute("DELETE FROM sent WHERE key = ?", (key,))
 
+    @_guarded
+    def owned_by_other(self, meeting_id: str, key: str) -> bool:
+        """True when the ledger recorded this meeting for another key (a lookup must not take it)."""
+        row = self._conn.execute("SELECT 1 FROM refs WHERE meeting_id = ? AND key != ? LIMIT 1", (meeting_id, key)).fetchone()
+        return row is not None
+
+    @_guarded
     def meeting_id(self, key: str) -> str | None:
         """The meeting ID recorded for a key, if any."""
-        row = self._db.execute("SELECT meeting_id FROM refs WHERE key = ?", (key,)).fetchone()
+        row = self._conn.execute("SELECT meeting_id FROM refs WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    @_guarded
     def counts(self) -> dict[str, int]:
         """How many refs are in each state (for tests and people)."""
-        return dict(self._db.execute("SELECT state, COUNT(*) FROM refs GROUP BY state").fetchall())
+        return dict(self._conn.execute("SELECT state, COUNT(*) FROM refs GROUP BY state").fetchall())

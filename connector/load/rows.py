@@ -213,8 +213,8 @@ class RowMapper:
         if moment.tzinfo is None:
             tz = self._timezone(cells)
             moment = moment.replace(tzinfo=ZoneInfo(tz) if tz else timezone.utc)
-        text = moment.isoformat()
-        return (text[:-6] + "Z" if text.endswith("+00:00") else text), moment
+        moment = _to_ms(moment)
+        return _iso(moment), moment
 
     def _body(self, cells: Sequence[Any]) -> dict[str, Any]:
         title = self._text(cells, "title") or self.mapping.defaults.get("title")
@@ -266,8 +266,8 @@ class RowMapper:
             end_text, end_at = self._timestamp(cells, "end", raw_end)
         else:
             length = self._duration(cells)
-            end_at = start_at + length
-            end_text = end_at.isoformat().replace("+00:00", "Z")
+            end_at = _to_ms(start_at + length)
+            end_text = _iso(end_at)
         if end_at <= start_at:
             raise _Reject("end", "end must be after start")
         start_out: dict[str, Any] = {"datetime": start_text}
@@ -344,3 +344,14 @@ class RowMapper:
                 raise _Reject("linked_records", f"record_id {record_id!r} (of {obj}) is not a UUID")
             out.append({"object": obj, "record_id": record_id.lower()})
         return out
+
+
+def _to_ms(moment: datetime) -> datetime:
+    """Truncate to milliseconds: Attio keeps no more, and the reconciliation lookup compares what was sent."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _iso(moment: datetime) -> str:
+    """ISO 8601 with milliseconds only when there are any; UTC as ``Z``."""
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -6,19 +6,21 @@
 A slow API fills the bounded streams and so slows the reader; memory is set by ``batch_size`` and
 ``concurrency``. The write rate is the client's (one limiter shared by all workers).
 
-Exactly once: every valid row is claimed in the ledger (committed) before it is sent, and its outcome is
-recorded right after the answer. A re-run skips done rows. A row whose send may have been carried out
-without an answer (a killed run, a dropped connection, a 5xx) is, on a ``create-only`` API, looked for
-with a list call over its time window and matched on what was sent before it is sent again; on the
-``find-or-create`` contract Attio itself de-duplicates by ``external_ref``, so it is simply sent again.
+Exactly once: every valid row is claimed in the ledger (committed, with the body about to be sent) before
+it is sent, and its outcome is recorded right after the answer. A re-run skips done rows. The loader never
+relies on the server alone to avoid duplicates: POSTs are sent with ``retry_ambiguous=False``, and a row
+whose send may have been carried out without an answer (a killed run, a dropped connection, a timeout, a
+5xx) is first looked for, on either contract, with a list call over the time window of every body sent
+for it, matched on what was sent (:func:`same_meeting`), and sent again only when no meeting matches.
 
 Found or created (Attio answers 200 for both): a row is *created* when the meeting's ``created_at`` is not
 earlier than the moment this external_ref was first claimed in the ledger, less ``clock_skew`` seconds;
-otherwise *found*. On ``create-only`` a successful POST is always *created*.
+otherwise *found*. On ``create-only`` the answer to a POST is always *created*.
 """
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -29,6 +31,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ..config import RetryPolicy
 from ..errors import (
     ApiError,
     AuthenticationError,
@@ -59,22 +62,38 @@ def error_text(exc: BaseException) -> str:
 def _instant(moment: dict[str, Any]) -> Any:
     if "date" in moment:
         return moment["date"]
-    return datetime.fromisoformat(moment["datetime"].replace("z", "Z"))
+    at = datetime.fromisoformat(moment["datetime"].replace("z", "Z"))
+    # Attio keeps milliseconds: compare at that precision (the mapper sends no more).
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 def _emails(participants: Any) -> set[str]:
     return {(p.get("email_address") or "").lower() for p in participants or () if p.get("email_address")}
 
 
+def _links_included(meeting: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Every record the body links is among the meeting's (Attio links more: participants' people, companies)."""
+    have: set[tuple[str, str]] = set()
+    for link in meeting.get("linked_records") or ():
+        record = str(link.get("record_id") or "").lower()
+        for obj in (link.get("object_slug"), link.get("object_id")):
+            if obj:
+                have.add((str(obj).lower(), record))
+    return all((str(link["object"]).lower(), str(link["record_id"]).lower()) in have for link in body.get("linked_records") or ())
+
+
 def same_meeting(meeting: dict[str, Any], body: dict[str, Any]) -> bool:
-    """True when a listed meeting is what ``body`` would have created: title, times and participant emails."""
+    """True when a listed meeting is what ``body`` would have created: title, description, times (to the
+    millisecond), participant emails, and the body's linked records (a subset of the meeting's)."""
     try:
         return (
             meeting.get("title") == body["title"]
+            and (meeting.get("description") or "") == (body.get("description") or "")
             and bool(meeting.get("is_all_day")) == body["is_all_day"]
             and _instant(meeting["start"]) == _instant(body["start"])
             and _instant(meeting["end"]) == _instant(body["end"])
             and _emails(meeting.get("participants")) == _emails(body["participants"])
+            and _links_included(meeting, body)
         )
     except (KeyError, TypeError, ValueError):
         return False
@@ -196,41 +215,67 @@ class LoadRun:
         # Whether a send of this ref may have been carried out unseen (an earlier run's, or this run's).
         maybe_sent = claim.maybe_sent
         try:
-            if self.create_only and maybe_sent:
-                bodies = [b for b in (claim.sent_body, item.body) if b is not None]
-                if (meeting := await self._look_for(bodies)) is not None:
+            if maybe_sent:
+                # An earlier run may have created it, perhaps from a body the row had then: look for each.
+                bodies = [*claim.sent_bodies, item.body]
+                if (meeting := await self._look_for(item.key, bodies)) is not None:
                     return self._finish(claim, meeting, attempts, fresh=False)
             sends = 0
             while True:
                 attempts += 1
                 sends += 1
                 try:
-                    meeting = await self.client.find_or_create_meeting(item.body, retry_ambiguous=not self.create_only)
+                    # Never let the client repeat a POST whose answer was lost: on a create-only API that
+                    # duplicates, and the contract flag cannot be trusted to say what the server does.
+                    meeting = await self.client.find_or_create_meeting(item.body, retry_ambiguous=False)
                     return self._finish(claim, meeting, attempts, fresh=self.create_only)
                 except ConnectorError as exc:
                     maybe_sent = maybe_sent or exc.ambiguous
                     if isinstance(exc, AuthenticationError | PermissionDeniedError):
                         raise  # every row would fail the same way: stop the load
-                    if not (self.create_only and exc.ambiguous and sends < self.config.max_sends):
+                    if not (exc.ambiguous and sends < self.config.max_sends):
                         raise
-                # The POST may have been carried out: look before sending it again.
-                if (meeting := await self._look_for([item.body])) is not None:
+                # The POST may have been carried out: back off, then look before sending it again.
+                await anyio.sleep(self._backoff(sends))
+                if (meeting := await self._look_for(item.key, [item.body])) is not None:
                     return self._finish(claim, meeting, attempts, fresh=False)
         except (AuthenticationError, PermissionDeniedError):
             raise
         except InvalidArgumentError as exc:
-            self.ledger.record(item.key, "failed", attempts=attempts, error=str(exc))
+            self.ledger.record(item.key, "failed", attempts=attempts, maybe_sent=maybe_sent, error=str(exc))
             return RowResult(item.row_number, item.key, "rejected", error=f"invalid_row: {exc}", attempts=attempts)
         except ConnectorError as exc:
             text = error_text(exc)
             self.ledger.record(item.key, "failed", attempts=attempts, maybe_sent=maybe_sent, error=text)
             return RowResult(item.row_number, item.key, "failed", error=text, attempts=attempts)
 
-    async def _look_for(self, bodies: list[dict[str, Any]]) -> dict[str, Any] | None:
-        """The meeting one of ``bodies`` created, found by a list call over its time window, or None."""
-        async for page in self.client.list_meetings(lookup_query(bodies[0])):
-            for meeting in page.meetings:
-                if any(same_meeting(meeting, body) for body in bodies):
+    def _backoff(self, sends: int) -> float:
+        """Full-jitter exponential delay before the next send of a row, from the client's retry policy."""
+        policy = getattr(getattr(self.client, "config", None), "retry", None)
+        if not isinstance(policy, RetryPolicy):
+            policy = RetryPolicy()
+        return random.uniform(0, min(policy.max_delay, policy.initial_delay * policy.multiplier ** (sends - 1)))
+
+    async def _look_for(self, key: str, bodies: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The meeting one of ``bodies`` created, found by list calls over their time windows, or None.
+
+        A meeting the ledger holds for another external_ref is never taken (two rows may look alike). The
+        check and the caller's record of the match happen with no await between them, so two rows of one
+        run cannot take the same meeting either.
+        """
+        queries: list[MeetingQuery] = []
+        for body in bodies:
+            query = lookup_query(body)
+            if query not in queries:
+                queries.append(query)
+        for query in queries:
+            async for page in self.client.list_meetings(query):
+                for meeting in page.meetings:
+                    meeting_id = (meeting.get("id") or {}).get("meeting_id")
+                    if not any(same_meeting(meeting, body) for body in bodies):
+                        continue
+                    if meeting_id and self.ledger.owned_by_other(meeting_id, key):
+                        continue
                     return meeting
         return None
 
