@@ -6,7 +6,7 @@
 3. Memory: peak RSS of a dry run over a generated CSV of 100k and 1M rows (each in a fresh process):
    flat in row count.
 
-    .venv/bin/python bench/load.py [--rows 400] [--big-rows 1000000] [--write-rate 24.5]
+    .venv/bin/python bench/load.py [--rows 400] [--big-rows 1000000] [--write-rate 24]
 """
 
 from __future__ import annotations

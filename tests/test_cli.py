@@ -72,3 +72,51 @@ def test_parser_rejects_unknown_commands(capsys) -> None:
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args(["frobnicate"])
     assert info.value.code == 2
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "connector.toml"
+    path.write_text(text)
+    return path
+
+
+def test_config_file_supplies_defaults_and_flags_win(emulator, tmp_path, monkeypatch, capsys) -> None:
+    meeting = emulator.emulator.store.all_meetings()[0]
+    monkeypatch.delenv("ATTIO_API_KEY", raising=False)
+    monkeypatch.delenv("ATTIO_BASE_URL", raising=False)
+    monkeypatch.setenv("MY_ATTIO_TOKEN", emulator.token)
+    config = write_config(
+        tmp_path,
+        f'[connection]\nbase_url = "http://127.0.0.1:9"\ntoken_env = "MY_ATTIO_TOKEN"\ntimeout = 5\n'
+        f'[extract]\noutput = "{tmp_path / "never.parquet"}"\n',
+    )
+    # The file's base URL is wrong on purpose; the flag wins.
+    code = main(["--config", str(config), "get", meeting["id"]["meeting_id"], "--base-url", emulator.url, "-q"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["id"] == meeting["id"]
+    monkeypatch.setenv("ATTIO_BASE_URL", emulator.url)  # the environment beats the file
+    assert main(["get", meeting["id"]["meeting_id"], "--config", str(config), "-q"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param('[connection]\ntoken = "sk-123"\n', "never put a token in a file", id="token-in-file"),
+        pytest.param("[extract]\nfrobnicate = 1\n", "unknown key 'frobnicate'", id="unknown-key"),
+        pytest.param("[exports]\noutput = 'x'\n", "unknown table(s) exports", id="unknown-table"),
+        pytest.param("[extract\n", "not valid TOML", id="bad-toml"),
+    ],
+)
+def test_bad_config_files_are_one_line_errors(tmp_path, capsys, text: str, message: str) -> None:
+    config = write_config(tmp_path, text)
+    assert main(["--config", str(config), "get", "00000000-0000-4000-8000-000000000000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "sk-123" not in err
+
+
+def test_sample_config_parses_for_every_command() -> None:
+    parser = build_parser(ROOT / "sample_configs" / "connector.toml")
+    args = parser.parse_args(["extract"])
+    assert str(args.output) == "meetings-2026.parquet" and args.resume is True and args.slices is None
+    assert args.read_rate == 96 and args.token_env == "ATTIO_API_KEY"
+    args = parser.parse_args(["load", "meetings.csv", "--concurrency", "4"])
+    assert args.concurrency == 4 and str(args.mapping).endswith("meetings_mapping.toml")

@@ -11,9 +11,11 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import ApiError, ConfigError, ConnectorError, PaginationError, SchemaError, TransportError
 from .common import EXIT_API, EXIT_INTERRUPTED, EXIT_TRANSPORT, EXIT_USAGE
+from .configfile import apply_config_file, split_config_option
 
 __all__ = ["build_parser", "main"]
 
@@ -21,8 +23,8 @@ __all__ = ["build_parser", "main"]
 COMMANDS = ("extract", "load", "get", "emulator")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+def build_parser(config_file: Path | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand; ``config_file`` supplies defaults (see :mod:`.configfile`)."""
     parser = argparse.ArgumentParser(
         prog="python -m connector",
         description="Move Attio meetings between Attio's API and your data stack.",
@@ -30,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
         "3 Attio refused (401/403/404/400), 4 Attio unreachable or failing after retries, 130 interrupted.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; -vv for debug and tracebacks")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file of defaults: a [connection] table and one per command (flags win; see sample_configs/)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         try:
@@ -39,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.add_parser(subparsers)
+    if config_file is not None:
+        apply_config_file(config_file, subparsers.choices)
     return parser
 
 
@@ -48,7 +57,12 @@ def _hint(exc: ConnectorError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
-    parser = build_parser()
+    try:
+        config_file, argv = split_config_option(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(config_file)
+    except ConnectorError as exc:
+        print(f"error: {exc}{_hint(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..config import ClientConfig, RateLimits, Secret
+from ..errors import ConfigError
 
 __all__ = [
     "EXIT_API",
@@ -54,6 +55,12 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--write-rate", type=float, metavar="R", help="client write budget, requests/s (default 24)")
     group.add_argument("--max-in-flight", type=int, metavar="N", help="cap on concurrent requests (default 32)")
     group.add_argument("--timeout", type=float, metavar="S", help="seconds per request before it is retried (default 30)")
+    group.add_argument(
+        "--token-env",
+        default="ATTIO_API_KEY",
+        metavar="VAR",
+        help="environment variable holding the Attio token (default ATTIO_API_KEY); tokens are never flags",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -64,6 +71,11 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfi
         writes_per_second=args.write_rate if args.write_rate is not None else defaults.writes_per_second,
         max_in_flight=args.max_in_flight if args.max_in_flight is not None else defaults.max_in_flight,
     )
+    token_env = getattr(args, "token_env", None) or "ATTIO_API_KEY"
+    if token_env != "ATTIO_API_KEY" and "token" not in overrides:
+        if not os.environ.get(token_env):
+            raise ConfigError(f"the environment variable {token_env} (named by --token-env) is not set")
+        overrides = {"token": Secret(os.environ[token_env])} | overrides
     return ClientConfig.from_env(**({"base_url": args.base_url, "timeout": args.timeout, "limits": limits} | overrides))
 
 
