@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -15,14 +16,13 @@ import anyio
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from extract_helpers import assert_table_matches, brute_force, client_config
 
 from connector import AttioClient, MeetingQuery, RetryPolicy
 from connector.cli import main
 from connector.errors import ConfigError
 from connector.extract import CallableSink, ExtractConfig, JsonlSink, ParquetSink, extract
 from connector.extract.checkpoint import default_checkpoint_path, parts_dir_for
-
-from extract_helpers import assert_table_matches, brute_force, client_config
 
 pytestmark = pytest.mark.anyio
 
@@ -42,6 +42,19 @@ def stop_after(pages: int, action: Any) -> Any:
     return progress
 
 
+def exists(path: Path) -> bool:
+    return path.exists()
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def committed_rows(out: Path) -> int:
+    checkpoint = json.loads(default_checkpoint_path(out).read_text())
+    return sum(w["rows"] for w in checkpoint["windows"])
+
+
 def _raise() -> None:
     raise Interrupt("stop")
 
@@ -52,14 +65,13 @@ async def test_error_midway_then_resume(emulator: Any, tmp_path: Path) -> None:
     async with AttioClient(client_config(emulator)) as client:
         with pytest.raises(Interrupt):
             await extract(client, cfg, ParquetSink(out))
-        assert not out.exists() and not Path(f"{out}.partial").exists()
-        checkpoint = json.loads(default_checkpoint_path(out).read_text())
-        committed = sum(w["rows"] for w in checkpoint["windows"])
+        assert not exists(out) and not exists(Path(f"{out}.partial"))
+        committed = committed_rows(out)
         assert 0 < committed < 300
         report = await extract(client, ExtractConfig(query=MeetingQuery(limit=10), slices=2, resume=True), ParquetSink(out))
     assert report.resumed_rows == committed and report.rows == 300
     assert_table_matches(pq.read_table(out), brute_force(emulator.emulator.store.all_meetings(), MeetingQuery()))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.parquet"]
+    assert listing(tmp_path) == ["m.parquet"]
 
 
 async def test_cancelled_like_an_orchestrator_timeout_then_resume(emulator: Any, tmp_path: Path) -> None:
@@ -69,7 +81,7 @@ async def test_cancelled_like_an_orchestrator_timeout_then_resume(emulator: Any,
     async with AttioClient(client_config(emulator)) as client:
         with anyio.CancelScope() as scope:
             await extract(client, ExtractConfig(query=query, slices=4, batch_size=8, progress=stop_after(9, scope.cancel)), JsonlSink(out))
-        assert scope.cancelled_caught and not out.exists()
+        assert scope.cancelled_caught and not exists(out)
         report = await extract(client, ExtractConfig(query=query, slices=4, resume=True), JsonlSink(out))
     ids = [json.loads(line)["meeting_id"] for line in out.read_text().splitlines()]
     assert sorted(ids) == sorted(expected) and report.resumed_rows > 0
@@ -80,7 +92,7 @@ async def test_resume_with_other_filters_is_refused(emulator: Any, tmp_path: Pat
     async with AttioClient(client_config(emulator)) as client:
         with pytest.raises(Interrupt):
             await extract(client, ExtractConfig(query=MeetingQuery(limit=10), slices=1, batch_size=10, progress=stop_after(3, _raise)), ParquetSink(out))
-        with pytest.raises(ConfigError, match="other filters.*sort"):
+        with pytest.raises(ConfigError, match=r"other filters.*sort"):
             await extract(client, ExtractConfig(query=MeetingQuery(sort="start_desc"), resume=True), ParquetSink(out))
         # without --resume the stale checkpoint is replaced by a fresh run
         report = await extract(client, ExtractConfig(query=MeetingQuery(sort="start_desc")), ParquetSink(out))
@@ -153,3 +165,23 @@ def test_sigkill_midway_then_resume(make_emulator: Any, tmp_path: Path, monkeypa
     assert main([*args, "--resume"]) == 0
     assert_table_matches(pq.read_table(out), brute_force(emu.emulator.store.all_meetings(), MeetingQuery()))
     assert not checkpoint.exists()
+
+
+async def test_callable_sink_with_checkpoint_resumes_exactly_once(emulator: Any, tmp_path: Path) -> None:
+    delivered: list[str] = []
+    calls = {"n": 0}
+
+    def store(batch: pa.RecordBatch) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise Interrupt("the warehouse went away")
+        delivered.extend(batch.column("meeting_id").to_pylist())
+
+    cfg = ExtractConfig(query=MeetingQuery(limit=20), slices=2, batch_size=40, checkpoint=tmp_path / "cp.json")
+    async with AttioClient(client_config(emulator)) as client:
+        with pytest.raises(Interrupt):
+            await extract(client, cfg, CallableSink(store))
+        report = await extract(client, dataclasses.replace(cfg, resume=True), CallableSink(store))
+    assert sorted(delivered) == sorted(m["id"]["meeting_id"] for m in emulator.emulator.store.all_meetings())
+    assert report.rows == 300 and 0 < report.resumed_rows < 300
+    assert not exists(tmp_path / "cp.json")

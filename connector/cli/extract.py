@@ -6,6 +6,7 @@ A thin layer over :func:`connector.extract.extract`: flags -> MeetingQuery + Ext
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -116,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
     async def main(client_config: Any, bar: Any) -> Any:
         async with AttioClient(client_config) as client:
-            cfg = ExtractConfig(**{**config.__dict__, "progress": _Progress(bar, client)})
+            cfg = dataclasses.replace(config, progress=_Progress(bar, client))
             return await extract(client, cfg, sink)
 
     with client_session(args) as client_config, progress(args, unit="row", desc="extract") as bar:

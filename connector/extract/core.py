@@ -189,8 +189,8 @@ def _limits(client: Any) -> tuple[float, int]:
 async def _prepare(client: Any, config: ExtractConfig, checkpoint_path: Path | None) -> tuple[list[WindowState], int, Checkpoint | None]:
     """Windows and slice count: from the checkpoint when resuming, else planned afresh."""
     filters = query_filters(config.query)
-    if checkpoint_path is not None and config.resume and checkpoint_path.exists():
-        cp = Checkpoint.load(checkpoint_path, filters)
+    if checkpoint_path is not None and config.resume and await anyio.Path(checkpoint_path).exists():
+        cp = await anyio.to_thread.run_sync(Checkpoint.load, checkpoint_path, filters)
         slices = min(config.slices or cp.slices, len(cp.windows))
         return _ordered(cp.windows, config.query.sort), slices, cp
     reads, in_flight = _limits(client)
@@ -228,9 +228,9 @@ async def extract_batches(client: Any, config: ExtractConfig) -> AsyncIterator[p
         async for chunk in chunks:
             if chunk.batch is not None and chunk.batch.num_rows:
                 yield chunk.batch
-            if cp is not None:
-                cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages)
+            if cp is not None:  # the consumer asked for more: the batch is delivered
                 chunk.state.rows += chunk.batch.num_rows if chunk.batch is not None else 0
+                cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages)
     if cp is not None:
         cp.remove()
 
@@ -287,8 +287,8 @@ async def extract(client: Any, config: ExtractConfig, sink: Sink) -> ExtractRepo
                         sink.write(chunk.batch)
                     rows += n
                     if cp is not None:
-                        cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages)
                         chunk.state.rows += n
+                        cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages)
             output = sink.commit()
         except BaseException:
             sink.abort()

@@ -249,7 +249,7 @@ class CsvSink(FileSink):
     def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
         """Start writing to the staging path."""
         self._prepare()
-        self._file = open(self.staging, "wb")  # noqa: SIM115 - closed in commit/abort
+        self._file = open(self.staging, "wb")
         empty = pa.RecordBatch.from_pylist([], schema=schema)
         self._writer = pacsv.CSVWriter(self._file, self._text_table(empty).schema)
 
@@ -296,7 +296,7 @@ class JsonlSink(FileSink):
     def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
         """Start writing to the staging path."""
         self._prepare()
-        self._file = open(self.staging, "wb")  # noqa: SIM115 - closed in commit/abort
+        self._file = open(self.staging, "wb")
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append one line per row."""

@@ -28,9 +28,10 @@ from ..models import MeetingQuery
 
 __all__ = ["Window", "auto_slices", "discover_range", "meeting_start_key", "plan_windows", "split_windows"]
 
-# Windows per concurrent cursor: several small windows per cursor even out uneven data (more meetings
-# in recent months) so that no single cursor is left running alone at the end.
-WINDOWS_PER_SLICE = 4
+# Windows per concurrent cursor: more windows than cursors even out uneven data (more meetings in recent
+# months) so that no cursor is left running alone at the end; each window also ends on a partly filled
+# page, so more windows cost requests. Two per cursor balances the two.
+WINDOWS_PER_SLICE = 2
 MAX_SLICES = 64
 
 
@@ -141,10 +142,10 @@ def auto_slices(reads_per_second: float, rtt: float, max_in_flight: int) -> int:
 
     One cursor makes at most 1/rtt requests per second; ``reads_per_second * rtt`` cursors fill the
     budget, and half as many again absorb jitter and our own per-page CPU time. Without a budget the
-    extract is CPU bound and a few cursors keep both sides of the connection busy.
+    extract is CPU bound and two cursors keep both sides of the connection busy.
     """
     if reads_per_second <= 0:
-        wanted = 4
+        wanted = 2
     else:
         wanted = math.ceil(reads_per_second * max(rtt, 0.0) * 1.5)
     return max(1, min(wanted, max_in_flight, MAX_SLICES))
