@@ -34,11 +34,9 @@ __all__ = [
     "schema_markdown",
 ]
 
-# schemas/ sits at the project root, next to the package; CONNECTOR_SCHEMA_PATH may point elsewhere
-# (for example when the package is installed without the source tree).
-SCHEMA_PATH = Path(
-    os.environ.get("CONNECTOR_SCHEMA_PATH") or Path(__file__).resolve().parent.parent / "schemas" / "meeting.json"
-)
+# The file lives in schemas/ at the project root; connector/schemas is a link to it, which a built wheel
+# turns into a copy inside the package. CONNECTOR_SCHEMA_PATH may point elsewhere.
+SCHEMA_PATH = Path(os.environ.get("CONNECTOR_SCHEMA_PATH") or Path(__file__).resolve().parent / "schemas" / "meeting.json")
 
 _SCALARS: dict[str, pa.DataType] = {
     "string": pa.string(),
