@@ -15,6 +15,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidArgumentError
+from .schema import input_limits, participant_statuses, schema_document
 
 __all__ = [
     "LIMITS",
@@ -28,10 +29,10 @@ __all__ = [
 ]
 
 Sort = Literal["start_asc", "start_desc"]
-PARTICIPANT_STATUSES = ("accepted", "tentative", "declined", "pending")
-PROVIDERS = ("google", "microsoft")
-# Field limits Attio added on 2026-07-28 (CONTRACT.md §2, §10).
-LIMITS = {"title": 1000, "description": 10000, "participants": 500, "linked_records": 50, "page_size": 200}
+# One schema, one place: the input rules come from schemas/meeting.json (CONTRACT.md §2, §10).
+PARTICIPANT_STATUSES = participant_statuses()
+PROVIDERS = tuple(schema_document()["input"]["external_ref_providers"])
+LIMITS = input_limits() | {"page_size": schema_document()["input"]["page_size"]["max"]}
 
 _EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
 
