@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable
@@ -65,7 +66,8 @@ async def load(
     with open_source(source, **mapping.source_options()) as src:
         mapper = RowMapper(mapping, src.headers, src.name)
         if config.dry_run:
-            return await anyio.to_thread.run_sync(_dry_run, src, mapper, config, results_path, started)
+            report = await anyio.to_thread.run_sync(_dry_run, src, mapper, config, results_path, started)
+            return dataclasses.replace(report, source=src.name)
         async with AsyncExitStack() as stack:
             if client is None:
                 from ..client import AttioClient
@@ -87,11 +89,14 @@ async def load(
             finally:
                 after = client.stats.snapshot()
                 stats = {k: after.get(k, 0) - before.get(k, 0) for k in ("requests", "retries", "rate_limited", "writes")}
-                report = run.report(
-                    seconds=time.monotonic() - started,
-                    stats=stats,
-                    results_path=results_path,
-                    ledger_path=kept_ledger,
+                report = dataclasses.replace(
+                    run.report(
+                        seconds=time.monotonic() - started,
+                        stats=stats,
+                        results_path=results_path,
+                        ledger_path=kept_ledger,
+                    ),
+                    source=src.name,
                 )
                 ledger.finish_run(run.run_id, report.to_dict())
             return report

@@ -79,6 +79,7 @@ class LoadReport:
     dry_run: bool = False
     aborted: str | None = None
     contract: str = "find-or-create"
+    source: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -114,6 +115,8 @@ class LoadReport:
             lines.append(f"ledger:  {self.ledger_path}")
         for err in self.errors[:10]:
             where = f"row {err['row_number']}" + (f", column {err['column']!r}" if err.get("column") else "")
+            if self.source:
+                where = f"{self.source} {where}"
             lines.append(f"  {err['outcome']}: {where}: {err['error']}")
         if len(self.errors) > 10 or self.rejected + self.failed > len(self.errors[:10]):
             lines.append(f"  ... see the results file for all {self.rejected + self.failed} rejected/failed rows")
