@@ -50,7 +50,7 @@ except ImportError:  # Airflow 2.x
     from airflow.hooks.base import BaseHook
     from airflow.models.baseoperator import BaseOperator
 
-__all__ = ["AttioExtractOperator", "AttioHook", "AttioLoadOperator", "client_config_from_connection", "get_provider_info"]
+__all__ = ["AttioExtractOperator", "AttioHook", "AttioLoadOperator", "client_config_from_connection"]
 
 # Connection extras -> (where in ClientConfig, type). Unknown keys are refused: a typo must not be ignored.
 _EXTRAS: dict[str, tuple[str, type]] = {
@@ -153,17 +153,6 @@ class AttioHook(BaseHook):
         }
 
 
-def get_provider_info() -> dict[str, Any]:
-    """Provider metadata, for the ``apache_airflow_provider`` entry point (makes ``attio`` a connection type)."""
-    return {
-        "package-name": "connector",
-        "name": "Attio meetings connector",
-        "description": "Extract Attio meetings to Parquet and load spreadsheets into Attio.",
-        "connection-types": [{"connection-type": "attio", "hook-class-name": f"{__name__}.AttioHook"}],
-        "versions": ["0.1.0"],
-    }
-
-
 def _int_or_none(name: str, value: Any) -> int | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
@@ -184,9 +173,10 @@ class AttioExtractOperator(BaseOperator):
     """Extracts the meetings of a time window to a Parquet file and returns the extract report (XCom).
 
     ``ends_from`` (inclusive) and ``starts_before`` (exclusive) are templated and default to the data
-    interval, so each run of a daily DAG takes the meetings that overlap its day. A meeting that crosses
-    midnight overlaps two days and is in both files (Attio's window semantics); de-duplicate downstream
-    on ``meeting_id`` when you union the files. Give ``None`` or ``""`` for an open bound.
+    interval. ``window="start"`` (the default) keeps the meetings that *start* in the interval (all-day:
+    00:00 in ``timezone``), so each meeting is in exactly one day's file, also one that crosses midnight;
+    ``window="overlap"`` keeps Attio's semantics (every meeting overlapping the interval, so one that
+    crosses midnight is in both days' files). Give ``None`` or ``""`` for an open bound.
 
     Use a schedule with real data intervals (``CronDataIntervalTimetable("@daily", timezone="UTC")``): in
     Airflow 3 a plain cron string gives an empty interval (start == end), which is refused.
@@ -218,10 +208,12 @@ class AttioExtractOperator(BaseOperator):
         batch_size: int | None = None,
         checkpoint_path: str | None = None,
         resume: bool = True,
+        window: str = "start",
         attio_conn_id: str = AttioHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.window = window
         self.output_path = output_path
         self.ends_from = ends_from
         self.starts_before = starts_before
@@ -265,7 +257,7 @@ class AttioExtractOperator(BaseOperator):
 
     def _extract(self) -> dict[str, Any]:
         query = self.query()
-        options: dict[str, Any] = {"query": query, "resume": self.resume}
+        options: dict[str, Any] = {"query": query, "resume": self.resume, "window": self.window}
         if self.checkpoint_path:
             options["checkpoint"] = self.checkpoint_path
         for name in ("slices", "batch_size"):
