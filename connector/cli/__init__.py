@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ApiError, ConfigError, ConnectorError, PaginationError, SchemaError, TransportError
-from .common import EXIT_API, EXIT_INTERRUPTED, EXIT_TRANSPORT, EXIT_USAGE
+from .common import EXIT_API, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TRANSPORT, EXIT_USAGE
 from .configfile import apply_config_file, split_config_option
 
 __all__ = ["build_parser", "main"]
@@ -29,7 +29,8 @@ def build_parser(config_file: Path | None = None) -> argparse.ArgumentParser:
         prog="python -m connector",
         description="Move Attio meetings between Attio's API and your data stack.",
         epilog="Exit codes: 0 ok, 1 some rows rejected/failed (load), 2 usage/config/input error, "
-        "3 Attio refused (401/403/404/400), 4 Attio unreachable or failing after retries, 130 interrupted.",
+        "3 Attio refused (401/403/404/400), 4 Attio unreachable or failing after retries, 70 internal error, "
+        "130 interrupted.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; -vv for debug and tracebacks")
     parser.add_argument(
@@ -74,9 +75,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; files are consistent: run the same command again to continue (extract: add --resume)", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except ConnectorError as exc:
+    except Exception as exc:
         if args.verbose > 1:
             raise
+        return _report(_unwrap(exc))
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The one ConnectorError inside a task group's exception group, if that is all it holds."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _report(exc: BaseException) -> int:
+    """Print one line for ``exc`` and return its exit code."""
+    if isinstance(exc, ConnectorError):
         print(f"error: {exc}{_hint(exc)}", file=sys.stderr)
         if isinstance(exc, ConfigError):
             return EXIT_USAGE
@@ -87,8 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, ApiError):
             return EXIT_API
         return EXIT_USAGE
-    except OSError as exc:
-        if args.verbose > 1:
-            raise
+    if isinstance(exc, OSError):
         print(f"error: {exc} (hint: check the path and its permissions)", file=sys.stderr)
         return EXIT_USAGE
+    print(
+        f"error: internal error: {type(exc).__name__}: {exc} (hint: run with -vv for the traceback, and report it)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL

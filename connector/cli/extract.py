@@ -62,6 +62,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     filters.add_argument("--linked-object", metavar="O", help="object slug or ID of a linked record (with --linked-record-id)")
     filters.add_argument("--linked-record-id", metavar="R", help="record UUID the meetings are linked to (with --linked-object)")
     filters.add_argument("--sort", choices=["start_asc", "start_desc"], default="start_asc", help="order by start (default start_asc)")
+    filters.add_argument(
+        "--window", choices=["overlap", "start"], default="overlap",
+        help="overlap: every meeting overlapping [ends-from, starts-before) (Attio's semantics, default); "
+        "start: only meetings starting in it (all-day: 00:00 in --timezone), so consecutive ranges never share one",
+    )
     filters.add_argument("--timezone", default="UTC", metavar="Z", help="IANA zone that judges all-day meetings (default UTC)")
     tuning = parser.add_argument_group("throughput and resume")
     tuning.add_argument("--page-size", type=_positive, default=200, metavar="N", help="meetings per request, 1-200 (default 200)")
@@ -89,7 +94,8 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
         starts_before=args.starts_before,
         timezone=args.timezone,
     )
-    return ExtractConfig(query=query, slices=args.slices, batch_size=args.batch_size, checkpoint=args.checkpoint, resume=args.resume)
+    return ExtractConfig(query=query, slices=args.slices, batch_size=args.batch_size, checkpoint=args.checkpoint, resume=args.resume,
+                         window=args.window)
 
 
 class _Progress:
