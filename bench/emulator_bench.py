@@ -3,7 +3,9 @@
 Runs the emulator as a separate process (``python -m connector.emulator``, one core, rate limits
 off) and drives it from here with aiohttp. Usage::
 
-    python bench/emulator_bench.py [--meetings 1000000] [--pages 400] [--concurrency 8]
+    python bench/emulator_bench.py [--meetings 1000000] [--pages 400] [--concurrency 8] [--prerender]
+
+``--prerender`` starts the emulator with ``--prerender`` (every meeting rendered at start-up).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def main() -> int:
     parser.add_argument("--meetings", type=int, default=1_000_000)
     parser.add_argument("--pages", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--prerender", action="store_true", help="start the emulator with --prerender")
     args = parser.parse_args()
     cmd = [
         sys.executable,
@@ -82,6 +85,7 @@ def main() -> int:
         "0",
         "--write-rate",
         "0",
+        *(["--prerender"] if args.prerender else []),
     ]
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -93,7 +97,7 @@ def main() -> int:
         url = re.search(r"(http://\S+)", line).group(1)  # type: ignore[union-attr]
         rss, peak = _rss_mb(proc.pid)
         print(
-            f"meetings={args.meetings:,} startup={startup:.1f}s (incl. interpreter+imports) "
+            f"meetings={args.meetings:,} prerender={args.prerender} startup={startup:.1f}s (incl. interpreter+imports) "
             f"rss={rss:.0f}MB peak={peak:.0f}MB"
         )
         cases = {

@@ -108,6 +108,8 @@ class Emulator:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.store = MeetingStore(self.config.meetings, self.config.seed, self.config.workspace_id)
+        if self.config.prerender:
+            self.store.prerender()
         self.stats = Stats()
         self.faults = FaultInjector(self.config)
         self.read_limiter = WindowLimiter(self.config.read_rate)
@@ -227,7 +229,7 @@ class Emulator:
             cursor = orjson.dumps(encode_cursor(sort_ms, str(uuid.UUID(int=id_int)), q.filter_hash))
         body = (
             b'{"data":['
-            + b",".join(store.meeting_bytes(r) for r in rows)
+            + b",".join(store.meetings_bytes(rows))
             + b'],"pagination":{"next_cursor":'
             + cursor
             + b"}}"

@@ -38,7 +38,8 @@ class EmulatorConfig:
     ``tokens`` maps extra tokens to their scopes; ``token`` holds every meeting scope. Rates are
     requests per second per bucket (reads and writes apart), 0 turns the limit off. ``fault_rate``
     is the chance that a request gets a fault drawn from ``fault_kinds``; the draws come from
-    ``random.Random(seed)`` in arrival order, so a run is reproducible.
+    ``random.Random(seed)`` in arrival order, so a run is reproducible. ``prerender`` renders every
+    seeded meeting's JSON at start-up (for benchmarks: about 1.9 kB and ~20 µs a meeting).
     """
 
     host: str = "127.0.0.1"
@@ -55,6 +56,7 @@ class EmulatorConfig:
     slow_ms: float = 5000.0
     contract: Contract = "find-or-create"
     workspace_id: str = ""
+    prerender: bool = False
 
     def __post_init__(self) -> None:
         if not self.workspace_id:

@@ -216,6 +216,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=d.contract,
         help="POST /v2/meetings semantics (default %(default)s)",
     )
+    parser.add_argument(
+        "--prerender",
+        action="store_true",
+        help="render every seeded meeting at start-up, so that pages cost no rendering (benchmarks)",
+    )
     return parser
 
 
@@ -234,6 +239,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         fault_kinds=args.fault_kinds,
         slow_ms=args.slow_ms,
         contract=args.contract,
+        prerender=args.prerender,
     )
 
 
