@@ -195,6 +195,8 @@ async def test_schema_drift_unknown_field_is_reported(emulator: Any, monkeypatch
 
     monkeypatch.setattr(type(store), "meeting", with_extra)
     monkeypatch.setattr(type(store), "meeting_bytes", lambda self, row: json.dumps(with_extra(self, row)).encode())
+    if hasattr(type(store), "meetings_bytes"):  # the emulator's batch renderer serves list pages
+        monkeypatch.setattr(type(store), "meetings_bytes", lambda self, rows: [json.dumps(with_extra(self, r)).encode() for r in rows])
     async with AttioClient(client_config(emulator)) as client:
         report = await extract(client, ExtractConfig(slices=1), CallableSink(lambda b: None))
     assert report.rows == 300
@@ -214,6 +216,8 @@ async def test_missing_required_field_names_the_meeting(emulator: Any, monkeypat
 
     monkeypatch.setattr(type(store), "meeting", broken)
     monkeypatch.setattr(type(store), "meeting_bytes", lambda self, row: json.dumps(broken(self, row)).encode())
+    if hasattr(type(store), "meetings_bytes"):  # the emulator's batch renderer serves list pages
+        monkeypatch.setattr(type(store), "meetings_bytes", lambda self, rows: [json.dumps(broken(self, r)).encode() for r in rows])
     async with AttioClient(client_config(emulator)) as client:
         with pytest.raises(SchemaError, match=f"{victim}.*created_at"):
             await extract(client, ExtractConfig(slices=2), ParquetSink(tmp_path / "m.parquet"))

@@ -62,3 +62,22 @@ def test_slices_flag_is_validated(capsys: pytest.CaptureFixture[str]) -> None:
         main(["extract", "--output", "x.parquet", "--slices", "0"])
     assert info.value.code == 2
     assert "--slices" in capsys.readouterr().err
+
+
+def test_window_flag_keeps_meetings_starting_in_the_range(emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from extract_helpers import brute_force, span_ns, to_ns
+
+    from connector import MeetingQuery
+
+    monkeypatch.setenv("ATTIO_API_KEY", emulator.token)
+    bounds = ["--ends-from", "2025-06-01T00:00:00Z", "--starts-before", "2025-09-01T00:00:00Z", "--timezone", "Asia/Tokyo"]
+    for window in ("overlap", "start"):
+        args = ["extract", "--base-url", emulator.url, "--output", str(tmp_path / f"{window}.parquet"), "--read-rate", "0",
+                "--quiet", "--slices", "3", "--page-size", "7", "--window", window, *bounds]
+        assert main(args) == 0
+    query = MeetingQuery(ends_from="2025-06-01T00:00:00Z", starts_before="2025-09-01T00:00:00Z", timezone="Asia/Tokyo")
+    overlap = brute_force(emulator.emulator.store.all_meetings(), query)
+    start = {k for k, m in overlap.items() if span_ns(m, "Asia/Tokyo")[0] >= to_ns("2025-06-01T00:00:00Z")}
+    assert sorted(pq.read_table(tmp_path / "overlap.parquet").column("meeting_id").to_pylist()) == sorted(overlap)
+    assert sorted(pq.read_table(tmp_path / "start.parquet").column("meeting_id").to_pylist()) == sorted(start)
+    assert start and start <= set(overlap)

@@ -2,13 +2,17 @@
 
 Layout beside the output ``PATH``::
 
-    PATH.checkpoint.json     this file: filters, windows, per window {cursor, done, rows, pages, parts}
+    PATH.checkpoint.json     this file: filters, windows, per window {bounds, cursor, done, rows, pages, parts}
     PATH.parts/              Arrow IPC files, one per flushed batch: w0003-00012.arrow
 
 Commit order makes a crash at any point safe: a part is written under a temporary name and renamed,
 *then* the checkpoint that lists it is replaced atomically (tmp + ``os.replace``). A part that no
 checkpoint lists (a crash between the two steps) is deleted on resume and its pages fetched again, so
 every meeting ends up in the output exactly once.
+
+Windows split while running (:mod:`.split`) are saved like the others: the split narrows the running
+window's ``keep_before``/``keep_from`` and appends the new window, both under :attr:`Checkpoint.lock`,
+so a save (from a worker thread) sees either neither change or both.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import contextlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +37,7 @@ from .slices import Window
 
 __all__ = ["Checkpoint", "WindowState", "default_checkpoint_path", "parts_dir_for"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: windows may carry keep_before (splits) and the probed range; 1 is read too
 
 
 def default_checkpoint_path(output: str | os.PathLike[str]) -> Path:
@@ -85,6 +90,8 @@ class Checkpoint:
     windows: list[WindowState]
     slices: int
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    span: tuple[datetime, datetime] | None = None  # the probed range of starts (guides splits)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def parts_dir(self) -> Path:
@@ -104,13 +111,16 @@ class Checkpoint:
     def save(self) -> None:
         """Write the checkpoint atomically."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock:  # a consistent snapshot while a split may change the windows
+            windows = [w.to_dict() for w in self.windows]
         _write_json_atomic(self.path, {
             "format": FORMAT_VERSION,
             "schema_version": SCHEMA_VERSION,
             "filters": self.filters,
             "slices": self.slices,
             "started_at": self.started_at,
-            "windows": [w.to_dict() for w in self.windows],
+            "span": [t.isoformat() for t in self.span] if self.span else None,
+            "windows": windows,
         })
 
     @classmethod
@@ -120,7 +130,7 @@ class Checkpoint:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read the checkpoint {path}: {exc}") from None
-        if data.get("format") != FORMAT_VERSION or data.get("schema_version") != SCHEMA_VERSION:
+        if data.get("format") not in (1, FORMAT_VERSION) or data.get("schema_version") != SCHEMA_VERSION:
             raise ConfigError(f"the checkpoint {path} was written by another version; delete it to start again")
         if data.get("filters") != dict(filters):
             raise ConfigError(
@@ -128,7 +138,9 @@ class Checkpoint:
                 "use the same filters to resume, or delete the checkpoint to start again"
             )
         windows = [WindowState.from_dict(w) for w in data["windows"]]
-        cp = cls(path, dict(filters), windows, int(data.get("slices", 1)), str(data.get("started_at")))
+        span = data.get("span")
+        cp = cls(path, dict(filters), windows, int(data.get("slices", 1)), str(data.get("started_at")),
+                 (datetime.fromisoformat(span[0]), datetime.fromisoformat(span[1])) if span else None)
         cp._drop_orphans()
         return cp
 

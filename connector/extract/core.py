@@ -4,6 +4,9 @@
                          ├─ cursor task ── ...                                                ├─ bounded stream ─> consumer
                          └─ ... (at most ``slices`` at once, all on the client's shared limits) ┘
 
+When a cursor finishes and no window waits for a slot, the largest running window is split in two
+(:mod:`.split`) so that the tail of the extract keeps every slot busy.
+
 The consumer of :func:`extract` with a file sink commits every flushed batch to a part file and the
 checkpoint, and at the end writes the output from the parts in window order, under a temporary name
 renamed at commit. Memory is bounded by the batch size and the number of slices, not by rows: a
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import numpy as np
 import pyarrow as pa
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -36,10 +40,12 @@ from .checkpoint import Checkpoint, WindowState, default_checkpoint_path
 from .report import ExtractReport
 from .sinks import FileSink, Sink
 from .slices import plan_windows
+from .split import Splitter, past_window
 
 __all__ = ["ExtractConfig", "extract", "extract_batches", "open_batch_stream"]
 
 ProgressFn = Callable[[int, int], None]
+WINDOW_MODES = ("overlap", "start")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class ExtractConfig:
     split among the slices, so memory stays near ``batch_size`` rows whatever the slice count).
     ``checkpoint``: where to record progress (file sinks default to ``<output>.checkpoint.json``);
     ``resume``: continue from it if it exists. ``progress(rows, pages)`` is called after every page.
+    ``window``: "overlap" (Attio's semantics: every meeting overlapping [ends_from, starts_before)) or
+    "start" (only meetings whose start, all-day: 00:00 in the query's timezone, is in that range, so
+    consecutive partitions hold each meeting exactly once).
     """
 
     query: MeetingQuery = field(default_factory=MeetingQuery)
@@ -59,8 +68,11 @@ class ExtractConfig:
     checkpoint: Path | None = None
     resume: bool = False
     progress: ProgressFn | None = field(default=None, compare=False, repr=False)
+    window: str = "overlap"
 
     def __post_init__(self) -> None:
+        if self.window not in WINDOW_MODES:
+            raise InvalidArgumentError("window", f"must be one of {', '.join(WINDOW_MODES)}, got {self.window!r}")
         if self.slices is not None and (isinstance(self.slices, bool) or self.slices < 1):
             raise InvalidArgumentError("slices", f"must be at least 1 (or None for automatic), got {self.slices!r}")
         if self.batch_size < 1:
@@ -80,9 +92,12 @@ class Chunk:
     pages: int
 
 
-def query_filters(query: MeetingQuery) -> dict[str, str]:
+def query_filters(query: MeetingQuery, window: str = "overlap") -> dict[str, str]:
     """The filters that must match to resume (the page size may change)."""
-    return {k: v for k, v in query.describe().items() if k != "limit"}
+    filters = {k: v for k, v in query.describe().items() if k != "limit"}
+    if window != "overlap":
+        filters["window"] = window
+    return filters
 
 
 async def _run_window(
@@ -93,43 +108,60 @@ async def _run_window(
     flush_rows: int,
     send: MemoryObjectSendStream[Chunk],
     progress: ProgressFn | None,
+    splitter: Splitter | None = None,
 ) -> None:
-    """Page through one window from its saved cursor, sending a Chunk every ``flush_rows`` rows."""
-    window = state.window
-    query = window.query(base)
-    keep_from = window.keep_from_ns
+    """Page through one window from its saved cursor, sending a Chunk every ``flush_rows`` rows.
+
+    The window's kept range is read afresh for every page: a split may narrow it while a page is in
+    flight; the cursor then stops as soon as the API's order is past the range.
+    """
+    query = state.window.query(base)  # the cursor belongs to this query, whatever splits happen later
+    descending = base.sort == "start_desc"
     cursor = state.cursor
     seen: set[str] = set()
     pending: list[pa.RecordBatch] = []
     rows = pages = 0
-    async with send:
-        while True:
-            page = await client.list_page(query, cursor)
-            pages += 1
-            added = 0
-            if page.meetings:
-                batch = converter.convert(page.meetings)
+    while True:
+        page = await client.list_page(query, cursor)
+        pages += 1
+        added = 0
+        past = False
+        if page.meetings:
+            batch = converter.convert(page.meetings)
+            window = state.window
+            keep_from, keep_before = window.keep_from_ns, window.keep_before_ns
+            keys = start_keys(batch, base.timezone) if keep_from is not None or keep_before is not None or splitter else None
+            full = batch
+            if keys is not None and (keep_from is not None or keep_before is not None):
+                mask = np.ones(len(keys), dtype=bool)
                 if keep_from is not None:
-                    mask = start_keys(batch, base.timezone) >= keep_from
-                    if not mask.all():
-                        batch = batch.filter(pa.array(mask))
-                if batch.num_rows:
-                    pending.append(batch)
-                    added = batch.num_rows
-            nxt = page.next_cursor
-            del page  # the only Python copy of these meetings: free it before awaiting anything
-            rows += added
-            if progress is not None:
-                progress(added, 1)
-            if nxt is not None and (nxt == cursor or nxt in seen):
-                raise PaginationError(f"the API returned cursor {nxt[:40]!r} a second time")
-            if nxt is None or rows >= flush_rows:
-                await send.send(Chunk(state, concat_batches(pending) if pending else None, nxt, nxt is None, pages))
-                pending, rows, pages = [], 0, 0
-            if nxt is None:
-                return
-            seen.add(nxt)
-            cursor = nxt
+                    mask &= keys >= keep_from
+                if keep_before is not None:
+                    mask &= keys < keep_before
+                if not mask.all():
+                    batch = batch.filter(pa.array(mask))
+            if batch.num_rows:
+                pending.append(batch)
+                added = batch.num_rows
+            if splitter is not None and keys is not None:
+                splitter.observe(state, keys, added)
+            past = past_window(state, full, base.timezone, descending)
+            del full
+        nxt = page.next_cursor
+        del page  # the only Python copy of these meetings: free it before awaiting anything
+        rows += added
+        if progress is not None:
+            progress(added, 1)
+        if nxt is not None and (nxt == cursor or nxt in seen):
+            raise PaginationError(f"the API returned cursor {nxt[:40]!r} a second time")
+        done = nxt is None or past
+        if done or rows >= flush_rows:
+            await send.send(Chunk(state, concat_batches(pending) if pending else None, nxt, done, pages))
+            pending, rows, pages = [], 0, 0
+        if done:
+            return
+        seen.add(nxt)
+        cursor = nxt
 
 
 def _leaf(group: BaseExceptionGroup) -> BaseException:
@@ -149,26 +181,46 @@ async def open_batch_stream(
     states: Sequence[WindowState],
     slices: int,
     converter: MeetingConverter,
+    splitter: Splitter | None = None,
 ) -> AsyncIterator[MemoryObjectReceiveStream[Chunk]]:
     """Run the windows' cursors (``slices`` at a time) and give the stream of their Chunks.
 
-    Windows start in output order, so with fewer slices than windows the earliest finish first.
+    Windows start in output order, so with fewer slices than windows the earliest finish first. With
+    a ``splitter``, a cursor that finishes while no window waits splits the largest running window
+    and the new half runs in the slot it freed.
     """
     limit = config.query.limit
     flush_rows = max(limit, -(-config.batch_size // max(1, slices)))
     send, receive = anyio.create_memory_object_stream[Chunk](max(1, slices))
     limiter = anyio.CapacityLimiter(max(1, slices))
+    running: list[WindowState] = []
+    waiting = 0
 
-    async def worker(state: WindowState, stream: MemoryObjectSendStream[Chunk]) -> None:
-        async with limiter:
-            await _run_window(client, config.query, state, converter, flush_rows, stream, config.progress)
+    async def worker(state: WindowState, stream: MemoryObjectSendStream[Chunk], tg: anyio.abc.TaskGroup) -> None:
+        nonlocal waiting
+        async with stream:
+            async with limiter:
+                waiting -= 1
+                running.append(state)
+                try:
+                    await _run_window(client, config.query, state, converter, flush_rows, stream, config.progress, splitter)
+                finally:
+                    running.remove(state)
+                    if splitter is not None:
+                        splitter.finished(state)
+            if splitter is not None and waiting == 0:
+                new = splitter.split(running)
+                if new is not None:
+                    waiting += 1
+                    tg.start_soon(worker, new, stream.clone(), tg)
 
     try:
         async with anyio.create_task_group() as tg:
             async with send:
                 for state in states:
                     if not state.done:
-                        tg.start_soon(worker, state, send.clone())
+                        waiting += 1
+                        tg.start_soon(worker, state, send.clone(), tg)
             async with receive:
                 yield receive
     except BaseExceptionGroup as group:
@@ -177,7 +229,7 @@ async def open_batch_stream(
 
 
 def _ordered(states: Sequence[WindowState], sort: str) -> list[WindowState]:
-    ordered = sorted(states, key=lambda s: s.window.index)
+    ordered = sorted(states, key=lambda s: s.window.order_key())
     return ordered[::-1] if sort == "start_desc" else ordered
 
 
@@ -186,22 +238,31 @@ def _limits(client: Any) -> tuple[float, int]:
     return float(limits.reads_per_second), int(limits.max_in_flight)
 
 
-async def _prepare(client: Any, config: ExtractConfig, checkpoint_path: Path | None) -> tuple[list[WindowState], int, Checkpoint | None]:
-    """Windows and slice count: from the checkpoint when resuming, else planned afresh."""
-    filters = query_filters(config.query)
+async def _prepare(
+    client: Any, config: ExtractConfig, checkpoint_path: Path | None
+) -> tuple[list[WindowState], int, Checkpoint | None, Splitter | None]:
+    """Windows, slice count, checkpoint and splitter: from the checkpoint when resuming, else planned afresh."""
+    filters = query_filters(config.query, config.window)
     if checkpoint_path is not None and config.resume and await anyio.Path(checkpoint_path).exists():
         cp = await anyio.to_thread.run_sync(Checkpoint.load, checkpoint_path, filters)
         slices = min(config.slices or cp.slices, len(cp.windows))
-        return _ordered(cp.windows, config.query.sort), slices, cp
+        splitter = Splitter(cp.windows, query=config.query, span=cp.span, lock=cp.lock) if slices > 1 else None
+        return _ordered(cp.windows, config.query.sort), slices, cp, splitter
     reads, in_flight = _limits(client)
-    windows, slices = await plan_windows(client, config.query, config.slices, reads_per_second=reads, max_in_flight=in_flight)
+    windows, slices, span = await plan_windows(
+        client, config.query, config.slices, reads_per_second=reads, max_in_flight=in_flight, by_start=config.window == "start"
+    )
     states = _ordered([WindowState(w) for w in windows], config.query.sort)
     cp = None
+    registry = states
     if checkpoint_path is not None:
-        cp = Checkpoint(checkpoint_path, filters, states, slices)
+        cp = Checkpoint(checkpoint_path, filters, list(states), slices, span=span)
+        registry = cp.windows
         cp.remove()  # a stale checkpoint of an earlier run, not resumed
         cp.save()
-    return states, slices, cp
+    lock = cp.lock if cp is not None else None
+    splitter = Splitter(registry, query=config.query, span=span, lock=lock) if slices > 1 else None
+    return states, slices, cp, splitter
 
 
 def _metadata(config: ExtractConfig, slices: int, windows: int) -> dict[str, str]:
@@ -211,6 +272,7 @@ def _metadata(config: ExtractConfig, slices: int, windows: int) -> dict[str, str
         "connector.extracted_at": datetime.now(UTC).isoformat(),
         "connector.slices": str(slices),
         "connector.windows": str(windows),
+        "connector.window": config.window,
     }
 
 
@@ -223,8 +285,8 @@ async def extract_batches(client: Any, config: ExtractConfig) -> AsyncIterator[p
     stop early.
     """
     converter = MeetingConverter()
-    states, slices, cp = await _prepare(client, config, config.checkpoint)
-    async with open_batch_stream(client, config, states, slices, converter) as chunks:
+    states, slices, cp, splitter = await _prepare(client, config, config.checkpoint)
+    async with open_batch_stream(client, config, states, slices, converter, splitter) as chunks:
         async for chunk in chunks:
             if chunk.batch is not None and chunk.batch.num_rows:
                 yield chunk.batch
@@ -247,16 +309,16 @@ async def extract(client: Any, config: ExtractConfig, sink: Sink) -> ExtractRepo
     file_sink = isinstance(sink, FileSink)
     cp_path = config.checkpoint or (default_checkpoint_path(sink.path) if isinstance(sink, FileSink) else None)
     converter = MeetingConverter()
-    states, slices, cp = await _prepare(client, config, cp_path)
+    states, slices, cp, splitter = await _prepare(client, config, cp_path)
     resumed = cp.rows if cp is not None and config.resume else 0
     pages = 0
-    metadata = _metadata(config, slices, len(states))
+    metadata = _metadata(config, slices, len(states))  # windows as planned (splits add more)
     schema = meeting_arrow_schema()
     output: str | None = None
     if file_sink:
         assert cp is not None
         try:
-            async with open_batch_stream(client, config, states, slices, converter) as chunks:
+            async with open_batch_stream(client, config, states, slices, converter, splitter) as chunks:
                 async for chunk in chunks:
                     pages += chunk.pages
                     await anyio.to_thread.run_sync(cp.commit, chunk.state, chunk.batch, chunk.cursor, chunk.done, chunk.pages)
@@ -264,7 +326,7 @@ async def extract(client: Any, config: ExtractConfig, sink: Sink) -> ExtractRepo
             if not cp.touched:
                 cp.remove()  # nothing to resume: leave no litter
             raise
-        sink.open(schema, metadata)
+        sink.open(schema, _metadata(config, slices, len(cp.windows)))
         try:
             for state in _ordered(cp.windows, config.query.sort):
                 for batch in cp.read_window(state):
@@ -279,7 +341,7 @@ async def extract(client: Any, config: ExtractConfig, sink: Sink) -> ExtractRepo
         rows = resumed
         sink.open(schema, metadata)
         try:
-            async with open_batch_stream(client, config, states, slices, converter) as chunks:
+            async with open_batch_stream(client, config, states, slices, converter, splitter) as chunks:
                 async for chunk in chunks:
                     pages += chunk.pages
                     n = chunk.batch.num_rows if chunk.batch is not None else 0
@@ -307,7 +369,7 @@ async def extract(client: Any, config: ExtractConfig, sink: Sink) -> ExtractRepo
         seconds=time.perf_counter() - began,
         output=output,
         slices=slices,
-        windows=len(states),
+        windows=len(splitter.registry) if splitter is not None else len(states),
         filters=config.query.describe(),
         output_format=getattr(sink, "format", None) or None,
         resumed_rows=resumed,

@@ -13,6 +13,9 @@ query is therefore returned by exactly one window, whatever the participants/lin
 (which the API combines with OR between them but AND with the time window).
 
 Boundaries are whole seconds, so the API (millisecond precision) and this module compare alike.
+
+A window may also carry ``keep_before`` (set when :mod:`.split` hands the rest of a running window to a
+new cursor): it then keeps only starts before it, and its cursor stops once the API's order is past it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from ..models import MeetingQuery
 
-__all__ = ["Window", "auto_slices", "discover_range", "meeting_start_key", "plan_windows", "split_windows"]
+__all__ = ["Window", "auto_slices", "discover_range", "meeting_start_key", "plan_windows", "split_windows", "to_ns"]
 
 # Windows per concurrent cursor: more windows than cursors even out uneven data (more meetings in recent
 # months) so that no cursor is left running alone at the end; each window also ends on a partly filled
@@ -37,12 +40,17 @@ MAX_SLICES = 64
 
 @dataclass(frozen=True)
 class Window:
-    """One time window of a sliced extract; ``keep_from`` None means keep every meeting returned."""
+    """One time window of a sliced extract: the API query bounds, and the start keys it keeps.
+
+    It keeps starts in ``[keep_from, keep_before)``; None on either side means no limit there (the
+    query's own bounds apply).
+    """
 
     index: int
     ends_from: datetime | None
     starts_before: datetime | None
     keep_from: datetime | None
+    keep_before: datetime | None = None
 
     def query(self, base: MeetingQuery) -> MeetingQuery:
         """The base query restricted to this window."""
@@ -53,9 +61,16 @@ class Window:
     @property
     def keep_from_ns(self) -> int | None:
         """``keep_from`` as epoch nanoseconds."""
-        if self.keep_from is None:
-            return None
-        return int(self.keep_from.timestamp()) * 1_000_000_000
+        return to_ns(self.keep_from)
+
+    @property
+    def keep_before_ns(self) -> int | None:
+        """``keep_before`` as epoch nanoseconds."""
+        return to_ns(self.keep_before)
+
+    def order_key(self) -> tuple[bool, datetime]:
+        """Sorts windows by the starts they hold (windows partition the start axis)."""
+        return (self.keep_from is not None, self.keep_from or datetime.min.replace(tzinfo=UTC))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the checkpoint file."""
@@ -67,6 +82,7 @@ class Window:
             "ends_from": iso(self.ends_from),
             "starts_before": iso(self.starts_before),
             "keep_from": iso(self.keep_from),
+            "keep_before": iso(self.keep_before),
         }
 
     @classmethod
@@ -75,7 +91,18 @@ class Window:
         def parse(value: str | None) -> datetime | None:
             return datetime.fromisoformat(value) if value is not None else None
 
-        return cls(int(data["index"]), parse(data["ends_from"]), parse(data["starts_before"]), parse(data["keep_from"]))
+        return cls(int(data["index"]), parse(data["ends_from"]), parse(data["starts_before"]), parse(data["keep_from"]),
+                   parse(data.get("keep_before")))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_ns(value: datetime | None) -> int | None:
+    """Epoch nanoseconds of an aware datetime, exact to the microsecond (no float rounding)."""
+    if value is None:
+        return None
+    return (value - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
 def meeting_start_key(meeting: dict[str, Any], tz_name: str) -> datetime:
@@ -91,12 +118,14 @@ def _floor_second(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
-def split_windows(query: MeetingQuery, lo: datetime, hi: datetime, count: int) -> list[Window]:
+def split_windows(query: MeetingQuery, lo: datetime, hi: datetime, count: int, *, by_start: bool = False) -> list[Window]:
     """``count`` windows (fewer if the range is too short) covering every meeting of ``query``.
 
     ``lo``/``hi`` only place the inner boundaries (the first and last windows are open-ended as far as
     the query allows), so any range gives an exact result; a good one gives balanced windows.
+    ``by_start``: the first window too keeps only starts ``>= ends_from`` (``window="start"``).
     """
+    first_keep = query.ends_from if by_start else None
     lo = max(lo, query.ends_from) if query.ends_from else lo
     hi = min(hi, query.starts_before) if query.starts_before else hi
     span = (hi - lo).total_seconds()
@@ -108,8 +137,8 @@ def split_windows(query: MeetingQuery, lo: datetime, hi: datetime, count: int) -
             if b > lo and (not bounds or b > bounds[-1]) and b < hi:
                 bounds.append(b)
     if not bounds:
-        return [Window(0, query.ends_from, query.starts_before, None)]
-    windows = [Window(0, query.ends_from, bounds[0], None)]
+        return [Window(0, query.ends_from, query.starts_before, first_keep)]
+    windows = [Window(0, query.ends_from, bounds[0], first_keep)]
     for k, b in enumerate(bounds, start=1):
         upper = bounds[k] if k < len(bounds) else query.starts_before
         windows.append(Window(k, b, upper, b))
@@ -152,19 +181,22 @@ def auto_slices(reads_per_second: float, rtt: float, max_in_flight: int) -> int:
 
 
 async def plan_windows(
-    client: Any, query: MeetingQuery, slices: int | None, *, reads_per_second: float, max_in_flight: int
-) -> tuple[list[Window], int]:
-    """The windows of an extract and the number of concurrent cursors to run them with.
+    client: Any, query: MeetingQuery, slices: int | None, *, reads_per_second: float, max_in_flight: int,
+    by_start: bool = False,
+) -> tuple[list[Window], int, tuple[datetime, datetime] | None]:
+    """The windows of an extract, the number of concurrent cursors, and the range of starts found.
 
     ``slices`` 1 means one cursor over the query unchanged; None chooses from the measured round trip.
+    The range (None when not probed) guides later splits of open-ended windows.
     """
+    single = [Window(0, query.ends_from, query.starts_before, query.ends_from if by_start else None)]
     if slices == 1:
-        return [Window(0, query.ends_from, query.starts_before, None)], 1
+        return single, 1, None
     found = await discover_range(client, query)
     if found is None:
-        return [Window(0, query.ends_from, query.starts_before, None)], 1
+        return single, 1, None
     lo, hi, rtt = found
     n = slices if slices is not None else auto_slices(reads_per_second, rtt, max_in_flight)
     n = max(1, min(n, MAX_SLICES))
-    windows = split_windows(query, lo, hi, n * WINDOWS_PER_SLICE if n > 1 else 1)
-    return windows, min(n, len(windows))
+    windows = split_windows(query, lo, hi, n * WINDOWS_PER_SLICE if n > 1 else 1, by_start=by_start)
+    return windows, min(n, len(windows)), (lo, hi)

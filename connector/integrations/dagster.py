@@ -203,6 +203,7 @@ def meetings_asset(
     slices: int | None = None,
     batch_size: int | None = None,
     resource_key: str = "attio",
+    window: str | None = None,
     **asset_kwargs: Any,
 ) -> AssetsDefinition:
     """An asset of Attio meetings.
@@ -210,7 +211,10 @@ def meetings_asset(
     ``output="parquet"`` writes ``path`` (``{partition_key}`` and ``{name}`` are filled in) and stores
     nothing in the IO manager; ``"table"`` / ``"dataframe"`` hand a ``pyarrow.Table`` / ``pandas.DataFrame``
     to the asset's IO manager. ``partitions_def`` must be a time-window one (daily, hourly, ...): each
-    partition extracts the meetings overlapping its window. ``query`` sets the other filters
+    partition extracts the meetings that start in its window (``window="start"``, the default when
+    partitioned: each meeting in exactly one partition; all-day ones by 00:00 in the partitions'
+    timezone) or, with ``window="overlap"`` (the default unpartitioned), every meeting overlapping it
+    (Attio's semantics: one crossing midnight is in both days). ``query`` sets the other filters
     (participants, linked record, page size). Other keyword arguments go to ``@asset`` (``group_name``,
     ``key_prefix``, ``io_manager_key``, ``deps``, ...).
     """
@@ -222,6 +226,8 @@ def meetings_asset(
         raise ConfigError("partitions_def must be a time-window partitioning (Daily/Hourly/Weekly/Monthly...)")
     base = query or MeetingQuery()
     options: dict[str, Any] = {k: v for k, v in (("slices", slices), ("batch_size", batch_size)) if v is not None}
+    options["window"] = window or ("start" if partitions_def is not None else "overlap")
+    ExtractConfig(**options)  # refuse a bad window or slice count when the asset is defined, not at run time
     asset_kwargs.setdefault(
         "description", f"Attio meetings ({'a Parquet file' if output == 'parquet' else output}) with filters {base.describe()}"
     )

@@ -41,6 +41,14 @@ def meeting_ids_in_window(
     }
 
 
+def meeting_ids_starting_in(
+    meetings: Iterable[dict[str, Any]], ends_from: datetime, starts_before: datetime, tz: str = "UTC"
+) -> set[str]:
+    """IDs of the meetings that start in ``[ends_from, starts_before)`` (``window="start"``)."""
+    zone = ZoneInfo(tz)
+    return {m["id"]["meeting_id"] for m in meetings if ends_from <= _instant(m["start"], zone) < starts_before}
+
+
 def busiest_day(meetings: Iterable[dict[str, Any]]) -> date:
     """The UTC day that the most meetings overlap, so a one-day window is never trivially empty."""
     best: dict[date, int] = {}
@@ -54,6 +62,11 @@ def busiest_day(meetings: Iterable[dict[str, Any]]) -> date:
 @pytest.fixture
 def in_window() -> Callable[..., set[str]]:
     return meeting_ids_in_window
+
+
+@pytest.fixture
+def starting_in() -> Callable[..., set[str]]:
+    return meeting_ids_starting_in
 
 
 @pytest.fixture

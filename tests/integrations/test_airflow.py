@@ -126,7 +126,7 @@ def test_hook_test_connection_reports_a_bad_token(monkeypatch: pytest.MonkeyPatc
 
 
 def test_daily_dag_extracts_its_data_interval(dags: Any, attio_connection: EmulatorThread, tmp_path: Path,
-                                              in_window: Any, busiest: Any) -> None:
+                                              starting_in: Any, in_window: Any, busiest: Any) -> None:
     meetings = attio_connection.emulator.store.all_meetings()
     day = busiest(meetings)
     logical = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
@@ -135,8 +135,9 @@ def test_daily_dag_extracts_its_data_interval(dags: Any, attio_connection: Emula
     assert run.state == "success"
     start, end = run.data_interval_start, run.data_interval_end
     assert end - start == timedelta(days=1)
-    expected = in_window(meetings, start, end)
+    expected = starting_in(meetings, start, end)  # window="start" by default: each meeting in one day only
     assert expected  # the busiest day's neighbourhood is never empty
+    assert expected <= in_window(meetings, start, end)
     path = tmp_path / "meetings" / f"date={start:%Y-%m-%d}" / "meetings.parquet"
     table = pq.read_table(path)
     assert sorted(table.column("meeting_id").to_pylist()) == sorted(expected)

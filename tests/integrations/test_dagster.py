@@ -75,11 +75,11 @@ def test_factory_refuses_parquet_without_a_path() -> None:
 
 
 def test_daily_partition_materializes_its_day_to_parquet(sample: Any, emulator: EmulatorThread, tmp_path: Path,
-                                                         instance: Any, in_window: Any, busiest: Any) -> None:
+                                                         instance: Any, starting_in: Any, busiest: Any) -> None:
     meetings = emulator.emulator.store.all_meetings()
     day = busiest(meetings)
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    expected = in_window(meetings, start, start + timedelta(days=1))
+    expected = starting_in(meetings, start, start + timedelta(days=1))  # partitions: window="start" by default
     assert expected
 
     result = materialize([sample.attio_meetings], resources=sample.resources, partition_key=day.isoformat(),
