@@ -11,7 +11,7 @@ Many tasks may share one client: its rate limits, in-flight cap and retry policy
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -36,6 +36,7 @@ class Page:
     meetings: list[dict[str, Any]]
     cursor: str | None
     next_cursor: str | None
+    batch: Any = None  # with list_page(decode=...): the meetings already as a RecordBatch (``meetings`` is empty)
 
     @property
     def is_last(self) -> bool:
@@ -78,13 +79,21 @@ class AttioClient:
 
     # ------------------------------------------------------------------------------------------ reads
 
-    async def list_page(self, query: MeetingQuery | None = None, cursor: str | None = None) -> Page:
-        """Fetch one page of meetings matching ``query``, starting at ``cursor`` (None: the first page)."""
+    async def list_page(
+        self, query: MeetingQuery | None = None, cursor: str | None = None, *, decode: Callable[[bytes], Any] | None = None
+    ) -> Page:
+        """Fetch one page of meetings matching ``query``, starting at ``cursor`` (None: the first page).
+
+        ``decode(body_bytes)`` (run in a worker thread) may replace JSON parsing: it returns either the parsed
+        body (checked as usual) or an object with ``batch`` and ``next_cursor`` (the page, already converted).
+        """
         query = query or MeetingQuery()
         params = query.to_params()
         if cursor is not None:
             params["cursor"] = cursor
-        body = await self._http.request("GET", MEETINGS_PATH, kind="read", params=params)
+        body = await self._http.request("GET", MEETINGS_PATH, kind="read", params=params, decode=decode)
+        if decode is not None and not isinstance(body, dict) and hasattr(body, "next_cursor"):
+            return Page([], cursor, body.next_cursor, body.batch)
         meetings = _data(body, "GET", MEETINGS_PATH)
         pagination = body.get("pagination")
         if not isinstance(meetings, list) or not isinstance(pagination, dict) or "next_cursor" not in pagination:

@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+import anyio
 import backoff
 import orjson
 
@@ -193,15 +194,26 @@ class HttpTransport:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         retry_ambiguous: bool = True,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
-        """Send with retries; return the decoded JSON body of a 2xx answer or raise a :mod:`connector.errors` error."""
+        """Send with retries; return the decoded JSON body of a 2xx answer or raise a :mod:`connector.errors` error.
+
+        ``decode`` replaces orjson for a 2xx body: it runs in a worker thread, inside the retry loop (a
+        ``ValueError`` from it is a malformed answer, retried like one).
+        """
         if self._session is None:
             await self.open()
         send = self._send_retrying if retry_ambiguous else self._send_unambiguous
-        return await send(method, path, kind, params, json)
+        return await send(method, path, kind, params, json, decode)
 
     async def _send_once(
-        self, method: str, path: str, kind: RequestKind, params: Mapping[str, str] | None, json: Any
+        self,
+        method: str,
+        path: str,
+        kind: RequestKind,
+        params: Mapping[str, str] | None,
+        json: Any,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         if self._session is None or self.config.token is None:
             raise ConfigError("the client is closed")
@@ -237,8 +249,11 @@ class HttpTransport:
                 raise ConnectError(f"connection failed: {type(exc).__name__}", method=method, path=path) from exc
         self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
         try:
-            decoded = orjson.loads(body) if body else None
-        except orjson.JSONDecodeError as exc:
+            if decode is not None and body and status < 400:
+                decoded = await anyio.to_thread.run_sync(decode, body)
+            else:
+                decoded = orjson.loads(body) if body else None
+        except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
             if status < 400:
                 self.stats.transport_errors += 1
                 raise MalformedResponseError(

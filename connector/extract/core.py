@@ -37,6 +37,7 @@ from ..models import MeetingQuery
 from ..schema import SCHEMA_VERSION, meeting_arrow_schema
 from .arrow import MeetingConverter, concat_batches, start_keys
 from .checkpoint import Checkpoint, WindowState, default_checkpoint_path
+from .fastpath import decode_page
 from .report import ExtractReport
 from .sinks import FileSink, Sink
 from .slices import plan_windows
@@ -122,12 +123,13 @@ async def _run_window(
     pending: list[pa.RecordBatch] = []
     rows = pages = 0
     while True:
-        page = await client.list_page(query, cursor)
+        # The fast path converts the body in a worker thread; unusual pages come back parsed, for the converter.
+        page = await client.list_page(query, cursor, decode=decode_page)
         pages += 1
         added = 0
         past = False
-        if page.meetings:
-            batch = converter.convert(page.meetings)
+        if page.batch is not None or page.meetings:
+            batch = page.batch if page.batch is not None else converter.convert(page.meetings)
             window = state.window
             keep_from, keep_before = window.keep_from_ns, window.keep_before_ns
             keys = start_keys(batch, base.timezone) if keep_from is not None or keep_before is not None or splitter else None
