@@ -110,12 +110,12 @@ async def main(out):
     async with AttioClient(cfg) as client:
         list_page = client.list_page
 
-        async def timed(query, cursor=None):
+        async def timed(query, cursor=None, **kwargs):
             began = time.perf_counter()
             data = query.limit > 1  # the range probe asks for one meeting
             if data and times["first"] is None:
                 times["first"] = began
-            result = await list_page(query, cursor)
+            result = await list_page(query, cursor, **kwargs)
             if data:
                 times["last"] = time.perf_counter()
             return result

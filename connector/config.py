@@ -119,6 +119,8 @@ class ClientConfig:
         base = self.base_url.rstrip("/")
         if not base.startswith(("http://", "https://")):
             raise InvalidArgumentError("base_url", f"must start with http:// or https://, got {base!r}")
+        if base.endswith("/v2"):
+            raise InvalidArgumentError("base_url", f"give the API root without /v2 (e.g. https://api.attio.com), got {base!r}")
         object.__setattr__(self, "base_url", base)
         if self.timeout <= 0 or self.connect_timeout <= 0:
             raise InvalidArgumentError("timeout", "must be positive")

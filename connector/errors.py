@@ -164,13 +164,16 @@ class AuthenticationError(ApiError):
 class PermissionDeniedError(ApiError):
     """403: the token lacks a scope this call needs."""
 
-    hint = "give the token the meeting:read (or meeting:read-write) and record_permission:read scopes"
+    hint = (
+        "give the token the scopes named: meeting:read and record_permission:read to read, "
+        "meeting:read-write to load"
+    )
 
 
 class NotFoundError(ApiError):
-    """404: no such meeting."""
+    """404: no such meeting (or no such route: a wrong base URL)."""
 
-    hint = "check the meeting ID"
+    hint = "check the meeting ID, and that the base URL is Attio's API root"
 
 
 class RateLimitError(ApiError):

@@ -30,6 +30,7 @@ from .errors import (
     MalformedResponseError,
     RateLimitError,
     RequestTimeoutError,
+    TransportError,
     error_for_status,
 )
 from .ratelimit import RateLimiter, RequestKind
@@ -134,7 +135,16 @@ class HttpTransport:
             self.stats.retries += 1
             self.stats.retry_wait_seconds += details.get("wait") or 0.0
             exc = details.get("exception")
-            log.info("retrying after %s (attempt %d, wait %.2fs)", exc, details.get("tries", 0), details.get("wait") or 0)
+            # Silence would look like a hang: say so when the network is the problem or the wait is long.
+            level = logging.WARNING if isinstance(exc, TransportError) or (details.get("wait") or 0) >= 5 else logging.INFO
+            log.log(
+                level,
+                "%s; retry %d of %d in %.1f s",
+                exc,
+                details.get("tries", 0),
+                policy.max_attempts - 1,
+                details.get("wait") or 0,
+            )
 
         def retrying(giveup: Callable[[Exception], bool]) -> Any:
             return backoff.on_exception(
@@ -246,7 +256,9 @@ class HttpTransport:
                 raise ConfigError(f"invalid base URL {self.config.base_url!r}") from exc
             except aiohttp.ClientError as exc:
                 self.stats.transport_errors += 1
-                raise ConnectError(f"connection failed: {type(exc).__name__}", method=method, path=path) from exc
+                raise ConnectError(
+                    f"cannot reach {self.config.base_url}: {type(exc).__name__}", method=method, path=path
+                ) from exc
         self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
         try:
             if decode is not None and body and status < 400:

@@ -120,3 +120,36 @@ def test_sample_config_parses_for_every_command() -> None:
     assert args.read_rate == 96 and args.token_env == "ATTIO_API_KEY"
     args = parser.parse_args(["load", "meetings.csv", "--concurrency", "4"])
     assert args.concurrency == 4 and str(args.mapping).endswith("meetings_mapping.toml")
+
+
+def test_config_file_flags_must_be_booleans(tmp_path, capsys) -> None:
+    config = write_config(tmp_path, '[extract]\nresume = "yes"\n')
+    assert main(["--config", str(config), "extract", "--output", str(tmp_path / "x.parquet")]) == 2
+    assert "resume must be true or false" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--output", "m.xlsx"], "use .parquet, .csv or .jsonl", id="unknown-suffix"),
+        pytest.param(["--output", "m.parquet", "--base-url", "https://api.attio.com/v2"], "without /v2", id="v2-base"),
+    ],
+)
+def test_extract_refuses_likely_mistakes(tmp_path, monkeypatch, capsys, args, message) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ATTIO_API_KEY", "t")
+    assert main(["extract", *args, "-q"]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir()), "nothing was written"
+
+
+def test_unreachable_base_url_names_it(monkeypatch, capsys, caplog) -> None:
+    monkeypatch.setenv("ATTIO_API_KEY", "t")
+    monkeypatch.setenv("ATTIO_BASE_URL", "http://127.0.0.1:9")  # the discard port: nothing listens
+    from connector import ClientConfig, ConnectError, RetryPolicy, SyncAttioClient
+
+    config = ClientConfig.from_env(retry=RetryPolicy(max_attempts=2, initial_delay=0.01))
+    with SyncAttioClient(config) as client, pytest.raises(ConnectError) as info:
+        client.get_meeting("00000000-0000-4000-8000-000000000000")
+    assert "cannot reach http://127.0.0.1:9" in str(info.value)
+    assert "retry 1 of 1" in caplog.text, "a retry after a network error is logged as a warning"

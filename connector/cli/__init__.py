@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ApiError, ConfigError, ConnectorError, PaginationError, SchemaError, TransportError
-from .common import EXIT_API, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TRANSPORT, EXIT_USAGE
+from .common import EXIT_API, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_TRANSPORT, EXIT_USAGE
 from .configfile import apply_config_file, split_config_option
 
 __all__ = ["build_parser", "main"]
@@ -73,8 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print("error: interrupted; files are consistent: run the same command again to continue (extract: add --resume)", file=sys.stderr)
+        again = "run it again with --resume" if args.command == "extract" else "run the same command again"
+        print(f"error: interrupted; files are consistent: {again} to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): nothing more to say, and nowhere to say it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:
         if args.verbose > 1:
             raise

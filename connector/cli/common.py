@@ -34,7 +34,7 @@ EXIT_TRANSPORT = 4  # Attio could not be reached or kept failing after every ret
 EXIT_INTERNAL = 70  # a bug in the connector (EX_SOFTWARE); -vv shows the traceback
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; files are left consistent and --resume continues
 
-EMULATOR_MEETINGS = 2000
+EMULATOR_MEETINGS = 1000  # the same data set as `python -m connector emulator`
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:

@@ -68,6 +68,9 @@ def _defaults_for(
             raise ConfigError(f"config file {path}: [{table}] has unknown key {key!r}; known keys: {names}")
         if dest == "base_url" and os.environ.get(BASE_URL_ENV):
             continue  # the environment wins over the file
+        action = known[dest]
+        if isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction) and not isinstance(value, bool):
+            raise ConfigError(f"config file {path}: [{table}] {key} must be true or false, got {value!r}")
         if isinstance(value, list):
             value = ",".join(str(v) for v in value)
         out[dest] = str(value) if isinstance(value, Path) else value

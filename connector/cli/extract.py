@@ -44,6 +44,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _page_size(text: str) -> int:
+    value = _positive(text)
+    if value > 200:
+        raise argparse.ArgumentTypeError("Attio pages hold at most 200 meetings")
+    return value
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``extract`` subcommand."""
     parser = subparsers.add_parser(
@@ -69,7 +76,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     filters.add_argument("--timezone", default="UTC", metavar="Z", help="IANA zone that judges all-day meetings (default UTC)")
     tuning = parser.add_argument_group("throughput and resume")
-    tuning.add_argument("--page-size", type=_positive, default=200, metavar="N", help="meetings per request, 1-200 (default 200)")
+    tuning.add_argument("--page-size", type=_page_size, default=200, metavar="N", help="meetings per request, 1-200 (default 200)")
     tuning.add_argument(
         "--slices", type=_slices, default=None, metavar="N|auto",
         help="concurrent cursors over time windows (default auto: enough to fill the read budget)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import sys
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -257,8 +258,17 @@ async def _serve_forever(config: EmulatorConfig) -> None:
         await asyncio.Event().wait()
 
 
+class _DropClientHangups(logging.Filter):
+    """A client that goes away mid-answer (Ctrl-C, a timeout) is normal traffic, not a server error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionResetError | BrokenPipeError)
+
+
 def serve(config: EmulatorConfig) -> int:
     """Serve until Ctrl-C; returns the exit code (0 on Ctrl-C, 1 if the server cannot start)."""
+    logging.getLogger("aiohttp.server").addFilter(_DropClientHangups())
     try:
         asyncio.run(_serve_forever(config))
     except KeyboardInterrupt:

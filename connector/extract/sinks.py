@@ -323,7 +323,9 @@ def sink_for_path(
         suffix = Path(path).suffix.lower().lstrip(".")
         format = {"ndjson": "jsonl", "json": "jsonl", "pq": "parquet"}.get(suffix, suffix) or "parquet"
         if format not in FORMATS:
-            format = "parquet"
+            raise InvalidArgumentError(
+                "output", f"{os.fspath(path)!r} has the suffix .{suffix}; use .parquet, .csv or .jsonl, or pass --format"
+            )
     if format == "parquet":
         return ParquetSink(path, partition_by=partition_by)
     if partition_by is not None:
