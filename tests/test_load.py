@@ -117,22 +117,66 @@ async def test_a_meeting_that_already_exists_is_found(make_emulator: Any, tmp_pa
 @pytest.mark.anyio
 async def test_bad_rows_are_rejected_and_duplicates_sent_once(make_emulator: Any, tmp_path: Path) -> None:
     emu = make_emulator(meetings=0)
-    data = rows(6)
+    data = rows(7)
     data[1][4] = "not-an-email"
     data[2][3] = data[2][2]  # end == start
     data[3][1] = ""
-    data[5][0] = data[4][0]  # repeats ref-4
+    data[5] = list(data[4])  # the same meeting again
+    data[6][0] = data[0][0]  # repeats ref-0, but another meeting
     report = await run(emu, write_csv(tmp_path / "m.csv", data))
-    assert (report.created, report.rejected, report.skipped) == (2, 3, 1)
+    assert (report.created, report.rejected, report.skipped) == (2, 4, 1)
     assert not report.ok
     results = {int(r["row_number"]): r for r in read_results(tmp_path / "m.results.csv")}
-    assert_each_row_once(list(results.values()), 6)
+    assert_each_row_once(list(results.values()), 7)
     assert (results[3]["column"], results[3]["error"]) == ("participants", "invalid_row: 'not-an-email' is not an email address")
     assert (results[4]["column"], results[4]["error"]) == ("end", "invalid_row: end must be after start")
     assert (results[5]["column"], results[5]["error"]) == ("title", "invalid_row: title is required")
     assert results[7]["outcome"] == "skipped"
     assert results[7]["error"] == "duplicate: external_ref repeats row 6; sent once"
+    assert (results[8]["outcome"], results[8]["column"], results[8]["error"]) == (
+        "rejected",
+        "external_ref",
+        "invalid_row: external_ref ref-0 repeats row 2 with different content (title, start, end differ); "
+        "give each meeting its own ref",
+    )
     assert emu.emulator.stats.count(method="POST") == 2
+    assert meetings_by_title(emu) == {"Meeting ref-0": 1, "Meeting ref-4": 1}
+
+
+@pytest.mark.anyio
+async def test_a_repeated_ref_is_told_apart_again_on_a_rerun(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(meetings=0)
+    data = rows(3)
+    source = write_csv(tmp_path / "m.csv", [*data, list(data[1]), [data[2][0], *rows(5)[4][1:]]])
+    first = await run(emu, source)
+    assert (first.created, first.skipped, first.rejected) == (3, 1, 1)
+    # Rows 2-4 are done now; their repeats are still told apart by content, against this run's first row.
+    again = await run(emu, source)
+    assert (again.created, again.skipped, again.rejected, again.requests) == (0, 4, 1, 0)
+    results = {int(r["row_number"]): r for r in read_results(tmp_path / "m.results.csv")}
+    assert results[5]["error"] == "duplicate: external_ref repeats row 3; sent once"
+    assert results[6]["error"].startswith("invalid_row: external_ref ref-2 repeats row 4 with different content (title,")
+
+
+@pytest.mark.anyio
+async def test_dry_run_tells_a_duplicate_from_a_conflicting_ref(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(meetings=0)
+    data = rows(3)
+    data[0][4] = "ana@example.org; ben@example.org"
+    same = [*data[0][:4], "Ben <ben@example.org>; ana@example.org", data[0][5]]  # same people, another order
+    other = [data[1][0], "Another meeting", *data[1][2:]]
+    async with AttioClient(client_config(emu)) as client:
+        report = await load(write_csv(tmp_path / "m.csv", [*data, same, other]), client,
+                            LoadConfig(dry_run=True, results_path=tmp_path / "dry.csv"))
+    assert (report.rows, report.rejected, report.skipped) == (5, 1, 1)
+    results = {int(r["row_number"]): r for r in read_results(tmp_path / "dry.csv")}
+    assert results[5]["error"] == "duplicate: external_ref repeats row 2; would be sent once"
+    assert results[6]["outcome"] == "rejected" and results[6]["column"] == "external_ref"
+    assert results[6]["error"] == (
+        "invalid_row: external_ref ref-1 repeats row 3 with different content (title differ); give each meeting its own ref"
+    )
+    assert report.errors[0]["row_number"] == 6
+    assert emu.emulator.stats.requests == 0
 
 
 @pytest.mark.anyio

@@ -26,7 +26,8 @@ def test_walkthrough_dry_run_prints_summary_and_bodies_and_sends_nothing(sample:
     code = main(["load", str(source), "--mapping", str(mapping), "--dry-run"])
     out = capsys.readouterr().out
     assert code == 1  # the sample has bad rows on purpose
-    assert out.startswith("dry run (nothing sent): 50 rows: 43 valid, 6 rejected, 1 duplicates")
+    assert out.startswith("dry run (nothing sent): 51 rows: 43 valid, 7 rejected, 1 duplicates")
+    assert "row 46, column 'Event ID': invalid_row: external_ref CAL-2027-1044 repeats row 45 with different content" in out
     assert "row 22, column 'Time Zone': invalid_row: 'Europe/Pariss' is not a known IANA timezone name" in out
     assert '"external_ref": "CAL-2027-1001"' in out
     assert not (source.parent / "meetings_export.ledger.sqlite").exists()
@@ -39,12 +40,15 @@ def test_walkthrough_load_against_the_emulator(emulator: Any, sample: tuple[Path
     assert main(args) == 1
     report = json.loads(capsys.readouterr().out)
     assert {k: report[k] for k in ("rows", "created", "rejected", "skipped", "failed")} == {
-        "rows": 50, "created": 43, "rejected": 6, "skipped": 1, "failed": 0,
+        "rows": 51, "created": 43, "rejected": 7, "skipped": 1, "failed": 0,
     }
     with open(source.parent / "meetings_export.results.csv", newline="") as f:
         results = list(csv.DictReader(f))
-    assert sorted(int(r["row_number"]) for r in results) == list(range(2, 52))
-    assert main(args) == 1  # still 1: the same six rows are still invalid
+    assert sorted(int(r["row_number"]) for r in results) == list(range(2, 53))
+    by_row = {int(r["row_number"]): r for r in results}
+    assert by_row[52]["error"] == "duplicate: external_ref repeats row 31; sent once"  # the same meeting twice
+    assert (by_row[46]["outcome"], by_row[46]["column"]) == ("rejected", "Event ID")  # another meeting, same ref
+    assert main(args) == 1  # still 1: the same seven rows are still invalid
     again = json.loads(capsys.readouterr().out)
     assert (again["created"], again["skipped"], again["requests"]) == (0, 44, 0)
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import sqlite3
+from pathlib import Path
 
 import pytest
 
 from connector.errors import ConfigError
 from connector.load import mapping_from_dict
+from connector.load.ledger import Ledger
 from connector.load.mapping import Mapping, load_mapping
-from connector.load.rows import Prepared, Rejected, RowMapper
+from connector.load.rows import Prepared, Rejected, RowMapper, differing_fields, field_fingerprints
 
 HEADERS = ["external_ref", "title", "description", "start", "end", "timezone", "is_all_day", "participants",
            "organizer", "participant_status", "linked_records"]
@@ -208,6 +212,86 @@ def test_common_datetime_formats(text: str, expected: str) -> None:
                      mapping=mapping_from_dict({"defaults": {"duration_minutes": 60}}))
     assert isinstance(result, Prepared), result
     assert result.body["start"]["datetime"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "day_first", "expected"),
+    [
+        ("2027-06-17 9:00", False, "2027-06-17T09:00:00-04:00"),
+        ("2027-06-17 9:00:30", False, "2027-06-17T09:00:30-04:00"),
+        ("2027-06-17T9:00+02:00", False, "2027-06-17T09:00:00+02:00"),
+        ("2027-6-7 9:00", False, "2027-06-07T09:00:00-04:00"),
+        ("2027-06-17 9:00 PM", False, "2027-06-17T21:00:00-04:00"),
+        ("6/17/2027 9:05 AM", False, "2027-06-17T09:05:00-04:00"),
+        ("6/17/2027 9:05am", False, "2027-06-17T09:05:00-04:00"),
+        ("6/7/2027 9:05", False, "2027-06-07T09:05:00-04:00"),
+        ("6/7/27 9:05 PM", False, "2027-06-07T21:05:00-04:00"),
+        ("7/6/2027 9:05", True, "2027-06-07T09:05:00-04:00"),
+        ("17.06.2027 9:00", True, "2027-06-17T09:00:00-04:00"),
+        ("17.6.2027 9:00", False, "2027-06-17T09:00:00-04:00"),
+        ("2027/6/17 9:00", False, "2027-06-17T09:00:00-04:00"),
+    ],
+)
+def test_single_digit_hours_months_and_days(text: str, day_first: bool, expected: str) -> None:
+    mapping = mapping_from_dict({"defaults": {"duration_minutes": 60}, "formats": {"day_first": day_first}})
+    result = map_one(GOOD | {"start": text, "end": "", "is_all_day": "no"}, mapping=mapping)
+    assert isinstance(result, Prepared), result
+    assert result.body["start"]["datetime"] == expected
+
+
+def test_single_digit_date_only_is_all_day() -> None:
+    result = map_one(GOOD | {"start": "2027-6-7", "end": ""})
+    assert isinstance(result, Prepared), result
+    assert (result.body["start"], result.body["end"]) == ({"date": "2027-06-07"}, {"date": "2027-06-08"})
+
+
+@pytest.mark.parametrize(
+    ("text", "day_first", "reason"),
+    [
+        ("2027-06-17 25:00", False, "'2027-06-17 25:00' is not a date or datetime"),
+        ("2027-13-07 9:00", False, "'2027-13-07 9:00' is not a date or datetime"),
+        ("6/17/2027 9:05 AM", True, "'6/17/2027 9:05 AM' is month-first but the mapping says day_first"),
+    ],
+)
+def test_impossible_or_misordered_datetimes_are_still_rejected(text: str, day_first: bool, reason: str) -> None:
+    mapping = mapping_from_dict({"defaults": {"duration_minutes": 60}, "formats": {"day_first": day_first}})
+    result = map_one(GOOD | {"start": text, "end": "", "is_all_day": "no"}, mapping=mapping)
+    assert isinstance(result, Rejected) and result.error.column == "start"
+    assert result.error.reason.startswith(reason)
+
+
+def test_field_fingerprints_ignore_participant_and_link_order() -> None:
+    a = map_one(GOOD | {"linked_records": f"companies:{UUID}; deals:{UUID}"})
+    b = map_one(GOOD | {"participants": "Bob <bob@example.org>; ana@acme.com", "linked_records": f"deals:{UUID}; companies:{UUID}"})
+    c = map_one(GOOD | {"title": "Other", "end": "2027-11-27T16:00:00", "linked_records": f"companies:{UUID}; deals:{UUID}"})
+    assert isinstance(a, Prepared) and isinstance(b, Prepared) and isinstance(c, Prepared)
+    assert field_fingerprints(a.body) == field_fingerprints(b.body)
+    assert differing_fields(field_fingerprints(a.body), field_fingerprints(c.body)) == ["title", "end"]
+
+
+def test_ledger_tells_duplicate_from_conflict_and_upgrades_an_old_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # a ledger written before run_fields existed
+        db.execute(
+            "CREATE TABLE refs (key TEXT PRIMARY KEY, state TEXT NOT NULL, maybe_sent INTEGER NOT NULL DEFAULT 1,"
+            " meeting_id TEXT, row_number INTEGER, run_id TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+            " body TEXT, fingerprint TEXT, error TEXT, claimed_at REAL NOT NULL, updated_at REAL NOT NULL) WITHOUT ROWID"
+        )
+        db.execute("INSERT INTO refs VALUES ('ref-1', 'created', 0, 'm-1', 2, 'old', 1, NULL, NULL, NULL, 0, 0)")
+    db.close()
+    first = map_one(GOOD)
+    same = map_one(GOOD | {"participants": "bob@example.org; ana@acme.com"})
+    other = map_one(GOOD | {"title": "Another meeting"})
+    assert isinstance(first, Prepared) and isinstance(same, Prepared) and isinstance(other, Prepared)
+    ledger = Ledger(path, keep_bodies=False)
+    try:
+        items = [dataclasses.replace(p, row_number=n) for n, p in ((2, first), (3, same), (4, other))]
+        claims = ledger.claim(items, "run-2")
+    finally:
+        ledger.close()
+    assert [c.action for c in claims] == ["done", "duplicate", "conflict"]
+    assert (claims[1].first_row, claims[1].meeting_id) == (2, "m-1")
+    assert (claims[2].first_row, claims[2].differs) == (2, ("title",))
 
 
 def test_ical_external_ref_object() -> None:

@@ -18,7 +18,7 @@ from .ledger import Ledger
 from .mapping import Mapping, load_mapping, mapping_from_dict
 from .results import RowResult, open_results
 from .rows import Prepared, RowMapper
-from .runner import LoadRun
+from .runner import LoadRun, conflict_result
 from .sources import Source, open_source
 
 __all__ = ["default_paths", "load", "load_file"]
@@ -104,7 +104,10 @@ async def load(
 
 
 def _dry_run(src: Source, mapper: RowMapper, config: LoadConfig, results_path: Path | None, started: float) -> LoadReport:
-    """Map and validate every row, find duplicate refs (in a scratch ledger, so memory stays flat), send nothing."""
+    """Map and validate every row, find repeated refs (in a scratch ledger, so memory stays flat), send nothing.
+
+    A row repeating an earlier row's external_ref is skipped when it is the same meeting, rejected when not.
+    """
     counts = {"rows": 0, "rejected": 0, "skipped": 0}
     errors: list[dict[str, Any]] = []
     bodies: list[dict[str, Any]] = []
@@ -128,6 +131,13 @@ def _dry_run(src: Source, mapper: RowMapper, config: LoadConfig, results_path: P
                         errors.append(result.to_dict())
                 for claim in scratch.claim(valid, "dry-run"):
                     item = claim.item
+                    if claim.action == "conflict":
+                        counts["rejected"] += 1
+                        result = conflict_result(claim, mapper)
+                        results.write(result)
+                        if len(errors) < config.error_sample:
+                            errors.append(result.to_dict())
+                        continue
                     if claim.action == "duplicate":
                         counts["skipped"] += 1
                         note = f"duplicate: external_ref repeats row {claim.first_row}; would be sent once"

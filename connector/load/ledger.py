@@ -11,6 +11,9 @@ One row per external_ref (its ledger key, see :func:`~.rows.ref_key`) in ``refs`
     meeting_id   the meeting of a done row (indexed: a lookup never takes a meeting another ref owns)
     fingerprint  a hash of the body last claimed, kept, to tell a row that changed since it was loaded
     claimed_at   when this ref was first claimed; tells found from created (see runner.py)
+    run_fields   per-field hashes (:func:`~.rows.field_fingerprints`) of the first row of the ref in the
+                 run that last claimed it: a later row of that run repeating the ref with the same
+                 meeting is a duplicate, with another meeting a conflict (held here, not in memory)
 
 and in ``sent`` every distinct body claimed for sending while the ref is not done: a row edited between
 runs may have been created with an earlier body, so the lookup searches for each of them. They are
@@ -36,7 +39,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ..errors import ConfigError, ConnectorError
-from .rows import Prepared
+from .rows import Prepared, differing_fields, field_fingerprints
 
 try:
     import fcntl
@@ -58,7 +61,8 @@ CREATE TABLE IF NOT EXISTS refs (
     fingerprint TEXT,
     error       TEXT,
     claimed_at  REAL NOT NULL,
-    updated_at  REAL NOT NULL
+    updated_at  REAL NOT NULL,
+    run_fields  TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -104,11 +108,13 @@ class Claim:
     """What the ledger says about a valid row before it is sent.
 
     ``action``: ``send`` (new, or an earlier run's failure or unfinished row), ``done`` (an earlier run
-    finished it), ``duplicate`` (an earlier row of this run has the same external_ref).
+    finished it), ``duplicate`` (an earlier row of this run, ``first_row``, has the same external_ref and
+    the same meeting), ``conflict`` (an earlier row of this run has the same external_ref but another
+    meeting: ``differs`` names the fields that differ; the row must not be sent).
     """
 
     item: Prepared
-    action: Literal["send", "done", "duplicate"]
+    action: Literal["send", "done", "duplicate", "conflict"]
     state: str | None = None
     meeting_id: str | None = None
     first_row: int | None = None
@@ -117,6 +123,7 @@ class Claim:
     claimed_at: float = 0.0
     attempts: int = 0
     changed: bool = False
+    differs: tuple[str, ...] = ()
 
 
 class Ledger:
@@ -138,6 +145,9 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(refs)")}
+            if "run_fields" not in columns:  # a ledger written before run_fields existed
+                self._db.execute("ALTER TABLE refs ADD COLUMN run_fields TEXT")
         except sqlite3.Error as exc:
             self.close()
             raise ConfigError(f"ledger {self.path} cannot be used: {exc}") from None
@@ -228,28 +238,36 @@ class Ledger:
     def _claim_one(self, item: Prepared, run_id: str, now: float) -> Claim:
         db = self._conn
         row = db.execute(
-            "SELECT state, maybe_sent, meeting_id, row_number, run_id, body, claimed_at, attempts, fingerprint"
-            " FROM refs WHERE key = ?",
+            "SELECT state, maybe_sent, meeting_id, row_number, run_id, body, claimed_at, attempts, fingerprint,"
+            " run_fields FROM refs WHERE key = ?",
             (item.key,),
         ).fetchone()
         body = fingerprint = None
         if self.keep_bodies:
             body = json.dumps(item.body, sort_keys=True, separators=(",", ":"))
             fingerprint = hashlib.sha256(body.encode()).hexdigest()[:24]
+        fields = field_fingerprints(item.body)
+        fields_text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         if row is None:
             db.execute(
-                "INSERT INTO refs (key, state, maybe_sent, row_number, run_id, fingerprint, claimed_at, updated_at)"
-                " VALUES (?, 'in_flight', 1, ?, ?, ?, ?, ?)",
-                (item.key, item.row_number, run_id, fingerprint, now, now),
+                "INSERT INTO refs (key, state, maybe_sent, row_number, run_id, fingerprint, claimed_at, updated_at,"
+                " run_fields) VALUES (?, 'in_flight', 1, ?, ?, ?, ?, ?, ?)",
+                (item.key, item.row_number, run_id, fingerprint, now, now, fields_text),
             )
             self._remember(item.key, body, fingerprint)
             return Claim(item, "send", claimed_at=now)
-        state, maybe_sent, meeting_id, first_row, owner, legacy_body, claimed_at, attempts, old_fingerprint = row
+        state, maybe_sent, meeting_id, first_row, owner, legacy_body, claimed_at, attempts, old_fingerprint, first_fields = row
         if owner == run_id:
+            differs = differing_fields(json.loads(first_fields), fields) if first_fields else []
+            if differs:
+                return Claim(item, "conflict", state=state, first_row=first_row, differs=tuple(differs))
             return Claim(item, "duplicate", state=state, meeting_id=meeting_id, first_row=first_row)
         if state in DONE:
             changed = fingerprint is not None and old_fingerprint is not None and fingerprint != old_fingerprint
-            db.execute("UPDATE refs SET run_id = ?, row_number = ? WHERE key = ?", (run_id, item.row_number, item.key))
+            db.execute(
+                "UPDATE refs SET run_id = ?, row_number = ?, run_fields = ? WHERE key = ?",
+                (run_id, item.row_number, fields_text, item.key),
+            )
             return Claim(item, "done", state=state, meeting_id=meeting_id, changed=changed)
         # An earlier run's unfinished or failed row: this run takes it over. Every body sent for it before
         # comes back in the claim (the runner looks for the meeting any of them may have made before sending
@@ -259,8 +277,8 @@ class Ledger:
             sent.append(legacy_body)
         db.execute(
             "UPDATE refs SET run_id = ?, row_number = ?, state = 'in_flight', maybe_sent = ?, body = NULL,"
-            " fingerprint = ?, updated_at = ? WHERE key = ?",
-            (run_id, item.row_number, 1, fingerprint, now, item.key),
+            " fingerprint = ?, updated_at = ?, run_fields = ? WHERE key = ?",
+            (run_id, item.row_number, 1, fingerprint, now, fields_text, item.key),
         )
         self._remember(item.key, body, fingerprint)
         return Claim(

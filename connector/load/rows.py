@@ -29,7 +29,7 @@ from .mapping import DEFAULT_COLUMNS, Mapping, ParticipantColumn
 from .sources import Batch
 from .values import cell_text, is_blank, parse_bool, parse_emails, parse_linked_records, parse_moment
 
-__all__ = ["Prepared", "Rejected", "RowMapper", "ref_key"]
+__all__ = ["Prepared", "Rejected", "RowMapper", "differing_fields", "field_fingerprints", "ref_key", "ref_label"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,40 @@ def ref_key(ref: str | dict[str, Any]) -> str:
     if isinstance(ref, str):
         return ref
     return "ical:" + json.dumps(ref, sort_keys=True, separators=(",", ":"))
+
+
+def ref_label(ref: str | dict[str, Any]) -> str:
+    """An external_ref as a person reads it: the string, or ``ical_uid <uid>``."""
+    return ref if isinstance(ref, str) else f"ical_uid {ref.get('ical_uid')}"
+
+
+# The fields of a body compared to tell a repeated external_ref with the same meeting from another one.
+_COMPARED = ("title", "description", "is_all_day", "start", "end", "participants", "linked_records")
+
+
+def field_fingerprints(body: dict[str, Any]) -> dict[str, str]:
+    """A short hash of each compared field of a validated body, in a canonical form.
+
+    Participants (by email) and linked records are sorted first: the same people listed in another
+    order are the same meeting. Two bodies are the same meeting when their fingerprints are equal.
+    """
+    out = {}
+    for name in _COMPARED:
+        value = body.get(name)
+        if name == "participants" and value:
+            value = sorted(value, key=lambda p: (str(p.get("email_address")), json.dumps(p, sort_keys=True)))
+        elif name == "linked_records" and value:
+            value = sorted(value, key=lambda link: json.dumps(link, sort_keys=True))
+        elif name == "linked_records":
+            value = []
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+        out[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return out
+
+
+def differing_fields(first: dict[str, str], later: dict[str, str]) -> list[str]:
+    """The fields whose fingerprints differ, in body order."""
+    return [name for name in _COMPARED if first.get(name) != later.get(name)]
 
 
 class _Reject(Exception):
@@ -140,6 +174,17 @@ class RowMapper:
         except _Reject as rej:
             column = rej.column or self._column_of(rej.field)
             return Rejected(row_number, key, RowError(rej.reason, file=self.source_name, row=row_number, column=column))
+
+    def ref_column(self, ref: str | dict[str, Any] | None = None) -> str | None:
+        """The input column an external_ref was read from (the first key column of a derived one)."""
+        if isinstance(ref, dict) and "ical_uid" in self._cols:
+            return self._cols["ical_uid"][0][1]
+        if "external_ref" in self._cols:
+            return self._cols["external_ref"][0][1]
+        if self._ref_cols:
+            return self._ref_cols[0][1]
+        cols = self._cols.get("ical_uid")
+        return cols[0][1] if cols else "external_ref"
 
     def _column_of(self, field: str) -> str | None:
         if field == "participants" and self._participants:

@@ -43,10 +43,10 @@ from ..models import MeetingQuery
 from .config import LoadConfig, LoadReport
 from .ledger import Claim, Ledger
 from .results import ResultWriter, RowResult
-from .rows import Prepared, Rejected, RowMapper
+from .rows import Prepared, Rejected, RowMapper, ref_label
 from .sources import Source
 
-__all__ = ["LoadRun", "error_text", "same_meeting"]
+__all__ = ["LoadRun", "conflict_result", "error_text", "same_meeting"]
 
 Progress = Callable[[int], Any]
 
@@ -57,6 +57,18 @@ def error_text(exc: BaseException) -> str:
         kind = "/".join(p for p in (exc.type, exc.code) if p) or f"http_{exc.status}"
         return f"{kind}: {exc.message}"
     return f"transport/{type(exc).__name__}: {exc}"
+
+
+def conflict_result(claim: Claim, mapper: RowMapper) -> RowResult:
+    """The rejected result of a row that repeats an earlier row's external_ref with another meeting."""
+    item = claim.item
+    ref = item.body.get("external_ref", item.key)
+    differ = f" ({', '.join(claim.differs)} differ)" if claim.differs else ""
+    reason = (
+        f"external_ref {ref_label(ref)} repeats row {claim.first_row} with different content{differ}; "
+        "give each meeting its own ref"
+    )
+    return RowResult(item.row_number, item.key, "rejected", error=f"invalid_row: {reason}", column=mapper.ref_column(ref))
 
 
 def _instant(moment: dict[str, Any]) -> Any:
@@ -191,6 +203,8 @@ class LoadRun:
             if claim.changed:
                 note += "; the row changed since and was not sent again (find-or-create does not update)"
             await done.send(RowResult(item.row_number, item.key, "skipped", claim.meeting_id, note))
+        elif claim.action == "conflict":
+            await done.send(conflict_result(claim, self.mapper))
         else:
             await done.send(
                 RowResult(

@@ -31,6 +31,24 @@ _OTHER = (
 _OTHER_DATES = ("%Y/%m/%d", "%d.%m.%Y", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y")
 
 
+# ISO 8601 as spreadsheets write it, with a single-digit month, day or hour (2027-6-7 9:00): zero-padded,
+# then read as ISO 8601 (offsets, fractions and Z included).
+_LOOSE_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:([T ])(\d{1,2}):(\d{2})(.*))?", re.IGNORECASE)
+# "9:05AM", "9:05 a.m.": the form strptime's %p reads is "9:05 AM".
+_AM_PM = re.compile(r"(\d)\s*([ap])\.?\s*m\.?$", re.IGNORECASE)
+
+
+def _padded_iso(text: str) -> str | None:
+    match = _LOOSE_ISO.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, sep, hour, minute, rest = match.groups()
+    out = f"{year}-{int(month):02d}-{int(day):02d}"
+    if sep:
+        out += f"T{int(hour):02d}:{minute}{rest}"
+    return out
+
+
 def _swap(fmt: str) -> str:
     return fmt.replace("%m/%d", "%d/%m")
 
@@ -84,8 +102,10 @@ def parse_bool(value: Any) -> bool:
 def parse_moment(value: Any, *, formats: tuple[str, ...] = (), day_first: bool = False) -> datetime | date:
     """A datetime (naive when the text had no offset) or, for a date-only cell, a date.
 
-    ISO 8601 first, then ``formats``, then the common spreadsheet formats (US month/day order unless
-    ``day_first``). Typed cells (Excel, Parquet, pandas) are taken as they are.
+    ISO 8601 first (also with a single-digit month, day or hour: ``2027-6-7 9:00``), then ``formats``,
+    then the common spreadsheet formats (US month/day order unless ``day_first``); hours, months and
+    days may have one digit (``6/17/2027 9:05 AM``, ``17.6.2027 9:00``). Typed cells (Excel, Parquet,
+    pandas) are taken as they are.
     """
     if isinstance(value, datetime):
         if hasattr(value, "to_pydatetime"):  # pandas.Timestamp
@@ -102,6 +122,13 @@ def parse_moment(value: Any, *, formats: tuple[str, ...] = (), day_first: bool =
         return datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         pass
+    padded = _padded_iso(text)
+    if padded is not None:
+        try:
+            return date.fromisoformat(padded) if len(padded) == 10 else datetime.fromisoformat(padded.replace("z", "Z"))
+        except ValueError:
+            pass
+    text = _AM_PM.sub(lambda m: f"{m.group(1)} {m.group(2).upper()}M", text)
     datetimes = formats + tuple(_swap(f) if day_first else f for f in _US) + _OTHER
     for fmt in datetimes:
         try:
@@ -113,7 +140,17 @@ def parse_moment(value: Any, *, formats: tuple[str, ...] = (), day_first: bool =
             return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+    if day_first and any(_parses(text, fmt) for fmt in _US + _US_DATES):
+        raise ValueError(f"{text!r} is month-first but the mapping says day_first (day/month/year): use one order per file")
     raise ValueError(f"{text!r} is not a date or datetime (use ISO 8601, e.g. 2027-11-27T14:00:00+01:00)")
+
+
+def _parses(text: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(text, fmt)
+    except ValueError:
+        return False
+    return True
 
 
 _NAME_ADDR = re.compile(r"<([^<>]+)>")
