@@ -22,6 +22,7 @@ __all__ = [
     "EXIT_USAGE",
     "add_client_options",
     "client_session",
+    "positive_int",
     "progress",
     "want_progress",
 ]
@@ -35,6 +36,17 @@ EXIT_INTERNAL = 70  # a bug in the connector (EX_SOFTWARE); -vv shows the traceb
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; files are left consistent and --resume continues
 
 EMULATOR_MEETINGS = 1000  # the same data set as `python -m connector emulator`
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ from ..client import AttioClient
 from ..extract import ExtractConfig, extract, sink_for_path
 from ..extract.sinks import FORMATS
 from ..models import MeetingQuery
-from .common import EXIT_OK, add_client_options, client_session, progress
+from .common import EXIT_OK, add_client_options, client_session, positive_int, progress
 
 
 def _slices(text: str) -> int | None:
@@ -34,18 +34,8 @@ def _slices(text: str) -> int | None:
     return value
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _page_size(text: str) -> int:
-    value = _positive(text)
+    value = positive_int(text)
     if value > 200:
         raise argparse.ArgumentTypeError("Attio pages hold at most 200 meetings")
     return value
@@ -81,7 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--slices", type=_slices, default=None, metavar="N|auto",
         help="concurrent cursors over time windows (default auto: enough to fill the read budget)",
     )
-    tuning.add_argument("--batch-size", type=_positive, default=10_000, metavar="ROWS", help="rows per Arrow batch (default 10000)")
+    tuning.add_argument("--batch-size", type=positive_int, default=10_000, metavar="ROWS", help="rows per Arrow batch (default 10000)")
     tuning.add_argument("--resume", action="store_true", help="continue an interrupted extract from its checkpoint, if there is one")
     tuning.add_argument("--checkpoint", type=Path, metavar="FILE", help="checkpoint file (default PATH.checkpoint.json)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")

@@ -21,14 +21,7 @@ import anyio
 
 from ..config import ClientConfig
 from ..load import LoadConfig, LoadReport, load
-from .common import EXIT_OK, EXIT_ROWS_FAILED, add_client_options, client_session, progress
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+from .common import EXIT_OK, EXIT_ROWS_FAILED, add_client_options, client_session, positive_int, progress
 
 
 def _count(text: str) -> int:
@@ -52,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--results", type=Path, metavar="PATH", help="results file, .csv or .parquet (default INPUT_STEM.results.csv)"
     )
     parser.add_argument("--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT_STEM.ledger.sqlite)")
-    parser.add_argument("--concurrency", type=_positive, default=10, metavar="N", help="rows sent at once (default 10)")
+    parser.add_argument("--concurrency", type=positive_int, default=10, metavar="N", help="rows sent at once (default 10)")
     parser.add_argument("--dry-run", action="store_true", help="validate and map every row, send nothing")
     parser.add_argument("--max-errors", type=_count, metavar="N", help="stop once more than N rows were rejected or failed")
     parser.add_argument(
@@ -63,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "2026-07-31); decides only found vs created: on both the loader looks for a meeting before re-sending a row "
         "whose earlier send may have been carried out",
     )
-    parser.add_argument("--batch-size", type=_positive, default=1000, metavar="N", help="rows read at a time (default 1000)")
+    parser.add_argument("--batch-size", type=positive_int, default=1000, metavar="N", help="rows read at a time (default 1000)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     add_client_options(parser)
     parser.set_defaults(run=run)
