@@ -1,7 +1,7 @@
 """Client-side rate limiting: read and write budgets shared by every task of one client, plus an in-flight cap.
 
 The budget is a sliding window: at most ``capacity`` requests start in any window of ``period`` seconds
-(a quarter second where the rate allows, so traffic is smooth), hence at most the rate in any second.
+(by default one grant every 1/rate seconds, so traffic is smooth), hence at most the rate in any second.
 That is strictly stronger than Attio's fixed per-second windows, so a client within its budget never
 meets a 429 of its own making. A 429 (someone else used the budget, or Attio lowered it) pauses every
 task of the client until the server's ``Retry-After``, not only the task that got it.
@@ -28,16 +28,13 @@ RequestKind = Literal["read", "write"]
 
 
 def smoothing_period(rate: float) -> float:
-    """The shortest window (a quarter or half second, else one second) that keeps 95% of ``rate``.
+    """Even spacing: one grant every ``1 / floor(rate)`` seconds (one per second below a rate of 1).
 
-    A budget of 96/s spent as 24 per quarter second reaches Attio evenly instead of in one burst per second,
-    so that network jitter cannot push two bursts into one of Attio's per-second windows. Any one-second
-    window still holds at most ``floor(rate)`` grants.
+    Bursts are what earn 429s at full budget: Attio counts per wall-clock second, and jitter on the way
+    can carry part of a burst into the next second. Evenly spaced requests reach Attio evenly, and any
+    one-second window still holds at most ``floor(rate)`` grants.
     """
-    for period in (0.25, 0.5):
-        if math.floor(rate * period) >= 1 and math.floor(rate * period) / period >= 0.95 * rate:
-            return period
-    return 1.0
+    return 1.0 / math.floor(rate) if rate >= 1 else 1.0
 
 
 class WindowBudget:
