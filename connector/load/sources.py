@@ -59,6 +59,20 @@ class Source:
 # ------------------------------------------------------------------------------------------------ CSV
 
 
+def _in_batches(numbered_rows: Iterator[tuple[int, Sequence[Any]]], size: int) -> Iterator[Batch]:
+    """Group (row number, cells) pairs into Batches of ``size`` rows."""
+    numbers: list[int] = []
+    rows: list[Sequence[Any]] = []
+    for number, row in numbered_rows:
+        numbers.append(number)
+        rows.append(row)
+        if len(rows) >= size:
+            yield Batch(numbers, rows)
+            numbers, rows = [], []
+    if rows:
+        yield Batch(numbers, rows)
+
+
 def detect_encoding(sample: bytes) -> str:
     """The encoding of a CSV sample: from a BOM, else UTF-8 if it decodes, else cp1252 (else latin-1)."""
     if sample.startswith(codecs.BOM_UTF8):
@@ -130,18 +144,13 @@ class CsvSource(Source):
         return row
 
     def batches(self, size: int) -> Iterator[Batch]:
-        numbers: list[int] = []
-        rows: list[Sequence[Any]] = []
-        while (row := self._next()) is not None:
-            if not row or not any(row):  # a blank line is no input row (it still counts as a spreadsheet row)
-                continue
-            numbers.append(self._line)
-            rows.append(row)
-            if len(rows) >= size:
-                yield Batch(numbers, rows)
-                numbers, rows = [], []
-        if rows:
-            yield Batch(numbers, rows)
+        def numbered() -> Iterator[tuple[int, Sequence[Any]]]:
+            while (row := self._next()) is not None:
+                # A blank line is no input row (it still counts as a spreadsheet row).
+                if row and any(row):
+                    yield self._line, row
+
+        return _in_batches(numbered(), size)
 
     def close(self) -> None:
         self._raw.close()
@@ -235,18 +244,12 @@ class ExcelSource(Source):
             raise ConfigError(f"{path}: the worksheet is empty")
 
     def batches(self, size: int) -> Iterator[Batch]:
-        numbers: list[int] = []
-        rows: list[Sequence[Any]] = []
-        for number, row in self._rows:
-            if not any(cell is not None and (not isinstance(cell, str) or cell.strip()) for cell in row):
-                continue
-            numbers.append(number)
-            rows.append(row)
-            if len(rows) >= size:
-                yield Batch(numbers, rows)
-                numbers, rows = [], []
-        if rows:
-            yield Batch(numbers, rows)
+        filled = (
+            (number, row)
+            for number, row in self._rows
+            if any(cell is not None and (not isinstance(cell, str) or cell.strip()) for cell in row)
+        )
+        return _in_batches(filled, size)
 
     def close(self) -> None:
         self._book.close()
