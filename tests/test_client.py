@@ -10,6 +10,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
 from aiohttp import web
+from extract_helpers import FAST_RETRY
+from extract_helpers import client_config as config_for
 
 from connector import (
     AttioClient,
@@ -23,7 +25,6 @@ from connector import (
     NotFoundError,
     PaginationError,
     PermissionDeniedError,
-    RateLimits,
     RetryPolicy,
     ServerError,
     SyncAttioClient,
@@ -31,23 +32,6 @@ from connector import (
 from connector.http import parse_retry_after, rate_limit_wait
 
 pytestmark = pytest.mark.anyio
-
-FAST_RETRY = RetryPolicy(max_attempts=5, initial_delay=0.01, max_delay=0.05, max_time=30)
-
-
-def config_for(emu, **changes) -> ClientConfig:
-    values = {
-        "token": emu.token,
-        "base_url": emu.url,
-        "retry": FAST_RETRY,
-        "limits": RateLimits(reads_per_second=0, writes_per_second=0, max_in_flight=16),
-    } | changes
-    return ClientConfig(**values)
-
-
-def start_of(meeting: dict) -> str:
-    return meeting["start"].get("datetime") or meeting["start"]["date"]
-
 
 async def all_ids(client: AttioClient, query: MeetingQuery) -> list[str]:
     return [m["id"]["meeting_id"] async for page in client.list_meetings(query) for m in page.meetings]
