@@ -7,11 +7,14 @@ The access token is held in a :class:`Secret`, whose repr and str never show it.
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
-from .errors import InvalidArgumentError
+from .errors import ConfigError, InvalidArgumentError
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -19,6 +22,8 @@ __all__ = [
     "RateLimits",
     "RetryPolicy",
     "Secret",
+    "read_toml",
+    "toml_type",
 ]
 
 DEFAULT_BASE_URL = "https://api.attio.com"
@@ -140,3 +145,50 @@ class ClientConfig:
     def with_(self, **changes: Any) -> ClientConfig:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file (``what``: "mapping file", "config file") as a dict; ConfigError names the file and line.
+
+    TOML files are UTF-8 (a leading byte-order mark is tolerated).
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{what} {path} is not UTF-8 text: line {line} has the byte 0x{data[exc.start]:02x}; save the file as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+
+
+def toml_type(value: object) -> str:
+    """What a TOML value is, as an error message names it ("a string", "an array of tables", ...)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, datetime):
+        return "a date-time"
+    if isinstance(value, date):
+        return "a date"
+    if isinstance(value, time):
+        return "a time"
+    if isinstance(value, list):
+        return "an array of tables" if value and all(isinstance(v, dict) for v in value) else "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__

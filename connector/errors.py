@@ -49,6 +49,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "error_for_status",
+    "shown",
 ]
 
 
@@ -223,6 +224,18 @@ class RowError(ConnectorError):
             if part
         )
         super().__init__(f"{where}: {reason}" if where else reason)
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A user's value as an error message quotes it: its repr, cut after ``limit`` characters.
+
+    A 5 MB cell must not become a 5 MB error line in the console and the results file.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{text[:limit]}…{size}"
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {

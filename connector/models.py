@@ -12,19 +12,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, shown
 from .schema import input_limits, participant_statuses, schema_document
+from .timezones import is_valid_timezone
 
 __all__ = [
     "LIMITS",
     "PARTICIPANT_STATUSES",
     "MeetingQuery",
+    "control_character",
+    "email_problem",
     "format_timestamp",
     "is_valid_email",
     "is_valid_timezone",
     "is_valid_uuid",
+    "range_problem",
     "validate_meeting_body",
 ]
 
@@ -34,12 +38,72 @@ PARTICIPANT_STATUSES = participant_statuses()
 PROVIDERS = tuple(schema_document()["input"]["external_ref_providers"])
 LIMITS = input_limits() | {"page_size": schema_document()["input"]["page_size"]["max"]}
 
-_EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
+# An address as RFC 5322 writes it in the dot-atom form, ASCII only: no quoted local part ("a"@b), no
+# IP-literal domain, no comments; a domain of dotted host-name labels ending in a top-level domain. This
+# refuses what spreadsheets leave around addresses (brackets, quotes, "mailto:") instead of sending it.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LOCAL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_TLD = re.compile(r"[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}")
+_LOCAL_BAD = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]")
+_DOMAIN_BAD = re.compile(r"[^A-Za-z0-9.-]")
+MAX_EMAIL, MAX_LOCAL = 254, 64  # RFC 5321 (with RFC 3696 errata): the path limit less its brackets; local part
 
 
-def is_valid_email(value: str) -> bool:
-    """True for an address of the form local@domain.tld (no spaces, one @)."""
-    return bool(_EMAIL.match(value))
+def email_problem(value: object) -> str | None:
+    """Why ``value`` is not an email address Attio would take (a short reason), or None when it is one.
+
+    ``local@domain.tld``: one ``@``; the local part letters, digits and ``!#$%&'*+/=?^_`{|}~-`` between
+    single dots (at most 64 characters); the domain host-name labels (letters, digits, inner hyphens, at
+    most 63 each) with a dot, ending in a top-level domain; at most 254 characters in all.
+    """
+    if not isinstance(value, str):
+        return "is not text"
+    if len(value) > MAX_EMAIL:
+        return f"is {len(value)} characters long; an email address has at most {MAX_EMAIL}"
+    if value.count("@") != 1:
+        return "has no @" if "@" not in value else "has more than one @"
+    local, domain = value.split("@")
+    if not local:
+        return "has nothing before the @"
+    if len(local) > MAX_LOCAL:
+        return f"has {len(local)} characters before the @; at most {MAX_LOCAL} are allowed"
+    if not _LOCAL.fullmatch(local):
+        bad = _LOCAL_BAD.search(local)
+        if bad:
+            return f"has {bad.group()!r} before the @, where only ASCII letters, digits and .!#$%&'*+/=?^_`{{|}}~- may stand"
+        return "has a dot first, last or doubled before the @"
+    labels = domain.split(".")
+    if len(labels) < 2:
+        return f"the domain {shown(domain)} has no dot (e.g. example.com)"
+    if not all(_LABEL.fullmatch(label) for label in labels):
+        bad = _DOMAIN_BAD.search(domain)
+        if bad:
+            return f"the domain {shown(domain)} has {bad.group()!r}, which a host name cannot hold"
+        return f"the domain {shown(domain)} has an empty part, or a part that starts or ends with '-' or is over 63 characters"
+    if not _TLD.fullmatch(labels[-1]):
+        return f"the domain {shown(domain)} does not end in a top-level domain"
+    return None
+
+
+def is_valid_email(value: object) -> bool:
+    """True for an address :func:`email_problem` finds nothing wrong with."""
+    return email_problem(value) is None
+
+
+# C0 control characters and DEL, except tab, line feed and carriage return: never meant in a title or an
+# address, and a NUL cuts text short in many systems downstream.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_character(text: str) -> str | None:
+    """A phrase naming the first control character of ``text`` and where it is, or None when it has none."""
+    match = _CONTROL.search(text)
+    if match is None:
+        return None
+    char = match.group()
+    name = "a NUL character (U+0000)" if char == "\0" else f"a control character (U+{ord(char):04X})"
+    return f"contains {name} at character {match.start() + 1}"
 
 
 def is_valid_uuid(value: str) -> bool:
@@ -50,15 +114,19 @@ def is_valid_uuid(value: str) -> bool:
         return False
 
 
-def is_valid_timezone(name: str) -> bool:
-    """True for an IANA timezone name known to this Python."""
-    if not name or name != name.strip():
-        return False
+def range_problem(moment: datetime, tz: str | None = None) -> str | None:
+    """Why an aware datetime cannot be sent, or None: it must stay within the years 0001-9999 in UTC,
+    and in ``tz``, the zone Attio renders it in (neither Attio's store nor Python can hold it otherwise)."""
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+        moment.astimezone(timezone.utc)
+    except OverflowError:
+        return "is outside the years 0001-9999 once converted to UTC"
+    if tz:
+        try:
+            moment.astimezone(ZoneInfo(tz))
+        except OverflowError:
+            return f"is outside the years 0001-9999 once converted to {tz}"
+    return None
 
 
 def format_timestamp(value: datetime) -> str:
@@ -122,7 +190,7 @@ class MeetingQuery:
             raise InvalidArgumentError("linked_record_id", f"{self.linked_record_id!r} is not a UUID")
         for email in self.participants:
             if not is_valid_email(email):
-                raise InvalidArgumentError("participants", f"{email!r} is not an email address")
+                raise InvalidArgumentError("participants", f"{shown(email)} is not an email address: {email_problem(email)}")
         if self.sort not in ("start_asc", "start_desc"):
             raise InvalidArgumentError("sort", f"must be start_asc or start_desc, got {self.sort!r}")
         if not is_valid_timezone(self.timezone):
@@ -189,9 +257,12 @@ def _check_moment(path: str, value: Any, all_day: bool) -> tuple[dict[str, Any],
     except ValueError:
         raise _fail(f"{path}.datetime", f"{raw!r} is not an ISO 8601 datetime") from None
     if tz is not None and (not isinstance(tz, str) or not is_valid_timezone(tz)):
-        raise _fail(f"{path}.timezone", f"{tz!r} is not an IANA timezone name (Attio would silently use UTC)")
+        raise _fail(f"{path}.timezone", f"{shown(tz)} is not an IANA timezone name (Attio would silently use UTC)")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz) if tz else timezone.utc)
+    problem = range_problem(moment, tz)
+    if problem:
+        raise _fail(f"{path}.datetime", f"{shown(raw)} {problem}")
     out: dict[str, Any] = {"datetime": raw}
     if "timezone" in value:
         out["timezone"] = tz
@@ -204,8 +275,8 @@ def _check_participant(path: str, item: Any) -> dict[str, Any]:
     email, name = item.get("email_address"), item.get("name")
     if email is None and not name:
         raise _fail(f"{path}.email_address", "is required (or a name, on the post-July API)")
-    if email is not None and (not isinstance(email, str) or not is_valid_email(email)):
-        raise _fail(f"{path}.email_address", f"{email!r} is not an email address")
+    if email is not None and (problem := email_problem(email)):
+        raise _fail(f"{path}.email_address", f"{shown(email)} is not an email address: {problem}")
     organizer = item.get("is_organizer")
     if organizer in ("true", "false"):
         organizer = organizer == "true"
@@ -226,11 +297,15 @@ def _check_external_ref(ref: Any) -> str | dict[str, Any]:
     if isinstance(ref, str):
         if not ref:
             raise _fail("external_ref", "must not be empty")
+        if problem := control_character(ref):
+            raise _fail("external_ref", problem)
         return ref
     if not isinstance(ref, Mapping):
         raise _fail("external_ref", "must be a string or {ical_uid, provider, is_recurring, original_start_time?}")
     if not isinstance(ref.get("ical_uid"), str) or not ref["ical_uid"]:
         raise _fail("external_ref.ical_uid", "is required")
+    if problem := control_character(ref["ical_uid"]):
+        raise _fail("external_ref.ical_uid", problem)
     if ref.get("provider") not in PROVIDERS:
         raise _fail("external_ref.provider", f"must be google or microsoft, got {ref.get('provider')!r}")
     if not isinstance(ref.get("is_recurring"), bool):
@@ -260,6 +335,10 @@ def validate_meeting_body(meeting: Mapping[str, Any], *, require_external_ref: b
         raise _fail("description", "must be a string")
     if len(description) > LIMITS["description"]:
         raise _fail("description", f"is {len(description)} characters; Attio allows {LIMITS['description']}")
+    for name, text in (("title", title), ("description", description)):
+        problem = control_character(text)
+        if problem:
+            raise _fail(name, problem)
     all_day = meeting.get("is_all_day")
     if not isinstance(all_day, bool):
         raise _fail("is_all_day", "must be true or false")

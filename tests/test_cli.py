@@ -113,6 +113,70 @@ def test_bad_config_files_are_one_line_errors(tmp_path, capsys, text: str, messa
     assert len(err.splitlines()) == 1 and message in err and "sk-123" not in err
 
 
+BAD_CONFIG_VALUES = [
+    pytest.param("[extract]\noutput = 5\n", "[extract] output must be a string (in quotes), got an integer 5", id="output-5"),
+    pytest.param('[load]\ndry_run = "no"\n', "[load] dry_run must be true or false (a TOML boolean, without quotes), got a string 'no'", id="dry_run-no"),
+    pytest.param("[extract]\njson = 1\n", "[extract] json must be true or false (a TOML boolean, without quotes), got an integer 1", id="json-1"),
+    pytest.param('[load]\nconcurrency = "ten"\n', "[load] concurrency: expected a whole number, got 'ten'", id="concurrency-text"),
+    pytest.param("[load]\nconcurrency = 0\n", "[load] concurrency: must be at least 1", id="concurrency-0"),
+    pytest.param("[load]\nconcurrency = true\n", "[load] concurrency must be a string or a number, got a boolean", id="concurrency-bool"),
+    pytest.param('[connection]\ntimeout = "slow"\n', "[connection] timeout must be a number, got a string 'slow'", id="timeout-text"),
+    pytest.param("[connection]\nread_rate = [96]\n", "[connection] read_rate must be a number, got an array [96]", id="rate-array"),
+    pytest.param("[connection]\nbase_url = 5\n", "[connection] base_url must be a string (in quotes), got an integer 5", id="base_url-5"),
+    pytest.param("[connection]\nmax_in_flight = 2.5\n", "[connection] max_in_flight must be a whole number, got a float 2.5", id="in-flight-float"),
+    pytest.param('[extract]\nsort = "newest"\n', "[extract] sort must be one of start_asc, start_desc, got a string 'newest'", id="sort-choice"),
+    pytest.param('[extract]\ntimezone = "America"\n', "[extract] timezone: 'America' is not a known IANA timezone name", id="timezone-folder"),
+    pytest.param("[extract]\npage_size = 500\n", "[extract] page_size: Attio pages hold at most 200 meetings", id="page-size-500"),
+    pytest.param('[extract]\nparticipants = ["a@acme.com", 5]\n', "[extract] participants must be a string (in quotes), got an array", id="participants-mixed"),
+    pytest.param("load = 5\n", "load must be a table ([load]), got an integer 5", id="table-as-value"),
+    pytest.param('[[load]]\nconcurrency = 2\n', "load must be a table ([load]), got an array of tables", id="array-of-tables"),
+    pytest.param(b'[extract]\noutput = "m\xe9etings.parquet"\n', "is not UTF-8 text: line 2 has the byte 0xe9", id="not-utf8"),
+    pytest.param('[extract]\noutput = \n', "is not valid TOML: Invalid value (at line 2, column 10)", id="bad-toml-line"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_CONFIG_VALUES)
+def test_config_values_of_the_wrong_type_are_one_line_errors_naming_file_and_key(
+    tmp_path, capsys, text: str | bytes, message: str
+) -> None:
+    config = tmp_path / "connector.toml"
+    config.write_bytes(text if isinstance(text, bytes) else text.encode())
+    assert main(["--config", str(config), "get", "00000000-0000-4000-8000-000000000000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: config file {config}") and message in err, err
+    assert "internal error" not in err
+
+
+def test_a_directory_as_config_file_is_a_one_line_error(tmp_path, capsys) -> None:
+    assert main(["--config", str(tmp_path), "get", "00000000-0000-4000-8000-000000000000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"config file {tmp_path} cannot be read" in err
+
+
+def test_config_values_are_converted_like_flags(tmp_path) -> None:
+    config = write_config(
+        tmp_path,
+        '[extract]\noutput = "m.parquet"\nends_from = 2026-01-01T00:00:00Z\nstarts_before = 2026-02-01\n'
+        'participants = ["ana@acme.com", "bo@acme.com"]\ntimezone = "Asia/Tokyo"\npage_size = 50\nslices = 3\n'
+        "[connection]\ntimeout = 5\nread_rate = 10.5\n",
+    )
+    args = build_parser(config).parse_args(["extract"])
+    assert (args.ends_from, args.starts_before) == ("2026-01-01T00:00:00+00:00", "2026-02-01")
+    assert args.participants == "ana@acme.com,bo@acme.com" and args.timezone == "Asia/Tokyo"
+    assert (args.page_size, args.slices, args.timeout, args.read_rate) == (50, 3, 5.0, 10.5)
+    assert args.output == Path("m.parquet")
+
+
+@pytest.mark.parametrize("zone", ["America", "posixrules", "right/UTC", "posix/Europe/Paris", "localtime", "Europe/Paris\x00"])
+def test_extract_timezone_flag_accepts_only_iana_names(tmp_path, capsys, zone: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["extract", "--output", str(tmp_path / "m.parquet"), "--timezone", zone])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --timezone: {zone!r} is not a known IANA timezone name" in err and "Errno" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sample_config_parses_for_every_command() -> None:
     parser = build_parser(ROOT / "sample_configs" / "connector.toml")
     args = parser.parse_args(["extract"])

@@ -230,6 +230,23 @@ BAD_LIST_PARAMS = [
     ({"starts_before": "yesterday"}, "starts_before"),
     ({"starts_before": "2024-13-01T00:00:00Z"}, "starts_before"),
     ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
+    # Files and folders of the tz database that are no timezone, and names ZoneInfo would fail on.
+    *[
+        ({"timezone": zone}, "timezone")
+        for zone in (
+            "America",
+            "Europe",
+            "posixrules",
+            "Factory",
+            "right/UTC",
+            "posix/Europe/Paris",
+            "localtime",
+            "../zoneinfo/UTC",
+            "/etc/localtime",
+            "Europe/Paris\x00",
+            "a" * 300,
+        )
+    ],
     ({"cursor": "not!a!cursor"}, "cursor"),
     ({"cursor": "eyJ2IjoxfQ"}, "cursor"),
 ]

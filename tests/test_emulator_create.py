@@ -285,3 +285,72 @@ def test_invalid_bodies_are_400_with_both_status_keys(emulator, raw, changes, pa
 def test_malformed_bodies_are_400(raw, payload) -> None:
     resp = raw.post(payload)
     assert resp.status == 400 and resp.json()["statusCode"] == 400
+
+
+LAST_HOUR = {"datetime": "9999-12-31T23:00:00Z"}
+OUT_OF_RANGE = [
+    pytest.param({"start": {"datetime": "9999-12-31T23:00:00-05:00"}}, "start", id="after-9999-in-utc"),
+    pytest.param({"start": {"datetime": "0001-01-01T00:00:00+01:00"}}, "start", id="before-0001-in-utc"),
+    pytest.param(
+        {"start": {"datetime": "0001-01-01T00:05:00", "timezone": "Europe/Paris"}},
+        "start",
+        id="local-before-0001",
+    ),
+    pytest.param(
+        {"start": {"datetime": "9999-12-31T22:00:00Z", "timezone": "Asia/Tokyo"}}, "start", id="in-its-zone"
+    ),
+    pytest.param(
+        {"start": LAST_HOUR, "end": {"datetime": "9999-12-31T23:30:00-01:00"}}, "end", id="end-after-9999"
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), OUT_OF_RANGE)
+def test_datetimes_outside_the_years_1_to_9999_are_400_not_500(emulator, raw, changes, field) -> None:
+    resp = raw.post(body(**changes))
+    assert resp.status == 400, resp.body
+    doc = resp.json()
+    assert doc["status_code"] == doc["statusCode"] == 400
+    assert (doc["type"], doc["code"]) == ("invalid_request_error", "validation_type")
+    assert doc["validation_errors"][0]["path"] == ["data", field, "datetime"]
+    assert doc["message"] == f"{field}.datetime is outside the years 0001-9999 (in UTC or in its timezone)."
+    assert emulator.emulator.store.created == []
+
+
+def test_the_last_representable_minute_is_accepted(raw) -> None:
+    resp = raw.post(
+        body(
+            start={"datetime": "9999-12-31T23:58:00Z"},
+            end={"datetime": "9999-12-31T23:59:59.999Z"},
+            external_ref="edge",
+        )
+    )
+    assert resp.status == 200, resp.body
+    assert resp.json()["data"]["end"] == {"datetime": "9999-12-31T23:59:59.999Z", "timezone": None}
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "America",
+        "Europe",
+        "posixrules",
+        "Factory",
+        "right/UTC",
+        "posix/Europe/Paris",
+        "localtime",
+        "../x",
+        "/etc/localtime",
+        "Europe/Paris\x00",
+        "a" * 300,
+    ],
+    ids=lambda v: repr(v[:20]),
+)
+def test_a_name_that_is_no_timezone_in_a_post_is_utc_as_in_attio(raw, zone) -> None:
+    # CONTRACT.md §2 and §12.4: an invalid timezone in a POST is treated as UTC, not an error (and never a 500).
+    moment = {"datetime": "2027-11-27T14:00:00", "timezone": zone}
+    resp = raw.post(
+        body(start=moment, end=moment | {"datetime": "2027-11-27T15:00:00"}, external_ref=f"tz-{zone[:40]}")
+    )
+    assert resp.status == 200, resp.body
+    assert resp.json()["data"]["start"] == {"datetime": "2027-11-27T14:00:00.000Z", "timezone": None}

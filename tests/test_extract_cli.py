@@ -43,7 +43,6 @@ def test_filters_json_report_and_csv(emulator: Any, tmp_path: Path, capsys: pyte
         pytest.param(["--linked-object", "deals"], "linked_object/linked_record_id", id="lone-linked-object"),
         pytest.param(["--participants", "not-an-email"], "participants", id="bad-email"),
         pytest.param(["--ends-from", "yesterday"], "ends_from", id="bad-time"),
-        pytest.param(["--timezone", "Mars/Olympus"], "timezone", id="bad-zone"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(

@@ -128,7 +128,7 @@ async def test_bad_rows_are_rejected_and_duplicates_sent_once(make_emulator: Any
     assert not report.ok
     results = {int(r["row_number"]): r for r in read_results(tmp_path / "m.results.csv")}
     assert_each_row_once(list(results.values()), 7)
-    assert (results[3]["column"], results[3]["error"]) == ("participants", "invalid_row: 'not-an-email' is not an email address")
+    assert (results[3]["column"], results[3]["error"]) == ("participants", "invalid_row: 'not-an-email' is not an email address: has no @")
     assert (results[4]["column"], results[4]["error"]) == ("end", "invalid_row: end must be after start")
     assert (results[5]["column"], results[5]["error"]) == ("title", "invalid_row: title is required")
     assert results[7]["outcome"] == "skipped"

@@ -9,6 +9,7 @@ import pytest
 
 from connector import InvalidArgumentError, MeetingQuery, validate_meeting_body
 from connector.config import ClientConfig, Secret
+from connector.models import control_character, range_problem
 
 RECORD = "891dcbfc-9141-415d-9b2a-2238a6cc012d"
 
@@ -128,12 +129,66 @@ def _set(path: str, value: object) -> dict:
             "external_ref.provider",
             id="bad-provider",
         ),
+        # Names that are no timezone, times outside the years 1-9999, addresses Attio would not take,
+        # control characters.
+        pytest.param(_set("start.timezone", "America"), "start.timezone", id="timezone-folder"),
+        pytest.param(_set("start.timezone", "posixrules"), "start.timezone", id="timezone-posixrules"),
+        pytest.param(_set("start.timezone", "a" * 300), "start.timezone", id="timezone-300-characters"),
+        pytest.param(_set("start", {"datetime": "9999-12-31T23:00:00-05:00"}), "start.datetime", id="after-9999"),
+        pytest.param(_set("start", {"datetime": "0001-01-01T00:00:00+01:00"}), "start.datetime", id="before-0001"),
+        pytest.param(_set("end", {"datetime": "9999-12-31T22:00:00Z", "timezone": "Asia/Tokyo"}), "end.datetime",
+                     id="after-9999-in-its-zone"),
+        pytest.param(_set("participants.0.email_address", "mailto:ana@acme.com"), "participants[0].email_address",
+                     id="mailto"),
+        pytest.param(_set("participants.0.email_address", "['ana@acme.com"), "participants[0].email_address",
+                     id="list-repr"),
+        pytest.param(_set("participants.0.email_address", "x" * 5_000_000 + "@acme.com"),
+                     "participants[0].email_address", id="5MB-email"),
+        pytest.param(_set("title", "Quarterly\x00review"), "title", id="nul-in-title"),
+        pytest.param(_set("description", "a\x1bb"), "description", id="escape-in-description"),
+        pytest.param(_set("external_ref", "crm\x00-42"), "external_ref", id="nul-in-ref"),
     ],
 )
 def test_body_rules(body: dict, argument: str) -> None:
     with pytest.raises(InvalidArgumentError) as info:
         validate_meeting_body(body)
     assert info.value.argument == argument
+
+
+def test_body_errors_quote_long_values_briefly() -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        validate_meeting_body(_set("participants.0.email_address", "x" * 5_000_000 + "@acme.com"))
+    assert len(str(info.value)) < 300 and "at most 254" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param("a\x00b", "contains a NUL character (U+0000) at character 2", id="nul"),
+        pytest.param("\x01", "contains a control character (U+0001) at character 1", id="soh"),
+        pytest.param("ab\x7f", "contains a control character (U+007F) at character 3", id="delete"),
+        pytest.param("tab\tline\ncr\r", None, id="tab-newline-return-allowed"),
+        pytest.param("Grüße – 会議", None, id="unicode-allowed"),
+    ],
+)
+def test_control_characters(text: str, problem: str | None) -> None:
+    assert control_character(text) == problem
+
+
+@pytest.mark.parametrize(
+    ("moment", "tz", "problem"),
+    [
+        pytest.param(datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))), None,
+                     "is outside the years 0001-9999 once converted to UTC", id="after-9999"),
+        pytest.param(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))), None,
+                     "is outside the years 0001-9999 once converted to UTC", id="before-0001"),
+        pytest.param(datetime(9999, 12, 31, 22, tzinfo=timezone.utc), "Asia/Tokyo",
+                     "is outside the years 0001-9999 once converted to Asia/Tokyo", id="in-its-zone"),
+        pytest.param(datetime(9999, 12, 31, 22, tzinfo=timezone.utc), "America/New_York", None, id="edge-fine"),
+    ],
+)
+def test_range_problem(moment: datetime, tz: str | None, problem: str | None) -> None:
+    assert range_problem(moment, tz) == problem
 
 
 def test_secret_never_shows() -> None:

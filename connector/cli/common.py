@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..config import ClientConfig, RateLimits, Secret
-from ..errors import ConfigError
+from ..errors import ConfigError, shown
+from ..timezones import is_valid_timezone
 
 __all__ = [
     "EXIT_API",
@@ -24,6 +25,7 @@ __all__ = [
     "client_session",
     "positive_int",
     "progress",
+    "timezone_name",
     "want_progress",
 ]
 
@@ -47,6 +49,13 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def timezone_name(text: str) -> str:
+    """An argparse type: a known IANA timezone name (not a tz database folder or file such as ``posixrules``)."""
+    if not is_valid_timezone(text):
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a known IANA timezone name (e.g. Europe/Berlin or UTC)")
+    return text
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:

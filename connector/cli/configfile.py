@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from ..config import BASE_URL_ENV
-from ..errors import ConfigError
+from ..config import BASE_URL_ENV, read_toml, toml_type
+from ..errors import ConfigError, shown
 
 __all__ = ["apply_config_file", "split_config_option"]
 
 SECRET_KEYS = frozenset({"token", "api_key", "apikey", "password", "secret", "attio_api_key"})
+# Options that take comma-separated values: an array of strings in the file is joined with commas.
+LIST_KEYS = frozenset({"participants", "fault_kinds"})
+# Option types that take text as it is: a number in the file (output = 5) is a mistake, not a name.
+_TEXT_TYPES = (None, str, Path)
 
 
 def split_config_option(argv: Sequence[str]) -> tuple[Path | None, list[str]]:
@@ -41,51 +45,99 @@ def split_config_option(argv: Sequence[str]) -> tuple[Path | None, list[str]]:
     return path, rest
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+def _expected(action: argparse.Action) -> str:
+    if isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
+        return "true or false (a TOML boolean, without quotes)"
+    if action.choices:
+        return "one of " + ", ".join(map(str, action.choices))
+    if action.type is int:
+        return "a whole number"
+    if action.type is float:
+        return "a number"
+    if action.type in _TEXT_TYPES:
+        return "a string (in quotes)"
+    return "a string or a number"
+
+
+def _converted(where: str, key: str, action: argparse.Action, text: str, wrong: ConfigError) -> Any:
+    """``text`` through the option's own type and choices, as argparse would treat the flag's text."""
+    value: Any = text
+    if action.type is not None:
+        try:
+            value = action.type(text)  # type: ignore[operator]
+        except argparse.ArgumentTypeError as exc:
+            raise ConfigError(f"{where} {key}: {exc}") from None
+        except (TypeError, ValueError):
+            raise wrong from None
+    if action.choices and value not in action.choices:
+        raise wrong
+    return value
+
+
+def _value(where: str, key: str, action: argparse.Action, value: Any) -> Any:
+    """The file's value for one option, checked against its TOML type and converted like the flag's text."""
+    wrong = ConfigError(f"{where} {key} must be {_expected(action)}, got {toml_type(value)} {shown(value)}")
+    if isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
+        if not isinstance(value, bool):
+            raise wrong
+        return value
+    if isinstance(action, argparse._AppendAction):  # a repeatable option: a string or an array of strings
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, str) for item in items):
+            raise wrong
+        return [_converted(where, key, action, item, wrong) for item in items]
+    if isinstance(value, list) and action.dest in LIST_KEYS and all(isinstance(v, str) for v in value):
+        value = ",".join(value)
+    if isinstance(value, datetime | date) and action.type in _TEXT_TYPES:
+        value = value.isoformat()  # ends_from = 2026-01-01T00:00:00Z, a TOML date-time
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise wrong
+    if not isinstance(value, str) and action.type in _TEXT_TYPES:
+        raise wrong
+    return _converted(where, key, action, str(value), wrong)
 
 
 def _defaults_for(
     path: Path, table: str, values: Mapping[str, Any], parser: argparse.ArgumentParser
 ) -> dict[str, Any]:
     known = {action.dest: action for action in parser._actions if action.dest not in ("help", "run")}
+    where = f"config file {path}: [{table}]"
     out: dict[str, Any] = {}
     for key, value in values.items():
         dest = key.replace("-", "_")
         if dest.lower() in SECRET_KEYS:
             raise ConfigError(
-                f"config file {path}: [{table}] {key}: never put a token in a file; set ATTIO_API_KEY, "
+                f"{where} {key}: never put a token in a file; set ATTIO_API_KEY, "
                 "or name another variable with token_env"
             )
         if dest not in known:
             names = ", ".join(sorted(d for d, a in known.items() if a.option_strings))
-            raise ConfigError(f"config file {path}: [{table}] has unknown key {key!r}; known keys: {names}")
+            raise ConfigError(f"{where} has unknown key {key!r}; known keys: {names}")
+        converted = _value(where, key, known[dest], value)
         if dest == "base_url" and os.environ.get(BASE_URL_ENV):
             continue  # the environment wins over the file
-        action = known[dest]
-        if isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction) and not isinstance(value, bool):
-            raise ConfigError(f"config file {path}: [{table}] {key} must be true or false, got {value!r}")
-        if isinstance(value, list):
-            value = ",".join(str(v) for v in value)
-        out[dest] = str(value) if isinstance(value, Path) else value
+        out[dest] = converted
     return out
 
 
 def apply_config_file(path: Path, subparsers: Mapping[str, argparse.ArgumentParser]) -> None:
-    """Set each subcommand's defaults from the file; flags given on the command line still win."""
-    document = _read(path)
+    """Set each subcommand's defaults from the file; flags given on the command line still win.
+
+    Every key is checked against its option: its TOML type, then the option's own conversion and choices,
+    so a mistake is one :class:`~connector.errors.ConfigError` naming the file, the table and the key.
+    """
+    document = read_toml(path, "config file")
     unknown = set(document) - {"connection", *subparsers}
     if unknown:
         raise ConfigError(
             f"config file {path}: unknown table(s) {', '.join(sorted(unknown))}; "
             f"use [connection] and [{'], ['.join(subparsers)}]"
         )
+    for name, table in document.items():
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"config file {path}: {name} must be a table ([{name}]), got {toml_type(table)} {shown(table)}"
+            )
     shared = document.get("connection", {})
     for name, parser in subparsers.items():
         values = dict(document.get(name, {}))

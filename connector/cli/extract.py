@@ -19,7 +19,7 @@ from ..client import AttioClient
 from ..extract import ExtractConfig, extract, sink_for_path
 from ..extract.sinks import FORMATS
 from ..models import MeetingQuery
-from .common import EXIT_OK, add_client_options, client_session, positive_int, progress
+from .common import EXIT_OK, add_client_options, client_session, positive_int, progress, timezone_name
 
 
 def _slices(text: str) -> int | None:
@@ -64,7 +64,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="overlap: every meeting overlapping [ends-from, starts-before) (Attio's semantics, default); "
         "start: only meetings starting in it (all-day: 00:00 in --timezone), so consecutive ranges never share one",
     )
-    filters.add_argument("--timezone", default="UTC", metavar="Z", help="IANA zone that judges all-day meetings (default UTC)")
+    filters.add_argument(
+        "--timezone", type=timezone_name, default="UTC", metavar="Z", help="IANA zone that judges all-day meetings (default UTC)"
+    )
     tuning = parser.add_argument_group("throughput and resume")
     tuning.add_argument("--page-size", type=_page_size, default=200, metavar="N", help="meetings per request, 1-200 (default 200)")
     tuning.add_argument(

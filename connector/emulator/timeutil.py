@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from ..timezones import zone as known_zone
 
 __all__ = [
     "DAY_MS",
     "HOUR_MS",
+    "MAX_MS",
+    "MIN_MS",
+    "OutOfRange",
     "date_from_day_ms",
     "day_ms",
     "local_midnight_ms",
@@ -36,17 +41,19 @@ _INPUT_DT = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?$"
 )
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# The instants a datetime can hold: 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z.
+MIN_MS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+MAX_MS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+
+
+class OutOfRange(ValueError):
+    """A datetime that is valid text but no instant of the years 0001-9999 (in UTC or its timezone)."""
 
 
 @lru_cache(maxsize=1024)
 def zone(name: str | None) -> ZoneInfo | None:
-    """The ZoneInfo for an IANA name, or None for a missing or unknown name."""
-    if not name or name != name.strip():
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    """The ZoneInfo for a known IANA name (see :mod:`connector.timezones`), or None for a missing or unknown one."""
+    return known_zone(name)
 
 
 def _ms(dt: datetime) -> int:
@@ -86,7 +93,11 @@ def parse_rfc3339(text: str) -> int:
 
 
 def parse_input_datetime(text: str, tz: ZoneInfo | None) -> int:
-    """Epoch ms of a POSTed datetime: an offset wins; without one, ``tz`` (or UTC) applies."""
+    """Epoch ms of a POSTed datetime: an offset wins; without one, ``tz`` (or UTC) applies.
+
+    :class:`OutOfRange` when the instant, or its local time in ``tz`` (how it is rendered), falls outside
+    the years 0001-9999: Attio could neither store nor render it.
+    """
     m = _INPUT_DT.match(text)
     if not m:
         raise ValueError("not an ISO 8601 datetime")
@@ -94,9 +105,18 @@ def parse_input_datetime(text: str, tz: ZoneInfo | None) -> int:
     s = int(m.group(6) or 0)
     naive = datetime(y, mo, d, h, mi, s, _fraction_us(m.group(7)))
     offset = _offset(m.group(8))
-    if offset is not None:
-        return _ms(naive.replace(tzinfo=UTC)) - offset * 60_000
-    return _ms(naive.replace(tzinfo=tz or UTC))
+    try:
+        if offset is not None:
+            ms = _ms(naive.replace(tzinfo=UTC)) - offset * 60_000
+        else:
+            ms = _ms(naive.replace(tzinfo=tz or UTC))
+        if not MIN_MS <= ms <= MAX_MS:
+            raise OverflowError
+        if tz is not None:
+            (_EPOCH + timedelta(milliseconds=ms)).astimezone(tz)
+    except OverflowError:
+        raise OutOfRange("outside the years 0001-9999") from None
+    return ms
 
 
 def parse_date(text: str) -> date:

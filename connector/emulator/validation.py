@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from multidict import MultiMapping
 
-from .timeutil import day_ms, parse_date, parse_input_datetime, parse_rfc3339, zone
+from .timeutil import OutOfRange, day_ms, parse_date, parse_input_datetime, parse_rfc3339, zone
 
 __all__ = ["Invalid", "ListQuery", "NewMeeting", "decode_cursor", "encode_cursor", "parse_list", "parse_post"]
 
@@ -219,6 +219,15 @@ def _moment(
         if not isinstance(text, str):
             raise ValueError
         ms = parse_input_datetime(text, tz)
+    except OutOfRange:
+        errors.append(
+            _err(
+                "invalid_date",
+                [*path, "datetime"],
+                f"{path[-1]}.datetime is outside the years 0001-9999 (in UTC or in its timezone).",
+            )
+        )
+        return None
     except ValueError:
         errors.append(
             _err("invalid_string", [*path, "datetime"], f"{path[-1]}.datetime must be an ISO 8601 datetime.")

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, shown
 from .mapping import Mapping
 
 __all__ = ["LoadConfig", "LoadReport"]
@@ -44,6 +44,22 @@ class LoadConfig:
     durable: bool = False
 
     def __post_init__(self) -> None:
+        # Types first: a string "false" would be a true dry_run, "10" < 1 a TypeError far from its cause.
+        for name in ("dry_run", "durable"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise InvalidArgumentError(name, f"must be True or False, got {shown(value)}")
+        for name in ("concurrency", "batch_size", "max_sends", "error_sample", "sample_bodies", "max_errors"):
+            value = getattr(self, name)
+            if (value is not None or name != "max_errors") and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InvalidArgumentError(name, f"must be a whole number, got {shown(value)}")
+        if isinstance(self.clock_skew, bool) or not isinstance(self.clock_skew, int | float) or not self.clock_skew >= 0:
+            raise InvalidArgumentError("clock_skew", f"must be a number of seconds, 0 or more, got {shown(self.clock_skew)}")
+        if not isinstance(self.mapping, Mapping | dict | Path | str | None):
+            raise InvalidArgumentError("mapping", f"must be a Mapping, a dict, a path or None, got {shown(self.mapping)}")
+        for name in ("results_path", "ledger_path"):
+            if not isinstance(getattr(self, name), Path | str | None):
+                raise InvalidArgumentError(name, f"must be a path or None, got {shown(getattr(self, name))}")
         if self.concurrency < 1:
             raise InvalidArgumentError("concurrency", "must be at least 1")
         if self.batch_size < 1:

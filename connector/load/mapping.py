@@ -27,19 +27,26 @@ TOML (examples in ``sample_configs/``)::
     datetime = ["%d/%m/%Y %H:%M"]  # extra strptime formats, tried before the built-in ones
     day_first = true               # 03/04/2027 is 3 April (default: 4 March, US order)
     all_day_end = "exclusive"      # or "inclusive": how an all-day end date counts
+
+Every value is checked for its TOML type: booleans are TOML booleans (``day_first = true``, never
+``"no"``, which would be a non-empty string), numbers are numbers, names are strings. A mistake is a
+:class:`~connector.errors.ConfigError` naming the file, the table and the key.
 """
 
 from __future__ import annotations
 
-import tomllib
+import codecs
+import math
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import ConfigError
-from ..models import PARTICIPANT_STATUSES, PROVIDERS, is_valid_timezone
+from ..config import read_toml, toml_type
+from ..errors import ConfigError, shown
+from ..models import LIMITS, PARTICIPANT_STATUSES, PROVIDERS, control_character
+from ..timezones import is_valid_timezone
 
 __all__ = ["DEFAULT_COLUMNS", "FIELDS", "Mapping", "ParticipantColumn", "load_mapping"]
 
@@ -59,7 +66,6 @@ DEFAULT_COLUMNS = (
 )
 EXTRA_FIELDS = ("duration", "date", "ical_uid", "provider", "is_recurring", "original_start_time")
 FIELDS = DEFAULT_COLUMNS + EXTRA_FIELDS
-_DEFAULTABLE = ("timezone", "participant_status", "duration_minutes", "description", "is_all_day", "provider", "title")
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,52 @@ class ParticipantColumn:
 
     column: str
     status: str | None = None
+
+
+def _check(origin: str, key: str, value: Any, ok: bool, expected: str) -> None:
+    """One mistake, one line: ``m.toml: [formats] day_first must be true or false ..., got a string 'no'``."""
+    if not ok:
+        raise ConfigError(f"{origin}: {key} must be {expected}, got {toml_type(value)} {shown(value)}")
+
+
+def _text_ok(value: Any, limit: int | None = None) -> bool:
+    return isinstance(value, str) and control_character(value) is None and (limit is None or len(value) <= limit)
+
+
+def _duration_ok(minutes: Any) -> bool:
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not math.isfinite(minutes) or minutes <= 0:
+        return False
+    try:
+        timedelta(minutes=minutes)
+    except OverflowError:
+        return False
+    return True
+
+
+def _encoding_ok(name: Any) -> bool:
+    if not isinstance(name, str):
+        return False
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
+_BOOLEAN = "true or false (a TOML boolean, without quotes)"
+_STATUSES = f"one of {', '.join(PARTICIPANT_STATUSES)}"
+_TEXT = "text without control characters"
+
+# The keys of [defaults] -> (is the value right, what it must be)
+_DEFAULT_RULES: dict[str, tuple[Any, str]] = {
+    "timezone": (is_valid_timezone, "an IANA timezone name such as 'Europe/London'"),
+    "participant_status": (lambda v: v in PARTICIPANT_STATUSES, _STATUSES),
+    "duration_minutes": (_duration_ok, "a positive number of minutes"),
+    "description": (lambda v: _text_ok(v, LIMITS["description"]), f"{_TEXT}, at most {LIMITS['description']} characters"),
+    "is_all_day": (lambda v: isinstance(v, bool), _BOOLEAN),
+    "provider": (lambda v: v in PROVIDERS, " or ".join(PROVIDERS)),
+    "title": (lambda v: _text_ok(v, LIMITS["title"]) and bool(v.strip()), f"{_TEXT}, 1 to {LIMITS['title']} characters"),
+}
 
 
 @dataclass(frozen=True)
@@ -88,31 +140,35 @@ class Mapping:
     origin: str = "<defaults>"
 
     def __post_init__(self) -> None:
+        origin = self.origin
         for name in self.columns:
             if name not in FIELDS or name == "participants":
-                raise ConfigError(f"{self.origin}: [columns] {name!r} is not a meeting field; use one of {', '.join(FIELDS)}")
-        for name in self.defaults:
-            if name not in _DEFAULTABLE:
-                raise ConfigError(f"{self.origin}: [defaults] {name!r} is unknown; use one of {', '.join(_DEFAULTABLE)}")
-        tz = self.defaults.get("timezone")
-        if tz is not None and (not isinstance(tz, str) or not is_valid_timezone(tz)):
-            raise ConfigError(f"{self.origin}: [defaults] timezone {tz!r} is not an IANA timezone name")
-        statuses = [self.defaults.get("participant_status")] + [p.status for p in self.participants]
-        for status in statuses:
-            if status is not None and status not in PARTICIPANT_STATUSES:
-                raise ConfigError(
-                    f"{self.origin}: participant status {status!r} must be one of {', '.join(PARTICIPANT_STATUSES)}"
-                )
-        minutes = self.defaults.get("duration_minutes")
-        if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes <= 0):
-            raise ConfigError(f"{self.origin}: [defaults] duration_minutes must be a positive number")
-        provider = self.defaults.get("provider")
-        if provider is not None and provider not in PROVIDERS:
-            raise ConfigError(f"{self.origin}: [defaults] provider must be google or microsoft")
-        if self.all_day_end not in ("exclusive", "inclusive"):
-            raise ConfigError(f"{self.origin}: [formats] all_day_end must be 'exclusive' or 'inclusive'")
-        if self.delimiter is not None and len(self.delimiter) != 1:
-            raise ConfigError(f"{self.origin}: [source] delimiter must be one character, e.g. ';' or '\\t'")
+                raise ConfigError(f"{origin}: [columns] {name!r} is not a meeting field; use one of {', '.join(FIELDS)}")
+        for name, value in self.defaults.items():
+            if name not in _DEFAULT_RULES:
+                raise ConfigError(f"{origin}: [defaults] {name!r} is unknown; use one of {', '.join(_DEFAULT_RULES)}")
+            rule, expected = _DEFAULT_RULES[name]
+            _check(origin, f"[defaults] {name}", value, rule(value), expected)
+        for p in self.participants:
+            _check(origin, f"[columns] participants status of {p.column!r}", p.status,
+                   p.status is None or p.status in PARTICIPANT_STATUSES, _STATUSES)
+        delimiter, sheet = self.delimiter, self.sheet
+        for key, value, ok, expected in (
+            ("[source] encoding", self.encoding, self.encoding is None or _encoding_ok(self.encoding),
+             "the name of a text encoding, e.g. 'utf-8', 'cp1252' or 'latin-1'"),
+            ("[source] delimiter", delimiter,
+             delimiter is None or (isinstance(delimiter, str) and len(delimiter) == 1 and delimiter not in "\"\r\n"),
+             "one character other than a quote or line break, e.g. ';' or '\\t'"),
+            ("[source] sheet", sheet, sheet is None or (isinstance(sheet, str) and bool(sheet.strip())),
+             "the name of a worksheet"),
+            ("[formats] datetime", self.datetime_formats, all(isinstance(f, str) and f for f in self.datetime_formats),
+             "a strptime format or a list of them"),
+            ("[formats] day_first", self.day_first, isinstance(self.day_first, bool), _BOOLEAN),
+            ("[formats] all_day_end", self.all_day_end, self.all_day_end in ("exclusive", "inclusive"),
+             "'exclusive' or 'inclusive'"),
+            ("[external_ref] prefix", self.ref_prefix, _text_ok(self.ref_prefix), _TEXT),
+        ):
+            _check(origin, key, value, ok, expected)
 
     @property
     def default_duration(self) -> timedelta | None:
@@ -128,7 +184,7 @@ class Mapping:
 def _columns(table: str, name: str, value: Any) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(v, str) and v.strip() for v in items):
-        raise ConfigError(f"{table}: {name} must be a column name or a list of column names")
+        raise ConfigError(f"{table} {name} must be a column name or a list of column names, got {toml_type(value)} {shown(value)}")
     return tuple(v.strip() for v in items)
 
 
@@ -143,59 +199,70 @@ def _participants(origin: str, value: Any) -> tuple[ParticipantColumn, ...]:
         elif isinstance(item, dict) and isinstance(item.get("column"), str) and set(item) <= {"column", "status"}:
             out.append(ParticipantColumn(item["column"].strip(), item.get("status")))
         else:
-            raise ConfigError(f"{origin}: [columns] participants entry {item!r} must be a column name or {{column, status}}")
+            raise ConfigError(f"{origin}: [columns] participants entry {shown(item)} must be a column name or {{column, status}}")
     return tuple(out)
 
 
-_SECTIONS = {"source", "columns", "defaults", "external_ref", "formats"}
+# Each table of a mapping file and its keys (None: any meeting field, checked by Mapping).
+_SECTIONS: dict[str, tuple[str, ...] | None] = {
+    "source": ("encoding", "delimiter", "sheet"),
+    "columns": None,
+    "defaults": None,
+    "external_ref": ("columns", "prefix"),
+    "formats": ("datetime", "day_first", "all_day_end"),
+}
 
 
 def load_mapping(path: str | Path) -> Mapping:
     """Read a TOML mapping file; :class:`~connector.errors.ConfigError` names what is wrong."""
-    path = Path(path)
-    origin = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"mapping file {origin} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin} is not valid TOML: {exc}") from None
-    return mapping_from_dict(data, origin=origin)
+    return mapping_from_dict(read_toml(Path(path), "mapping file"), origin=str(path))
+
+
+def _tables(origin: str, data: Any) -> dict[str, dict[str, Any]]:
+    """The document's tables; anything but a table of known tables with known keys is refused."""
+    if not isinstance(data, MappingABC):
+        raise ConfigError(f"{origin}: a mapping is a table of the tables {', '.join(_SECTIONS)}, got {toml_type(data)}")
+    unknown = set(data) - set(_SECTIONS)
+    if unknown:
+        raise ConfigError(
+            f"{origin}: unknown section(s) {', '.join(sorted(map(str, unknown)))}; use {', '.join(sorted(_SECTIONS))} "
+            "(a key above the first [table] is a top-level key: put it under its table)"
+        )
+    tables = {}
+    for name, keys in _SECTIONS.items():
+        table = data.get(name, {})
+        if not isinstance(table, MappingABC):
+            hint = f"write [{name}] once" if toml_type(table) == "an array of tables" else f"write it as a [{name}] table"
+            raise ConfigError(f"{origin}: {name} must be a table, got {toml_type(table)} ({hint})")
+        if keys is not None and set(table) - set(keys):
+            raise ConfigError(
+                f"{origin}: [{name}] has unknown key(s) {', '.join(sorted(set(table) - set(keys)))}; use {', '.join(keys)}"
+            )
+        tables[name] = dict(table)
+    return tables
 
 
 def mapping_from_dict(data: MappingABC[str, Any], *, origin: str = "<mapping>") -> Mapping:
     """Build a :class:`Mapping` from the parsed TOML structure (also handy from Python)."""
-    unknown = set(data) - _SECTIONS
-    if unknown:
-        raise ConfigError(f"{origin}: unknown section(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(_SECTIONS))}")
-    source = dict(data.get("source", {}))
-    columns_in = dict(data.get("columns", {}))
-    ref = dict(data.get("external_ref", {}))
-    formats = dict(data.get("formats", {}))
-    for table, known, got in (
-        ("source", {"encoding", "delimiter", "sheet"}, source),
-        ("external_ref", {"columns", "prefix"}, ref),
-        ("formats", {"datetime", "day_first", "all_day_end"}, formats),
-    ):
-        if set(got) - known:
-            raise ConfigError(f"{origin}: [{table}] has unknown key(s) {', '.join(sorted(set(got) - known))}")
+    tables = _tables(origin, data)
+    source, columns_in, ref, formats = tables["source"], tables["columns"], tables["external_ref"], tables["formats"]
     participants = _participants(origin, columns_in.pop("participants")) if "participants" in columns_in else ()
     columns = {name: _columns(f"{origin}: [columns]", name, value) for name, value in columns_in.items()}
     fmt = formats.get("datetime", [])
     fmt = [fmt] if isinstance(fmt, str) else fmt
     if not isinstance(fmt, list) or not all(isinstance(f, str) for f in fmt):
-        raise ConfigError(f"{origin}: [formats] datetime must be a strptime format or a list of them")
+        raise ConfigError(f"{origin}: [formats] datetime must be a strptime format or a list of them, got {toml_type(fmt)}")
     return Mapping(
         columns=columns,
         participants=participants,
-        defaults=dict(data.get("defaults", {})),
+        defaults=tables["defaults"],
         ref_columns=_columns(f"{origin}: [external_ref]", "columns", ref["columns"]) if "columns" in ref else (),
-        ref_prefix=str(ref.get("prefix", "")),
+        ref_prefix=ref.get("prefix", ""),
         encoding=source.get("encoding"),
         delimiter=source.get("delimiter"),
         sheet=source.get("sheet"),
         datetime_formats=tuple(fmt),
-        day_first=bool(formats.get("day_first", False)),
+        day_first=formats.get("day_first", False),
         all_day_end=formats.get("all_day_end", "exclusive"),
         origin=origin,
     )

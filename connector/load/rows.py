@@ -9,25 +9,36 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..errors import ConfigError, InvalidArgumentError, RowError
+from ..errors import ConfigError, InvalidArgumentError, RowError, shown
 from ..models import (
     LIMITS,
     PARTICIPANT_STATUSES,
     PROVIDERS,
-    is_valid_email,
-    is_valid_timezone,
+    control_character,
+    email_problem,
     is_valid_uuid,
+    range_problem,
     validate_meeting_body,
 )
+from ..timezones import is_valid_timezone
 from .mapping import DEFAULT_COLUMNS, Mapping, ParticipantColumn
 from .sources import Batch
-from .values import cell_text, is_blank, parse_bool, parse_emails, parse_linked_records, parse_moment
+from .values import (
+    cell_items,
+    cell_text,
+    is_blank,
+    parse_bool,
+    parse_emails,
+    parse_linked_records,
+    parse_moment,
+)
 
 __all__ = ["Prepared", "Rejected", "RowMapper", "differing_fields", "field_fingerprints", "ref_key", "ref_label"]
 
@@ -89,6 +100,10 @@ def field_fingerprints(body: dict[str, Any]) -> dict[str, str]:
 def differing_fields(first: dict[str, str], later: dict[str, str]) -> list[str]:
     """The fields whose fingerprints differ, in body order."""
     return [name for name in _COMPARED if first.get(name) != later.get(name)]
+
+
+# Fields whose cell may be a list (a Parquet list column): each element is one address or one link.
+_LIST_FIELDS = frozenset({"participants", "organizer", "linked_records"})
 
 
 class _Reject(Exception):
@@ -199,12 +214,26 @@ class RowMapper:
         cols = self._cols.get(field)
         if not cols:
             return None
+        present = [(cells[i], column) for i, column in cols if i < len(cells) and not is_blank(cells[i])]
+        for value, column in present:
+            self._check_cell(field, column, value)
+        if not present:
+            return None
         if len(cols) == 1:
-            i = cols[0][0]
-            value = cells[i] if i < len(cells) else None
-            return None if is_blank(value) else value
-        parts = [cell_text(cells[i]) for i, _ in cols if i < len(cells) and not is_blank(cells[i])]
-        return " ".join(parts) or None
+            return present[0][0]
+        return " ".join(cell_text(value) for value, _ in present)
+
+    @staticmethod
+    def _check_cell(field: str, column: str, value: Any) -> None:
+        """Refuse what no field can take: a list or struct where one value belongs, and control characters."""
+        items = cell_items(value)
+        if items is not None and field not in _LIST_FIELDS:
+            raise _Reject(field, f"holds a list of {len(items)} values; {field} takes one value", column)
+        if isinstance(value, dict) and field not in _LIST_FIELDS:
+            raise _Reject(field, f"holds a structure of {len(value)} fields; {field} takes one value", column)
+        for text in items if items is not None else [value]:
+            if isinstance(text, str) and (problem := control_character(text)):
+                raise _Reject(field, f"{problem}; remove it from the cell", column)
 
     def _text(self, cells: Sequence[Any], field: str) -> str | None:
         value = self._get(cells, field)
@@ -215,7 +244,7 @@ class RowMapper:
         if uid:
             provider = (self._text(cells, "provider") or self.mapping.defaults.get("provider") or "").lower()
             if provider not in PROVIDERS:
-                raise _Reject("provider", f"{provider!r} is not a calendar provider (google or microsoft)")
+                raise _Reject("provider", f"{shown(provider)} is not a calendar provider (google or microsoft)")
             recurring = self._get(cells, "is_recurring")
             try:
                 is_recurring = parse_bool(recurring) if recurring is not None else False
@@ -241,7 +270,7 @@ class RowMapper:
         tz = self._text(cells, "timezone")
         if tz is not None:
             if not is_valid_timezone(tz):
-                raise _Reject("timezone", f"{tz!r} is not a known IANA timezone name (Attio would silently use UTC)")
+                raise _Reject("timezone", f"{shown(tz)} is not a known IANA timezone name (Attio would silently use UTC)")
             return tz
         return self.mapping.defaults.get("timezone")
 
@@ -254,10 +283,13 @@ class RowMapper:
     def _timestamp(self, cells: Sequence[Any], field: str, value: Any) -> tuple[str, datetime]:
         moment = self._moment(field, value)
         if not isinstance(moment, datetime):
-            raise _Reject(field, f"{cell_text(value)!r} has no time of day but the meeting is not all-day")
+            raise _Reject(field, f"{shown(cell_text(value))} has no time of day but the meeting is not all-day")
+        tz = self._timezone(cells)
         if moment.tzinfo is None:
-            tz = self._timezone(cells)
-            moment = moment.replace(tzinfo=ZoneInfo(tz) if tz else timezone.utc)
+            moment = _localize(field, moment, tz)
+        problem = range_problem(moment, tz)
+        if problem:
+            raise _Reject(field, f"{shown(cell_text(value))} {problem}")
         moment = _to_ms(moment)
         return _iso(moment), moment
 
@@ -295,13 +327,17 @@ class RowMapper:
         raw_end = self._get(cells, "end")
         if all_day:
             first = start.date() if isinstance(start, datetime) else start
+            end_field = "end"
             if raw_end is None:
-                last = first + timedelta(days=1)
+                end_field, last = start_field, first
             else:
                 end = self._moment("end", raw_end)
                 last = end.date() if isinstance(end, datetime) else end
-                if self.mapping.all_day_end == "inclusive" or last == first:
-                    last += timedelta(days=1)  # a one-day meeting written with the same end date
+            if raw_end is None or self.mapping.all_day_end == "inclusive" or last == first:
+                # One day, or the last day written inclusively: the exclusive end is the day after.
+                if last == date.max:
+                    raise _Reject(end_field, f"an all-day meeting on {last} would end on the day after, past the last date there is")
+                last += timedelta(days=1)
             if last <= first:
                 raise _Reject("end", "end must be after start")
             return {"is_all_day": True, "start": {"date": first.isoformat()}, "end": {"date": last.isoformat()}}
@@ -310,8 +346,7 @@ class RowMapper:
         if raw_end is not None:
             end_text, end_at = self._timestamp(cells, "end", raw_end)
         else:
-            length = self._duration(cells)
-            end_at = _to_ms(start_at + length)
+            end_at = self._end_by_duration(cells, raw_start, start_at, tz)
             end_text = _iso(end_at)
         if end_at <= start_at:
             raise _Reject("end", "end must be after start")
@@ -321,38 +356,54 @@ class RowMapper:
             start_out["timezone"] = end_out["timezone"] = tz
         return {"is_all_day": False, "start": start_out, "end": end_out}
 
-    def _duration(self, cells: Sequence[Any]) -> timedelta:
+    def _end_by_duration(self, cells: Sequence[Any], raw_start: Any, start_at: datetime, tz: str | None) -> datetime:
+        length, field = self._duration(cells)
+        try:
+            end_at = _to_ms(start_at + length)
+            problem = range_problem(end_at, tz)
+        except OverflowError:
+            problem = "ends after the year 9999"
+        if problem:
+            raise _Reject(field, f"{shown(cell_text(raw_start))} plus {_minutes(length)} minutes {problem}")
+        return end_at
+
+    def _duration(self, cells: Sequence[Any]) -> tuple[timedelta, str]:
+        """The meeting's length and the field it came from (``duration``, or ``end`` for the default)."""
         raw = self._get(cells, "duration")
         if raw is None:
             default = self.mapping.default_duration
             if default is None:
                 raise _Reject("end", "end is required (or map a duration column, or set [defaults] duration_minutes)")
-            return default
+            return default, "end"
         text = cell_text(raw).lower().removesuffix("min").removesuffix("m").strip()
         try:
             if ":" in text:
                 hours, minutes = text.split(":", 1)
                 length = timedelta(hours=int(hours), minutes=int(minutes))
+            elif not math.isfinite(float(text)):
+                raise ValueError(text)
             else:
                 length = timedelta(minutes=float(text))
         except ValueError:
-            raise _Reject("duration", f"{cell_text(raw)!r} is not a duration in minutes (e.g. 45 or 1:30)") from None
+            raise _Reject("duration", f"{shown(cell_text(raw))} is not a duration in minutes (e.g. 45 or 1:30)") from None
+        except OverflowError:
+            raise _Reject("duration", f"{shown(cell_text(raw))} minutes is longer than any calendar can hold") from None
         if length <= timedelta(0):
-            raise _Reject("duration", f"{cell_text(raw)!r} is not a positive duration")
-        return length
+            raise _Reject("duration", f"{shown(cell_text(raw))} is not a positive duration")
+        return length, "duration"
 
     def _participant_list(self, cells: Sequence[Any]) -> list[dict[str, Any]]:
         status = (self._text(cells, "participant_status") or "").lower() or self.mapping.defaults.get(
             "participant_status", "accepted"
         )
         if status not in PARTICIPANT_STATUSES:
-            raise _Reject("participant_status", f"{status!r} is not a participant status ({', '.join(PARTICIPANT_STATUSES)})")
+            raise _Reject("participant_status", f"{shown(status)} is not a participant status ({', '.join(PARTICIPANT_STATUSES)})")
         organizer = None
         raw_organizer = self._get(cells, "organizer")
         if raw_organizer is not None:
-            emails = parse_emails(raw_organizer)
-            if len(emails) != 1 or not is_valid_email(emails[0]):
-                raise _Reject("organizer", f"{cell_text(raw_organizer)!r} is not one email address")
+            emails = _emails("organizer", None, raw_organizer)
+            if len(emails) != 1:
+                raise _Reject("organizer", f"{shown(cell_text(raw_organizer))} is not one email address")
             organizer = emails[0].lower()
         people: dict[str, dict[str, Any]] = {}
         if organizer:
@@ -361,9 +412,8 @@ class RowMapper:
             value = cells[i] if i < len(cells) else None
             if is_blank(value):
                 continue
-            for email in parse_emails(value):
-                if not is_valid_email(email):
-                    raise _Reject("participants", f"{email!r} is not an email address", column)
+            self._check_cell("participants", column, value)
+            for email in _emails("participants", column, value):
                 people.setdefault(
                     email.lower(), {"email_address": email.lower(), "is_organizer": False, "status": column_status or status}
                 )
@@ -386,9 +436,47 @@ class RowMapper:
         out = []
         for obj, record_id in pairs:
             if not is_valid_uuid(record_id.lower()):
-                raise _Reject("linked_records", f"record_id {record_id!r} (of {obj}) is not a UUID")
+                raise _Reject("linked_records", f"record_id {shown(record_id)} (of {shown(obj)}) is not a UUID")
             out.append({"object": obj, "record_id": record_id.lower()})
         return out
+
+
+def _emails(field: str, column: str | None, value: Any) -> list[str]:
+    """The valid addresses of a cell; the first bad one rejects the row with the reason."""
+    try:
+        emails = parse_emails(value)
+    except ValueError as exc:
+        raise _Reject(field, str(exc), column) from None
+    for email in emails:
+        problem = email_problem(email)
+        if problem:
+            raise _Reject(field, f"{shown(email)} is not an email address: {problem}", column)
+    return emails
+
+
+def _localize(field: str, moment: datetime, tz: str | None) -> datetime:
+    """A wall-clock time in ``tz`` (UTC when None) as an aware datetime.
+
+    A time that clocks skip in spring does not exist: rejected. A time that occurs twice in autumn takes
+    its first occurrence (``fold=0``, the offset before the change), as most calendars do.
+    """
+    if tz is None:
+        return moment.replace(tzinfo=timezone.utc)
+    zone = ZoneInfo(tz)
+    local = moment.replace(tzinfo=zone)
+    try:
+        round_trip = local.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+    except OverflowError:
+        return local  # outside the years 1-9999: range_problem says so
+    if round_trip != moment:
+        clock = moment.strftime("%H:%M:%S" if moment.second or moment.microsecond else "%H:%M")
+        raise _Reject(field, f"{clock} on {moment.date()} does not exist in {tz} (clocks skip forward)")
+    return local
+
+
+def _minutes(length: timedelta) -> str:
+    minutes = length.total_seconds() / 60
+    return f"{minutes:g}"
 
 
 def _to_ms(moment: datetime) -> datetime:
