@@ -323,13 +323,14 @@ class ArrowSource(Source):
             self.name = str(parquet)
             try:
                 self._file: Any = pq.ParquetFile(parquet)
+                self.headers = list(self._file.schema_arrow.names)
+                self.total_rows = self._file.metadata.num_rows
             except Exception as exc:  # pyarrow raises ArrowInvalid/OSError subclasses for a bad file
                 with open(parquet, "rb") as f:
                     head = f.read(SAMPLE_BYTES)
-                looks = "" if head.startswith(b"PAR1") else f"; it looks like {_looks_like(head)}"
+                what = _looks_like(head)
+                looks = "" if head.startswith(b"PAR1") else f"; it looks like {what}{_HINTS.get(what, '')}"
                 raise ConfigError(f"{parquet}: not a readable Parquet file ({_one_line(exc)}){looks}") from None
-            self.headers = list(self._file.schema_arrow.names)
-            self.total_rows = self._file.metadata.num_rows
         else:
             self.name = "<arrow table>"
             self._file = None
@@ -340,10 +341,28 @@ class ArrowSource(Source):
     def batches(self, size: int) -> Iterator[Batch]:
         offset = 1
         for batch in self._record_batches(size):
-            columns = [column.to_pylist() for column in batch.columns]
-            rows: list[Sequence[Any]] = list(zip(*columns, strict=True))
+            try:
+                rows = _rows_of(batch)
+            except (UnicodeDecodeError, ValueError):  # a damaged cell (pyarrow's ArrowInvalid is a ValueError)
+                yield from self._rows_before_damage(batch, offset)
             yield Batch(list(range(offset, offset + len(rows))), rows)
             offset += len(rows)
+
+    def _rows_before_damage(self, batch: Any, offset: int) -> Iterator[Batch]:
+        """The rows of ``batch`` before its first damaged cell, then a BrokenInputError naming that cell."""
+        good: list[Sequence[Any]] = []
+        for i in range(batch.num_rows):
+            row = batch.slice(i, 1)
+            for name, column in zip(batch.schema.names, row.columns, strict=True):
+                try:
+                    column.to_pylist()
+                except (UnicodeDecodeError, ValueError) as exc:
+                    if good:
+                        yield Batch(list(range(offset, offset + len(good))), good)
+                    reason = f"column {name!r} cannot be read ({_one_line(exc)})"
+                    raise BrokenInputError(reason, file=self.name, row=offset + i) from None
+            good.extend(_rows_of(row))
+        raise AssertionError("a batch that failed to convert converted row by row")  # pragma: no cover
 
     def _record_batches(self, size: int) -> Iterator[Any]:
         """Record batches; a Parquet file is read one row group at a time, so a damaged one is named by its first row."""
@@ -365,6 +384,11 @@ class ArrowSource(Source):
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+
+
+def _rows_of(batch: Any) -> list[Sequence[Any]]:
+    """The rows of an Arrow record batch as tuples of Python values."""
+    return list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
 
 
 class DataFrameSource(Source):
