@@ -2,7 +2,8 @@
 
     ConnectorError
     ├── ConfigError                  bad configuration or arguments, raised before any request
-    │   └── InvalidArgumentError     (also a ValueError) one argument, named, with the reason
+    │   ├── InvalidArgumentError     (also a ValueError) one argument, named, with the reason
+    │   └── BrokenInputError         the input file cannot be read from one row on: names file and row
     ├── TransportError               the request may not have reached Attio, or its answer was lost
     │   ├── ConnectError             could not connect / connection dropped     (retryable)
     │   ├── RequestTimeoutError      no complete answer within the timeout      (retryable)
@@ -34,6 +35,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
+    "BrokenInputError",
     "ConfigError",
     "ConnectError",
     "ConnectorError",
@@ -74,6 +76,20 @@ class InvalidArgumentError(ConfigError, ValueError):
         self.argument = argument
         self.reason = reason
         super().__init__(f"invalid {argument}: {reason}")
+
+
+class BrokenInputError(ConfigError):
+    """The input cannot be read from ``row`` on (bytes not in its encoding, a quote that never closes, a
+    damaged row group). Raised while opening a file it stops the load before anything is sent; met part-way,
+    the load finishes the rows before ``row`` and its report carries the message (``input_error``)."""
+
+    hint = "fix the file at the row named (or the [source] options of the mapping)"
+
+    def __init__(self, reason: str, *, file: str, row: int) -> None:
+        self.reason = reason
+        self.file = file
+        self.row = row
+        super().__init__(f"{file}: row {row}: {reason}")
 
 
 class TransportError(ConnectorError):

@@ -51,7 +51,7 @@ def test_csv_blank_lines_are_skipped_but_counted(tmp_path: Path) -> None:
 
 def test_explicit_encoding_wins_and_a_wrong_one_is_explained(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "in.csv", ",", "cp1252")
-    with pytest.raises(ConfigError, match="is not valid utf-8; set \\[source\\] encoding"):
+    with pytest.raises(ConfigError, match="row 2: line 2 has bytes that are not valid utf-8; set \\[source\\] encoding"):
         with open_source(path, encoding="utf-8") as src:
             list(src.batches(10))
 

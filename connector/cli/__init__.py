@@ -30,7 +30,8 @@ def build_parser(config_file: Path | None = None) -> argparse.ArgumentParser:
         prog="python -m connector",
         description="Move Attio meetings between Attio's API and your data stack.",
         epilog="Exit codes: 0 ok, 1 some rows rejected/failed (load), 2 usage/config/input error, "
-        "3 Attio refused (401/403/404/400), 4 Attio unreachable or failing after retries, 70 internal error, "
+        "3 Attio refused (401/403/404/400), 4 Attio unreachable or failing after retries, 5 the input broke part-way "
+        "(load: the rows before the break were loaded), 70 internal error, "
         "130 interrupted.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; -vv for debug and tracebacks")

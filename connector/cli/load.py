@@ -1,9 +1,10 @@
 """``load INPUT``: find-or-create one meeting per spreadsheet row, exactly once, with a results file.
 
 Exit codes: 0 every row created, found or skipped; 1 some rows were rejected or failed (or --max-errors
-stopped the load): see the results file; 2 bad arguments, mapping or input; 3/4 Attio refused or was
-unreachable; 130 interrupted by Ctrl-C or SIGTERM (run the same command again to finish: the ledger skips
-what is done).
+stopped the load): see the results file; 2 bad arguments, mapping or input, nothing sent; 3/4 Attio refused
+or was unreachable; 5 the input broke part-way (bytes not in its encoding, a quote that never closes, a
+damaged row group): the rows before the break were loaded and are in the results; 130 interrupted by Ctrl-C
+or SIGTERM (run the same command again to finish: the ledger skips what is done).
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ import anyio
 
 from ..config import ClientConfig
 from ..load import LoadConfig, LoadReport, load
-from .common import EXIT_OK, EXIT_ROWS_FAILED, add_client_options, client_session, positive_int, progress
+from .common import (
+    EXIT_INPUT_BROKEN,
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    add_client_options,
+    client_session,
+    positive_int,
+    progress,
+)
 
 
 def _count(text: str) -> int:
@@ -37,7 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "load",
         help="find-or-create meetings from a CSV, Parquet or .xlsx file",
         description="Load meetings from a spreadsheet: each valid row becomes one find-or-create call, exactly once "
-        "across runs. Every row gets a line in the results file. Exit code 1 when any row was rejected or failed.",
+        "across runs. Every row gets a line in the results file. Exit code 1 when any row was rejected or failed, "
+        "5 when the input broke part-way (the rows before the break were loaded).",
     )
     parser.add_argument("input", type=Path, metavar="INPUT", help="a .csv/.tsv, .parquet or .xlsx file with a header row")
     parser.add_argument("--mapping", type=Path, metavar="FILE", help="TOML column mapping (see sample_configs/)")
@@ -63,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the load and print its report; 1 when any row was rejected or failed."""
+    """Run the load and print its report; 1 when any row was rejected or failed, 5 when the input broke part-way."""
     config = LoadConfig(
         mapping=args.mapping,
         results_path=args.results,
@@ -86,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
         if report.dry_run:
             for body in report.sample_bodies:
                 print(json.dumps(body, indent=2, ensure_ascii=False))
+    if report.input_error:
+        if args.json:  # the summary, which says it too, is not on the terminal
+            print(f"error: input broke: {report.input_error}", file=sys.stderr)
+        return EXIT_INPUT_BROKEN
     return EXIT_OK if report.ok else EXIT_ROWS_FAILED
 
 

@@ -327,15 +327,16 @@ class AttioLoadOperator(BaseOperator):
             raise fatal from exc
         self.log.info("%s", report.format())
         result = jsonable(report.to_dict())
-        if report.ok or not self.fail_on_row_errors:
+        if report.ok or (not self.fail_on_row_errors and not report.input_error):
             return result
         context["ti"].xcom_push(key="report", value=result)
         message = (
             f"{report.rejected} rows rejected, {report.failed} failed"
             + (f", aborted: {report.aborted}" if report.aborted else "")
+            + (f", input broke: {report.input_error}" if report.input_error else "")
             + f"; per-row results in {report.results_path}"
         )
-        if report.failed or report.aborted:
+        if (report.failed or report.aborted) and not report.input_error:
             raise AirflowException(message)  # API trouble: a retry resumes from the ledger
         raise AirflowFailException(message)
 

@@ -274,6 +274,8 @@ def _import_metadata(data: Mapping[str, Any]) -> dict[str, Any]:
         metadata["errors"] = MetadataValue.json(list(data["errors"])[:20])
     if data.get("aborted"):
         metadata["aborted"] = MetadataValue.text(str(data["aborted"]))
+    if data.get("input_error"):
+        metadata["input_error"] = MetadataValue.text(str(data["input_error"]))
     return metadata
 
 
@@ -298,9 +300,11 @@ def _run_import(
         raise Failure(
             description=f"{report.rejected} rows rejected, {report.failed} failed"
             + (f", aborted: {report.aborted}" if report.aborted else "")
+            + (f", input broke: {report.input_error}" if report.input_error else "")
             + f"; per-row results in {report.results_path}",
             metadata=metadata,
-            allow_retries=bool(report.failed or report.aborted),  # rejected rows need a fixed file, not a retry
+            # rejected rows and a broken input need a fixed file, not a retry
+            allow_retries=bool(report.failed or report.aborted) and not report.input_error,
         )
     return Output(data, metadata=metadata)
 

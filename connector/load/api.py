@@ -13,15 +13,20 @@ from typing import Any
 import anyio
 
 from ..config import ClientConfig
+from ..errors import BrokenInputError, ConfigError
+from ..paths import same_path
 from .config import LoadConfig, LoadReport
 from .ledger import Ledger
 from .mapping import Mapping, load_mapping, mapping_from_dict
-from .results import RowResult, open_results
+from .results import RowResult, check_results_path, open_results, results_format
 from .rows import Prepared, RowMapper
 from .runner import LoadRun, conflict_result
 from .sources import Source, open_source
 
-__all__ = ["default_paths", "load", "load_file"]
+__all__ = ["check_paths", "default_paths", "load", "load_file"]
+
+# The files SQLite and the ledger's lock keep beside a ledger.
+_LEDGER_SIDE_FILES = ((".lock", "lock file"), ("-wal", "WAL file"), ("-shm", "shared-memory file"), ("-journal", "journal"))
 
 
 def _mapping(value: Mapping | dict[str, Any] | Path | str | None) -> Mapping:
@@ -45,6 +50,41 @@ def default_paths(source: Any, config: LoadConfig) -> tuple[Path | None, Path | 
     return results, ledger
 
 
+def check_paths(source: Any, config: LoadConfig, results: Path | None, ledger: Path | None) -> None:
+    """Refuse, before anything is read, sent or written, a load that would write over its own input, mapping or
+    ledger: the results file, the ledger and the ledger's side files (``.lock``, ``-wal``, ``-shm``,
+    ``-journal``) must each be a file of their own. Also refuses a results name that is not ``.csv`` or
+    ``.parquet`` and an existing file there that is not a results file (see :func:`.results.check_results_path`).
+    """
+    read: list[tuple[str, Path]] = []
+    if isinstance(source, str | Path):
+        read.append(("the input", Path(source)))
+    if isinstance(config.mapping, str | Path):
+        read.append(("the mapping", Path(config.mapping)))
+    written: list[list[tuple[str, Path]]] = []  # groups of files one writer owns
+    if results is not None:
+        group = [("the results file", results)]
+        if results_format(results) == "parquet":
+            group.append(("the results file's temporary copy", results.with_name(results.name + ".part")))
+        written.append(group)
+    if ledger is not None and not config.dry_run:
+        side = [(f"the ledger's {what}", ledger.with_name(ledger.name + suffix)) for suffix, what in _LEDGER_SIDE_FILES]
+        written.append([("the ledger", ledger), *side])
+    for i, group in enumerate(written):
+        others = read + [named for later in written[i + 1 :] for named in later]
+        for what, path in group:
+            for other, other_path in others:
+                if same_path(path, other_path):
+                    same = str(path) if str(path) == str(other_path) else f"{path} and {other_path}"
+                    raise ConfigError(
+                        f"{what} and {other} are the same file ({same}): writing {what} would destroy {other}; "
+                        "give the results file and the ledger paths of their own (--results, --ledger); "
+                        "nothing was sent or written"
+                    )
+    if results is not None:
+        check_results_path(results)
+
+
 async def load(
     source: str | Path | Any,
     client: Any = None,
@@ -56,12 +96,15 @@ async def load(
 
     Each valid row becomes one find-or-create call on ``client`` (an open
     :class:`~connector.client.AttioClient`; None opens one from the environment). ``progress`` is called
-    with 1 per finished row. Returns a :class:`LoadReport`; bad rows never raise, a bad mapping or
-    unreadable input raises :class:`~connector.errors.ConfigError` before anything is sent.
+    with 1 per finished row. Returns a :class:`LoadReport`; bad rows never raise, a bad mapping, unreadable
+    input or results/ledger paths that collide with the input raise :class:`~connector.errors.ConfigError`
+    before anything is sent. An input that breaks part-way does not raise: the rows before the break are
+    loaded and the report's ``input_error`` says where it broke.
     """
     config = config or LoadConfig()
-    mapping = _mapping(config.mapping)
     results_path, ledger_path = default_paths(source, config)
+    check_paths(source, config, results_path, ledger_path)
+    mapping = _mapping(config.mapping)
     started = time.monotonic()
     with open_source(source, **mapping.source_options()) as src:
         mapper = RowMapper(mapping, src.headers, src.name)
@@ -111,11 +154,20 @@ def _dry_run(src: Source, mapper: RowMapper, config: LoadConfig, results_path: P
     counts = {"rows": 0, "rejected": 0, "skipped": 0}
     errors: list[dict[str, Any]] = []
     bodies: list[dict[str, Any]] = []
+    input_error: str | None = None
     results = open_results(results_path)
     with tempfile.TemporaryDirectory(prefix="connector-dry-run-") as tmp:
         scratch = Ledger(Path(tmp) / "seen.sqlite", keep_bodies=False)
+        batches = iter(src.batches(config.batch_size))
         try:
-            for batch in src.batches(config.batch_size):
+            while True:
+                try:
+                    batch = next(batches, None)
+                except BrokenInputError as exc:
+                    input_error = str(exc)  # the rows before the break were checked: report them
+                    break
+                if batch is None:
+                    break
                 valid: list[Prepared] = []
                 for item in mapper.map_batch(batch):
                     counts["rows"] += 1
@@ -157,6 +209,7 @@ def _dry_run(src: Source, mapper: RowMapper, config: LoadConfig, results_path: P
         errors=tuple(errors),
         sample_bodies=tuple(bodies),
         dry_run=True,
+        input_error=input_error,
         contract=config.contract,
     )
 

@@ -74,7 +74,12 @@ class LoadConfig:
 
 @dataclass(frozen=True)
 class LoadReport:
-    """What a load did. ``ok`` is False when any row was rejected or failed, or the load was aborted."""
+    """What a load did. ``ok`` is False when any row was rejected or failed, or the load was aborted.
+
+    ``input_error``: the input broke part-way (bytes not in its encoding, a quote that never closes, a damaged
+    row group); the message names the first row not read. The rows before it were loaded (or, in a dry run,
+    checked) and are in the results; a re-run of the fixed file skips the done rows.
+    """
 
     rows: int = 0
     created: int = 0
@@ -94,13 +99,14 @@ class LoadReport:
     sample_bodies: tuple[dict[str, Any], ...] = field(default=())
     dry_run: bool = False
     aborted: str | None = None
+    input_error: str | None = None
     contract: str = "find-or-create"
     source: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when every row was created, found or skipped and the load ran to the end."""
-        return self.rejected == 0 and self.failed == 0 and self.aborted is None
+        """True when every row was created, found or skipped and the load ran to the end of the input."""
+        return self.rejected == 0 and self.failed == 0 and self.aborted is None and self.input_error is None
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data (paths as strings)."""
@@ -138,4 +144,8 @@ class LoadReport:
             lines.append(f"  ... see the results file for all {self.rejected + self.failed} rejected/failed rows")
         if self.aborted:
             lines.append(f"aborted: {self.aborted}")
+        if self.input_error:
+            done = "checked" if self.dry_run else "loaded"
+            lines.append(f"input broke: {self.input_error}")
+            lines.append(f"  the rows before it were {done} and are in the results; fix the file and run the same command again")
         return "\n".join(lines)

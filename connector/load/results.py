@@ -5,8 +5,13 @@ Columns: ``row_number``, ``external_ref``, ``outcome`` (created, found, rejected
 ``attempts``. Rows appear in the order they finish, not in input order.
 
 A CSV results file is flushed after every group of rows, so after an interruption it is valid up to its
-last line; a re-run (which skips what the ledger says is done) writes a complete one. A Parquet results
+last line; a re-run (which skips what the ledger says is done) writes a complete one. Its text cells that a
+spreadsheet would run as a formula (``=HYPERLINK(...)`` in an external_ref) get a leading ``'``
+(:func:`~connector.csvsafe.neutralise_cell`); a Parquet results file keeps exact values. A Parquet results
 file is written to ``<name>.part`` and renamed when the load ends (also on Ctrl-C).
+
+Only ``.csv`` and ``.parquet``/``.pq`` names are accepted, and an existing file is replaced only when it is
+a results file (one this tool wrote): :func:`check_results_path`.
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["RESULT_COLUMNS", "ResultWriter", "RowResult", "open_results"]
+from ..csvsafe import neutralise_cell
+from ..errors import ConfigError
+
+__all__ = ["RESULT_COLUMNS", "ResultWriter", "RowResult", "check_results_path", "open_results", "results_format"]
+
+Format = Literal["csv", "parquet"]
+SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 Outcome = Literal["created", "found", "rejected", "failed", "skipped"]
 
@@ -67,7 +78,7 @@ class CsvResults(ResultWriter):
         self._writer.writerow(RESULT_COLUMNS)
 
     def write(self, result: RowResult) -> None:
-        self._writer.writerow(["" if v is None else v for v in astuple(result)])
+        self._writer.writerow([neutralise_cell(v) if isinstance(v, str) else "" if v is None else v for v in astuple(result)])
 
     def flush(self) -> None:
         self._file.flush()
@@ -121,10 +132,51 @@ class ParquetResults(ResultWriter):
             os.replace(self._part, self.path)
 
 
-def open_results(path: str | Path | None, *, fmt: Literal["csv", "parquet"] | None = None) -> ResultWriter:
-    """A writer for ``path`` (format from ``fmt`` or the suffix: ``.parquet``/``.pq``, else CSV); None writes nothing."""
+def results_format(path: Path) -> Format:
+    """The format a results path names by its suffix; a ConfigError for any other suffix."""
+    fmt = SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise ConfigError(
+            f"results file {path}: the name must end in .csv or .parquet (the results are written as CSV or Parquet, "
+            f"never as {path.suffix or 'a file without a suffix'})"
+        )
+    return fmt
+
+
+def _is_results_file(path: Path, fmt: Format) -> bool:
+    """True when ``path`` holds a results file (its columns start with ``row_number``) or nothing at all."""
+    try:
+        if path.stat().st_size == 0:
+            return True
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return tuple(pq.read_schema(path).names[:3]) == RESULT_COLUMNS[:3]
+        with open(path, "rb") as f:
+            head = f.read(256).removeprefix(b"\xef\xbb\xbf")
+        return head.startswith(",".join(RESULT_COLUMNS[:3]).encode())
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        return False
+
+
+def check_results_path(path: Path) -> Format:
+    """The results format of ``path``; a ConfigError if its suffix is unknown, it is not a regular file, or it
+    exists and is not a results file (so a mistyped ``--results`` never overwrites someone's file)."""
+    fmt = results_format(path)
+    if path.is_dir():
+        raise ConfigError(f"results file {path} is a directory; give a file name ending in .csv or .parquet")
+    if path.exists() and not (path.is_file() and _is_results_file(path, fmt)):
+        raise ConfigError(
+            f"results file {path} exists and is not a results file of this tool; it was left as it is: "
+            "choose another --results path (or move that file away)"
+        )
+    return fmt
+
+
+def open_results(path: str | Path | None, *, fmt: Format | None = None) -> ResultWriter:
+    """A writer for ``path`` (format from ``fmt`` or the suffix: ``.csv``, ``.parquet``/``.pq``); None writes nothing."""
     if path is None:
         return ResultWriter()
     path = Path(path)
-    fmt = fmt or ("parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv")
+    fmt = fmt or results_format(path)
     return ParquetResults(path) if fmt == "parquet" else CsvResults(path)

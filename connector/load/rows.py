@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from .values import (
 )
 
 __all__ = ["Prepared", "Rejected", "RowMapper", "differing_fields", "field_fingerprints", "ref_key", "ref_label"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,7 @@ class RowMapper:
         self._participants = [(self._find("participants", p.column), p.status) for p in participants]
         self._ref_cols = [self._find("external_ref", c) for c in mapping.ref_columns]
         self._check_required()
+        self._check_repeated_headers()
 
     def _find(self, field: str, column: str) -> tuple[int, str]:
         i = self._index.get(column.strip().lower())
@@ -160,6 +164,26 @@ class RowMapper:
                 f"{self.source_name}: no column for {', '.join(missing)}; the file has: {', '.join(self.headers)}. "
                 "Name the columns like the defaults or map them in a mapping file ([columns], [external_ref] columns)"
             )
+
+    def _check_repeated_headers(self) -> None:
+        """A header written twice: an error when the load reads it (only the first would be read), else a warning."""
+        read = {i for cols in self._cols.values() for i, _ in cols}
+        read |= {i for (i, _), _ in self._participants} | {i for i, _ in self._ref_cols}
+        positions: dict[str, list[int]] = {}
+        for i, header in enumerate(self.headers):
+            if header.strip():
+                positions.setdefault(header.strip().lower(), []).append(i)
+        for places in positions.values():
+            if len(places) < 2:
+                continue
+            name = self.headers[places[0]]
+            where = ", ".join(str(i + 1) for i in places[:-1]) + f" and {places[-1] + 1}"
+            if places[0] in read:
+                raise ConfigError(
+                    f"{self.source_name}: column {name!r} appears {len(places)} times (columns {where}) and the load "
+                    "reads it: rename or remove the extra columns so that it is clear which one to load"
+                )
+            log.warning("%s: column %r appears %d times (columns %s); it is not loaded", self.source_name, name, len(places), where)
 
     # ------------------------------------------------------------------------------------ per row
 

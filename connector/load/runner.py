@@ -35,6 +35,7 @@ from ..config import RetryPolicy
 from ..errors import (
     ApiError,
     AuthenticationError,
+    BrokenInputError,
     ConnectorError,
     InvalidArgumentError,
     PermissionDeniedError,
@@ -149,11 +150,12 @@ class LoadRun:
         self.counts = dict.fromkeys(("rows", "created", "found", "rejected", "failed", "skipped"), 0)
         self.errors: list[dict[str, Any]] = []
         self.aborted: str | None = None
+        self.input_error: str | None = None
         self.create_only = config.contract == "create-only"
         self._tg: TaskGroup | None = None
 
     async def run(self) -> None:
-        """Read, send and write until the input is done (or the load is aborted)."""
+        """Read, send and write until the input is done, breaks (rows in flight finish) or the load is aborted."""
         self.ledger.start_run(self.run_id, self.source.name)
         buffer = 2 * self.config.concurrency
         jobs_send, jobs_recv = anyio.create_memory_object_stream[Claim](buffer)
@@ -179,7 +181,15 @@ class LoadRun:
         chunk = max(16, 2 * self.config.concurrency)
         async with jobs, done:
             batches = iter(self.source.batches(self.config.batch_size))
-            while (mapped := await anyio.to_thread.run_sync(_next_mapped, batches, self.mapper)) is not None:
+            while True:
+                try:
+                    mapped = await anyio.to_thread.run_sync(_next_mapped, batches, self.mapper)
+                except BrokenInputError as exc:
+                    # The rows before the break were read and are being sent: let them finish and be recorded.
+                    self.input_error = str(exc)
+                    return
+                if mapped is None:
+                    return
                 valid: list[Prepared] = []
                 for item in mapped:
                     if isinstance(item, Rejected):
@@ -344,6 +354,7 @@ class LoadRun:
             ledger_path=ledger_path,
             errors=tuple(self.errors),
             aborted=self.aborted,
+            input_error=self.input_error,
             contract=self.config.contract,
         )
 
