@@ -22,11 +22,9 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from .config import ClientConfig
 from .errors import InvalidArgumentError, MalformedResponseError, PaginationError
 from .http import ClientStats, HttpTransport
-from .models import MeetingQuery, is_valid_uuid, validate_meeting_body
+from .models import MEETINGS_PATH, MeetingQuery, is_valid_uuid, validate_meeting_body
 
 __all__ = ["AttioClient", "Page", "SyncAttioClient"]
-
-MEETINGS_PATH = "/v2/meetings"
 
 
 @dataclass(frozen=True, slots=True)

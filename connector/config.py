@@ -1,18 +1,22 @@
 """Configuration as small frozen values with named defaults.
 
 Precedence, lowest first: defaults < config file < environment < explicit arguments (CLI flags).
-The access token is held in a :class:`Secret`, whose repr and str never show it.
+The access token is held in a :class:`Secret`, whose repr and str never show it; no error message
+ever quotes a token, nor the credentials of a URL.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError, InvalidArgumentError
 
@@ -22,6 +26,10 @@ __all__ = [
     "RateLimits",
     "RetryPolicy",
     "Secret",
+    "check_base_url",
+    "check_env_name",
+    "check_token",
+    "is_env_name",
     "read_toml",
     "toml_type",
 ]
@@ -29,6 +37,100 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.attio.com"
 TOKEN_ENV = "ATTIO_API_KEY"
 BASE_URL_ENV = "ATTIO_BASE_URL"
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def is_env_name(name: str) -> bool:
+    """True for a name an environment variable can have (letters, digits and _, not starting with a digit)."""
+    return isinstance(name, str) and _ENV_NAME.fullmatch(name) is not None
+
+
+def check_env_name(name: str, source: str = "token_env") -> str:
+    """``name`` if it can name an environment variable; else an error that does not repeat it (a token?)."""
+    if not is_env_name(name):
+        raise InvalidArgumentError(
+            source,
+            "must name an environment variable (letters, digits, _), e.g. ATTIO_API_KEY; "
+            "the value given is not shown, in case it is a token",
+        )
+    return name
+
+
+def _what(char: str) -> str:
+    if char == " ":
+        return "a space"
+    if char in "\r\n":
+        return "a line break"
+    if char == "\t":
+        return "a tab"
+    return "a non-ASCII character" if ord(char) > 127 else "a control character"
+
+
+def check_token(value: str, source: str = "token") -> str:
+    """The token without surrounding whitespace (a trailing newline from a file is common).
+
+    Raises :class:`~connector.errors.InvalidArgumentError` naming ``source`` (never the value) when what
+    is left cannot be a token: empty, wrapped in quotes, or holding a space, control or non-ASCII character.
+    """
+    token = value.strip()
+    if not token:
+        raise InvalidArgumentError(source, "is empty; it must hold an Attio access token")
+    if len(token) > 1 and token[0] == token[-1] and token[0] in "\"'":
+        raise InvalidArgumentError(source, "is wrapped in quotes; remove them (the value is not shown)")
+    for position, char in enumerate(token, 1):
+        if not "!" <= char <= "~":
+            raise InvalidArgumentError(
+                source, f"has {_what(char)} at character {position}, which no token has (the value is not shown)"
+            )
+    return token
+
+
+def _masked(url: str) -> str:
+    """``url`` with anything that may be credentials (before the last @) shown as ***."""
+    if "@" not in url:
+        return url
+    scheme, sep, _ = url.partition("://")
+    return (f"{scheme}://" if sep else "") + "***@" + url.rpartition("@")[2]
+
+
+def check_base_url(url: str, source: str = "base_url") -> str:
+    """The API root ``url`` normalised (no trailing /), or :class:`InvalidArgumentError` naming ``source``.
+
+    Refused: a scheme other than http(s), credentials (shown masked), spaces or control characters, no
+    host, a port outside 1-65535, a path (``/v2`` included), a query or a fragment.
+    """
+    text = url.strip() if isinstance(url, str) else ""
+    shown = _masked(text)
+    if not text:
+        raise InvalidArgumentError(source, "is empty; give the API root, e.g. https://api.attio.com")
+    if any(char.isspace() or not char.isprintable() for char in text):
+        raise InvalidArgumentError(source, f"{shown!r} contains a space or a control character")
+    if not text.lower().startswith(("http://", "https://")):
+        # Without any of . : / it is no host either, and may be a token in the wrong variable.
+        got = repr(shown) if any(c in text for c in ".:/") else "a value that is not shown (it may be a token)"
+        raise InvalidArgumentError(source, f"must start with http:// or https://, got {got}")
+    if "@" in text:
+        raise InvalidArgumentError(
+            source, f"must not hold credentials ({shown}): the token comes from the environment (ATTIO_API_KEY)"
+        )
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # an unclosed [ of an IPv6 address
+        raise InvalidArgumentError(source, f"{shown!r} is not a valid URL") from None
+    if not parts.hostname:
+        raise InvalidArgumentError(source, f"{shown!r} has no host")
+    _, colon, port = parts.netloc.rpartition("]")[2].rpartition(":")
+    if colon and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise InvalidArgumentError(source, f"{shown!r}: the port must be a number from 1 to 65535")
+    path = parts.path.rstrip("/")
+    if path.lower() == "/v2":
+        raise InvalidArgumentError(source, f"give the API root without /v2 (e.g. https://api.attio.com), got {shown!r}")
+    if path or parts.query or parts.fragment or text.endswith(("?", "#")):
+        raise InvalidArgumentError(
+            source, f"give the API root only, {parts.scheme}://{parts.netloc}, without a path, query or fragment; got {shown!r}"
+        )
+    return text.rstrip("/")
 
 
 class Secret:
@@ -84,6 +186,9 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise InvalidArgumentError("max_attempts", "must be at least 1")
+        times = (self.max_time, self.initial_delay, self.max_delay, self.multiplier)
+        if not all(map(math.isfinite, times)):
+            raise InvalidArgumentError("retry policy", "times and the multiplier must be finite numbers")
         if self.max_time <= 0 or self.initial_delay < 0 or self.max_delay < 0 or self.multiplier < 1:
             raise InvalidArgumentError("retry policy", "times must be positive and the multiplier at least 1")
 
@@ -100,8 +205,9 @@ class RateLimits:
     max_in_flight: int = 32
 
     def __post_init__(self) -> None:
-        if self.reads_per_second < 0 or self.writes_per_second < 0:
-            raise InvalidArgumentError("rate limit", "must be 0 (off) or positive")
+        for rate in (self.reads_per_second, self.writes_per_second):
+            if not math.isfinite(rate) or rate < 0:
+                raise InvalidArgumentError("rate limit", f"must be 0 (off) or a positive number, got {rate!r}")
         if self.max_in_flight < 1:
             raise InvalidArgumentError("max_in_flight", "must be at least 1")
 
@@ -119,28 +225,32 @@ class ClientConfig:
     user_agent: str = "attio-meetings-connector/0.1"
 
     def __post_init__(self) -> None:
-        if isinstance(self.token, str):
-            object.__setattr__(self, "token", Secret(self.token))
-        base = self.base_url.rstrip("/")
-        if not base.startswith(("http://", "https://")):
-            raise InvalidArgumentError("base_url", f"must start with http:// or https://, got {base!r}")
-        if base.endswith("/v2"):
-            raise InvalidArgumentError("base_url", f"give the API root without /v2 (e.g. https://api.attio.com), got {base!r}")
-        object.__setattr__(self, "base_url", base)
-        if self.timeout <= 0 or self.connect_timeout <= 0:
-            raise InvalidArgumentError("timeout", "must be positive")
+        if isinstance(self.token, str | Secret):
+            raw = self.token.reveal() if isinstance(self.token, Secret) else self.token
+            object.__setattr__(self, "token", Secret(check_token(raw)))
+        object.__setattr__(self, "base_url", check_base_url(self.base_url))
+        for seconds in (self.timeout, self.connect_timeout):
+            if not math.isfinite(seconds) or seconds <= 0:
+                raise InvalidArgumentError("timeout", f"must be a positive number of seconds, got {seconds!r}")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ClientConfig:
-        """Config from ``ATTIO_API_KEY`` and ``ATTIO_BASE_URL``; explicit ``overrides`` (not None) win."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, token_env: str = TOKEN_ENV, **overrides: Any
+    ) -> ClientConfig:
+        """Config from ``ATTIO_API_KEY`` (or the variable ``token_env`` names) and ``ATTIO_BASE_URL``.
+
+        Explicit ``overrides`` (not None) win, and then the variable they replace is not read. Errors name
+        the variable, never its value; the token loses surrounding whitespace, a set but empty one is refused.
+        """
         env = os.environ if env is None else env
+        check_env_name(token_env)
+        overrides = {k: v for k, v in overrides.items() if v is not None}
         values: dict[str, Any] = {}
-        if env.get(TOKEN_ENV):
-            values["token"] = Secret(env[TOKEN_ENV])
-        if env.get(BASE_URL_ENV):
-            values["base_url"] = env[BASE_URL_ENV]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        if "token" not in overrides and token_env in env:
+            values["token"] = Secret(check_token(env[token_env], token_env))
+        if "base_url" not in overrides and env.get(BASE_URL_ENV, "").strip():
+            values["base_url"] = check_base_url(env[BASE_URL_ENV], BASE_URL_ENV)
+        return cls(**(values | overrides))
 
     def with_(self, **changes: Any) -> ClientConfig:
         """A copy with some fields changed."""

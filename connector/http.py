@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
@@ -113,6 +114,35 @@ def _retry_waits(policy: RetryPolicy) -> Callable[[], Generator[float, Any, None
             exc = yield delay
 
     return waits
+
+
+SNIPPET_CHARS = 200
+
+
+def _described(content_type: str, body: bytes, config: ClientConfig) -> str:
+    """A body in one short line for an error message: its content type and start, any token masked."""
+    text = " ".join(body.decode("utf-8", "replace").split())
+    token = config.token.reveal() if config.token else ""
+    if len(token) >= 8:  # a proxy's page may echo the request headers; shorter ones are no real tokens
+        text = text.replace(token, "***")
+    kind = content_type.split(";")[0].strip() or "no content type"
+    if not text:
+        return f"empty ({kind})"
+    return f"{kind} {text[:SNIPPET_CHARS] + ('…' if len(text) > SNIPPET_CHARS else '')!r}"
+
+
+def _error_envelope(
+    status: int, reason: str | None, content_type: str, body: bytes, decoded: Any, config: ClientConfig
+) -> Mapping[str, Any]:
+    """Attio's error envelope, or one whose message says what came instead (a proxy's HTML page, nothing)."""
+    if isinstance(decoded, Mapping) and decoded.get("message"):
+        return decoded
+    try:
+        phrase = reason or HTTPStatus(status).phrase
+    except ValueError:
+        phrase = f"HTTP {status}"
+    message = f"{phrase}; the answer is not Attio's JSON error but {_described(content_type, body, config)}"
+    return {**(decoded if isinstance(decoded, Mapping) else {}), "message": message}
 
 
 class HttpTransport:
@@ -241,9 +271,10 @@ class HttpTransport:
                 self.stats.writes += 1
             try:
                 async with self._session.request(method, url, params=params, data=data, headers=headers) as resp:
-                    status = resp.status
+                    status, reason = resp.status, resp.reason
                     body = await resp.read()
                     retry_after_header = resp.headers.get("Retry-After")
+                    content_type = resp.headers.get("Content-Type", "")
             except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
                 self.stats.transport_errors += 1
                 raise RequestTimeoutError(
@@ -268,14 +299,16 @@ class HttpTransport:
         except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
             if status < 400:
                 self.stats.transport_errors += 1
-                raise MalformedResponseError(
-                    f"the answer (HTTP {status}) is not valid JSON", method=method, path=path
-                ) from exc
+                what = "is not valid JSON (cut off?)" if "json" in content_type else (
+                    f"is {_described(content_type, body, self.config)}, not JSON; is the base URL Attio's API root?"
+                )
+                raise MalformedResponseError(f"the answer (HTTP {status}) {what}", method=method, path=path) from exc
             decoded = None
         if status < 400:
             return decoded
         retry_after = parse_retry_after(retry_after_header)
-        error = error_for_status(status, decoded, method=method, path=path, retry_after=retry_after)
+        envelope = _error_envelope(status, reason, content_type, body, decoded, self.config)
+        error = error_for_status(status, envelope, method=method, path=path, retry_after=retry_after)
         if isinstance(error, RateLimitError):
             self.stats.rate_limited += 1
             # Attio's reset time is a whole second; without one, back off at least a little for everyone.

@@ -14,12 +14,15 @@ from datetime import date, datetime, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from yarl import URL
+
 from .errors import InvalidArgumentError, shown
 from .schema import input_limits, participant_statuses, schema_document
 from .timezones import is_valid_timezone
 
 __all__ = [
     "LIMITS",
+    "MAX_URL_BYTES",
     "PARTICIPANT_STATUSES",
     "MeetingQuery",
     "control_character",
@@ -37,6 +40,15 @@ Sort = Literal["start_asc", "start_desc"]
 PARTICIPANT_STATUSES = participant_statuses()
 PROVIDERS = tuple(schema_document()["input"]["external_ref_providers"])
 LIMITS = input_limits() | {"page_size": schema_document()["input"]["page_size"]["max"]}
+
+MEETINGS_PATH = "/v2/meetings"  # list, find-or-create, and (with /ID) get
+# A list call's URL (path and query string, cursor included) stays under this many bytes: front ends
+# commonly refuse a request line over 8 KB (nginx's and aiohttp's default; Attio documents no figure).
+MAX_URL_BYTES = 8000
+CURSOR_ROOM = 512  # of MAX_URL_BYTES, kept for the cursor of the next pages (the emulator's take ~150)
+_WIDEST_TIME = "2026-01-01T00:00:00.000000+05:45"
+_CURSOR = "c" * CURSOR_ROOM
+
 
 # An address as RFC 5322 writes it in the dot-atom form, ASCII only: no quoted local part ("a"@b), no
 # IP-literal domain, no comments; a domain of dotted host-name labels ending in a top-level domain. This
@@ -197,6 +209,37 @@ class MeetingQuery:
             raise InvalidArgumentError("timezone", f"{self.timezone!r} is not an IANA timezone name")
         if self.ends_from and self.starts_before and self.ends_from >= self.starts_before:
             raise InvalidArgumentError("ends_from/starts_before", "ends_from must be before starts_before")
+        self._check_url_length()
+
+    def _check_url_length(self) -> None:
+        """Refuse filters whose URL a server would refuse (414), naming how many participants fit.
+
+        Measured with the widest time window and sort (an extract's slices add them) and a cursor of
+        CURSOR_ROOM bytes, so that no later page of any slice can grow past MAX_URL_BYTES.
+        """
+        widest = {"sort": "start_desc", "ends_from": _WIDEST_TIME, "starts_before": _WIDEST_TIME, "cursor": _CURSOR}
+        params = self.to_params() | widest
+        size = _url_bytes(params)
+        if size <= MAX_URL_BYTES:
+            return
+        if not self.participants:
+            raise InvalidArgumentError(
+                "query", f"the request URL would be up to {size:,} bytes, over the {MAX_URL_BYTES:,} this client sends"
+            )
+        # The longest prefix of the participants that fits, by bisection (each step encodes one URL).
+        fit, over = 0, len(self.participants)
+        while over - fit > 1:
+            middle = (fit + over) // 2
+            if _url_bytes(params | {"participants": ",".join(self.participants[:middle])}) <= MAX_URL_BYTES:
+                fit = middle
+            else:
+                over = middle
+        raise InvalidArgumentError(
+            "participants",
+            f"{len(self.participants)} emails make the request URL up to {size:,} bytes, over the {MAX_URL_BYTES:,} "
+            f"this client sends (servers commonly refuse more than 8 KB): {fit} of these emails fit in one query. "
+            "Split the list over several runs and de-duplicate by meeting_id",
+        )
 
     def replace(self, **changes: Any) -> MeetingQuery:
         """A copy with some filters changed (validated again)."""
@@ -227,6 +270,11 @@ class MeetingQuery:
         params.setdefault("sort", self.sort)
         params.setdefault("timezone", self.timezone)
         return params
+
+
+def _url_bytes(params: Mapping[str, str]) -> int:
+    """The length of the request target (path and query) of a list call, encoded as aiohttp sends it."""
+    return len(URL(MEETINGS_PATH).update_query(params).raw_path_qs)
 
 
 # ----------------------------------------------------------------------------- find-or-create body

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
 from aiohttp import web
-from extract_helpers import FAST_RETRY
+from extract_helpers import FAST_RETRY, brute_force
 from extract_helpers import client_config as config_for
 
 from connector import (
+    ApiError,
     AttioClient,
     AuthenticationError,
     BadRequestError,
@@ -263,6 +265,92 @@ def test_sync_client(emulator) -> None:
             client.get_meeting("00000000-0000-4000-8000-000000000000")
         assert client.get_meeting(meeting["id"]["meeting_id"])["id"] == meeting["id"]
     assert sum(len(p.meetings) for p in pages) == len(emulator.emulator.store.all_meetings())
+
+
+# ------------------------------------------------------------------------------- answers that are not JSON
+
+PROXY_PAGE = "<html><head><title>414 Request-URI Too Large</title></head><body><center>nginx</center></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "error", "expected"),
+    [
+        pytest.param(414, PROXY_PAGE, "text/html", ApiError, ["-> 414: Request-URI Too Long", "text/html",
+                                                             "414 Request-URI Too Large"], id="proxy-html-414"),
+        pytest.param(400, "", None, BadRequestError, ["-> 400: Bad Request", "empty"], id="empty-400"),
+        pytest.param(404, '{"error": "no such route"}', "application/json", NotFoundError,
+                     ["-> 404: Not Found", "no such route"], id="json-without-message-404"),
+        pytest.param(401, "Unauthorized\n\n  try again  ", "text/plain", AuthenticationError,
+                     ["-> 401: Unauthorized", "'Unauthorized try again'"], id="plain-text-401"),
+        pytest.param(400, "x" * 5000, "text/plain", BadRequestError, ["-> 400: Bad Request", "x" * 200 + "…"],
+                     id="long-body-cut"),
+    ],
+)
+async def test_an_error_body_that_is_not_attios_json_is_still_explained(status, body, content_type, error, expected) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status, text=body, content_type=content_type) if content_type else web.Response(
+            status=status
+        )
+
+    async with serve(handler) as url:
+        async with AttioClient(ClientConfig(token="t", base_url=url, retry=FAST_RETRY)) as client:
+            with pytest.raises(error) as info:
+                await client.list_page()
+    text = str(info.value)
+    assert info.value.status == status and f"HTTP {status}" not in text
+    for part in expected:
+        assert part in text, text
+    assert "\n" not in text and len(text) < 400
+
+
+async def test_an_error_page_that_echoes_the_token_is_masked() -> None:
+    secret = "sk-test-echoed-by-a-proxy-9731"
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=400, text=f"bad request; headers: {dict(request.headers)}", content_type="text/plain")
+
+    async with serve(handler) as url:
+        async with AttioClient(ClientConfig(token=secret, base_url=url, retry=FAST_RETRY)) as client:
+            with pytest.raises(BadRequestError) as info:
+                await client.list_page()
+    assert "Bearer ***" in str(info.value) and secret not in str(info.value)
+
+
+async def test_a_web_page_instead_of_the_api_says_so() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text="<!doctype html><title>Attio</title>", content_type="text/html")
+
+    async with serve(handler) as url:
+        config = ClientConfig(token="t", base_url=url, retry=RetryPolicy(max_attempts=2, initial_delay=0.01))
+        async with AttioClient(config) as client:
+            with pytest.raises(MalformedResponseError) as info:
+                await client.list_page()
+    text = str(info.value)
+    assert "(HTTP 200) is text/html '<!doctype html><title>Attio</title>', not JSON" in text
+    assert "base URL" in text
+
+
+# ----------------------------------------------------------------------------------- long participant lists
+
+
+async def test_the_longest_participant_list_that_fits_is_answered_in_full(emulator) -> None:
+    meetings = emulator.emulator.store.all_meetings()
+    known = sorted({p["email_address"] for m in meetings for p in m["participants"] if p["email_address"]})
+    many = tuple(known[:40]) + tuple(f"nobody-{i:04d}@example.com" for i in range(1000))
+    with pytest.raises(InvalidArgumentError) as info:
+        MeetingQuery(participants=many)
+    fit = int(re.search(r"(\d+) of these emails fit", str(info.value)).group(1))
+    # Pages of 7 over two years: many requests, each with a cursor, each within the URL limit.
+    query = MeetingQuery(
+        participants=many[:fit], limit=7, sort="start_desc", ends_from="2024-01-01T00:00:00.000001+05:45",
+        starts_before="2026-01-01T00:00:00.999999-09:30",
+    )
+    async with AttioClient(config_for(emulator)) as client:
+        got = await all_ids(client, query)
+    expected = brute_force(meetings, query)
+    assert len(expected) > 14 and sorted(got) == sorted(expected) and len(set(got)) == len(got)
+    assert emulator.emulator.stats.count(status=414) == 0
+    assert emulator.emulator.stats.count(status=200) > 2
 
 
 # --------------------------------------------------------------------------------------------- helpers

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from yarl import URL
 
 from connector import InvalidArgumentError, MeetingQuery, validate_meeting_body
 from connector.config import ClientConfig, Secret
-from connector.models import control_character, range_problem
+from connector.models import CURSOR_ROOM, MAX_URL_BYTES, control_character, range_problem
 
 RECORD = "891dcbfc-9141-415d-9b2a-2238a6cc012d"
 
@@ -198,3 +200,50 @@ def test_secret_never_shows() -> None:
     assert config.base_url == "http://127.0.0.1:1"
     with pytest.raises(InvalidArgumentError):
         ClientConfig(base_url="ftp://example.com")
+
+
+# ------------------------------------------------------------------------------ request URL length
+
+
+def emails(count: int, length: int = 22) -> tuple[str, ...]:
+    """``count`` distinct addresses of ``length`` characters each."""
+    return tuple(f"{i:05d}{'x' * (length - 17)}@example.com" for i in range(count))
+
+
+def fit_of(error: InvalidArgumentError) -> int:
+    match = re.search(r"(\d+) of these emails fit in one query", str(error))
+    assert match, str(error)
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize(
+    ("participants", "others"),
+    [
+        pytest.param(emails(600), {}, id="600-short"),
+        pytest.param(emails(200, length=60), {}, id="200-long"),
+        pytest.param(emails(400, length=30), {"linked_object": "people", "linked_record_id": RECORD,
+                                               "timezone": "America/Argentina/ComodRivadavia"}, id="with-link-and-zone"),
+        pytest.param(tuple(f"b{i}+{{%&}}{i}@example.com" for i in range(400)), {}, id="percent-encoded"),
+    ],
+)
+def test_a_participant_list_too_long_for_a_url_names_how_many_fit(participants, others) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        MeetingQuery(participants=participants, **others)
+    assert info.value.argument == "participants" and f"{len(participants)} emails" in str(info.value)
+    fit = fit_of(info.value)
+    assert 0 < fit < len(participants)
+    longest = MeetingQuery(participants=participants[:fit], **others)  # exactly the number named fits...
+    with pytest.raises(InvalidArgumentError):
+        MeetingQuery(participants=participants[: fit + 1], **others)  # ...and one more does not
+    # Whatever time window and sort an extract's slices add, with a cursor, the URL stays under the limit.
+    sliced = longest.replace(
+        sort="start_desc", ends_from="2026-01-01T00:00:00.123456+05:45", starts_before="2026-02-01T00:00:00.654321-09:30"
+    )
+    url = URL("/v2/meetings").update_query(sliced.to_params() | {"cursor": "c" * CURSOR_ROOM})
+    assert len(url.raw_path_qs) <= MAX_URL_BYTES
+
+
+def test_other_over_long_filters_are_refused_too() -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        MeetingQuery(extra={"note": "x" * MAX_URL_BYTES})
+    assert info.value.argument == "query" and "bytes" in str(info.value)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from ..config import ClientConfig, RateLimits, Secret
+from ..config import TOKEN_ENV, ClientConfig, RateLimits, Secret, check_base_url, check_env_name
 from ..errors import ConfigError, shown
 from ..timezones import is_valid_timezone
 
@@ -24,8 +26,12 @@ __all__ = [
     "EXIT_USAGE",
     "add_client_options",
     "client_session",
+    "non_negative_int",
+    "output_path",
     "positive_int",
+    "positive_seconds",
     "progress",
+    "rate",
     "timezone_name",
     "want_progress",
 ]
@@ -42,14 +48,13 @@ EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; files are left consistent and --res
 EMULATOR_MEETINGS = 1000  # the same data set as `python -m connector emulator`
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
+def _whole(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
     return value
 
 
@@ -58,6 +63,42 @@ def timezone_name(text: str) -> str:
     if not is_valid_timezone(text):
         raise argparse.ArgumentTypeError(f"{shown(text)} is not a known IANA timezone name (e.g. Europe/Berlin or UTC)")
     return text
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    return _whole(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    return _whole(text, 0)
+
+
+def _finite(text: str, accept: Callable[[float], bool], expected: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+def rate(text: str) -> float:
+    """An argparse type: requests per second, a finite number, 0 for no limit."""
+    return _finite(text, lambda v: v >= 0, "requests per second: 0 (no limit) or a positive number")
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0."""
+    return _finite(text, lambda v: v > 0, "a number of seconds above 0")
+
+
+def output_path(text: str) -> Path:
+    """An argparse type: a path that names a file (or a new directory), not '', '.', '..' or '/'."""
+    path = Path(text)
+    if not text.strip() or path.name in ("", ".", ".."):
+        raise argparse.ArgumentTypeError(f"give a file name, e.g. meetings.parquet; {text!r} names no file")
+    return path
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:
@@ -71,18 +112,20 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--emulator-meetings",
-        type=int,
+        type=non_negative_int,
         default=EMULATOR_MEETINGS,
         metavar="N",
         help=f"meetings seeded into the --emulator (default {EMULATOR_MEETINGS})",
     )
-    group.add_argument("--read-rate", type=float, metavar="R", help="client read budget, requests/s (default 96)")
-    group.add_argument("--write-rate", type=float, metavar="R", help="client write budget, requests/s (default 24)")
-    group.add_argument("--max-in-flight", type=int, metavar="N", help="cap on concurrent requests (default 32)")
-    group.add_argument("--timeout", type=float, metavar="S", help="seconds per request before it is retried (default 30)")
+    group.add_argument("--read-rate", type=rate, metavar="R", help="client read budget, requests/s (default 96)")
+    group.add_argument("--write-rate", type=rate, metavar="R", help="client write budget, requests/s (default 24)")
+    group.add_argument("--max-in-flight", type=positive_int, metavar="N", help="cap on concurrent requests (default 32)")
+    group.add_argument(
+        "--timeout", type=positive_seconds, metavar="S", help="seconds per request before it is retried (default 30)"
+    )
     group.add_argument(
         "--token-env",
-        default="ATTIO_API_KEY",
+        default=TOKEN_ENV,
         metavar="VAR",
         help="environment variable holding the Attio token (default ATTIO_API_KEY); tokens are never flags",
     )
@@ -96,12 +139,19 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfi
         writes_per_second=args.write_rate if args.write_rate is not None else defaults.writes_per_second,
         max_in_flight=args.max_in_flight if args.max_in_flight is not None else defaults.max_in_flight,
     )
-    token_env = getattr(args, "token_env", None) or "ATTIO_API_KEY"
-    if token_env != "ATTIO_API_KEY" and "token" not in overrides:
-        if not os.environ.get(token_env):
-            raise ConfigError(f"the environment variable {token_env} (named by --token-env) is not set")
-        overrides = {"token": Secret(os.environ[token_env])} | overrides
-    return ClientConfig.from_env(**({"base_url": args.base_url, "timeout": args.timeout, "limits": limits} | overrides))
+    token_env = check_env_name(getattr(args, "token_env", TOKEN_ENV), "--token-env")
+    base = None if args.base_url is None or "base_url" in overrides else check_base_url(args.base_url, "--base-url")
+    settings = {"base_url": base, "timeout": args.timeout, "limits": limits} | overrides
+    config = ClientConfig.from_env(token_env=token_env, **settings)
+    if config.token is None:
+        if token_env.isupper():
+            raise ConfigError(f"no Attio access token: set {token_env}")
+        # A lower-case "name" may well be the token itself, pasted by mistake.
+        raise ConfigError(
+            "no Attio access token: the environment variable named by --token-env is not set "
+            "(the name is not repeated, in case it is a token)"
+        )
+    return config
 
 
 @contextmanager
@@ -115,7 +165,11 @@ def client_session(args: argparse.Namespace, **emulator_overrides: Any) -> Itera
         return
     from ..emulator import EmulatorThread
 
-    with EmulatorThread(**({"meetings": args.emulator_meetings} | emulator_overrides)) as emu:
+    try:
+        emulator = EmulatorThread(**({"meetings": args.emulator_meetings} | emulator_overrides))
+    except ValueError as exc:  # a setting from a config file, which argparse does not check
+        raise ConfigError(f"--emulator: {exc}") from None
+    with emulator as emu:
         if not getattr(args, "quiet", False):
             print(f"using the built-in Attio emulator at {emu.url}", file=sys.stderr)
         yield _config_from_args(args, base_url=emu.url, token=Secret(emu.token))

@@ -24,7 +24,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C; 0 on a clean stop, 1 if the server cannot start, 2 on bad settings."""
+    """Serve until Ctrl-C; 0 on a clean stop, 2 on bad settings or a host and port it cannot listen on."""
     try:
         config = config_from_args(args)
     except ValueError as exc:

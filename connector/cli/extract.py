@@ -16,10 +16,19 @@ from typing import Any
 import anyio
 
 from ..client import AttioClient
+from ..errors import InvalidArgumentError
 from ..extract import ExtractConfig, extract, sink_for_path
 from ..extract.sinks import FORMATS
 from ..models import MeetingQuery
-from .common import EXIT_OK, add_client_options, client_session, positive_int, progress, timezone_name
+from .common import (
+    EXIT_OK,
+    add_client_options,
+    client_session,
+    output_path,
+    positive_int,
+    progress,
+    timezone_name,
+)
 
 
 def _slices(text: str) -> int | None:
@@ -49,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Extract Attio meetings to a file. The file appears only when the extract is complete; "
         "an interrupted run can be continued with --resume.",
     )
-    parser.add_argument("--output", "-o", required=True, type=Path, metavar="PATH", help="file (or directory with --partition-by) to write")
+    parser.add_argument("--output", "-o", required=True, type=output_path, metavar="PATH", help="file (or directory with --partition-by) to write")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the suffix, else parquet)")
     parser.add_argument("--partition-by", choices=["start_month"], help="write a Parquet dataset partitioned by start month")
     filters = parser.add_argument_group("filters (Attio's list-meetings parameters)")
@@ -118,6 +127,8 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     """Run the extract and print its report."""
     config = config_from_args(args)
+    if args.partition_by is None and args.output.is_dir():  # found now, not after the whole fetch
+        raise InvalidArgumentError("output", f"{args.output} is a directory; give a file name (or use --partition-by)")
     sink = sink_for_path(args.output, args.format, partition_by=args.partition_by)
 
     async def main(client_config: Any, bar: Any) -> Any:

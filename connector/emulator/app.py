@@ -1,9 +1,10 @@
 """The HTTP side: routes, the request pipeline (latency, auth, rate limit, faults) and counters.
 
-Every request goes through, in order: ``latency_ms``; authentication (401) and scopes (403);
-the read or write rate limit (429); then a fault, if one is scripted or drawn. Error bodies use
-the envelope ``{status_code, type, code, message}``; the POST 400 also carries ``statusCode`` and
-every 400 carries ``validation_errors``. Unknown routes answer 404 ``not_found``.
+Every request goes through, in order: the size limits (414 for a URL, 431 for a header line over
+8 KB, as common front ends); ``latency_ms``; authentication (401) and scopes (403); the read or
+write rate limit (429); then a fault, if one is scripted or drawn. Error bodies use the envelope
+``{status_code, type, code, message}``; the POST 400 also carries ``statusCode`` and every 400
+carries ``validation_errors``. Unknown routes answer 404 ``not_found``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from .store import MeetingStore, Posting, Window, make_key, split_key
 from .timeutil import date_from_day_ms, render_datetime, render_nanos
 from .validation import Invalid, encode_cursor, is_uuid, parse_list, parse_post
 
-__all__ = ["Emulator", "Stats"]
+__all__ = ["MAX_HEADER_LINE", "MAX_URL_BYTES", "PARSER_LIMIT", "Emulator", "Stats"]
+
+# Front ends commonly refuse a request target or a header line over 8 KB (aiohttp's and nginx's
+# defaults); Attio documents no figure. The parser accepts up to PARSER_LIMIT so that the emulator
+# can answer what lies between with its JSON envelope rather than aiohttp's plain-text 400.
+MAX_URL_BYTES = 8190
+MAX_HEADER_LINE = 8190
+PARSER_LIMIT = 64 * 1024
 
 LIST_ROUTE = "/v2/meetings"
 GET_ROUTE = "/v2/meetings/{meeting_id}"
@@ -126,6 +134,10 @@ class Emulator:
     # ---- pipeline ---------------------------------------------------------------------------
     @web.middleware
     async def _pipeline(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        too_large = self._too_large(request)
+        if too_large is not None:
+            self.stats.record(request.method, request.path, too_large.status)
+            return too_large
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
         method = request.method
@@ -149,6 +161,27 @@ class Emulator:
             method, route, 0 if isinstance(resp, _Cut) and resp._partial is None else resp.status
         )
         return resp
+
+    @staticmethod
+    def _too_large(request: web.Request) -> web.Response | None:
+        """414 for a request target over MAX_URL_BYTES, 431 for a header line over MAX_HEADER_LINE."""
+        size = len(request.raw_path.encode())
+        if size > MAX_URL_BYTES:
+            return error(
+                414,
+                "invalid_request_error",
+                "uri_too_long",
+                f"The request URL is {size} bytes long; at most {MAX_URL_BYTES} are accepted.",
+            )
+        for name, value in request.raw_headers:
+            if len(name) + len(value) + 2 > MAX_HEADER_LINE:
+                return error(
+                    431,
+                    "invalid_request_error",
+                    "header_too_large",
+                    f"The {name.decode('latin-1')} header is over {MAX_HEADER_LINE} bytes.",
+                )
+        return None
 
     async def _guarded(self, request: web.Request, handler: Handler, method: str) -> web.StreamResponse:
         write = method == "POST"

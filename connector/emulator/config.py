@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,8 +71,8 @@ class EmulatorConfig:
         if not self.token:
             raise ValueError("token must not be empty")
         for name in ("read_rate", "write_rate", "latency_ms", "slow_ms"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
+            if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.fault_rate <= 1.0:
             raise ValueError("fault_rate must be between 0 and 1")
         unknown = [k for k in self.fault_kinds if k not in FAULT_KINDS]

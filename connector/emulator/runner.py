@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -13,8 +15,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from .app import Emulator
+from .app import PARSER_LIMIT, Emulator
 from .config import FAULT_KINDS, EmulatorConfig
 
 __all__ = [
@@ -49,8 +52,40 @@ def _config(config: EmulatorConfig | None, overrides: dict[str, Any]) -> Emulato
     return replace(config or EmulatorConfig(), **overrides)
 
 
+class _QuietClientErrors(logging.Filter):
+    """Client mistakes are traffic, not server errors: no tracebacks for them.
+
+    A client that goes away mid-answer (Ctrl-C, a timeout) is dropped; a request aiohttp cannot parse
+    (over PARSER_LIMIT, not HTTP) stays as one warning line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, ConnectionResetError | BrokenPipeError):
+            return False
+        if isinstance(exc, HttpProcessingError):
+            record.msg, record.args = "refused a request it cannot parse: %s", (exc.message.splitlines()[0],)
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+# The emulator's own server log (aiohttp's RequestHandler logs there): other aiohttp servers in the
+# process keep their logging as it was.
+_SERVER_LOG = logging.getLogger("connector.emulator.server")
+_SERVER_LOG.addFilter(_QuietClientErrors())
+
+
 async def _start(emulator: Emulator) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(emulator.app(), access_log=None, handle_signals=False, shutdown_timeout=0.5)
+    runner = web.AppRunner(
+        emulator.app(),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=0.5,
+        max_line_size=PARSER_LIMIT,
+        max_field_size=PARSER_LIMIT,
+        logger=_SERVER_LOG,
+    )
     await runner.setup()
     site = web.TCPSite(runner, emulator.config.host, emulator.config.port, reuse_address=True)
     await site.start()
@@ -258,28 +293,28 @@ async def _serve_forever(config: EmulatorConfig) -> None:
         await asyncio.Event().wait()
 
 
-class _DropClientHangups(logging.Filter):
-    """A client that goes away mid-answer (Ctrl-C, a timeout) is normal traffic, not a server error."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, ConnectionResetError | BrokenPipeError)
+def _listen_error(exc: OSError, host: str, port: int) -> str:
+    """One line (with a hint) for a socket the emulator cannot listen on."""
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve --host {host!r} (hint: use 127.0.0.1, or 0.0.0.0 for every interface)"
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is in use on {host} (hint: --port 0 picks a free one)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {host}: no such address on this machine (hint: use 127.0.0.1, or 0.0.0.0)"
+    if exc.errno == errno.EACCES:
+        return f"port {port} on {host} needs more privileges (hint: a port above 1023, or --port 0 for a free one)"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc} (hint: pick another --host or --port)"
 
 
 def serve(config: EmulatorConfig) -> int:
-    """Serve until Ctrl-C; returns the exit code (0 on Ctrl-C, 1 if the server cannot start)."""
-    logging.getLogger("aiohttp.server").addFilter(_DropClientHangups())
+    """Serve until Ctrl-C; returns the exit code (0 on Ctrl-C, 2 if it cannot listen on the host and port)."""
     try:
         asyncio.run(_serve_forever(config))
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
-        print(
-            f"error: cannot listen on {config.host}:{config.port}: {exc.strerror or exc} "
-            "(hint: pick another --port, or 0 for any free port)",
-            file=sys.stderr,
-        )
-        return 1
+        print(f"error: {_listen_error(exc, config.host, config.port)}", file=sys.stderr)
+        return 2
     return 0
 
 
