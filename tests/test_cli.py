@@ -114,13 +114,14 @@ def test_bad_config_files_are_one_line_errors(tmp_path, capsys, text: str, messa
 
 
 BAD_CONFIG_VALUES = [
+    pytest.param("[extract]\ntimezone = 5\n", "[extract] timezone must be a string (in quotes), got an integer 5", id="timezone-5"),
     pytest.param("[extract]\noutput = 5\n", "[extract] output must be a string (in quotes), got an integer 5", id="output-5"),
     pytest.param('[load]\ndry_run = "no"\n', "[load] dry_run must be true or false (a TOML boolean, without quotes), got a string 'no'", id="dry_run-no"),
     pytest.param("[extract]\njson = 1\n", "[extract] json must be true or false (a TOML boolean, without quotes), got an integer 1", id="json-1"),
     pytest.param('[load]\nconcurrency = "ten"\n', "[load] concurrency: expected a whole number, got 'ten'", id="concurrency-text"),
     pytest.param("[load]\nconcurrency = 0\n", "[load] concurrency: must be at least 1", id="concurrency-0"),
-    pytest.param("[load]\nconcurrency = true\n", "[load] concurrency must be a string or a number, got a boolean", id="concurrency-bool"),
-    pytest.param('[connection]\ntimeout = "slow"\n', "[connection] timeout must be a number, got a string 'slow'", id="timeout-text"),
+    pytest.param("[load]\nconcurrency = true\n", "[load] concurrency must be a whole number, got a boolean", id="concurrency-bool"),
+    pytest.param('[connection]\ntimeout = "slow"\n', "[connection] timeout: expected a number of seconds above 0, got 'slow'", id="timeout-text"),
     pytest.param("[connection]\nread_rate = [96]\n", "[connection] read_rate must be a number, got an array [96]", id="rate-array"),
     pytest.param("[connection]\nbase_url = 5\n", "[connection] base_url must be a string (in quotes), got an integer 5", id="base_url-5"),
     pytest.param("[connection]\nmax_in_flight = 2.5\n", "[connection] max_in_flight must be a whole number, got a float 2.5", id="in-flight-float"),

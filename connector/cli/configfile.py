@@ -17,6 +17,7 @@ from typing import Any
 
 from ..config import BASE_URL_ENV, read_toml, toml_type
 from ..errors import ConfigError, shown
+from .common import non_negative_int, output_path, positive_int, positive_seconds, rate, timezone_name
 
 __all__ = ["apply_config_file", "split_config_option"]
 
@@ -24,7 +25,9 @@ SECRET_KEYS = frozenset({"token", "api_key", "apikey", "password", "secret", "at
 # Options that take comma-separated values: an array of strings in the file is joined with commas.
 LIST_KEYS = frozenset({"participants", "fault_kinds"})
 # Option types that take text as it is: a number in the file (output = 5) is a mistake, not a name.
-_TEXT_TYPES = (None, str, Path)
+_TEXT_TYPES = (None, str, Path, output_path, timezone_name)
+_WHOLE_TYPES = (int, positive_int, non_negative_int)
+_NUMBER_TYPES = (float, rate, positive_seconds)
 
 
 def split_config_option(argv: Sequence[str]) -> tuple[Path | None, list[str]]:
@@ -50,9 +53,9 @@ def _expected(action: argparse.Action) -> str:
         return "true or false (a TOML boolean, without quotes)"
     if action.choices:
         return "one of " + ", ".join(map(str, action.choices))
-    if action.type is int:
+    if action.type in _WHOLE_TYPES:
         return "a whole number"
-    if action.type is float:
+    if action.type in _NUMBER_TYPES:
         return "a number"
     if action.type in _TEXT_TYPES:
         return "a string (in quotes)"
@@ -93,6 +96,8 @@ def _value(where: str, key: str, action: argparse.Action, value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise wrong
     if not isinstance(value, str) and action.type in _TEXT_TYPES:
+        raise wrong
+    if isinstance(value, float) and action.type in _WHOLE_TYPES:
         raise wrong
     return _converted(where, key, action, str(value), wrong)
 
