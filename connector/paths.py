@@ -8,13 +8,15 @@ file system (macOS, Windows). :func:`same_path` answers for paths that exist or 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sys
 from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["is_within", "refuse_same", "same_path"]
+__all__ = ["is_within", "refuse_same", "remove_path", "same_path"]
 
 
 def _resolved(path: str | os.PathLike[str]) -> Path:
@@ -96,3 +98,16 @@ def refuse_same(role_a: str, a: str | os.PathLike[str], role_b: str, b: str | os
         error = ConfigError(f"{role_a} {os.fspath(a)} is the same file as {role_b}{same}")
         error.hint = f"give {role_a} and {role_b} different paths"
         raise error
+
+
+def remove_path(path: str | os.PathLike[str]) -> None:
+    """Delete a file, or a folder and everything in it (a symlink itself, never its target), if it is there.
+
+    Only for paths the caller made: whether a file is the tool's to delete is decided before calling this.
+    """
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
