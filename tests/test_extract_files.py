@@ -344,3 +344,28 @@ def test_a_second_library_extract_is_refused_while_the_first_runs(emulator: Any,
     anyio.run(run)
     assert outcome["report"].rows == 300 and "second" in outcome
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.parquet"]
+
+
+@pytest.mark.parametrize("api", ["extract-callable", "extract_batches"])
+@pytest.mark.parametrize("content", [USER_TEXT, b'{"windows": "mine"}', b""], ids=["text", "json", "empty"])
+def test_the_library_never_takes_a_user_file_for_a_checkpoint(
+    emulator: Any, tmp_path: Path, api: str, content: bytes
+) -> None:
+    from connector.extract import CallableSink
+
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+
+    async def go() -> None:
+        cfg = ExtractConfig(checkpoint=path)
+        async with AttioClient(client_config(emulator)) as client:
+            if api == "extract_batches":
+                async for _ in extract_batches(client, cfg):
+                    pass
+            else:
+                await extract(client, cfg, CallableSink(lambda batch: None))
+
+    with pytest.raises(ConfigError, match="is not an extract checkpoint"):
+        anyio.run(go)
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
