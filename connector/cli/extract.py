@@ -13,12 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from ..client import AttioClient
-from ..errors import InvalidArgumentError
 from ..extract import ExtractConfig, extract, sink_for_path
-from ..extract.sinks import FORMATS
+from ..extract.sinks import CSV_FORMULAS, FORMATS
 from ..models import MeetingQuery
 from .common import (
     EXIT_OK,
@@ -27,6 +24,7 @@ from .common import (
     output_path,
     positive_int,
     progress,
+    run_interruptible,
     timezone_name,
 )
 
@@ -60,7 +58,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--output", "-o", required=True, type=output_path, metavar="PATH", help="file (or directory with --partition-by) to write")
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the suffix, else parquet)")
-    parser.add_argument("--partition-by", choices=["start_month"], help="write a Parquet dataset partitioned by start month")
+    parser.add_argument(
+        "--partition-by", choices=["start_month"],
+        help="write a Parquet dataset partitioned by start month into the folder PATH (only the months this run covers "
+        "are replaced; other files are left alone)",
+    )
+    parser.add_argument(
+        "--csv-formulas", choices=CSV_FORMULAS, default="escape",
+        help="CSV only: escape (default) puts a ' before text cells starting with = + - @ tab or CR, so a spreadsheet "
+        "shows them rather than running them; keep writes them exactly as Attio has them",
+    )
     filters = parser.add_argument_group("filters (Attio's list-meetings parameters)")
     filters.add_argument("--ends-from", metavar="T", help="meetings ending at or after T (RFC 3339; a date means 00:00 UTC)")
     filters.add_argument("--starts-before", metavar="T", help="meetings starting before T (exclusive)")
@@ -127,9 +134,7 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     """Run the extract and print its report."""
     config = config_from_args(args)
-    if args.partition_by is None and args.output.is_dir():  # found now, not after the whole fetch
-        raise InvalidArgumentError("output", f"{args.output} is a directory; give a file name (or use --partition-by)")
-    sink = sink_for_path(args.output, args.format, partition_by=args.partition_by)
+    sink = sink_for_path(args.output, args.format, partition_by=args.partition_by, csv_formulas=args.csv_formulas)
 
     async def main(client_config: Any, bar: Any) -> Any:
         async with AttioClient(client_config) as client:
@@ -137,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
             return await extract(client, cfg, sink)
 
     with client_session(args) as client_config, progress(args, unit="row", desc="extract") as bar:
-        report = anyio.run(main, client_config, bar)
+        report = run_interruptible(main, client_config, bar)  # SIGTERM stops it like Ctrl-C: exit 130, --resume
     if args.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     else:

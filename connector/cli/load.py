@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import anyio
 
 from ..config import ClientConfig
 from ..load import LoadConfig, LoadReport, load
@@ -30,6 +26,7 @@ from .common import (
     client_session,
     positive_int,
     progress,
+    run_interruptible,
 )
 
 
@@ -85,10 +82,10 @@ def run(args: argparse.Namespace) -> int:
         contract=args.contract,
     )
     if args.dry_run:
-        report = anyio.run(_load, args.input, config, None, None)
+        report = run_interruptible(_load, args.input, config, None, None)
     else:
         with client_session(args) as client_config, progress(args, unit="row", desc="load") as bar:
-            report = anyio.run(_load, args.input, config, client_config, bar.update)
+            report = run_interruptible(_load, args.input, config, client_config, bar.update)
     if args.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     else:
@@ -106,41 +103,14 @@ def run(args: argparse.Namespace) -> int:
 async def _load(
     source: Path, config: LoadConfig, client_config: ClientConfig | None, on_row: Callable[[int], Any] | None
 ) -> LoadReport:
-    """The load, cancelled like Ctrl-C on SIGTERM (a scheduler's or container's stop), then KeyboardInterrupt.
+    """The load; on SIGTERM (see :func:`~.common.run_interruptible`) cancelled like Ctrl-C.
 
     The cancellation runs the load's cleanup: outcomes recorded so far are committed to the ledger, the
     results file is complete up to the last finished row (Parquet renamed from ``.part``), exit code 130.
     """
-    report: LoadReport | None = None
-    error: Exception | None = None
-    terminated = False
-    async with anyio.create_task_group() as tg:
-        if threading.current_thread() is threading.main_thread() and sys.platform != "win32":
+    if client_config is None:
+        return await load(source, None, config, progress=on_row)
+    from ..client import AttioClient
 
-            async def on_sigterm() -> None:
-                nonlocal terminated
-                with anyio.open_signal_receiver(signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        terminated = True
-                        tg.cancel_scope.cancel()
-                        return
-
-            tg.start_soon(on_sigterm)
-        try:
-            if client_config is None:
-                report = await load(source, None, config, progress=on_row)
-            else:
-                from ..client import AttioClient
-
-                async with AttioClient(client_config) as client:
-                    report = await load(source, client, config, progress=on_row)
-        except Exception as exc:  # raised as itself below, not wrapped in the task group's ExceptionGroup
-            error = exc
-        tg.cancel_scope.cancel()  # done: stop listening for SIGTERM
-    if error is not None:
-        raise error
-    if report is None:
-        if terminated:
-            raise KeyboardInterrupt
-        raise AssertionError("the load neither finished nor was terminated")  # pragma: no cover
-    return report
+    async with AttioClient(client_config) as client:
+        return await load(source, client, config, progress=on_row)

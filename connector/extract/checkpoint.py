@@ -13,6 +13,10 @@ every meeting ends up in the output exactly once.
 Windows split while running (:mod:`.split`) are saved like the others: the split narrows the running
 window's ``keep_before``/``keep_from`` and appends the new window, both under :attr:`Checkpoint.lock`,
 so a save (from a worker thread) sees either neither change or both.
+
+Only what the extract wrote is ever deleted: a checkpoint file is recognised by its content before it
+is replaced or removed (:func:`read_checkpoint`), part files by their names, and the output's staging
+path (``PATH.partial``) by the checkpoint that recorded it (:attr:`Checkpoint.staging`) before writing it.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
+import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,15 +36,25 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from ..errors import ConfigError
+from ..paths import remove_path
 from ..schema import SCHEMA_VERSION
 from .slices import Window
 
-__all__ = ["Checkpoint", "WindowState", "default_checkpoint_path", "parts_dir_for"]
+__all__ = [
+    "Checkpoint",
+    "WindowState",
+    "default_checkpoint_path",
+    "is_part_name",
+    "parts_dir_for",
+    "read_checkpoint",
+    "temporary_path",
+]
 
 FORMAT_VERSION = 2  # 2: windows may carry keep_before (splits) and the probed range; 1 is read too
 
 # Part files are scratch space: zstd keeps them near three times the final Parquet size (raw: ~12x).
 _PART_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
+_PART_NAME = re.compile(r"\.?w\d{4,}-\d{5,}\.arrow(\.tmp)?")  # w0003-00012.arrow, and .w0003-00012.arrow.tmp
 
 
 def default_checkpoint_path(output: str | os.PathLike[str]) -> Path:
@@ -54,8 +68,47 @@ def parts_dir_for(checkpoint: Path) -> Path:
     return checkpoint.with_name(f"{name}.parts")
 
 
+def is_part_name(name: str) -> bool:
+    """True for the name of a part file (or its temporary name): the only files of a parts directory the extract deletes."""
+    return _PART_NAME.fullmatch(name) is not None
+
+
+def temporary_path(path: Path) -> Path:
+    """Where :meth:`Checkpoint.save` writes before renaming onto ``path``."""
+    return path.with_name(f".{path.name}.tmp")
+
+
+def read_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The content of the checkpoint at ``path``; None when there is no file; ConfigError when it is not a checkpoint.
+
+    A checkpoint is JSON with a ``format`` number and a ``windows`` list, as :meth:`Checkpoint.save` writes it;
+    any other file is somebody else's, and the extract neither replaces nor deletes it.
+    """
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise _not_ours(path, "is a directory") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the checkpoint {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not (isinstance(data, dict) and isinstance(data.get("format"), int) and isinstance(data.get("windows"), list)):
+        raise _not_ours(path, "is not an extract checkpoint")
+    return data
+
+
+def _not_ours(path: Path, what: str) -> ConfigError:
+    error = ConfigError(f"checkpoint {path} {what}; nothing was changed")
+    error.hint = "name a new file for the checkpoint (--checkpoint), or move that one away"
+    return error
+
+
 def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temporary_path(path)
     with open(tmp, "wb") as fh:
         fh.write(json.dumps(data, indent=1, sort_keys=True).encode())
         fh.flush()
@@ -94,6 +147,7 @@ class Checkpoint:
     slices: int
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     span: tuple[datetime, datetime] | None = None  # the probed range of starts (guides splits)
+    staging: str | None = None  # the output's temporary path, recorded before it is written
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -123,16 +177,16 @@ class Checkpoint:
             "slices": self.slices,
             "started_at": self.started_at,
             "span": [t.isoformat() for t in self.span] if self.span else None,
+            "staging": self.staging,
             "windows": windows,
         })
 
     @classmethod
     def load(cls, path: Path, filters: Mapping[str, str]) -> Checkpoint:
         """Read a checkpoint; refuse one made for other filters or another schema version."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read the checkpoint {path}: {exc}") from None
+        data = read_checkpoint(path)
+        if data is None:
+            raise ConfigError(f"the checkpoint {path} is gone")
         if data.get("format") not in (1, FORMAT_VERSION) or data.get("schema_version") != SCHEMA_VERSION:
             raise ConfigError(f"the checkpoint {path} was written by another version; delete it to start again")
         if data.get("filters") != dict(filters):
@@ -143,16 +197,29 @@ class Checkpoint:
         windows = [WindowState.from_dict(w) for w in data["windows"]]
         span = data.get("span")
         cp = cls(path, dict(filters), windows, int(data.get("slices", 1)), str(data.get("started_at")),
-                 (datetime.fromisoformat(span[0]), datetime.fromisoformat(span[1])) if span else None)
+                 (datetime.fromisoformat(span[0]), datetime.fromisoformat(span[1])) if span else None,
+                 data.get("staging"))
         cp._drop_orphans()
         return cp
 
+    @classmethod
+    def discard(cls, path: Path) -> None:
+        """Delete an earlier run's checkpoint (not resumed), its part files and its staged output, if any.
+
+        A file at ``path`` that is not a checkpoint is refused (ConfigError), never deleted.
+        """
+        data = read_checkpoint(path)
+        staging = data.get("staging") if data is not None else None
+        if isinstance(staging, str) and staging:
+            remove_path(staging)
+        _clear_parts(parts_dir_for(path), keep=())
+        if data is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
     def _drop_orphans(self) -> None:
         listed = {name for w in self.windows for name in w.parts}
-        if self.parts_dir.is_dir():
-            for entry in self.parts_dir.iterdir():
-                if entry.name not in listed:
-                    entry.unlink()
+        _clear_parts(self.parts_dir, keep=listed)
         missing = [name for name in listed if not (self.parts_dir / name).is_file()]
         if missing:
             raise ConfigError(f"the checkpoint {self.path} lists part files that are gone ({missing[0]}); delete it to start again")
@@ -185,9 +252,23 @@ class Checkpoint:
 
     def remove(self) -> None:
         """Delete the checkpoint and its parts (after the output was committed)."""
-        shutil.rmtree(self.parts_dir, ignore_errors=True)
+        _clear_parts(self.parts_dir, keep=())
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+def _clear_parts(folder: Path, keep: Collection[str]) -> None:
+    """Delete the part files in ``folder`` except ``keep``; then the folder, if that left it empty."""
+    try:
+        entries = list(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if is_part_name(entry.name) and entry.name not in keep:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when empty: files someone else put there stay, and so does the folder
 
 
 def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:

@@ -39,8 +39,9 @@ from ..errors import InvalidArgumentError, PaginationError
 from ..models import MeetingQuery
 from ..schema import SCHEMA_VERSION, meeting_arrow_schema
 from .arrow import MeetingConverter, concat_batches, start_keys
-from .checkpoint import Checkpoint, WindowState, default_checkpoint_path
+from .checkpoint import Checkpoint, WindowState
 from .fastpath import decode_page
+from .files import ExtractFiles
 from .report import ExtractReport
 from .sinks import FileSink, Sink
 from .slices import plan_windows
@@ -261,9 +262,9 @@ async def _prepare(
     cp = None
     registry = states
     if checkpoint_path is not None:
+        Checkpoint.discard(checkpoint_path)  # a stale checkpoint of an earlier run, not resumed
         cp = Checkpoint(checkpoint_path, filters, list(states), slices, span=span)
         registry = cp.windows
-        cp.remove()  # a stale checkpoint of an earlier run, not resumed
         cp.save()
     lock = cp.lock if cp is not None else None
     splitter = Splitter(registry, query=config.query, span=span, lock=lock) if slices > 1 else None
@@ -290,16 +291,17 @@ async def extract_batches(client: Any, config: ExtractConfig) -> AsyncIterator[p
     stop early.
     """
     converter = MeetingConverter()
-    states, slices, cp, splitter = await _prepare(client, config, config.checkpoint)
-    async with open_batch_stream(client, config, states, slices, converter, splitter) as chunks:
-        async for chunk in chunks:
-            if chunk.batch is not None and chunk.batch.num_rows:
-                yield chunk.batch
-            if cp is not None:  # the consumer asked for more: the batch is delivered
-                chunk.state.rows += chunk.batch.num_rows if chunk.batch is not None else 0
-                cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages)
-    if cp is not None:
-        cp.remove()
+    with ExtractFiles.plan(None, config.checkpoint).claim():
+        states, slices, cp, splitter = await _prepare(client, config, config.checkpoint)
+        async with open_batch_stream(client, config, states, slices, converter, splitter) as chunks:
+            async for chunk in chunks:
+                if chunk.batch is not None and chunk.batch.num_rows:
+                    yield chunk.batch
+                if cp is not None:  # the consumer asked for more: the batch is delivered
+                    chunk.state.rows += chunk.batch.num_rows if chunk.batch is not None else 0
+                    cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages)
+        if cp is not None:
+            cp.remove()
 
 
 def _release_free_memory() -> None:
@@ -315,11 +317,20 @@ async def extract(client: Any, config: ExtractConfig, sink: Sink) -> ExtractRepo
     A :class:`~connector.extract.sinks.FileSink` is always checkpointed (``config.checkpoint`` or
     ``<output>.checkpoint.json``): batches go to part files first and the output is written from them at
     the end, so an interrupted run leaves nothing at the output path and ``resume=True`` continues it.
+
+    Before the first request the run's files are checked and locked (:mod:`.files`): a path that
+    collides with another, a file there that the extract did not write, or another extract of the same
+    output or checkpoint stops it with a :class:`~connector.errors.ConfigError`, having changed nothing.
     """
+    files = ExtractFiles.plan(sink, config.checkpoint)
+    with files.claim():
+        return await _extract(client, config, sink, files.checkpoint)
+
+
+async def _extract(client: Any, config: ExtractConfig, sink: Sink, cp_path: Path | None) -> ExtractReport:
     began = time.perf_counter()
     before = client.stats.snapshot()
     file_sink = isinstance(sink, FileSink)
-    cp_path = config.checkpoint or (default_checkpoint_path(sink.path) if isinstance(sink, FileSink) else None)
     converter = MeetingConverter()
     states, slices, cp, splitter = await _prepare(client, config, cp_path)
     resumed = cp.rows if cp is not None and config.resume else 0
@@ -339,6 +350,9 @@ async def extract(client: Any, config: ExtractConfig, sink: Sink) -> ExtractRepo
                 cp.remove()  # nothing to resume: leave no litter
             raise
         _release_free_memory()  # the fetch is over: give its freed pages back before the output is written
+        assert isinstance(sink, FileSink)
+        cp.staging = str(sink.staging.absolute())  # recorded before it exists: a killed run's copy is ours to remove
+        cp.save()
         sink.open(schema, _metadata(config, slices, len(cp.windows)))
         try:
             for state in _ordered(cp.windows, config.query.sort):

@@ -70,13 +70,15 @@ def extract_to_path(
     config: ExtractConfig | None = None,
     client_config: ClientConfig | None = None,
     partition_by: Literal["start_month"] | None = None,
+    csv_formulas: Literal["escape", "keep"] = "escape",
 ) -> ExtractReport:
     """Extract to a file (format from ``format`` or the suffix; Parquet by default) and return the report.
 
     Checkpointed beside the output; pass ``config=ExtractConfig(..., resume=True)`` to continue a run
-    that was interrupted. Not for use inside a running event loop (use :func:`~connector.extract.extract`).
+    that was interrupted. ``csv_formulas``: see :class:`~connector.extract.sinks.CsvSink`. Not for use
+    inside a running event loop (use :func:`~connector.extract.extract`).
     """
-    sink = sink_for_path(path, format, partition_by=partition_by)
+    sink = sink_for_path(path, format, partition_by=partition_by, csv_formulas=csv_formulas)
     cfg = config or ExtractConfig()
     return anyio.run(partial(_with_client, client_config, lambda client: extract(client, cfg, sink)))
 

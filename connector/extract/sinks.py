@@ -1,8 +1,10 @@
 """Where extracted RecordBatches go: Parquet (a file or a dataset by start month), CSV, JSON Lines, a callable.
 
 A sink is ``open(schema, metadata)``, ``write(batch)`` any number of times, then ``commit()`` (returns the
-output path) or ``abort()``. File sinks write under a temporary name (``PATH.partial``) and rename it
-onto ``PATH`` only in ``commit()``, so an interrupted run never leaves a partial file at ``PATH``.
+output path) or ``abort()``. File sinks write under a temporary name (``PATH.partial``, created only if
+nothing is there) and rename it onto ``PATH`` only in ``commit()``, so an interrupted run never leaves
+a partial file at ``PATH`` and an existing file at ``PATH`` is replaced in one step. A partitioned
+Parquet sink publishes month by month into its folder (:mod:`.dataset`).
 The metadata (schema version, filters, extraction time) goes into Parquet's key-value metadata; it
 never holds the access token (the extract never gives it to a sink).
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -22,7 +23,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from ..errors import InvalidArgumentError
+from ..csvsafe import neutralise_array
+from ..errors import ConfigError, InvalidArgumentError
+from ..paths import remove_path
+from .dataset import NULL_MONTH, PART_FILE, PREFIX, Coverage, check_dataset, publish_dataset
 
 __all__ = [
     "FORMATS",
@@ -36,6 +40,7 @@ __all__ = [
 ]
 
 FORMATS = ("parquet", "csv", "jsonl")
+CSV_FORMULAS = ("escape", "keep")
 ROW_GROUP_ROWS = 32_768  # large enough for scans, small enough to keep the peak RSS of a 1M-row extract low
 
 
@@ -78,41 +83,54 @@ class FileSink:
     format: str = ""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not os.fspath(path):
+            raise InvalidArgumentError("output", "the path is empty")
         self.path = Path(path)
+        if self.path.name in ("", ".."):  # "." or "..": name it, so that its staging path sits beside it
+            self.path = Path(os.path.abspath(self.path))
+        if not self.path.name:
+            raise InvalidArgumentError("output", f"{os.fspath(path)!r} has no name to write beside (a root folder)")
         self.staging = self.path.with_name(self.path.name + ".partial")
         self._opened = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
 
+    @property
+    def is_folder(self) -> bool:
+        """True when the output is a folder (a partitioned dataset), not one file."""
+        return False
+
+    def check_destination(self) -> None:
+        """Refuse (ConfigError) an output path this sink could only write by destroying what is there."""
+        if self.path.is_dir():
+            error = ConfigError(f"output {self.path} is a folder; nothing was changed")
+            error.hint = "name a file for the output (a folder is written only with --partition-by start_month)"
+            raise error
+
     def _prepare(self) -> None:
+        """Create the staging file, only if nothing is there (a leftover is the extract's to remove first)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        _remove(self.staging)  # left over from a killed run
+        if self.is_folder:
+            self.staging.mkdir()
+        else:
+            os.close(os.open(self.staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         self._opened = True
 
     def _publish(self) -> str:
-        if self.path.is_dir() and not self.staging.is_dir():
-            raise InvalidArgumentError("output", f"{self.path} is a directory")
-        if self.staging.is_dir():
-            _remove(self.path)
         os.replace(self.staging, self.path)
+        self._opened = False
         return str(self.path)
 
     def abort(self) -> None:
-        """Remove the staging file; ``path`` is untouched."""
+        """Remove the staging file (if this sink made it); ``path`` is untouched."""
         self._close_quietly()
-        _remove(self.staging)
+        if self._opened:
+            remove_path(self.staging)
+            self._opened = False
 
     def _close_quietly(self) -> None:  # pragma: no cover - overridden
         pass
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
 
 
 def _with_metadata(schema: pa.Schema, metadata: Mapping[str, str]) -> pa.Schema:
@@ -125,7 +143,9 @@ class ParquetSink(FileSink):
     """Parquet, zstd, large row groups; ``partition_by="start_month"`` writes a Hive-partitioned dataset.
 
     The dataset is a directory ``PATH/start_month=2027-11/part-0.parquet`` (all-day meetings by their
-    start date, others by their UTC start); it is staged as ``PATH.partial/`` and renamed as a whole.
+    start date, others by their UTC start); it is staged as ``PATH.partial/`` and published month by
+    month into ``PATH``, replacing or merging only the months the run wrote (see :mod:`.dataset`);
+    other files in ``PATH`` are left alone.
     """
 
     format = "parquet"
@@ -149,15 +169,26 @@ class ParquetSink(FileSink):
         self._buffer: list[pa.RecordBatch] = []
         self._buffered = 0
         self._months: dict[str, tuple[pq.ParquetWriter, int]] = {}
-        self._files = 0
+        self._coverage = Coverage()
+
+    @property
+    def is_folder(self) -> bool:
+        """True when partitioned: the output is a dataset folder."""
+        return self.partition_by is not None
+
+    def check_destination(self) -> None:
+        """Refuse a file where the folder goes, or a folder whose months this extract did not write."""
+        if self.is_folder:
+            check_dataset(self.path)
+        else:
+            super().check_destination()
 
     def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
         """Start writing to the staging path."""
         self._prepare()
         self._schema = _with_metadata(schema, metadata)
-        if self.partition_by:
-            self.staging.mkdir(parents=True)
-        else:
+        self._coverage = Coverage.from_metadata(metadata)  # which months this run holds in full
+        if not self.is_folder:
             self._writer = self._new_writer(self.staging)
 
     def _new_writer(self, path: Path) -> pq.ParquetWriter:
@@ -185,12 +216,12 @@ class ParquetSink(FileSink):
     def _write_partitioned(self, batch: pa.RecordBatch) -> None:
         months = start_months(batch)
         for month in pc.unique(months).to_pylist():
-            key = month or "__HIVE_DEFAULT_PARTITION__"
+            key = month or NULL_MONTH
             part = batch.filter(pc.equal(months, month)) if month is not None else batch.filter(pc.is_null(months))
             if key not in self._months:
-                folder = self.staging / f"start_month={key}"
+                folder = self.staging / f"{PREFIX}{key}"
                 folder.mkdir(parents=True, exist_ok=True)
-                self._months[key] = (self._new_writer(folder / "part-0.parquet"), 0)
+                self._months[key] = (self._new_writer(folder / PART_FILE), 0)
             writer, _ = self._months[key]
             writer.write_batch(part)
 
@@ -203,6 +234,12 @@ class ParquetSink(FileSink):
         for writer, _ in self._months.values():
             writer.close()
         self._months.clear()
+        if self.is_folder:
+            publish_dataset(
+                self.staging, self.path, self._coverage, compression=self.compression, row_group_rows=self.row_group_rows
+            )
+            self._opened = False
+            return str(self.path)
         return self._publish()
 
     def _close_quietly(self) -> None:
@@ -237,27 +274,36 @@ def _plain_columns(batch: pa.RecordBatch) -> dict[str, Any]:
 
 
 class CsvSink(FileSink):
-    """CSV with a header; ``participants`` and ``linked_records`` as JSON text, times as RFC 3339."""
+    """CSV with a header; ``participants`` and ``linked_records`` as JSON text, times as RFC 3339.
+
+    ``formulas="escape"`` (the default) puts a ``'`` before every text cell that a spreadsheet would run
+    as a formula (``=``, ``+``, ``-``, ``@``, tab, CR: :mod:`connector.csvsafe`); ``"keep"`` writes the
+    text exactly as Attio has it, for programs that read the file.
+    """
 
     format = "csv"
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, formulas: Literal["escape", "keep"] = "escape") -> None:
         super().__init__(path)
+        if formulas not in CSV_FORMULAS:
+            raise InvalidArgumentError("csv_formulas", f"must be one of {', '.join(CSV_FORMULAS)}, got {formulas!r}")
+        self.formulas = formulas
         self._writer: pacsv.CSVWriter | None = None
         self._file: Any = None
 
     def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
         """Start writing to the staging path."""
         self._prepare()
-        self._file = open(self.staging, "wb")
+        self._file = open(self.staging, "wb")  # the file _prepare just made
         empty = pa.RecordBatch.from_pylist([], schema=schema)
         self._writer = pacsv.CSVWriter(self._file, self._text_table(empty).schema)
 
-    @staticmethod
-    def _text_table(batch: pa.RecordBatch) -> pa.Table:
+    def _text_table(self, batch: pa.RecordBatch) -> pa.Table:
         cols = _plain_columns(batch)
         for name in ("participants", "linked_records"):
             cols[name] = pa.array([orjson.dumps(v).decode() for v in batch.column(name).to_pylist()], pa.string())
+        if self.formulas == "escape":
+            cols = {name: neutralise_array(column) for name, column in cols.items()}
         return pa.table(cols)
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -296,7 +342,7 @@ class JsonlSink(FileSink):
     def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
         """Start writing to the staging path."""
         self._prepare()
-        self._file = open(self.staging, "wb")
+        self._file = open(self.staging, "wb")  # the file _prepare just made
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append one line per row."""
@@ -316,9 +362,16 @@ class JsonlSink(FileSink):
 
 
 def sink_for_path(
-    path: str | os.PathLike[str], format: str | None = None, *, partition_by: Literal["start_month"] | None = None
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    *,
+    partition_by: Literal["start_month"] | None = None,
+    csv_formulas: Literal["escape", "keep"] = "escape",
 ) -> FileSink:
-    """The file sink for ``format``, or for the path's suffix (.parquet, .csv, .jsonl/.ndjson)."""
+    """The file sink for ``format``, or for the path's suffix (.parquet, .csv, .jsonl/.ndjson).
+
+    ``csv_formulas`` applies to CSV only (see :class:`CsvSink`).
+    """
     if format is None:
         suffix = Path(path).suffix.lower().lstrip(".")
         format = {"ndjson": "jsonl", "json": "jsonl", "pq": "parquet"}.get(suffix, suffix) or "parquet"
@@ -331,7 +384,7 @@ def sink_for_path(
     if partition_by is not None:
         raise InvalidArgumentError("partition_by", "only the parquet format can be partitioned")
     if format == "csv":
-        return CsvSink(path)
+        return CsvSink(path, formulas=csv_formulas)
     if format == "jsonl":
         return JsonlSink(path)
     raise InvalidArgumentError("format", f"must be one of {', '.join(FORMATS)}, got {format!r}")

@@ -30,7 +30,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -39,12 +38,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from ..errors import ConfigError, ConnectorError
+from ..locks import FileLock
 from .rows import Prepared, differing_fields, field_fingerprints
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["Claim", "Ledger", "LedgerError"]
 
@@ -137,7 +132,7 @@ class Ledger:
         self.path = Path(path)
         self.keep_bodies = keep_bodies
         self._db: sqlite3.Connection | None = None
-        self._lock_fd: int | None = None
+        self._file_lock = FileLock(self.path.with_name(self.path.name + ".lock"))
         self._open_tx = False
         self._lock()
         try:
@@ -153,21 +148,17 @@ class Ledger:
             raise ConfigError(f"ledger {self.path} cannot be used: {exc}") from None
 
     def _lock(self) -> None:
-        lock_path = self.path.with_name(self.path.name + ".lock")
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            taken = self._file_lock.acquire()
         except OSError as exc:
-            raise ConfigError(f"ledger {self.path} cannot be used: cannot open {lock_path}: {exc.strerror}") from None
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                raise ConfigError(
-                    f"ledger {self.path} is in use by another load; wait for it to finish "
-                    "(or give this load its own --ledger)"
-                ) from None
-        self._lock_fd = fd  # the lock lasts as long as the descriptor (released by close, or by the OS at exit)
+            raise ConfigError(
+                f"ledger {self.path} cannot be used: cannot open {self._file_lock.path}: {exc.strerror}"
+            ) from None
+        if not taken:
+            raise ConfigError(
+                f"ledger {self.path} is in use by another load; wait for it to finish "
+                "(or give this load its own --ledger)"
+            )
 
     def _begin(self) -> None:
         if not self._open_tx:
@@ -197,9 +188,7 @@ class Ledger:
                     self._db.close()
                     self._db = None
         finally:
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            self._file_lock.release()
 
     @_guarded
     def start_run(self, run_id: str, source: str) -> None:
