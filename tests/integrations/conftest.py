@@ -74,6 +74,23 @@ def busiest() -> Callable[[Iterable[dict[str, Any]]], date]:
     return busiest_day
 
 
+# Two good rows, then a quote that never closes: the input breaks part-way after rows were sent.
+BROKEN_CSV = """external_ref,title,start,end,timezone,participants
+orch-1,Kickoff,2024-03-05 09:00,2024-03-05 10:00,Europe/London,ann@example.com;bob@example.com
+orch-2,Review,2024-03-05 14:00,2024-03-05 14:30,Europe/London,ann@example.com
+orch-3,"Never closed,2024-03-05 15:00,2024-03-05 16:00,Europe/London,bob@example.com
+orch-4,Later,2024-03-05 17:00,2024-03-05 18:00,Europe/London,bob@example.com
+"""
+
+
+@pytest.fixture
+def broken_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "broken" / "meetings.csv"
+    path.parent.mkdir()
+    path.write_text(BROKEN_CSV, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def import_csv(tmp_path: Path) -> Path:
     path = tmp_path / "import" / "meetings.csv"

@@ -162,6 +162,21 @@ def test_import_dag_fails_on_rejected_rows_and_pushes_the_report(dags: Any, atti
     assert sorted(attio_connection.emulator.store.count_by_external_ref().values()) == [1, 1]
 
 
+def test_an_input_that_breaks_part_way_fails_without_retries(dags: Any, attio_connection: EmulatorThread,
+                                                             broken_csv: Path) -> None:
+    run = dags.imports.test(logical_date=datetime(2024, 3, 5, tzinfo=timezone.utc), run_conf={"source": str(broken_csv)})
+
+    assert run.state == "failed"
+    ti = run.get_task_instance("load_meetings")
+    assert ti.try_number == 1  # a broken file needs fixing, not a retry
+    report = ti.xcom_pull(task_ids="load_meetings", key="report")
+    assert (report["created"], report["ok"]) == (2, False)
+    assert "row 4" in report["input_error"] and "never closes" in report["input_error"]
+    results = Path(report["results_path"]).read_text(encoding="utf-8")
+    assert "orch-1" in results and "orch-2" in results
+    assert sorted(attio_connection.emulator.store.count_by_external_ref().values()) == [1, 1]
+
+
 def test_a_bad_token_fails_the_extract_without_retries(dags: Any, attio_connection: EmulatorThread, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     conn = json.loads(os.environ["AIRFLOW_CONN_ATTIO_DEFAULT"]) | {"password": "wrong-token"}

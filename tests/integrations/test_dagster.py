@@ -142,6 +142,20 @@ def test_import_returns_the_report_and_fails_on_bad_rows(sample: Any, emulator: 
     assert sum(emulator.emulator.store.count_by_external_ref().values()) == 2  # nothing duplicated
 
 
+def test_an_input_that_breaks_part_way_fails_without_retries(sample: Any, emulator: EmulatorThread, instance: Any,
+                                                             broken_csv: Path) -> None:
+    asset = meetings_import_asset(name="attio_meetings_import", source=str(broken_csv))
+
+    failed = materialize([asset], resources=sample.resources, instance=instance, raise_on_error=False)
+
+    assert not failed.success
+    (failure,) = failed.get_step_failure_events()
+    meta = failure.step_failure_data.user_failure_data.metadata
+    assert meta["created"].value == 2
+    assert "row 4" in meta["input_error"].value and "never closes" in meta["input_error"].value
+    assert sum(emulator.emulator.store.count_by_external_ref().values()) == 2
+
+
 def test_import_op_dry_run_validates_without_sending(sample: Any, emulator: EmulatorThread, instance: Any,
                                                      import_csv: Path) -> None:
     import_op = meetings_import_op(name="check_meetings", source=str(import_csv))
