@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 from load_helpers import csv_text, meeting_rows, posts, result_rows, run_load, write_rows
 
-from connector.csvsafe import neutralise_cell
 from connector.errors import ConfigError
 from connector.load import LoadConfig, load_file
 from connector.paths import same_path
@@ -326,15 +325,6 @@ FORMULAS = [
     "\tx",
     "\rx",
 ]
-
-
-@pytest.mark.parametrize(
-    ("text", "written"),
-    [*((f, "'" + f) for f in FORMULAS), ("ref-1", "ref-1"), ("a=b", "a=b"), ("", "")],
-    ids=["equals", "plus", "minus", "at", "tab", "cr", "plain", "inner-equals", "empty"],
-)
-def test_neutralise_cell(text: str, written: str) -> None:
-    assert neutralise_cell(text) == written
 
 
 def test_results_csv_cells_that_would_run_as_formulas_are_neutralised_and_parquet_keeps_them(
