@@ -187,11 +187,12 @@ def want_progress(args: argparse.Namespace) -> bool:
     return not getattr(args, "quiet", False) and sys.stderr.isatty() and os.environ.get("CI") is None
 
 
-def progress(args: argparse.Namespace, *, unit: str, total: int | None = None, desc: str = "") -> Any:
-    """A tqdm bar on stderr, disabled when not on a terminal or with --quiet."""
+def progress(args: argparse.Namespace, *, unit: str, total: float | None = None, desc: str = "", **options: Any) -> Any:
+    """A tqdm bar on stderr, disabled when not on a terminal or with --quiet; ``options`` go to tqdm."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=unit, desc=desc, disable=not want_progress(args), file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, unit=unit, desc=desc, disable=not want_progress(args), file=sys.stderr, dynamic_ncols=True,
+                **options)
 
 
 def run_interruptible(fn: Callable[..., Awaitable[T]], *args: Any) -> T:

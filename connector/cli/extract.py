@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client import AttioClient
-from ..extract import ExtractConfig, extract, sink_for_path
+from ..extract import ExtractConfig, ExtractProgress, extract, sink_for_path
 from ..extract.sinks import CSV_FORMULAS, FORMATS
 from ..models import MeetingQuery
 from .common import (
@@ -113,22 +113,33 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
                          window=args.window)
 
 
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
+
+
 class _Progress:
-    """Feeds the tqdm bar: rows as the count, pages and retries in the postfix (refreshed twice a second)."""
+    """Renders the engine's :class:`ExtractProgress`: the share of the time range done as the bar, percent and
+    ETA (tqdm's, from the average rate since the start), then rows, rows/s, pages and retries."""
 
     def __init__(self, bar: Any, client: AttioClient) -> None:
         self.bar, self.client = bar, client
-        self.pages = 0
-        self._shown = 0.0
+        self.first: ExtractProgress | None = None
+        self.began = time.monotonic()
 
-    def __call__(self, rows: int, pages: int) -> None:
-        self.pages += pages
-        self.bar.update(rows)
+    def __call__(self, value: ExtractProgress) -> None:
         now = time.monotonic()
-        if now - self._shown > 0.5:
-            self._shown = now
-            stats = self.client.stats
-            self.bar.set_postfix(pages=self.pages, retries=stats.retries, refresh=False)
+        first = self.first is None
+        if self.first is None:  # where the run starts (a resumed checkpoint's share): not part of the rate
+            self.first, self.began = value, now
+        rate = (value.rows - self.first.rows) / (now - self.began) if now > self.began else 0.0
+        self.bar.set_postfix_str(
+            f"{value.rows:,} rows, {rate:,.0f} rows/s, pages={value.pages:,}, retries={self.client.stats.retries}",
+            refresh=False,
+        )
+        if first:
+            self.bar.initial = self.bar.n = self.bar.last_print_n = value.covered
+            self.bar.refresh()
+        else:
+            self.bar.update(value.covered - self.bar.n)  # tqdm redraws at most every 0.1 s
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,10 +149,11 @@ def run(args: argparse.Namespace) -> int:
 
     async def main(client_config: Any, bar: Any) -> Any:
         async with AttioClient(client_config) as client:
-            cfg = dataclasses.replace(config, progress=_Progress(bar, client))
+            cfg = config if bar.disable else dataclasses.replace(config, on_progress=_Progress(bar, client))
             return await extract(client, cfg, sink)
 
-    with client_session(args) as client_config, progress(args, unit="row", desc="extract") as bar:
+    bar_options = {"total": 1.0, "smoothing": 0.0, "bar_format": BAR_FORMAT}  # n is the share done, 0 to 1
+    with client_session(args) as client_config, progress(args, unit="", desc="extract", **bar_options) as bar:
         report = run_interruptible(main, client_config, bar)  # SIGTERM stops it like Ctrl-C: exit 130, --resume
     if args.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")

@@ -19,6 +19,7 @@ from .helpers import (
     read_meetings_dataframe,
     read_meetings_table,
 )
+from .progress import ExtractProgress
 from .report import ExtractReport
 from .sinks import CallableSink, CsvSink, FileSink, JsonlSink, ParquetSink, Sink, sink_for_path
 
@@ -26,6 +27,7 @@ __all__ = [
     "CallableSink",
     "CsvSink",
     "ExtractConfig",
+    "ExtractProgress",
     "ExtractReport",
     "FileSink",
     "JsonlSink",

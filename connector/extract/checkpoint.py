@@ -2,7 +2,7 @@
 
 Layout beside the output ``PATH``::
 
-    PATH.checkpoint.json     this file: filters, windows, per window {bounds, cursor, done, rows, pages, parts}
+    PATH.checkpoint.json     this file: filters, windows, per window {bounds, cursor, done, rows, pages, parts, position}
     PATH.parts/              Arrow IPC files, one per flushed batch: w0003-00012.arrow
 
 Commit order makes a crash at any point safe: a part is written under a temporary name and renamed,
@@ -118,7 +118,11 @@ def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
 
 @dataclass
 class WindowState:
-    """Progress of one window: the cursor to continue from, and what is already committed."""
+    """Progress of one window: the cursor to continue from, and what is already committed.
+
+    ``position``: the API sort key (epoch ns) of the last meeting committed, i.e. how far the cursor has got
+    in the API's order (for progress only; None before the first page).
+    """
 
     window: Window
     cursor: str | None = None
@@ -126,15 +130,17 @@ class WindowState:
     rows: int = 0
     pages: int = 0
     parts: list[str] = field(default_factory=list)
+    position: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.window.to_dict(), "cursor": self.cursor, "done": self.done, "rows": self.rows,
-                "pages": self.pages, "parts": list(self.parts)}
+                "pages": self.pages, "parts": list(self.parts), "position_ns": self.position}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WindowState:
+        position = data.get("position_ns")
         return cls(Window.from_dict(data), data.get("cursor"), bool(data.get("done")), int(data.get("rows", 0)),
-                   int(data.get("pages", 0)), list(data.get("parts", [])))
+                   int(data.get("pages", 0)), list(data.get("parts", [])), int(position) if position is not None else None)
 
 
 @dataclass
@@ -224,8 +230,11 @@ class Checkpoint:
         if missing:
             raise ConfigError(f"the checkpoint {self.path} lists part files that are gone ({missing[0]}); delete it to start again")
 
-    def commit(self, state: WindowState, batch: pa.RecordBatch | None, cursor: str | None, done: bool, pages: int) -> None:
-        """Make a flushed batch durable (part file, then checkpoint) and advance the window."""
+    def commit(
+        self, state: WindowState, batch: pa.RecordBatch | None, cursor: str | None, done: bool, pages: int,
+        position: int | None = None,
+    ) -> None:
+        """Make a flushed batch durable (part file, then checkpoint) and advance the window (to ``position``, if given)."""
         if batch is not None and batch.num_rows:
             self.parts_dir.mkdir(parents=True, exist_ok=True)
             name = f"w{state.window.index:04d}-{len(state.parts):05d}.arrow"
@@ -240,6 +249,8 @@ class Checkpoint:
         state.cursor = cursor
         state.done = done
         state.pages += pages
+        if position is not None:
+            state.position = position
         self.save()
 
     def read_window(self, state: WindowState) -> Iterator[pa.RecordBatch]:

@@ -42,14 +42,14 @@ from .arrow import MeetingConverter, concat_batches, start_keys
 from .checkpoint import Checkpoint, WindowState
 from .fastpath import decode_page
 from .files import ExtractFiles
+from .progress import ExtractProgress, ProgressFn, ProgressTracker
 from .report import ExtractReport
 from .sinks import FileSink, Sink
-from .slices import plan_windows
-from .split import Splitter, past_window
+from .slices import discover_range, plan_windows
+from .split import Splitter, past_window, sort_key_of_last
 
 __all__ = ["ExtractConfig", "extract", "extract_batches", "open_batch_stream"]
 
-ProgressFn = Callable[[int, int], None]
 WINDOW_MODES = ("overlap", "start")
 
 
@@ -61,7 +61,10 @@ class ExtractConfig:
     round trip, 1 is one plain cursor. ``batch_size``: rows per RecordBatch (rounded up to whole pages,
     split among the slices, so memory stays near ``batch_size`` rows whatever the slice count).
     ``checkpoint``: where to record progress (file sinks default to ``<output>.checkpoint.json``);
-    ``resume``: continue from it if it exists. ``progress(rows, pages)`` is called after every page.
+    ``resume``: continue from it if it exists. ``progress(rows, pages)`` is called after every page with
+    that page's counts; ``on_progress`` with an :class:`~connector.extract.progress.ExtractProgress` (rows,
+    pages, the share of the time range covered) before the first page and after every page; to know the
+    range, a run with ``on_progress`` and one slice asks for the first and last meeting, as sliced runs do.
     ``window``: "overlap" (Attio's semantics: every meeting overlapping [ends_from, starts_before)) or
     "start" (only meetings whose start, all-day: 00:00 in the query's timezone, is in that range, so
     consecutive partitions hold each meeting exactly once).
@@ -74,6 +77,7 @@ class ExtractConfig:
     resume: bool = False
     progress: ProgressFn | None = field(default=None, compare=False, repr=False)
     window: str = "overlap"
+    on_progress: Callable[[ExtractProgress], object] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.window not in WINDOW_MODES:
@@ -88,13 +92,14 @@ class ExtractConfig:
 
 @dataclass
 class Chunk:
-    """A flushed batch of one window, and the cursor that follows it."""
+    """A flushed batch of one window, the cursor that follows it, and the sort key (ns) its cursor has reached."""
 
     state: WindowState
     batch: pa.RecordBatch | None
     cursor: str | None
     done: bool
     pages: int
+    position: int | None = None
 
 
 def query_filters(query: MeetingQuery, window: str = "overlap") -> dict[str, str]:
@@ -112,7 +117,7 @@ async def _run_window(
     converter: MeetingConverter,
     flush_rows: int,
     send: MemoryObjectSendStream[Chunk],
-    progress: ProgressFn | None,
+    tracker: ProgressTracker,
     splitter: Splitter | None = None,
 ) -> None:
     """Page through one window from its saved cursor, sending a Chunk every ``flush_rows`` rows.
@@ -123,6 +128,7 @@ async def _run_window(
     query = state.window.query(base)  # the cursor belongs to this query, whatever splits happen later
     descending = base.sort == "start_desc"
     cursor = state.cursor
+    position = state.position
     seen: set[str] = set()
     pending: list[pa.RecordBatch] = []
     rows = pages = 0
@@ -152,17 +158,19 @@ async def _run_window(
             if splitter is not None and keys is not None:
                 splitter.observe(state, keys, added)
             past = past_window(state, full, base.timezone, descending)
+            if full.num_rows:
+                last = sort_key_of_last(full)
+                position = last if position is None else (min if descending else max)(position, last)
             del full
         nxt = page.next_cursor
         del page  # the only Python copy of these meetings: free it before awaiting anything
         rows += added
-        if progress is not None:
-            progress(added, 1)
+        done = nxt is None or past
+        tracker.page(state, added, position, done)
         if nxt is not None and (nxt == cursor or nxt in seen):
             raise PaginationError(f"the API returned cursor {nxt[:40]!r} a second time")
-        done = nxt is None or past
         if done or rows >= flush_rows:
-            await send.send(Chunk(state, concat_batches(pending) if pending else None, nxt, done, pages))
+            await send.send(Chunk(state, concat_batches(pending) if pending else None, nxt, done, pages, position))
             pending, rows, pages = [], 0, 0
         if done:
             return
@@ -188,13 +196,18 @@ async def open_batch_stream(
     slices: int,
     converter: MeetingConverter,
     splitter: Splitter | None = None,
+    tracker: ProgressTracker | None = None,
 ) -> AsyncIterator[MemoryObjectReceiveStream[Chunk]]:
     """Run the windows' cursors (``slices`` at a time) and give the stream of their Chunks.
 
     Windows start in output order, so with fewer slices than windows the earliest finish first. With
     a ``splitter``, a cursor that finishes while no window waits splits the largest running window
-    and the new half runs in the slot it freed.
+    and the new half runs in the slot it freed. ``tracker`` hears of every page (default: one for
+    ``states`` and ``config``'s callbacks).
     """
+    if tracker is None:
+        tracker = _tracker(config, list(states), None)
+    tracker.start()
     limit = config.query.limit
     flush_rows = max(limit, -(-config.batch_size // max(1, slices)))
     send, receive = anyio.create_memory_object_stream[Chunk](max(1, slices))
@@ -209,7 +222,7 @@ async def open_batch_stream(
                 waiting -= 1
                 running.append(state)
                 try:
-                    await _run_window(client, config.query, state, converter, flush_rows, stream, config.progress, splitter)
+                    await _run_window(client, config.query, state, converter, flush_rows, stream, tracker, splitter)
                 finally:
                     running.remove(state)
                     if splitter is not None:
@@ -239,6 +252,12 @@ def _ordered(states: Sequence[WindowState], sort: str) -> list[WindowState]:
     return ordered[::-1] if sort == "start_desc" else ordered
 
 
+def _tracker(config: ExtractConfig, registry: list[WindowState], span: tuple[datetime, datetime] | None) -> ProgressTracker:
+    """The run's progress over ``registry`` (every window, splits appended), reporting to ``config``'s callbacks."""
+    return ProgressTracker(registry, span=span, descending=config.query.sort == "start_desc",
+                           progress=config.progress, on_progress=config.on_progress)
+
+
 def _limits(client: Any) -> tuple[float, int]:
     limits = client.config.limits
     return float(limits.reads_per_second), int(limits.max_in_flight)
@@ -246,17 +265,23 @@ def _limits(client: Any) -> tuple[float, int]:
 
 async def _prepare(
     client: Any, config: ExtractConfig, checkpoint_path: Path | None
-) -> tuple[list[WindowState], int, Checkpoint | None, Splitter | None]:
-    """Windows, slice count, checkpoint and splitter: from the checkpoint when resuming, else planned afresh."""
+) -> tuple[list[WindowState], int, Checkpoint | None, Splitter | None, ProgressTracker]:
+    """Windows, slice count, checkpoint, splitter and progress: from the checkpoint when resuming, else planned afresh."""
     filters = query_filters(config.query, config.window)
+    watched = config.on_progress is not None  # the covered share needs the range of starts
     if checkpoint_path is not None and config.resume and await anyio.Path(checkpoint_path).exists():
         cp = await anyio.to_thread.run_sync(Checkpoint.load, checkpoint_path, filters)
         slices = min(config.slices or cp.slices, len(cp.windows))
         splitter = Splitter(cp.windows, query=config.query, span=cp.span, lock=cp.lock) if slices > 1 else None
-        return _ordered(cp.windows, config.query.sort), slices, cp, splitter
+        span = cp.span
+        if span is None and watched and not all(w.done for w in cp.windows):
+            found = await discover_range(client, config.query)
+            span = found[:2] if found is not None else None
+        return _ordered(cp.windows, config.query.sort), slices, cp, splitter, _tracker(config, cp.windows, span)
     reads, in_flight = _limits(client)
     windows, slices, span = await plan_windows(
-        client, config.query, config.slices, reads_per_second=reads, max_in_flight=in_flight, by_start=config.window == "start"
+        client, config.query, config.slices, reads_per_second=reads, max_in_flight=in_flight, by_start=config.window == "start",
+        probe=watched,
     )
     states = _ordered([WindowState(w) for w in windows], config.query.sort)
     cp = None
@@ -268,7 +293,7 @@ async def _prepare(
         cp.save()
     lock = cp.lock if cp is not None else None
     splitter = Splitter(registry, query=config.query, span=span, lock=lock) if slices > 1 else None
-    return states, slices, cp, splitter
+    return states, slices, cp, splitter, _tracker(config, registry, span)
 
 
 def _metadata(config: ExtractConfig, slices: int, windows: int) -> dict[str, str]:
@@ -292,14 +317,14 @@ async def extract_batches(client: Any, config: ExtractConfig) -> AsyncIterator[p
     """
     converter = MeetingConverter()
     with ExtractFiles.plan(None, config.checkpoint).claim():
-        states, slices, cp, splitter = await _prepare(client, config, config.checkpoint)
-        async with open_batch_stream(client, config, states, slices, converter, splitter) as chunks:
+        states, slices, cp, splitter, tracker = await _prepare(client, config, config.checkpoint)
+        async with open_batch_stream(client, config, states, slices, converter, splitter, tracker) as chunks:
             async for chunk in chunks:
                 if chunk.batch is not None and chunk.batch.num_rows:
                     yield chunk.batch
                 if cp is not None:  # the consumer asked for more: the batch is delivered
                     chunk.state.rows += chunk.batch.num_rows if chunk.batch is not None else 0
-                    cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages)
+                    cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages, chunk.position)
         if cp is not None:
             cp.remove()
 
@@ -332,7 +357,7 @@ async def _extract(client: Any, config: ExtractConfig, sink: Sink, cp_path: Path
     before = client.stats.snapshot()
     file_sink = isinstance(sink, FileSink)
     converter = MeetingConverter()
-    states, slices, cp, splitter = await _prepare(client, config, cp_path)
+    states, slices, cp, splitter, tracker = await _prepare(client, config, cp_path)
     resumed = cp.rows if cp is not None and config.resume else 0
     pages = 0
     metadata = _metadata(config, slices, len(states))  # windows as planned (splits add more)
@@ -341,10 +366,12 @@ async def _extract(client: Any, config: ExtractConfig, sink: Sink, cp_path: Path
     if file_sink:
         assert cp is not None
         try:
-            async with open_batch_stream(client, config, states, slices, converter, splitter) as chunks:
+            async with open_batch_stream(client, config, states, slices, converter, splitter, tracker) as chunks:
                 async for chunk in chunks:
                     pages += chunk.pages
-                    await anyio.to_thread.run_sync(cp.commit, chunk.state, chunk.batch, chunk.cursor, chunk.done, chunk.pages)
+                    await anyio.to_thread.run_sync(
+                        cp.commit, chunk.state, chunk.batch, chunk.cursor, chunk.done, chunk.pages, chunk.position
+                    )
         except BaseException:
             if not cp.touched:
                 cp.remove()  # nothing to resume: leave no litter
@@ -368,7 +395,7 @@ async def _extract(client: Any, config: ExtractConfig, sink: Sink, cp_path: Path
         rows = resumed
         sink.open(schema, metadata)
         try:
-            async with open_batch_stream(client, config, states, slices, converter, splitter) as chunks:
+            async with open_batch_stream(client, config, states, slices, converter, splitter, tracker) as chunks:
                 async for chunk in chunks:
                     pages += chunk.pages
                     n = chunk.batch.num_rows if chunk.batch is not None else 0
@@ -377,7 +404,7 @@ async def _extract(client: Any, config: ExtractConfig, sink: Sink, cp_path: Path
                     rows += n
                     if cp is not None:
                         chunk.state.rows += n
-                        cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages)
+                        cp.commit(chunk.state, None, chunk.cursor, chunk.done, chunk.pages, chunk.position)
             output = sink.commit()
         except BaseException:
             sink.abort()

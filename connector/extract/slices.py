@@ -182,20 +182,23 @@ def auto_slices(reads_per_second: float, rtt: float, max_in_flight: int) -> int:
 
 async def plan_windows(
     client: Any, query: MeetingQuery, slices: int | None, *, reads_per_second: float, max_in_flight: int,
-    by_start: bool = False,
+    by_start: bool = False, probe: bool = False,
 ) -> tuple[list[Window], int, tuple[datetime, datetime] | None]:
     """The windows of an extract, the number of concurrent cursors, and the range of starts found.
 
     ``slices`` 1 means one cursor over the query unchanged; None chooses from the measured round trip.
-    The range (None when not probed) guides later splits of open-ended windows.
+    The range (None when not probed) guides later splits of open-ended windows and measures progress;
+    ``probe``: find it with one slice too.
     """
     single = [Window(0, query.ends_from, query.starts_before, query.ends_from if by_start else None)]
-    if slices == 1:
+    if slices == 1 and not probe:
         return single, 1, None
     found = await discover_range(client, query)
     if found is None:
         return single, 1, None
     lo, hi, rtt = found
+    if slices == 1:
+        return single, 1, (lo, hi)
     n = slices if slices is not None else auto_slices(reads_per_second, rtt, max_in_flight)
     n = max(1, min(n, MAX_SLICES))
     windows = split_windows(query, lo, hi, n * WINDOWS_PER_SLICE if n > 1 else 1, by_start=by_start)
