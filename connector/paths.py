@@ -21,7 +21,8 @@ __all__ = ["is_within", "refuse_same", "remove_path", "same_path"]
 
 def _resolved(path: str | os.PathLike[str]) -> Path:
     # resolve() follows every symlink that exists, a dangling one included, and makes the path absolute.
-    absolute = Path(os.path.abspath(Path(path).expanduser()))
+    # No expanduser(): files are opened as named, so '~x.csv' is a file here (and expanding it raised).
+    absolute = Path(os.path.abspath(path))
     try:
         return absolute.resolve(strict=False)
     except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13): compare it as written

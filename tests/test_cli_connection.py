@@ -297,6 +297,27 @@ def test_too_many_participants_is_refused_before_any_request(
     assert emulator.emulator.stats.requests == 0 and not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--token-env", SECRET, "get", MISSING], id="token-env-before-the-command"),
+        pytest.param(
+            ["--base-url", f"https://ana:{SECRET}@api.attio.com", "get", MISSING], id="url-before-the-command"
+        ),
+        pytest.param([SECRET], id="token-as-the-command"),
+    ],
+)
+def test_an_option_before_the_command_never_echoes_its_value(monkeypatch, capsys, args) -> None:
+    code, output = run_main(monkeypatch, capsys, args, {"ATTIO_API_KEY": "unused"})
+    assert code == 2 and "must be a command" in error_line(output), output
+    assert CORE not in output
+
+
+def test_a_mistyped_command_is_still_named(monkeypatch, capsys) -> None:
+    code, output = run_main(monkeypatch, capsys, ["extrat"])
+    assert code == 2 and "invalid choice: 'extrat'" in error_line(output), output
+
+
 # ------------------------------------------------------------------------------- secrets, end to end
 
 

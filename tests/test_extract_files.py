@@ -316,6 +316,28 @@ def test_a_second_extract_of_the_same_files_stops_at_once(
         assert_table_matches(table, brute_force(emu.emulator.store.all_meetings(), MeetingQuery()))
 
 
+@pytest.mark.parametrize("target", ["ds", "m.parquet"])
+def test_an_output_in_use_is_in_use_through_a_symlink(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], target: str
+) -> None:
+    # Locks were taken beside the path as written: `-o dslink` (-> ds) ran while `-o ds` was publishing into ds.
+    from connector.locks import FileLock
+
+    monkeypatch.chdir(tmp_path)
+    args = ["--partition-by", "start_month"] if target == "ds" else []
+    if target == "ds":
+        Path("ds").mkdir()
+    Path("link").symlink_to(target, target_is_directory=target == "ds")
+    busy = FileLock(tmp_path / f"{target}.lock")  # stands in for an extract of `target` running
+    assert busy.acquire()
+    try:
+        assert extract_cli(emulator, monkeypatch, "-o", "link", *args) == 2
+    finally:
+        busy.release()
+    assert "is in use by another extract" in capsys.readouterr().err
+    assert emulator.emulator.stats.count(method="GET") == 0
+
+
 def test_a_second_library_extract_is_refused_while_the_first_runs(emulator: Any, tmp_path: Path) -> None:
     out = tmp_path / "m.parquet"
     outcome: dict[str, Any] = {}

@@ -50,6 +50,16 @@ BAD_VALUES = [
         "[source] encoding must be the name of a text encoding, e.g. 'utf-8', 'cp1252' or 'latin-1', got a string 'no-such-codec'",
         id="unknown-codec",
     ),
+    # Codecs Python knows that are no text encodings (or cannot decode with the reader's error handlers)
+    # ended in "internal error" (exit 70) once the file was read.
+    *(
+        pytest.param(
+            f'[source]\nencoding = "{codec}"\n',
+            f"[source] encoding must be the name of a text encoding, e.g. 'utf-8', 'cp1252' or 'latin-1', got a string '{codec}'",
+            id=f"codec-{codec}",
+        )
+        for codec in ("rot13", "base64", "hex", "zlib", "idna", "punycode", "undefined")
+    ),
     pytest.param(
         "[source]\ndelimiter = 5\n",
         "[source] delimiter must be one character other than a quote or line break",

@@ -29,6 +29,10 @@ def _case_insensitive(folder: Path) -> bool:
         pytest.param("sub//x.csv", "sub/x.csv", True, id="double-slash"),
         pytest.param("out.parquet", "out.parquet.checkpoint.json", False, id="other-name"),
         pytest.param("sub/x", "x", False, id="other-folder"),
+        # A leading ~ is part of the name (the shell expands it, the tool opens paths as given);
+        # expanding '~x.csv' looked up a user 'x.csv' and ended in exit 70.
+        pytest.param("~x.csv", "./~x.csv", True, id="tilde-name"),
+        pytest.param("~", "~.lock", False, id="tilde-alone"),
     ],
 )
 @pytest.mark.parametrize("exists", [False, True], ids=["missing", "existing"])

@@ -10,9 +10,11 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from ..errors import ApiError, ConfigError, ConnectorError, PaginationError, SchemaError, TransportError
 from .common import EXIT_API, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_TRANSPORT, EXIT_USAGE
@@ -24,9 +26,26 @@ __all__ = ["build_parser", "main"]
 COMMANDS = ("extract", "load", "get", "emulator")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a word that is no command is not repeated: it may be a command's option value.
+
+    ``python -m connector --token-env sk_live_... get`` (the option before the command) made argparse print
+    ``invalid choice: 'sk_live_...'``, the token itself.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        invalid = re.fullmatch(r"argument COMMAND: invalid choice: (.*) \(choose from (.*)\)", message, re.S)
+        if invalid and not re.fullmatch(r"'?[a-z][a-z-]{0,15}'?", invalid.group(1)):
+            message = (
+                f"the first argument after -v and --config must be a command ({invalid.group(2)}); a command's "
+                "options (--token-env, --base-url, ...) go after it (the word given is not shown, in case it is a token)"
+            )
+        super().error(message)
+
+
 def build_parser(config_file: Path | None = None) -> argparse.ArgumentParser:
     """The argument parser with every subcommand; ``config_file`` supplies defaults (see :mod:`.configfile`)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m connector",
         description="Move Attio meetings between Attio's API and your data stack.",
         epilog="Exit codes: 0 ok, 1 some rows rejected/failed (load), 2 usage/config/input error, "

@@ -18,6 +18,7 @@ path ends in a one-line error, never in a deleted file.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -40,7 +41,9 @@ class _Role:
 
 
 def _lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
+    # Beside the file the path leads to: through a symlinked folder two runs would write one dataset.
+    target = Path(os.path.realpath(path))
+    return target.with_name(target.name + ".lock")
 
 
 def _refused(message: str, hint: str) -> ConfigError:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -132,7 +133,9 @@ class Ledger:
         self.path = Path(path)
         self.keep_bodies = keep_bodies
         self._db: sqlite3.Connection | None = None
-        self._file_lock = FileLock(self.path.with_name(self.path.name + ".lock"))
+        # Beside the file the path leads to: a symlink (or a symlinked folder) to a ledger in use is in use too.
+        target = Path(os.path.realpath(self.path))
+        self._file_lock = FileLock(target.with_name(target.name + ".lock"))
         self._open_tx = False
         self._lock()
         try:

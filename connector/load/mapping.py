@@ -100,10 +100,14 @@ def _encoding_ok(name: Any) -> bool:
     if not isinstance(name, str):
         return False
     try:
-        codecs.lookup(name)
-    except LookupError:
+        codec = codecs.lookup(name)
+        # bytes-to-bytes codecs (base64, zlib, hex) and str-to-str ones (rot13) are no text encodings;
+        # idna, punycode and undefined cannot decode with the error handlers the CSV reader uses
+        for errors in ("replace", "surrogateescape"):
+            codec.incrementaldecoder(errors).decode(b"a", final=False)
+    except (LookupError, TypeError, ValueError, AssertionError):
         return False
-    return True
+    return getattr(codec, "_is_text_encoding", True)
 
 
 _BOOLEAN = "true or false (a TOML boolean, without quotes)"
