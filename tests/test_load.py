@@ -349,3 +349,38 @@ async def test_a_bad_token_stops_the_load_with_the_error_itself(make_emulator: A
     async with AttioClient(client_config(emu).with_(token="wrong")) as client:
         with pytest.raises(AuthenticationError):
             await load(write_csv(tmp_path / "m.csv", rows(3)), client, LoadConfig())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("concurrency", [1, 3], ids=["one-worker", "three-workers"])
+async def test_attio_unreachable_stops_the_load_after_one_failed_row_per_worker(tmp_path: Path, concurrency: int) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = ClientConfig(
+        token="t",
+        base_url=f"http://127.0.0.1:{port}",
+        timeout=5,
+        retry=RetryPolicy(max_attempts=2, initial_delay=0.01, max_delay=0.02),
+        limits=RateLimits(reads_per_second=0, writes_per_second=0),
+    )
+    source = write_csv(tmp_path / "m.csv", rows(40))
+    async with AttioClient(config) as client:
+        report = await load(source, client, LoadConfig(concurrency=concurrency))
+    assert report.unreachable and not report.ok
+    assert report.aborted is not None and report.aborted.startswith("Attio unreachable")
+    assert report.created == report.found == 0 and concurrency <= report.failed < 40  # stopped, not waited out
+    results = read_results(tmp_path / "m.results.csv")
+    assert len(results) == report.rows and {r["outcome"] for r in results} == {"failed"}
+    assert all(r["error"].startswith("transport/ConnectError") for r in results)
+
+
+@pytest.mark.anyio
+async def test_failures_that_are_attio_refusing_rows_do_not_stop_the_load(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(meetings=0)
+    bad = "8a1f2b3c-0000-4000-8000-000000000000:5e3b1b4a-0c7e-4a3e-9b1f-2d6f1c9a7e10"  # unknown object: a 400
+    data = [[*row, bad] for row in rows(12)]
+    report = await run(emu, write_csv(tmp_path / "m.csv", data, [*HEADER, "linked_records"]), concurrency=2)
+    assert (report.failed, report.unreachable, report.aborted) == (12, False, None)

@@ -22,6 +22,7 @@ from .common import (
     EXIT_INPUT_BROKEN,
     EXIT_OK,
     EXIT_ROWS_FAILED,
+    EXIT_TRANSPORT,
     add_client_options,
     client_session,
     positive_int,
@@ -97,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json:  # the summary, which says it too, is not on the terminal
             print(f"error: input broke: {report.input_error}", file=sys.stderr)
         return EXIT_INPUT_BROKEN
+    if report.unreachable:
+        return EXIT_TRANSPORT
     return EXIT_OK if report.ok else EXIT_ROWS_FAILED
 
 

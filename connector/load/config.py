@@ -79,6 +79,8 @@ class LoadReport:
     ``input_error``: the input broke part-way (bytes not in its encoding, a quote that never closes, a damaged
     row group); the message names the first row not read. The rows before it were loaded (or, in a dry run,
     checked) and are in the results; a re-run of the fixed file skips the done rows.
+    ``unreachable``: the load stopped because Attio could not be reached: as many rows in a row as there are
+    workers failed after every retry (network, timeouts, 5xx, 429), with no row succeeding in between.
     """
 
     rows: int = 0
@@ -100,6 +102,7 @@ class LoadReport:
     dry_run: bool = False
     aborted: str | None = None
     input_error: str | None = None
+    unreachable: bool = False
     contract: str = "find-or-create"
     source: str | None = None
 

@@ -151,6 +151,10 @@ class LoadRun:
         self.errors: list[dict[str, Any]] = []
         self.aborted: str | None = None
         self.input_error: str | None = None
+        # Rows in a row that failed for want of Attio (every retry spent), with no success since: one per
+        # worker means Attio is down for everyone, and the rest of the file would only wait out retries.
+        self._unreachable_streak = 0
+        self.unreachable = False
         self.create_only = config.contract == "create-only"
         self._tg: TaskGroup | None = None
 
@@ -271,6 +275,7 @@ class LoadRun:
         except ConnectorError as exc:
             text = error_text(exc)
             self.ledger.record(item.key, "failed", attempts=attempts, maybe_sent=maybe_sent, error=text)
+            self._unreachable_streak = self._unreachable_streak + 1 if exc.retryable else 0
             return RowResult(item.row_number, item.key, "failed", error=text, attempts=attempts)
 
     def _backoff(self, sends: int) -> float:
@@ -310,6 +315,7 @@ class LoadRun:
         created = fresh or (created_at is not None and created_at >= claim.claimed_at - self.config.clock_skew)
         outcome = "created" if created else "found"
         self.ledger.record(item.key, outcome, meeting_id=meeting_id, attempts=attempts)
+        self._unreachable_streak = 0
         return RowResult(item.row_number, item.key, outcome, meeting_id, attempts=attempts)
 
     # ------------------------------------------------------------------------------------- writer
@@ -326,6 +332,16 @@ class LoadRun:
                     if len(self.errors) < self.config.error_sample:
                         self.errors.append(result.to_dict())
                     bad = self.counts["rejected"] + self.counts["failed"]
+                    if self._unreachable_streak >= self.config.concurrency and not self.unreachable:
+                        self.unreachable = True
+                        self.aborted = (
+                            f"Attio unreachable: {self._unreachable_streak} rows in a row failed after every retry "
+                            f"(last: {result.error}); run the same command again once it is back"
+                        )
+                        self._flush()
+                        assert self._tg is not None
+                        self._tg.cancel_scope.cancel()
+                        return
                     if self.config.max_errors is not None and bad > self.config.max_errors:
                         self.aborted = f"more than {self.config.max_errors} rows rejected or failed (--max-errors)"
                         self._flush()
@@ -355,6 +371,7 @@ class LoadRun:
             errors=tuple(self.errors),
             aborted=self.aborted,
             input_error=self.input_error,
+            unreachable=self.unreachable,
             contract=self.config.contract,
         )
 
