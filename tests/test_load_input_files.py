@@ -117,6 +117,38 @@ def test_closed_multiline_quotes_load_every_row(
     assert sorted(result_rows(tmp_path / "in.results.csv")) == list(range(2, 32))
 
 
+@pytest.mark.parametrize(
+    ("opened", "closed"),
+    [(2, 4), (0, 1), (10, 25), (28, 29)],
+    ids=["two-rows-swallowed", "first-row", "fifteen-rows", "last-rows"],
+)
+def test_a_quote_that_closes_rows_later_rejects_its_row_naming_the_lines(
+    emulator: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    opened: int,
+    closed: int,
+) -> None:
+    # The title of row `opened` starts a quote that only closes inside the title of row `closed`: the rows
+    # between read as one cell, and the row would take row `closed`'s times. Nothing of it may be sent.
+    rows = meeting_rows(30)
+    lines = csv_text(rows).splitlines(keepends=True)
+    first, last = opened + 1, closed + 1  # +1: the header line
+    lines[first] = lines[first].replace(f"Meeting ref-{opened}", f'"Meeting ref-{opened}', 1)
+    lines[last] = lines[last].replace(f"Meeting ref-{closed}", f'Meeting ref-{closed}"', 1)
+    source = tmp_path / "in.csv"
+    source.write_text("".join(lines), encoding="utf-8")
+    run = run_load(emulator, monkeypatch, capsys, str(source))
+    assert run.code == 1, run.out + run.err
+    results = result_rows(tmp_path / "in.results.csv")
+    bad = results[opened + 2]
+    assert bad["outcome"] == "rejected" and bad["column"] == "title"
+    assert f"opened on line {first + 1} runs to line {last + 1}" in bad["error"]
+    assert {r["outcome"] for n, r in results.items() if n != opened + 2} == {"created"}
+    assert posts(emulator) == len(results) - 1
+
+
 # ---------------------------------------------------------------------- bad bytes part-way through
 
 

@@ -30,7 +30,7 @@ from ..models import (
 )
 from ..timezones import is_valid_timezone
 from .mapping import DEFAULT_COLUMNS, Mapping, ParticipantColumn
-from .sources import Batch
+from .sources import Batch, FlaggedRow
 from .values import (
     cell_items,
     cell_text,
@@ -202,6 +202,9 @@ class RowMapper:
                 )
             ref = self._external_ref(cells)
             key = ref_key(ref)
+            if isinstance(cells, FlaggedRow):
+                index, reason = cells.problem
+                raise _Reject("", reason, column=self.headers[index] if index < len(self.headers) else None)
             body = self._body(cells)
             body["external_ref"] = ref
             try:

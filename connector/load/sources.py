@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import BrokenInputError, ConfigError
 
-__all__ = ["Batch", "Source", "describe_bytes", "open_source"]
+__all__ = ["Batch", "FlaggedRow", "Source", "describe_bytes", "open_source"]
 
 DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 1 << 16
@@ -131,6 +131,12 @@ class Batch:
 
     row_numbers: list[int]
     rows: list[Sequence[Any]]
+
+
+class FlaggedRow(list[Any]):
+    """A row's cells with a problem the reader found: ``problem`` is (cell index, reason); the row is rejected."""
+
+    problem: tuple[int, str]
 
 
 class Source:
@@ -297,6 +303,37 @@ class CsvSource(Source):
                 f"({self._physical - self._row_start + 1} lines) would be one cell; close the quote"
             )
         self._line += 1
+        if self._physical > self._row_start and hasattr(self, "headers"):
+            return self._swallowed(row)
+        return row
+
+    def _swallowed(self, row: list[str]) -> list[str]:
+        """``row``, flagged when a cell that spans lines holds lines that parse as whole rows of their own.
+
+        A quote that closes lines later than meant (``"Two,...`` three rows on) reads the rows between as
+        one cell, and the row would be sent with another row's later cells: reject it instead, naming the lines.
+        """
+        width = len(self.headers)
+        if width < 2:
+            return row
+        for index, cell in enumerate(row):
+            if "\n" not in cell and "\r" not in cell:
+                continue
+            lines = cell.splitlines()
+            cells = [len(next(csv.reader([line], delimiter=self.delimiter), [])) for line in lines]
+            # Rows read into the cell: a whole one inside it, or the rest of its own row on its first line
+            # and the start of a later row on its last.
+            inside = sum(count >= width for count in cells[1:-1])
+            straddles = cells[0] >= width - index and cells[-1] >= index + 1
+            if inside or straddles:
+                flagged = FlaggedRow(row)
+                flagged.problem = (
+                    index,
+                    f"the quoted cell opened on line {self._row_start} runs to line {self._physical} and holds "
+                    "what look like the cells of other rows: a quote probably closes later than meant; fix the "
+                    f"quotes (lines {self._row_start}-{self._physical} were not loaded)",
+                )
+                return flagged
         return row
 
     def batches(self, size: int) -> Iterator[Batch]:
