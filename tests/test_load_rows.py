@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from connector import validate_meeting_body
 from connector.errors import ConfigError, shown
 from connector.load import mapping_from_dict
 from connector.load.ledger import Ledger
@@ -543,6 +544,21 @@ def test_an_ambiguous_autumn_time_takes_its_first_occurrence(start: str, tz: str
     result = map_one(GOOD | {"start": start, "end": "", "timezone": tz}, mapping_from_dict({"defaults": {"duration_minutes": 30}}))
     assert isinstance(result, Prepared), result
     assert result.body["start"] == {"datetime": sent, "timezone": tz}
+
+
+@pytest.mark.parametrize(
+    ("start", "tz", "sent"),
+    [
+        pytest.param("1850-06-01 10:00", "Europe/Prague", "1850-06-01T09:02:16Z", id="prague-lmt"),
+        pytest.param("1880-01-01 12:00", "America/New_York", "1880-01-01T16:56:02Z", id="new-york-lmt"),
+        pytest.param("1950-06-01 10:00", "Europe/Prague", "1950-06-01T10:00:00+01:00", id="whole-minutes-kept"),
+    ],
+)
+def test_an_offset_with_seconds_is_sent_as_the_same_instant_in_utc(start: str, tz: str, sent: str) -> None:
+    result = map_one(GOOD | {"start": start, "end": "", "timezone": tz}, mapping_from_dict({"defaults": {"duration_minutes": 30}}))
+    assert isinstance(result, Prepared), result
+    assert result.body["start"] == {"datetime": sent, "timezone": tz}
+    validate_meeting_body(result.body)  # RFC 3339, as the client checks it
 
 
 @pytest.mark.parametrize(

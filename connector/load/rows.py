@@ -512,6 +512,13 @@ def _to_ms(moment: datetime) -> datetime:
 
 
 def _iso(moment: datetime) -> str:
-    """ISO 8601 with milliseconds only when there are any; UTC as ``Z``."""
+    """ISO 8601 with milliseconds only when there are any; UTC as ``Z``.
+
+    RFC 3339 offsets are whole minutes: a local mean time offset (``+00:53:28`` in Europe/Prague before 1891)
+    is sent as the same instant in UTC.
+    """
+    offset = moment.utcoffset()
+    if offset is not None and offset.total_seconds() % 60:
+        moment = moment.astimezone(timezone.utc)
     text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
     return text[:-6] + "Z" if text.endswith("+00:00") else text
