@@ -359,3 +359,20 @@ def test_results_csv_cells_that_would_run_as_formulas_are_neutralised_and_parque
     )
     table = pq.read_table(tmp_path / "r.parquet").to_pylist()
     assert sorted(r["external_ref"] for r in table) == sorted(ref.strip() for ref, _ in refs)  # exact values
+
+
+@pytest.mark.parametrize("tables", [["customers"], ["a", "b", "refs_old"]], ids=["one-table", "several-tables"])
+def test_a_ledger_that_is_someone_elses_database_is_refused_and_left_as_it_was(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tables: list[str]
+) -> None:
+    import sqlite3
+
+    app = tmp_path / "app.db"
+    with sqlite3.connect(app) as db:
+        for table in tables:
+            db.execute(f"CREATE TABLE {table} (id INTEGER)")
+    before = app.read_bytes()
+    source = write_rows(tmp_path / "in.csv", meeting_rows(3))
+    run = run_load(emulator, monkeypatch, capsys, str(source), "--ledger", str(app))
+    assert run.code == 2 and "is an SQLite database of something else" in run.err, run.err
+    assert app.read_bytes() == before and posts(emulator) == 0

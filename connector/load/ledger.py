@@ -140,6 +140,13 @@ class Ledger:
         self._lock()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "refs" not in tables:  # someone's database: adding our tables to it would change it
+                self.close()
+                raise ConfigError(
+                    f"ledger {self.path} is an SQLite database of something else (tables: "
+                    f"{', '.join(sorted(tables)[:5])}); give the load a ledger of its own (--ledger NEW_FILE)"
+                )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.executescript(_SCHEMA)
