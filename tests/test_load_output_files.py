@@ -376,3 +376,12 @@ def test_a_ledger_that_is_someone_elses_database_is_refused_and_left_as_it_was(
     run = run_load(emulator, monkeypatch, capsys, str(source), "--ledger", str(app))
     assert run.code == 2 and "is an SQLite database of something else" in run.err, run.err
     assert app.read_bytes() == before and posts(emulator) == 0
+
+
+def test_a_finished_load_leaves_only_its_results_and_ledger(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_rows(tmp_path / "in.csv", meeting_rows(3))
+    assert run_load(emulator, monkeypatch, capsys, str(source)).code == 0
+    left = {p.name for p in tmp_path.iterdir()} - {"in.ledger.sqlite-wal", "in.ledger.sqlite-shm"}
+    assert left == {"in.csv", "in.results.csv", "in.ledger.sqlite"}  # the lock file went with the lock

@@ -135,7 +135,7 @@ class Ledger:
         self._db: sqlite3.Connection | None = None
         # Beside the file the path leads to: a symlink (or a symlinked folder) to a ledger in use is in use too.
         target = Path(os.path.realpath(self.path))
-        self._file_lock = FileLock(target.with_name(target.name + ".lock"))
+        self._file_lock = FileLock(target.with_name(target.name + ".lock"), remove=True)
         self._open_tx = False
         self._lock()
         try:
