@@ -163,7 +163,7 @@ CASES = {
         "timezone": "Asia/Tokyo",
     },
     "unfiltered limit=50 (walkers share pages)": {"limit": "50"},
-    "unfiltered limit=50 (again: cached bytes)": {"limit": "50"},
+    "unfiltered limit=50 (again: the same pages)": {"limit": "50"},
     "window 2025 Q2, tz=America/New_York, limit=50": {
         "ends_from": "2025-04-01T00:00:00Z",
         "starts_before": "2025-07-01T00:00:00Z",
