@@ -40,7 +40,7 @@ class EmulatorConfig:
     requests per second per bucket (reads and writes apart), 0 turns the limit off. ``fault_rate``
     is the chance that a request gets a fault drawn from ``fault_kinds``; the draws come from
     ``random.Random(seed)`` in arrival order, so a run is reproducible. ``prerender`` renders every
-    seeded meeting's JSON at start-up (for benchmarks: about 1.9 kB and ~20 µs a meeting).
+    seeded meeting's JSON at start-up (for benchmarks of a client: about 1.9 kB a meeting).
     """
 
     host: str = "127.0.0.1"

@@ -3,10 +3,9 @@
 The columns that filters and ordering need (ids, start/end, participants' people, deals) are drawn
 with NumPy in one go, so a million meetings take a few seconds and little memory; everything else
 (title, description, statuses, organizer, created_at) is drawn as small columns too, and a meeting's
-JSON is assembled from them only when it is first served: ``SeedData.render_bytes`` renders a whole
-page in one pass (dates, times and IDs with NumPy, per-timezone offset tables instead of ZoneInfo,
-prebuilt byte fragments for people, companies, deals and titles), byte for byte what
-``orjson.dumps(SeedData.render(i))`` gives; ``render`` stays as the plain reference. Meetings span 2024-01-01 .. 2026-12-31 in many timezones, with
+JSON is assembled from them only when it is served: ``SeedData.render_bytes`` renders a whole page in
+one vectorised pass (render.py), byte for byte what ``orjson.dumps(SeedData.render(i))`` gives;
+``render`` stays as the plain reference. Meetings span 2024-01-01 .. 2026-12-31 in many timezones, with
 extra weight on the days US and EU clocks change; about 12 % are all-day (some multi-day), 5 % share
 their start with the previous one, some have no participants, a few have dozens, and titles include
 accents, CJK and emoji.
@@ -14,33 +13,35 @@ accents, CJK and emoji.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from datetime import date
+from functools import cached_property, lru_cache
+from typing import Any, NamedTuple
 
 import numpy as np
-import orjson
 
-from .timeutil import DAY_MS, HOUR_MS, day_ms, render_datetime, render_nanos, zone
+from .timeutil import DAY_MS, HOUR_MS, day_ms, render_datetime, render_nanos
+from .zones import FIRST_DAY, N_DAYS, TIMEZONES, noon_offsets_ms
 
-__all__ = ["NAMESPACE", "SeedData", "generate", "object_id", "record_id"]
+__all__ = [
+    "NAMESPACE",
+    "RecordIds",
+    "SeedData",
+    "generate",
+    "hex_uuids",
+    "key_order",
+    "link",
+    "object_id",
+    "record_id",
+    "record_ids",
+    "uuid_bytes",
+]
 
 NAMESPACE = uuid.UUID("2d0e4c1a-8a55-4f43-9c1e-6b7f0f3d9a11")
-FIRST_DAY = date(2024, 1, 1)
-N_DAYS = (date(2026, 12, 31) - FIRST_DAY).days + 1
-
-# None renders as UTC with "timezone": null (a meeting whose zone Attio does not know).
-TIMEZONES: tuple[str | None, ...] = (
-    None,
-    *"""UTC America/New_York America/Chicago America/Los_Angeles America/Sao_Paulo America/St_Johns
-    Europe/London Europe/Paris Europe/Berlin Europe/Kyiv Asia/Kolkata Asia/Kathmandu Asia/Tokyo
-    Asia/Shanghai Asia/Tehran Australia/Sydney Australia/Lord_Howe Pacific/Auckland
-    Pacific/Kiritimati Pacific/Pago_Pago""".split(),
-)
 _TZ_WEIGHTS = np.array([4, 6, 18, 6, 10, 3, 1, 10, 6, 6, 2, 4, 1, 3, 2, 1, 3, 1, 2, 1, 1], dtype=float)
 # Days on which clocks change: US, then EU, then Australia/New Zealand.
 DST_DAYS = tuple(
@@ -94,6 +95,7 @@ _DESCRIPTIONS = (
 )
 _ROOMS = ("Conference Room B", "Zoom Room 3", "Salle Lumière")
 _STATUSES = ("accepted", "tentative", "declined", "pending")
+MAX_SUFFIX = 500  # titles are numbered 1 .. MAX_SUFFIX - 1 (or not at all)
 _ACTORS = ("system", "workspace-member", "api-token", "app")
 
 
@@ -109,6 +111,61 @@ def record_id(slug: str, key: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{slug}:{key}"))
 
 
+def record_ids(slug: str, keys: Sequence[str]) -> list[str]:
+    """``record_id(slug, key)`` for every key, in one pass (about 1 µs each rather than 15)."""
+    if not keys:
+        return []
+    prefix, sha1 = NAMESPACE.bytes + f"{slug}:".encode(), hashlib.sha1
+    raw = np.frombuffer(b"".join([sha1(prefix + k.encode()).digest()[:16] for k in keys]), dtype=np.uint8)
+    raw = raw.reshape(-1, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5, as uuid.uuid5
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    return [b.decode() for b in hex_uuids(raw).view("S36").ravel().tolist()]
+
+
+_HEX2 = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint16)
+
+
+def hex_uuids(raw: np.ndarray) -> np.ndarray:
+    """Canonical UUID text (an ``(m, 36)`` uint8 matrix) of an ``(m, 16)`` uint8 matrix of UUID bytes."""
+    m = len(raw)
+    hexed = _HEX2.take(raw.ravel()).view(np.uint8).reshape(m, 32)
+    out = np.empty((m, 36), dtype=np.uint8)
+    out[:, [8, 13, 18, 23]] = ord("-")
+    out[:, 0:8] = hexed[:, 0:8]
+    out[:, 9:13] = hexed[:, 8:12]
+    out[:, 14:18] = hexed[:, 12:16]
+    out[:, 19:23] = hexed[:, 16:20]
+    out[:, 24:36] = hexed[:, 20:32]
+    return out
+
+
+def uuid_bytes(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Canonical UUID text (an ``(m, 36)`` uint8 matrix) of 128-bit values given as two uint64 halves."""
+    halves = np.empty((len(hi), 2), dtype=">u8")
+    halves[:, 0], halves[:, 1] = hi, lo
+    return hex_uuids(halves.view(np.uint8).reshape(-1, 16))
+
+
+class _Columns(NamedTuple):
+    start: array[int]
+    end: array[int]
+    tz: array[int]
+    all_day: bytes
+    off: array[int]
+    person: array[int]
+    deal: array[int]
+    company: array[int]
+
+
+class RecordIds(NamedTuple):
+    """Record IDs of a data set's people (by email index), companies and deals."""
+
+    people: list[str]
+    companies: list[str]
+    deals: list[str]
+
+
 def _uuid_str(hi: int, lo: int) -> str:
     h = f"{(hi << 64) | lo:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -116,7 +173,8 @@ def _uuid_str(hi: int, lo: int) -> str:
 
 @dataclass
 class SeedData:
-    """Column arrays of the seeded meetings; ``render(i)`` builds meeting i in the API's shape."""
+    """Column arrays of the seeded meetings, row i being the i-th in the listing's order (start, then
+    ID); ``render(i)`` builds meeting i in the API's shape."""
 
     n: int
     seed: int
@@ -139,149 +197,82 @@ class SeedData:
     def __post_init__(self) -> None:
         codes = {1: "b", 2: "h", 4: "i", 8: "q"}
         self._details = {k: array(codes[v.dtype.itemsize], v.tobytes()) for k, v in self.details.items()}
-        self._created_before = self.details["created_before"].astype(np.int64)
-        self._created_ns = self.details["created_ns"].astype(np.int64)
-        self.details = {}  # the array copies (and the two NumPy columns above) are all rendering needs
-        # array views: indexing them yields plain ints, much faster than NumPy scalars when rendering
-        self._start = array("q", self.start_ms.astype(np.int64).tobytes())
-        self._end = array("q", self.end_ms.astype(np.int64).tobytes())
-        self._tz = array("b", self.tz_idx.astype(np.int8).tobytes())
-        self._all_day = bytes(self.all_day.astype(np.uint8).tobytes())
-        self._off = array("q", self.part_off.astype(np.int64).tobytes())
-        self._person = array("i", self.part_person.astype(np.int32).tobytes())
-        self._deal = array("i", self.deal.astype(np.int32).tobytes())
-        self._company = array("i", self.person_company.astype(np.int32).tobytes())
+        self.details = {}  # the array copies are all rendering needs
+        self._renderer: Any = None  # a render.PageRenderer, built on first use
+        self._record_ids: RecordIds | None = None
 
-        self._fragments: _Fragments | None = _Fragments(self)  # built now, not on the first request
-        _offset_table()
+    @cached_property
+    def _plain(self) -> _Columns:
+        """Array copies of the columns ``render`` reads: indexing them yields plain ints, much faster
+        than NumPy scalars (built on the first reference render)."""
+        return _Columns(
+            start=array("q", self.start_ms.astype(np.int64).tobytes()),
+            end=array("q", self.end_ms.astype(np.int64).tobytes()),
+            tz=array("b", self.tz_idx.astype(np.int8).tobytes()),
+            all_day=bytes(self.all_day.astype(np.uint8).tobytes()),
+            off=array("q", self.part_off.astype(np.int64).tobytes()),
+            person=array("i", self.part_person.astype(np.int32).tobytes()),
+            deal=array("i", self.deal.astype(np.int32).tobytes()),
+            company=array("i", self.person_company.astype(np.int32).tobytes()),
+        )
 
     def meeting_id(self, i: int) -> str:
         return _uuid_str(int(self.id_hi[i]), int(self.id_lo[i]))
 
     def people(self, i: int) -> list[int]:
         """Distinct participant people of meeting i, in order of appearance."""
-        return list(dict.fromkeys(self._person[self._off[i] : self._off[i + 1]]))
+        c = self._plain
+        return list(dict.fromkeys(c.person[c.off[i] : c.off[i + 1]]))
 
     def deal_id(self, k: int) -> str:
         return record_id("deals", f"{self.seed}:{k}")
 
-    def render_bytes(self, rows: Sequence[int]) -> list[bytes]:
+    def render_bytes(self, rows: Sequence[int] | np.ndarray) -> list[bytes]:
         """``orjson.dumps(self.render(i))`` for each row i, byte for byte, in one batched pass."""
-        if not rows:
-            return []
-        f = self._fragments
-        if f is None:
-            f = self._fragments = _Fragments(self)
-        d = self._details
-        idx = np.fromiter(rows, dtype=np.int64, count=len(rows))
-        start, end = self.start_ms[idx], self.end_ms[idx]
-        tz = self.tz_idx[idx].astype(np.int64)
-        tz_list = tz.tolist()
-        all_day = self.all_day[idx].tolist()
-        timed = not all(all_day)
-        starts = _render_datetimes(start, tz) if timed else []
-        ends = _render_datetimes(end, tz) if timed else []
-        days = (
-            np.datetime_as_string(
-                np.concatenate((start, end)).astype("datetime64[ms]").astype("datetime64[D]")
+        return self.renderer().render(rows)
+
+    def renderer(self) -> Any:
+        """The batched renderer (``render.PageRenderer``) of this data set, built on first use."""
+        if self._renderer is None:
+            from .render import PageRenderer  # render.py builds on this module's vocabulary
+
+            self._renderer = PageRenderer(self)
+        return self._renderer
+
+    def detail_arrays(self) -> dict[str, np.ndarray]:
+        """The rendering-only columns as NumPy views (no copies) of the arrays ``render`` reads."""
+        dtypes = {"b": np.int8, "h": np.int16, "i": np.int32, "q": np.int64}
+        return {k: np.frombuffer(v, dtype=dtypes[v.typecode]) for k, v in self._details.items()}
+
+    def record_ids(self) -> RecordIds:
+        """The record IDs of every person (by ``emails`` index), company and deal, computed once."""
+        if self._record_ids is None:
+            n_deals = int(self.deal.max()) + 1 if len(self.deal) and self.deal.max() >= 0 else 0
+            self._record_ids = RecordIds(
+                people=record_ids("people", self.emails),
+                companies=record_ids("companies", self.companies),
+                deals=record_ids("deals", [f"{self.seed}:{k}" for k in range(n_deals)]),
             )
-            .astype("S")
-            .tolist()
-        )
-        m = len(idx)
-        created = (start - self._created_before[idx]) * 1_000_000 + self._created_ns[idx]
-        created_at = np.datetime_as_string(created.astype("datetime64[ns]"), unit="ns").astype("S").tolist()
-        hi, lo = self.id_hi[idx], self.id_lo[idx]
-        meeting_ids = _uuid_bytes(hi, lo)
-        actor_ids = _uuid_bytes(hi ^ np.uint64(0x5A5A_0000_0000_0000), lo ^ np.uint64(0x0000_0000_A5A5_A5A5))
-        person, off, company, deal = self._person, self._off, self._company, self._deal
-        organizers, statuses, rooms = d["organizer"], d["status"], d["room"]
-        titles, suffixes, descriptions, actors = d["title"], d["suffix"], d["description"], d["actor"]
-        person_frag, person_link, company_link = f.person, f.person_link, f.company_link
-        status_frag, organizer_frag, zones = f.status, f.organizer, f.zones
-        out: list[bytes] = []
-        for k, i in enumerate(rows):
-            if all_day[k]:
-                moments = b'{"date":"' + days[k] + b'"},"end":{"date":"' + days[m + k] + b'"}'
-            else:
-                z = zones[tz_list[k]]
-                moments = (
-                    b'{"datetime":"'
-                    + starts[k]
-                    + b'","timezone":'
-                    + z
-                    + b'},"end":{"datetime":"'
-                    + ends[k]
-                    + b'","timezone":'
-                    + z
-                    + b"}"
-                )
-            a, b = off[i], off[i + 1]
-            org_slot = organizers[i]
-            organizer = person[a + org_slot] if org_slot >= 0 and b > a else -1
-            parts: list[bytes] = []
-            links: list[bytes] = []
-            people: dict[int, None] = {}
-            for slot in range(a, b):
-                p = person[slot]
-                if p in people:
-                    continue
-                people[p] = None
-                parts.append(
-                    (organizer_frag if p == organizer else status_frag[statuses[slot]]) + person_frag[p]
-                )
-                links.append(person_link[p])
-            if rooms[i] >= 0:
-                parts.append(f.room[rooms[i]])
-            if people:
-                for c in dict.fromkeys([company[p] for p in people]):
-                    if c >= 0:
-                        links.append(company_link[c])
-            if deal[i] >= 0:
-                links.append(f.deal(self, deal[i]))
-            out.append(
-                b"".join(
-                    (
-                        f.head,
-                        meeting_ids[k],
-                        b'"},"title":',
-                        f.title(titles[i], suffixes[i]),
-                        b',"description":',
-                        f.descriptions[descriptions[i]],
-                        b',"is_all_day":true,"start":' if all_day[k] else b',"is_all_day":false,"start":',
-                        moments,
-                        b',"participants":[',
-                        b",".join(parts),
-                        b'],"linked_records":[',
-                        b",".join(links),
-                        b'],"created_at":"',
-                        created_at[k],
-                        f.actors[actors[i]],
-                        actor_ids[k],
-                        b'"}}',
-                    )
-                )
-            )
-        return out
+        return self._record_ids
 
     def render(self, i: int) -> dict[str, Any]:
-        d = self._details
-        start, end = self._start[i], self._end[i]
-        all_day = bool(self._all_day[i])
+        d, c = self._details, self._plain
+        start, end = c.start[i], c.end[i]
+        all_day = bool(c.all_day[i])
         if all_day:
             start_v: dict[str, Any] = {"date": _iso_day(start)}
             end_v: dict[str, Any] = {"date": _iso_day(end)}
         else:
-            tz = TIMEZONES[self._tz[i]]
+            tz = TIMEZONES[c.tz[i]]
             start_v = {"datetime": render_datetime(start, tz), "timezone": tz}
             end_v = {"datetime": render_datetime(end, tz), "timezone": tz}
-        lo, hi = self._off[i], self._off[i + 1]
+        lo, hi = c.off[i], c.off[i + 1]
         org_slot = d["organizer"][i]
-        organizer = self._person[lo + org_slot] if org_slot >= 0 and hi > lo else -1
+        organizer = c.person[lo + org_slot] if org_slot >= 0 and hi > lo else -1
         participants: list[dict[str, Any]] = []
         people: dict[int, None] = {}
         for slot in range(lo, hi):
-            p = self._person[slot]
+            p = c.person[slot]
             if p in people:
                 continue
             people[p] = None
@@ -298,12 +289,12 @@ class SeedData:
             participants.append(
                 {"status": "accepted", "is_organizer": False, "email_address": None, "name": _ROOMS[room]}
             )
-        linked = [_link("people", record_id("people", self.emails[p])) for p in people]
-        for c in dict.fromkeys(self._company[p] for p in people):
-            if c >= 0:
-                linked.append(_link("companies", record_id("companies", self.companies[c])))
-        if self._deal[i] >= 0:
-            linked.append(_link("deals", self.deal_id(self._deal[i])))
+        linked = [link("people", record_id("people", self.emails[p])) for p in people]
+        for k in dict.fromkeys(c.company[p] for p in people):
+            if k >= 0:
+                linked.append(link("companies", record_id("companies", self.companies[k])))
+        if c.deal[i] >= 0:
+            linked.append(link("deals", self.deal_id(c.deal[i])))
         title = _TITLES[d["title"][i]]
         if d["suffix"][i]:
             title = f"{title} #{d['suffix'][i]}"
@@ -327,12 +318,29 @@ class SeedData:
         }
 
 
-def _link(slug: str, rid: str) -> dict[str, str]:
+def link(slug: str, rid: str) -> dict[str, str]:
     return {"object_slug": slug, "object_id": object_id(slug), "record_id": rid}
 
 
 def _iso_day(ms: int) -> str:
     return date.fromordinal(ms // DAY_MS + date(1970, 1, 1).toordinal()).isoformat()
+
+
+def key_order(start: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """The permutation that sorts meetings by (start, ID).
+
+    One argsort of start (37 bits above the earliest) and the ID's top 26 bits usually settles it;
+    only if two meetings tie on that (about never) does it sort by all of start, hi and lo.
+    """
+    if len(start):
+        span = start - start.min()
+        if span.max() < (1 << 37):
+            key = (span << 26) | (hi >> np.uint64(38)).astype(np.int64)
+            order = np.argsort(key)
+            ordered = key[order]
+            if not (ordered[1:] == ordered[:-1]).any():
+                return order
+    return np.lexsort((lo, hi, start))
 
 
 def _people_pool(size: int, rng: np.random.Generator) -> tuple[list[str], np.ndarray, list[str]]:
@@ -354,21 +362,6 @@ def _people_pool(size: int, rng: np.random.Generator) -> tuple[list[str], np.nda
     return emails, company, list(_COMPANY_DOMAINS)
 
 
-@lru_cache(maxsize=1)
-def _utc_offsets_ms() -> np.ndarray:
-    """UTC offset (ms) at local noon, per timezone and day of the seeded range."""
-    table = np.zeros((len(TIMEZONES), N_DAYS), dtype=np.int64)
-    for t, name in enumerate(TIMEZONES):
-        tz = zone(name)
-        if tz is None:
-            continue
-        for d in range(N_DAYS):
-            day = date.fromordinal(FIRST_DAY.toordinal() + d)
-            off = datetime(day.year, day.month, day.day, 12, tzinfo=tz).utcoffset()
-            table[t, d] = int(off.total_seconds()) * 1000 if off else 0
-    return table
-
-
 def generate(n: int, seed: int, workspace_id: str) -> SeedData:
     """Draw the columns of ``n`` meetings from ``seed`` (same inputs, same meetings)."""
     rng = np.random.default_rng([seed, 0xA771])
@@ -383,7 +376,7 @@ def generate(n: int, seed: int, workspace_id: str) -> SeedData:
     all_day = rng.random(n) < 0.12
     tz_idx = rng.choice(len(TIMEZONES), n, p=_TZ_WEIGHTS / _TZ_WEIGHTS.sum()).astype(np.int8)
     local_ms = (rng.integers(6, 22, n) * 60 + rng.choice([0, 15, 30, 45], n)) * 60_000
-    offsets = _utc_offsets_ms()  # cached: read-only
+    offsets = noon_offsets_ms()  # cached: read-only
     base = day_ms(FIRST_DAY) + day.astype(np.int64) * DAY_MS
     start = np.where(all_day, base, base + local_ms - offsets[tz_idx, day])
     minutes = rng.choice([15, 30, 30, 30, 45, 60, 60, 60, 90, 120, 180, 240, 480], n)
@@ -407,7 +400,7 @@ def generate(n: int, seed: int, workspace_id: str) -> SeedData:
     deal = np.where(rng.random(n) < 0.25, rng.integers(0, max(n // 20, 5), n), -1).astype(np.int32)
     details = {
         "title": rng.integers(0, len(_TITLES), n).astype(np.int8),
-        "suffix": np.where(rng.random(n) < 0.3, rng.integers(1, 500, n), 0).astype(np.int16),
+        "suffix": np.where(rng.random(n) < 0.3, rng.integers(1, MAX_SUFFIX, n), 0).astype(np.int16),
         "description": np.where(rng.random(n) < 0.6, rng.integers(0, len(_DESCRIPTIONS), n), -1).astype(
             np.int8
         ),
@@ -420,6 +413,20 @@ def generate(n: int, seed: int, workspace_id: str) -> SeedData:
         "created_ns": rng.integers(0, 1_000_000, n).astype(np.int32),
         "actor": rng.integers(0, len(_ACTORS), n).astype(np.int8),
     }
+    # Rows in the listing's order (start, then ID): a page of seeded meetings is a run of consecutive
+    # rows, so that rendering it reads memory in order.
+    order = key_order(start, hi, lo)
+    counts = counts[order]
+    slots = np.repeat(part_off[:-1][order] - (np.cumsum(counts) - counts), counts) + np.arange(
+        int(part_off[-1])
+    )
+    part_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=part_off[1:])
+    part_person, details["status"] = part_person[slots], details["status"][slots]
+    hi, lo, start, end, all_day, tz_idx, deal = (
+        c[order] for c in (hi, lo, start, end, all_day, tz_idx, deal)
+    )
+    details = {k: v if k == "status" else v[order] for k, v in details.items()}
     return SeedData(
         n=n,
         seed=seed,
@@ -438,126 +445,3 @@ def generate(n: int, seed: int, workspace_id: str) -> SeedData:
         person_company=person_company,
         companies=companies,
     )
-
-
-# ---- fast rendering: a batch of meetings straight to JSON bytes ----------------------------------
-# ``SeedData.render_bytes`` gives exactly ``orjson.dumps(render(i))`` for each row, but draws the
-# dates, times and IDs of the whole batch with NumPy and pastes prebuilt byte fragments together.
-
-_HEX = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint8).reshape(256, 2)
-_UUID_SLOTS = np.array([*range(8), *range(9, 13), *range(14, 18), *range(19, 23), *range(24, 36)])
-# UTC instants covered by the offset tables; anything outside falls back to ``render_datetime``.
-_RANGE_LO = day_ms(FIRST_DAY) - 7 * DAY_MS
-_RANGE_HI = day_ms(FIRST_DAY) + (N_DAYS + 7) * DAY_MS
-_TZ_STRIDE = 1 << 42  # > any epoch ms of the range, so that tz * stride + ms orders by (tz, ms)
-
-
-def _uuid_bytes(hi: np.ndarray, lo: np.ndarray) -> list[bytes]:
-    """The canonical UUID strings (as bytes) of 128-bit values given as two uint64 halves."""
-    halves = np.empty((len(hi), 2), dtype=">u8")
-    halves[:, 0], halves[:, 1] = hi, lo
-    hexed = _HEX[halves.view(np.uint8).reshape(-1, 16)].reshape(-1, 32)
-    out = np.full((len(hi), 36), ord("-"), dtype=np.uint8)
-    out[:, _UUID_SLOTS] = hexed
-    return out.view("S36").ravel().tolist()
-
-
-def _offset_suffix(offset_ms: int) -> bytes:
-    sign = "-" if offset_ms < 0 else "+"
-    minutes, ms = divmod(abs(offset_ms), 60_000)
-    if ms:
-        raise ValueError("sub-minute UTC offsets are rendered by the slow path")
-    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}".encode()
-
-
-@lru_cache(maxsize=1)
-def _offset_table() -> tuple[np.ndarray, np.ndarray, list[bytes]]:
-    """Per timezone, the UTC instants at which its offset changes (within the seeded range).
-
-    Returns sorted ``tz * _TZ_STRIDE + instant`` keys, the offset (ms) from each key on, and the
-    rendered suffix ('Z' for no zone and UTC, else '+HH:MM') from each key on.
-    """
-    keys: list[int] = []
-    offsets: list[int] = []
-    suffixes: list[bytes] = []
-    step = DAY_MS // 2  # clocks change at most twice a year; never twice within 12 hours
-
-    def offset_at(tz: Any, ms: int) -> int:
-        off = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)).astimezone(tz).utcoffset()
-        return round(off.total_seconds() * 1000) if off else 0
-
-    for t, name in enumerate(TIMEZONES):
-        tz = zone(name)
-        if tz is None or name in ("UTC", "Etc/UTC"):
-            keys.append(t * _TZ_STRIDE)
-            offsets.append(0)
-            suffixes.append(b"Z")
-            continue
-        ms = _RANGE_LO
-        current = offset_at(tz, ms)
-        keys.append(t * _TZ_STRIDE)
-        offsets.append(current)
-        suffixes.append(_offset_suffix(current))
-        while ms < _RANGE_HI:
-            nxt = offset_at(tz, ms + step)
-            if nxt != current:  # the change lies in (ms, ms + step]: bisect to the millisecond
-                a, b = ms, ms + step
-                while b - a > 1:
-                    mid = (a + b) // 2
-                    if offset_at(tz, mid) == current:
-                        a = mid
-                    else:
-                        b = mid
-                keys.append(t * _TZ_STRIDE + b)
-                offsets.append(nxt)
-                suffixes.append(_offset_suffix(nxt))
-                current = nxt
-            ms += step
-    return np.array(keys, dtype=np.int64), np.array(offsets, dtype=np.int64), suffixes
-
-
-def _render_datetimes(ms: np.ndarray, tz: np.ndarray) -> list[bytes]:
-    """``render_datetime(ms[k], TIMEZONES[tz[k]])`` for every k, as bytes."""
-    keys, offsets, suffixes = _offset_table()
-    inside = (ms >= _RANGE_LO) & (ms < _RANGE_HI)
-    at = np.searchsorted(keys, tz * _TZ_STRIDE + np.where(inside, ms, _RANGE_LO), "right") - 1
-    local = np.datetime_as_string((ms + offsets[at]).astype("datetime64[ms]"), unit="ms").astype("S")
-    out = [d + suffixes[a] for d, a in zip(local.tolist(), at.tolist(), strict=True)]
-    if not inside.all():
-        for k in np.flatnonzero(~inside).tolist():
-            out[k] = render_datetime(int(ms[k]), TIMEZONES[tz[k]]).encode()
-    return out
-
-
-class _Fragments:
-    """Prebuilt JSON fragments of one data set (people, companies, deals, titles, ...)."""
-
-    def __init__(self, s: SeedData) -> None:
-        dumps = orjson.dumps
-        self.head = b'{"id":{"workspace_id":' + dumps(s.workspace_id) + b',"meeting_id":"'
-        self.person = [b'"email_address":' + dumps(e) + b',"name":null}' for e in s.emails]
-        self.person_link = [dumps(_link("people", record_id("people", e))) for e in s.emails]
-        self.company_link = [dumps(_link("companies", record_id("companies", c))) for c in s.companies]
-        self.deal_link: dict[int, bytes] = {}
-        self.status = [b'{"status":"' + st.encode() + b'","is_organizer":false,' for st in _STATUSES]
-        self.organizer = b'{"status":"accepted","is_organizer":true,'
-        self.room = [
-            dumps({"status": "accepted", "is_organizer": False, "email_address": None, "name": r})
-            for r in _ROOMS
-        ]
-        self.titles: dict[tuple[int, int], bytes] = {}
-        self.descriptions = [*(dumps(d) for d in _DESCRIPTIONS), b'""']  # index -1: none
-        self.actors = [b'Z","created_by_actor":{"type":"' + a.encode() + b'","id":"' for a in _ACTORS]
-        self.zones = [dumps(z) for z in TIMEZONES]
-
-    def title(self, t: int, suffix: int) -> bytes:
-        got = self.titles.get((t, suffix))
-        if got is None:
-            got = self.titles[(t, suffix)] = orjson.dumps(f"{_TITLES[t]} #{suffix}" if suffix else _TITLES[t])
-        return got
-
-    def deal(self, s: SeedData, k: int) -> bytes:
-        got = self.deal_link.get(k)
-        if got is None:
-            got = self.deal_link[k] = orjson.dumps(_link("deals", s.deal_id(k)))
-        return got

@@ -1,24 +1,30 @@
-"""The meetings and their indexes: ordered keys, posting lists, and the find-or-create registry.
+"""The meetings and their indexes: the seeded order, posting lists, and the find-or-create registry.
 
 Order. Every meeting has one integer key ``(sort_ms + 2**52) << 128 | meeting_id`` that orders by
 start, ties broken by the meeting ID (as a 128-bit number, which is the order of its hex string).
 The sort key of a timed meeting is its UTC start; of an all-day meeting, its start date at 00:00
 UTC. ``start_desc`` is the exact reverse. A cursor holds the key of the last meeting returned.
+Seeded rows come in key order (see ``seed.generate``), so a key is found by bisection on the
+NumPy column of starts, then on the IDs of equal starts; meetings created by POST keep Python-int
+keys in small sorted lists beside them.
 
 Windows. ``starts_before``/``ends_from`` are applied exactly per meeting (all-day dates judged at
 00:00 in the query's timezone, end date exclusive), but only over a key range found by bisection:
 ``[ends_from - longest meeting - 17 h, starts_before + 16 h)``; the hours cover every UTC offset
-(-12 h .. +14 h, historic local mean times up to ±16 h) plus a DST hour. Page cost therefore
-depends on the page size and on the meetings near the window's edges, not on the data set's size.
+(-12 h .. +14 h, historic local mean times up to ±16 h) plus a DST hour. Candidates are tested a
+growing chunk at a time with NumPy. Page cost therefore depends on the page size and on the
+meetings near the window's edges, not on the data set's size.
 
 Filters. ``participants`` (any of the emails, case-insensitive) and the linked record filter use
-posting lists (sorted keys and rows per email / per (object slug, record ID)); when both are given
-the union of their lists is walked (the contract's OR), merged in key order.
+posting lists: per email (and its person record), company and deal, the sorted rows of its seeded
+meetings (all of them in one CSR array), plus the keys and rows of created meetings. When several
+lists are given their union is walked (the contract's OR), merged in key order.
 
-Serialized meetings. A page's missing meetings are rendered in one batch and cached (oldest out
-first) up to ``CACHE_BYTES``; ``prerender()`` (``EmulatorConfig.prerender``, CLI ``--prerender``)
-renders every seeded meeting at start-up into compact blobs, so that benchmarks measure the client
-and not the rendering (at 1M meetings: about 1.9 GB more and some 15 s more start-up).
+Serialized meetings. A page's seeded meetings are rendered when it is served, in one batch
+(render.py), straight into the page's body; nothing is cached, so memory does not grow with the
+pages served and a page costs the same the first time and the next. ``prerender()``
+(``EmulatorConfig.prerender``, CLI ``--prerender``) renders every seeded meeting at start-up into
+compact blobs instead (at 1M meetings: about 1.9 GB more).
 """
 
 from __future__ import annotations
@@ -27,26 +33,26 @@ import bisect
 import gc
 import heapq
 from array import array
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import orjson
 
-from .seed import SeedData, generate, object_id, record_id
+from .seed import SeedData, generate, object_id
 from .timeutil import HOUR_MS, local_midnight_ms
 
 __all__ = ["MeetingStore", "Posting", "Window", "make_key", "split_key"]
 
 _OFF = 1 << 52
 _ID_MASK = (1 << 128) - 1
-# Serialized meetings are kept up to this many bytes (about 400k meetings of ~1.9 kB); rendering a
-# page's meetings in one batch is fast, so the cache only saves that last bit of work.
-CACHE_BYTES = 768 * 1024 * 1024
-_ENTRY_OVERHEAD = 120  # bytes object header, dict slot and key, roughly
+_HALF = (1 << 64) - 1
 _CHUNK = 8192  # prerendered meetings per blob
+_MAX_SCAN = 1 << 16  # candidates tested at once, at most
 KNOWN_OBJECTS = ("people", "companies", "deals", "users", "workspaces")
+_NO_ROWS = np.empty(0, dtype=np.int32)
+_FAR = 1 << 60  # epoch ms far beyond the years 0001-9999
 
 
 def make_key(sort_ms: int, meeting_uuid_int: int) -> int:
@@ -58,13 +64,18 @@ def split_key(key: int) -> tuple[int, int]:
 
 
 class Posting:
-    """Keys (sorted) and the rows they belong to."""
+    """The meetings of one filter value, in key order.
 
-    __slots__ = ("keys", "rows")
+    ``seeded``: the rows of its seeded meetings (sorted: seeded rows are in key order), or None for
+    all of them; ``keys``/``rows``: meetings created by POST (sorted keys, and their rows).
+    """
 
-    def __init__(self, keys: list[int] | None = None, rows: list[int] | None = None) -> None:
-        self.keys = keys if keys is not None else []
-        self.rows = rows if rows is not None else []
+    __slots__ = ("keys", "rows", "seeded")
+
+    def __init__(self, seeded: np.ndarray | None = _NO_ROWS) -> None:
+        self.seeded = seeded
+        self.keys: list[int] = []
+        self.rows: list[int] = []
 
     def insert(self, key: int, row: int) -> None:
         at = bisect.bisect_left(self.keys, key)
@@ -92,15 +103,15 @@ class MeetingStore:
         self._by_ref: dict[Any, int] = {}
         self._posted: dict[int, dict[str, Any]] = {}  # row -> meeting, for rows >= n
         self._posted_ids: dict[str, int] = {}
-        self._cache: OrderedDict[int, bytes] = OrderedDict()  # serialized meetings, oldest first
-        self._cache_bytes = 0
+        self._posted_spans: dict[int, tuple[int, int, bool]] = {}  # row -> (sort ms, end ms, all-day)
         self._blobs: list[tuple[bytes, array[int]]] = []  # prerendered seeded meetings, per chunk
-        self._postings: dict[str, Posting] = {}
+        self._postings: dict[str, Posting] = {}  # built on first use from the seeded groups below
         self._slugs_by_id = {object_id(s): s for s in KNOWN_OBJECTS}
         enabled = gc.isenabled()
-        gc.disable()  # millions of long-lived objects: collecting while building only costs time
+        gc.disable()  # many long-lived objects: collecting while building only costs time
         try:
             self._build(self.seed_data)
+            self.seed_data.renderer()  # built now, not on the first request
         finally:
             if enabled:
                 gc.enable()
@@ -109,60 +120,37 @@ class MeetingStore:
     # ---- building -------------------------------------------------------------------------
     def _build(self, s: SeedData) -> None:
         n = s.n
-        self._start = array("q", s.start_ms.tobytes())
-        self._end = array("q", s.end_ms.tobytes())
-        self._all_day = bytearray(s.all_day.astype(np.uint8).tobytes())
+        # seeded rows are in key order already (generate() sorts them)
+        self._start, self._end, self._all_day = s.start_ms, s.end_ms, s.all_day
+        by_id = np.argsort(s.id_hi)
+        his = s.id_hi[by_id]
+        if n > 1 and (his[1:] == his[:-1]).any():
+            by_id = np.lexsort((s.id_lo, s.id_hi))
+            his = s.id_hi[by_id]
+        self._id_sorted = (his, s.id_lo[by_id], by_id)  # ID lookup for seeded rows
         self.max_duration_ms = int((s.end_ms - s.start_ms).max()) if n else 0
-        order = np.lexsort((s.id_lo, s.id_hi, s.start_ms))
-        starts, his, los = s.start_ms[order].tolist(), s.id_hi[order].tolist(), s.id_lo[order].tolist()
-        keys = [((st + _OFF) << 128) | (h << 64) | lo for st, h, lo in zip(starts, his, los, strict=True)]
-        rows = order.tolist()
-        self.all = Posting(keys, rows)
-        keys_obj, rows_obj = np.array(keys, dtype=object), np.array(rows, dtype=object)
-        # id lookup for seeded rows: sorted by (hi, lo)
-        by_id = np.lexsort((s.id_lo, s.id_hi))
-        self._id_sorted = (s.id_hi[by_id], s.id_lo[by_id], by_id)
-        pos = np.empty(n, dtype=np.int64)
-        pos[order] = np.arange(n)
-        counts = np.diff(s.part_off)
-        part_row = np.repeat(np.arange(n, dtype=np.int64), counts)
-        part_pos = pos[part_row]
-        people = self._group(s.part_person.astype(np.int64), part_pos, n, keys_obj, rows_obj)
-        for p, posting in people.items():
-            email = s.emails[p]
-            self._postings["e:" + email] = posting
-            self._postings["r:people:" + record_id("people", email)] = posting
-        comp = s.person_company[s.part_person]
-        mask = comp >= 0
-        for c, posting in self._group(
-            comp[mask].astype(np.int64), part_pos[mask], n, keys_obj, rows_obj
-        ).items():
-            self._postings["r:companies:" + record_id("companies", s.companies[c])] = posting
-        has_deal = np.flatnonzero(s.deal >= 0)
-        for d, posting in self._group(
-            s.deal[has_deal].astype(np.int64), pos[has_deal], n, keys_obj, rows_obj
-        ).items():
-            self._postings["r:deals:" + s.deal_id(d)] = posting
-
-    @staticmethod
-    def _group(
-        group: np.ndarray, positions: np.ndarray, n: int, keys: np.ndarray, rows: np.ndarray
-    ) -> dict[int, Posting]:
-        """Posting lists per group value from (group, order position) pairs, duplicates dropped."""
-        if not len(group):
-            return {}
-        combined = np.sort(group * max(n, 1) + positions)
-        combined = combined[np.concatenate(([True], combined[1:] != combined[:-1]))]
-        g, p = np.divmod(combined, max(n, 1))
-        bounds = np.flatnonzero(np.diff(g)) + 1
-        starts = np.concatenate(([0], bounds)).tolist()
-        ends = [*bounds.tolist(), len(g)]
-        all_keys, all_rows = keys[p].tolist(), rows[p].tolist()
-        return {int(g[a]): Posting(all_keys[a:b], all_rows[a:b]) for a, b in zip(starts, ends, strict=True)}
+        self.all = Posting(None)
+        # posting lists of the seeded meetings: person p is group p, then companies, then deals
+        ids = s.record_ids()
+        self._lists, self._bounds = _seeded_lists(s, len(ids.deals))
+        people, companies = len(s.emails), len(s.companies)
+        names = dict(zip(["e:" + e for e in s.emails], range(people), strict=True))
+        names.update(zip(["r:people:" + r for r in ids.people], range(people), strict=True))
+        names.update(
+            zip(["r:companies:" + r for r in ids.companies], range(people, people + companies), strict=True)
+        )
+        names.update(
+            zip(
+                ["r:deals:" + r for r in ids.deals],
+                range(people + companies, len(self._bounds) - 1),
+                strict=True,
+            )
+        )
+        self._groups = names
 
     # ---- reading --------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.all.keys)
+        return self.seed_data.n + len(self._posted)
 
     def meeting(self, row: int) -> dict[str, Any]:
         if row < self.seed_data.n:
@@ -173,35 +161,26 @@ class MeetingStore:
         return self.meetings_bytes([row])[0]
 
     def meetings_bytes(self, rows: list[int]) -> list[bytes]:
-        """The serialized meetings of ``rows``: prerendered, cached, or rendered now in one batch."""
+        """The serialized meetings of ``rows``: prerendered, or rendered now in one batch."""
         n = self.seed_data.n
         if self._blobs:
-            out: list[bytes | None] = [self._prerendered(r) if r < n else None for r in rows]
-        else:
-            get = self._cache.get
-            out = [get(r) for r in rows]
-        missing = [k for k, b in enumerate(out) if b is None]
-        if missing:
-            seeded = [rows[k] for k in missing if rows[k] < n]
-            fresh = dict(zip(seeded, self.seed_data.render_bytes(seeded), strict=True))
-            for k in missing:
-                row = rows[k]
-                data = fresh.get(row)
-                if data is None:
-                    data = orjson.dumps(self._posted[row])
-                out[k] = data
-                self._remember(row, data)
-        return out  # type: ignore[return-value]
+            return [self._prerendered(r) if r < n else orjson.dumps(self._posted[r]) for r in rows]
+        seeded = [r for r in rows if r < n]
+        if len(seeded) == len(rows):
+            return self.seed_data.render_bytes(rows)
+        fresh = iter(self.seed_data.render_bytes(seeded))
+        return [next(fresh) if r < n else orjson.dumps(self._posted[r]) for r in rows]
 
-    def _remember(self, row: int, data: bytes) -> None:
-        cache = self._cache
-        if row in cache:
-            return
-        cache[row] = data
-        self._cache_bytes += len(data) + _ENTRY_OVERHEAD
-        while self._cache_bytes > CACHE_BYTES and cache:
-            _, old = cache.popitem(last=False)  # O(1); deleting dict's first key is not
-            self._cache_bytes -= len(old) + _ENTRY_OVERHEAD
+    def meetings_json(self, rows: list[int], before: bytes = b"", after: bytes = b"") -> bytes:
+        """``before + b",".join(self.meetings_bytes(rows)) + after``: a list page's body.
+
+        Seeded meetings are rendered straight into it (one join, no list of meetings) unless they
+        are prerendered or ``meetings_bytes`` was replaced (say, by a test serving altered meetings).
+        """
+        n = self.seed_data.n
+        if type(self).meetings_bytes is _MEETINGS_BYTES and not self._blobs and (not rows or max(rows) < n):
+            return self.seed_data.renderer().render_joined(rows, before, after)
+        return b"".join((before, b",".join(self.meetings_bytes(rows)), after))
 
     def _prerendered(self, row: int) -> bytes:
         blob, offsets = self._blobs[row // _CHUNK]
@@ -220,8 +199,6 @@ class MeetingStore:
                 offsets.append(total)
             blobs.append((b"".join(rendered), offsets))
         self._blobs = blobs
-        self._cache.clear()
-        self._cache_bytes = 0
 
     def row_of(self, meeting_id: str) -> int | None:
         row = self._posted_ids.get(meeting_id)
@@ -244,26 +221,49 @@ class MeetingStore:
 
     def all_meetings(self) -> list[dict[str, Any]]:
         """Every meeting in ``start_asc`` order, exactly as the API returns them."""
-        rows = self.all.rows
+        rows = self.ordered_rows()
         return [
             orjson.loads(b)
             for k in range(0, len(rows), 1000)
             for b in self.meetings_bytes(rows[k : k + 1000])
         ]
 
+    def ordered_rows(self) -> list[int]:
+        """The rows of every meeting in ``start_asc`` order."""
+        if not self.all.keys:
+            return list(range(self.seed_data.n))
+        before = [self._seeded_bisect(key, right=False) for key in self.all.keys]
+        return np.insert(np.arange(self.seed_data.n), before, self.all.rows).tolist()
+
     def count_by_external_ref(self) -> Counter[Any]:
         """How many meetings were created per normalized external_ref (a count > 1 is a duplicate)."""
         return Counter(self.external_refs)
 
-    def posting(self, name: str) -> Posting | None:
-        return self._postings.get(name)
+    def posting(self, name: str, create: bool = False) -> Posting | None:
+        """The posting list of ``e:EMAIL`` or ``r:SLUG:RECORD_ID``; None if no meeting has it (unless ``create``)."""
+        posting = self._postings.get(name)
+        if posting is None:
+            group = self._groups.get(name)
+            if group is not None:
+                posting = Posting(self._lists[self._bounds[group] : self._bounds[group + 1]])
+            elif create:
+                posting = Posting()
+            else:
+                return None
+            self._postings[name] = posting
+        return posting
 
     # ---- windows and pages ----------------------------------------------------------------
     def span(self, row: int, tz: str) -> tuple[int, int]:
         """(start, end) in epoch ms as the time filters see them."""
-        if self._all_day[row]:
-            return local_midnight_ms(self._start[row], tz), local_midnight_ms(self._end[row], tz)
-        return self._start[row], self._end[row]
+        if row < self.seed_data.n:
+            s = self.seed_data
+            start, end, all_day = int(s.start_ms[row]), int(s.end_ms[row]), bool(s.all_day[row])
+        else:
+            start, end, all_day = self._posted_spans[row]
+        if all_day:
+            return local_midnight_ms(start, tz), local_midnight_ms(end, tz)
+        return start, end
 
     def key_bounds(self, w: Window) -> tuple[int, int]:
         """Key range [lo, hi) that holds every meeting that can fall in the window."""
@@ -283,44 +283,146 @@ class MeetingStore:
             return False
         return not (w.ends_from is not None and end < w.ends_from)
 
+    def _seeded_in_window(self, rows: np.ndarray, w: Window) -> np.ndarray:
+        """``in_window`` for many seeded rows at once."""
+        start = self._start[rows]
+        # a start 17 h inside both bounds settles it (the end follows the start, offsets are smaller)
+        near = np.zeros(len(rows), dtype=bool)
+        if w.ends_from is not None:
+            near |= start < w.ends_from + 17 * HOUR_MS
+        if w.starts_before is not None:
+            near |= start >= w.starts_before - 17 * HOUR_MS
+        if not near.any():
+            return np.ones(len(rows), dtype=bool)
+        end = self._end[rows]
+        days = np.flatnonzero(self._all_day[rows])
+        if len(days):  # all-day: the dates' midnights in the query's timezone
+            values, where = np.unique(np.concatenate((start[days], end[days])), return_inverse=True)
+            local = np.array([local_midnight_ms(v, w.tz) for v in values.tolist()], dtype=np.int64)[where]
+            start[days], end[days] = local[: len(days)], local[len(days) :]
+        keep = np.ones(len(rows), dtype=bool)
+        if w.starts_before is not None:
+            keep &= start < w.starts_before
+        if w.ends_from is not None:
+            keep &= end >= w.ends_from
+        return keep
+
+    def _seeded_bisect(self, key: int, right: bool) -> int:
+        """How many seeded meetings have a key below ``key`` (``right``: at most ``key``)."""
+        sort_ms, id_int = split_key(key)
+        if not -_FAR < sort_ms < _FAR:  # beyond every meeting (and beyond what int64 bisection takes)
+            return 0 if sort_ms < 0 else len(self._start)
+        starts = self._start
+        a, b = int(np.searchsorted(starts, sort_ms, "left")), int(np.searchsorted(starts, sort_ms, "right"))
+        if a == b:
+            return a
+        hi, lo = np.uint64(id_int >> 64), np.uint64(id_int & _HALF)
+        his = self.seed_data.id_hi[a:b]
+        c, d = a + int(np.searchsorted(his, hi, "left")), a + int(np.searchsorted(his, hi, "right"))
+        if c == d:
+            return c
+        return c + int(np.searchsorted(self.seed_data.id_lo[c:d], lo, "right" if right else "left"))
+
+    def _seeded_key(self, row: int) -> int:
+        s = self.seed_data
+        return make_key(int(s.start_ms[row]), (int(s.id_hi[row]) << 64) | int(s.id_lo[row]))
+
     def page(
         self, postings: list[Posting], w: Window, after: int | None, descending: bool, limit: int
     ) -> tuple[list[int], int | None]:
         """Up to ``limit`` rows after the cursor key, and the key to continue from (None at the end)."""
         lo, hi = self.key_bounds(w)
-        iters = [self._walk(p, lo, hi, after, descending) for p in postings]
-        merged: Iterator[tuple[int, int]] = (
-            iters[0] if len(iters) == 1 else heapq.merge(*iters, reverse=descending)
-        )
-        out: list[tuple[int, int]] = []
+        # seeded rows from first to stop (exclusive) in walking order: the cursor and the window bound them
+        if descending:
+            first = self._seeded_bisect(hi, right=False)
+            if after is not None:
+                first = min(first, self._seeded_bisect(after, right=False))
+            stop = self._seeded_bisect(lo, right=False)
+        else:
+            first = self._seeded_bisect(lo, right=False)
+            if after is not None:
+                first = max(first, self._seeded_bisect(after, right=True))
+            stop = self._seeded_bisect(hi, right=False)
+        seeded = [p.seeded for p in postings if p.seeded is None or len(p.seeded)]
+        created = [p for p in postings if p.keys]
+        if len(seeded) == 1 and not created:  # one list of seeded meetings: no keys needed
+            found = self._seeded_page(seeded[0], first, stop, w, descending, limit + 1)
+            rows = found[:limit].tolist()
+            return rows, self._seeded_key(rows[-1]) if len(found) > limit else None
+        # the general case: seeded rows and created keys merged in key order, as tokens that sort
+        # alike: (row, 1, 0) for a seeded meeting, (seeded meetings before it, 0, key) for a created one
+        walks: list[Iterator[tuple[tuple[int, int, int], int]]] = [
+            self._seeded_walk(p, first, stop, w, descending) for p in seeded
+        ]
+        walks += [self._created_walk(p, lo, hi, after, w, descending) for p in created]
+        merged = walks[0] if len(walks) == 1 else heapq.merge(*walks, reverse=descending)
+        out: list[tuple[tuple[int, int, int], int]] = []
         last = None
-        for key, row in merged:
-            if key == last:
-                continue
-            last = key
-            if self.in_window(row, w):
-                if len(out) == limit:
-                    return [r for _, r in out], out[-1][0]
-                out.append((key, row))
+        for token, row in merged:
+            if token == last:
+                continue  # the same meeting in two lists
+            last = token
+            if len(out) == limit:
+                row, seeded_flag, key = out[-1][0]
+                return [r for _, r in out], self._seeded_key(row) if seeded_flag else key
+            out.append((token, row))
         return [r for _, r in out], None
 
-    @staticmethod
-    def _walk(p: Posting, lo: int, hi: int, after: int | None, descending: bool) -> Iterator[tuple[int, int]]:
+    def _chunks(
+        self, seeded: np.ndarray | None, first: int, stop: int, w: Window, descending: bool, size: int
+    ) -> Iterator[np.ndarray]:
+        """In-window rows of a seeded list, a growing chunk of candidates at a time, in walking order."""
+        if seeded is not None:  # bounds on rows -> bounds on indexes into the list
+            first = int(np.searchsorted(seeded, first, "left"))
+            stop = int(np.searchsorted(seeded, stop, "left"))
+        check = w.ends_from is not None or w.starts_before is not None
+        while (first > stop) if descending else (first < stop):
+            if descending:
+                nxt = max(first - size, stop)
+                candidates = (np.arange(nxt, first) if seeded is None else seeded[nxt:first])[::-1]
+            else:
+                nxt = min(first + size, stop)
+                candidates = np.arange(first, nxt) if seeded is None else seeded[first:nxt]
+            yield candidates[self._seeded_in_window(candidates, w)] if check else candidates
+            first, size = nxt, min(2 * size, _MAX_SCAN)
+
+    def _seeded_page(
+        self, seeded: np.ndarray | None, first: int, stop: int, w: Window, descending: bool, want: int
+    ) -> np.ndarray:
+        found: list[np.ndarray] = []
+        total = 0
+        for chunk in self._chunks(seeded, first, stop, w, descending, want):
+            found.append(chunk)
+            total += len(chunk)
+            if total >= want:
+                break
+        return np.concatenate(found)[:want] if found else _NO_ROWS
+
+    def _seeded_walk(
+        self, seeded: np.ndarray | None, first: int, stop: int, w: Window, descending: bool
+    ) -> Iterator[tuple[tuple[int, int, int], int]]:
+        for chunk in self._chunks(seeded, first, stop, w, descending, 64):
+            for row in chunk.tolist():
+                yield (row, 1, 0), row
+
+    def _created_walk(
+        self, p: Posting, lo: int, hi: int, after: int | None, w: Window, descending: bool
+    ) -> Iterator[tuple[tuple[int, int, int], int]]:
         keys, rows = p.keys, p.rows
         if descending:
             i = bisect.bisect_left(keys, hi if after is None else min(hi, after)) - 1
             stop = bisect.bisect_left(keys, lo)
-            while i >= stop:
-                yield keys[i], rows[i]
-                i -= 1
+            step = -1
         else:
             i = bisect.bisect_left(keys, lo)
             if after is not None:
                 i = max(i, bisect.bisect_right(keys, after))
-            stop = bisect.bisect_left(keys, hi)
-            while i < stop:
-                yield keys[i], rows[i]
-                i += 1
+            stop = bisect.bisect_left(keys, hi) - 1
+            step = 1
+        while (i >= stop) if descending else (i <= stop):
+            if self.in_window(rows[i], w):
+                yield (self._seeded_bisect(keys[i], right=False), 0, keys[i]), rows[i]
+            i += step
 
     # ---- writing --------------------------------------------------------------------------
     def find_by_ref(self, ref: Any) -> dict[str, Any] | None:
@@ -334,23 +436,13 @@ class MeetingStore:
         key = make_key(sort_ms, int(mid.replace("-", ""), 16))
         self._posted[row] = meeting
         self._posted_ids[mid] = row
-        self._start.append(sort_ms)
-        self._end.append(end_ms)
-        self._all_day.append(1 if meeting["is_all_day"] else 0)
+        self._posted_spans[row] = (sort_ms, end_ms, bool(meeting["is_all_day"]))
         self.max_duration_ms = max(self.max_duration_ms, end_ms - sort_ms)
         self.all.insert(key, row)
         names = {"e:" + p["email_address"] for p in meeting["participants"] if p["email_address"]}
         names |= {f"r:{lr['object_slug']}:{lr['record_id']}" for lr in meeting["linked_records"]}
-        seen: set[int] = set()
-        for name in sorted(names):
-            posting = self._postings.get(name)
-            if posting is None:
-                posting = self._postings[name] = Posting()
-                if name.startswith("e:"):  # a person record shares its email's list
-                    self._postings["r:people:" + record_id("people", name[2:])] = posting
-            if id(posting) not in seen:
-                seen.add(id(posting))
-                posting.insert(key, row)
+        for name in names:
+            self.posting(name, create=True).insert(key, row)  # type: ignore[union-attr]
         self.created.append(meeting)
         if ref is not None:
             self.external_refs[ref] += 1
@@ -366,6 +458,51 @@ class MeetingStore:
         oid = object_id(slug)
         self._slugs_by_id[oid] = slug
         return oid
+
+
+_MEETINGS_BYTES = MeetingStore.meetings_bytes
+
+
+def _seeded_lists(s: SeedData, n_deals: int) -> tuple[np.ndarray, list[int]]:
+    """Every seeded posting list in one array: per person, then per company, then per deal, the rows
+    of its meetings in order, each once; and where each list starts (one more bound at the end)."""
+    n, people, companies = s.n, len(s.emails), len(s.companies)
+    if companies > 62:
+        raise ValueError("at most 62 companies: one bit each in an int64")
+    counts = np.diff(s.part_off)
+    row_of_slot = np.repeat(np.arange(n, dtype=np.int64), counts)
+    # people: sort (person, row) pairs; a person twice in a meeting counts once
+    shift = max(n.bit_length(), 1)
+    pairs = (s.part_person.astype(np.int64) << shift) | row_of_slot
+    pairs.sort()
+    first = np.ones(len(pairs), dtype=bool)
+    first[1:] = pairs[1:] != pairs[:-1]
+    pairs = pairs[first]
+    sizes = [np.bincount(pairs >> shift, minlength=people)]
+    lists = [pairs & ((1 << shift) - 1)]
+    # companies (16): a bit per company per meeting, then each company's meetings
+    per_meeting = np.zeros(n, dtype=np.int64)
+    some = counts > 0  # reduceat over the meetings with participants: each runs to the next one's
+    if some.any():
+        bit = np.where(
+            s.person_company >= 0, np.left_shift(1, np.maximum(s.person_company, 0).astype(np.int64)), 0
+        )
+        per_meeting[some] = np.bitwise_or.reduceat(bit[s.part_person], s.part_off[:-1][some])
+    for c in range(companies):
+        lists.append(np.flatnonzero(per_meeting & (1 << c)))
+        sizes.append(np.array([len(lists[-1])]))
+    # deals: a meeting has at most one
+    has_deal = np.flatnonzero(s.deal >= 0)
+    deal = s.deal[has_deal]
+    lists.append(has_deal[np.argsort(deal, kind="stable")])
+    sizes.append(np.bincount(deal, minlength=n_deals))
+    bounds = np.concatenate(([0], np.cumsum(np.concatenate(sizes))))
+    positions = np.empty(int(bounds[-1]), dtype=np.int32)
+    at = 0
+    for part in lists:
+        positions[at : at + len(part)] = part
+        at += len(part)
+    return positions, bounds.tolist()
 
 
 def _looks_like_uuid(value: str) -> bool:
