@@ -7,6 +7,14 @@
 
 Many tasks may share one client: its rate limits, in-flight cap and retry policy hold across all of them.
 :class:`SyncAttioClient` offers the same calls to code that is not async.
+
+Pagination is one rule, :class:`Cursors`: follow ``next_cursor`` until it is null, and refuse a cursor
+that comes back. ``list_meetings`` (async and sync), the loader's lookup (through ``list_meetings``) and
+the extract's window cursors all page with it. :meth:`AttioClient.fetch_page` is the raw read under
+``list_page``: it hands the body to a caller's ``decode`` (in a worker thread, inside the retry loop),
+which is how the extract turns pages into Arrow without the client knowing of Arrow;
+:func:`page_from_body` checks a parsed body and makes the :class:`Page`. :class:`MeetingReader` is what
+the extract engine needs of a client.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -24,7 +32,9 @@ from .errors import InvalidArgumentError, MalformedResponseError, PaginationErro
 from .http import ClientStats, HttpTransport
 from .models import MEETINGS_PATH, MeetingQuery, is_valid_uuid, validate_meeting_body
 
-__all__ = ["AttioClient", "Page", "SyncAttioClient"]
+__all__ = ["AttioClient", "Cursors", "MeetingReader", "Page", "SyncAttioClient", "page_from_body"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +44,6 @@ class Page:
     meetings: list[dict[str, Any]]
     cursor: str | None
     next_cursor: str | None
-    batch: Any = None  # with list_page(decode=...): the meetings already as a RecordBatch (``meetings`` is empty)
 
     @property
     def is_last(self) -> bool:
@@ -42,10 +51,61 @@ class Page:
         return self.next_cursor is None
 
 
+class Cursors:
+    """The pagination rule, in one place: follow ``next_cursor`` until null; a cursor that repeats is an error.
+
+        cursors = Cursors(start)
+        while True:
+            page = fetch(cursors.cursor)
+            if not cursors.follow(page.next_cursor):
+                break
+    """
+
+    def __init__(self, cursor: str | None = None) -> None:
+        self.cursor = cursor
+        self._seen: set[str] = set()
+
+    def follow(self, next_cursor: str | None) -> bool:
+        """Move to ``next_cursor``; False at the end (null); PaginationError if the API gave it before."""
+        if next_cursor is None:
+            return False
+        if next_cursor == self.cursor or next_cursor in self._seen:
+            raise PaginationError(f"the API returned cursor {next_cursor[:40]!r} a second time")
+        self._seen.add(next_cursor)
+        self.cursor = next_cursor
+        return True
+
+
 def _data(body: Any, method: str, path: str) -> Any:
     if not isinstance(body, dict) or "data" not in body:
         raise MalformedResponseError("the answer has no 'data'", method=method, path=path)
     return body["data"]
+
+
+def page_from_body(body: Any, cursor: str | None) -> Page:
+    """The :class:`Page` of a parsed ``GET /v2/meetings`` body; MalformedResponseError if it is not one."""
+    meetings = _data(body, "GET", MEETINGS_PATH)
+    pagination = body.get("pagination")
+    if not isinstance(meetings, list) or not isinstance(pagination, dict) or "next_cursor" not in pagination:
+        raise MalformedResponseError("the answer lacks data[] or pagination.next_cursor", method="GET", path=MEETINGS_PATH)
+    next_cursor = pagination["next_cursor"]
+    if next_cursor is not None and (not isinstance(next_cursor, str) or not next_cursor):
+        raise MalformedResponseError("pagination.next_cursor is not a string or null", method="GET", path=MEETINGS_PATH)
+    return Page(meetings, cursor, next_cursor)
+
+
+class MeetingReader(Protocol):
+    """What the extract engine needs of a client (:class:`AttioClient` is one)."""
+
+    @property
+    def config(self) -> ClientConfig: ...
+
+    @property
+    def stats(self) -> ClientStats: ...
+
+    async def list_page(self, query: MeetingQuery | None = None, cursor: str | None = None) -> Page: ...
+
+    async def fetch_page(self, query: MeetingQuery, cursor: str | None, decode: Callable[[bytes], T]) -> T: ...
 
 
 class AttioClient:
@@ -77,46 +137,39 @@ class AttioClient:
 
     # ------------------------------------------------------------------------------------------ reads
 
-    async def list_page(
-        self, query: MeetingQuery | None = None, cursor: str | None = None, *, decode: Callable[[bytes], Any] | None = None
-    ) -> Page:
-        """Fetch one page of meetings matching ``query``, starting at ``cursor`` (None: the first page).
+    async def fetch_page(self, query: MeetingQuery, cursor: str | None, decode: Callable[[bytes], T]) -> T:
+        """The body of one ``GET /v2/meetings`` page as ``decode(body_bytes)`` makes it.
 
-        ``decode(body_bytes)`` (run in a worker thread) may replace JSON parsing: it returns either the parsed
-        body (checked as usual) or an object with ``batch`` and ``next_cursor`` (the page, already converted).
+        ``decode`` runs in a worker thread inside the retry loop (a ``ValueError`` from it is a malformed
+        answer, retried); what it returns is the caller's to check (:func:`page_from_body` for a parsed body).
         """
-        query = query or MeetingQuery()
         params = query.to_params()
         if cursor is not None:
             params["cursor"] = cursor
-        body = await self._http.request("GET", MEETINGS_PATH, kind="read", params=params, decode=decode)
-        if decode is not None and not isinstance(body, dict) and hasattr(body, "next_cursor"):
-            return Page([], cursor, body.next_cursor, body.batch)
-        meetings = _data(body, "GET", MEETINGS_PATH)
-        pagination = body.get("pagination")
-        if not isinstance(meetings, list) or not isinstance(pagination, dict) or "next_cursor" not in pagination:
-            raise MalformedResponseError("the answer lacks data[] or pagination.next_cursor", method="GET", path=MEETINGS_PATH)
-        next_cursor = pagination["next_cursor"]
-        if next_cursor is not None and (not isinstance(next_cursor, str) or not next_cursor):
-            raise MalformedResponseError("pagination.next_cursor is not a string or null", method="GET", path=MEETINGS_PATH)
-        return Page(meetings, cursor, next_cursor)
+        body: T = await self._http.request("GET", MEETINGS_PATH, kind="read", params=params, decode=decode)
+        return body
+
+    async def list_page(self, query: MeetingQuery | None = None, cursor: str | None = None) -> Page:
+        """Fetch one page of meetings matching ``query``, starting at ``cursor`` (None: the first page)."""
+        params = (query or MeetingQuery()).to_params()
+        if cursor is not None:
+            params["cursor"] = cursor
+        return page_from_body(await self._http.request("GET", MEETINGS_PATH, kind="read", params=params), cursor)
 
     async def list_meetings(
         self, query: MeetingQuery | None = None, *, cursor: str | None = None, max_pages: int | None = None
     ) -> AsyncIterator[Page]:
         """Yield pages until ``next_cursor`` is null (or ``max_pages``); raise if a cursor repeats."""
-        seen: set[str] = set()
+        cursors = Cursors(cursor)
         pages = 0
         while True:
-            page = await self.list_page(query, cursor)
+            page = await self.list_page(query, cursors.cursor)
             yield page
             pages += 1
-            if page.next_cursor is None or (max_pages is not None and pages >= max_pages):
+            if max_pages is not None and pages >= max_pages:
                 return
-            if page.next_cursor in seen or page.next_cursor == cursor:
-                raise PaginationError(f"the API returned cursor {page.next_cursor[:40]!r} a second time")
-            seen.add(page.next_cursor)
-            cursor = page.next_cursor
+            if not cursors.follow(page.next_cursor):
+                return
 
     async def get_meeting(self, meeting_id: str) -> dict[str, Any]:
         """The meeting with this ID; :class:`~connector.errors.NotFoundError` if there is none."""
@@ -204,16 +257,12 @@ class SyncAttioClient:
 
     def list_meetings(self, query: MeetingQuery | None = None, *, cursor: str | None = None) -> Iterator[Page]:
         """Pages until the last, see :meth:`AttioClient.list_meetings`."""
-        seen: set[str] = set()
+        cursors = Cursors(cursor)
         while True:
-            page = self.list_page(query, cursor)
+            page = self.list_page(query, cursors.cursor)
             yield page
-            if page.next_cursor is None:
+            if not cursors.follow(page.next_cursor):
                 return
-            if page.next_cursor in seen:
-                raise PaginationError(f"the API returned cursor {page.next_cursor[:40]!r} a second time")
-            seen.add(page.next_cursor)
-            cursor = page.next_cursor
 
     def get_meeting(self, meeting_id: str) -> dict[str, Any]:
         """See :meth:`AttioClient.get_meeting`."""

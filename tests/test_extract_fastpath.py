@@ -174,9 +174,9 @@ async def test_list_page_with_decode_gives_the_batch(make_emulator: Any) -> None
     emu = make_emulator(meetings=50, seed=4)
     config = ClientConfig(token=emu.token, base_url=emu.url)
     async with AttioClient(config) as client:
-        fast = await client.list_page(MeetingQuery(limit=20), decode=decode_page)
+        fast = await client.fetch_page(MeetingQuery(limit=20), None, decode_page)
         plain = await client.list_page(MeetingQuery(limit=20))
-        nxt = await client.list_page(MeetingQuery(limit=20), fast.next_cursor, decode=decode_page)
-    assert fast.meetings == [] and fast.batch is not None and fast.cursor is None
-    assert fast.next_cursor == plain.next_cursor and nxt.cursor == fast.next_cursor
+        nxt = await client.fetch_page(MeetingQuery(limit=20), fast.next_cursor, decode_page)
+    assert isinstance(fast, FastPage) and isinstance(nxt, FastPage) and fast.batch is not None
+    assert fast.next_cursor == plain.next_cursor and nxt.next_cursor != fast.next_cursor
     assert fast.batch.equals(MeetingConverter().convert(plain.meetings))

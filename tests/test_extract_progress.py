@@ -16,7 +16,7 @@ from connector import AttioClient, MeetingQuery
 from connector.extract import CallableSink, ExtractConfig, ExtractProgress, ParquetSink, extract
 from connector.extract.checkpoint import WindowState, default_checkpoint_path
 from connector.extract.progress import BELOW_ONE, Reach, covered_fraction
-from connector.extract.slices import Window, to_ns
+from connector.extract.slices import Window, to_key
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 DAY = 86_400 * 10**9
@@ -27,7 +27,7 @@ def at(days: float) -> datetime:
 
 
 def ns(days: float) -> int:
-    return to_ns(at(days)) or 0
+    return to_key(at(days)) or 0
 
 
 def window(index: int, lo: float | None, hi: float | None, *, keep_before: float | None = None) -> Window:
@@ -195,7 +195,7 @@ def share_in_checkpoint(path: Path, descending: bool) -> float | None:
 
 
 def ns_of(text: str) -> int:
-    return to_ns(datetime.fromisoformat(text)) or 0
+    return to_key(datetime.fromisoformat(text)) or 0
 
 
 @pytest.mark.anyio

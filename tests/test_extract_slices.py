@@ -14,9 +14,9 @@ from extract_helpers import brute_force, client_config
 
 from connector import AttioClient, MeetingQuery
 from connector.emulator import EmulatorThread
-from connector.extract import ExtractConfig, MeetingConverter, extract_table
-from connector.extract.checkpoint import WindowState
-from connector.extract.core import open_batch_stream
+from connector.extract import ExtractConfig, extract_table
+from connector.extract.checkpoint import Checkpoint, WindowState
+from connector.extract.run import ExtractRun
 from connector.extract.slices import Window, auto_slices, split_windows
 
 pytestmark = pytest.mark.anyio
@@ -75,11 +75,10 @@ def edge_emulator() -> Iterator[EmulatorThread]:
 
 async def _collect(client: AttioClient, query: MeetingQuery, windows: list[Window], slices: int) -> list[str]:
     ids: list[str] = []
-    states = [WindowState(w) for w in windows]
-    async with open_batch_stream(client, ExtractConfig(query=query), states, slices, MeetingConverter()) as chunks:
-        async for chunk in chunks:
-            if chunk.batch is not None:
-                ids += chunk.batch.column("meeting_id").to_pylist()
+    run = ExtractRun(client, ExtractConfig(query=query))
+    run.begin(Checkpoint(None, {}, [WindowState(w) for w in windows], slices), slices)
+    async for batch in run.deliveries():
+        ids += batch.column("meeting_id").to_pylist()
     return ids
 
 

@@ -10,9 +10,12 @@ Commit order makes a crash at any point safe: a part is written under a temporar
 checkpoint lists (a crash between the two steps) is deleted on resume and its pages fetched again, so
 every meeting ends up in the output exactly once.
 
-Windows split while running (:mod:`.split`) are saved like the others: the split narrows the running
-window's ``keep_before``/``keep_from`` and appends the new window, both under :attr:`Checkpoint.lock`,
-so a save (from a worker thread) sees either neither change or both.
+The checkpoint is the one owner of a run's windows, and it changes only on the event loop: a commit
+(:meth:`Checkpoint.commit`) updates its window and takes a snapshot there, then writes the part file and
+the snapshot in a worker thread; a split (:meth:`Checkpoint.split`, chosen by :mod:`.split`) narrows the
+running window and appends the new one in one step. A save therefore sees either neither change of a
+split or both, with no lock. A checkpoint without a path (an extract nobody asked to checkpoint) keeps
+the same state in memory and writes nothing.
 
 Only what the extract wrote is ever deleted: a checkpoint file is recognised by its content before it
 is replaced or removed (:func:`read_checkpoint`), part files by their names, and the output's staging
@@ -25,13 +28,13 @@ import contextlib
 import json
 import os
 import re
-import threading
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
@@ -120,8 +123,8 @@ def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
 class WindowState:
     """Progress of one window: the cursor to continue from, and what is already committed.
 
-    ``position``: the API sort key (epoch ns) of the last meeting committed, i.e. how far the cursor has got
-    in the API's order (for progress only; None before the first page).
+    ``position``: the API sort key (a start key, :func:`~.slices.to_key`) of the last meeting committed, i.e.
+    how far the cursor has got in the API's order (for progress only; None before the first page).
     """
 
     window: Window
@@ -143,40 +146,54 @@ class WindowState:
                    int(data.get("pages", 0)), list(data.get("parts", [])), int(position) if position is not None else None)
 
 
-@dataclass
 class Checkpoint:
-    """The resumable state of one extract; :meth:`save` writes it atomically."""
+    """The resumable state of one extract: every window's progress, and the part files committed.
 
-    path: Path
-    filters: dict[str, str]
-    windows: list[WindowState]
-    slices: int
-    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-    span: tuple[datetime, datetime] | None = None  # the probed range of starts (guides splits)
-    staging: str | None = None  # the output's temporary path, recorded before it is written
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    Owned by one :class:`~.run.ExtractRun` and changed only on its event loop. ``path`` None keeps the
+    state in memory only (no file, no parts).
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        filters: Mapping[str, str],
+        windows: Sequence[WindowState],
+        slices: int,
+        *,
+        started_at: str | None = None,
+        span: tuple[datetime, datetime] | None = None,
+        staging: str | None = None,
+    ) -> None:
+        self.path = path
+        self.filters = dict(filters)
+        self._windows = list(windows)
+        self.slices = slices
+        self.started_at = started_at or datetime.now(UTC).isoformat()
+        self.span = span  # the probed range of starts (guides splits and progress)
+        self.staging = staging  # the output's temporary path, recorded before it is written
 
     @property
-    def parts_dir(self) -> Path:
-        return parts_dir_for(self.path)
+    def windows(self) -> tuple[WindowState, ...]:
+        """Every window's state, split ones included (a copy of the list: change them through this object)."""
+        return tuple(self._windows)
+
+    @property
+    def parts_dir(self) -> Path | None:
+        return parts_dir_for(self.path) if self.path is not None else None
 
     @property
     def rows(self) -> int:
         """Rows committed so far."""
-        return sum(w.rows for w in self.windows)
+        return sum(w.rows for w in self._windows)
 
     @property
     def touched(self) -> bool:
         """True once any window has committed a page."""
-        return any(w.pages or w.done for w in self.windows)
+        return any(w.pages or w.done for w in self._windows)
 
     # ------------------------------------------------------------------------------------- files
-    def save(self) -> None:
-        """Write the checkpoint atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.lock:  # a consistent snapshot while a split may change the windows
-            windows = [w.to_dict() for w in self.windows]
-        _write_json_atomic(self.path, {
+    def _snapshot(self) -> dict[str, Any]:
+        return {
             "format": FORMAT_VERSION,
             "schema_version": SCHEMA_VERSION,
             "filters": self.filters,
@@ -184,8 +201,14 @@ class Checkpoint:
             "started_at": self.started_at,
             "span": [t.isoformat() for t in self.span] if self.span else None,
             "staging": self.staging,
-            "windows": windows,
-        })
+            "windows": [w.to_dict() for w in self._windows],
+        }
+
+    def save(self) -> None:
+        """Write the checkpoint atomically (nothing without a path)."""
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _write_json_atomic(self.path, self._snapshot())
 
     @classmethod
     def load(cls, path: Path, filters: Mapping[str, str]) -> Checkpoint:
@@ -202,10 +225,10 @@ class Checkpoint:
             )
         windows = [WindowState.from_dict(w) for w in data["windows"]]
         span = data.get("span")
-        cp = cls(path, dict(filters), windows, int(data.get("slices", 1)), str(data.get("started_at")),
-                 (datetime.fromisoformat(span[0]), datetime.fromisoformat(span[1])) if span else None,
-                 data.get("staging"))
-        cp._drop_orphans()
+        cp = cls(path, filters, windows, int(data.get("slices", 1)), started_at=str(data.get("started_at")),
+                 span=(datetime.fromisoformat(span[0]), datetime.fromisoformat(span[1])) if span else None,
+                 staging=data.get("staging"))
+        cp._drop_orphans(path)
         return cp
 
     @classmethod
@@ -223,47 +246,77 @@ class Checkpoint:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
-    def _drop_orphans(self) -> None:
-        listed = {name for w in self.windows for name in w.parts}
-        _clear_parts(self.parts_dir, keep=listed)
-        missing = [name for name in listed if not (self.parts_dir / name).is_file()]
+    def _drop_orphans(self, path: Path) -> None:
+        listed = {name for w in self._windows for name in w.parts}
+        folder = parts_dir_for(path)
+        _clear_parts(folder, keep=listed)
+        missing = [name for name in listed if not (folder / name).is_file()]
         if missing:
-            raise ConfigError(f"the checkpoint {self.path} lists part files that are gone ({missing[0]}); delete it to start again")
+            raise ConfigError(f"the checkpoint {path} lists part files that are gone ({missing[0]}); delete it to start again")
 
-    def commit(
+    # ----------------------------------------------------------------------------------- changes
+    def split(self, state: WindowState, at: datetime, *, descending: bool, base_ends_from: datetime | None) -> WindowState:
+        """Hand the far side of ``at`` of a running window to a new window; return the new window's state.
+
+        Both windows change in this one call (no await), so any later save holds both or neither.
+        """
+        index = max(s.window.index for s in self._windows) + 1
+        state.window, new = state.window.split_at(at, index, descending=descending, base_ends_from=base_ends_from)
+        fresh = WindowState(new)
+        self._windows.append(fresh)
+        return fresh
+
+    async def commit(
         self, state: WindowState, batch: pa.RecordBatch | None, cursor: str | None, done: bool, pages: int,
-        position: int | None = None,
+        position: int | None = None, *, rows: int = 0,
     ) -> None:
-        """Make a flushed batch durable (part file, then checkpoint) and advance the window (to ``position``, if given)."""
-        if batch is not None and batch.num_rows:
-            self.parts_dir.mkdir(parents=True, exist_ok=True)
+        """Advance a window past a flushed batch and make it durable (part file, then checkpoint).
+
+        ``batch`` is kept as a part file (a staged output reads it back); ``rows`` counts rows delivered
+        elsewhere (no part). The state changes here on the event loop; the files are written in a worker
+        thread, the part renamed into place before the checkpoint that lists it.
+        """
+        name: str | None = None
+        if batch is not None and batch.num_rows and self.path is not None:
             name = f"w{state.window.index:04d}-{len(state.parts):05d}.arrow"
-            tmp = self.parts_dir / f".{name}.tmp"
-            with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(
-                sink, batch.schema, options=_PART_OPTIONS
-            ) as writer:
-                writer.write_batch(batch)
-            os.replace(tmp, self.parts_dir / name)
             state.parts.append(name)
-            state.rows += batch.num_rows
+            rows += batch.num_rows
+        state.rows += rows
         state.cursor = cursor
         state.done = done
         state.pages += pages
         if position is not None:
             state.position = position
-        self.save()
+        if self.path is not None:
+            await anyio.to_thread.run_sync(self._write, self.path, self._snapshot(), name, batch)
 
-    def read_window(self, state: WindowState) -> Iterator[pa.RecordBatch]:
-        """The committed batches of one window, in order (memory-mapped, not loaded)."""
-        for name in state.parts:
+    @staticmethod
+    def _write(path: Path, snapshot: Mapping[str, Any], name: str | None, batch: pa.RecordBatch | None) -> None:
+        if name is not None and batch is not None:
+            folder = parts_dir_for(path)
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{name}.tmp"
+            with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, batch.schema, options=_PART_OPTIONS) as writer:
+                writer.write_batch(batch)
+            os.replace(tmp, folder / name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_json_atomic(path, snapshot)
+
+    def read_parts(self, names: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        """The batches of committed part files, in order (memory-mapped, not loaded)."""
+        folder = self.parts_dir
+        assert folder is not None, "a checkpoint without a path has no parts"
+        for name in names:
             # No ``with``: batches handed on (to a row-group buffer) keep the mapping alive themselves.
-            reader = ipc.open_file(pa.memory_map(str(self.parts_dir / name)))
+            reader = ipc.open_file(pa.memory_map(str(folder / name)))
             for i in range(reader.num_record_batches):
                 yield reader.get_batch(i)
 
     def remove(self) -> None:
         """Delete the checkpoint and its parts (after the output was committed)."""
-        _clear_parts(self.parts_dir, keep=())
+        if self.path is None:
+            return
+        _clear_parts(parts_dir_for(self.path), keep=())
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 

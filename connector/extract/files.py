@@ -27,8 +27,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..locks import FileLock
 from ..paths import is_within, remove_path, same_path
-from .checkpoint import default_checkpoint_path, is_part_name, parts_dir_for, read_checkpoint, temporary_path
-from .sinks import FileSink
+from .checkpoint import is_part_name, parts_dir_for, read_checkpoint, temporary_path
+from .sinks import AtomicSink, FileSink
 
 __all__ = ["ExtractFiles"]
 
@@ -61,10 +61,10 @@ class ExtractFiles:
 
     @classmethod
     def plan(cls, sink: object, checkpoint: Path | None) -> ExtractFiles:
-        """The files of an extract into ``sink``; a file sink's checkpoint defaults to ``PATH.checkpoint.json``."""
-        if isinstance(sink, FileSink):
-            return cls(sink, checkpoint or default_checkpoint_path(sink.path))
-        return cls(None, checkpoint)
+        """The files of an extract into ``sink``; an atomic sink's checkpoint defaults to its ``default_checkpoint()``."""
+        if isinstance(sink, AtomicSink):
+            checkpoint = checkpoint or sink.default_checkpoint()
+        return cls(sink if isinstance(sink, FileSink) else None, checkpoint)
 
     def _roles(self) -> list[_Role]:
         roles: list[_Role] = []

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .checkpoint import WindowState
-from .slices import Window, to_ns
+from .slices import Window, to_key
 
 __all__ = ["ExtractProgress", "ProgressFn", "ProgressTracker", "Reach", "covered_fraction", "kept_range", "share_of"]
 
@@ -58,7 +58,7 @@ class ExtractProgress:
 
 @dataclass(frozen=True)
 class Reach:
-    """How far one window's cursor has got: the API sort key (epoch ns) of the last meeting read, rows kept, done."""
+    """How far one window's cursor has got: the API sort key (a start key) of the last meeting read, rows kept, done."""
 
     position: int | None = None
     rows: int = 0
@@ -66,12 +66,12 @@ class Reach:
 
 
 def kept_range(window: Window, span: tuple[int, int] | None) -> tuple[int | None, int | None]:
-    """The window's range of kept start keys in ns; open sides bounded by the probed ``span`` (without one,
-    the query's ``ends_from``: the first window of an overlap query also holds a few earlier starts)."""
-    lo = window.keep_from_ns
-    hi = window.keep_before_ns if window.keep_before is not None else to_ns(window.starts_before)
+    """The window's range of kept start keys; open sides bounded by the probed ``span`` (without one, the
+    query's ``ends_from``: the first window of an overlap query also holds a few earlier starts)."""
+    lo = window.keep_from_key
+    hi = window.keep_before_key if window.keep_before is not None else to_key(window.starts_before)
     if span is None:
-        return (lo if lo is not None else to_ns(window.ends_from)), hi
+        return (lo if lo is not None else to_key(window.ends_from)), hi
     return (span[0] if lo is None else max(lo, span[0])), (span[1] if hi is None else min(hi, span[1]))
 
 
@@ -80,7 +80,7 @@ def covered_fraction(
 ) -> float:
     """The share of the extract done, 0.0 to 1.0, from every window and how far its cursor has got.
 
-    ``span``: the probed range of start keys in ns, (first, last + 1 s). 1.0 exactly when every window is done
+    ``span``: the probed range of start keys, (first, last + 1 s). 1.0 exactly when every window is done
     (and for no windows); otherwise at most ``BELOW_ONE``. Windows whose length cannot be known (an open side and
     no span) count by done windows only.
     """
@@ -88,7 +88,7 @@ def covered_fraction(
 
 
 def share_of(items: Sequence[tuple[int | None, int | None, Reach]], *, descending: bool = False) -> float:
-    """:func:`covered_fraction` over windows given by their kept ranges ``(lo, hi, reach)`` in ns."""
+    """:func:`covered_fraction` over windows given by their kept ranges ``(lo, hi, reach)`` as start keys."""
     done = sum(1 for _, _, reach in items if reach.done)
     if done == len(items):
         return 1.0
@@ -113,7 +113,7 @@ def share_of(items: Sequence[tuple[int | None, int | None, Reach]], *, descendin
 
 
 def _covered(lo: int, length: int, reach: Reach, descending: bool) -> int:
-    """Nanoseconds of the window's start keys that its cursor has put behind it."""
+    """How much of the window's start keys (in key units) its cursor has put behind it."""
     if reach.done:
         return length
     if reach.position is None:
@@ -123,7 +123,7 @@ def _covered(lo: int, length: int, reach: Reach, descending: bool) -> int:
 
 
 def _density(length: int, behind: int, reach: Reach) -> float | None:
-    """Rows per ns of start time: exact for a done window, else as read so far; None when nothing is read yet."""
+    """Rows per key unit of start time: exact for a done window, else as read so far; None when nothing is read yet."""
     if reach.done:
         return reach.rows / length if length else None
     return reach.rows / behind if reach.rows and behind else None
@@ -151,26 +151,26 @@ def _from_neighbours(values: list[float | None]) -> list[float]:
 class ProgressTracker:
     """A run's progress: rows, pages, and every window's :class:`Reach`, updated after each page.
 
-    ``registry`` is the run's list of window states (splits append to it); the reaches start from what they
-    say (a resumed checkpoint's positions, rows and done windows). ``progress(rows, pages)`` gets every
-    page's counts; ``on_progress`` an :class:`ExtractProgress` before the first page and after every page.
+    The reaches start from ``windows`` (a resumed checkpoint's positions, rows and done windows); the run
+    passes its windows as they are now (splits add some) to :meth:`start` and :meth:`page`.
+    ``progress(rows, pages)`` gets every page's counts; ``on_progress`` an :class:`ExtractProgress` before
+    the first page and after every page.
     """
 
     def __init__(
         self,
-        registry: Sequence[WindowState],
+        windows: Sequence[WindowState],
         *,
         span: tuple[datetime, datetime] | None = None,
         descending: bool = False,
         progress: ProgressFn | None = None,
         on_progress: Callable[[ExtractProgress], object] | None = None,
     ) -> None:
-        self.registry = registry
-        self.span = (to_ns(span[0]), to_ns(span[1])) if span is not None else None
+        self.span = (to_key(span[0]), to_key(span[1])) if span is not None else None
         self.descending = descending
         self.progress, self.on_progress = progress, on_progress
-        self.reach = {s.window.index: Reach(s.position, s.rows, s.done) for s in registry}
-        self.rows = sum(s.rows for s in registry)
+        self.reach = {s.window.index: Reach(s.position, s.rows, s.done) for s in windows}
+        self.rows = sum(s.rows for s in windows)
         self.pages = 0
         self.covered = 0.0
         self._ranges: dict[int, tuple[Window, int | None, int | None]] = {}  # a split replaces a window
@@ -181,22 +181,22 @@ class ProgressTracker:
             cached = self._ranges[window.index] = (window, *kept_range(window, self.span))
         return cached[1], cached[2]
 
-    def fraction(self) -> float:
-        """The covered share now (:func:`covered_fraction` over the registry's windows)."""
+    def fraction(self, windows: Sequence[WindowState]) -> float:
+        """The covered share now (:func:`covered_fraction` over ``windows``)."""
         empty = Reach()
-        items = [(*self._range(s.window), self.reach.get(s.window.index, empty)) for s in self.registry]
+        items = [(*self._range(s.window), self.reach.get(s.window.index, empty)) for s in windows]
         return share_of(items, descending=self.descending)
 
     def value(self) -> ExtractProgress:
         return ExtractProgress(self.rows, self.pages, self.covered)
 
-    def start(self) -> None:
+    def start(self, windows: Sequence[WindowState]) -> None:
         """Report where the run starts (0.0, or what a resumed checkpoint has done)."""
         if self.on_progress is not None:
-            self.covered = self.fraction()
+            self.covered = self.fraction(windows)
             self.on_progress(self.value())
 
-    def page(self, state: WindowState, rows: int, position: int | None, done: bool) -> None:
+    def page(self, windows: Sequence[WindowState], state: WindowState, rows: int, position: int | None, done: bool) -> None:
         """One page of ``state``'s cursor: ``rows`` kept, the cursor now at ``position``, ``done`` if it was the last."""
         self.rows += rows
         self.pages += 1
@@ -206,5 +206,5 @@ class ProgressTracker:
             return
         index = state.window.index
         self.reach[index] = Reach(position, self.reach.get(index, Reach()).rows + rows, done)
-        self.covered = max(self.covered, self.fraction())  # estimates may dip; the share shown never goes back
+        self.covered = max(self.covered, self.fraction(windows))  # estimates may dip; the share shown never goes back
         self.on_progress(self.value())

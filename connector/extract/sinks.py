@@ -1,10 +1,27 @@
 """Where extracted RecordBatches go: Parquet (a file or a dataset by start month), CSV, JSON Lines, a callable.
 
-A sink is ``open(schema, metadata)``, ``write(batch)`` any number of times, then ``commit()`` (returns the
-output path) or ``abort()``. File sinks write under a temporary name (``PATH.partial``, created only if
-nothing is there) and rename it onto ``PATH`` only in ``commit()``, so an interrupted run never leaves
-a partial file at ``PATH`` and an existing file at ``PATH`` is replaced in one step. A partitioned
-Parquet sink publishes month by month into its folder (:mod:`.dataset`).
+The one sink interface (:class:`Sink`) is ``open(schema, metadata)``, ``write(batch)`` any number of
+times, then ``commit()`` (returns where the output is, or None) or ``abort()``. The engine calls them in
+that order, one at a time.
+
+Atomic publish and resume are defined at that interface. A sink whose output appears only at
+``commit()`` (and which ``abort()`` leaves as it was) says so by also being an :class:`AtomicSink`:
+it names the local file where its run's checkpoint goes by default (``default_checkpoint()``) and what
+its ``open()`` stages (``staging_name()``, recorded in the checkpoint before ``open()`` so that what a
+killed run staged is known to be the extract's own). The engine then gives it checkpoint and resume
+with no code of its own: every batch is committed to a part file in local scratch beside the
+checkpoint, and the parts are written to the sink in output order while the run goes (a window's parts
+once every window before it is done); a resumed run opens the sink afresh and writes it again from the
+parts, fetching only what is missing. An atomic sink's ``open``/``write``/``commit``/``abort`` run in a
+worker thread (one at a time), so writing overlaps fetching. Files are atomic sinks today; object stores
+and database tables implement the same two methods. Any other sink (:class:`CallableSink`) gets each
+batch as it is fetched, on the event loop; with a checkpoint, a batch counts as delivered once
+``write`` returns.
+
+File sinks write under a temporary name (``PATH.partial``, created only if nothing is there) and rename
+it onto ``PATH`` only in ``commit()``, so an interrupted run never leaves a partial file at ``PATH`` and
+an existing file at ``PATH`` is replaced in one step. A partitioned Parquet sink publishes month by
+month into its folder (:mod:`.dataset`).
 The metadata (schema version, filters, extraction time) goes into Parquet's key-value metadata; it
 never holds the access token (the extract never gives it to a sink).
 """
@@ -15,7 +32,7 @@ import contextlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import orjson
 import pyarrow as pa
@@ -26,10 +43,12 @@ import pyarrow.parquet as pq
 from ..csvsafe import neutralise_array
 from ..errors import ConfigError, InvalidArgumentError
 from ..paths import remove_path
+from .checkpoint import default_checkpoint_path
 from .dataset import NULL_MONTH, PART_FILE, PREFIX, Coverage, check_dataset, publish_dataset
 
 __all__ = [
     "FORMATS",
+    "AtomicSink",
     "CallableSink",
     "CsvSink",
     "FileSink",
@@ -54,6 +73,19 @@ class Sink(Protocol):
     def commit(self) -> str | None: ...
 
     def abort(self) -> None: ...
+
+
+@runtime_checkable
+class AtomicSink(Sink, Protocol):
+    """A sink that publishes only at ``commit()``: the engine checkpoints and resumes it (module docstring)."""
+
+    def default_checkpoint(self) -> Path:
+        """The local checkpoint file of an extract into this sink when none is given (its parts go beside it)."""
+        ...
+
+    def staging_name(self) -> str:
+        """What ``open()`` stages (a path, a table or object name), recorded before ``open()`` is called."""
+        ...
 
 
 class CallableSink:
@@ -95,6 +127,14 @@ class FileSink:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
+
+    def default_checkpoint(self) -> Path:
+        """``PATH.checkpoint.json``."""
+        return default_checkpoint_path(self.path)
+
+    def staging_name(self) -> str:
+        """The absolute staging path, ``PATH.partial``."""
+        return str(self.staging.absolute())
 
     @property
     def is_folder(self) -> bool:

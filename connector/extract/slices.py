@@ -22,14 +22,23 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..models import MeetingQuery
 
-__all__ = ["Window", "auto_slices", "discover_range", "meeting_start_key", "plan_windows", "split_windows", "to_ns"]
+__all__ = [
+    "KEYS_PER_SECOND",
+    "Window",
+    "auto_slices",
+    "discover_range",
+    "meeting_start_key",
+    "plan_windows",
+    "split_windows",
+    "to_key",
+]
 
 # Windows per concurrent cursor: more windows than cursors even out uneven data (more meetings in recent
 # months) so that no cursor is left running alone at the end; each window also ends on a partly filled
@@ -59,14 +68,27 @@ class Window:
         return base.replace(ends_from=self.ends_from, starts_before=self.starts_before)
 
     @property
-    def keep_from_ns(self) -> int | None:
-        """``keep_from`` as epoch nanoseconds."""
-        return to_ns(self.keep_from)
+    def keep_from_key(self) -> int | None:
+        """``keep_from`` as a start key (:func:`to_key`)."""
+        return to_key(self.keep_from)
 
     @property
-    def keep_before_ns(self) -> int | None:
-        """``keep_before`` as epoch nanoseconds."""
-        return to_ns(self.keep_before)
+    def keep_before_key(self) -> int | None:
+        """``keep_before`` as a start key (:func:`to_key`)."""
+        return to_key(self.keep_before)
+
+    def split_at(self, at: datetime, index: int, *, descending: bool, base_ends_from: datetime | None) -> tuple[Window, Window]:
+        """(this window narrowed, the new window ``index``) when its cursor hands the far side of ``at`` on.
+
+        ``start_asc``: this window keeps ``[.., at)``, the new one ``[at, ..)`` with ``ends_from`` at least
+        ``at``; ``start_desc``: mirrored (this window keeps ``[at, ..)``, the new one ``[.., at)``).
+        """
+        if descending:
+            return replace(self, keep_from=at), replace(self, index=index, starts_before=at, keep_before=None)
+        upper = self.keep_before if self.keep_before is not None else self.starts_before
+        ends_from = at if base_ends_from is None else max(base_ends_from, at)
+        new = replace(self, index=index, ends_from=ends_from, starts_before=upper, keep_from=at, keep_before=None)
+        return replace(self, keep_before=at), new
 
     def order_key(self) -> tuple[bool, datetime]:
         """Sorts windows by the starts they hold (windows partition the start axis)."""
@@ -98,8 +120,12 @@ class Window:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def to_ns(value: datetime | None) -> int | None:
-    """Epoch nanoseconds of an aware datetime, exact to the microsecond (no float rounding)."""
+# Start keys are int64 epoch nanoseconds: these two names are the only places in the engine that know the unit.
+KEYS_PER_SECOND = 1_000_000_000
+
+
+def to_key(value: datetime | None) -> int | None:
+    """The start key of an aware datetime: epoch nanoseconds, exact to the microsecond (no float rounding)."""
     if value is None:
         return None
     return (value - _EPOCH) // timedelta(microseconds=1) * 1000

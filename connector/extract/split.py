@@ -11,29 +11,32 @@ the running window with the most rows left (rows/s of start time seen so far x t
     start_desc: mirrored: the running cursor keeps [m, its position]; the new window takes [a, m).
 
 Every row the running cursor has already seen is on its side of ``m``, so each meeting is still kept by
-exactly one window (the one whose range holds its start key). The split changes two windows of the
-checkpoint together (under the checkpoint's lock); a resumed run continues every window, split or not.
+exactly one window (the one whose range holds its start key). The :class:`Splitter` only chooses the
+window and ``m``; the run applies the split through :meth:`~.checkpoint.Checkpoint.split`, which changes
+both windows of the checkpoint in one step on the event loop, and a resumed run continues every window,
+split or not. Start keys are in the unit of :data:`~.slices.KEYS_PER_SECOND`.
 """
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 
+from ..models import MeetingQuery
 from .checkpoint import WindowState
-from .slices import to_ns
+from .slices import KEYS_PER_SECOND, to_key
 
 __all__ = ["Splitter", "past_window", "sort_key_of_last"]
 
-_SECOND = 1_000_000_000
+_SECOND = KEYS_PER_SECOND
 _DAY = 86_400 * _SECOND
+_UNIT = {10**9: "ns", 10**6: "us", 10**3: "ms", 1: "s"}[KEYS_PER_SECOND]
 
 
 @dataclass
@@ -47,7 +50,7 @@ class _Seen:
 
 @lru_cache(maxsize=256)
 def _offset_margins(tz_name: str, day: int) -> tuple[int, int]:
-    """(largest east offset, largest west offset) in ns of ``tz_name`` within two days of ``day``."""
+    """(largest east offset, largest west offset) as start keys of ``tz_name`` within two days of ``day``."""
     zone = ZoneInfo(tz_name)
     offsets = [zone.utcoffset(datetime.fromtimestamp((day + d) * 86_400, UTC).replace(tzinfo=None)) for d in range(-2, 3)]
     ns = [int(o.total_seconds()) * _SECOND for o in offsets if o is not None]
@@ -59,7 +62,7 @@ def sort_key_of_last(batch: pa.RecordBatch) -> int:
     i = batch.num_rows - 1
     if batch.column("is_all_day")[i].as_py():
         return int(batch.column("start_date").cast(pa.int32())[i].as_py()) * _DAY
-    return int(batch.column("start_datetime").cast(pa.int64())[i].as_py())
+    return int(batch.column("start_datetime").cast(pa.timestamp(_UNIT, "UTC")).cast(pa.int64())[i].as_py())
 
 
 def past_window(state: WindowState, batch: pa.RecordBatch, tz_name: str, descending: bool) -> bool:
@@ -69,7 +72,7 @@ def past_window(state: WindowState, batch: pa.RecordBatch, tz_name: str, descend
     the zone's offset around the bound is the margin that makes the early stop exact.
     """
     window = state.window
-    bound = window.keep_from_ns if descending else window.keep_before_ns
+    bound = window.keep_from_key if descending else window.keep_before_key
     if bound is None or not batch.num_rows:
         return False
     last = sort_key_of_last(batch)
@@ -78,37 +81,20 @@ def past_window(state: WindowState, batch: pa.RecordBatch, tz_name: str, descend
 
 
 class Splitter:
-    """Tracks the running cursors' progress and splits the largest running window on demand.
+    """Tracks the running cursors' progress and chooses where to split the largest running window."""
 
-    ``registry`` is the list of every window's state (the checkpoint's, so new windows are saved with
-    it); ``lock`` guards it against a checkpoint save running in a worker thread.
-    """
-
-    def __init__(
-        self,
-        registry: list[WindowState],
-        *,
-        query: Any,
-        span: tuple[datetime, datetime] | None,
-        lock: Any = None,
-    ) -> None:
-        self.registry = registry
+    def __init__(self, *, query: MeetingQuery, span: tuple[datetime, datetime] | None) -> None:
         self.descending = query.sort == "start_desc"
-        self.tz = query.timezone
         self.min_rows = 2 * query.limit  # a split costs a partial page or two: not worth it for less
-        self.base_ends_from = query.ends_from
-        self.base_starts_before = query.starts_before
-        self.span = (to_ns(span[0]), to_ns(span[1])) if span else None
-        self.lock = lock if lock is not None else contextlib.nullcontext()
+        self.span = (to_key(span[0]), to_key(span[1])) if span else None
         self.seen: dict[int, _Seen] = {}
-        self.splits = 0
 
     # ------------------------------------------------------------------------------- progress
     def _bounds(self, state: WindowState) -> tuple[int | None, int | None]:
-        """The window's kept start range in ns, open sides narrowed by the probed range if known."""
+        """The window's kept start range as keys, open sides narrowed by the probed range if known."""
         w = state.window
-        lo = w.keep_from_ns
-        hi = w.keep_before_ns if w.keep_before is not None else to_ns(w.starts_before)
+        lo = w.keep_from_key
+        hi = w.keep_before_key if w.keep_before is not None else to_key(w.starts_before)
         if self.span is not None:
             lo = self.span[0] if lo is None else max(lo, self.span[0])
             hi = self.span[1] if hi is None else min(hi, self.span[1])
@@ -133,7 +119,7 @@ class Splitter:
 
     # ---------------------------------------------------------------------------------- split
     def _candidate(self, state: WindowState) -> tuple[float, int] | None:
-        """(estimated rows left, split point in ns) for a running window, or None if not worth it."""
+        """(estimated rows left, split point as a key) for a running window, or None if not worth it."""
         seen = self.seen.get(state.window.index)
         lo, hi = self._bounds(state)
         if seen is None or state.done or seen.rows == 0:
@@ -155,8 +141,8 @@ class Splitter:
         estimate = seen.rows * left / max(covered, _SECOND)
         return (estimate, m) if estimate >= self.min_rows else None
 
-    def split(self, running: list[WindowState]) -> WindowState | None:
-        """Split the running window with the most rows left; the new window's state, or None."""
+    def choose(self, running: Sequence[WindowState]) -> tuple[WindowState, datetime] | None:
+        """The running window with the most rows left and where to split it (whole seconds), or None."""
         best: tuple[float, int, WindowState] | None = None
         for state in running:
             found = self._candidate(state)
@@ -164,21 +150,5 @@ class Splitter:
                 best = (found[0], found[1], state)
         if best is None:
             return None
-        _, m_ns, state = best
-        m = datetime.fromtimestamp(m_ns // _SECOND, UTC)
-        w = state.window
-        with self.lock:
-            index = max(s.window.index for s in self.registry) + 1
-            if self.descending:
-                new = replace(w, index=index, starts_before=m, keep_before=None)
-                state.window = replace(w, keep_from=m)
-            else:
-                upper = w.keep_before if w.keep_before is not None else w.starts_before
-                ends_from = m if self.base_ends_from is None else max(self.base_ends_from, m)
-                new = replace(w, index=index, ends_from=ends_from, starts_before=upper, keep_from=m, keep_before=None)
-                state.window = replace(w, keep_before=m)
-            fresh = WindowState(new)
-            self.registry.append(fresh)
-        self.splits += 1
-        return fresh
-
+        _, at, state = best
+        return state, datetime.fromtimestamp(at // _SECOND, UTC)
