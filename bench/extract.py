@@ -14,9 +14,10 @@ Paths:
   CPU      no latency, no rate limit: how fast the connector turns pages into Parquet.
   latency  150 ms per answer and Attio's 100 reads/s: the ceiling is 100 requests/s x page size;
            one cursor reaches a few percent of it, sliced cursors should reach 90 % with no 429.
-           The emulator pre-renders its meetings (``--prerender``) so that its first pass is as fast as
-           a warm one. Two figures: end to end (range probe, fetch and the written output) and steady
-           state (first data request to last page: the probe and the final write excluded).
+           The emulator runs with default flags (cold rendering; ``--prerender`` here pre-renders it).
+           Figures: whole process (start to exit, as the issue measures it), end to end inside the
+           child (range probe, fetch and the written output), steady state (first data request to
+           last page), and the probe and the tail (last page to committed output) in seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,8 +84,10 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[st
     every child this process ever had.
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        began = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True, env={**os.environ, **(env or {})})
         _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - began
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -92,6 +96,7 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[st
         raise RuntimeError(f"{' '.join(cmd[:4])} failed ({proc.returncode}):\n{errors[-3000:]}")
     start = text.rfind("\n{")
     data = json.loads(text[start + 1 if start >= 0 else 0:])
+    data["wall_seconds"] = wall
     return data, usage.ru_maxrss / 1024
 
 
@@ -108,26 +113,29 @@ times = {"first": None, "last": None}
 
 async def main(out):
     async with AttioClient(cfg) as client:
-        list_page = client.list_page
+        fetch_page = client.fetch_page
 
-        async def timed(query, cursor=None, **kwargs):
+        async def timed(query, cursor, decode):  # the data pages (the range probe uses list_page)
             began = time.perf_counter()
-            data = query.limit > 1  # the range probe asks for one meeting
-            if data and times["first"] is None:
+            if times["first"] is None:
                 times["first"] = began
-            result = await list_page(query, cursor, **kwargs)
-            if data:
-                times["last"] = time.perf_counter()
+            result = await fetch_page(query, cursor, decode)
+            times["last"] = time.perf_counter()
             return result
 
-        client.list_page = timed
+        client.fetch_page = timed
         config = ExtractConfig(query=MeetingQuery(limit=page), slices=None if slices == "auto" else int(slices))
-        return await extract(client, config, sink_for_path(out))
+        times["start"] = time.perf_counter()
+        report = await extract(client, config, sink_for_path(out))
+        times["end"] = time.perf_counter()
+        return report
 
 with tempfile.TemporaryDirectory() as tmp:
     report = anyio.run(main, Path(tmp) / f"m.{fmt}")
 data = report.to_dict()
 data["steady_seconds"] = (times["last"] - times["first"]) if times["first"] is not None else data["seconds"]
+data["probe_seconds"] = (times["first"] - times["start"]) if times["first"] is not None else 0.0
+data["tail_seconds"] = (times["end"] - times["last"]) if times["last"] is not None else 0.0
 data["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps(data, default=str))
 """
@@ -205,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         help="page sizes of the sliced latency runs (default 50,200: at 200 the emulator must serve 20k meetings/s)",
     )
     parser.add_argument("--latency-only", action="store_true", help="only the latency path (no CPU path, no dlt)")
+    parser.add_argument("--prerender", action="store_true", help="latency path: the emulator pre-renders its pages")
     args = parser.parse_args(argv)
     sizes = [20_000, 100_000] if args.quick else [100_000, 1_000_000]
     dlt_size = 10_000 if args.quick else 20_000  # dlt's pipeline runs ~100x slower: keep its run short
@@ -241,27 +250,30 @@ def main(argv: list[str] | None = None) -> int:
     latency_runs: list[tuple[Result, int]] = []
     single_n = 4_000 if args.quick else 10_000
     # Large enough that the range probe and the ramp-up are amortised: >= 1,000 requests per run.
-    sliced_n = {50: 50_000, 200: 100_000} if args.quick else {50: 200_000, 200: 200_000}
-    with emulator(single_n, read_rate=args.attio_rate, latency_ms=args.latency_ms, prerender=True) as url:
+    sliced_n = {50: 50_000, 200: 100_000} if args.quick else {50: 200_000, 200: 300_000}
+    with emulator(single_n, read_rate=args.attio_rate, latency_ms=args.latency_ms, prerender=args.prerender) as url:
         latency_runs.append((run_connector(f"single cursor, page {PAGE}, {single_n:,}", url, slices="1", rate=args.client_rate), PAGE))
     for size in [int(x) for x in args.latency_page_sizes.split(",") if x]:
         n = sliced_n.get(size, 200_000 * size // PAGE)
-        with emulator(n, read_rate=args.attio_rate, latency_ms=args.latency_ms, prerender=True) as url:
+        with emulator(n, read_rate=args.attio_rate, latency_ms=args.latency_ms, prerender=args.prerender) as url:
             label = f"sliced (auto), page {size}, {n:,}"
             latency_runs.append((run_connector(label, url, slices="auto", rate=args.client_rate, page=size), size))
     print()
     print(table(
         f"Latency path ({args.latency_ms:.0f} ms per answer, emulator limit {args.attio_rate:.0f} reads/s, "
         f"client budget {args.client_rate:.0f}/s; ceiling = {args.attio_rate:.0f} requests/s x page size)",
-        ["run", "rows", "seconds", "rows/s", "ceiling", "of ceiling", "steady", "slices", "windows", "requests",
-         "req/s", "429s", "peak RSS MB"],
+        ["run", "rows", "seconds", "rows/s", "ceiling", "process", "of ceiling", "steady", "probe s", "tail s",
+         "slices", "windows", "requests", "req/s", "429s", "peak RSS MB"],
         [[r.label, f"{r.rows:,}", f"{r.seconds:.1f}", f"{r.rows_per_second:,.0f}", f"{args.attio_rate * size:,.0f}",
+          f"{r.rows / r.extra['wall_seconds'] / (args.attio_rate * size):.1%}",
           f"{r.rows_per_second / (args.attio_rate * size):.1%}", f"{steady(r) / (args.attio_rate * size):.1%}",
+          f"{r.extra.get('probe_seconds', 0):.2f}", f"{r.extra.get('tail_seconds', 0):.2f}",
           str(r.extra["slices"]), str(r.extra["windows"]), str(r.extra["requests"]),
           f"{r.extra['requests'] / r.seconds:.0f}", str(r.extra["rate_limited"]), f"{r.peak_rss_mb:.0f}"]
          for r, size in latency_runs],
     ))
-    print("of ceiling: end to end (probe + fetch + output); steady: first data request to last page")
+    print("process: whole child process, start to exit; of ceiling: end to end inside it (probe + fetch + output);")
+    print("steady: first data request to last page; tail: last page to committed output")
 
     print()
     print("Targets")
@@ -269,11 +281,16 @@ def main(argv: list[str] | None = None) -> int:
     for r, size in latency_runs[1:]:
         share = r.rows_per_second / (args.attio_rate * size)
         fair = steady(r) / (args.attio_rate * size)
-        checks.append((f"sliced >= 90% of the ceiling (steady state), page {size}", fair >= 0.9, f"{fair:.1%} (end to end {share:.1%})"))
+        whole = r.rows / r.extra["wall_seconds"] / (args.attio_rate * size)
+        checks.append((f"sliced >= 90% of the ceiling (whole process), page {size}", whole >= 0.9,
+                       f"{whole:.1%} (end to end {share:.1%}, steady {fair:.1%})"))
         checks.append((f"no 429 when sliced, page {size}", r.extra["rate_limited"] == 0, str(r.extra["rate_limited"])))
     big = max(cpu, key=lambda r: (r.rows, r.peak_rss_mb)) if cpu else None
     if big is not None and big.rows >= 1_000_000:
         checks.append(("1M meetings under 300 MB peak RSS", big.peak_rss_mb < 300, f"{big.peak_rss_mb:.0f} MB"))
+    heaviest = max([*cpu, *(r for r, _ in latency_runs)], key=lambda r: r.peak_rss_mb)
+    checks.append(("every extract under 300 MB peak RSS (library)", heaviest.peak_rss_mb < 300,
+                   f"{heaviest.peak_rss_mb:.0f} MB ({heaviest.label})"))
     if base is not None:
         best = max(dlt_results, key=lambda d: d.rows_per_second)
         worst = min(dlt_results, key=lambda d: d.rows_per_second)

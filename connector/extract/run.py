@@ -419,8 +419,15 @@ class ExtractRun:
         )
 
 
+def _released(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    finally:
+        pa.default_memory_pool().release_unused()  # the worker thread's freed Arrow memory (see streams.py)
+
+
 async def _in_thread(fn: Any, *args: Any) -> Any:
-    return await anyio.to_thread.run_sync(fn, *args)
+    return await anyio.to_thread.run_sync(_released, fn, *args)
 
 
 async def _inline(fn: Any, *args: Any) -> Any:

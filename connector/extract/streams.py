@@ -96,12 +96,24 @@ class Stream:
         return (converter.convert(page.meetings) if page.meetings else None), page.next_cursor
 
 
+def _decode_meetings(body: bytes) -> Any:
+    """:func:`~.fastpath.decode_page`, then hand this worker thread's freed Arrow memory back.
+
+    Arrow's default pool (mimalloc) keeps a heap per thread; without the release a sliced extract's
+    peak RSS grew with every decoding thread (measured at 100k meetings sliced: 330 -> 295 MB).
+    """
+    try:
+        return decode_page(body)
+    finally:
+        pa.default_memory_pool().release_unused()
+
+
 MEETINGS = Stream(
     name="meetings",
     endpoint=MEETINGS_PATH,
     schema_file="meeting.json",
     arrow_schema=meeting_arrow_schema,
     converter=MeetingConverter,
-    decode=decode_page,
+    decode=_decode_meetings,
     start_keys=start_keys,
 )
