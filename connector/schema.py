@@ -7,7 +7,7 @@
 
 The JSON file names each column, its Arrow type, whether it may be null, where it comes from in the
 API's JSON (``source``) and a description. Types are a small vocabulary (``string``, ``bool``,
-``date32``, ``timestamp[ns, tz=UTC]``) plus ``{"list": {"struct": [fields]}}`` for nested lists.
+``date32``, ``timestamp[ms|us|ns, tz=UTC]``) plus ``{"list": {"struct": [fields]}}`` for nested lists.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ _SCALARS: dict[str, pa.DataType] = {
     "string": pa.string(),
     "bool": pa.bool_(),
     "date32": pa.date32(),
+    "timestamp[ms, tz=UTC]": pa.timestamp("ms", tz="UTC"),
     "timestamp[ns, tz=UTC]": pa.timestamp("ns", tz="UTC"),
     "timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"),
     "int64": pa.int64(),

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +26,7 @@ import pyarrow as pa
 from ..errors import SchemaError
 from ..schema import meeting_arrow_schema
 
-__all__ = ["MeetingConverter", "concat_batches", "empty_batch", "start_keys"]
+__all__ = ["MeetingConverter", "concat_batches", "empty_batch", "start_keys", "timestamp_value"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ _NESTED = {
     "created_by_actor": frozenset({"type", "id"}),
     "id": frozenset({"meeting_id", "workspace_id"}),
 }
-_EPOCH_DAY_NS = 86_400 * 1_000_000_000
+_EPOCH_DAY_MS = 86_400 * 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _meeting_id(meeting: Any) -> str:
@@ -119,23 +121,30 @@ class MeetingConverter:
         cast: bool = False,
     ) -> pa.Array:
         """Build one column; on a bad value, name the meeting and field."""
+        exact = cast and pa.types.is_timestamp(type_)
         try:
             arr = pa.array(values, pa.string()).cast(type_) if cast else pa.array(values, type_)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            arr = None
+            arr = _exact_timestamps(values, type_) if exact else None
         if arr is not None and (nullable or arr.null_count == 0):
             return arr
         for i, value in enumerate(values):
             bad = value is None and not nullable
+            why = ""
             if not bad and value is not None:
                 try:
-                    pa.array([value], pa.string()).cast(type_) if cast else pa.array([value], type_)
+                    if exact:
+                        timestamp_value(value, type_.unit)
+                    else:
+                        pa.array([value], pa.string()).cast(type_) if cast else pa.array([value], type_)
                 except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                     bad = True
+                except (ValueError, TypeError) as exc:
+                    bad, why = True, f": {exc}"
             if bad:
                 row = i if offsets is None else bisect.bisect_right(offsets, i) - 1
                 what = "is null" if value is None else f"has the invalid value {value!r}"
-                raise SchemaError(f"meeting {_meeting_id(meetings[row])}: field {name!r} {what} (expected {type_})")
+                raise SchemaError(f"meeting {_meeting_id(meetings[row])}: field {name!r} {what} (expected {type_}{why})")
         raise SchemaError(f"a page of meetings has a field {name!r} that does not fit {type_}")  # pragma: no cover
 
     # ----------------------------------------------------------------------------------- convert
@@ -270,18 +279,63 @@ def concat_batches(batches: Sequence[pa.RecordBatch], schema: pa.Schema | None =
     return pa.concat_batches(list(batches))
 
 
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d)(?::(\d\d))?)"
+)
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def timestamp_value(text: str, unit: str) -> int:
+    """Epoch ``unit`` (s, ms, us, ns) of an RFC 3339 timestamp, exactly; ValueError saying why not.
+
+    Arrow's cast covers Attio's usual text; this covers the rest it refuses: offsets with seconds (a
+    zone's local mean time before ~1890, e.g. ``+00:53:28``, which Python's ``isoformat`` writes too).
+    A fraction finer than ``unit`` or an instant ``unit`` cannot hold in int64 is refused, not rounded.
+    """
+    m = _RFC3339.fullmatch(text)
+    if m is None:
+        raise ValueError("not an RFC 3339 timestamp")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError("the time of day is out of range")
+    seconds = (date(year, month, day).toordinal() - _EPOCH_ORDINAL) * 86_400 + hour * 3600 + minute * 60 + second
+    if m.group(9):
+        offset = int(m.group(10)) * 3600 + int(m.group(11)) * 60 + int(m.group(12) or 0)
+        seconds -= -offset if m.group(9) == "-" else offset
+    per_second = _PER_SECOND[unit]
+    units, finer = divmod(int((m.group(7) or "").ljust(9, "0")), 1_000_000_000 // per_second)
+    if finer:
+        raise ValueError(f"it is more precise than the column's unit ({unit})")
+    value = seconds * per_second + units
+    if not -(2**63) <= value < 2**63:
+        held = " (1677-09-21 to 2262-04-11)" if unit == "ns" else ""
+        raise ValueError(f"it is outside the instants the column can hold{held}")
+    return value
+
+
+def _exact_timestamps(values: list[Any], type_: pa.TimestampType) -> pa.Array | None:
+    """The column parsed by :func:`timestamp_value` (None values stay null); None if any value fails."""
+    try:
+        ints = [None if v is None else timestamp_value(v, type_.unit) for v in values]
+    except (ValueError, TypeError):
+        return None
+    return pa.array(ints, pa.int64()).cast(type_)
+
+
 @lru_cache(maxsize=65_536)
-def _local_midnight_ns(days: int, tz_name: str) -> int:
-    day = date.fromordinal(date(1970, 1, 1).toordinal() + days)
+def _local_midnight_ms(days: int, tz_name: str) -> int:
+    day = date.fromordinal(_EPOCH_ORDINAL + days)
     local = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz_name))
-    return int(local.timestamp()) * 1_000_000_000
+    return (local - _EPOCH) // timedelta(milliseconds=1)
 
 
 def start_keys(batch: pa.RecordBatch, tz_name: str) -> np.ndarray:
-    """Each meeting's start as epoch ns, as the API's time filters see it.
+    """Each meeting's start as epoch milliseconds, as the API's time filters see it.
 
     Timed meetings: their UTC start. All-day meetings: 00:00 of the start date in ``tz_name`` (the
-    query's timezone), which is how ``starts_before`` judges them.
+    query's timezone), which is how ``starts_before`` judges them. Milliseconds hold every year
+    0001-9999 in an int64 (nanoseconds stop at 1677 and 2262).
     """
     timed = batch.column("start_datetime").cast(pa.int64()).fill_null(0).to_numpy()
     all_day = batch.column("is_all_day").to_numpy(zero_copy_only=False)
@@ -291,7 +345,7 @@ def start_keys(batch: pa.RecordBatch, tz_name: str) -> np.ndarray:
     days = batch.column("start_date").cast(pa.int32()).fill_null(0).to_numpy()
     idx = np.flatnonzero(all_day)
     if tz_name in ("UTC", "Etc/UTC"):
-        keys[idx] = days[idx].astype(np.int64) * _EPOCH_DAY_NS
+        keys[idx] = days[idx].astype(np.int64) * _EPOCH_DAY_MS
     else:
-        keys[idx] = [_local_midnight_ns(int(d), tz_name) for d in days[idx]]
+        keys[idx] = [_local_midnight_ms(int(d), tz_name) for d in days[idx]]
     return keys

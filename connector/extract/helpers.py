@@ -44,7 +44,8 @@ async def extract_table(client: AttioClient, config: ExtractConfig | None = None
 def meetings_to_pandas(table: pa.Table) -> pd.DataFrame:
     """A meetings table as a DataFrame with fixed dtypes.
 
-    Timestamps ``datetime64[ns, UTC]``; dates ``datetime64[ms]`` (midnight, naive); ``is_all_day`` ``bool``;
+    ``start_datetime``/``end_datetime`` ``datetime64[ms, UTC]`` (any year 0001-9999), ``created_at``
+    ``datetime64[ns, UTC]``; dates ``datetime64[ms]`` (midnight, naive); ``is_all_day`` ``bool``;
     text columns pandas' string dtype; ``participants``/``linked_records`` lists of dicts (object).
     """
     frame = table.to_pandas(date_as_object=False, split_blocks=True, self_destruct=False)

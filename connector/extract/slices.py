@@ -12,7 +12,8 @@ gets (that includes meetings that started before ``E`` and end after it). Every 
 query is therefore returned by exactly one window, whatever the participants/linked-record filters
 (which the API combines with OR between them but AND with the time window).
 
-Boundaries are whole seconds, so the API (millisecond precision) and this module compare alike.
+Boundaries are whole seconds, so the API (millisecond precision) and this module compare alike. Start
+keys are epoch milliseconds (int64): Attio's precision, and every year 0001-9999 fits.
 
 A window may also carry ``keep_before`` (set when :mod:`.split` hands the rest of a running window to a
 new cursor): it then keeps only starts before it, and its cursor stops once the API's order is past it.
@@ -31,6 +32,7 @@ from ..models import MeetingQuery
 
 __all__ = [
     "KEYS_PER_SECOND",
+    "KEY_UNIT",
     "Window",
     "auto_slices",
     "discover_range",
@@ -120,15 +122,16 @@ class Window:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-# Start keys are int64 epoch nanoseconds: these two names are the only places in the engine that know the unit.
-KEYS_PER_SECOND = 1_000_000_000
+# Start keys are int64 epoch milliseconds: KEY_UNIT is the one place in the engine that says so.
+KEY_UNIT = timedelta(milliseconds=1)
+KEYS_PER_SECOND = timedelta(seconds=1) // KEY_UNIT
 
 
 def to_key(value: datetime | None) -> int | None:
-    """The start key of an aware datetime: epoch nanoseconds, exact to the microsecond (no float rounding)."""
+    """The start key of an aware datetime: whole :data:`KEY_UNIT` since the epoch (floored; no float rounding)."""
     if value is None:
         return None
-    return (value - _EPOCH) // timedelta(microseconds=1) * 1000
+    return (value - _EPOCH) // KEY_UNIT
 
 
 def meeting_start_key(meeting: dict[str, Any], tz_name: str) -> datetime:

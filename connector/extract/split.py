@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -30,13 +30,17 @@ import pyarrow as pa
 
 from ..models import MeetingQuery
 from .checkpoint import WindowState
-from .slices import KEYS_PER_SECOND, to_key
+from .slices import KEY_UNIT, KEYS_PER_SECOND, to_key
 
 __all__ = ["Splitter", "past_window", "sort_key_of_last"]
 
 _SECOND = KEYS_PER_SECOND
 _DAY = 86_400 * _SECOND
 _UNIT = {10**9: "ns", 10**6: "us", 10**3: "ms", 1: "s"}[KEYS_PER_SECOND]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+_FIRST_DAY = (datetime.min - _EPOCH_NAIVE).days
+_LAST_DAY = (datetime.max - _EPOCH_NAIVE).days
 
 
 @dataclass
@@ -52,9 +56,10 @@ class _Seen:
 def _offset_margins(tz_name: str, day: int) -> tuple[int, int]:
     """(largest east offset, largest west offset) as start keys of ``tz_name`` within two days of ``day``."""
     zone = ZoneInfo(tz_name)
-    offsets = [zone.utcoffset(datetime.fromtimestamp((day + d) * 86_400, UTC).replace(tzinfo=None)) for d in range(-2, 3)]
-    ns = [int(o.total_seconds()) * _SECOND for o in offsets if o is not None]
-    return max([0, *ns]), max([0, *(-x for x in ns)])
+    days = [min(max(day + d, _FIRST_DAY), _LAST_DAY) for d in range(-2, 3)]  # within the years 0001-9999
+    offsets = [zone.utcoffset(_EPOCH_NAIVE + timedelta(days=d)) for d in days]
+    keys = [o // KEY_UNIT for o in offsets if o is not None]
+    return max([0, *keys]), max([0, *(-x for x in keys)])
 
 
 def sort_key_of_last(batch: pa.RecordBatch) -> int:
@@ -151,4 +156,4 @@ class Splitter:
         if best is None:
             return None
         _, at, state = best
-        return state, datetime.fromtimestamp(at // _SECOND, UTC)
+        return state, _EPOCH + timedelta(seconds=at // _SECOND)
