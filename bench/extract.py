@@ -110,6 +110,7 @@ from connector.extract import ExtractConfig, extract, sink_for_path
 url, token, slices, rate, fmt, page = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5], int(sys.argv[6])
 cfg = ClientConfig(token=token, base_url=url, limits=RateLimits(reads_per_second=rate, max_in_flight=64))
 times = {"first": None, "last": None}
+written = []
 
 async def main(out):
     async with AttioClient(cfg) as client:
@@ -125,8 +126,16 @@ async def main(out):
 
         client.fetch_page = timed
         config = ExtractConfig(query=MeetingQuery(limit=page), slices=None if slices == "auto" else int(slices))
+        sink = sink_for_path(out)
+        write = sink.write
+
+        def counted(batch):  # when each row reaches the output: the rows written after the last page are the tail's
+            write(batch)
+            written.append((time.perf_counter(), batch.num_rows))
+
+        sink.write = counted
         times["start"] = time.perf_counter()
-        report = await extract(client, config, sink_for_path(out))
+        report = await extract(client, config, sink)
         times["end"] = time.perf_counter()
         return report
 
@@ -136,6 +145,9 @@ data = report.to_dict()
 data["steady_seconds"] = (times["last"] - times["first"]) if times["first"] is not None else data["seconds"]
 data["probe_seconds"] = (times["first"] - times["start"]) if times["first"] is not None else 0.0
 data["tail_seconds"] = (times["end"] - times["last"]) if times["last"] is not None else 0.0
+data["tail_rows"] = sum(n for t, n in written if times["last"] is not None and t > times["last"])
+usage = resource.getrusage(resource.RUSAGE_SELF)
+data["cpu_seconds"] = usage.ru_utime + usage.ru_stime
 data["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps(data, default=str))
 """
@@ -233,8 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(table(
             "CPU path (no latency, no rate limit; connector writes Parquet zstd; emulator in its own process)",
-            ["run", "rows", "seconds", "rows/s", "peak RSS MB", "slices"],
-            [[r.label, f"{r.rows:,}", f"{r.seconds:.1f}", f"{r.rows_per_second:,.0f}", f"{r.peak_rss_mb:.0f}", str(r.extra.get("slices", "-"))]
+            ["run", "rows", "seconds", "rows/s", "CPU us/row", "peak RSS MB", "slices"],
+            [[r.label, f"{r.rows:,}", f"{r.seconds:.1f}", f"{r.rows_per_second:,.0f}",
+              f"{r.extra.get('cpu_seconds', 0) / max(r.rows, 1) * 1e6:.0f}" if "cpu_seconds" in r.extra else "-",
+              f"{r.peak_rss_mb:.0f}", str(r.extra.get("slices", "-"))]
              for r in cpu + versus],
         ))
     base = versus[0] if versus else None
@@ -263,17 +277,19 @@ def main(argv: list[str] | None = None) -> int:
         f"Latency path ({args.latency_ms:.0f} ms per answer, emulator limit {args.attio_rate:.0f} reads/s, "
         f"client budget {args.client_rate:.0f}/s; ceiling = {args.attio_rate:.0f} requests/s x page size)",
         ["run", "rows", "seconds", "rows/s", "ceiling", "process", "of ceiling", "steady", "probe s", "tail s",
-         "slices", "windows", "requests", "req/s", "429s", "peak RSS MB"],
+         "tail rows", "CPU us/row", "slices", "windows", "requests", "req/s", "429s", "peak RSS MB"],
         [[r.label, f"{r.rows:,}", f"{r.seconds:.1f}", f"{r.rows_per_second:,.0f}", f"{args.attio_rate * size:,.0f}",
           f"{r.rows / r.extra['wall_seconds'] / (args.attio_rate * size):.1%}",
           f"{r.rows_per_second / (args.attio_rate * size):.1%}", f"{steady(r) / (args.attio_rate * size):.1%}",
           f"{r.extra.get('probe_seconds', 0):.2f}", f"{r.extra.get('tail_seconds', 0):.2f}",
+          f"{r.extra.get('tail_rows', 0) / max(r.rows, 1):.0%}", f"{r.extra.get('cpu_seconds', 0) / max(r.rows, 1) * 1e6:.0f}",
           str(r.extra["slices"]), str(r.extra["windows"]), str(r.extra["requests"]),
           f"{r.extra['requests'] / r.seconds:.0f}", str(r.extra["rate_limited"]), f"{r.peak_rss_mb:.0f}"]
          for r, size in latency_runs],
     ))
     print("process: whole child process, start to exit; of ceiling: end to end inside it (probe + fetch + output);")
-    print("steady: first data request to last page; tail: last page to committed output")
+    print("steady: first data request to last page; tail: last page to committed output; tail rows: share of rows")
+    print("written to the output after the last page; CPU us/row: the connector process's CPU time per row")
 
     print()
     print("Targets")

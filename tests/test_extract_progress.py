@@ -16,7 +16,7 @@ from connector import AttioClient, MeetingQuery
 from connector.extract import CallableSink, ExtractConfig, ExtractProgress, ParquetSink, extract
 from connector.extract.checkpoint import WindowState, default_checkpoint_path
 from connector.extract.progress import BELOW_ONE, Reach, covered_fraction
-from connector.extract.slices import Window, to_key
+from connector.extract.slices import WINDOWS_PER_SLICE, Window, to_key
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 DAY = 86_400 * 1000
@@ -165,7 +165,7 @@ async def test_splits_keep_it_monotonic(make_emulator: Any) -> None:
     async with AttioClient(client_config(emulator)) as client:
         report = await extract(client, ExtractConfig(query=MeetingQuery(limit=5), slices=3, on_progress=values.append),
                                CallableSink(lambda batch: None))
-    assert report.windows > 2 * report.slices, "no window was split"
+    assert report.windows > WINDOWS_PER_SLICE * report.slices, "no window was split"
     check_values(values, report)
 
 

@@ -50,8 +50,9 @@ from .sinks import AtomicSink, Sink
 from .slices import discover_range, plan_windows
 from .split import Splitter, past_window, sort_key_of_last
 from .streams import MEETINGS, Stream
+from .tasks import first_error
 
-__all__ = ["Chunk", "ExtractRun", "first_error"]
+__all__ = ["Chunk", "ExtractRun", "output_order"]
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,6 @@ class Chunk:
     done: bool
     pages: int
     position: int | None = None
-
-
-def first_error(group: BaseExceptionGroup) -> BaseException:
-    """The first real error of a task group's exception group (not a cancellation)."""
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return first_error(exc)
-        if not isinstance(exc, anyio.get_cancelled_exc_class()):
-            return exc
-    return group.exceptions[0]
 
 
 def output_order(states: Sequence[WindowState], sort: str) -> list[WindowState]:
