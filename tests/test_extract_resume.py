@@ -235,3 +235,66 @@ def test_sigterm_stops_like_ctrl_c_then_resume_is_exact(
         table = pq.read_table(out)
         assert_table_matches(table.drop_columns(["start_month"]) if flags else table, expected)
     assert listing(tmp_path) == [output]
+
+
+class StagedTableSink:
+    """A sink that is not a file sink but publishes only at commit, like a database table: an AtomicSink.
+
+    It stages batches in an Arrow stream beside the table and renames it onto ``table`` in commit; it
+    records where each call ran, and the order of its rows is the order of its writes.
+    """
+
+    def __init__(self, table: Path, state: Path) -> None:
+        self.table, self.state = table, state
+        self.staged = table.with_name(table.name + ".staging")
+        self.calls: list[str] = []
+        self._writer: Any = None
+
+    def default_checkpoint(self) -> Path:
+        return self.state / "checkpoint.json"
+
+    def staging_name(self) -> str:
+        return str(self.staged)
+
+    def open(self, schema: pa.Schema, metadata: Any) -> None:
+        self.calls.append("open")
+        self._writer = pa.ipc.new_stream(str(self.staged), schema)  # replaces what a killed run staged
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.calls.append("write")
+        self._writer.write_batch(batch)
+
+    def commit(self) -> str:
+        self.calls.append("commit")
+        self._writer.close()
+        os.replace(self.staged, self.table)
+        return str(self.table)
+
+    def abort(self) -> None:
+        self.calls.append("abort")
+        self._writer.close()
+        self.staged.unlink()
+
+
+async def test_any_atomic_sink_gets_checkpoint_and_resume_from_the_engine(emulator: Any, tmp_path: Path) -> None:
+    from connector.extract import AtomicSink
+
+    table, state = tmp_path / "meetings.arrow", tmp_path / "state"
+    first = StagedTableSink(table, state)
+    assert isinstance(first, AtomicSink)
+    query = MeetingQuery(limit=10)
+    async with AttioClient(client_config(emulator)) as client:
+        with pytest.raises(Interrupt):
+            await extract(client, ExtractConfig(query=query, slices=3, batch_size=20, progress=stop_after(14, _raise)), first)
+        assert first.calls[0] == "open" and first.calls[-1] == "abort"
+        assert not table.exists() and not first.staged.exists()
+        committed = sum(w["rows"] for w in json.loads(first.default_checkpoint().read_text())["windows"])
+        assert 0 < committed < 300 and any(parts_dir_for(first.default_checkpoint()).iterdir())
+        second = StagedTableSink(table, state)
+        report = await extract(client, ExtractConfig(query=query, slices=2, resume=True), second)
+    assert report.resumed_rows == committed and report.rows == 300 and report.output == str(table)
+    assert second.calls[0] == "open" and second.calls[-1] == "commit" and "abort" not in second.calls
+    written = pa.ipc.open_stream(str(table)).read_all()
+    assert_table_matches(written, brute_force(emulator.emulator.store.all_meetings(), query))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["meetings.arrow", "state"]
+    assert list(state.iterdir()) == []  # checkpoint, its lock and its parts: gone

@@ -21,9 +21,10 @@ from .helpers import (
 )
 from .progress import ExtractProgress
 from .report import ExtractReport
-from .sinks import CallableSink, CsvSink, FileSink, JsonlSink, ParquetSink, Sink, sink_for_path
+from .sinks import AtomicSink, CallableSink, CsvSink, FileSink, JsonlSink, ParquetSink, Sink, sink_for_path
 
 __all__ = [
+    "AtomicSink",
     "CallableSink",
     "CsvSink",
     "ExtractConfig",
