@@ -235,11 +235,13 @@ class Checkpoint:
     def discard(cls, path: Path) -> None:
         """Delete an earlier run's checkpoint (not resumed), its part files and its staged output, if any.
 
-        A file at ``path`` that is not a checkpoint is refused (ConfigError), never deleted.
+        A file at ``path`` that is not a checkpoint is refused (ConfigError), never deleted. A staged output
+        is removed only when it was a local path (an absolute one, as file sinks record it); any other
+        name (a table, an object) is its sink's own, which replaces it when it opens.
         """
         data = read_checkpoint(path)
         staging = data.get("staging") if data is not None else None
-        if isinstance(staging, str) and staging:
+        if isinstance(staging, str) and os.path.isabs(staging):
             remove_path(staging)
         _clear_parts(parts_dir_for(path), keep=())
         if data is not None:

@@ -84,7 +84,12 @@ class AtomicSink(Sink, Protocol):
         ...
 
     def staging_name(self) -> str:
-        """What ``open()`` stages (a path, a table or object name), recorded before ``open()`` is called."""
+        """What ``open()`` stages, recorded in the checkpoint before ``open()`` is called.
+
+        An absolute local path (file sinks) is removed by the extract when a later run discards the
+        checkpoint; any other name (a table, an object key) is never touched by the extract: the sink's
+        ``open()`` replaces what it staged before.
+        """
         ...
 
 
