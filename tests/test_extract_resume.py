@@ -296,5 +296,5 @@ async def test_any_atomic_sink_gets_checkpoint_and_resume_from_the_engine(emulat
     assert second.calls[0] == "open" and second.calls[-1] == "commit" and "abort" not in second.calls
     written = pa.ipc.open_stream(str(table)).read_all()
     assert_table_matches(written, brute_force(emulator.emulator.store.all_meetings(), query))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["meetings.arrow", "state"]
-    assert list(state.iterdir()) == []  # checkpoint, its lock and its parts: gone
+    assert listing(tmp_path) == ["meetings.arrow", "state"]
+    assert listing(state) == []  # checkpoint, its lock and its parts: gone

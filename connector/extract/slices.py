@@ -24,14 +24,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import anyio
 
-from ..client import MeetingReader, Page
+from ..client import MeetingReader
 from ..models import MeetingQuery
+from .streams import MEETINGS, Stream
 from .tasks import first_error
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
     "Window",
     "auto_slices",
     "discover_range",
-    "meeting_start_key",
+    "from_key",
     "plan_windows",
     "split_windows",
     "to_key",
@@ -141,13 +141,9 @@ def to_key(value: datetime | None) -> int | None:
     return (value - _EPOCH) // KEY_UNIT
 
 
-def meeting_start_key(meeting: dict[str, Any], tz_name: str) -> datetime:
-    """The start of a meeting dict as the API's time filters see it (all-day: 00:00 in ``tz_name``)."""
-    start = meeting["start"]
-    if meeting.get("is_all_day") or "date" in start:
-        day = date.fromisoformat(start["date"])
-        return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(tz_name)).astimezone(UTC)
-    return datetime.fromisoformat(start["datetime"]).astimezone(UTC)
+def from_key(key: int) -> datetime:
+    """The aware UTC datetime of a start key (the inverse of :func:`to_key`)."""
+    return _EPOCH + key * KEY_UNIT
 
 
 def _floor_second(value: datetime) -> datetime:
@@ -181,19 +177,25 @@ def split_windows(query: MeetingQuery, lo: datetime, hi: datetime, count: int, *
     return windows
 
 
-async def discover_range(client: MeetingReader, query: MeetingQuery) -> tuple[datetime, datetime, float] | None:
-    """(first start key, last start key + 1 s, round-trip seconds) of the query's meetings; None if none.
+async def discover_range(
+    client: MeetingReader, query: MeetingQuery, stream: Stream = MEETINGS
+) -> tuple[datetime, datetime, float] | None:
+    """(first start, last start + 1 s, round-trip seconds) of the query's meetings; None if none.
 
     Two one-meeting requests (``start_asc`` and ``start_desc``), sent together, find the range cheaply;
-    the quicker one's duration is the measured round trip used to choose the number of slices.
+    the quicker one's duration is the measured round trip used to choose the number of slices. The
+    starts are the stream's start keys (all-day meetings: 00:00 in the query's timezone), as the
+    windows keep them.
     """
-    pages: dict[str, Page] = {}
+    converter = stream.converter()
+    keys: dict[str, int | None] = {}
     rtts: list[float] = []
 
     async def probe(sort: str) -> None:
         began = time.perf_counter()
-        pages[sort] = await client.list_page(query.replace(limit=1, sort=sort))
+        batch, _ = await stream.read_page(client, query.replace(limit=1, sort=sort), None, converter)
         rtts.append(time.perf_counter() - began)
+        keys[sort] = int(stream.start_keys(batch, query.timezone)[0]) if batch is not None and batch.num_rows else None
 
     try:
         async with anyio.create_task_group() as tg:
@@ -202,11 +204,10 @@ async def discover_range(client: MeetingReader, query: MeetingQuery) -> tuple[da
     except BaseExceptionGroup as group:
         leaf = first_error(group)
         raise leaf.with_traceback(leaf.__traceback__) from None
-    first, last, rtt = pages["start_asc"], pages["start_desc"], min(rtts)
-    if not first.meetings or not last.meetings:
+    first, last, rtt = keys["start_asc"], keys["start_desc"], min(rtts)
+    if first is None or last is None:
         return None
-    lo = meeting_start_key(first.meetings[0], query.timezone)
-    hi = meeting_start_key(last.meetings[0], query.timezone) + timedelta(seconds=1)
+    lo, hi = from_key(first), from_key(last) + timedelta(seconds=1)
     return lo, max(hi, lo + timedelta(seconds=1)), rtt
 
 
