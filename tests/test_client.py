@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
+import anyio
 import pytest
 from aiohttp import web
 from extract_helpers import FAST_RETRY, brute_force
@@ -31,6 +32,7 @@ from connector import (
     ServerError,
     SyncAttioClient,
 )
+from connector.extract import ExtractConfig, extract_table
 from connector.http import parse_retry_after, rate_limit_wait
 
 pytestmark = pytest.mark.anyio
@@ -243,6 +245,30 @@ async def test_a_repeating_cursor_is_refused() -> None:
             with pytest.raises(PaginationError):
                 async for _ in client.list_meetings():
                     pass
+
+
+async def test_a_cursor_that_comes_back_later_is_refused_by_every_pager() -> None:
+    """One pagination rule (connector.client.Cursors) for the async and sync clients and the extract."""
+    cycle = {None: "a", "a": "b", "b": "a"}
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"data": [], "pagination": {"next_cursor": cycle[request.query.get("cursor")]}})
+
+    async with serve(handler) as url:
+        config = ClientConfig(token="t", base_url=url, retry=FAST_RETRY)
+        async with AttioClient(config) as client:
+            with pytest.raises(PaginationError, match="'a' a second time"):
+                async for _ in client.list_meetings():
+                    pass
+            with pytest.raises(PaginationError, match="'a' a second time"):
+                await extract_table(client, ExtractConfig(slices=1))
+
+        def sync_pages() -> None:
+            with SyncAttioClient(config) as sync:
+                list(sync.list_meetings())
+
+        with pytest.raises(PaginationError, match="'a' a second time"):
+            await anyio.to_thread.run_sync(sync_pages)
 
 
 async def test_the_token_never_shows(emulator, caplog) -> None:
