@@ -50,7 +50,7 @@ from .sinks import AtomicSink, Sink
 from .slices import discover_range, plan_windows
 from .split import Splitter, past_window, sort_key_of_last
 from .streams import MEETINGS, Stream
-from .tasks import first_error
+from .tasks import first_error, release_now_and_then
 
 __all__ = ["Chunk", "ExtractRun", "output_order"]
 
@@ -414,7 +414,7 @@ def _released(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
     finally:
-        pa.default_memory_pool().release_unused()  # the worker thread's freed Arrow memory (see streams.py)
+        release_now_and_then()
 
 
 async def _in_thread(fn: Any, *args: Any) -> Any:

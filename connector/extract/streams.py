@@ -53,6 +53,7 @@ from ..models import MEETINGS_PATH, MeetingQuery
 from ..schema import meeting_arrow_schema
 from .arrow import MeetingConverter, start_keys
 from .fastpath import decode_page
+from .tasks import release_now_and_then
 
 __all__ = ["MEETINGS", "Converter", "Stream"]
 
@@ -97,15 +98,11 @@ class Stream:
 
 
 def _decode_meetings(body: bytes) -> Any:
-    """:func:`~.fastpath.decode_page`, then hand this worker thread's freed Arrow memory back.
-
-    Arrow's default pool (mimalloc) keeps a heap per thread; without the release a sliced extract's
-    peak RSS grew with every decoding thread (measured at 100k meetings sliced: 330 -> 295 MB).
-    """
+    """:func:`~.fastpath.decode_page` in a worker thread, which now and then hands its freed Arrow memory back."""
     try:
         return decode_page(body)
     finally:
-        pa.default_memory_pool().release_unused()
+        release_now_and_then()
 
 
 MEETINGS = Stream(
