@@ -305,14 +305,18 @@ class Checkpoint:
         _write_json_atomic(path, snapshot)
 
     def read_parts(self, names: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        """The batches of committed part files, in order (memory-mapped, not loaded)."""
+        """The batches of committed part files, in order, one part in memory at a time.
+
+        Read, not memory-mapped: parts are compressed, so their batches are copies anyway, and a mapping
+        kept alive by a batch would count every page of the file in the resident memory.
+        """
         folder = self.parts_dir
         assert folder is not None, "a checkpoint without a path has no parts"
         for name in names:
-            # No ``with``: batches handed on (to a row-group buffer) keep the mapping alive themselves.
-            reader = ipc.open_file(pa.memory_map(str(folder / name)))
-            for i in range(reader.num_record_batches):
-                yield reader.get_batch(i)
+            with pa.OSFile(str(folder / name), "rb") as source:
+                reader = ipc.open_file(source)
+                batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+            yield from batches
 
     def remove(self) -> None:
         """Delete the checkpoint and its parts (after the output was committed)."""
