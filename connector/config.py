@@ -26,6 +26,7 @@ __all__ = [
     "RateLimits",
     "RetryPolicy",
     "Secret",
+    "WorkspaceConfig",
     "check_base_url",
     "check_env_name",
     "check_rate_limit_url",
@@ -33,6 +34,7 @@ __all__ = [
     "is_env_name",
     "masked_url",
     "read_toml",
+    "read_workspaces",
     "toml_type",
 ]
 
@@ -283,6 +285,73 @@ class ClientConfig:
     def with_(self, **changes: Any) -> ClientConfig:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+
+WORKSPACE_KEYS = ("token_env", "base_url", "read_rate", "write_rate", "max_in_flight")
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    """One Attio workspace of many: its name, the environment variable holding its token, API root and limits.
+
+    Each workspace has its own token, hence its own Attio budget; with ``rate_limit_url`` the processes
+    working on one workspace share that budget.
+    """
+
+    name: str
+    token_env: str
+    base_url: str = DEFAULT_BASE_URL
+    limits: RateLimits = field(default_factory=RateLimits)
+
+    def client_config(self, env: Mapping[str, str] | None = None, **overrides: Any) -> ClientConfig:
+        """The workspace's :class:`ClientConfig`: its token from ``env`` (default os.environ), ``overrides`` win."""
+        settings = {"base_url": self.base_url, "limits": self.limits} | overrides
+        return ClientConfig.from_env(env, token_env=self.token_env, **settings)
+
+
+def _workspace(name: str, table: Any, where: str) -> WorkspaceConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table, got {toml_type(table)}")
+    unknown = sorted(set(table) - set(WORKSPACE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where} has unknown key {unknown[0]!r}; known keys: {', '.join(WORKSPACE_KEYS)}")
+    if "token_env" not in table:
+        raise ConfigError(f"{where} needs token_env, the environment variable holding the workspace's token")
+    for key in ("token_env", "base_url"):
+        if key in table and not isinstance(table[key], str):
+            raise ConfigError(f"{where} {key} must be a string, got {toml_type(table[key])}")
+    defaults = RateLimits()
+    rates = {}
+    for key, dest in (("read_rate", "reads_per_second"), ("write_rate", "writes_per_second")):
+        value = table.get(key, getattr(defaults, dest))
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} {key} must be a number, got {toml_type(value)}")
+        rates[dest] = float(value)
+    in_flight = table.get("max_in_flight", defaults.max_in_flight)
+    if isinstance(in_flight, bool) or not isinstance(in_flight, int):
+        raise ConfigError(f"{where} max_in_flight must be a whole number, got {toml_type(in_flight)}")
+    try:
+        limits = RateLimits(**rates, max_in_flight=in_flight)
+    except InvalidArgumentError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return WorkspaceConfig(
+        name=name,
+        token_env=check_env_name(table["token_env"], f"{where} token_env"),
+        base_url=check_base_url(table.get("base_url", DEFAULT_BASE_URL), f"{where} base_url"),
+        limits=limits,
+    )
+
+
+def read_workspaces(path: Path, document: Mapping[str, Any] | None = None) -> dict[str, WorkspaceConfig]:
+    """The ``[workspaces.NAME]`` tables of a TOML config file, checked; errors name the file, table and key.
+
+    Each table: ``token_env`` (required), ``base_url``, ``read_rate``, ``write_rate``, ``max_in_flight``.
+    """
+    document = read_toml(path, "config file") if document is None else document
+    tables = document.get("workspaces", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"config file {path}: workspaces must be tables [workspaces.NAME], got {toml_type(tables)}")
+    return {name: _workspace(name, table, f"config file {path}: [workspaces.{name}]") for name, table in tables.items()}
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

@@ -136,6 +136,11 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--write-rate", type=rate, metavar="R", help="client write budget, requests/s (default 24)")
     group.add_argument("--max-in-flight", type=positive_int, metavar="N", help="cap on concurrent requests (default 32)")
     group.add_argument(
+        "--workspace",
+        metavar="NAME",
+        help="the workspace NAME of the --config file's [workspaces.NAME] tables: its token_env, base_url and limits",
+    )
+    group.add_argument(
         "--rate-limit-url",
         metavar="URL",
         help="Redis URL of a rate budget shared by every process using the token, e.g. redis://host:6379/0 "
@@ -154,6 +159,9 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfig:
+    workspace = getattr(args, "workspace", None)
+    if workspace is not None and getattr(args, "workspace_table", None) != workspace:
+        raise ConfigError("--workspace needs --config FILE with a [workspaces.NAME] table of that name")
     defaults = RateLimits()
     limits = RateLimits(
         reads_per_second=args.read_rate if args.read_rate is not None else defaults.reads_per_second,
