@@ -3,6 +3,7 @@
     .venv/bin/python bench/shared_budget.py                 # both parts
     .venv/bin/python bench/shared_budget.py primitives      # limiters only: ours, pyrate-limiter, limits
     .venv/bin/python bench/shared_budget.py extract         # 4 extracts of one workspace, with and without
+    .venv/bin/python bench/shared_budget.py cpu             # CPU seconds per meeting of one extract process
 
 Needs ``redis-server`` on the PATH (started here on a free loopback port). ``pyrate-limiter`` and ``limits``
 are no dependencies of the project: ``pip install pyrate-limiter 'limits[async-redis]'`` to include them.
@@ -16,6 +17,8 @@ extract     4 ``python -m connector extract`` processes over disjoint windows of
             reads/s x 200 meetings = 20k meetings/s), over the wall time (Python start-up included) and
             over the longest extract's own time, requests/s together, and the 429s, with the shared
             budget and without it (each process then believes it owns 96 reads/s).
+cpu         one extract process against an emulator without latency or limits: its own user + system
+            CPU time (``os.wait4``) per meeting written, the figure the README's "Scaling" sizes with.
 """
 
 from __future__ import annotations
@@ -27,14 +30,11 @@ import json
 import math
 import multiprocessing
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from extract import TOKEN, emulator  # noqa: E402  (bench/extract.py: an emulator process)
 from redis_helpers import RedisServer  # noqa: E402
 
 PYTHON = sys.executable
-TOKEN = "bench-token"
 RATE = 96
 PROCESSES = 4
 TASKS = 32
@@ -193,38 +193,6 @@ def primitives(url: str, seconds: float = 8.0) -> list[list[str]]:
 
 
 # ------------------------------------------------------------------------------------------ extract
-@contextmanager
-def emulator(meetings: int) -> Iterator[str]:
-    """A separate emulator process at 150 ms and 100 reads/s; yields its URL."""
-    cmd = [
-        PYTHON,
-        "-m",
-        "connector.emulator",
-        "--port",
-        "0",
-        "--meetings",
-        str(meetings),
-        "--token",
-        TOKEN,
-        "--read-rate",
-        "100",
-        "--latency-ms",
-        "150",
-        "--prerender",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"(http://\S+)", line)
-        if not match:
-            raise RuntimeError(f"the emulator did not start: {line}")
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 # The emulator's meetings start 2024-01-01 .. 2026-12-31: four disjoint quarters of that.
 WINDOWS = [
     ("2024-01-01", "2024-10-01"),
@@ -234,6 +202,22 @@ WINDOWS = [
 ]
 
 
+def _extract_cmd(url: str, output: Path, *flags: str) -> list[str]:
+    return [
+        PYTHON,
+        "-m",
+        "connector",
+        "extract",
+        "--output",
+        str(output),
+        "--base-url",
+        url,
+        "--json",
+        "--quiet",
+        *flags,
+    ]
+
+
 def extract(emu_url: str, redis_url: str | None, workdir: Path) -> list[str]:
     """4 extracts side by side; together rows/s over the wall time of the slowest, and the 429s."""
     env = os.environ | {"ATTIO_API_KEY": TOKEN}
@@ -241,24 +225,8 @@ def extract(emu_url: str, redis_url: str | None, workdir: Path) -> list[str]:
     procs = []
     began = time.perf_counter()
     for i, (start, end) in enumerate(WINDOWS):
-        cmd = [
-            PYTHON,
-            "-m",
-            "connector",
-            "extract",
-            "--output",
-            str(workdir / f"w{i}-{bool(redis_url)}.parquet"),
-            "--base-url",
-            emu_url,
-            "--window",
-            "start",
-            "--ends-from",
-            start,
-            "--starts-before",
-            end,
-            "--json",
-            "--quiet",
-        ]
+        window = ["--window", "start", "--ends-from", start, "--starts-before", end]
+        cmd = _extract_cmd(emu_url, workdir / f"w{i}-{bool(redis_url)}.parquet", *window)
         if redis_url:
             cmd += ["--rate-limit-url", redis_url]
         procs.append(
@@ -288,6 +256,24 @@ def extract(emu_url: str, redis_url: str | None, workdir: Path) -> list[str]:
     ]
 
 
+def cpu_per_meeting(meetings: int, workdir: Path) -> list[str]:
+    """CPU seconds (user + system) of one extract process per meeting, page 200, Parquet."""
+    with emulator(meetings, prerender=True) as url:
+        env = os.environ | {"ATTIO_API_KEY": TOKEN}
+        cmd = _extract_cmd(url, workdir / "cpu.parquet", "--read-rate", "0")
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        if status:
+            raise RuntimeError(f"the extract failed ({status})")
+    rows = json.loads(out)["rows"]
+    cpu = usage.ru_utime + usage.ru_stime
+    return [f"{rows:,}", f"{cpu:.1f}", f"{cpu / rows * 1e6:.0f}", f"{rows / cpu:,.0f}"]
+
+
 def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
     line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=False))  # noqa: E731
@@ -296,7 +282,7 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", nargs="?", choices=["primitives", "extract"], help="one part only")
+    parser.add_argument("part", nargs="?", choices=["primitives", "extract", "cpu"], help="one part only")
     parser.add_argument("--meetings", type=int, default=400_000, help="seeded meetings for the extract part")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -319,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
             if args.part in (None, "extract"):
-                with emulator(args.meetings) as url:
+                with emulator(args.meetings, read_rate=100, latency_ms=150, prerender=True) as url:
                     rows = [extract(url, server.url, Path(tmp)), extract(url, None, Path(tmp))]
                 print(
                     table(
@@ -335,6 +321,14 @@ def main(argv: list[str] | None = None) -> int:
                             "429s",
                         ],
                         rows,
+                    )
+                )
+            if args.part in (None, "cpu"):
+                print(
+                    table(
+                        "one extract process, no latency, no limits, page 200, Parquet",
+                        ["meetings", "CPU s", "CPU µs/meeting", "meetings per CPU s"],
+                        [cpu_per_meeting(args.meetings // 2, Path(tmp))],
                     )
                 )
         finally:

@@ -142,6 +142,7 @@ class RedisBudget:
         self._redis: Any = None
         self._reserve: Any = None
         self._pause: Any = None
+        self._errors: tuple[type[Exception], ...] = (OSError,)  # with redis' own errors once imported
 
     def __repr__(self) -> str:
         return f"RedisBudget(url={masked_url(self.url)!r})"
@@ -161,7 +162,7 @@ class RedisBudget:
             raise ConfigError(
                 "rate_limit_url needs the redis package: pip install 'connector[redis]'"
             ) from None
-        self._errors = RedisError
+        self._errors = (RedisError, OSError)
         try:
             self._redis = aioredis.Redis.from_url(self.url, socket_connect_timeout=5, socket_timeout=10)
         except ValueError as exc:  # redis-py's message for a bad URL names no credentials
@@ -185,7 +186,7 @@ class RedisBudget:
             raise RateLimitStoreError("the shared rate budget is closed")
         try:
             return int(await script(keys=[f"{self.key}:{kind}"], args=list(args), client=self._redis))
-        except (self._errors, OSError) as exc:
+        except self._errors as exc:
             raise self._error(exc) from None
 
     async def reserve(self, kind: RequestKind, interval: float, *, confirm: bool = False) -> float | None:
