@@ -271,3 +271,13 @@ def test_four_processes_share_one_budget_without_a_429(
     assert sum(r["requests"] for r in reports) == emu.emulator.stats.count(method="GET") > 300
     ids = [i for n in range(4) for i in pq.read_table(tmp_path / f"q{n}.parquet", columns=["meeting_id"]).column("meeting_id").to_pylist()]
     assert len(ids) == len(set(ids)) == 3000, "every meeting once, across the four windows"
+
+
+def test_a_rate_limit_url_flag_that_is_no_redis_url_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATTIO_API_KEY", "t0ken")
+    out = str(tmp_path / "m.parquet")
+    assert main(["extract", "--output", out, "--rate-limit-url", "http://:pw-1@redis:6379"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "invalid --rate-limit-url: must be a Redis URL" in err[0] and "pw-1" not in err[0]
