@@ -20,6 +20,7 @@ import redis
 from extract_helpers import client_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from load_helpers import meeting_rows, write_rows
 from redis_helpers import RedisServer, free_port, redis_server
 
 from connector import AttioClient, RateLimitError, RateLimitStoreError
@@ -281,3 +282,23 @@ def test_a_rate_limit_url_flag_that_is_no_redis_url_is_exit_2(
     assert main(["extract", "--output", out, "--rate-limit-url", "http://:pw-1@redis:6379"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "invalid --rate-limit-url: must be a Redis URL" in err[0] and "pw-1" not in err[0]
+
+
+def test_two_loads_share_one_write_budget_without_a_429(
+    make_emulator: Any, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # Each load alone would send 24 writes/s: together 48/s against Attio's 25.
+    emu = make_emulator(write_rate=25, latency_ms=150)
+    env = os.environ | {"ATTIO_API_KEY": emu.token, "CONNECTOR_RATE_LIMIT_URL": redis_server.url}
+    procs = []
+    for name in ("a", "b"):
+        source = write_rows(tmp_path / f"{name}.csv", meeting_rows(80, prefix=name))
+        cmd = [sys.executable, "-m", "connector", "load", str(source), "--base-url", emu.url, "-q", "--json"]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for proc in procs:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+        report = json.loads(out)
+        assert (report["created"], report["rate_limited"]) == (80, 0)
+    assert emu.emulator.stats.count(status=429) == 0
+    assert emu.emulator.stats.count(method="POST") == 160, "every row sent once, none retried"
