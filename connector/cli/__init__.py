@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from ..errors import ApiError, ConfigError, ConnectorError, PaginationError, SchemaError, TransportError
 from .common import EXIT_API, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_TRANSPORT, EXIT_USAGE
-from .configfile import apply_config_file, split_config_option
+from .configfile import apply_config_file, split_config_option, workspace_option
 
 __all__ = ["build_parser", "main"]
 
@@ -43,8 +43,9 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def build_parser(config_file: Path | None = None) -> argparse.ArgumentParser:
-    """The argument parser with every subcommand; ``config_file`` supplies defaults (see :mod:`.configfile`)."""
+def build_parser(config_file: Path | None = None, workspace: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand; ``config_file`` supplies defaults (see :mod:`.configfile`),
+    its ``[workspaces.<workspace>]`` table those of the connection."""
     parser = _Parser(
         prog="python -m connector",
         description="Move Attio meetings between Attio's API and your data stack.",
@@ -69,7 +70,7 @@ def build_parser(config_file: Path | None = None) -> argparse.ArgumentParser:
             continue
         module.add_parser(subparsers)
     if config_file is not None:
-        apply_config_file(config_file, subparsers.choices)
+        apply_config_file(config_file, subparsers.choices, workspace)
     return parser
 
 
@@ -94,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     try:
         config_file, argv = split_config_option(sys.argv[1:] if argv is None else argv)
-        parser = build_parser(config_file)
+        parser = build_parser(config_file, workspace_option(argv))
     except ConnectorError as exc:
         print(f"error: {exc}{_hint(exc)}", file=sys.stderr)
         return EXIT_USAGE

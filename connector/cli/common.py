@@ -16,7 +16,15 @@ from typing import Any, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
-from ..config import TOKEN_ENV, ClientConfig, RateLimits, Secret, check_base_url, check_env_name
+from ..config import (
+    TOKEN_ENV,
+    ClientConfig,
+    RateLimits,
+    Secret,
+    check_base_url,
+    check_env_name,
+    check_rate_limit_url,
+)
 from ..errors import ConfigError, shown
 from ..timezones import is_valid_timezone
 
@@ -128,6 +136,17 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--write-rate", type=rate, metavar="R", help="client write budget, requests/s (default 24)")
     group.add_argument("--max-in-flight", type=positive_int, metavar="N", help="cap on concurrent requests (default 32)")
     group.add_argument(
+        "--workspace",
+        metavar="NAME",
+        help="the workspace NAME of the --config file's [workspaces.NAME] tables: its token_env, base_url and limits",
+    )
+    group.add_argument(
+        "--rate-limit-url",
+        metavar="URL",
+        help="Redis URL of a rate budget shared by every process using the token, e.g. redis://host:6379/0 "
+        "(default $CONNECTOR_RATE_LIMIT_URL; none: this process's own budget)",
+    )
+    group.add_argument(
         "--timeout", type=positive_seconds, metavar="S", help="seconds per request before it is retried (default 30)"
     )
     group.add_argument(
@@ -140,6 +159,9 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfig:
+    workspace = getattr(args, "workspace", None)
+    if workspace is not None and getattr(args, "workspace_table", None) != workspace:
+        raise ConfigError("--workspace needs --config FILE with a [workspaces.NAME] table of that name")
     defaults = RateLimits()
     limits = RateLimits(
         reads_per_second=args.read_rate if args.read_rate is not None else defaults.reads_per_second,
@@ -148,7 +170,9 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfi
     )
     token_env = check_env_name(getattr(args, "token_env", TOKEN_ENV), "--token-env")
     base = None if args.base_url is None or "base_url" in overrides else check_base_url(args.base_url, "--base-url")
-    settings = {"base_url": base, "timeout": args.timeout, "limits": limits} | overrides
+    url = getattr(args, "rate_limit_url", None)
+    shared = None if url is None else check_rate_limit_url(url, "--rate-limit-url")
+    settings = {"base_url": base, "timeout": args.timeout, "limits": limits, "rate_limit_url": shared} | overrides
     config = ClientConfig.from_env(token_env=token_env, **settings)
     if config.token is None:
         if token_env.isupper():

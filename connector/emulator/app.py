@@ -131,6 +131,8 @@ class Emulator:
         self.read_limiter = WindowLimiter(self.config.read_rate)
         self.write_limiter = WindowLimiter(self.config.write_rate)
         self._ids = random.Random(f"created:{self.config.seed}")
+        # Each further workspace is an emulator of its own (data, limits, faults), chosen by the token.
+        self.workspaces = {w.token: Emulator(self.config.for_workspace(w)) for w in self.config.workspaces}
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._pipeline], client_max_size=16 * 1024 * 1024)
@@ -164,7 +166,7 @@ class Emulator:
         route = (
             request.match_info.route.resource.canonical if request.match_info.route.resource else request.path
         )
-        resp = await self._guarded(request, handler, method)
+        resp = await self._in_workspace(request, handler, method)
         self.stats.record(
             method, route, 0 if isinstance(resp, _Cut) and resp._partial is None else resp.status
         )
@@ -234,6 +236,14 @@ class Emulator:
         if kind == "truncate":
             return _json(resp.status, half)
         return _Cut(resp.status, half, len(body))  # drop_after_commit
+
+    async def _in_workspace(self, request: web.Request, handler: Handler, method: str) -> web.StreamResponse:
+        """Guard and handle the request in the workspace its token belongs to (this one unless another's)."""
+        token = token_from_header(request.headers.get("Authorization"))
+        workspace = self.workspaces.get(token) if token else None
+        if workspace is None:
+            return await self._guarded(request, handler, method)
+        return await workspace._guarded(request, getattr(workspace, handler.__name__), method)
 
     @staticmethod
     def _rate_limited(retry_after: str) -> web.Response:
