@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -312,8 +312,9 @@ class ExtractRun:
         cp = self.checkpoint
         frontier = _Frontier(self.config.query.sort) if self.staged else None
         if frontier is not None:
-            for batch in self._parts(frontier.ready(cp.windows)):
-                yield batch
+            for name in frontier.ready(cp.windows):
+                for batch in await self._part(name):
+                    yield batch
         async with self._chunks() as chunks:
             async for chunk in chunks:
                 self.pages += chunk.pages
@@ -332,14 +333,16 @@ class ExtractRun:
                     if name == just and batch is not None:
                         yield batch  # still in memory: no need to read back the part just written
                     else:
-                        for part in self._parts([name]):
+                        for part in await self._part(name):
                             yield part
         if frontier is not None:
-            for batch in self._parts(frontier.ready(cp.windows)):
-                yield batch
+            for name in frontier.ready(cp.windows):
+                for batch in await self._part(name):
+                    yield batch
 
-    def _parts(self, names: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        return self.checkpoint.read_parts(names) if names else iter(())
+    async def _part(self, name: str) -> list[pa.RecordBatch]:
+        """A committed part's batches, read in a worker thread (decompressing is CPU work)."""
+        return await anyio.to_thread.run_sync(lambda: list(self.checkpoint.read_parts([name])))
 
     async def into(self, sink: Sink) -> ExtractReport:
         """Run the extract into ``sink`` (opened, written, committed; aborted on any error) and report."""
