@@ -8,7 +8,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-HEADER = ["external_ref", "title", "start", "end", "participants", "organizer", "description", "linked_records"]
+HEADER = [
+    "external_ref",
+    "title",
+    "start",
+    "end",
+    "participants",
+    "organizer",
+    "description",
+    "linked_records",
+]
 
 
 def link(kind: str, n: int) -> str:
@@ -16,8 +25,13 @@ def link(kind: str, n: int) -> str:
     return f"{kind}:{uuid.uuid5(uuid.NAMESPACE_OID, f'{kind}-{n}')}"
 
 
-def export(n: int, *, changed: dict[int, str] | None = None, removed: set[int] | frozenset[int] = frozenset(),
-           new: int = 0) -> list[list[str]]:
+def export(
+    n: int,
+    *,
+    changed: dict[int, str] | None = None,
+    removed: set[int] | frozenset[int] = frozenset(),
+    new: int = 0,
+) -> list[list[str]]:
     """An export of rows 0..n-1 (less ``removed``) plus ``new`` rows after them; ``changed[i]`` says how row i
     differs from the first export: ``links`` (a company linked besides its deal),
     ``unlink`` (its links dropped), ``title``, ``start`` or ``participants``."""
@@ -41,8 +55,18 @@ def export(n: int, *, changed: dict[int, str] | None = None, removed: set[int] |
         elif how == "participants":
             people += ";q@example.org"
         end = start + timedelta(minutes=45)
-        out.append([f"s-{i}", title, start.isoformat() + "Z", end.isoformat() + "Z", people, "host@acme.com",
-                    f"about {i}", links])
+        out.append(
+            [
+                f"s-{i}",
+                title,
+                start.isoformat() + "Z",
+                end.isoformat() + "Z",
+                people,
+                "host@acme.com",
+                f"about {i}",
+                links,
+            ]
+        )
     return out
 
 

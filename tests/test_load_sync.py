@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,8 +16,9 @@ from typing import Any
 import anyio
 import pytest
 from sync_helpers import assert_attio_matches, export, write
-from test_load import client_config
+from test_load import ROOT, client_config
 
+from connector.cli import main
 from connector.client import AttioClient
 from connector.load import LoadConfig, load
 
@@ -55,13 +61,26 @@ async def test_sync_updates_links_replaces_changed_rows_and_deletes_removed_ones
     stats.reset()
     report = await sync(emu, write(source, second), contract=contract, delete_missing=True, max_delete=0.5)
     assert report.ok, report.format()
-    assert (report.created, report.updated, report.replaced, report.deleted, report.unchanged) == (2, 2, 3, 2, 5)
+    assert (report.created, report.updated, report.replaced, report.deleted, report.unchanged) == (
+        2,
+        2,
+        3,
+        2,
+        5,
+    )
     assert report.rows == len(second)
     lines = by_ref(results(tmp_path / "m.results.csv"))
     assert {ref: r["outcome"] for ref, r in lines.items()} == {
         **{f"s-{i}": "unchanged" for i in (0, 6, 7, 8, 11)},
-        "s-1": "updated", "s-2": "updated", "s-3": "replaced", "s-4": "replaced", "s-5": "replaced",
-        "s-9": "deleted", "s-10": "deleted", "s-12": "created", "s-13": "created",
+        "s-1": "updated",
+        "s-2": "updated",
+        "s-3": "replaced",
+        "s-4": "replaced",
+        "s-5": "replaced",
+        "s-9": "deleted",
+        "s-10": "deleted",
+        "s-12": "created",
+        "s-13": "created",
     }
     for ref in ("s-1", "s-2"):
         assert lines[ref]["meeting_id"] == ids[ref]
@@ -72,7 +91,9 @@ async def test_sync_updates_links_replaces_changed_rows_and_deletes_removed_ones
     assert_attio_matches(emu, second)
     # the writes a sync needs: 2 creates, 3 replaces (create + delete), 2 deletes, 2 link updates; no GET for
     # an unchanged row (one GET for the row whose links were dropped: its PUT keeps Attio's own links)
-    writes = Counter(m for (m, _, s), n in stats.responses.items() for _ in range(n) if m != "GET" and s == 200)
+    writes = Counter(
+        m for (m, _, s), n in stats.responses.items() for _ in range(n) if m != "GET" and s == 200
+    )
     assert writes == {"POST": 5, "DELETE": 5, "PATCH": 1, "PUT": 1}
     assert stats.count(method="GET", route="/v2/meetings/{meeting_id}") == 1
 
@@ -124,19 +145,31 @@ async def test_delete_missing_never_deletes_a_meeting_the_ledger_did_not_create(
         # created a moment before the load: found, with no allowance for clock skew
         report = await sync(emu, write(source, export(3)), client, contract="find-or-create", clock_skew=0)
         assert (report.found, report.created) == (1, 2)
-        report = await sync(emu, write(source, export(3, removed={0})), client, contract="find-or-create",
-                            delete_missing=True, max_delete=1.0, clock_skew=0)
+        report = await sync(
+            emu,
+            write(source, export(3, removed={0})),
+            client,
+            contract="find-or-create",
+            delete_missing=True,
+            max_delete=1.0,
+            clock_skew=0,
+        )
     assert report.deleted == 0 and report.ok
     assert emu.emulator.store.get(other["id"]["meeting_id"]) is not None
 
 
 def _body(row: list[str]) -> dict[str, Any]:
-    ref, title, start, end, people, organizer, description, _ = row
+    _ref, title, start, end, people, organizer, description, _links = row
     return {
-        "title": title, "description": description, "is_all_day": False,
-        "start": {"datetime": start}, "end": {"datetime": end},
-        "participants": [{"email_address": e, "is_organizer": e == organizer, "status": "accepted"}
-                         for e in [*people.split(";"), organizer]],
+        "title": title,
+        "description": description,
+        "is_all_day": False,
+        "start": {"datetime": start},
+        "end": {"datetime": end},
+        "participants": [
+            {"email_address": e, "is_organizer": e == organizer, "status": "accepted"}
+            for e in [*people.split(";"), organizer]
+        ],
     }
 
 
@@ -155,7 +188,9 @@ async def test_a_rejected_row_keeps_its_meeting(make_emulator: Any, tmp_path: Pa
 def ledger_ops(path: Path) -> list[tuple[str, str | None, str | None]]:
     db = sqlite3.connect(path)
     try:
-        return db.execute("SELECT key, op, old_meeting_id FROM refs WHERE op IS NOT NULL ORDER BY key").fetchall()
+        return db.execute(
+            "SELECT key, op, old_meeting_id FROM refs WHERE op IS NOT NULL ORDER BY key"
+        ).fetchall()
     finally:
         db.close()
 
@@ -181,3 +216,117 @@ async def test_a_fault_on_any_sync_write_ends_with_one_meeting_per_row(
     assert report.ok and report.failed == 0, report.format()
     assert_attio_matches(emu, second)
     assert ledger_ops(tmp_path / "m.ledger.sqlite") == []
+
+
+async def _wait_for_writes(emu: Any, count: int) -> None:
+    # The emulator serves from another thread and offers no event for "n writes answered": poll, bounded.
+    with anyio.fail_after(60):
+        while sum(emu.emulator.stats.count(method=m) for m in ("POST", "PUT", "PATCH", "DELETE")) < count:  # noqa: ASYNC110
+            await anyio.sleep(0.002)
+
+
+KINDS = ("links", "unlink", "title", "start", "participants")
+
+
+@pytest.mark.parametrize(("sig", "after"), [("KILL", 3), ("KILL", 12), ("KILL", 25), ("TERM", 10)])
+def test_a_killed_sync_is_finished_by_the_next_run(
+    make_emulator: Any, tmp_path: Path, sig: str, after: int
+) -> None:
+    emu = make_emulator(meetings=0, contract="create-only", latency_ms=30)
+    source = tmp_path / "m.csv"
+    anyio.run(sync, emu, write(source, export(40)))
+    second = export(40, changed={i: KINDS[i % 5] for i in range(30)}, removed={30, 31, 32, 33}, new=4)
+    write(source, second)
+    emu.emulator.stats.reset()
+    args = ["--sync", "--delete-missing", "--max-delete", "25", "--contract", "create-only"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "connector",
+        "load",
+        str(source),
+        "--base-url",
+        emu.url,
+        *args,
+        "--concurrency",
+        "6",
+        "-q",
+    ]
+    env = os.environ | {"ATTIO_API_KEY": emu.token}
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        anyio.run(_wait_for_writes, emu, after)
+        proc.send_signal(getattr(signal, "SIG" + sig))
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == (-signal.SIGKILL if sig == "KILL" else 130), err
+    if sig == "KILL":  # killed mid-way: steps were recorded and not finished
+        assert ledger_ops(tmp_path / "m.ledger.sqlite")
+    rerun = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert_attio_matches(emu, second)
+    assert ledger_ops(tmp_path / "m.ledger.sqlite") == []
+    # the rerun's results hold every row of the input, each once
+    lines = results(tmp_path / "m.results.csv")
+    assert sorted(int(r["row_number"]) for r in lines if r["row_number"]) == list(range(2, len(second) + 2))
+
+
+def test_dry_run_prints_the_plan_and_sends_nothing(
+    make_emulator: Any, tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    emu = make_emulator(meetings=0, contract="create-only")
+    source = tmp_path / "m.csv"
+    anyio.run(sync, emu, write(source, export(12)))
+    second = export(12, changed=CHANGES, removed={9, 10}, new=2)
+    write(source, second)
+    emu.emulator.stats.reset()
+    ledger = (tmp_path / "m.ledger.sqlite").read_bytes()
+    monkeypatch.setenv("ATTIO_API_KEY", emu.token)
+    args = [
+        "load",
+        str(source),
+        "--sync",
+        "--delete-missing",
+        "--max-delete",
+        "50",
+        "--dry-run",
+        "--results",
+        str(tmp_path / "plan.csv"),
+        "--json",
+        "-q",
+    ]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["plan"] == {"unchanged": 5, "update": 2, "replace": 3, "delete": 2, "create": 2}
+    assert report["plan_sample"]["replace"] == ["s-3", "s-4", "s-5"]
+    assert report["plan_sample"]["delete"] == ["s-10", "s-9"]
+    lines = by_ref(results(tmp_path / "plan.csv"))
+    assert lines["s-3"]["error"] == "dry run: would replace (title changed)"
+    assert lines["s-9"]["row_number"] == "" and lines["s-9"]["old_meeting_id"]
+    assert emu.emulator.stats.requests == 0
+    assert (tmp_path / "m.ledger.sqlite").read_bytes() == ledger
+    # the text form: counts, then the first refs of each kind; over the guard: exit 6, a real run deletes none
+    assert (
+        main(["load", str(source), "--sync", "--delete-missing", "--max-delete", "10", "--dry-run", "-q"])
+        == 6
+    )
+    out = capsys.readouterr().out
+    assert "plan: 5 unchanged, 2 to update, 3 to replace, 2 to create, 2 to delete" in out
+    assert "  replace: s-3, s-4, s-5" in out and "a real run deletes none" in out
+    assert emu.emulator.stats.requests == 0
+    assert_attio_matches(emu, export(12))
+
+
+def test_delete_missing_needs_sync(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    source = write(tmp_path / "m.csv", export(2))
+    monkeypatch.setenv("ATTIO_API_KEY", "unused")
+    assert main(["load", str(source), "--delete-missing", "--dry-run", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "delete_missing" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as stop:  # argparse's own usage error
+        main(["load", str(source), "--sync", "--max-delete", "120", "--dry-run", "-q"])
+    assert stop.value.code == 2
+    assert "--max-delete" in capsys.readouterr().err

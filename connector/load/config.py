@@ -96,7 +96,7 @@ class LoadReport:
     ``unreachable``: the load stopped because Attio could not be reached: as many rows in a row as there are
     workers failed after every retry (network, timeouts, 5xx, 429), with no row succeeding in between.
     ``delete_guard``: ``--delete-missing`` deleted nothing because it would have deleted more than
-    ``max_delete`` of the ledger's meetings (the message is in ``aborted``). ``plan``: a sync dry run's
+    ``max_delete`` of the ledger's meetings (the message is in ``aborted``; in a dry run: would delete nothing). ``plan``: a sync dry run's
     counts per step (create, update, replace, delete, unchanged) and ``plan_sample`` the first refs of each.
     """
 
@@ -158,6 +158,8 @@ class LoadReport:
                     if refs:
                         more = " ..." if self.plan.get(kind, 0) > len(refs) else ""
                         lines.append(f"  {kind}: {', '.join(refs)}{more}")
+                if self.delete_guard:
+                    lines.append("  more than --max-delete of the ledger's meetings left the input: a real run deletes none")
         elif self.sync:
             lines = [
                 f"{head}: {self.rows} rows: {self.created} created, {self.updated} updated, {self.replaced} replaced, "

@@ -50,7 +50,7 @@ from ..errors import ConfigError, ConnectorError
 from ..locks import FileLock
 from .rows import Prepared, differing_fields, field_fingerprints
 
-__all__ = ["Claim", "Ledger", "LedgerError"]
+__all__ = ["Claim", "Ledger", "LedgerError", "body_fingerprint"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS refs (
@@ -265,8 +265,7 @@ class Ledger:
         ).fetchone()
         body = fingerprint = None
         if self.keep_bodies:
-            body = json.dumps(item.body, sort_keys=True, separators=(",", ":"))
-            fingerprint = hashlib.sha256(body.encode()).hexdigest()[:24]
+            body, fingerprint = body_fingerprint(item.body)
         fields = field_fingerprints(item.body)
         fields_text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         if row is None:
@@ -404,8 +403,7 @@ class Ledger:
         """Make a done row a row to send again with its new body, durably, before the POST of a replace
         (``old_meeting_id`` still to delete afterwards, or None when it is deleted already); its claim time."""
         now = time.time()
-        body = json.dumps(item.body, sort_keys=True, separators=(",", ":"))
-        fingerprint = hashlib.sha256(body.encode()).hexdigest()[:24]
+        body, fingerprint = body_fingerprint(item.body)
         self._begin()
         self._conn.execute(
             "UPDATE refs SET state = 'in_flight', maybe_sent = 1, fingerprint = ?, claimed_at = ?, updated_at = ?,"
@@ -421,10 +419,7 @@ class Ledger:
         """A PATCH/PUT is done: the meeting now holds ``body``'s linked records."""
         self._begin()
         self._loaded(key, body)
-        body_text = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        self._conn.execute(
-            "UPDATE refs SET fingerprint = ? WHERE key = ?", (hashlib.sha256(body_text.encode()).hexdigest()[:24], key)
-        )
+        self._conn.execute("UPDATE refs SET fingerprint = ? WHERE key = ?", (body_fingerprint(body)[1], key))
         self._set_op(key, None)
 
     @_guarded
@@ -473,6 +468,12 @@ class Ledger:
             (run_id,),
         ).fetchall()
         return [tuple(step) for step in steps], total
+
+
+def body_fingerprint(body: dict[str, Any]) -> tuple[str, str]:
+    """A body as the ledger keeps it (canonical JSON) and its fingerprint."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return text, hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _links_text(body: dict[str, Any]) -> str:

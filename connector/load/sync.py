@@ -53,6 +53,7 @@ def error_text(exc: BaseException) -> str:
         return f"{kind}: {exc.message}"
     return f"transport/{type(exc).__name__}: {exc}"
 
+
 __all__ = ["Step", "SyncSteps", "error_text", "link_changes"]
 
 # (external_ref key, meeting ID, pending op or None): a step of a sync after the input was read.
@@ -156,7 +157,9 @@ class SyncSteps:
         if result.outcome not in ("created", "found"):
             return replace(result, old_meeting_id=old or replaced)
         if old is not None:
-            if result.meeting_id == old:  # the server found the old meeting by its ref: delete it first after all
+            if (
+                result.meeting_id == old
+            ):  # the server found the old meeting by its ref: delete it first after all
                 self.ledger.begin(item.key, "replace", old)
                 await self.delete(old)
                 return await self._create(item, None, replaced=old)
@@ -178,8 +181,12 @@ class SyncSteps:
                 self.ledger.step_failed(key, text, keep=False)
                 return RowResult(None, key, "skipped", meeting_id, text)
             if op == "replace" and self.ledger.meeting_id(key) != meeting_id:
-                self.ledger.old_deleted(key)  # the new meeting stays: it is the ref's, and --delete-missing decides
-                return RowResult(None, key, "replaced", self.ledger.meeting_id(key), old_meeting_id=meeting_id)
+                self.ledger.old_deleted(
+                    key
+                )  # the new meeting stays: it is the ref's, and --delete-missing decides
+                return RowResult(
+                    None, key, "replaced", self.ledger.meeting_id(key), old_meeting_id=meeting_id
+                )
             self.ledger.removed(key, meeting_id, self.run.run_id)
             return RowResult(None, key, "deleted", old_meeting_id=meeting_id)
         except (AuthenticationError, PermissionDeniedError):
