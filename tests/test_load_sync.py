@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -199,20 +200,27 @@ FAULTS = ["drop_after_commit", "truncate", "500", "429", "drop"]
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize(
+    ("contract", "fault"),
+    [
+        *(("create-only", f) for f in FAULTS),
+        ("find-or-create", "drop_after_commit"),
+        ("find-or-create", "500"),
+    ],
+)
 @pytest.mark.parametrize("method", ["POST", "DELETE", "PUT", "PATCH"])
 async def test_a_fault_on_any_sync_write_ends_with_one_meeting_per_row(
-    make_emulator: Any, tmp_path: Path, fault: str, method: str
+    make_emulator: Any, tmp_path: Path, contract: str, fault: str, method: str
 ) -> None:
-    emu = make_emulator(meetings=0, contract="create-only")
+    emu = make_emulator(meetings=0, contract=contract)
     source = tmp_path / "m.csv"
-    await sync(emu, write(source, export(12)))
+    await sync(emu, write(source, export(12)), contract=contract)
     second = export(12, changed=CHANGES, removed={9, 10}, new=2)
     emu.emulator.faults.script([fault, fault], method=method)
-    report = await sync(emu, write(source, second), delete_missing=True, max_delete=0.5)
+    report = await sync(emu, write(source, second), contract=contract, delete_missing=True, max_delete=0.5)
     assert emu.emulator.stats.faults[fault] >= 1
     if not report.ok:  # a step left pending is finished by the next run
-        report = await sync(emu, source, delete_missing=True, max_delete=0.5)
+        report = await sync(emu, source, contract=contract, delete_missing=True, max_delete=0.5)
     assert report.ok and report.failed == 0, report.format()
     assert_attio_matches(emu, second)
     assert ledger_ops(tmp_path / "m.ledger.sqlite") == []
@@ -228,17 +236,26 @@ async def _wait_for_writes(emu: Any, count: int) -> None:
 KINDS = ("links", "unlink", "title", "start", "participants")
 
 
-@pytest.mark.parametrize(("sig", "after"), [("KILL", 3), ("KILL", 12), ("KILL", 25), ("TERM", 10)])
+@pytest.mark.parametrize(
+    ("sig", "after", "contract"),
+    [
+        ("KILL", 3, "create-only"),
+        ("KILL", 12, "create-only"),
+        ("KILL", 25, "create-only"),
+        ("KILL", 12, "find-or-create"),
+        ("TERM", 10, "create-only"),
+    ],
+)
 def test_a_killed_sync_is_finished_by_the_next_run(
-    make_emulator: Any, tmp_path: Path, sig: str, after: int
+    make_emulator: Any, tmp_path: Path, sig: str, after: int, contract: str
 ) -> None:
-    emu = make_emulator(meetings=0, contract="create-only", latency_ms=30)
+    emu = make_emulator(meetings=0, contract=contract, latency_ms=30)
     source = tmp_path / "m.csv"
-    anyio.run(sync, emu, write(source, export(40)))
+    anyio.run(partial(sync, emu, write(source, export(40)), contract=contract))
     second = export(40, changed={i: KINDS[i % 5] for i in range(30)}, removed={30, 31, 32, 33}, new=4)
     write(source, second)
     emu.emulator.stats.reset()
-    args = ["--sync", "--delete-missing", "--max-delete", "25", "--contract", "create-only"]
+    args = ["--sync", "--delete-missing", "--max-delete", "25", "--contract", contract]
     cmd = [
         sys.executable,
         "-m",
@@ -330,3 +347,65 @@ def test_delete_missing_needs_sync(tmp_path: Path, monkeypatch: Any, capsys: Any
         main(["load", str(source), "--sync", "--max-delete", "120", "--dry-run", "-q"])
     assert stop.value.code == 2
     assert "--max-delete" in capsys.readouterr().err
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL."""
+
+
+class KillAfterPost:
+    """Delegates to a real client; the POST is carried out, then the loader 'dies' before it hears the answer."""
+
+    def __init__(self, client: AttioClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def find_or_create_meeting(self, body: Any, **kwargs: Any) -> Any:
+        await self._client.find_or_create_meeting(body, **kwargs)
+        raise Killed
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("delete_missing", [True, False])
+async def test_a_row_removed_after_its_replace_was_killed_leaves_no_extra_meeting(
+    make_emulator: Any, tmp_path: Path, delete_missing: bool
+) -> None:
+    emu = make_emulator(meetings=0, contract="create-only")
+    source = tmp_path / "m.csv"
+    await sync(emu, write(source, export(4)))
+    async with AttioClient(client_config(emu)) as client:
+        with pytest.raises(BaseExceptionGroup) as info:  # row 2's new meeting is made, its answer never heard
+            await sync(
+                emu, write(source, export(4, changed={2: "title"})), KillAfterPost(client), concurrency=1
+            )
+        assert info.group_contains(Killed)
+        assert ledger_ops(tmp_path / "m.ledger.sqlite")[0][:2] == ("s-2", "replace")
+        assert len(emu.emulator.store.all_meetings()) == 5
+        final = export(4, removed={2})
+        report = await sync(emu, write(source, final), client, delete_missing=delete_missing, max_delete=0.5)
+    assert report.ok, report.format()
+    if delete_missing:
+        assert report.deleted == 1
+        assert_attio_matches(emu, final)
+    else:  # the replace is undone: row 2 keeps its first meeting until --delete-missing
+        assert_attio_matches(emu, export(4))
+    assert ledger_ops(tmp_path / "m.ledger.sqlite") == []
+
+
+@pytest.mark.anyio
+async def test_a_row_removed_after_its_create_was_killed_is_deleted(
+    make_emulator: Any, tmp_path: Path
+) -> None:
+    emu = make_emulator(meetings=0, contract="create-only")
+    source = tmp_path / "m.csv"
+    await sync(emu, write(source, export(4)))
+    async with AttioClient(client_config(emu)) as client:
+        with pytest.raises(BaseExceptionGroup) as info:
+            await sync(emu, write(source, export(4, new=1)), KillAfterPost(client), concurrency=1)
+        assert info.group_contains(Killed)
+        assert len(emu.emulator.store.all_meetings()) == 5
+        report = await sync(emu, write(source, export(4)), client, delete_missing=True, max_delete=0.5)
+    assert report.ok and report.deleted == 1, report.format()
+    assert_attio_matches(emu, export(4))

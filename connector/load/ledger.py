@@ -436,6 +436,12 @@ class Ledger:
             "INSERT INTO deleted (key, meeting_id, run_id, deleted_at) VALUES (?, ?, ?, ?)",
             (key, meeting_id, run_id, time.time()),
         )
+        self.forget(key)
+
+    @_guarded
+    def forget(self, key: str) -> None:
+        """Drop a ref that left the input and has no meeting (any more)."""
+        self._begin()
         self._conn.execute("DELETE FROM refs WHERE key = ?", (key,))
         self._conn.execute("DELETE FROM sent WHERE key = ?", (key,))
 
@@ -448,6 +454,23 @@ class Ledger:
             self._set_op(key, None)
 
     @_guarded
+    def sent_bodies(self, key: str) -> list[dict[str, Any]]:
+        """Every body claimed for sending while the ref was not done (what a lost POST may have created)."""
+        return [json.loads(b) for (b,) in self._conn.execute("SELECT body FROM sent WHERE key = ?", (key,))]
+
+    @_guarded
+    def undo_replace(self, key: str, old_meeting_id: str) -> None:
+        """A replace whose create was never confirmed is dropped: the old meeting is the ref's again."""
+        self._begin()
+        self._conn.execute(
+            "UPDATE refs SET state = 'created', meeting_id = ?, maybe_sent = 0, op = NULL, old_meeting_id = NULL,"
+            " updated_at = ? WHERE key = ?",
+            (old_meeting_id, time.time(), key),
+        )
+        self._conn.execute("DELETE FROM sent WHERE key = ?", (key,))
+        self.commit()
+
+    @_guarded
     def mark_seen(self, keys: Sequence[str], run_id: str) -> None:
         """Note refs of rows this run read but could not send (rejected): still in the input, not to delete."""
         self._begin()
@@ -456,15 +479,20 @@ class Ledger:
     @_guarded
     def unseen(self, run_id: str) -> tuple[list[tuple[str, str, str | None]], int]:
         """What a sync of a whole input still has to do for refs this run did not see, and how many meetings this
-        ledger created. Each step is ``(key, meeting_id, op)``: a pending ``delete``/``replace`` to finish (op
-        set), or a meeting this ledger created whose ref left the input (op None; only for --delete-missing)."""
+        ledger created. Each step is ``(key, meeting_id, op)``: a pending ``delete``/``replace`` to finish, an
+        ``undo`` of a replace whose create was never confirmed (``meeting_id``: the old meeting), or, only for
+        --delete-missing, a meeting this ledger created whose ref left the input (op None) or a row that left
+        it while a send of it may have created one (``lost``: the meeting is looked for)."""
         db = self._conn
         total = db.execute("SELECT COUNT(*) FROM refs WHERE state = 'created' AND meeting_id IS NOT NULL").fetchone()[0]
         steps = db.execute(
-            "SELECT key, CASE WHEN op IS NULL THEN meeting_id ELSE old_meeting_id END, op FROM refs"
+            "SELECT key, CASE WHEN op IS NULL THEN meeting_id ELSE old_meeting_id END,"
+            " CASE WHEN op = 'replace' AND state NOT IN ('created', 'found') THEN 'undo'"
+            " WHEN op IS NULL AND state NOT IN ('created', 'found') THEN 'lost' ELSE op END FROM refs"
             " WHERE (seen_run IS NULL OR seen_run != ?) AND ("
-            " (op IN ('delete', 'replace') AND old_meeting_id IS NOT NULL AND state IN ('created', 'found'))"
-            " OR (op IS NULL AND state = 'created' AND meeting_id IS NOT NULL)) ORDER BY key",
+            " (op IN ('delete', 'replace') AND old_meeting_id IS NOT NULL)"
+            " OR (op IS NULL AND state = 'created' AND meeting_id IS NOT NULL)"
+            " OR (op IS NULL AND state IN ('in_flight', 'failed') AND maybe_sent = 1)) ORDER BY key",
             (run_id,),
         ).fetchall()
         return [tuple(step) for step in steps], total

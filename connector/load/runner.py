@@ -14,8 +14,9 @@ whose send may have been carried out without an answer (a killed run, a dropped 
 for it, matched on what was sent (:func:`same_meeting`), and sent again only when no meeting matches.
 
 With ``sync`` a done row whose content changed goes to a worker too (:mod:`.sync`: update or replace), and
-after the input a second stage finishes pending sync steps of refs no longer in it and, with
-``delete_missing``, deletes the meetings this ledger created for them (behind the ``max_delete`` guard).
+once the whole input is claimed the reader queues the steps for refs no longer in it: pending sync steps to
+finish and, with ``delete_missing``, the meetings this ledger created for them to delete (behind the
+``max_delete`` guard).
 
 Found or created (Attio answers 200 for both): a row is *created* when the meeting's ``created_at`` is not
 earlier than the moment this external_ref was first claimed in the ledger, less ``clock_skew`` seconds;
@@ -160,20 +161,32 @@ class LoadRun:
         self._tg: TaskGroup | None = None
 
     async def run(self) -> None:
-        """Read, send and write until the input is done, breaks (rows in flight finish) or the load is aborted;
-        then, with ``sync`` and a whole input, the steps for refs that left it."""
+        """Read, send and write until the input is done (with ``sync``: and the steps for refs that left it),
+        breaks (rows in flight finish) or the load is aborted."""
         self.ledger.start_run(self.run_id, self.source.name)
-        await self._stage(self._read)
-        if self.config.sync and not (self.aborted or self.input_error):
-            steps = self._unseen_steps()
-            if steps:
-                await self._stage(lambda jobs, done: self._feed(steps, jobs, done))
+        buffer = 2 * self.config.concurrency
+        jobs_send, jobs_recv = anyio.create_memory_object_stream[Claim | Step](buffer)
+        done_send, done_recv = anyio.create_memory_object_stream[RowResult](buffer)
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._write, done_recv)
+                async with jobs_recv, done_send:
+                    for _ in range(self.config.concurrency):
+                        tg.start_soon(self._work, jobs_recv.clone(), done_send.clone())
+                    tg.start_soon(self._read, jobs_send, done_send.clone())
+        except BaseExceptionGroup as group:
+            # Callers (and the CLI's one-line errors) get the error that stopped the load, not a group.
+            error = _only_error(group)
+            if error is None:
+                raise
+            raise error from None
 
     def _unseen_steps(self) -> list[Step]:
         """Pending steps of refs not in the input, and (``delete_missing``, within the guard) meetings to delete."""
         steps, total = self.ledger.unseen(self.run_id)
-        pending = [step for step in steps if step[2] is not None]
-        missing = [step for step in steps if step[2] is None] if self.config.delete_missing else []
+        pending = [step for step in steps if step[2] not in (None, "lost")]
+        missing = [step for step in steps if step[2] in (None, "lost")] if self.config.delete_missing else []
         if missing and self._unkeyed_rejects:
             self.aborted = (
                 f"--delete-missing deleted nothing: {self._unkeyed_rejects} rejected rows have no readable external_ref, "
@@ -190,33 +203,6 @@ class LoadRun:
             missing = []
         return pending + missing
 
-    async def _feed(
-        self, steps: list[Step], jobs: MemoryObjectSendStream[Claim | Step], done: MemoryObjectSendStream[RowResult]
-    ) -> None:
-        async with jobs, done:
-            for step in steps:
-                await jobs.send(step)
-
-    async def _stage(self, feed: Callable[..., Any]) -> None:
-        """``feed`` puts jobs on a bounded stream for N workers; a writer takes their results."""
-        buffer = 2 * self.config.concurrency
-        jobs_send, jobs_recv = anyio.create_memory_object_stream[Claim | Step](buffer)
-        done_send, done_recv = anyio.create_memory_object_stream[RowResult](buffer)
-        try:
-            async with anyio.create_task_group() as tg:
-                self._tg = tg
-                tg.start_soon(self._write, done_recv)
-                async with jobs_recv, done_send:
-                    for _ in range(self.config.concurrency):
-                        tg.start_soon(self._work, jobs_recv.clone(), done_send.clone())
-                    tg.start_soon(feed, jobs_send, done_send.clone())
-        except BaseExceptionGroup as group:
-            # Callers (and the CLI's one-line errors) get the error that stopped the load, not a group.
-            error = _only_error(group)
-            if error is None:
-                raise
-            raise error from None
-
     # ------------------------------------------------------------------------------------- reader
 
     async def _read(self, jobs: MemoryObjectSendStream[Claim | Step], done: MemoryObjectSendStream[RowResult]) -> None:
@@ -231,7 +217,7 @@ class LoadRun:
                     self.input_error = str(exc)
                     return
                 if mapped is None:
-                    return
+                    break
                 valid: list[Prepared] = []
                 if self.config.sync:  # a rejected row is still in the input: its meeting must not be deleted
                     rejected = [item.key for item in mapped if isinstance(item, Rejected)]
@@ -249,6 +235,11 @@ class LoadRun:
                 for i in range(0, len(valid), chunk):
                     for claim in self.ledger.claim(valid[i : i + chunk], self.run_id):
                         await self._dispatch(claim, jobs, done)
+            # The whole input is claimed, so every ref in it is marked seen: the steps for the others can start
+            # while the last rows are still being sent (they touch other refs).
+            if self.config.sync and not self.aborted:
+                for step in self._unseen_steps():
+                    await jobs.send(step)
 
     async def _dispatch(
         self, claim: Claim, jobs: MemoryObjectSendStream[Claim | Step], done: MemoryObjectSendStream[RowResult]
@@ -310,7 +301,7 @@ class LoadRun:
             if maybe_sent:
                 # An earlier run may have created it, perhaps from a body the row had then: look for each.
                 bodies = [*claim.sent_bodies, item.body]
-                if (meeting := await self._look_for(item.key, bodies)) is not None:
+                if (meeting := await self.look_for(item.key, bodies)) is not None:
                     return self._finish(claim, meeting, attempts, fresh=False)
             sends = 0
             while True:
@@ -329,7 +320,7 @@ class LoadRun:
                         raise
                 # The POST may have been carried out: back off, then look before sending it again.
                 await anyio.sleep(self.backoff(sends))
-                if (meeting := await self._look_for(item.key, [item.body])) is not None:
+                if (meeting := await self.look_for(item.key, [item.body])) is not None:
                     return self._finish(claim, meeting, attempts, fresh=False)
         except (AuthenticationError, PermissionDeniedError):
             raise
@@ -353,7 +344,7 @@ class LoadRun:
             policy = RetryPolicy()
         return random.uniform(0, min(policy.max_delay, policy.initial_delay * policy.multiplier ** (sends - 1)))
 
-    async def _look_for(self, key: str, bodies: list[dict[str, Any]]) -> dict[str, Any] | None:
+    async def look_for(self, key: str, bodies: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The meeting one of ``bodies`` created, found by list calls over their time windows, or None.
 
         A meeting the ledger holds for another external_ref is never taken (two rows may look alike). The

@@ -173,6 +173,25 @@ class SyncSteps:
         """A step for a ref the input no longer holds: a pending delete or replace, or a meeting to delete."""
         key, meeting_id, op = step
         try:
+            if op == "undo":
+                # The row left the input before its replace's create was confirmed: delete what that POST may
+                # have made (found as any lost send is), and the old meeting is the ref's again.
+                made = await self.run.look_for(key, self.ledger.sent_bodies(key))
+                if made is not None:
+                    await self.delete(made["id"]["meeting_id"])
+                self.ledger.undo_replace(key, meeting_id)
+                if not self.config.delete_missing:
+                    note = "its row left the input before its replace was done: the replace was undone"
+                    return RowResult(None, key, "skipped", meeting_id, note)
+                op = None
+            if op == "lost":  # a send of the row may have made a meeting: it is ours, and its row is gone
+                made = await self.run.look_for(key, self.ledger.sent_bodies(key))
+                if made is None:
+                    self.ledger.forget(key)
+                    return RowResult(
+                        None, key, "skipped", None, "its row left the input; no meeting of it was found"
+                    )
+                meeting_id, op = made["id"]["meeting_id"], None
             if op is None:
                 self.ledger.begin(key, "delete", meeting_id)
             gone = await self.delete(meeting_id)
