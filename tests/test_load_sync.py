@@ -409,3 +409,39 @@ async def test_a_row_removed_after_its_create_was_killed_is_deleted(
         report = await sync(emu, write(source, export(4)), client, delete_missing=True, max_delete=0.5)
     assert report.ok and report.deleted == 1, report.format()
     assert_attio_matches(emu, export(4))
+
+
+@pytest.mark.anyio
+async def test_an_update_whose_answers_were_lost_is_settled_when_the_row_changes_back(
+    make_emulator: Any, tmp_path: Path
+) -> None:
+    emu = make_emulator(meetings=0, contract="create-only")
+    source = tmp_path / "m.csv"
+    await sync(emu, write(source, export(4)))
+    emu.emulator.faults.script(
+        ["drop_after_commit"] * 6, method="PATCH"
+    )  # every retry carried out, none heard
+    report = await sync(emu, write(source, export(4, changed={1: "links"})))
+    assert report.failed == 1 and emu.emulator.faults.pending == 0
+    assert [op[:2] for op in ledger_ops(tmp_path / "m.ledger.sqlite")] == [("s-1", "update")]
+    # the row goes back to its first links: the company the lost PATCH linked must go
+    report = await sync(emu, write(source, export(4)))
+    assert report.ok and report.updated == 1, report.format()
+    assert_attio_matches(emu, export(4))
+    assert ledger_ops(tmp_path / "m.ledger.sqlite") == []
+
+
+@pytest.mark.anyio
+async def test_a_meeting_deleted_in_attio_is_made_again_when_its_row_changes(
+    make_emulator: Any, tmp_path: Path, make_raw: Any
+) -> None:
+    emu = make_emulator(meetings=0, contract="create-only")
+    source = tmp_path / "m.csv"
+    await sync(emu, write(source, export(3)))
+    gone = by_ref(results(tmp_path / "m.results.csv"))["s-1"]["meeting_id"]
+    assert make_raw(emu).request("DELETE", "/v2/meetings/" + gone).status == 200
+    report = await sync(emu, write(source, export(3, changed={1: "links"})))
+    assert report.ok and report.replaced == 1, report.format()
+    line = by_ref(results(tmp_path / "m.results.csv"))["s-1"]
+    assert line["old_meeting_id"] == gone and line["meeting_id"] not in ("", gone)
+    assert_attio_matches(emu, export(3, changed={1: "links"}))

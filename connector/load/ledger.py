@@ -16,8 +16,8 @@ One row per external_ref (its ledger key, see :func:`~.rows.ref_key`) in ``refs`
                  meeting is a duplicate, with another meeting a conflict (held here, not in memory)
     loaded_fields, links   the per-field hashes and the linked records of the body the meeting now holds:
                  ``--sync`` compares a row with them (links only changed: PATCH/PUT; else replace)
-    op, old_meeting_id     a sync step recorded before it is sent and cleared when it is done:
-                 ``update`` (PATCH/PUT), ``replace`` (create the new meeting, delete old_meeting_id; on
+    op, old_meeting_id, op_links   a sync step recorded before it is sent and cleared when it is done:
+                 ``update`` (PATCH/PUT to ``op_links``), ``replace`` (create the new meeting, delete old_meeting_id; on
                  find-or-create the delete comes first), ``delete`` (--delete-missing). A run that finds
                  one pending finishes it (a DELETE whose answer was lost is checked with a GET)
     seen_run     the last run whose input held the ref (--delete-missing deletes the created ones not seen)
@@ -92,7 +92,7 @@ CREATE INDEX IF NOT EXISTS refs_meeting_id ON refs (meeting_id) WHERE meeting_id
 
 DONE = ("created", "found")
 # Columns added after the first ledgers were written: added to an older ledger when it is opened.
-_LATER_COLUMNS = ("run_fields", "loaded_fields", "links", "op", "old_meeting_id", "seen_run")
+_LATER_COLUMNS = ("run_fields", "loaded_fields", "links", "op", "old_meeting_id", "op_links", "seen_run")
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -141,6 +141,7 @@ class Claim:
     links: tuple[dict[str, Any], ...] = ()
     op: str | None = None
     old_meeting_id: str | None = None
+    op_links: tuple[dict[str, Any], ...] = ()
 
 
 class Ledger:
@@ -260,7 +261,7 @@ class Ledger:
         db = self._conn
         row = db.execute(
             "SELECT state, maybe_sent, meeting_id, row_number, run_id, body, claimed_at, attempts, fingerprint,"
-            " run_fields, loaded_fields, links, op, old_meeting_id FROM refs WHERE key = ?",
+            " run_fields, loaded_fields, links, op, old_meeting_id, op_links FROM refs WHERE key = ?",
             (item.key,),
         ).fetchone()
         body = fingerprint = None
@@ -277,7 +278,7 @@ class Ledger:
             self._remember(item.key, body, fingerprint)
             return Claim(item, "send", claimed_at=now)
         (state, maybe_sent, meeting_id, first_row, owner, legacy_body, claimed_at, attempts, old_fingerprint, first_fields,
-         loaded_text, links_text, op, old_meeting_id) = row
+         loaded_text, links_text, op, old_meeting_id, op_links) = row
         if owner == run_id:
             differs = differing_fields(json.loads(first_fields), fields) if first_fields else []
             if differs:
@@ -306,6 +307,7 @@ class Ledger:
                 links=tuple(json.loads(links_text)) if links_text else (),
                 op=op,
                 old_meeting_id=old_meeting_id,
+                op_links=tuple(json.loads(op_links)) if op_links else (),
             )
         # An earlier run's unfinished or failed row: this run takes it over. Every body sent for it before
         # comes back in the claim (the runner looks for the meeting any of them may have made before sending
@@ -386,16 +388,27 @@ class Ledger:
         fields = json.dumps(field_fingerprints(body), sort_keys=True, separators=(",", ":"))
         self._conn.execute("UPDATE refs SET loaded_fields = ?, links = ? WHERE key = ?", (fields, _links_text(body), key))
 
-    def _set_op(self, key: str, op: str | None, old_meeting_id: str | None = None) -> None:
+    def _set_op(
+        self, key: str, op: str | None, old_meeting_id: str | None = None, links: list[dict[str, Any]] | None = None
+    ) -> None:
         self._conn.execute(
-            "UPDATE refs SET op = ?, old_meeting_id = ?, updated_at = ? WHERE key = ?", (op, old_meeting_id, time.time(), key)
+            "UPDATE refs SET op = ?, old_meeting_id = ?, op_links = ?, updated_at = ? WHERE key = ?",
+            (op, old_meeting_id, None if links is None else _links_text({"linked_records": links}), time.time(), key),
         )
 
     @_guarded
-    def begin(self, key: str, op: Literal["update", "replace", "delete"], old_meeting_id: str | None = None) -> None:
-        """Record, durably, a sync step about to be sent (``old_meeting_id``: the meeting a replace or delete removes)."""
+    def begin(
+        self,
+        key: str,
+        op: Literal["update", "replace", "delete"],
+        old_meeting_id: str | None = None,
+        *,
+        links: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Record, durably, a sync step about to be sent (``old_meeting_id``: the meeting a replace or delete
+        removes; ``links``: the links an update gives the meeting)."""
         self._begin()
-        self._set_op(key, op, old_meeting_id)
+        self._set_op(key, op, old_meeting_id, links)
         self.commit()
 
     @_guarded

@@ -95,46 +95,56 @@ class SyncSteps:
     # ------------------------------------------------------------------------------------ rows
 
     async def row(self, claim: Claim) -> RowResult:
-        """A row the ledger holds as done: finish its pending replace, then update, replace or leave it."""
-        item = claim.item
-        meeting_id = claim.meeting_id
+        """A row the ledger holds as done: finish its pending step, then update, replace or leave it."""
+        item, meeting_id = claim.item, claim.meeting_id
         try:
-            if claim.op == "replace" and claim.old_meeting_id:
-                old = claim.old_meeting_id
-                await self.delete(old)
-                if old == meeting_id:  # deleted first (find-or-create): the row has no meeting now
-                    return await self._create(item, None, replaced=old)
-                self.ledger.old_deleted(item.key)
-                if not claim.changes:
-                    return RowResult(item.row_number, item.key, "replaced", meeting_id, old_meeting_id=old)
-            if not claim.changes:
-                return RowResult(item.row_number, item.key, "unchanged", meeting_id)
-            if set(claim.changes) == {"linked_records"}:
-                return await self._update(claim)
-            if claim.state != "created":
-                return RowResult(
-                    item.row_number,
-                    item.key,
-                    "skipped",
-                    meeting_id,
-                    f"{', '.join(claim.changes)} changed, but the meeting was found in Attio, not created by this "
-                    "ledger: replacing it would delete a meeting the load did not make",
-                )
-            if self.run.create_only:
-                return await self._create(item, meeting_id)
-            self.ledger.begin(item.key, "replace", meeting_id)
-            await self.delete(meeting_id)  # type: ignore[arg-type]
+            return await self._row(claim)
+        except NotFoundError:
+            # The meeting was deleted in Attio since it was loaded: the row gets a new one.
             return await self._create(item, None, replaced=meeting_id)
         except (AuthenticationError, PermissionDeniedError):
             raise
         except ConnectorError as exc:
             return self._failed(claim, exc, meeting_id)
 
+    async def _row(self, claim: Claim) -> RowResult:
+        item, meeting_id = claim.item, claim.meeting_id
+        if claim.op == "replace" and claim.old_meeting_id:
+            old = claim.old_meeting_id
+            await self.delete(old)
+            if old == meeting_id:  # deleted first (find-or-create): the row has no meeting now
+                return await self._create(item, None, replaced=old)
+            self.ledger.old_deleted(item.key)
+            if not claim.changes:
+                return RowResult(item.row_number, item.key, "replaced", meeting_id, old_meeting_id=old)
+        if claim.op == "update" or claim.changes == ("linked_records",):
+            # (a pending update may have been carried out: its links are settled, whatever the row says now)
+            return await self._update(claim)
+        if not claim.changes:
+            return RowResult(item.row_number, item.key, "unchanged", meeting_id)
+        if claim.state != "created":
+            return RowResult(
+                item.row_number,
+                item.key,
+                "skipped",
+                meeting_id,
+                f"{', '.join(claim.changes)} changed, but the meeting was found in Attio, not created by this "
+                "ledger: replacing it would delete a meeting the load did not make",
+            )
+        if self.run.create_only:
+            return await self._create(item, meeting_id)
+        self.ledger.begin(item.key, "replace", meeting_id)
+        await self.delete(meeting_id)  # type: ignore[arg-type]
+        return await self._create(item, None, replaced=meeting_id)
+
     async def _update(self, claim: Claim) -> RowResult:
         item, meeting_id = claim.item, claim.meeting_id
         assert meeting_id is not None
-        added, dropped = link_changes(claim.links, item.body.get("linked_records") or [])
-        self.ledger.begin(item.key, "update")
+        wanted = item.body.get("linked_records") or []
+        added, dropped = link_changes(claim.links, wanted)
+        # links an earlier update, whose answer was lost, may have added and the row does not want
+        dropped |= {_link_key(link) for link in claim.op_links} - {_link_key(link) for link in wanted}
+        self.ledger.begin(item.key, "update", links=wanted)
         if dropped:
             meeting = await self.client.get_meeting(meeting_id)
             await self.client.update_meeting(meeting_id, _kept(meeting, dropped) + added, replace=True)
