@@ -445,3 +445,25 @@ async def test_a_meeting_deleted_in_attio_is_made_again_when_its_row_changes(
     line = by_ref(results(tmp_path / "m.results.csv"))["s-1"]
     assert line["old_meeting_id"] == gone and line["meeting_id"] not in ("", gone)
     assert_attio_matches(emu, export(3, changed={1: "links"}))
+
+
+@pytest.mark.anyio
+async def test_a_ledger_from_before_sync_is_upgraded(make_emulator: Any, tmp_path: Path) -> None:
+    emu = make_emulator(meetings=0, contract="create-only")
+    source = tmp_path / "m.csv"
+    async with AttioClient(client_config(emu)) as client:
+        await load(write(source, export(3)), client, LoadConfig(contract="create-only"))
+    db = sqlite3.connect(tmp_path / "m.ledger.sqlite")  # as a ledger written before --sync existed
+    for column in ("loaded_fields", "links", "op", "old_meeting_id", "op_links", "seen_run"):
+        db.execute(f"ALTER TABLE refs DROP COLUMN {column}")
+    db.execute("DROP TABLE deleted")
+    db.commit()
+    db.close()
+    final = export(3, changed={1: "links"})
+    report = await sync(emu, write(source, final))
+    # what changed in a row loaded then is unknown: replaced; a row with the same body is unchanged
+    assert (report.unchanged, report.replaced) == (2, 1) and report.ok, report.format()
+    assert_attio_matches(emu, final)
+    report = await sync(emu, write(source, export(3)))
+    assert (report.unchanged, report.updated) == (2, 1) and report.ok  # per-field hashes are kept now
+    assert_attio_matches(emu, export(3))

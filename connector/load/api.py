@@ -96,7 +96,9 @@ async def load(
     """Load meetings from a file (CSV, Parquet, .xlsx), a pandas DataFrame or an Arrow table.
 
     Each valid row becomes one find-or-create call on ``client`` (an open
-    :class:`~connector.client.AttioClient`; None opens one from the environment). ``progress`` is called
+    :class:`~connector.client.AttioClient`; None opens one from the environment); with ``config.sync`` a row
+    loaded before whose content changed is updated or replaced, and with ``delete_missing`` the meetings of
+    rows that left the input are deleted (see :mod:`.sync`). ``progress`` is called
     with 1 per finished row. Returns a :class:`LoadReport`; bad rows never raise, a bad mapping, unreadable
     input or results/ledger paths that collide with the input raise :class:`~connector.errors.ConfigError`
     before anything is sent. An input that breaks part-way does not raise: the rows before the break are

@@ -167,9 +167,8 @@ class SyncSteps:
         if result.outcome not in ("created", "found"):
             return replace(result, old_meeting_id=old or replaced)
         if old is not None:
-            if (
-                result.meeting_id == old
-            ):  # the server found the old meeting by its ref: delete it first after all
+            if result.meeting_id == old:
+                # The server found the old meeting by its ref (find-or-create): delete it first after all.
                 self.ledger.begin(item.key, "replace", old)
                 await self.delete(old)
                 return await self._create(item, None, replaced=old)
@@ -187,7 +186,7 @@ class SyncSteps:
                 # The row left the input before its replace's create was confirmed: delete what that POST may
                 # have made (found as any lost send is), and the old meeting is the ref's again.
                 made = await self.run.look_for(key, self.ledger.sent_bodies(key))
-                if made is not None:
+                if made is not None and made["id"]["meeting_id"] != meeting_id:
                     await self.delete(made["id"]["meeting_id"])
                 self.ledger.undo_replace(key, meeting_id)
                 if not self.config.delete_missing:
@@ -210,9 +209,8 @@ class SyncSteps:
                 self.ledger.step_failed(key, text, keep=False)
                 return RowResult(None, key, "skipped", meeting_id, text)
             if op == "replace" and self.ledger.meeting_id(key) != meeting_id:
-                self.ledger.old_deleted(
-                    key
-                )  # the new meeting stays: it is the ref's, and --delete-missing decides
+                # The new meeting stays: it is the ref's now, and --delete-missing decides about it.
+                self.ledger.old_deleted(key)
                 return RowResult(
                     None, key, "replaced", self.ledger.meeting_id(key), old_meeting_id=meeting_id
                 )
