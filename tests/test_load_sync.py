@@ -467,3 +467,23 @@ async def test_a_ledger_from_before_sync_is_upgraded(make_emulator: Any, tmp_pat
     report = await sync(emu, write(source, export(3)))
     assert (report.unchanged, report.updated) == (2, 1) and report.ok  # per-field hashes are kept now
     assert_attio_matches(emu, export(3))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("how", ["title", "links"])
+async def test_a_row_edited_after_its_create_was_killed_gets_its_new_content(
+    make_emulator: Any, tmp_path: Path, how: str
+) -> None:
+    emu = make_emulator(meetings=0, contract="create-only")
+    source = tmp_path / "m.csv"
+    await sync(emu, write(source, export(4)))
+    async with AttioClient(client_config(emu)) as client:
+        with pytest.raises(BaseExceptionGroup) as info:  # row 4 is created from its first body, unheard
+            await sync(emu, write(source, export(4, new=1)), KillAfterPost(client), concurrency=1)
+        assert info.group_contains(Killed)
+        final = export(4, new=1, changed={4: how})
+        report = await sync(emu, write(source, final), client)
+    assert report.ok and (report.replaced, report.updated) == ((1, 0) if how == "title" else (0, 1)), (
+        report.format()
+    )
+    assert_attio_matches(emu, final)

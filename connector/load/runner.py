@@ -302,7 +302,11 @@ class LoadRun:
                 # An earlier run may have created it, perhaps from a body the row had then: look for each.
                 bodies = [*claim.sent_bodies, item.body]
                 if (meeting := await self.look_for(item.key, bodies)) is not None:
-                    return self._finish(claim, meeting, attempts, fresh=False)
+                    made_from = next((b for b in bodies if same_meeting(meeting, b)), item.body)
+                    result = self._finish(claim, meeting, attempts, fresh=False, body=made_from)
+                    if self.config.sync and made_from != item.body:
+                        return await self.sync.refresh(item, result, made_from)
+                    return result
             sends = 0
             while True:
                 attempts += 1
@@ -367,13 +371,16 @@ class LoadRun:
                     return meeting
         return None
 
-    def _finish(self, claim: Claim, meeting: dict[str, Any], attempts: int, *, fresh: bool) -> RowResult:
+    def _finish(
+        self, claim: Claim, meeting: dict[str, Any], attempts: int, *, fresh: bool, body: dict[str, Any] | None = None
+    ) -> RowResult:
+        """Record the row's meeting, made from ``body`` (the row's body unless an earlier one of it was found)."""
         item = claim.item
         meeting_id = (meeting.get("id") or {}).get("meeting_id")
         created_at = _created_at(meeting)
         created = fresh or (created_at is not None and created_at >= claim.claimed_at - self.config.clock_skew)
         outcome = "created" if created else "found"
-        self.ledger.record(item.key, outcome, meeting_id=meeting_id, attempts=attempts, body=item.body)
+        self.ledger.record(item.key, outcome, meeting_id=meeting_id, attempts=attempts, body=body or item.body)
         self._unreachable_streak = 0
         return RowResult(item.row_number, item.key, outcome, meeting_id, attempts=attempts)
 

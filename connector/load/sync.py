@@ -40,7 +40,7 @@ from ..errors import (
 )
 from .ledger import Claim
 from .results import RowResult
-from .rows import Prepared
+from .rows import Prepared, differing_fields, field_fingerprints
 
 if TYPE_CHECKING:
     from .runner import LoadRun
@@ -106,6 +106,18 @@ class SyncSteps:
             raise
         except ConnectorError as exc:
             return self._failed(claim, exc, meeting_id)
+
+    async def refresh(self, item: Prepared, result: RowResult, made_from: dict[str, Any]) -> RowResult:
+        """A lookup found the row's meeting, made from an earlier body of the row: bring it up to the row."""
+        changes = tuple(differing_fields(field_fingerprints(made_from), field_fingerprints(item.body)))
+        if not changes:
+            return result
+        links = tuple(made_from.get("linked_records") or ())
+        return await self.row(
+            Claim(
+                item, "done", state=result.outcome, meeting_id=result.meeting_id, changes=changes, links=links
+            )
+        )
 
     async def _row(self, claim: Claim) -> RowResult:
         item, meeting_id = claim.item, claim.meeting_id
