@@ -487,3 +487,42 @@ async def test_a_row_edited_after_its_create_was_killed_gets_its_new_content(
         report.format()
     )
     assert_attio_matches(emu, final)
+
+
+class KillAfterDelete(KillAfterPost):
+    """The DELETE is carried out, then the loader 'dies' before it hears the answer."""
+
+    async def find_or_create_meeting(self, body: Any, **kwargs: Any) -> Any:
+        return await self._client.find_or_create_meeting(body, **kwargs)
+
+    async def delete_meeting(self, meeting_id: str, **kwargs: Any) -> None:
+        await self._client.delete_meeting(meeting_id, **kwargs)
+        raise Killed
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("carried_out", [True, False])
+async def test_a_row_back_in_the_input_after_an_unfinished_delete_has_its_meeting(
+    make_emulator: Any, tmp_path: Path, carried_out: bool
+) -> None:
+    emu = make_emulator(meetings=0, contract="create-only")
+    source = tmp_path / "m.csv"
+    await sync(emu, write(source, export(5)))
+    async with AttioClient(client_config(emu)) as client:
+        if carried_out:  # deleted, the answer never heard
+            with pytest.raises(BaseExceptionGroup) as info:
+                await sync(
+                    emu, write(source, export(5, removed={4})), KillAfterDelete(client), delete_missing=True
+                )
+            assert info.group_contains(Killed)
+        else:  # every DELETE refused with a 500 (not carried out), so the step stays pending
+            emu.emulator.faults.script(["500"] * 40, method="DELETE")
+            report = await sync(emu, write(source, export(5, removed={4})), client, delete_missing=True)
+            assert report.failed == 1
+            emu.emulator.faults.clear()
+        assert [op[:2] for op in ledger_ops(tmp_path / "m.ledger.sqlite")] == [("s-4", "delete")]
+        report = await sync(emu, write(source, export(5)), client, delete_missing=True)
+    assert report.ok, report.format()
+    assert (report.replaced, report.unchanged) == ((1, 4) if carried_out else (0, 5))
+    assert_attio_matches(emu, export(5))
+    assert ledger_ops(tmp_path / "m.ledger.sqlite") == []

@@ -212,7 +212,7 @@ def _dry_run(
                     elif config.sync:
                         step, meeting_id, what = plan.classify(item)
                         planned(step, item.key)
-                        note = f"dry run: would {step}" + (f" ({what} changed)" if what else "")
+                        note = f"dry run: would {step}" + (f" ({what})" if what else "")
                         results.write(RowResult(item.row_number, item.key, "skipped", meeting_id, note))
                         continue
                     else:

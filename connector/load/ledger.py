@@ -437,7 +437,8 @@ class Ledger:
 
     @_guarded
     def old_deleted(self, key: str) -> None:
-        """The old meeting of a replace is gone (the new one, if made, is the ref's meeting already)."""
+        """The old meeting of a replace is gone (the new one, if made, is the ref's meeting already); also: a
+        pending delete is dropped (its row is back in the input and its meeting still there)."""
         self._begin()
         self._set_op(key, None)
 

@@ -31,11 +31,14 @@ class SyncPlan:
         row = None
         if self._db is not None:
             row = self._db.execute(
-                "SELECT state, meeting_id, loaded_fields, fingerprint FROM refs WHERE key = ?", (item.key,)
+                "SELECT state, meeting_id, loaded_fields, fingerprint, op FROM refs WHERE key = ?",
+                (item.key,),
             ).fetchone()
         if row is None or row[0] not in ("created", "found"):
             return "create", None, ""
-        state, meeting_id, loaded, fingerprint = row
+        state, meeting_id, loaded, fingerprint, op = row
+        if op in ("update", "replace"):
+            return op, meeting_id, "finishing an interrupted run's step"
         if loaded is None and fingerprint == body_fingerprint(item.body)[1]:
             # loaded before the ledger kept per-field hashes: the same body is unchanged, as in a real run
             return "unchanged", meeting_id, ""
@@ -43,8 +46,8 @@ class SyncPlan:
         if not changes:
             return "unchanged", meeting_id, ""
         if changes == ["linked_records"]:
-            return "update", meeting_id, "linked_records"
-        return ("replace" if state == "created" else "skip"), meeting_id, ", ".join(changes)
+            return "update", meeting_id, "linked_records changed"
+        return ("replace" if state == "created" else "skip"), meeting_id, ", ".join(changes) + " changed"
 
     def missing(self, seen: Path) -> tuple[list[tuple[str, str]], int]:
         """``(key, meeting_id)`` of the created meetings whose ref is not in the ``refs`` table of the SQLite

@@ -121,6 +121,10 @@ class SyncSteps:
 
     async def _row(self, claim: Claim) -> RowResult:
         item, meeting_id = claim.item, claim.meeting_id
+        if claim.op == "delete" and meeting_id:
+            # Its row left an earlier input, and is back: the delete may have been carried out (404 below).
+            await self.client.get_meeting(meeting_id)
+            self.ledger.old_deleted(item.key)
         if claim.op == "replace" and claim.old_meeting_id:
             old = claim.old_meeting_id
             await self.delete(old)
