@@ -45,6 +45,12 @@ from .rows import Prepared, differing_fields, field_fingerprints
 if TYPE_CHECKING:
     from .runner import LoadRun
 
+__all__ = ["Step", "SyncSteps", "error_text", "link_changes"]
+
+# (external_ref key, meeting ID, pending op or None): a step for a ref the input no longer holds.
+Step = tuple[str, str, str | None]
+Gone = Literal["deleted", "gone", "refused"]
+
 
 def error_text(exc: BaseException) -> str:
     """``type/code: message`` of an API error; ``transport/<Error>: message`` of anything else."""
@@ -52,13 +58,6 @@ def error_text(exc: BaseException) -> str:
         kind = "/".join(p for p in (exc.type, exc.code) if p) or f"http_{exc.status}"
         return f"{kind}: {exc.message}"
     return f"transport/{type(exc).__name__}: {exc}"
-
-
-__all__ = ["Step", "SyncSteps", "error_text", "link_changes"]
-
-# (external_ref key, meeting ID, pending op or None): a step of a sync after the input was read.
-Step = tuple[str, str, str | None]
-Gone = Literal["deleted", "gone", "refused"]
 
 
 def _link_key(link: dict[str, Any]) -> tuple[str, str]:
@@ -98,10 +97,11 @@ class SyncSteps:
         """A row the ledger holds as done: finish its pending step, then update, replace or leave it."""
         item, meeting_id = claim.item, claim.meeting_id
         try:
-            return await self._row(claim)
-        except NotFoundError:
-            # The meeting was deleted in Attio since it was loaded: the row gets a new one.
-            return await self._create(item, None, replaced=meeting_id)
+            try:
+                return await self._row(claim)
+            except NotFoundError:
+                # The meeting was deleted in Attio since it was loaded: the row gets a new one.
+                return await self._create(item, None, replaced=meeting_id)
         except (AuthenticationError, PermissionDeniedError):
             raise
         except ConnectorError as exc:
@@ -163,7 +163,8 @@ class SyncSteps:
         self.ledger.begin(item.key, "update", links=wanted)
         if dropped:
             meeting = await self.client.get_meeting(meeting_id)
-            await self.client.update_meeting(meeting_id, _kept(meeting, dropped) + added, replace=True)
+            links = {_link_key(link): link for link in [*_kept(meeting, dropped), *added]}
+            await self.client.update_meeting(meeting_id, list(links.values()), replace=True)
         elif added:
             await self.client.update_meeting(meeting_id, added, replace=False)
         self.ledger.updated(item.key, item.body)
