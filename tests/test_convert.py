@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from connector.errors import ConfigError, SchemaError
+from connector.extract import fastpath
 from connector.extract.arrow import MeetingConverter
 from connector.extract.convert import Converter
 from connector.extract.fastpath import FastPage, decode_page
@@ -225,5 +226,8 @@ def test_meetings_convert_as_the_independent_oracle_says(page: list[dict[str, An
     batch = MeetingConverter().convert(page)
     got = rows_of(pa.Table.from_batches([batch]))
     assert got == {m["id"]["meeting_id"]: expected_row(m) for m in page}
-    decoded = decode_page(orjson.dumps({"data": page, "pagination": {"next_cursor": None}}))
+    body = orjson.dumps({"data": page, "pagination": {"next_cursor": None}})
+    arrow_read = fastpath._read(body)  # Arrow's JSON reader into the same converter, not orjson's fallback
+    assert arrow_read.batch is not None and arrow_read.batch.equals(batch)
+    decoded = decode_page(body)
     assert isinstance(decoded, FastPage) and decoded.batch is not None and decoded.batch.equals(batch)

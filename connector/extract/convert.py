@@ -18,11 +18,15 @@ required key, a null where the schema forbids one, or a value of the wrong type 
 :class:`~connector.errors.SchemaError` naming the record (by the schema's ``key``) and the field, found
 by a plain walk of the page once the Arrow conversion has refused it.
 
-One converter. Measured with ``bench/converter.py``-style passes over emulator pages of 200 (CPU us
-per meeting, minimum of 12 passes, on the shared 2-core machine): orjson's parse 11.8, this converter
-13.5 (the hand-written loop it replaced: 13.1); Arrow's C++ JSON reader, the former second converter
-("fast path", parse and convert in one) 27.7 against 25.3 for orjson plus this converter. It did not
-earn a second converter, so there is one.
+One converter, two readers of JSON: :meth:`Converter.convert` takes orjson's dicts (``pa.array`` into
+:attr:`Converter.json_type`), :meth:`Converter.convert_rows` takes the same struct from Arrow's C++ JSON
+reader (:func:`~connector.extract.fastpath.decode_page`, which releases the GIL in the worker thread);
+both end in the same column rules. Figures (``bench/converter.py``, CPU us per meeting, pages of 200,
+the shared 2-core machine): orjson's parse ~8-9, :meth:`Converter.convert` ~12-15 (the hand-written
+loop it replaced: ~13-16); ``decode_page`` 20.5 (the former separate fast path: 21.8); a whole
+100k-meeting extract without latency or limit, 57.6-57.9 us of client CPU per meeting (was 62.1-63.3).
+Decoding every page with orjson and :meth:`Converter.convert` instead used the same CPU per page but
+68-80 us per meeting in the whole extract (holding the GIL), so the Arrow reader stays in front.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import pyarrow.compute as pc
 from ..errors import ConfigError, SchemaError
 from ..schema import Column, StreamSchema
 
-__all__ = ["Converter", "Drift", "timestamp_value"]
+__all__ = ["Converter", "Drift", "Unfit", "timestamp_value"]
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +55,8 @@ class Drift(Exception):
     """A strict converter met a key its schema does not know."""
 
 
-class _Bad(Exception):
-    """The page does not fit the schema somewhere; :meth:`Converter._diagnose` finds where."""
+class Unfit(Exception):
+    """Records do not fit the schema somewhere (:meth:`Converter.convert` then finds where and says so)."""
 
 
 def _is_text_typed(type_: pa.DataType) -> bool:
@@ -103,26 +107,26 @@ def _field(obj: pa.StructArray, key: str) -> pa.Array:
 
 
 def _typed(column: Column, values: pa.Array) -> pa.Array:
-    """A scalar column in its final type; _Bad if a value does not fit."""
+    """A scalar column in its final type; Unfit if a value does not fit."""
     type_ = column.type
     if pa.types.is_integer(type_):
         try:
             values = values.cast(type_)  # safe: a fraction is an error
         except _ARROW_ERRORS:
-            raise _Bad from None
+            raise Unfit from None
     elif _is_text_typed(type_):
         try:
             values = values.cast(type_)
         except _ARROW_ERRORS:
             if not pa.types.is_timestamp(type_):
-                raise _Bad from None
+                raise Unfit from None
             try:
                 ints = [None if v is None else timestamp_value(v, type_.unit) for v in values.to_pylist()]
             except ValueError:
-                raise _Bad from None
+                raise Unfit from None
             values = pa.array(ints, pa.int64()).cast(type_)
     if not column.nullable and values.null_count:
-        raise _Bad
+        raise Unfit
     return values
 
 
@@ -149,13 +153,25 @@ class Converter:
         try:
             if records:
                 self._check_drift(records)
-            rows = pa.array(records, type=self._json)
-            if rows.null_count:
-                raise _Bad
-            arrays = _columns(self.schema.columns, rows)
-        except (_Bad, *_ARROW_ERRORS, TypeError):
+            batch = self.convert_rows(pa.array(records, type=self.json_type))
+        except (Unfit, *_ARROW_ERRORS, TypeError):
             raise self._diagnose(records) from None
-        return pa.RecordBatch.from_arrays(arrays, schema=self.arrow)
+        return batch
+
+    @property
+    def json_type(self) -> pa.StructType:
+        """The Arrow type of one record's JSON as the schema knows it (text for dates and timestamps)."""
+        return self._json
+
+    def convert_rows(self, rows: pa.StructArray) -> pa.RecordBatch:
+        """The RecordBatch of records already in Arrow as :attr:`json_type` (e.g. from Arrow's JSON reader).
+
+        :class:`Unfit`, without saying where, if they do not fit; missing keys are nulls here, as in
+        :meth:`convert`, and drift cannot be seen (a reader must refuse unknown keys itself).
+        """
+        if rows.null_count:
+            raise Unfit
+        return pa.RecordBatch.from_arrays(_columns(self.schema.columns, rows), schema=self.arrow)
 
     # -------------------------------------------------------------------------------------- drift
     def _check_drift(self, records: list[Any]) -> None:
@@ -208,7 +224,7 @@ def _columns(columns: Sequence[Column], rows: pa.StructArray) -> list[pa.Array]:
             if found is None:
                 found = objects[path] = _field(obj, path[-1])
                 if not nullable and found.null_count != obj.null_count:
-                    raise _Bad  # an object that must be there is null (or missing)
+                    raise Unfit  # an object that must be there is null (or missing)
             obj = found
         values = _field(obj, column.path[-1])
         if column.unless is not None:
@@ -218,7 +234,7 @@ def _columns(columns: Sequence[Column], rows: pa.StructArray) -> list[pa.Array]:
 
 
 def _one_form(column: Column, obj: pa.StructArray, values: pa.Array) -> pa.Array:
-    """``values`` null where ``obj`` has its ``unless`` key; _Bad where a required value has neither form.
+    """``values`` null where ``obj`` has its ``unless`` key; Unfit where a required value has neither form.
 
     Counts decide the usual page (every object in exactly one form) without building masks.
     """
@@ -230,7 +246,7 @@ def _one_form(column: Column, obj: pa.StructArray, values: pa.Array) -> pa.Array
         if present is not None:
             covered = pc.or_(covered, pc.invert(present))
         if covered.false_count:
-            raise _Bad  # neither the value nor the other form
+            raise Unfit  # neither the value nor the other form
         if has_value + has_other == n - (obj.null_count if present is not None else 0):
             return values  # the two forms never overlap: nothing to null
     elif not has_other or not pc.and_(values.is_valid(), other).true_count:
@@ -240,10 +256,10 @@ def _one_form(column: Column, obj: pa.StructArray, values: pa.Array) -> pa.Array
 
 def _list(column: Column, values: pa.ListArray) -> pa.ListArray:
     if values.null_count and not column.nullable:
-        raise _Bad
+        raise Unfit
     items = values.flatten()
     if items.null_count:
-        raise _Bad  # a null item
+        raise Unfit  # a null item
     struct = pa.StructArray.from_arrays(_columns(column.children, items), fields=list(column.type.value_type))
     offsets = values.offsets
     if offsets[0].as_py():
@@ -315,7 +331,7 @@ def _fits(column: Column, value: Any) -> str | None:
     """Why one non-null value does not fit its column (None if it does)."""
     try:
         _typed(column, pa.array([value], _json_leaf(column.type)))
-    except (_Bad, *_ARROW_ERRORS):
+    except (Unfit, *_ARROW_ERRORS):
         if pa.types.is_timestamp(column.type) and isinstance(value, str):
             try:
                 timestamp_value(value, column.type.unit)
