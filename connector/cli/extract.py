@@ -17,6 +17,7 @@ from ..client import AttioClient
 from ..extract import ExtractConfig, ExtractProgress, extract, sink_for_path
 from ..extract.sinks import CSV_FORMULAS, FORMATS
 from ..models import MeetingQuery
+from ..storage import ObjectStoreSink, is_url
 from .common import (
     EXIT_OK,
     add_client_options,
@@ -41,6 +42,11 @@ def _slices(text: str) -> int | None:
     return value
 
 
+def _output(text: str) -> str | Path:
+    """An argparse type: a URL (``s3://...``) as written, else a local path."""
+    return text if is_url(text) else output_path(text)
+
+
 def _page_size(text: str) -> int:
     value = positive_int(text)
     if value > 200:
@@ -56,7 +62,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Extract Attio meetings to a file. The file appears only when the extract is complete; "
         "an interrupted run can be continued with --resume.",
     )
-    parser.add_argument("--output", "-o", required=True, type=output_path, metavar="PATH", help="file (or directory with --partition-by) to write")
+    parser.add_argument(
+        "--output", "-o", required=True, type=_output, metavar="PATH",
+        help="file (or directory with --partition-by) to write; or s3://, gs://, az:// URL (see the README's Object stores)",
+    )
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the suffix, else parquet)")
     parser.add_argument(
         "--partition-by", choices=["start_month"],
@@ -145,7 +154,11 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     """Run the extract and print its report."""
     config = config_from_args(args)
-    sink = sink_for_path(args.output, args.format, partition_by=args.partition_by, csv_formulas=args.csv_formulas)
+    options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas}
+    if is_url(args.output):  # object stores; the checkpoint and parts stay in local scratch
+        sink = ObjectStoreSink(args.output, args.format, **options)
+    else:
+        sink = sink_for_path(args.output, args.format, **options)
 
     async def main(client_config: Any, bar: Any) -> Any:
         async with AttioClient(client_config) as client:

@@ -1,0 +1,131 @@
+"""A real S3-compatible server (moto's server mode) on a free loopback port, and the AWS environment that reaches it.
+
+``moto`` is one server per test module (:class:`Moto`); ``s3`` gives each test its own bucket and an
+environment with only the standard AWS variables (``AWS_ENDPOINT_URL`` points at the server; no
+profile or config file of this machine is read) and a scratch folder in ``tmp_path``.
+Tests import the fixtures: ``from objectstore_helpers import moto, s3``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+KEY_ID = "AKIAEXAMPLEEXAMPLE12"
+SECRET = "sEcReT-never-shown-0123456789abcdefghijkl"  # swept for in every output
+
+
+class Moto:
+    """moto's S3 server in a thread on 127.0.0.1; :meth:`stop` and :meth:`start` again keep its data and port."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.server: ThreadedMotoServer | None = None
+
+    def start(self) -> Moto:
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        self.port = self.server.get_host_and_port()[1]
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, service: str = "s3", **credentials: str) -> Any:
+        keys = {"aws_access_key_id": KEY_ID, "aws_secret_access_key": SECRET} | credentials
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1", **keys)
+
+    def enforce_auth(self, on: bool) -> None:
+        """Make the server check credentials and IAM policies (moto's reset-auth), or stop checking them."""
+        body = b"0" if on else b"inf"
+        with urllib.request.urlopen(
+            urllib.request.Request(f"{self.url}/moto-api/reset-auth", data=body)
+        ) as r:
+            json.load(r)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[Moto]:
+    server = Moto().start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class S3:
+    """One test's bucket on the moto server, and its environment."""
+
+    moto: Moto
+    bucket: str
+    env: dict[str, str]
+    scratch: Path
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def keys(self) -> list[str]:
+        pages = self.moto.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+    def get(self, key: str) -> bytes:
+        return self.moto.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def buffer(self, key: str) -> io.BytesIO:
+        return io.BytesIO(self.get(key))
+
+    def put(self, key: str, data: bytes) -> None:
+        self.moto.client().put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def unfinished_uploads(self) -> list[str]:
+        return [
+            u["Key"] for u in self.moto.client().list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
+        ]
+
+    def scratch_files(self) -> list[str]:
+        return sorted(str(p.relative_to(self.scratch)) for p in self.scratch.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def s3(moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S3:
+    if moto.server is None:
+        moto.start()
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    moto.client().create_bucket(Bucket=bucket)
+    scratch = tmp_path / "scratch"
+    env = {
+        "AWS_ACCESS_KEY_ID": KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": moto.url,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "CONNECTOR_SCRATCH": str(scratch),
+    }
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_DEFAULT_REGION",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return S3(moto, bucket, env, scratch)
