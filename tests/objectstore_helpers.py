@@ -55,7 +55,9 @@ class Moto:
         """Make the server check credentials and IAM policies (moto's reset-auth), or stop checking them."""
         body = b"0" if on else b"inf"
         with urllib.request.urlopen(
-            urllib.request.Request(f"{self.url}/moto-api/reset-auth", data=body)
+            urllib.request.Request(
+                f"{self.url}/moto-api/reset-auth", data=body, headers={"Content-Type": "text/plain"}
+            )
         ) as r:
             json.load(r)
 
