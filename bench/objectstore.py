@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from extract import PYTHON, ROOT, TOKEN, Result, emulator, measured, table  # noqa: E402
+from extract import PYTHON, TOKEN, Result, emulator, measured, table
 
 CHILD = r"""
 import json, resource, sys, tempfile
