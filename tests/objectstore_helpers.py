@@ -8,8 +8,11 @@ Tests import the fixtures: ``from objectstore_helpers import moto, s3``.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import socket
+import threading
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -131,3 +134,89 @@ def s3(moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S3:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return S3(moto, bucket, env, scratch)
+
+
+class CuttingProxy:
+    """A TCP proxy on 127.0.0.1 in front of the moto server: the store going away at a chosen moment.
+
+    :meth:`cut_after` arms it: once that many more bytes went from clients to the server, every open
+    connection is closed and new ones are refused until :meth:`heal`.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.budget: int | None = None
+        self.down = False
+        self.open: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cut_after(self, nbytes: int) -> None:
+        with self.lock:
+            self.budget = nbytes
+
+    def heal(self) -> None:
+        with self.lock:
+            self.budget, self.down = None, False
+
+    def close(self) -> None:
+        self.listener.close()
+        self._cut()
+
+    def _cut(self) -> None:
+        for sock in self.open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.open.clear()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                if self.down:
+                    client.close()
+                    continue
+                server = socket.create_connection(("127.0.0.1", self.target_port))
+                self.open += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, upstream: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                with self.lock:
+                    if self.down:
+                        return
+                    if upstream and self.budget is not None:
+                        self.budget -= len(data)
+                        if self.budget <= 0:
+                            self.down = True
+                            self._cut()
+                            return
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def cutting(s3: S3, monkeypatch: pytest.MonkeyPatch) -> Iterator[CuttingProxy]:
+    """The store reached through a :class:`CuttingProxy` (``AWS_ENDPOINT_URL`` points at it), two attempts a call."""
+    proxy = CuttingProxy(s3.moto.port)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    yield proxy
+    proxy.close()

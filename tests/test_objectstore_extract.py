@@ -239,3 +239,11 @@ async def test_store_going_away_before_the_upload_keeps_the_checkpoint_and_resum
             s3.moto.start()
     assert report.pages == 0 and report.resumed_rows == 300  # nothing fetched again
     assert_table_matches(pq.read_table(s3.buffer("m.parquet")), _all(emulator))
+
+
+def test_extract_to_path_takes_a_url_too(s3: S3, emulator: Any) -> None:
+    from connector.extract import extract_to_path
+
+    report = extract_to_path(s3.url("lib/m.jsonl"), client_config=client_config(emulator))
+    assert report.output == s3.url("lib/m.jsonl") and report.rows == 300
+    assert s3.keys() == ["lib/m.jsonl"] and not Path("s3:").exists()
