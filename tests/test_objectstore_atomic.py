@@ -31,6 +31,8 @@ def test_a_multipart_upload_cut_half_way_leaves_no_object(
     assert s3.keys() == []  # no destructor or retry completed the upload with the parts that got through
     store.upload({local: location})
     assert s3.get("big.bin") == local.read_bytes()
+    etag = s3.moto.client().head_object(Bucket=s3.bucket, Key="big.bin")["ETag"]
+    assert etag.strip('"').endswith("-5")  # one object made of five parts: a completed multipart upload
 
 
 @pytest.mark.anyio

@@ -74,18 +74,6 @@ def test_one_file_in_each_format_lands_whole_at_the_key(
     assert SECRET.encode() not in data
 
 
-def test_a_file_bigger_than_two_parts_goes_up_as_one_multipart_object(
-    s3: S3, make_emulator: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    emulator = make_emulator(meetings=40_000)
-    _token_env(monkeypatch, emulator)
-    assert main(_cli(emulator, "--output", s3.url("big.csv"), "--csv-formulas", "keep")) == 0
-    head = s3.moto.client().head_object(Bucket=s3.bucket, Key="big.csv")
-    assert head["ContentLength"] > 10 * 2**20 and "-" in head["ETag"]  # a multipart ETag: "<md5>-<parts>"
-    assert pacsv.read_csv(s3.buffer("big.csv"), parse_options=MULTILINE).num_rows == 40_000
-    assert s3.unfinished_uploads() == []
-
-
 def test_partitioned_dataset_has_its_months_then_success(
     s3: S3, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

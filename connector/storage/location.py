@@ -17,6 +17,7 @@ Third-party errors become connector errors here and nowhere else (:func:`store_e
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ __all__ = [
     "scratch_root",
     "store_error",
 ]
+
+_log = logging.getLogger(__name__)
 
 # scheme -> (store, extra, module that provides it, fsspec protocol)
 SCHEMES: dict[str, tuple[str, str, str, str]] = {
@@ -178,6 +181,7 @@ def open_filesystem(location: StoreLocation) -> Any:
             f"{location.scheme}:// URLs need the {module} package, which is not installed",
             f"pip install 'connector[{extra}]'",
         ) from exc
+    _quiet_abandoned_tasks(fsspec)
     options: dict[str, Any] = {"skip_instance_cache": True}
     if location.scheme == "s3":
         # botocore reads AWS_DEFAULT_REGION, not the AWS_REGION that the other AWS SDKs and the CLI read.
@@ -188,6 +192,24 @@ def open_filesystem(location: StoreLocation) -> Any:
     elif location.scheme == "az" and location.account:
         options["account_name"] = location.account
     return fsspec.filesystem(protocol, **options)
+
+
+def _quiet_abandoned_tasks(fsspec: Any) -> None:
+    """Log at debug level, not as a traceback on stderr, the part uploads that s3fs abandons when one fails.
+
+    s3fs gathers a multipart upload's parts; when the store goes away, the parts still in flight fail too
+    and asyncio reports each as "Task exception was never retrieved". The failure itself is raised, once,
+    as a :class:`StoreUnreachableError`; the handler is set on fsspec's own I/O loop only.
+    """
+    loop = fsspec.asyn.get_loop()
+
+    def handler(loop: Any, context: dict[str, Any]) -> None:
+        if "exception" in context and context.get("message") == "Task exception was never retrieved":
+            _log.debug("abandoned upload task: %r", context["exception"])
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 def scratch_root() -> Path:

@@ -10,7 +10,10 @@ stream alike) are not used for writing: their destructors *complete* an upload t
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +26,7 @@ from ..errors import ConfigError, ConnectorError
 from ..schema import SCHEMA_VERSION
 from .location import S3_PART_BYTES, StoreLocation, error_code, store_error
 
-__all__ = ["Store"]
+__all__ = ["Store", "release_free_memory"]
 
 
 _TAIL_BYTES = (
@@ -40,6 +43,13 @@ def _ours(tail: object) -> bool:
     except (OSError, pa.ArrowException):
         return False
     return metadata.get(b"connector.schema_version") == SCHEMA_VERSION.encode()
+
+
+def release_free_memory() -> None:
+    """Return freed memory to the OS (glibc keeps it otherwise), as the extract engine does between its stages."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _refused(message: str, hint: str) -> ConfigError:
