@@ -98,6 +98,8 @@ class ObjectStoreSink(FileSink):
                 "name an object for the output (a folder is written only with --partition-by start_month)"
             )
             raise error
+        # The client holds ~16 MB (botocore's service model): not kept through the fetch, made again to publish.
+        self._store = None
 
     def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
         """Start the local staging copy (a scratch copy left by a killed upload is the sink's own: replaced)."""
@@ -113,7 +115,7 @@ class ObjectStoreSink(FileSink):
         """Finish the local copy, publish it to the store, remove the local copy; return the URL."""
         if not self.is_folder:
             self.local.commit()
-            release_free_memory()  # the writer's freed buffers go back first: the upload adds ~20 MB of its own
+            release_free_memory()  # the writer's freed buffers go back before the client and the upload take theirs
             self.store.upload({self.path: self.location})
         else:
             remote = self._remote_months()
