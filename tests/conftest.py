@@ -22,8 +22,6 @@ from connector.emulator import EmulatorThread
 
 SMALL = {"meetings": 300, "read_rate": 0.0, "write_rate": 0.0}
 
-pytest_plugins = ("objectstore_helpers",)  # the moto S3 server fixtures: moto, s3
-
 
 @pytest.fixture
 def anyio_backend() -> str:

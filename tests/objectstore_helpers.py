@@ -3,7 +3,8 @@
 ``moto`` is one server per test module (:class:`Moto`); ``s3`` gives each test its own bucket and an
 environment with only the standard AWS variables (``AWS_ENDPOINT_URL`` points at the server; no
 profile or config file of this machine is read) and a scratch folder in ``tmp_path``.
-Tests import the fixtures: ``from objectstore_helpers import moto, s3``.
+Test modules import the fixtures (``moto_fixture``, ``s3_fixture``, ``cutting_fixture``) by name, so that
+only they load moto and boto3.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ class Moto:
             json.load(r)
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
+@pytest.fixture(scope="module", name="moto")
+def moto_fixture() -> Iterator[Moto]:
     server = Moto().start()
     yield server
     server.stop()
@@ -106,8 +107,8 @@ class S3:
         return sorted(str(p.relative_to(self.scratch)) for p in self.scratch.rglob("*") if p.is_file())
 
 
-@pytest.fixture
-def s3(moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S3:
+@pytest.fixture(name="s3")
+def s3_fixture(moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S3:
     if moto.server is None:
         moto.start()
     bucket = f"test-{uuid.uuid4().hex[:12]}"
@@ -212,8 +213,8 @@ class CuttingProxy:
                 sink.shutdown(socket.SHUT_WR)
 
 
-@pytest.fixture
-def cutting(s3: S3, monkeypatch: pytest.MonkeyPatch) -> Iterator[CuttingProxy]:
+@pytest.fixture(name="cutting")
+def cutting_fixture(s3: S3, monkeypatch: pytest.MonkeyPatch) -> Iterator[CuttingProxy]:
     """The store reached through a :class:`CuttingProxy` (``AWS_ENDPOINT_URL`` points at it), two attempts a call."""
     proxy = CuttingProxy(s3.moto.port)
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)

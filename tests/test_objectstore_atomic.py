@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from extract_helpers import assert_table_matches, brute_force, client_config
-from objectstore_helpers import S3, CuttingProxy
+from objectstore_helpers import S3, CuttingProxy, cutting_fixture, moto_fixture, s3_fixture  # noqa: F401 - fixtures
 
 from connector import AttioClient, MeetingQuery
 from connector.extract import ExtractConfig, extract

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from extract_helpers import assert_table_matches, brute_force
-from objectstore_helpers import S3, SECRET
+from objectstore_helpers import S3, SECRET, moto_fixture, s3_fixture  # noqa: F401 - fixtures
 
 from connector import MeetingQuery
 from connector.cli import main

@@ -17,7 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from extract_helpers import assert_table_matches, brute_force, client_config
-from objectstore_helpers import S3, SECRET
+from objectstore_helpers import S3, SECRET, moto_fixture, s3_fixture  # noqa: F401 - fixtures
 
 from connector import AttioClient, MeetingQuery
 from connector.cli import main

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from objectstore_helpers import S3, SECRET
+from objectstore_helpers import S3, SECRET, moto_fixture, s3_fixture  # noqa: F401 - fixtures
 
 from connector.cli import main
 
