@@ -26,6 +26,7 @@ from ..config import (
     check_rate_limit_url,
 )
 from ..errors import ConfigError, shown
+from ..storage.location import is_url
 from ..timezones import is_valid_timezone
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "client_session",
     "non_negative_int",
     "output_path",
+    "output_target",
     "positive_int",
     "positive_seconds",
     "progress",
@@ -116,6 +118,11 @@ def output_path(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"give a file name, e.g. meetings.parquet; {text!r} names no file")
     return Path(text)
+
+
+def output_target(text: str) -> str | Path:
+    """An argparse type: a URL (``s3://...``) as written (a Path would fold its ``//``), else :func:`output_path`."""
+    return text if is_url(text) else output_path(text)
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:

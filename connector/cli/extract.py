@@ -17,11 +17,12 @@ from ..client import AttioClient
 from ..extract import ExtractConfig, ExtractProgress, extract, sink_for_path
 from ..extract.sinks import CSV_FORMULAS, FORMATS
 from ..models import MeetingQuery
+from ..storage import ObjectStoreSink, is_url
 from .common import (
     EXIT_OK,
     add_client_options,
     client_session,
-    output_path,
+    output_target,
     positive_int,
     progress,
     run_interruptible,
@@ -56,7 +57,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Extract Attio meetings to a file. The file appears only when the extract is complete; "
         "an interrupted run can be continued with --resume.",
     )
-    parser.add_argument("--output", "-o", required=True, type=output_path, metavar="PATH", help="file (or directory with --partition-by) to write")
+    parser.add_argument(
+        "--output", "-o", required=True, type=output_target, metavar="PATH",
+        help="file (or directory with --partition-by) to write; or s3://, gs://, az:// URL (see the README's Object stores)",
+    )
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the suffix, else parquet)")
     parser.add_argument(
         "--partition-by", choices=["start_month"],
@@ -145,7 +149,11 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     """Run the extract and print its report."""
     config = config_from_args(args)
-    sink = sink_for_path(args.output, args.format, partition_by=args.partition_by, csv_formulas=args.csv_formulas)
+    options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas}
+    if is_url(args.output):  # object stores; the checkpoint and parts stay in local scratch
+        sink = ObjectStoreSink(args.output, args.format, **options)
+    else:
+        sink = sink_for_path(args.output, args.format, **options)
 
     async def main(client_config: Any, bar: Any) -> Any:
         async with AttioClient(client_config) as client:

@@ -11,6 +11,7 @@ or SIGTERM (run the same command again to finish: the ledger skips what is done)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from typing import Any
 
 from ..config import ClientConfig
 from ..load import LoadConfig, LoadReport, load
+from ..storage import local_or_url
+from ..storage.load import staged_load
 from .common import (
     EXIT_DELETE_GUARD,
     EXIT_INPUT_BROKEN,
@@ -60,10 +63,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "across runs. Every row gets a line in the results file. Exit code 1 when any row was rejected or failed, "
         "5 when the input broke part-way (the rows before the break were loaded).",
     )
-    parser.add_argument("input", type=Path, metavar="INPUT", help="a .csv/.tsv, .parquet or .xlsx file with a header row")
+    parser.add_argument(
+        "input", type=local_or_url, metavar="INPUT",
+        help="a .csv/.tsv, .parquet or .xlsx file with a header row (or an s3://, gs://, az:// URL)",
+    )
     parser.add_argument("--mapping", type=Path, metavar="FILE", help="TOML column mapping (see sample_configs/)")
     parser.add_argument(
-        "--results", type=Path, metavar="PATH", help="results file, .csv or .parquet (default INPUT_STEM.results.csv)"
+        "--results", type=local_or_url, metavar="PATH",
+        help="results file, .csv or .parquet, or a store URL (default INPUT_STEM.results.csv)",
     )
     parser.add_argument("--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT_STEM.ledger.sqlite)")
     parser.add_argument("--concurrency", type=positive_int, default=10, metavar="N", help="rows sent at once (default 10)")
@@ -117,11 +124,14 @@ def run(args: argparse.Namespace) -> int:
         delete_missing=args.delete_missing,
         max_delete=args.max_delete,
     )
-    if args.dry_run:
-        report = run_interruptible(_load, args.input, config, None, None)
-    else:
-        with client_session(args) as client_config, progress(args, unit="row", desc="load") as bar:
-            report = run_interruptible(_load, args.input, config, client_config, bar.update)
+    # An input or results file on an object store goes through local scratch (connector.storage.load).
+    with staged_load(args.input, args.results, dry_run=args.dry_run) as (source, results):
+        config = dataclasses.replace(config, results_path=results)
+        if args.dry_run:
+            report = run_interruptible(_load, source, config, None, None)
+        else:
+            with client_session(args) as client_config, progress(args, unit="row", desc="load") as bar:
+                report = run_interruptible(_load, source, config, client_config, bar.update)
     if args.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     else:
