@@ -13,8 +13,9 @@ with no code of its own: every batch is committed to a part file in local scratc
 checkpoint, and the parts are written to the sink in output order while the run goes (a window's parts
 once every window before it is done); a resumed run opens the sink afresh and writes it again from the
 parts, fetching only what is missing. An atomic sink's ``open``/``write``/``commit``/``abort`` run in a
-worker thread (one at a time), so writing overlaps fetching. Files are atomic sinks today; object stores
-and database tables implement the same two methods. Any other sink (:class:`CallableSink`) gets each
+worker thread (one at a time), so writing overlaps fetching. Files are atomic sinks, and so are object
+stores (:class:`~connector.storage.ObjectStoreSink`, a file sink in local scratch); database tables
+implement the same two methods. Any other sink (:class:`CallableSink`) gets each
 batch as it is fetched, on the event loop; with a checkpoint, a batch counts as delivered once
 ``write`` returns.
 
