@@ -31,7 +31,7 @@ def test_each_token_sees_its_own_workspace(make_emulator: Any, make_raw: Any) ->
         workspace_id_for_seed(12)
     }
     assert len(set().union(*seen.values())) == 3
-    acme_one = make_raw(emu, ACME.token).list_all(limit=1)[0]["id"]["meeting_id"]
+    acme_one = make_raw(emu, ACME.token).get("/v2/meetings", {"limit": 1}).json()["data"][0]["id"]["meeting_id"]
     assert make_raw(emu, emu.token).get(f"/v2/meetings/{acme_one}").status == 404, (
         "another workspace's meeting"
     )
