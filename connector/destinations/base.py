@@ -1,0 +1,315 @@
+"""What the database sinks share: write modes, the table's columns and their check, the window rule, atomicity.
+
+One run is one transaction, opened by ``open()`` and committed by ``commit()``:
+
+    open     connect; BEGIN; refuse an incompatible table (columns named); create it if missing, its comment
+             recording the schema version; replace: DELETE every row; replace-window: DELETE the rows that
+             start in the window
+    write    merge: DELETE the rows whose meeting_id is in the batch; then the batch, in bulk (Arrow-native)
+    commit   COMMIT
+    abort    ROLLBACK
+
+A run killed at any point (SIGKILL included) leaves its transaction uncommitted, and the database drops it:
+the table is as it was before the run, or, once COMMIT returned, as after it. Readers see the old rows
+until then (DELETE, not TRUNCATE: no lock that blocks them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from ..errors import ConfigError, DestinationError, InvalidArgumentError
+from ..schema import SCHEMA_VERSION
+from .urls import DatabaseURL, TableName
+
+__all__ = ["COMMENT_PREFIX", "WRITE_MODES", "DatabaseSink", "StartWindow", "check_write_mode"]
+
+WRITE_MODES = ("replace", "append", "merge", "replace-window")
+COMMENT_PREFIX = "attio-connector meeting schema "  # + the version: the table's comment records what wrote it
+
+
+def check_write_mode(mode: str) -> str:
+    """``mode`` if it is a write mode, else InvalidArgumentError naming them."""
+    if mode not in WRITE_MODES:
+        raise InvalidArgumentError("write_mode", f"must be one of {', '.join(WRITE_MODES)}, got {mode!r}")
+    return mode
+
+
+def _instant(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class StartWindow:
+    """The rows ``replace-window`` replaces: those that start in [starts_from, starts_before).
+
+    The rule of ``--window start``: a timed meeting by its UTC start, an all-day meeting by 00:00 of its
+    start date in ``timezone``; an open side is unbounded.
+    """
+
+    starts_from: datetime | None
+    starts_before: datetime | None
+    timezone: str = "UTC"
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str]) -> StartWindow:
+        """The window of the extract that wrote ``metadata`` (its filters), refused unless it is ``--window start``."""
+        if metadata.get("connector.window") != "start":
+            raise ConfigError(
+                "--write-mode replace-window needs --window start: with 'overlap' the extract holds meetings that "
+                "started before the window, which replace-window would not delete; nothing was changed"
+            )
+        filters = json.loads(metadata.get("connector.filters") or "{}")
+        window = cls(_instant(filters.get("ends_from")), _instant(filters.get("starts_before")), filters.get("timezone", "UTC"))
+        if window.starts_from is None and window.starts_before is None:
+            raise ConfigError(
+                "--write-mode replace-window needs a window: give --ends-from and/or --starts-before; nothing was changed"
+            )
+        return window
+
+    def _first_day(self, bound: datetime) -> date:
+        """The first date whose 00:00 in the timezone is at or after ``bound``."""
+        zone = ZoneInfo(self.timezone)
+        day = bound.astimezone(zone).date()
+        return day if datetime.combine(day, time(0), zone) >= bound else day + timedelta(days=1)
+
+    def predicate(self) -> str:
+        """SQL (PostgreSQL and DuckDB) true for a row that starts in the window; literals are typed values."""
+
+        def instant(value: datetime) -> str:
+            return f"CAST('{value.astimezone(ZoneInfo('UTC')).isoformat()}' AS TIMESTAMP WITH TIME ZONE)"
+
+        timed = ["NOT is_all_day"]
+        dated = ["is_all_day"]
+        if self.starts_from is not None:
+            timed.append(f"start_datetime >= {instant(self.starts_from)}")
+            dated.append(f"start_date >= DATE '{self._first_day(self.starts_from).isoformat()}'")
+        if self.starts_before is not None:
+            timed.append(f"start_datetime < {instant(self.starts_before)}")
+            dated.append(f"start_date < DATE '{self._first_day(self.starts_before).isoformat()}'")
+        return f"(({' AND '.join(timed)}) OR ({' AND '.join(dated)}))"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the table: its name and type as the database reports it (``information_schema``)."""
+
+    name: str
+    type: str
+
+
+def _same(type_text: str) -> str:
+    """A type as compared: without the quotes a database puts around some field names (DuckDB: "name")."""
+    return type_text.replace('"', "").upper()
+
+
+def incompatibility(table: str, found: Sequence[Column], wanted: Sequence[Column], comment: str | None) -> str | None:
+    """Why the existing table cannot take the rows (the columns named), or None when it can."""
+    have = {c.name: c.type for c in found}
+    want = {c.name: c.type for c in wanted}
+    problems = [f"{n} is missing" for n in want if n not in have]
+    problems += [f"{n} is {have[n]}, expected {want[n]}" for n in want if n in have and _same(have[n]) != _same(want[n])]
+    problems += [f"{n} is not a meeting column" for n in have if n not in want]
+    if not problems:
+        return None
+    recorded = comment[len(COMMENT_PREFIX):] if comment and comment.startswith(COMMENT_PREFIX) else None
+    version = f" (written by schema {recorded}; this connector writes {SCHEMA_VERSION})" if recorded else ""
+    return f"table {table} has an incompatible schema{version}: {'; '.join(problems)}"
+
+
+def stored_type(kind: pa.DataType) -> pa.DataType:
+    """The Arrow type a database receives: timestamps in microseconds (its timestamptz), the rest as they are."""
+    if pa.types.is_timestamp(kind):
+        return pa.timestamp("us", tz=kind.tz)
+    if pa.types.is_list(kind):
+        return pa.list_(pa.field(kind.value_field.name, stored_type(kind.value_type), kind.value_field.nullable))
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, stored_type(f.type), f.nullable) for f in kind])
+    return kind
+
+
+def stored_batch(batch: pa.RecordBatch) -> pa.Table:
+    """``batch`` with :func:`stored_type` columns (nanoseconds cut to microseconds, as documented)."""
+    schema = pa.schema([pa.field(f.name, stored_type(f.type), f.nullable) for f in batch.schema])
+    return pa.Table.from_batches([batch]).cast(schema, safe=False)
+
+
+class DatabaseSink:
+    """Base of the database sinks: a :class:`~connector.extract.sinks.Sink` that writes one table in one transaction.
+
+    Subclasses give the dialect: connecting, the column types, bulk ingestion, error translation.
+    """
+
+    format = ""
+
+    def __init__(self, url: DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace") -> None:
+        self.url = url
+        self.table = table if isinstance(table, TableName) else TableName.parse(table)
+        self.write_mode = check_write_mode(write_mode)
+        self._conn: Any = None
+        self._arrow_schema: pa.Schema | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url.redacted!r}, table={str(self.table)!r}, write_mode={self.write_mode!r})"
+
+    @property
+    def target(self) -> str:
+        """Where the rows go, printable (no password)."""
+        return f"{self.url.redacted} table {self.table}"
+
+    # ------------------------------------------------------------------ dialect
+    def _connect(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # the connection may already be gone; nothing to release then
+                pass
+            self._conn = None
+
+    def _execute(self, sql: str) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _existing(self) -> tuple[list[Column], str | None] | None:  # pragma: no cover - abstract
+        """The table's columns and comment, or None when there is no such table."""
+        raise NotImplementedError
+
+    def _column_type(self, field: pa.Field) -> str:  # pragma: no cover - abstract
+        """The SQL type of a column, spelled as ``information_schema.columns`` reports it."""
+        raise NotImplementedError
+
+    def _ingest(self, batch: pa.RecordBatch) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _delete_ids(self, batch: pa.RecordBatch) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_privileges(self, exists: bool) -> None:
+        """Refuse early (DestinationError) when the user may not write the table; the default checks nothing."""
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        """A driver's error as a DestinationError (no password in it); other errors as they are."""
+        return exc
+
+    def _begin(self) -> None:
+        self._execute("BEGIN")
+
+    def _commit(self) -> None:
+        self._execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self._execute("ROLLBACK")
+
+    # ------------------------------------------------------------------ shared
+    def _wanted(self, schema: pa.Schema) -> list[Column]:
+        return [Column(f.name, self._column_type(f)) for f in schema]
+
+    def _check_table(self, schema: pa.Schema) -> bool:
+        """True when the table exists (and fits ``schema``); DestinationError naming the columns when it does not fit."""
+        existing = self._existing()
+        if existing is None:
+            return False
+        columns, comment = existing
+        problem = incompatibility(str(self.table), columns, self._wanted(schema), comment)
+        if problem is not None:
+            error = DestinationError(f"{self.target}: {problem}; nothing was changed")
+            error.hint = (
+                "write to another --table, or drop or rename the table yourself (the connector never alters a table)"
+            )
+            raise error
+        return True
+
+    def _guarded(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except (DestinationError, ConfigError):
+            raise
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is exc:
+                raise
+            raise translated from None
+
+    def check_destination(self, schema: pa.Schema | None = None) -> None:
+        """Before anything is fetched: connect, and refuse an incompatible table or missing privileges.
+
+        Raises DestinationUnreachableError / DestinationError; changes nothing.
+        """
+        from ..schema import meeting_arrow_schema
+
+        schema = schema or meeting_arrow_schema()
+        try:
+            self._conn = self._guarded(self._connect)
+            exists = self._guarded(self._check_table, schema)
+            self._guarded(self._check_privileges, exists)
+        finally:
+            self._close()
+
+    def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
+        """Connect and begin the run's transaction: check or create the table, delete what the mode replaces."""
+        window = StartWindow.from_metadata(metadata) if self.write_mode == "replace-window" else None
+        self._arrow_schema = schema
+        self._conn = self._guarded(self._connect)
+        try:
+            self._guarded(self._begin)
+            self._guarded(self._prepare, schema, window)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _prepare(self, schema: pa.Schema, window: StartWindow | None) -> None:
+        exists = self._check_table(schema)
+        self._check_privileges(exists)
+        if not exists:
+            if self.table.schema:
+                self._execute(f'CREATE SCHEMA IF NOT EXISTS "{self.table.schema}"')
+            columns = ", ".join(f'"{c.name}" {c.type}' for c in self._wanted(schema))
+            self._execute(f"CREATE TABLE {self.table.sql()} ({columns})")
+            self._execute(f"COMMENT ON TABLE {self.table.sql()} IS '{COMMENT_PREFIX}{SCHEMA_VERSION}'")
+            self._after_create()
+        elif self.write_mode == "replace":
+            self._execute(f"DELETE FROM {self.table.sql()}")
+        elif window is not None:
+            self._execute(f"DELETE FROM {self.table.sql()} WHERE {window.predicate()}")
+
+    def _after_create(self) -> None:
+        """Indexes a new table gets (none by default)."""
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Add the batch's rows to the transaction (merge: replacing rows with the same meeting_id)."""
+        if not batch.num_rows:
+            return
+        if self.write_mode == "merge":
+            self._guarded(self._delete_ids, batch)
+        self._guarded(self._ingest, batch)
+
+    def commit(self) -> str:
+        """Commit: the table changes now, all at once."""
+        try:
+            self._guarded(self._commit)
+        except BaseException:
+            self.abort()
+            raise
+        self._close()
+        return self.target
+
+    def abort(self) -> None:
+        """Roll the transaction back (the table is as before the run) and disconnect."""
+        if self._conn is not None:
+            try:
+                self._rollback()
+            except Exception:  # a lost connection has rolled back already
+                pass
+        self._close()
