@@ -15,8 +15,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 SUPERUSER = "postgres"
 PASSWORD = "pg-test-secret-7f3a"  # a test server's own password; tests check it never appears in output
@@ -91,8 +95,20 @@ def start_postgres() -> PostgresServer:
     if user is not None:
         os.chown(pwfile, pwd.getpwnam(user).pw_uid, -1)
     init = server._run(
-        str(bin_dir / "initdb"), "-D", str(server.data), "-U", SUPERUSER, "--pwfile", str(pwfile),
-        "--auth", "scram-sha-256", "-E", "UTF8", "--locale", "C", "--no-sync",
+        str(bin_dir / "initdb"),
+        "-D",
+        str(server.data),
+        "-U",
+        SUPERUSER,
+        "--pwfile",
+        str(pwfile),
+        "--auth",
+        "scram-sha-256",
+        "-E",
+        "UTF8",
+        "--locale",
+        "C",
+        "--no-sync",
     )
     pwfile.unlink()
     if init.returncode != 0:
@@ -101,13 +117,53 @@ def start_postgres() -> PostgresServer:
     last = ""
     for _ in range(5):  # a port taken between choosing and binding: choose again
         server.port = free_port()
-        options = f"-p {server.port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off -c full_page_writes=off"
+        options = (
+            f"-p {server.port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off -c full_page_writes=off"
+        )
         started = server._run(
-            str(bin_dir / "pg_ctl"), "-D", str(server.data), "-o", options, "-l", str(root / "log"), "-w", "-t", "60", "start"
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(server.data),
+            "-o",
+            options,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
         if started.returncode == 0:
             return server
         log = (root / "log").read_text(errors="replace") if (root / "log").exists() else ""
-        last = (started.stderr.strip() + " " + log.strip().splitlines()[-1] if log.strip() else started.stderr.strip()).strip()
+        last = (
+            started.stderr.strip() + " " + log.strip().splitlines()[-1]
+            if log.strip()
+            else started.stderr.strip()
+        ).strip()
     server.stop()
     raise PostgresUnavailable(f"pg_ctl start failed: {last}")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One server for the session; fails (never skips) when it cannot start."""
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.fail(f"PostgreSQL test server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh database of its own; the URL has no password (PGPASSWORD holds it, as users are told to do)."""
+    import adbc_driver_postgresql.dbapi as dbapi
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with dbapi.connect(postgres.url(password=PASSWORD), autocommit=True) as con, con.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    monkeypatch.setenv("PGPASSFILE", os.devnull)  # this machine's ~/.pgpass plays no part
+    return postgres.url(name)

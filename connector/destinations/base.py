@@ -67,7 +67,11 @@ class StartWindow:
                 "started before the window, which replace-window would not delete; nothing was changed"
             )
         filters = json.loads(metadata.get("connector.filters") or "{}")
-        window = cls(_instant(filters.get("ends_from")), _instant(filters.get("starts_before")), filters.get("timezone", "UTC"))
+        window = cls(
+            _instant(filters.get("ends_from")),
+            _instant(filters.get("starts_before")),
+            filters.get("timezone", "UTC"),
+        )
         if window.starts_from is None and window.starts_before is None:
             raise ConfigError(
                 "--write-mode replace-window needs a window: give --ends-from and/or --starts-before; nothing was changed"
@@ -110,16 +114,22 @@ def _same(type_text: str) -> str:
     return type_text.replace('"', "").upper()
 
 
-def incompatibility(table: str, found: Sequence[Column], wanted: Sequence[Column], comment: str | None) -> str | None:
+def incompatibility(
+    table: str, found: Sequence[Column], wanted: Sequence[Column], comment: str | None
+) -> str | None:
     """Why the existing table cannot take the rows (the columns named), or None when it can."""
     have = {c.name: c.type for c in found}
     want = {c.name: c.type for c in wanted}
     problems = [f"{n} is missing" for n in want if n not in have]
-    problems += [f"{n} is {have[n]}, expected {want[n]}" for n in want if n in have and _same(have[n]) != _same(want[n])]
+    problems += [
+        f"{n} is {have[n]}, expected {want[n]}"
+        for n in want
+        if n in have and _same(have[n]) != _same(want[n])
+    ]
     problems += [f"{n} is not a meeting column" for n in have if n not in want]
     if not problems:
         return None
-    recorded = comment[len(COMMENT_PREFIX):] if comment and comment.startswith(COMMENT_PREFIX) else None
+    recorded = comment[len(COMMENT_PREFIX) :] if comment and comment.startswith(COMMENT_PREFIX) else None
     version = f" (written by schema {recorded}; this connector writes {SCHEMA_VERSION})" if recorded else ""
     return f"table {table} has an incompatible schema{version}: {'; '.join(problems)}"
 
@@ -129,7 +139,9 @@ def stored_type(kind: pa.DataType) -> pa.DataType:
     if pa.types.is_timestamp(kind):
         return pa.timestamp("us", tz=kind.tz)
     if pa.types.is_list(kind):
-        return pa.list_(pa.field(kind.value_field.name, stored_type(kind.value_type), kind.value_field.nullable))
+        return pa.list_(
+            pa.field(kind.value_field.name, stored_type(kind.value_type), kind.value_field.nullable)
+        )
     if pa.types.is_struct(kind):
         return pa.struct([pa.field(f.name, stored_type(f.type), f.nullable) for f in kind])
     return kind
@@ -149,7 +161,9 @@ class DatabaseSink:
 
     format = ""
 
-    def __init__(self, url: DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace") -> None:
+    def __init__(
+        self, url: DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace"
+    ) -> None:
         self.url = url
         self.table = table if isinstance(table, TableName) else TableName.parse(table)
         self.write_mode = check_write_mode(write_mode)
@@ -225,9 +239,7 @@ class DatabaseSink:
         problem = incompatibility(str(self.table), columns, self._wanted(schema), comment)
         if problem is not None:
             error = DestinationError(f"{self.target}: {problem}; nothing was changed")
-            error.hint = (
-                "write to another --table, or drop or rename the table yourself (the connector never alters a table)"
-            )
+            error.hint = "write to another --table, or drop or rename the table yourself (the connector never alters a table)"
             raise error
         return True
 
@@ -274,15 +286,22 @@ class DatabaseSink:
         self._check_privileges(exists)
         if not exists:
             if self.table.schema:
-                self._execute(f'CREATE SCHEMA IF NOT EXISTS "{self.table.schema}"')
+                self._execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema_sql()}")
             columns = ", ".join(f'"{c.name}" {c.type}' for c in self._wanted(schema))
-            self._execute(f"CREATE TABLE {self.table.sql()} ({columns})")
-            self._execute(f"COMMENT ON TABLE {self.table.sql()} IS '{COMMENT_PREFIX}{SCHEMA_VERSION}'")
+            self._execute(f"CREATE TABLE {self._table_sql()} ({columns})")
+            self._execute(f"COMMENT ON TABLE {self._table_sql()} IS '{COMMENT_PREFIX}{SCHEMA_VERSION}'")
             self._after_create()
         elif self.write_mode == "replace":
-            self._execute(f"DELETE FROM {self.table.sql()}")
+            self._execute(f"DELETE FROM {self._table_sql()}")
         elif window is not None:
-            self._execute(f"DELETE FROM {self.table.sql()} WHERE {window.predicate()}")
+            self._execute(f"DELETE FROM {self._table_sql()} WHERE {window.predicate()}")
+
+    def _table_sql(self) -> str:
+        """The table's name in SQL, quoted (and qualified where the database needs it)."""
+        return self.table.sql()
+
+    def _schema_sql(self) -> str:
+        return f'"{self.table.schema}"'
 
     def _after_create(self) -> None:
         """Indexes a new table gets (none by default)."""

@@ -55,7 +55,8 @@ def duckdb_type(kind: pa.DataType) -> str:
         return duckdb_type(kind.value_type) + "[]"
     if pa.types.is_struct(kind):
         fields = ", ".join(
-            f"{f.name if _PLAIN.match(f.name) else chr(34) + f.name + chr(34)} {duckdb_type(f.type)}" for f in kind
+            f"{f.name if _PLAIN.match(f.name) else chr(34) + f.name + chr(34)} {duckdb_type(f.type)}"
+            for f in kind
         )
         return f"STRUCT({fields})"
     raise ConfigError(f"no DuckDB type for the Arrow type {kind}")
@@ -66,7 +67,9 @@ class DuckDBSink(DatabaseSink):
 
     format = "duckdb"
 
-    def __init__(self, url: str | DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace") -> None:
+    def __init__(
+        self, url: str | DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace"
+    ) -> None:
         parsed = parse_database_url(url) if isinstance(url, str) else url
         if parsed is None or parsed.kind != "duckdb":
             raise ConfigError(f"{url!r} is not a duckdb:// URL")
@@ -82,9 +85,19 @@ class DuckDBSink(DatabaseSink):
     def check_destination(self, schema: pa.Schema | None = None) -> None:
         """Refuse an incompatible table or a file in use; a file that does not exist yet is not created here."""
         if self.path.is_dir():
-            raise DestinationError(f"{self.target}: {self.path} is a folder, not a DuckDB file; nothing was changed")
+            raise DestinationError(
+                f"{self.target}: {self.path} is a folder, not a DuckDB file; nothing was changed"
+            )
         if self.path.exists():
             super().check_destination(schema)
+
+    def _table_sql(self) -> str:
+        # Qualified by the catalog: a file named attio.duckdb is catalog "attio", which a schema "attio" would clash with.
+        return f'{self._schema_sql()}."{self.table.table}"'
+
+    def _schema_sql(self) -> str:
+        catalog = self._rows("SELECT current_database()")[0][0].replace('"', '""')
+        return f'"{catalog}"."{self.table.schema or "main"}"'
 
     def _execute(self, sql: str) -> None:
         self._conn.execute(sql)
@@ -123,7 +136,7 @@ class DuckDBSink(DatabaseSink):
     def _ingest(self, batch: pa.RecordBatch) -> None:
         self._conn.register(_BATCH, stored_batch(batch))
         try:
-            self._conn.execute(f"INSERT INTO {self.table.sql()} BY NAME SELECT * FROM {_BATCH}")
+            self._conn.execute(f"INSERT INTO {self._table_sql()} BY NAME SELECT * FROM {_BATCH}")
         finally:
             self._conn.unregister(_BATCH)
 
@@ -131,7 +144,9 @@ class DuckDBSink(DatabaseSink):
         ids = pa.table({"meeting_id": batch.column("meeting_id")})
         self._conn.register(_BATCH, ids)
         try:
-            self._conn.execute(f"DELETE FROM {self.table.sql()} WHERE meeting_id IN (SELECT meeting_id FROM {_BATCH})")
+            self._conn.execute(
+                f"DELETE FROM {self._table_sql()} WHERE meeting_id IN (SELECT meeting_id FROM {_BATCH})"
+            )
         finally:
             self._conn.unregister(_BATCH)
 
@@ -140,14 +155,18 @@ class DuckDBSink(DatabaseSink):
         if isinstance(exc, duckdb.IOException):
             text = str(exc)
             if "lock" in text.lower():
-                reason = "the file is in use by another process (DuckDB lets one process write a file at a time)"
+                reason = (
+                    "the file is in use by another process (DuckDB lets one process write a file at a time)"
+                )
             elif isinstance(exc.__cause__, PermissionError) or "permission" in text.lower():
                 reason = "no permission to write the file"
             else:
                 reason = text.splitlines()[0]
             return DestinationError(f"{self.target}: {reason}; nothing was changed")
         if isinstance(exc, PermissionError):
-            return DestinationError(f"{self.target}: no permission to write {os.fspath(self.path)}; nothing was changed")
+            return DestinationError(
+                f"{self.target}: no permission to write {os.fspath(self.path)}; nothing was changed"
+            )
         if isinstance(exc, duckdb.Error):
             return DestinationError(f"{self.target}: {str(exc).splitlines()[0]}; nothing was changed")
         return exc

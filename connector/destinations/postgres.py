@@ -75,7 +75,11 @@ def _driver_url(url: str) -> str:
     parts = urlsplit(url)
     params = parse_qsl(parts.query, keep_blank_values=True)
     given = {k for k, _ in params}
-    params += [(k, v) for k, v in (("application_name", APPLICATION_NAME), ("connect_timeout", CONNECT_TIMEOUT_S)) if k not in given]
+    params += [
+        (k, v)
+        for k, v in (("application_name", APPLICATION_NAME), ("connect_timeout", CONNECT_TIMEOUT_S))
+        if k not in given
+    ]
     scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(params), parts.fragment))
 
@@ -85,7 +89,9 @@ class PostgresSink(DatabaseSink):
 
     format = "postgresql"
 
-    def __init__(self, url: str | DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace") -> None:
+    def __init__(
+        self, url: str | DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace"
+    ) -> None:
         parsed = parse_database_url(url) if isinstance(url, str) else url
         if parsed is None or parsed.kind != "postgresql":
             raise ConfigError("not a postgresql:// URL")
@@ -116,11 +122,13 @@ class PostgresSink(DatabaseSink):
         self._conn.rollback()
 
     def _regclass(self) -> str:
-        return _literal(self.table.sql())
+        return _literal(self._table_sql())
 
     def _existing(self) -> tuple[list[Column], str | None] | None:
         schema = _literal(self.table.schema) if self.table.schema else "current_schema()"
-        found = self._rows(f"SELECT obj_description(to_regclass({self._regclass()}), 'pg_class'), to_regclass({self._regclass()}) IS NOT NULL")
+        found = self._rows(
+            f"SELECT obj_description(to_regclass({self._regclass()}), 'pg_class'), to_regclass({self._regclass()}) IS NOT NULL"
+        )
         if not found or not found[0][1]:
             return None
         columns = self._rows(
@@ -135,25 +143,44 @@ class PostgresSink(DatabaseSink):
     def _check_privileges(self, exists: bool) -> None:
         if exists:
             needed = ["INSERT"] + ([] if self.write_mode == "append" else ["DELETE"])
-            missing = [p for p in needed if not self._rows(f"SELECT has_table_privilege({self._regclass()}, '{p}')")[0][0]]
+            missing = [
+                p
+                for p in needed
+                if not self._rows(f"SELECT has_table_privilege({self._regclass()}, '{p}')")[0][0]
+            ]
             what = f"{' and '.join(missing)} on table {self.table}"
-        elif self.table.schema and self._rows(f"SELECT to_regnamespace({_literal(self.table.schema)}) IS NOT NULL")[0][0]:
-            missing = [] if self._rows(f"SELECT has_schema_privilege({_literal(self.table.schema)}, 'CREATE')")[0][0] else ["x"]
+        elif (
+            self.table.schema
+            and self._rows(f"SELECT to_regnamespace({_literal(self.table.schema)}) IS NOT NULL")[0][0]
+        ):
+            missing = (
+                []
+                if self._rows(f"SELECT has_schema_privilege({_literal(self.table.schema)}, 'CREATE')")[0][0]
+                else ["x"]
+            )
             what = f"CREATE on schema {self.table.schema} (to create table {self.table.table})"
         elif self.table.schema:
-            missing = [] if self._rows("SELECT has_database_privilege(current_database(), 'CREATE')")[0][0] else ["x"]
+            missing = (
+                []
+                if self._rows("SELECT has_database_privilege(current_database(), 'CREATE')")[0][0]
+                else ["x"]
+            )
             what = f"CREATE on the database (to create schema {self.table.schema})"
         else:
-            missing = [] if self._rows("SELECT has_schema_privilege(current_schema(), 'CREATE')")[0][0] else ["x"]
+            missing = (
+                [] if self._rows("SELECT has_schema_privilege(current_schema(), 'CREATE')")[0][0] else ["x"]
+            )
             what = f"CREATE on the schema the table would go in (to create table {self.table.table})"
         if missing:
             user = self._rows("SELECT current_user")[0][0]
-            error = DestinationError(f"{self.target}: user {user} has no permission: it needs {what}; nothing was changed")
+            error = DestinationError(
+                f"{self.target}: user {user} has no permission: it needs {what}; nothing was changed"
+            )
             error.hint = "grant the privilege named, or write to a table the user may write"
             raise error
 
     def _after_create(self) -> None:
-        self._execute(f"CREATE INDEX ON {self.table.sql()} (meeting_id)")  # merge and lookups by ID
+        self._execute(f"CREATE INDEX ON {self._table_sql()} (meeting_id)")  # merge and lookups by ID
 
     def _prepared(self, batch: pa.RecordBatch) -> pa.Table:
         table = stored_batch(batch)
@@ -165,7 +192,9 @@ class PostgresSink(DatabaseSink):
 
     def _ingest(self, batch: pa.RecordBatch) -> None:
         with self._conn.cursor() as cur:
-            cur.adbc_ingest(self.table.table, self._prepared(batch), mode="append", db_schema_name=self.table.schema)
+            cur.adbc_ingest(
+                self.table.table, self._prepared(batch), mode="append", db_schema_name=self.table.schema
+            )
 
     def _delete_ids(self, batch: pa.RecordBatch) -> None:
         ids = pa.table({"meeting_id": batch.column("meeting_id")})
@@ -176,7 +205,7 @@ class PostgresSink(DatabaseSink):
             else:
                 cur.execute(f"TRUNCATE {_IDS}")
             cur.adbc_ingest(_IDS, ids, mode="append", temporary=True)
-            cur.execute(f"DELETE FROM {self.table.sql()} t USING {_IDS} i WHERE t.meeting_id = i.meeting_id")
+            cur.execute(f"DELETE FROM {self._table_sql()} t USING {_IDS} i WHERE t.meeting_id = i.meeting_id")
 
     def _translate(self, exc: BaseException) -> BaseException:
         if not isinstance(exc, self._dbapi.Error):
@@ -198,6 +227,11 @@ class PostgresSink(DatabaseSink):
             return DestinationError(f"{self.target}: {first}; nothing was changed")
         if state == "42501":
             return DestinationError(f"{self.target}: no permission: {first}; nothing was changed")
-        if state.startswith(_LOST) or "could not connect" in low or "connection to server" in low or "failed to connect" in low:
+        if (
+            state.startswith(_LOST)
+            or "could not connect" in low
+            or "connection to server" in low
+            or "failed to connect" in low
+        ):
             return DestinationUnreachableError(f"{self.target}: {first}")
         return DestinationError(f"{self.target}: {first}; nothing was changed")

@@ -1,9 +1,9 @@
 """Database URLs and table names as the ``--output`` and ``--table`` flags take them, and their redacted forms.
 
-    duckdb:///data/attio.duckdb           an absolute path (everything after ``duckdb://`` is the path)
-    duckdb://attio.duckdb                 a path relative to the working directory (``~`` is expanded)
-    postgresql://etl@db.internal:5432/analytics   libpq's URL (``postgres://`` too); the password comes from
-                                          PGPASSWORD or ~/.pgpass, or from the URL, which is then never printed
+duckdb:///data/attio.duckdb           an absolute path (everything after ``duckdb://`` is the path)
+duckdb://attio.duckdb                 a path relative to the working directory (``~`` is expanded)
+postgresql://etl@db.internal:5432/analytics   libpq's URL (``postgres://`` too); the password comes from
+                                      PGPASSWORD or ~/.pgpass, or from the URL, which is then never printed
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["DUCKDB_SCHEMES", "POSTGRES_SCHEMES", "DatabaseURL", "TableName", "looks_like_url", "parse_database_url"]
+__all__ = [
+    "DUCKDB_SCHEMES",
+    "POSTGRES_SCHEMES",
+    "DatabaseURL",
+    "TableName",
+    "looks_like_url",
+    "parse_database_url",
+]
 
 DUCKDB_SCHEMES = ("duckdb",)
 POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -59,7 +66,10 @@ def redact(url: str) -> str:
         netloc = f"{auth}@{host}"
     query = parts.query
     if query:
-        pairs = [(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in parse_qsl(query, keep_blank_values=True)]
+        pairs = [
+            (k, "***" if k.lower() in _SECRET_PARAMS else v)
+            for k, v in parse_qsl(query, keep_blank_values=True)
+        ]
         query = urlencode(pairs, safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
@@ -82,7 +92,7 @@ def parse_database_url(text: str) -> DatabaseURL | None:
         return None
     scheme = match.group(1).lower()
     if scheme in DUCKDB_SCHEMES:
-        path = text[match.end():]
+        path = text[match.end() :]
         if not path or path == "/":
             raise InvalidArgumentError("output", "a duckdb URL needs a file: duckdb:///path/to/file.duckdb")
         return DatabaseURL("duckdb", text, os.path.expanduser(path))
