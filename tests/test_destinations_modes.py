@@ -24,7 +24,6 @@ from destination_helpers import (
     pg_rows,
     starts_in_window,
 )
-from pg_server import pg_url, postgres  # noqa: F401  (fixtures)
 
 from connector.cli import main
 

@@ -15,6 +15,7 @@ URL is accepted and never printed (errors, reports and reprs show the URL with `
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -33,6 +34,16 @@ APPLICATION_NAME = "attio-connector"
 CONNECT_TIMEOUT_S = "10"
 _JSONB_VERSION = "\x01"  # jsonb's binary input: a version byte, then the JSON text
 _LOST = ("08", "57P")  # connection exceptions, operator intervention (server shut down)
+_LOST_SIGNS = (
+    "could not connect",
+    "connection to server",
+    "failed to connect",
+    "terminating connection",
+    "server closed the connection",
+    "no connection to the server",
+    "connection refused",
+)
+_QUERY = re.compile(r"Failed to execute query '.*?': ", re.S)
 
 
 def _adbc() -> Any:
@@ -218,6 +229,9 @@ class PostgresSink(DatabaseSink):
         first = text.splitlines()[0] if text else type(exc).__name__
         for prefix in ("[libpq] ", "IO: ", "INVALID_STATE: ", "INTERNAL: "):
             first = first.replace(prefix, "")
+        first = _QUERY.sub(
+            "", first
+        )  # the statement is ours, not the user's: the server's reason is what tells
         low = text.lower()
         if state.startswith("28") or "password authentication failed" in low or "no password supplied" in low:
             error = DestinationError(f"{self.target}: the server refused the login: {first}")
@@ -227,11 +241,6 @@ class PostgresSink(DatabaseSink):
             return DestinationError(f"{self.target}: {first}; nothing was changed")
         if state == "42501":
             return DestinationError(f"{self.target}: no permission: {first}; nothing was changed")
-        if (
-            state.startswith(_LOST)
-            or "could not connect" in low
-            or "connection to server" in low
-            or "failed to connect" in low
-        ):
+        if state.startswith(_LOST) or any(sign in low for sign in _LOST_SIGNS):
             return DestinationUnreachableError(f"{self.target}: {first}")
         return DestinationError(f"{self.target}: {first}; nothing was changed")
