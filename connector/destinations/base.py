@@ -17,7 +17,9 @@ until then (DELETE, not TRUNCATE: no lock that blocks them).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -153,6 +155,55 @@ def stored_batch(batch: pa.RecordBatch) -> pa.Table:
     return pa.Table.from_batches([batch]).cast(schema, safe=False)
 
 
+class _Writer:
+    """One thread that applies batches in order; at most two wait. Its first error is raised to the caller."""
+
+    def __init__(self, apply: Callable[[pa.RecordBatch], None]) -> None:
+        self._apply = apply
+        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="connector-db-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._apply(batch)
+                except BaseException as exc:  # handed to the extract's thread, which aborts the run
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def put(self, batch: pa.RecordBatch) -> None:
+        self._raise()
+        self._queue.put(batch)
+
+    def finish(self) -> None:
+        """Wait for every batch to be applied; raise the first error."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def stop(self) -> None:
+        """Let the batch being applied finish, drop the rest, and end the thread."""
+        self._error = self._error or _Stopped()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(None)
+        self._thread.join()
+
+
+class _Stopped(Exception):
+    """The run was aborted: batches still queued are not applied."""
+
+
 class DatabaseSink:
     """Base of the database sinks: a :class:`~connector.extract.sinks.Sink` that writes one table in one transaction.
 
@@ -168,7 +219,7 @@ class DatabaseSink:
         self.table = table if isinstance(table, TableName) else TableName.parse(table)
         self.write_mode = check_write_mode(write_mode)
         self._conn: Any = None
-        self._arrow_schema: pa.Schema | None = None
+        self._writer: _Writer | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url.redacted!r}, table={str(self.table)!r}, write_mode={self.write_mode!r})"
@@ -272,7 +323,6 @@ class DatabaseSink:
     def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
         """Connect and begin the run's transaction: check or create the table, delete what the mode replaces."""
         window = StartWindow.from_metadata(metadata) if self.write_mode == "replace-window" else None
-        self._arrow_schema = schema
         self._conn = self._guarded(self._connect)
         try:
             self._guarded(self._begin)
@@ -280,6 +330,7 @@ class DatabaseSink:
         except BaseException:
             self.abort()
             raise
+        self._writer = _Writer(self._apply)
 
     def _prepare(self, schema: pa.Schema, window: StartWindow | None) -> None:
         exists = self._check_table(schema)
@@ -307,16 +358,24 @@ class DatabaseSink:
         """Indexes a new table gets (none by default)."""
 
     def write(self, batch: pa.RecordBatch) -> None:
-        """Add the batch's rows to the transaction (merge: replacing rows with the same meeting_id)."""
+        """Hand the batch to the writer thread, which adds its rows to the transaction (merge: replacing rows with
+        the same meeting_id) while the extract fetches the next pages; waits while two batches are pending."""
         if not batch.num_rows:
             return
+        assert self._writer is not None, "open() first"
+        self._writer.put(batch)
+
+    def _apply(self, batch: pa.RecordBatch) -> None:
         if self.write_mode == "merge":
             self._guarded(self._delete_ids, batch)
         self._guarded(self._ingest, batch)
 
     def commit(self) -> str:
-        """Commit: the table changes now, all at once."""
+        """Write what is pending, then commit: the table changes now, all at once."""
         try:
+            if self._writer is not None:
+                self._writer.finish()
+                self._writer = None
             self._guarded(self._commit)
         except BaseException:
             self.abort()
@@ -326,6 +385,9 @@ class DatabaseSink:
 
     def abort(self) -> None:
         """Roll the transaction back (the table is as before the run) and disconnect."""
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
         if self._conn is not None:
             try:
                 self._rollback()
