@@ -15,8 +15,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import RawClient
 
+from connector import ClientConfig, SyncAttioClient
 from connector.cli import main
 from connector.emulator import EmulatorThread
 
@@ -92,23 +92,19 @@ def extract_parquet(emu: EmulatorThread, path: Path, *flags: str) -> dict[str, d
 
 
 def create_meeting(emu: EmulatorThread, start: str, end: str, title: str = "Deleted later") -> str:
-    """A meeting created in the emulator (POST); its ID."""
-    body = {
-        "data": {
-            "title": title,
-            "description": "",
-            "is_all_day": False,
-            "start": {"datetime": start, "timezone": "UTC"},
-            "end": {"datetime": end, "timezone": "UTC"},
-            "participants": [
-                {"email_address": "gone@example.org", "is_organizer": True, "status": "accepted"}
-            ],
-            "linked_records": [],
-        }
+    """A meeting created in the emulator (find-or-create); its ID."""
+    meeting = {
+        "title": title,
+        "description": "",
+        "is_all_day": False,
+        "start": {"datetime": start, "timezone": "UTC"},
+        "end": {"datetime": end, "timezone": "UTC"},
+        "participants": [{"email_address": "gone@example.org", "is_organizer": True, "status": "accepted"}],
+        "linked_records": [],
+        "external_ref": f"destinations-{title}",
     }
-    resp = RawClient(emu.url, emu.token).post(body)
-    assert resp.status == 200, resp.body
-    return resp.json()["data"]["id"]["meeting_id"]
+    with SyncAttioClient(ClientConfig(token=emu.token, base_url=emu.url)) as client:
+        return client.find_or_create_meeting(meeting)["id"]["meeting_id"]
 
 
 def starts_in_window(row: dict[str, Any]) -> bool:

@@ -17,25 +17,33 @@ window with ``--write-mode replace-window`` (DuckDB, PostgreSQL) instead.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+import queue
+import threading
+from collections.abc import Iterator
 from contextlib import aclosing
 from datetime import datetime
 from typing import Any
 
+import anyio
 import pyarrow as pa
 
 from ..client import AttioClient
 from ..config import ClientConfig
+from ..destinations.base import stored_batch
 from ..errors import ConfigError
 from ..extract import ExtractConfig, extract_batches
 from ..models import MeetingQuery
 
 try:
     import dlt
+    from dlt.extract.incremental.context import get_interval_context
     from dlt.sources import incremental
 except ImportError:  # pragma: no cover - exercised by the missing-extra test of the CLI's own extras
-    raise ConfigError("connector.integrations.dlt needs the dlt extra: pip install 'connector[dlt]'") from None
+    raise ConfigError(
+        "connector.integrations.dlt needs the dlt extra: pip install 'connector[dlt]'"
+    ) from None
 
 __all__ = ["attio_source", "meetings"]
 
@@ -49,21 +57,71 @@ def _bound(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+_DONE = object()
+
+
+def _batches_in_thread(client_config: ClientConfig, config: ExtractConfig) -> Iterator[pa.Table]:
+    """The extract's batches as tables, fetched by one event loop in a thread of its own.
+
+    dlt steps an async generator one ``__anext__`` per task, which the extract's task group (one cancel scope
+    from start to end) cannot live with; so the extract runs whole in its thread, two batches ahead at most.
+    """
+    batches: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    async def produce() -> None:
+        async with AttioClient(client_config) as client:
+            async with aclosing(extract_batches(client, config)) as stream:
+                async for batch in stream:
+                    table = stored_batch(batch)  # microseconds, as dlt's destinations keep instants
+                    while not stop.is_set():
+                        try:
+                            batches.put(table, timeout=0.1)
+                            break
+                        except queue.Full:  # dlt has not taken the last two yet: wait, unless told to stop
+                            continue
+                    if stop.is_set():
+                        return
+
+    def run() -> None:
+        try:
+            anyio.run(produce)
+            batches.put(_DONE)
+        except BaseException as exc:  # re-raised in dlt's thread
+            batches.put(exc)
+
+    thread = threading.Thread(target=run, name="attio-dlt-extract", daemon=True)
+    thread.start()
+    try:
+        while (item := batches.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                batches.get(timeout=0.1)
+        thread.join()
+
+
 @dlt.resource(name="meetings", primary_key="meeting_id", write_disposition="merge")
-async def meetings(
+def meetings(
     client_config: ClientConfig | None = None,
     query: MeetingQuery | None = None,
     slices: int | None = None,
     batch_size: int = 10_000,
-    start_datetime: incremental[Any] = incremental(
-        "start_datetime", on_cursor_value_missing="include", allow_external_schedulers=True, range_end="open"
+    start_datetime: incremental[datetime] = incremental[datetime](  # noqa: B008 - dlt's way to declare a cursor
+        "start_datetime", on_cursor_value_missing="include", range_end="open"
     ),
-) -> AsyncIterator[pa.Table]:
+) -> Iterator[pa.Table]:
     """Meetings starting in [last loaded start, end of the data interval), as Arrow tables of the meeting schema."""
     base = query or MeetingQuery()
     changes: dict[str, Any] = {}
     if start_datetime.start_value is not None:
-        changes["ends_from"] = _bound(start_datetime.start_value)  # with window="start": starts at or after it
+        changes["ends_from"] = _bound(
+            start_datetime.start_value
+        )  # with window="start": starts at or after it
     if start_datetime.end_value is not None:
         changes["starts_before"] = _bound(start_datetime.end_value)
     config = ExtractConfig(
@@ -72,10 +130,7 @@ async def meetings(
         batch_size=batch_size,
         window="start",
     )
-    async with AttioClient(client_config or ClientConfig.from_env()) as client:
-        async with aclosing(extract_batches(client, config)) as batches:
-            async for batch in batches:
-                yield pa.Table.from_batches([batch])
+    yield from _batches_in_thread(client_config or ClientConfig.from_env(), config)
 
 
 @dlt.source(name="attio")
@@ -85,17 +140,23 @@ def attio_source(
     slices: int | None = None,
     batch_size: int = 10_000,
     initial_start: datetime | None = None,
+    external_schedulers: bool | None = None,
 ) -> Any:
     """The Attio source: its ``meetings`` resource, from ``initial_start`` on at the first run (None: all).
 
     ``client_config`` defaults to ``ClientConfig.from_env()`` (ATTIO_API_KEY); ``query`` adds Attio's other
-    filters (participants, linked record, timezone for all-day meetings).
+    filters (participants, linked record, timezone for all-day meetings). ``external_schedulers``: None
+    (default) sets dlt's ``allow_external_schedulers=True`` whenever dlt sees a scheduler's interval (an
+    Airflow task, or ``DLT_INTERVAL_START``/``DLT_INTERVAL_END``), so that the data interval bounds the run;
+    True always (dlt then fails without an interval), False never.
     """
-    cursor = incremental(
+    if external_schedulers is None:
+        external_schedulers = True if get_interval_context().interval is not None else None
+    cursor = incremental[datetime](
         "start_datetime",
         initial_value=initial_start,
         on_cursor_value_missing="include",
-        allow_external_schedulers=True,
+        allow_external_schedulers=external_schedulers,
         range_end="open",
     )
     return meetings(client_config, query, slices, batch_size, start_datetime=cursor)
