@@ -3,17 +3,21 @@ and a run killed with SIGKILL mid-load leaving the table as it was."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
+from connector import ClientConfig, ConfigError, ExtractConfig, InvalidArgumentError, MeetingQuery, RateLimits
 from connector.cli import main
+from connector.destinations import database_sink, extract_to_database, redact
 
 EMU = ["--emulator", "--emulator-meetings", "300", "-q"]
 
@@ -187,3 +191,41 @@ def test_sigkill_mid_load_leaves_the_table_as_it_was(tmp_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT * FROM attio.meetings ORDER BY meeting_id").fetchall() == before
+
+
+def test_library_extract_to_database_and_its_refusals(emulator: Any, tmp_path: Path) -> None:
+    url = f"duckdb://{tmp_path / 'w.duckdb'}"
+    client = ClientConfig(token=emulator.token, base_url=emulator.url, limits=RateLimits(reads_per_second=0))
+    report = extract_to_database(url, table="crm.meetings", client_config=client)
+    assert (
+        report.rows == 300
+        and report.output == f"{url} table crm.meetings"
+        and report.output_format == "duckdb"
+    )
+    window = ExtractConfig(query=MeetingQuery(ends_from="2025-03-01", starts_before="2025-06-01"))
+    with pytest.raises(ConfigError, match="needs window='start'"):
+        extract_to_database(url, write_mode="replace-window", config=window, client_config=client)
+    with pytest.raises(ConfigError, match="takes no checkpoint"):
+        extract_to_database(url, config=ExtractConfig(checkpoint=tmp_path / "cp.json"), client_config=client)
+    with pytest.raises(InvalidArgumentError, match="write_mode"):
+        extract_to_database(url, write_mode="upsert", client_config=client)
+    report = extract_to_database(
+        url,
+        table="crm.meetings",
+        write_mode="replace-window",
+        config=dataclasses.replace(window, window="start"),
+        client_config=client,
+    )
+    assert 0 < report.rows < 300
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM crm.meetings").fetchone() == (300,)
+
+
+def test_a_password_in_a_url_stays_out_of_reprs_and_targets() -> None:
+    sink = database_sink(
+        "postgresql://etl:hunter2-secret@db.internal:5432/analytics?sslmode=require", "attio.meetings"
+    )
+    assert sink is not None
+    shown = repr(sink) + sink.target + repr(sink.url)
+    assert "hunter2-secret" not in shown and "postgresql://etl:***@db.internal:5432/analytics" in shown
+    assert "hunter2" not in redact("postgresql://etl@db/x?password=hunter2&sslmode=require")

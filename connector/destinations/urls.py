@@ -56,7 +56,9 @@ class DatabaseURL:
 
 
 def redact(url: str) -> str:
-    """``url`` with the password of its user part and of ``password=`` parameters replaced by ``***``."""
+    """``url`` with the password of its user part and of ``password=`` parameters replaced by ``***``; a path as it is."""
+    if not looks_like_url(url):
+        return url
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:

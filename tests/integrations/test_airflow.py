@@ -188,3 +188,21 @@ def test_a_bad_token_fails_the_extract_without_retries(dags: Any, attio_connecti
     ti = run.get_task_instance("extract_meetings")
     assert (ti.state, ti.try_number) == ("failed", 1)  # the DAG allows 3 retries: a 401 skips them
     assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_extract_operator_replaces_its_window_in_a_database(attio_connection: EmulatorThread, tmp_path: Path,
+                                                             starting_in: Any, busiest: Any) -> None:
+    import duckdb
+
+    meetings = attio_connection.emulator.store.all_meetings()
+    day = busiest(meetings)
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    end = start + timedelta(days=1)
+    path = tmp_path / "warehouse.duckdb"
+    op = AttioExtractOperator(task_id="x", output_path=f"duckdb://{path}", ends_from=start.isoformat(),
+                              starts_before=end.isoformat(), table="attio.meetings")
+    for _ in range(2):  # the default write mode, replace-window: a re-run leaves the day exact
+        report = op.execute({})
+        with duckdb.connect(str(path), read_only=True) as con:
+            ids = {r[0] for r in con.execute("SELECT meeting_id FROM attio.meetings").fetchall()}
+        assert ids == set(starting_in(meetings, start, end)) and report["rows"] == len(ids) > 0
