@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+import extract as extract_bench
 from extract import PYTHON, TOKEN, emulator, measured, run_dlt, table
 from pg_server import PASSWORD, start_postgres
 
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-dlt", action="store_true", help="skip dlt's rest_api into duckdb")
     args = parser.parse_args(argv)
 
+    extras_venv = Path(__file__).resolve().parent.parent / ".venv-dlt"  # built by `bash .ci/extras dlt`
+    if (extras_venv / "bin" / "python").exists():
+        extract_bench.DLT_VENV = extras_venv
     server = start_postgres()
     os.environ["PGPASSWORD"] = PASSWORD
     tmp = Path(tempfile.mkdtemp(prefix="bench-dest-"))

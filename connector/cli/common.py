@@ -34,6 +34,7 @@ __all__ = [
     "client_session",
     "non_negative_int",
     "output_path",
+    "output_target",
     "positive_int",
     "positive_seconds",
     "progress",
@@ -108,6 +109,13 @@ def output_path(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"give a file name, e.g. meetings.parquet; {text!r} names no file")
     return Path(text)
+
+
+def output_target(text: str) -> str | Path:
+    """An argparse type: a database URL (``scheme://...``) as written, else a file path (:func:`output_path`)."""
+    from ..destinations.urls import looks_like_url
+
+    return text if looks_like_url(text) else output_path(text)
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:

@@ -17,7 +17,15 @@ from typing import Any
 
 from ..config import BASE_URL_ENV, read_toml, toml_type
 from ..errors import ConfigError, shown
-from .common import non_negative_int, output_path, positive_int, positive_seconds, rate, timezone_name
+from .common import (
+    non_negative_int,
+    output_path,
+    output_target,
+    positive_int,
+    positive_seconds,
+    rate,
+    timezone_name,
+)
 
 __all__ = ["apply_config_file", "split_config_option"]
 
@@ -25,7 +33,7 @@ SECRET_KEYS = frozenset({"token", "api_key", "apikey", "password", "secret", "at
 # Options that take comma-separated values: an array of strings in the file is joined with commas.
 LIST_KEYS = frozenset({"participants", "fault_kinds"})
 # Option types that take text as it is: a number in the file (output = 5) is a mistake, not a name.
-_TEXT_TYPES = (None, str, Path, output_path, timezone_name)
+_TEXT_TYPES = (None, str, Path, output_path, output_target, timezone_name)
 _WHOLE_TYPES = (int, positive_int, non_negative_int)
 _NUMBER_TYPES = (float, rate, positive_seconds)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..client import AttioClient
-from ..destinations import WRITE_MODES, database_sink, looks_like_url
+from ..destinations import WRITE_MODES, database_sink
 from ..errors import ConfigError
 from ..extract import ExtractConfig, ExtractProgress, extract, sink_for_path
 from ..extract.sinks import CSV_FORMULAS, FORMATS
@@ -23,7 +23,7 @@ from .common import (
     EXIT_OK,
     add_client_options,
     client_session,
-    output_path,
+    output_target,
     positive_int,
     progress,
     run_interruptible,
@@ -59,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "an interrupted run can be continued with --resume.",
     )
     parser.add_argument(
-        "--output", "-o", required=True, type=_output, metavar="PATH|URL",
+        "--output", "-o", required=True, type=output_target, metavar="PATH|URL",
         help="file (or directory with --partition-by) to write, or a database: duckdb:///path.duckdb, "
         "postgresql://user@host:port/db (password from PGPASSWORD or ~/.pgpass)",
     )
@@ -153,11 +153,6 @@ class _Progress:
             self.bar.refresh()
         else:
             self.bar.update(value.covered - self.bar.n)  # tqdm redraws at most every 0.1 s
-
-
-def _output(text: str) -> str | Path:
-    """An argparse type: a database URL as written, else a file path."""
-    return text if looks_like_url(text) else output_path(text)
 
 
 def _database_sink(args: argparse.Namespace) -> Any:

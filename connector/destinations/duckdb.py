@@ -76,11 +76,14 @@ class DuckDBSink(DatabaseSink):
         super().__init__(parsed, table, write_mode)
         assert parsed.path is not None
         self.path = Path(parsed.path)
+        self._catalog = ""  # the file's catalog name, known once connected
         self._duckdb = _duckdb()
 
     def _connect(self) -> Any:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        return self._duckdb.connect(str(self.path))
+        conn = self._duckdb.connect(str(self.path))
+        self._catalog = conn.execute("SELECT current_database()").fetchone()[0].replace('"', '""')
+        return conn
 
     def check_destination(self, schema: pa.Schema | None = None) -> None:
         """Refuse an incompatible table or a file in use; a file that does not exist yet is not created here."""
@@ -96,8 +99,7 @@ class DuckDBSink(DatabaseSink):
         return f'{self._schema_sql()}."{self.table.table}"'
 
     def _schema_sql(self) -> str:
-        catalog = self._rows("SELECT current_database()")[0][0].replace('"', '""')
-        return f'"{catalog}"."{self.table.schema or "main"}"'
+        return f'"{self._catalog}"."{self.table.schema or "main"}"'
 
     def _execute(self, sql: str) -> None:
         self._conn.execute(sql)
