@@ -31,7 +31,7 @@ from ..errors import ConfigError, DestinationError, InvalidArgumentError
 from ..schema import SCHEMA_VERSION
 from .urls import DatabaseURL, TableName
 
-__all__ = ["COMMENT_PREFIX", "WRITE_MODES", "DatabaseSink", "StartWindow", "check_write_mode"]
+__all__ = ["COMMENT_PREFIX", "WRITE_MODES", "DatabaseSink", "StartWindow", "check_write_mode", "scalar_kind"]
 
 WRITE_MODES = ("replace", "append", "merge", "replace-window")
 COMMENT_PREFIX = "attio-connector meeting schema "  # + the version: the table's comment records what wrote it
@@ -134,6 +134,29 @@ def incompatibility(
     recorded = comment[len(COMMENT_PREFIX) :] if comment and comment.startswith(COMMENT_PREFIX) else None
     version = f" (written by schema {recorded}; this connector writes {SCHEMA_VERSION})" if recorded else ""
     return f"table {table} has an incompatible schema{version}: {'; '.join(problems)}"
+
+
+def scalar_kind(kind: pa.DataType) -> str | None:
+    """The name a dialect's type table knows an Arrow scalar type by; None for lists and structs.
+
+    Names: string, boolean, date, timestamptz, timestamp, int64, int32, float64 (else ConfigError).
+    """
+    checks = (
+        ("string", pa.types.is_string(kind) or pa.types.is_large_string(kind)),
+        ("boolean", pa.types.is_boolean(kind)),
+        ("date", pa.types.is_date(kind)),
+        ("timestamptz", pa.types.is_timestamp(kind) and kind.tz is not None),
+        ("timestamp", pa.types.is_timestamp(kind)),
+        ("int64", pa.types.is_int64(kind)),
+        ("int32", pa.types.is_int32(kind)),
+        ("float64", pa.types.is_float64(kind)),
+    )
+    for name, matches in checks:
+        if matches:
+            return name
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind):
+        return None
+    raise ConfigError(f"no database type for the Arrow type {kind}")
 
 
 def stored_type(kind: pa.DataType) -> pa.DataType:

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import ConfigError, DestinationError
-from .base import Column, DatabaseSink, stored_batch
+from .base import Column, DatabaseSink, scalar_kind, stored_batch
 from .urls import DatabaseURL, TableName, parse_database_url
 
 __all__ = ["DuckDBSink"]
@@ -35,31 +35,30 @@ def _duckdb() -> Any:
     return duckdb
 
 
+_SCALARS = {
+    "string": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamptz": "TIMESTAMP WITH TIME ZONE",
+    "timestamp": "TIMESTAMP",
+    "int64": "BIGINT",
+    "int32": "INTEGER",
+    "float64": "DOUBLE",
+}
+
+
 def duckdb_type(kind: pa.DataType) -> str:
     """DuckDB's type for an Arrow type, spelled as ``information_schema.columns`` shows it."""
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return "VARCHAR"
-    if pa.types.is_boolean(kind):
-        return "BOOLEAN"
-    if pa.types.is_date(kind):
-        return "DATE"
-    if pa.types.is_timestamp(kind):
-        return "TIMESTAMP WITH TIME ZONE" if kind.tz else "TIMESTAMP"
-    if pa.types.is_int64(kind):
-        return "BIGINT"
-    if pa.types.is_int32(kind):
-        return "INTEGER"
-    if pa.types.is_float64(kind):
-        return "DOUBLE"
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        return duckdb_type(kind.value_type) + "[]"
+    scalar = scalar_kind(kind)
+    if scalar is not None:
+        return _SCALARS[scalar]
     if pa.types.is_struct(kind):
         fields = ", ".join(
             f"{f.name if _PLAIN.match(f.name) else chr(34) + f.name + chr(34)} {duckdb_type(f.type)}"
             for f in kind
         )
         return f"STRUCT({fields})"
-    raise ConfigError(f"no DuckDB type for the Arrow type {kind}")
+    return duckdb_type(kind.value_type) + "[]"
 
 
 class DuckDBSink(DatabaseSink):

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError, DestinationError, DestinationUnreachableError
-from .base import Column, DatabaseSink, stored_batch
+from .base import Column, DatabaseSink, scalar_kind, stored_batch
 from .jsontext import json_text
 from .urls import DatabaseURL, TableName, parse_database_url, url_password
 
@@ -56,25 +56,22 @@ def _adbc() -> Any:
     return dbapi
 
 
+_SCALARS = {
+    "string": "text",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamptz": "timestamp with time zone",
+    "timestamp": "timestamp without time zone",
+    "int64": "bigint",
+    "int32": "integer",
+    "float64": "double precision",
+}
+
+
 def postgres_type(kind: pa.DataType) -> str:
-    """PostgreSQL's type for an Arrow type, as ``information_schema.columns.data_type`` shows it."""
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return "text"
-    if pa.types.is_boolean(kind):
-        return "boolean"
-    if pa.types.is_date(kind):
-        return "date"
-    if pa.types.is_timestamp(kind):
-        return "timestamp with time zone" if kind.tz else "timestamp without time zone"
-    if pa.types.is_int64(kind):
-        return "bigint"
-    if pa.types.is_int32(kind):
-        return "integer"
-    if pa.types.is_float64(kind):
-        return "double precision"
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind):
-        return "jsonb"
-    raise ConfigError(f"no PostgreSQL type for the Arrow type {kind}")
+    """PostgreSQL's type for an Arrow type, as ``information_schema.columns.data_type`` shows it (nested: jsonb)."""
+    scalar = scalar_kind(kind)
+    return "jsonb" if scalar is None else _SCALARS[scalar]
 
 
 def _literal(text: str) -> str:
