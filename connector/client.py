@@ -22,7 +22,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from .config import ClientConfig
 from .errors import InvalidArgumentError, MalformedResponseError, PaginationError
 from .http import ClientStats, HttpTransport
-from .models import MEETINGS_PATH, MeetingQuery, is_valid_uuid, validate_meeting_body
+from .models import MEETINGS_PATH, MeetingQuery, is_valid_uuid, validate_linked_records, validate_meeting_body
 
 __all__ = ["AttioClient", "Page", "SyncAttioClient"]
 
@@ -142,6 +142,35 @@ class AttioClient:
         )
         return _data(answer, "POST", MEETINGS_PATH)
 
+    async def update_meeting(
+        self, meeting_id: str, linked_records: Any, *, replace: bool = True
+    ) -> dict[str, Any]:
+        """Set a meeting's linked records (``PUT``, the only change Attio allows) or, with ``replace=False``,
+        add to them (``PATCH``); return the meeting. PUT also unlinks what Attio linked from participants.
+
+        Both are idempotent, so an answer lost in transit is retried like a read.
+        """
+        path = _meeting_path(meeting_id)
+        body = {"data": {"linked_records": validate_linked_records(linked_records)}}
+        answer = await self._http.request("PUT" if replace else "PATCH", path, kind="write", json=body)
+        return _data(answer, "PUT" if replace else "PATCH", path)
+
+    async def delete_meeting(self, meeting_id: str, *, retry_ambiguous: bool = True) -> None:
+        """Delete a meeting. :class:`~connector.errors.NotFoundError` if there is none, and
+        :class:`~connector.errors.BadRequestError` (code ``system_edit_unauthorized``) for one made by calendar sync.
+
+        With ``retry_ambiguous=False`` a lost answer is raised rather than retried: a retry of a DELETE that was
+        carried out answers 404, which only a caller that knows it sent the first one can read as done.
+        """
+        path = _meeting_path(meeting_id)
+        await self._http.request("DELETE", path, kind="write", retry_ambiguous=retry_ambiguous)
+
+
+def _meeting_path(meeting_id: str) -> str:
+    if not isinstance(meeting_id, str) or not is_valid_uuid(meeting_id):
+        raise InvalidArgumentError("meeting_id", f"{meeting_id!r} is not a UUID")
+    return f"{MEETINGS_PATH}/{quote(meeting_id)}"
+
 
 class SyncAttioClient:
     """The same calls as :class:`AttioClient` for code that is not async; use ``with``.
@@ -222,3 +251,11 @@ class SyncAttioClient:
     def find_or_create_meeting(self, meeting: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
         """See :meth:`AttioClient.find_or_create_meeting`."""
         return self._call(self._client.find_or_create_meeting, meeting, **kwargs)
+
+    def update_meeting(self, meeting_id: str, linked_records: Any, **kwargs: Any) -> dict[str, Any]:
+        """See :meth:`AttioClient.update_meeting`."""
+        return self._call(self._client.update_meeting, meeting_id, linked_records, **kwargs)
+
+    def delete_meeting(self, meeting_id: str, **kwargs: Any) -> None:
+        """See :meth:`AttioClient.delete_meeting`."""
+        return self._call(self._client.delete_meeting, meeting_id, **kwargs)

@@ -26,17 +26,23 @@ __all__ = [
     "RateLimits",
     "RetryPolicy",
     "Secret",
+    "WorkspaceConfig",
     "check_base_url",
     "check_env_name",
+    "check_rate_limit_url",
     "check_token",
     "is_env_name",
+    "masked_url",
     "read_toml",
+    "read_workspaces",
     "toml_type",
 ]
 
 DEFAULT_BASE_URL = "https://api.attio.com"
 TOKEN_ENV = "ATTIO_API_KEY"
 BASE_URL_ENV = "ATTIO_BASE_URL"
+RATE_LIMIT_URL_ENV = "CONNECTOR_RATE_LIMIT_URL"
+RATE_LIMIT_SCHEMES = ("redis://", "rediss://", "unix://")
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -86,7 +92,7 @@ def check_token(value: str, source: str = "token") -> str:
     return token
 
 
-def _masked(url: str) -> str:
+def masked_url(url: str) -> str:
     """``url`` with anything that may be credentials (before the last @) shown as ***."""
     if "@" not in url:
         return url
@@ -101,7 +107,7 @@ def check_base_url(url: str, source: str = "base_url") -> str:
     host, a port outside 1-65535, a path (``/v2`` included), a query or a fragment.
     """
     text = url.strip() if isinstance(url, str) else ""
-    shown = _masked(text)
+    shown = masked_url(text)
     if not text:
         raise InvalidArgumentError(source, "is empty; give the API root, e.g. https://api.attio.com")
     if any(char.isspace() or not char.isprintable() for char in text):
@@ -131,6 +137,22 @@ def check_base_url(url: str, source: str = "base_url") -> str:
             source, f"give the API root only, {parts.scheme}://{parts.netloc}, without a path, query or fragment; got {shown!r}"
         )
     return text.rstrip("/")
+
+
+def check_rate_limit_url(url: str, source: str = "rate_limit_url") -> str:
+    """A Redis URL for the shared rate budget (redis://, rediss:// or unix://), or an error naming ``source``.
+
+    Credentials in it (``redis://:password@host``) are never shown.
+    """
+    text = url.strip() if isinstance(url, str) else ""
+    if not text:
+        raise InvalidArgumentError(source, "is empty; give a Redis URL, e.g. redis://localhost:6379/0")
+    if not text.lower().startswith(RATE_LIMIT_SCHEMES):
+        got = repr(masked_url(text)) if any(c in text for c in ".:/") else "a value that is not shown"
+        raise InvalidArgumentError(source, f"must be a Redis URL (redis://, rediss:// or unix://), got {got}")
+    if any(char.isspace() or not char.isprintable() for char in text):
+        raise InvalidArgumentError(source, f"{masked_url(text)!r} contains a space or a control character")
+    return text
 
 
 class Secret:
@@ -223,12 +245,17 @@ class ClientConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: RateLimits = field(default_factory=RateLimits)
     user_agent: str = "attio-meetings-connector/0.1"
+    # Redis URL of a rate budget shared by every process using this token (None: this process alone).
+    # Not in the repr: it may hold a Redis password.
+    rate_limit_url: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.token, str | Secret):
             raw = self.token.reveal() if isinstance(self.token, Secret) else self.token
             object.__setattr__(self, "token", Secret(check_token(raw)))
         object.__setattr__(self, "base_url", check_base_url(self.base_url))
+        if self.rate_limit_url is not None:
+            object.__setattr__(self, "rate_limit_url", check_rate_limit_url(self.rate_limit_url))
         for seconds in (self.timeout, self.connect_timeout):
             if not math.isfinite(seconds) or seconds <= 0:
                 raise InvalidArgumentError("timeout", f"must be a positive number of seconds, got {seconds!r}")
@@ -237,7 +264,8 @@ class ClientConfig:
     def from_env(
         cls, env: Mapping[str, str] | None = None, *, token_env: str = TOKEN_ENV, **overrides: Any
     ) -> ClientConfig:
-        """Config from ``ATTIO_API_KEY`` (or the variable ``token_env`` names) and ``ATTIO_BASE_URL``.
+        """Config from ``ATTIO_API_KEY`` (or the variable ``token_env`` names), ``ATTIO_BASE_URL`` and
+        ``CONNECTOR_RATE_LIMIT_URL``.
 
         Explicit ``overrides`` (not None) win, and then the variable they replace is not read. Errors name
         the variable, never its value; the token loses surrounding whitespace, a set but empty one is refused.
@@ -250,11 +278,80 @@ class ClientConfig:
             values["token"] = Secret(check_token(env[token_env], token_env))
         if "base_url" not in overrides and env.get(BASE_URL_ENV, "").strip():
             values["base_url"] = check_base_url(env[BASE_URL_ENV], BASE_URL_ENV)
+        if "rate_limit_url" not in overrides and env.get(RATE_LIMIT_URL_ENV, "").strip():
+            values["rate_limit_url"] = check_rate_limit_url(env[RATE_LIMIT_URL_ENV], RATE_LIMIT_URL_ENV)
         return cls(**(values | overrides))
 
     def with_(self, **changes: Any) -> ClientConfig:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+
+WORKSPACE_KEYS = ("token_env", "base_url", "read_rate", "write_rate", "max_in_flight")
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    """One Attio workspace of many: its name, the environment variable holding its token, API root and limits.
+
+    Each workspace has its own token, hence its own Attio budget; with ``rate_limit_url`` the processes
+    working on one workspace share that budget.
+    """
+
+    name: str
+    token_env: str
+    base_url: str = DEFAULT_BASE_URL
+    limits: RateLimits = field(default_factory=RateLimits)
+
+    def client_config(self, env: Mapping[str, str] | None = None, **overrides: Any) -> ClientConfig:
+        """The workspace's :class:`ClientConfig`: its token from ``env`` (default os.environ), ``overrides`` win."""
+        settings = {"base_url": self.base_url, "limits": self.limits} | overrides
+        return ClientConfig.from_env(env, token_env=self.token_env, **settings)
+
+
+def _workspace(name: str, table: Any, where: str) -> WorkspaceConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table, got {toml_type(table)}")
+    unknown = sorted(set(table) - set(WORKSPACE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where} has unknown key {unknown[0]!r}; known keys: {', '.join(WORKSPACE_KEYS)}")
+    if "token_env" not in table:
+        raise ConfigError(f"{where} needs token_env, the environment variable holding the workspace's token")
+    for key in ("token_env", "base_url"):
+        if key in table and not isinstance(table[key], str):
+            raise ConfigError(f"{where} {key} must be a string, got {toml_type(table[key])}")
+    defaults = RateLimits()
+    rates = {}
+    for key, dest in (("read_rate", "reads_per_second"), ("write_rate", "writes_per_second")):
+        value = table.get(key, getattr(defaults, dest))
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} {key} must be a number, got {toml_type(value)}")
+        rates[dest] = float(value)
+    in_flight = table.get("max_in_flight", defaults.max_in_flight)
+    if isinstance(in_flight, bool) or not isinstance(in_flight, int):
+        raise ConfigError(f"{where} max_in_flight must be a whole number, got {toml_type(in_flight)}")
+    try:
+        limits = RateLimits(**rates, max_in_flight=in_flight)
+    except InvalidArgumentError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return WorkspaceConfig(
+        name=name,
+        token_env=check_env_name(table["token_env"], f"{where} token_env"),
+        base_url=check_base_url(table.get("base_url", DEFAULT_BASE_URL), f"{where} base_url"),
+        limits=limits,
+    )
+
+
+def read_workspaces(path: Path, document: Mapping[str, Any] | None = None) -> dict[str, WorkspaceConfig]:
+    """The ``[workspaces.NAME]`` tables of a TOML config file, checked; errors name the file, table and key.
+
+    Each table: ``token_env`` (required), ``base_url``, ``read_rate``, ``write_rate``, ``max_in_flight``.
+    """
+    document = read_toml(path, "config file") if document is None else document
+    tables = document.get("workspaces", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"config file {path}: workspaces must be tables [workspaces.NAME], got {toml_type(tables)}")
+    return {name: _workspace(name, table, f"config file {path}: [workspaces.{name}]") for name, table in tables.items()}
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@
     ├── TransportError               the request may not have reached Attio, or its answer was lost
     │   ├── ConnectError             could not connect / connection dropped     (retryable)
     │   ├── RequestTimeoutError      no complete answer within the timeout      (retryable)
-    │   └── MalformedResponseError   the answer was cut off or was not JSON     (retryable)
+    │   ├── MalformedResponseError   the answer was cut off or was not JSON     (retryable)
+    │   └── RateLimitStoreError      the shared rate budget (Redis) failed; nothing was sent (retryable)
     ├── ApiError                     Attio answered with an error envelope
     │   ├── BadRequestError          400 (Attio's ``validation_type`` and friends)
     │   ├── AuthenticationError      401
@@ -49,6 +50,7 @@ __all__ = [
     "PaginationError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimitStoreError",
     "RequestTimeoutError",
     "RowError",
     "SchemaError",
@@ -122,6 +124,13 @@ class RequestTimeoutError(TransportError):
 
 class MalformedResponseError(TransportError):
     """The answer was not the JSON the contract describes (for example cut off mid-body)."""
+
+
+class RateLimitStoreError(TransportError):
+    """The Redis of the shared rate budget could not be reached or failed; the request was not sent."""
+
+    ambiguous = False
+    hint = "check that Redis at the rate-limit URL (CONNECTOR_RATE_LIMIT_URL, --rate-limit-url) is running and reachable"
 
 
 class ApiError(ConnectorError):

@@ -34,7 +34,7 @@ from .errors import (
     TransportError,
     error_for_status,
 )
-from .ratelimit import RateLimiter, RequestKind
+from .ratelimit import RateLimiter, RedisBudget, RequestKind, budget_key
 
 __all__ = ["ClientStats", "HttpTransport", "parse_retry_after", "rate_limit_wait"]
 
@@ -151,7 +151,10 @@ class HttpTransport:
     def __init__(self, config: ClientConfig, stats: ClientStats | None = None) -> None:
         self.config = config
         self.stats = stats or ClientStats()
-        self.limiter = RateLimiter(config.limits)
+        shared = None
+        if config.rate_limit_url and config.token:
+            shared = RedisBudget(config.rate_limit_url, budget_key(config.base_url, config.token.reveal()))
+        self.limiter = RateLimiter(config.limits, shared=shared)
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         policy = config.retry
@@ -217,6 +220,12 @@ class HttpTransport:
                 headers={"User-Agent": self.config.user_agent, "Accept": "application/json"},
                 raise_for_status=False,
             )
+            try:
+                await self.limiter.open()
+            except BaseException:
+                session, self._session = self._session, None
+                await session.close()
+                raise
 
     async def aclose(self) -> None:
         """Close the session; the transport cannot be used again."""
@@ -224,6 +233,7 @@ class HttpTransport:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+            await self.limiter.aclose()
 
     async def request(
         self,
@@ -312,7 +322,7 @@ class HttpTransport:
         if isinstance(error, RateLimitError):
             self.stats.rate_limited += 1
             # Attio's reset time is a whole second; without one, back off at least a little for everyone.
-            self.limiter.pause(kind, rate_limit_wait(retry_after, self.config.retry))
+            await self.limiter.hold(kind, rate_limit_wait(retry_after, self.config.retry))
         elif status >= 500:
             self.stats.server_errors += 1
         raise error

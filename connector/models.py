@@ -365,6 +365,22 @@ def _check_external_ref(ref: Any) -> str | dict[str, Any]:
     return out
 
 
+def validate_linked_records(linked: Any) -> list[dict[str, str]]:
+    """``linked_records`` of a POST, PATCH or PUT body as ``[{object, record_id}]``; InvalidArgumentError if malformed."""
+    if not isinstance(linked, Sequence) or isinstance(linked, str | bytes):
+        raise _fail("linked_records", "must be a list")
+    if len(linked) > LIMITS["linked_records"]:
+        raise _fail("linked_records", f"has {len(linked)} entries; Attio allows {LIMITS['linked_records']}")
+    records = []
+    for i, rec in enumerate(linked):
+        if not isinstance(rec, Mapping) or not isinstance(rec.get("object"), str) or not rec["object"]:
+            raise _fail(f"linked_records[{i}].object", "is required (an object slug or UUID)")
+        if not isinstance(rec.get("record_id"), str) or not is_valid_uuid(rec["record_id"]):
+            raise _fail(f"linked_records[{i}].record_id", f"{rec.get('record_id')!r} is not a UUID")
+        records.append({"object": rec["object"], "record_id": rec["record_id"]})
+    return records
+
+
 def validate_meeting_body(meeting: Mapping[str, Any], *, require_external_ref: bool = True) -> dict[str, Any]:
     """Check a find-or-create meeting (the ``data`` object) against the contract; return it normalised.
 
@@ -411,18 +427,7 @@ def validate_meeting_body(meeting: Mapping[str, Any], *, require_external_ref: b
     }
     linked = meeting.get("linked_records")
     if linked is not None:
-        if not isinstance(linked, Sequence) or isinstance(linked, str | bytes):
-            raise _fail("linked_records", "must be a list")
-        if len(linked) > LIMITS["linked_records"]:
-            raise _fail("linked_records", f"has {len(linked)} entries; Attio allows {LIMITS['linked_records']}")
-        records = []
-        for i, rec in enumerate(linked):
-            if not isinstance(rec, Mapping) or not isinstance(rec.get("object"), str) or not rec["object"]:
-                raise _fail(f"linked_records[{i}].object", "is required (an object slug or UUID)")
-            if not isinstance(rec.get("record_id"), str) or not is_valid_uuid(rec["record_id"]):
-                raise _fail(f"linked_records[{i}].record_id", f"{rec.get('record_id')!r} is not a UUID")
-            records.append({"object": rec["object"], "record_id": rec["record_id"]})
-        body["linked_records"] = records
+        body["linked_records"] = validate_linked_records(linked)
     ref = meeting.get("external_ref")
     if ref is None:
         if require_external_ref:

@@ -1,13 +1,27 @@
-"""The meeting schema, loaded from ``schemas/meeting.json``: the one place a meeting row is defined.
+"""Stream schemas, loaded from ``schemas/*.json``: the one place a row and its JSON source are defined.
 
-    meeting_arrow_schema()   the Arrow schema of an extracted meeting row (with field descriptions)
-    SCHEMA_VERSION           the schema file's version, written into every output file's metadata
+    load_schema(path)        a schema file -> :class:`StreamSchema` (Arrow schema + where each column comes from)
+    meeting_schema()         ``schemas/meeting.json`` (the meetings stream)
+    meeting_arrow_schema()   its Arrow schema (with field descriptions)
+    SCHEMA_VERSION           the meeting schema's version, written into every output file's metadata
     input_limits()           find-or-create input limits the loader validates against
     schema_fields()          the fields as plain dicts, for docs (``schema_markdown()`` renders the table)
 
-The JSON file names each column, its Arrow type, whether it may be null, where it comes from in the
+A schema file names each column, its Arrow type, whether it may be null, where it comes from in the
 API's JSON (``source``) and a description. Types are a small vocabulary (``string``, ``bool``,
-``date32``, ``timestamp[ns, tz=UTC]``) plus ``{"list": {"struct": [fields]}}`` for nested lists.
+``int64``, ``float64``, ``date32``, ``timestamp[ms|us|ns, tz=UTC]``) plus ``{"list": {"struct": [fields]}}``
+for nested lists, whose fields' sources are relative to a list item. The converter
+(:mod:`connector.extract.convert`) is built from these declarations alone:
+
+    "source": "id.meeting_id"            keys from the record down; a missing key reads as null
+    "nullable": false                    null (or missing) is an error
+    "source": "created_by_actor?.type"   ``?``: that object may be null (then so is the column); an
+                                         object without ``?`` must be there
+    "null_if": "date"                    null when the same object has a non-null ``date``
+    "required_unless": "date"            the same, and otherwise required (one form of a union, e.g. a
+                                         start is ``{"datetime", "timezone"}`` or an all-day ``{"date"}``)
+
+A file's ``key`` names the column that identifies a record in error messages (default: the first).
 """
 
 from __future__ import annotations
@@ -15,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,8 +41,12 @@ from .errors import ConfigError
 __all__ = [
     "SCHEMA_PATH",
     "SCHEMA_VERSION",
+    "Column",
+    "StreamSchema",
     "input_limits",
+    "load_schema",
     "meeting_arrow_schema",
+    "meeting_schema",
     "participant_statuses",
     "schema_document",
     "schema_fields",
@@ -36,55 +55,167 @@ __all__ = [
 
 # The file lives in schemas/ at the project root; connector/schemas is a link to it, which a built wheel
 # turns into a copy inside the package. CONNECTOR_SCHEMA_PATH may point elsewhere.
-SCHEMA_PATH = Path(os.environ.get("CONNECTOR_SCHEMA_PATH") or Path(__file__).resolve().parent / "schemas" / "meeting.json")
+SCHEMA_PATH = Path(
+    os.environ.get("CONNECTOR_SCHEMA_PATH") or Path(__file__).resolve().parent / "schemas" / "meeting.json"
+)
 
 _SCALARS: dict[str, pa.DataType] = {
     "string": pa.string(),
     "bool": pa.bool_(),
-    "date32": pa.date32(),
-    "timestamp[ns, tz=UTC]": pa.timestamp("ns", tz="UTC"),
-    "timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"),
     "int64": pa.int64(),
+    "float64": pa.float64(),
+    "date32": pa.date32(),
+    "timestamp[ms, tz=UTC]": pa.timestamp("ms", tz="UTC"),
+    "timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"),
+    "timestamp[ns, tz=UTC]": pa.timestamp("ns", tz="UTC"),
 }
 
 
-@cache
-def schema_document() -> dict[str, Any]:
-    """The parsed schema file."""
+@dataclass(frozen=True)
+class Column:
+    """One column and where its value is in a record's JSON (see the module docstring for the terms).
+
+    ``path``: the keys from the record (or list item) down; ``nullable_at``: for each key but the last,
+    whether the object it holds may be null; ``unless``: the key of the same object that makes this
+    column null (``required`` otherwise, or not); ``children``: the columns of a list's items.
+    """
+
+    name: str
+    type: pa.DataType
+    nullable: bool
+    path: tuple[str, ...]
+    nullable_at: tuple[bool, ...]
+    unless: str | None = None
+    required: bool = False
+    children: tuple[Column, ...] = ()
+
+    @property
+    def where(self) -> str:
+        """The source path as written in the schema file."""
+        return ".".join(k + "?" * n for k, n in zip(self.path, (*self.nullable_at, False), strict=True))
+
+
+@dataclass(frozen=True)
+class StreamSchema:
+    """A parsed schema file: its name, version, Arrow schema, and the columns' sources."""
+
+    name: str
+    version: str
+    key: str
+    columns: tuple[Column, ...]
+    arrow: pa.Schema
+    document: Mapping[str, Any]
+    path: Path
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"the meeting schema file {SCHEMA_PATH} is missing") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("fields"), list) or "version" not in doc:
-        raise ConfigError(f"{SCHEMA_PATH} has no 'version' and 'fields'")
+        raise ConfigError(f"the schema file {path} is missing") from None
+    except ValueError as exc:
+        raise ConfigError(f"the schema file {path} is not JSON ({exc})") from None
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("fields"), list)
+        or "version" not in doc
+        or "name" not in doc
+    ):
+        raise ConfigError(f"{path} has no 'name', 'version' and 'fields'")
     return doc
 
 
-def _arrow_type(spec: Any, where: str) -> pa.DataType:
-    if isinstance(spec, str):
+def _column(spec: Mapping[str, Any], file: Path, where: str) -> tuple[Column, pa.Field]:
+    """The column of one field spec and its Arrow field (recursively for lists of structs)."""
+    name = spec.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{file}: a field at {where} has no name")
+    here = f"{where}.{name}"
+    source = spec.get("source", name)
+    segments = source.split(".") if isinstance(source, str) else []
+    if not segments or any(not s.rstrip("?") for s in segments) or segments[-1].endswith("?"):
+        raise ConfigError(f"{file}: cannot read the source {source!r} at {here}")
+    nullable = bool(spec.get("nullable", True))
+    if "null_if" in spec and "required_unless" in spec:
+        raise ConfigError(f"{file}: {here} has both 'null_if' and 'required_unless'")
+    unless = spec.get("null_if", spec.get("required_unless"))
+    if unless is not None and (not isinstance(unless, str) or not nullable):
+        raise ConfigError(
+            f"{file}: 'null_if'/'required_unless' at {here} must name a key, on a nullable column"
+        )
+    kind = spec.get("type")
+    children: tuple[Column, ...] = ()
+    if isinstance(kind, str):
         try:
-            return _SCALARS[spec]
+            arrow_type = _SCALARS[kind]
         except KeyError:
-            raise ConfigError(f"{SCHEMA_PATH}: unknown type {spec!r} at {where}") from None
-    if isinstance(spec, Mapping) and set(spec) == {"list"}:
-        return pa.list_(pa.field("item", _arrow_type(spec["list"], where), nullable=False))
-    if isinstance(spec, Mapping) and set(spec) == {"struct"}:
-        return pa.struct([_arrow_field(f, where) for f in spec["struct"]])
-    raise ConfigError(f"{SCHEMA_PATH}: cannot read type {spec!r} at {where}")
+            raise ConfigError(f"{file}: unknown type {kind!r} at {here}") from None
+    elif (
+        isinstance(kind, Mapping)
+        and set(kind) == {"list"}
+        and isinstance(kind["list"], Mapping)
+        and set(kind["list"]) == {"struct"}
+    ):
+        pairs = [_column(child, file, here) for child in kind["list"]["struct"]]
+        children = tuple(c for c, _ in pairs)
+        arrow_type = pa.list_(pa.field("item", pa.struct([f for _, f in pairs]), nullable=False))
+    else:
+        raise ConfigError(f"{file}: cannot read type {kind!r} at {here}")
+    column = Column(
+        name,
+        arrow_type,
+        nullable,
+        tuple(s.rstrip("?") for s in segments),
+        tuple(s.endswith("?") for s in segments[:-1]),
+        unless,
+        "required_unless" in spec,
+        children,
+    )
+    meta = {"description": spec.get("description", ""), "source": source}
+    return column, pa.field(name, arrow_type, nullable=nullable, metadata=meta)
 
 
-def _arrow_field(spec: Mapping[str, Any], where: str) -> pa.Field:
-    name = spec["name"]
-    meta = {"description": spec.get("description", ""), "source": spec.get("source", name)}
-    return pa.field(name, _arrow_type(spec["type"], f"{where}.{name}"), nullable=bool(spec.get("nullable", True)), metadata=meta)
+def _check_unions(columns: tuple[Column, ...], file: Path) -> None:
+    """Each ``null_if``/``required_unless`` key must be a column of the same object (its value is read)."""
+    keys = {c.path for c in columns}
+    for c in columns:
+        if c.unless is not None and (*c.path[:-1], c.unless) not in keys:
+            raise ConfigError(
+                f"{file}: {c.name} depends on {c.unless!r}, which is no column of the same object"
+            )
+        _check_unions(c.children, file)
 
 
 @cache
+def load_schema(path: Path) -> StreamSchema:
+    """The schema file at ``path``, parsed and checked (ConfigError naming the file and field otherwise)."""
+    doc = _read(path)
+    pairs = [_column(spec, path, doc["name"]) for spec in doc["fields"]]
+    columns = tuple(c for c, _ in pairs)
+    _check_unions(columns, path)
+    key = doc.get("key", columns[0].name if columns else "")
+    if key not in {c.name for c in columns}:
+        raise ConfigError(f"{path}: the key {key!r} is not a column")
+    arrow = pa.schema(
+        [f for _, f in pairs],
+        metadata={"connector.schema": doc["name"], "connector.schema_version": doc["version"]},
+    )
+    return StreamSchema(doc["name"], str(doc["version"]), key, columns, arrow, doc, path)
+
+
+def meeting_schema() -> StreamSchema:
+    """The meetings stream's schema (``schemas/meeting.json``)."""
+    return load_schema(SCHEMA_PATH)
+
+
+def schema_document() -> Mapping[str, Any]:
+    """The parsed meeting schema file."""
+    return meeting_schema().document
+
+
 def meeting_arrow_schema() -> pa.Schema:
     """The Arrow schema of a meeting row, built from the schema file (field metadata: description, source)."""
-    doc = schema_document()
-    fields = [_arrow_field(f, doc["name"]) for f in doc["fields"]]
-    return pa.schema(fields, metadata={"connector.schema": doc["name"], "connector.schema_version": doc["version"]})
+    return meeting_schema().arrow
 
 
 def schema_fields() -> list[dict[str, Any]]:
@@ -122,4 +253,4 @@ def schema_markdown() -> str:
     return "\n".join(lines)
 
 
-SCHEMA_VERSION: str = schema_document()["version"]
+SCHEMA_VERSION: str = meeting_schema().version

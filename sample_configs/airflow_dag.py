@@ -8,6 +8,11 @@ Copy this file into your DAGs folder and create the connection, for instance fro
 - ``attio_meetings_daily`` extracts each day's meetings to ``<data_dir>/meetings/date=YYYY-MM-DD/meetings.parquet``.
   Its bounds default to the run's data interval, so the schedule must have one: ``CronDataIntervalTimetable``
   (in Airflow 3 a plain ``"@daily"`` gives start == end). Backfill with ``airflow backfill create``.
+- ``attio_meetings_workspaces`` fans out over many workspaces x the days of each weekly data interval with
+  dynamic task mapping: one Airflow connection per workspace (``AIRFLOW_CONN_ATTIO_ACME``, ...), listed in
+  the ``workspaces`` param, files at ``<data_dir>/meetings/workspace=<conn>/date=YYYY-MM-DD/meetings.parquet``.
+  The tasks of one workspace share its token's budget: give its connection ``"rate_limit_url":
+  "redis://..."`` in the extra (see the README's "Scaling"), or keep ``max_active_tis_per_dagrun`` small.
 - ``attio_meetings_import`` loads a spreadsheet when triggered (``source``/``mapping`` params); it fails
   when rows are rejected or fail, after pushing the load report (XCom ``report``) with the results file path.
 
@@ -21,12 +26,13 @@ import os
 import pendulum
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, CronDataIntervalTimetable
+    from airflow.sdk import DAG, CronDataIntervalTimetable, task
 except ImportError:  # Airflow 2.10
     from airflow import DAG
+    from airflow.decorators import task
     from airflow.timetables.interval import CronDataIntervalTimetable
 
-from connector.integrations.airflow import AttioExtractOperator, AttioLoadOperator
+from connector.integrations.airflow import AttioExtractOperator, AttioLoadOperator, workspace_windows
 
 DATA_DIR = os.environ.get("ATTIO_DATA_DIR", "/opt/airflow/data/attio")
 
@@ -46,6 +52,27 @@ with DAG(
         output_path="{{ params.data_dir }}/meetings/date={{ data_interval_start | ds }}/meetings.parquet",
         # ends_from / starts_before default to "{{ data_interval_start }}" / "{{ data_interval_end }}"
     )
+
+with DAG(
+    dag_id="attio_meetings_workspaces",
+    description="Extract each workspace's meetings, one task per workspace and day",
+    schedule=CronDataIntervalTimetable("@weekly", timezone="UTC"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 3, "retry_delay": pendulum.duration(minutes=2)},
+    params={"data_dir": DATA_DIR, "workspaces": ["attio_acme", "attio_globex"]},
+    tags=["attio"],
+) as workspaces:
+
+    @task
+    def plan(params=None, data_interval_start=None, data_interval_end=None):
+        """One extract per workspace (connection) and day of the data interval."""
+        path = params["data_dir"] + "/meetings/workspace={workspace}/date={day}/meetings.parquet"
+        return workspace_windows(params["workspaces"], data_interval_start, data_interval_end, path)
+
+    # Workers run the mapped tasks in parallel (CeleryExecutor / KubernetesExecutor); cap them per run.
+    AttioExtractOperator.partial(task_id="extract_meetings", max_active_tis_per_dagrun=8).expand_kwargs(plan())
 
 with DAG(
     dag_id="attio_meetings_import",

@@ -7,7 +7,7 @@ here from the meeting dicts, so that the tests compare two separate implementati
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,8 +15,9 @@ import pyarrow as pa
 
 from connector import ClientConfig, MeetingQuery, RateLimits, RetryPolicy
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FAST_RETRY = RetryPolicy(max_attempts=8, initial_delay=0.01, max_delay=0.05, max_time=60)
-_FRACTION = re.compile(r"^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
+_FRACTION = re.compile(r"^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d(?::\d\d)?)$")  # +00:53:28: local mean time
 
 
 def client_config(emu: Any, **changes: Any) -> ClientConfig:
@@ -35,12 +36,12 @@ def to_ns(text: str) -> int:
     assert m, text
     base = datetime.fromisoformat(m.group(1) + ("+00:00" if m.group(3) == "Z" else m.group(3)))
     frac = int(((m.group(2) or "") + "000000000")[:9])
-    return int(base.timestamp()) * 1_000_000_000 + frac
+    return (base - _EPOCH) // timedelta(seconds=1) * 1_000_000_000 + frac
 
 
 def _midnight_ns(day: str, tz: str) -> int:
     d = date.fromisoformat(day)
-    return int(datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(tz)).timestamp()) * 1_000_000_000
+    return (datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(tz)) - _EPOCH) // timedelta(seconds=1) * 1_000_000_000
 
 
 def span_ns(m: dict[str, Any], tz: str) -> tuple[int, int]:
@@ -107,11 +108,14 @@ def expected_row(m: dict[str, Any]) -> dict[str, Any]:
 
 def rows_of(table: pa.Table) -> dict[str, dict[str, Any]]:
     """Table rows keyed by meeting_id, timestamps as epoch ns (exact, no float)."""
-    times = {"start_datetime", "end_datetime", "created_at"}
     cols = {}
     for name in table.column_names:
         col = table.column(name)
-        cols[name] = col.cast(pa.int64()).to_pylist() if name in times else col.to_pylist()
+        if pa.types.is_timestamp(col.type):  # any unit, as exact Python ints of ns (no int64 limit)
+            per_ns = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[col.type.unit]
+            cols[name] = [None if v is None else v * per_ns for v in col.cast(pa.int64()).to_pylist()]
+        else:
+            cols[name] = col.to_pylist()
     out = {}
     for i, mid in enumerate(cols["meeting_id"]):
         assert mid not in out, f"meeting {mid} twice"

@@ -1,4 +1,4 @@
-"""DuckDB output through the real CLI: usage errors (exit 2), refusals (exit 6), a file in use, a missing extra,
+"""DuckDB output through the real CLI: usage errors (exit 2), refusals (exit 7), a file in use, a missing extra,
 and a run killed with SIGKILL mid-load leaving the table as it was."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def test_unknown_write_mode_is_refused_by_the_parser(
 @pytest.mark.parametrize(
     ("output", "message"),
     [
-        ("mysql://db/x", "unknown URL scheme 'mysql://'"),
+        ("mysql://db/x", "unknown URL scheme mysql://"),
         ("duckdb://", "a duckdb URL needs a file"),
         ("postgresql://u:secret-pw@127.0.0.1:1", "names no database"),
     ],
@@ -85,14 +85,14 @@ def test_database_flags_on_a_file_output_are_refused(
     assert "--write-mode is for database outputs" in one_line(capsys)
 
 
-def test_incompatible_table_is_exit_6_naming_the_columns(
+def test_incompatible_table_is_exit_7_naming_the_columns(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "w.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE meetings (meeting_id VARCHAR, start_datetime TIMESTAMP)")
         con.execute("INSERT INTO meetings VALUES ('kept', NULL)")
-    assert run("--output", f"duckdb://{path}", "--write-mode", "append") == 6
+    assert run("--output", f"duckdb://{path}", "--write-mode", "append") == 7
     line = one_line(capsys)
     assert (
         "start_datetime is TIMESTAMP, expected TIMESTAMP WITH TIME ZONE" in line
@@ -112,7 +112,7 @@ def _holder(path: Path) -> subprocess.Popen[str]:
     return proc
 
 
-def test_a_file_in_use_by_another_process_is_exit_6(
+def test_a_file_in_use_by_another_process_is_exit_7(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "w.duckdb"
@@ -120,7 +120,7 @@ def test_a_file_in_use_by_another_process_is_exit_6(
     capsys.readouterr()
     holder = _holder(path)
     try:
-        assert run("--output", f"duckdb://{path}") == 6
+        assert run("--output", f"duckdb://{path}") == 7
         assert "in use by another process" in one_line(capsys)
     finally:
         holder.communicate("")

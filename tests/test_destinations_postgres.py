@@ -66,7 +66,7 @@ def test_pgpass_file_supplies_the_password(
 
 
 @pytest.mark.parametrize("where", ["url", "env"])
-def test_wrong_password_is_exit_6_and_names_no_password(
+def test_wrong_password_is_exit_7_and_names_no_password(
     where: str, pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wrong = "not-the-password-42"
@@ -75,7 +75,7 @@ def test_wrong_password_is_exit_6_and_names_no_password(
     else:
         url = pg_url
         monkeypatch.setenv("PGPASSWORD", wrong)
-    assert run(url) == 6
+    assert run(url) == 7
     line = one_line(capsys)
     assert "refused the login" in line and "password authentication failed" in line and wrong not in line
 
@@ -86,20 +86,20 @@ def test_server_unreachable_is_exit_4(capsys: pytest.CaptureFixture[str]) -> Non
     assert "Connection refused" in line or "connect" in line
 
 
-def test_no_permission_is_exit_6_naming_the_privilege(
+def test_no_permission_is_exit_7_naming_the_privilege(
     pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     owner = with_password(pg_url, PASSWORD)
     pg_execute(owner, "CREATE ROLE reader LOGIN PASSWORD 'reader-pw'")
     reader = pg_url.replace("postgres@", "reader@", 1)
     monkeypatch.setenv("PGPASSWORD", "reader-pw")
-    assert run(reader) == 6  # no CREATE on schema public (PostgreSQL 15's default)
+    assert run(reader) == 7  # no CREATE on schema public (PostgreSQL 15's default)
     assert "user reader has no permission: it needs CREATE on the schema" in one_line(capsys)
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
     assert run(pg_url) == 0
     pg_execute(owner, "GRANT SELECT, INSERT ON meetings TO reader")
     monkeypatch.setenv("PGPASSWORD", "reader-pw")
-    assert run(reader, "--write-mode", "merge") == 6
+    assert run(reader, "--write-mode", "merge") == 7
     assert "it needs DELETE on table meetings" in one_line(capsys)
     assert run(reader, "--write-mode", "append") == 0  # INSERT is all append needs
     assert pg_query(owner, "SELECT count(*) FROM meetings") == [(600,)]
@@ -114,7 +114,7 @@ def test_incompatible_table_is_refused_naming_the_columns_and_left_alone(
         "CREATE TABLE meetings (meeting_id text, title integer, extra text)",
         "INSERT INTO meetings VALUES ('x', 1, 'y')",
     )
-    assert run(pg_url) == 6
+    assert run(pg_url) == 7
     line = one_line(capsys)
     assert "incompatible schema" in line and "title is integer, expected text" in line
     assert "start_datetime is missing" in line and "extra is not a meeting column" in line

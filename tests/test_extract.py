@@ -174,8 +174,8 @@ async def test_pandas_frame_has_the_right_dtypes(emulator: Any) -> None:
     async with AttioClient(client_config(emulator)) as client:
         frame = await extract_dataframe(client, ExtractConfig(slices=2))
     assert len(frame) == 300
-    assert str(frame["start_datetime"].dtype) == "datetime64[ns, UTC]"
-    assert str(frame["end_datetime"].dtype) == "datetime64[ns, UTC]"
+    assert str(frame["start_datetime"].dtype) == "datetime64[ms, UTC]"
+    assert str(frame["end_datetime"].dtype) == "datetime64[ms, UTC]"
     assert str(frame["created_at"].dtype) == "datetime64[ns, UTC]"
     assert str(frame["start_date"].dtype) == "datetime64[ms]"
     assert frame["is_all_day"].dtype == bool

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -48,8 +48,8 @@ def test_contract_example_converts_with_typed_values() -> None:
     assert batch.schema == meeting_arrow_schema()
     row = batch.to_pylist()[0]
     assert row["meeting_id"] == "cb59ab17-ad15-460c-a126-0715617c0853"
-    assert row["start_datetime"].to_pydatetime() == datetime(2027, 11, 27, 19, 0, tzinfo=UTC)
-    assert row["end_datetime"].to_pydatetime() == datetime(2027, 11, 27, 20, 0, tzinfo=UTC)
+    assert row["start_datetime"] == datetime(2027, 11, 27, 19, 0, tzinfo=UTC)
+    assert row["end_datetime"] == datetime(2027, 11, 27, 20, 0, tzinfo=UTC)
     assert row["start_date"] is None and row["start_timezone"] == "America/New_York"
     assert row["participants"][0] == {"email_address": "alice@acme.com", "name": None, "is_organizer": True, "status": "accepted"}
     assert row["linked_records"][0]["object_slug"] == "people"
@@ -129,9 +129,9 @@ def test_start_keys_judge_all_day_in_the_query_timezone() -> None:
     batch = MeetingConverter().convert([EXAMPLE, all_day()])
     utc = start_keys(batch, "UTC")
     tokyo = start_keys(batch, "Asia/Tokyo")
-    assert utc[0] == tokyo[0] == int(datetime(2027, 11, 27, 19, tzinfo=UTC).timestamp()) * 10**9
-    assert utc[1] == int(datetime(2027, 11, 27, tzinfo=UTC).timestamp()) * 10**9
-    assert tokyo[1] == int(datetime(2027, 11, 26, 15, tzinfo=UTC).timestamp()) * 10**9
+    assert utc[0] == tokyo[0] == int(datetime(2027, 11, 27, 19, tzinfo=UTC).timestamp()) * 1000
+    assert utc[1] == int(datetime(2027, 11, 27, tzinfo=UTC).timestamp()) * 1000
+    assert tokyo[1] == int(datetime(2027, 11, 26, 15, tzinfo=UTC).timestamp()) * 1000
 
 
 def test_concat_batches() -> None:
@@ -139,3 +139,41 @@ def test_concat_batches() -> None:
     one = converter.convert([EXAMPLE])
     assert concat_batches([one, one]).num_rows == 2
     assert concat_batches([]).num_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("1600-03-01T09:00:00.000+00:53:28", datetime(1600, 3, 1, 8, 6, 32, tzinfo=UTC), id="local-mean-time-offset"),
+        pytest.param("2500-03-01T09:00:00.000Z", datetime(2500, 3, 1, 9, tzinfo=UTC), id="after-2262"),
+        pytest.param("0001-01-01T00:00:00.000Z", datetime(1, 1, 1, tzinfo=UTC), id="year-1"),
+        pytest.param("9999-12-31T23:59:59.999+00:00", datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC), id="year-9999"),
+    ],
+)
+def test_start_and_end_hold_any_year_at_millisecond_precision(text: str, expected: datetime) -> None:
+    m = copy.deepcopy(EXAMPLE)
+    m["start"] = m["end"] = {"datetime": text, "timezone": "Europe/Berlin"}
+    batch = MeetingConverter().convert([m])
+    assert batch.column("start_datetime")[0].as_py() == batch.column("end_datetime")[0].as_py() == expected
+    assert start_keys(batch, "UTC")[0] == (expected - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        pytest.param("created_at", "2263-01-01T00:00:00.000000000Z", "1677-09-21 to 2262-04-11", id="created-after-2262"),
+        pytest.param("created_at", "1600-01-01T00:00:00Z", "1677-09-21 to 2262-04-11", id="created-before-1677"),
+        pytest.param("start", "2027-11-27T14:00:00.000001Z", "more precise than the column's unit (ms)", id="start-finer-than-ms"),
+    ],
+)
+def test_a_time_the_column_cannot_hold_names_the_meeting_and_why(field: str, value: str, reason: str) -> None:
+    bad = copy.deepcopy(EXAMPLE)
+    bad["id"]["meeting_id"] = "cccccccc-0000-4000-8000-00000000000c"
+    if field == "start":
+        bad["start"] = {"datetime": value, "timezone": None}
+    else:
+        bad[field] = value
+    with pytest.raises(SchemaError) as info:
+        MeetingConverter().convert([EXAMPLE, bad])
+    message = str(info.value)
+    assert "cccccccc-0000-4000-8000-00000000000c" in message and reason in message and value in message

@@ -16,18 +16,18 @@ from connector import AttioClient, MeetingQuery
 from connector.extract import CallableSink, ExtractConfig, ExtractProgress, ParquetSink, extract
 from connector.extract.checkpoint import WindowState, default_checkpoint_path
 from connector.extract.progress import BELOW_ONE, Reach, covered_fraction
-from connector.extract.slices import Window, to_ns
+from connector.extract.slices import Window, to_ms
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-DAY = 86_400 * 10**9
+DAY = 86_400 * 1000
 
 
 def at(days: float) -> datetime:
     return T0 + timedelta(days=days)
 
 
-def ns(days: float) -> int:
-    return to_ns(at(days)) or 0
+def ms(days: float) -> int:
+    return to_ms(at(days)) or 0
 
 
 def window(index: int, lo: float | None, hi: float | None, *, keep_before: float | None = None) -> Window:
@@ -37,7 +37,7 @@ def window(index: int, lo: float | None, hi: float | None, *, keep_before: float
 
 
 def fraction(*windows: tuple[Window, Reach], descending: bool = False, span: tuple[float, float] | None = None) -> float:
-    return covered_fraction(windows, descending=descending, span=None if span is None else (ns(span[0]), ns(span[1])))
+    return covered_fraction(windows, descending=descending, span=None if span is None else (ms(span[0]), ms(span[1])))
 
 
 # ------------------------------------------------------------------------------------------ the pure function
@@ -58,18 +58,18 @@ def test_fresh_windows_have_covered_nothing() -> None:
 )
 def test_one_window_part_way(descending: bool, position: float, expected: float) -> None:
     # one window: rows per second read so far, extrapolated, is the time share whatever the row count
-    assert fraction((window(0, 0, 10), Reach(ns(position), rows=40)), descending=descending) == pytest.approx(expected)
+    assert fraction((window(0, 0, 10), Reach(ms(position), rows=40)), descending=descending) == pytest.approx(expected)
 
 
 def test_time_share_before_any_row_is_read() -> None:
     # a cursor past 5 of 10 days that kept nothing yet (an overlap window's early meetings): time only
-    assert fraction((window(0, 0, 10), Reach(ns(5))), (window(1, 10, 20), Reach())) == pytest.approx(0.25)
+    assert fraction((window(0, 0, 10), Reach(ms(5))), (window(1, 10, 20), Reach())) == pytest.approx(0.25)
 
 
 @pytest.mark.parametrize("descending", [False, True], ids=["asc", "desc"])
 def test_a_split_changes_nothing(descending: bool) -> None:
     """[0, 20) read to day 5 (asc) / day 15 (desc) is as far as the running half plus the fresh half of its split."""
-    position = ns(15 if descending else 5)
+    position = ms(15 if descending else 5)
     whole = fraction((window(0, 0, 20), Reach(position, rows=50)), descending=descending)
     if descending:  # the running cursor keeps [10, 20), the new window takes [0, 10)
         halves = ((window(0, 10, 20), Reach(position, rows=50)), (window(1, 0, 10), Reach()))
@@ -80,40 +80,40 @@ def test_a_split_changes_nothing(descending: bool) -> None:
 
 
 def test_done_is_exactly_one_and_nothing_less_is() -> None:
-    done = (window(0, 0, 10), Reach(ns(9), rows=10, done=True))
-    assert fraction(done, (window(1, 10, 20), Reach(ns(19.9), rows=10, done=True))) == 1.0
-    almost = fraction(done, (window(1, 10, 20), Reach(ns(19.999), rows=10)))
+    done = (window(0, 0, 10), Reach(ms(9), rows=10, done=True))
+    assert fraction(done, (window(1, 10, 20), Reach(ms(19.9), rows=10, done=True))) == 1.0
+    almost = fraction(done, (window(1, 10, 20), Reach(ms(19.999), rows=10)))
     assert almost == BELOW_ONE < 1.0
     assert f"{almost * 100:3.0f}%" == " 99%"  # as the bar rounds it
     assert covered_fraction([]) == 1.0
 
 
 def test_the_checkpoint_keeps_how_far_a_window_has_read() -> None:
-    state = WindowState(window(3, 0, 10), cursor="c", rows=7, pages=1, position=ns(4))
+    state = WindowState(window(3, 0, 10), cursor="c", rows=7, pages=1, position=ms(4))
     assert WindowState.from_dict(state.to_dict()) == state
-    older = {k: v for k, v in state.to_dict().items() if k != "position_ns"}  # a checkpoint written before positions
+    older = {k: v for k, v in state.to_dict().items() if k != "position_ms"}  # a checkpoint written before positions
     assert WindowState.from_dict(older).position is None
 
 
 def test_windows_weigh_the_rows_they_hold_not_their_length() -> None:
-    sparse = (window(0, 0, 10), Reach(ns(9), rows=10, done=True))
-    dense = (window(1, 10, 20), Reach(ns(15), rows=90))  # 90 rows in 5 days: 90 more expected
+    sparse = (window(0, 0, 10), Reach(ms(9), rows=10, done=True))
+    dense = (window(1, 10, 20), Reach(ms(15), rows=90))  # 90 rows in 5 days: 90 more expected
     assert fraction(sparse, dense) == pytest.approx(100 / 190)  # by time it would be 0.75
 
 
 def test_a_window_not_started_takes_its_neighbours_density() -> None:
-    first = (window(0, 0, 10), Reach(ns(9), rows=10, done=True))  # 1 row a day
+    first = (window(0, 0, 10), Reach(ms(9), rows=10, done=True))  # 1 row a day
     middle = (window(1, 10, 20), Reach())
-    last = (window(2, 20, 30), Reach(ns(25), rows=50))  # 10 rows a day
+    last = (window(2, 20, 30), Reach(ms(25), rows=50))  # 10 rows a day
     assert fraction(first, middle, last) == pytest.approx(60 / (10 + (1 + 10) / 2 * 10 + 100))
     assert fraction(first, (window(1, 10, 20), Reach())) == pytest.approx(0.5)  # only a neighbour to the left
 
 
 def test_open_sides_are_bounded_by_the_probed_range() -> None:
     first, last = window(0, None, 10), window(1, 10, None)
-    assert fraction((first, Reach(ns(5), rows=5)), (last, Reach()), span=(0, 20)) == pytest.approx(0.25)
+    assert fraction((first, Reach(ms(5), rows=5)), (last, Reach()), span=(0, 20)) == pytest.approx(0.25)
     # no range known: only done windows count
-    assert fraction((first, Reach(ns(5), rows=5, done=True)), (last, Reach(ns(15), rows=5))) == 0.5
+    assert fraction((first, Reach(ms(5), rows=5, done=True)), (last, Reach(ms(15), rows=5))) == 0.5
 
 
 # ------------------------------------------------------------------------------------ through the library
@@ -195,7 +195,7 @@ def share_in_checkpoint(path: Path, descending: bool) -> float | None:
 
 
 def ns_of(text: str) -> int:
-    return to_ns(datetime.fromisoformat(text)) or 0
+    return to_ms(datetime.fromisoformat(text)) or 0
 
 
 @pytest.mark.anyio

@@ -321,7 +321,9 @@ async def test_parquet_results_file(make_emulator: Any, tmp_path: Path) -> None:
     data[2][1] = ""
     report = await run(emu, write_csv(tmp_path / "m.csv", data), results_path=tmp_path / "out.parquet")
     table = pq.read_table(tmp_path / "out.parquet")
-    assert table.column_names == ["row_number", "external_ref", "outcome", "meeting_id", "error", "column", "attempts"]
+    assert table.column_names == [
+        "row_number", "external_ref", "outcome", "meeting_id", "error", "column", "attempts", "old_meeting_id"
+    ]
     assert sorted(table.column("row_number").to_pylist()) == [2, 3, 4, 5]
     assert Counter(table.column("outcome").to_pylist()) == {"created": 3, "rejected": 1}
     assert report.results_path == tmp_path / "out.parquet"

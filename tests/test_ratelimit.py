@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import anyio
+import pyarrow.parquet as pq
 import pytest
+import redis
+from extract_helpers import client_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from load_helpers import meeting_rows, write_rows
+from redis_helpers import RedisServer, free_port, redis_server
 
-from connector.config import RateLimits
-from connector.ratelimit import RateLimiter, WindowBudget, smoothing_period
+from connector import AttioClient, RateLimitError, RateLimitStoreError
+from connector.cli import main
+from connector.config import ClientConfig, RateLimits, RetryPolicy
+from connector.errors import InvalidArgumentError
+from connector.ratelimit import RateLimiter, RedisBudget, WindowBudget, budget_key, smoothing_period
+
+__all__ = ["redis_server"]  # the fixture, imported for pytest
 
 
 def max_in_any_window(times: list[float], period: float) -> int:
@@ -112,3 +130,175 @@ async def test_in_flight_cap_holds() -> None:
         for _ in range(10):
             tg.start_soon(request)
     assert peak == 3 and entered == 10
+
+
+# ------------------------------------------------------------------------------- shared budget (Redis)
+
+
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True)
+
+
+@pytest.mark.anyio
+async def test_reservations_from_two_processes_queue_on_one_clock(redis_server: RedisServer) -> None:
+    first, second = RedisBudget(redis_server.url, "k"), RedisBudget(redis_server.url, "k")
+    await first.open()
+    await second.open()
+    try:
+        # One grant every 10 s: six callers of two budgets get waits of about 0, 10, ..., 50 s, whoever asks.
+        waits = await asyncio.gather(*(b.reserve("read", 10.0) for b in [first, second] * 3))
+        for k, wait in enumerate(sorted(waits)):
+            assert wait is not None and 10 * k - 1 <= wait <= 10 * k + 1, sorted(waits)
+        assert await first.reserve("write", 10.0) == pytest.approx(0, abs=0.5), "reads and writes are apart"
+        assert await second.reserve("read", 10.0, confirm=True) is None, "no pause: a grant taken stands"
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_pause_held_by_one_limiter_holds_every_other(redis_server: RedisServer) -> None:
+    limits = RateLimits(reads_per_second=0, writes_per_second=0)
+    one, other = (RateLimiter(limits, shared=RedisBudget(redis_server.url, "k")) for _ in range(2))
+    await one.open()
+    await other.open()
+    try:
+        await one.hold("read", 30)
+        await one.hold("read", 5)  # a shorter pause never cuts a longer one
+        assert 29 <= (await other.shared.reserve("read", 0) or 0) <= 30  # type: ignore[union-attr]
+        assert 29 <= (await other.shared.reserve("read", 0, confirm=True) or 0) <= 30  # type: ignore[union-attr]
+        assert await other.shared.reserve("write", 0) == 0  # type: ignore[union-attr]
+        with pytest.raises(ValueError, match="finite"):
+            await one.hold("read", math.inf)
+    finally:
+        await one.aclose()
+        await other.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_429_pauses_the_shared_budget_under_a_hash_of_the_token(
+    emulator: Any, redis_server: RedisServer
+) -> None:
+    config = client_config(emulator, rate_limit_url=redis_server.url, retry=RetryPolicy(max_attempts=1))
+    emulator.emulator.faults.script(["429"])
+    async with AttioClient(config) as client:
+        with pytest.raises(RateLimitError):
+            await client.list_page()
+        assert client.stats.rate_limited == 1
+        await client.list_page()
+    store = _redis(redis_server.url)
+    key = budget_key(emulator.url, emulator.token)
+    assert sorted(store.keys("*")) == [f"{key}:read"]
+    budget = store.hgetall(f"{key}:read")
+    assert set(budget) == {"next", "paused"}, "the 429's pause is in Redis, for every process"
+    assert emulator.token not in key and all(emulator.token not in value for value in budget.values())
+
+
+@pytest.mark.anyio
+async def test_redis_lost_mid_run_fails_the_request_clearly(emulator: Any, redis_server: RedisServer) -> None:
+    config = client_config(emulator, rate_limit_url=redis_server.url, retry=RetryPolicy(max_attempts=2, initial_delay=0))
+    async with AttioClient(config) as client:
+        await client.list_page()
+        sent = emulator.emulator.stats.requests
+        redis_server.stop()
+        with pytest.raises(RateLimitStoreError, match=rf"shared rate budget at redis://127\.0\.0\.1:{redis_server.port}/0"):
+            await client.list_page()
+        assert client.stats.retries == 1, "retried like a dropped connection"
+    assert emulator.emulator.stats.requests == sent, "nothing is sent without a grant"
+
+
+def test_redis_unreachable_at_start_is_one_line_exit_4_without_the_password(
+    emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATTIO_API_KEY", emulator.token)
+    url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
+    code = main(["extract", "--base-url", emulator.url, "--output", str(tmp_path / "m.parquet"), "--rate-limit-url", url])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 4 and len(err) == 1, err
+    assert f"redis://***@127.0.0.1:{url.rsplit(':', 1)[1]}" in err[0] and "CONNECTOR_RATE_LIMIT_URL" in err[0]
+    assert "hunter2" not in err[0] and emulator.token not in err[0]
+    assert emulator.emulator.stats.requests == 0 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param("http://redis:6379", "must be a Redis URL", id="http"),
+        pytest.param("sk_live_abc", "a value that is not shown", id="token-by-mistake"),
+        pytest.param("redis://a b", "a space", id="space"),
+    ],
+)
+def test_rate_limit_url_is_checked_by_name(value: str, message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"CONNECTOR_RATE_LIMIT_URL.*{message}"):
+        ClientConfig.from_env({"ATTIO_API_KEY": "t0ken", "CONNECTOR_RATE_LIMIT_URL": value})
+    assert "sk_live" not in message
+
+
+def test_rate_limit_url_from_the_environment_and_never_in_the_repr() -> None:
+    env = {"ATTIO_API_KEY": "t0ken", "CONNECTOR_RATE_LIMIT_URL": "redis://:pw-secret@r:6379/0"}
+    config = ClientConfig.from_env(env)
+    assert config.rate_limit_url == "redis://:pw-secret@r:6379/0" and "pw-secret" not in repr(config)
+    assert ClientConfig.from_env(env, rate_limit_url="redis://other/1").rate_limit_url == "redis://other/1"
+    assert ClientConfig.from_env({"ATTIO_API_KEY": "t0ken"}).rate_limit_url is None
+    assert "pw-secret" not in repr(RedisBudget(config.rate_limit_url or "", "k"))
+
+
+# Four quarters of the emulator's 2024-2026: disjoint windows of one workspace.
+QUARTERS = [("2024-01-01", "2024-10-01"), ("2024-10-01", "2025-07-01"), ("2025-07-01", "2026-04-01"),
+            ("2026-04-01", "2027-01-01")]
+
+
+def test_four_processes_share_one_budget_without_a_429(
+    make_emulator: Any, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # Each process alone would send 96 reads/s: together 384/s against Attio's 100.
+    emu = make_emulator(meetings=3000, read_rate=100, latency_ms=150)
+    env = os.environ | {"ATTIO_API_KEY": emu.token, "CONNECTOR_RATE_LIMIT_URL": redis_server.url}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "connector", "extract", "--base-url", emu.url, "--output", str(tmp_path / f"q{i}.parquet"),
+             "--window", "start", "--ends-from", start, "--starts-before", end, "--page-size", "10", "--json", "--quiet"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for i, (start, end) in enumerate(QUARTERS)
+    ]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+        reports.append(json.loads(out))
+    assert emu.emulator.stats.count(status=429) == 0
+    assert [r["rate_limited"] for r in reports] == [0, 0, 0, 0]
+    assert sum(r["requests"] for r in reports) == emu.emulator.stats.count(method="GET") > 300
+    ids = [i for n in range(4) for i in pq.read_table(tmp_path / f"q{n}.parquet", columns=["meeting_id"]).column("meeting_id").to_pylist()]
+    assert len(ids) == len(set(ids)) == 3000, "every meeting once, across the four windows"
+
+
+def test_a_rate_limit_url_flag_that_is_no_redis_url_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATTIO_API_KEY", "t0ken")
+    out = str(tmp_path / "m.parquet")
+    assert main(["extract", "--output", out, "--rate-limit-url", "http://:pw-1@redis:6379"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "invalid --rate-limit-url: must be a Redis URL" in err[0] and "pw-1" not in err[0]
+
+
+def test_two_loads_share_one_write_budget_without_a_429(
+    make_emulator: Any, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # Each load alone would send 24 writes/s: together 48/s against Attio's 25.
+    emu = make_emulator(write_rate=25, latency_ms=150)
+    env = os.environ | {"ATTIO_API_KEY": emu.token, "CONNECTOR_RATE_LIMIT_URL": redis_server.url}
+    procs = []
+    for name in ("a", "b"):
+        source = write_rows(tmp_path / f"{name}.csv", meeting_rows(80, prefix=name))
+        cmd = [sys.executable, "-m", "connector", "load", str(source), "--base-url", emu.url, "-q", "--json"]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for proc in procs:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+        report = json.loads(out)
+        assert (report["created"], report["rate_limited"]) == (80, 0)
+    assert emu.emulator.stats.count(status=429) == 0
+    assert emu.emulator.stats.count(method="POST") == 160, "every row sent once, none retried"

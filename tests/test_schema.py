@@ -30,9 +30,10 @@ def test_columns_are_the_issue_s_columns_in_order() -> None:
 
 def test_times_are_typed_never_strings() -> None:
     schema = meeting_arrow_schema()
-    utc_ns = pa.timestamp("ns", tz="UTC")
-    for name in ("start_datetime", "end_datetime", "created_at"):
-        assert schema.field(name).type == utc_ns, name
+    # Attio's precision: ms for start and end (any year fits), ns for created_at
+    for name in ("start_datetime", "end_datetime"):
+        assert schema.field(name).type == pa.timestamp("ms", tz="UTC"), name
+    assert schema.field("created_at").type == pa.timestamp("ns", tz="UTC")
     for name in ("start_date", "end_date"):
         assert schema.field(name).type == pa.date32(), name
     assert schema.field("is_all_day").type == pa.bool_()
@@ -76,4 +77,4 @@ def test_markdown_documents_every_column() -> None:
     text = schema_markdown()
     for field in schema_fields():
         assert f"`{field['name']}`" in text
-    assert "timestamp[ns, tz=UTC]" in text
+    assert "timestamp[ns, tz=UTC]" in text and "timestamp[ms, tz=UTC]" in text

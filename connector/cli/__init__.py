@@ -35,7 +35,7 @@ from .common import (
     EXIT_TRANSPORT,
     EXIT_USAGE,
 )
-from .configfile import apply_config_file, split_config_option
+from .configfile import apply_config_file, split_config_option, workspace_option
 
 __all__ = ["build_parser", "main"]
 
@@ -60,15 +60,17 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def build_parser(config_file: Path | None = None) -> argparse.ArgumentParser:
-    """The argument parser with every subcommand; ``config_file`` supplies defaults (see :mod:`.configfile`)."""
+def build_parser(config_file: Path | None = None, workspace: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand; ``config_file`` supplies defaults (see :mod:`.configfile`),
+    its ``[workspaces.<workspace>]`` table those of the connection."""
     parser = _Parser(
         prog="python -m connector",
         description="Move Attio meetings between Attio's API and your data stack.",
         epilog="Exit codes: 0 ok, 1 some rows rejected/failed (load), 2 usage/config/input error, "
         "3 Attio refused (401/403/404/400), 4 Attio (or the output database) unreachable or failing after retries, "
-        "5 the input broke part-way (load: the rows before the break were loaded), 6 the output database refused "
-        "(login, permission, incompatible table; the table is unchanged), 70 internal error, "
+        "5 the input broke part-way (load: the rows before the break were loaded), 6 load --sync deleted nothing "
+        "(over --max-delete), 7 the output database refused (login, permission, incompatible table; the table is "
+        "unchanged), 70 internal error, "
         "130 interrupted.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; -vv for debug and tracebacks")
@@ -87,7 +89,7 @@ def build_parser(config_file: Path | None = None) -> argparse.ArgumentParser:
             continue
         module.add_parser(subparsers)
     if config_file is not None:
-        apply_config_file(config_file, subparsers.choices)
+        apply_config_file(config_file, subparsers.choices, workspace)
     return parser
 
 
@@ -112,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     try:
         config_file, argv = split_config_option(sys.argv[1:] if argv is None else argv)
-        parser = build_parser(config_file)
+        parser = build_parser(config_file, workspace_option(argv))
     except ConnectorError as exc:
         print(f"error: {exc}{_hint(exc)}", file=sys.stderr)
         return EXIT_USAGE

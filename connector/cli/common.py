@@ -16,12 +16,22 @@ from typing import Any, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
-from ..config import TOKEN_ENV, ClientConfig, RateLimits, Secret, check_base_url, check_env_name
+from ..config import (
+    TOKEN_ENV,
+    ClientConfig,
+    RateLimits,
+    Secret,
+    check_base_url,
+    check_env_name,
+    check_rate_limit_url,
+)
 from ..errors import ConfigError, shown
+from ..storage.location import is_url
 from ..timezones import is_valid_timezone
 
 __all__ = [
     "EXIT_API",
+    "EXIT_DELETE_GUARD",
     "EXIT_DESTINATION",
     "EXIT_INPUT_BROKEN",
     "EXIT_INTERNAL",
@@ -52,7 +62,8 @@ EXIT_USAGE = 2  # bad arguments, configuration or input; nothing (more) was sent
 EXIT_API = 3  # Attio refused: 401, 403, 404, 400 on a read
 EXIT_TRANSPORT = 4  # Attio (or a database output) could not be reached or kept failing after every retry
 EXIT_INPUT_BROKEN = 5  # a load's input broke part-way: the rows before the break were sent and are in the results
-EXIT_DESTINATION = 6  # a database output refused the write (login, permission, incompatible table); table unchanged
+EXIT_DELETE_GUARD = 6  # load --sync --delete-missing deleted nothing: more than --max-delete of its meetings left
+EXIT_DESTINATION = 7  # a database output refused the write (login, permission, incompatible table); table unchanged
 EXIT_INTERNAL = 70  # a bug in the connector (EX_SOFTWARE); -vv shows the traceback
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; files are left consistent and --resume continues
 
@@ -112,10 +123,8 @@ def output_path(text: str) -> Path:
 
 
 def output_target(text: str) -> str | Path:
-    """An argparse type: a database URL (``scheme://...``) as written, else a file path (:func:`output_path`)."""
-    from ..destinations.urls import looks_like_url
-
-    return text if looks_like_url(text) else output_path(text)
+    """An argparse type: a URL (``s3://...``) as written (a Path would fold its ``//``), else :func:`output_path`."""
+    return text if is_url(text) else output_path(text)
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +147,17 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--write-rate", type=rate, metavar="R", help="client write budget, requests/s (default 24)")
     group.add_argument("--max-in-flight", type=positive_int, metavar="N", help="cap on concurrent requests (default 32)")
     group.add_argument(
+        "--workspace",
+        metavar="NAME",
+        help="the workspace NAME of the --config file's [workspaces.NAME] tables: its token_env, base_url and limits",
+    )
+    group.add_argument(
+        "--rate-limit-url",
+        metavar="URL",
+        help="Redis URL of a rate budget shared by every process using the token, e.g. redis://host:6379/0 "
+        "(default $CONNECTOR_RATE_LIMIT_URL; none: this process's own budget)",
+    )
+    group.add_argument(
         "--timeout", type=positive_seconds, metavar="S", help="seconds per request before it is retried (default 30)"
     )
     group.add_argument(
@@ -150,6 +170,9 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfig:
+    workspace = getattr(args, "workspace", None)
+    if workspace is not None and getattr(args, "workspace_table", None) != workspace:
+        raise ConfigError("--workspace needs --config FILE with a [workspaces.NAME] table of that name")
     defaults = RateLimits()
     limits = RateLimits(
         reads_per_second=args.read_rate if args.read_rate is not None else defaults.reads_per_second,
@@ -158,7 +181,9 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfi
     )
     token_env = check_env_name(getattr(args, "token_env", TOKEN_ENV), "--token-env")
     base = None if args.base_url is None or "base_url" in overrides else check_base_url(args.base_url, "--base-url")
-    settings = {"base_url": base, "timeout": args.timeout, "limits": limits} | overrides
+    url = getattr(args, "rate_limit_url", None)
+    shared = None if url is None else check_rate_limit_url(url, "--rate-limit-url")
+    settings = {"base_url": base, "timeout": args.timeout, "limits": limits, "rate_limit_url": shared} | overrides
     config = ClientConfig.from_env(token_env=token_env, **settings)
     if config.token is None:
         if token_env.isupper():

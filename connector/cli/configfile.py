@@ -4,6 +4,9 @@ The file has a ``[connection]`` table (any client option: ``base_url``, ``read_r
 shared by every subcommand, and one table per subcommand (``[extract]``, ``[load]``, ...) whose keys are
 that subcommand's long options with dashes or underscores. Tokens never live in the file: ``token_env``
 names the environment variable that holds it.
+
+``[workspaces.NAME]`` tables list Attio workspaces (``token_env``, ``base_url``, ``read_rate``,
+``write_rate``, ``max_in_flight``); ``--workspace NAME`` lays that table over ``[connection]``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from ..config import BASE_URL_ENV, read_toml, toml_type
+from ..config import BASE_URL_ENV, read_toml, read_workspaces, toml_type
 from ..errors import ConfigError, shown
+from ..storage.location import local_or_url
 from .common import (
     non_negative_int,
     output_path,
@@ -27,13 +31,13 @@ from .common import (
     timezone_name,
 )
 
-__all__ = ["apply_config_file", "split_config_option"]
+__all__ = ["apply_config_file", "split_config_option", "workspace_option"]
 
 SECRET_KEYS = frozenset({"token", "api_key", "apikey", "password", "secret", "attio_api_key"})
 # Options that take comma-separated values: an array of strings in the file is joined with commas.
 LIST_KEYS = frozenset({"participants", "fault_kinds"})
 # Option types that take text as it is: a number in the file (output = 5) is a mistake, not a name.
-_TEXT_TYPES = (None, str, Path, output_path, output_target, timezone_name)
+_TEXT_TYPES = (None, str, Path, output_path, output_target, local_or_url, timezone_name)
 _WHOLE_TYPES = (int, positive_int, non_negative_int)
 _NUMBER_TYPES = (float, rate, positive_seconds)
 
@@ -54,6 +58,17 @@ def split_config_option(argv: Sequence[str]) -> tuple[Path | None, list[str]]:
         else:
             rest.append(item)
     return path, rest
+
+
+def workspace_option(argv: Sequence[str]) -> str | None:
+    """The NAME of ``--workspace NAME`` (or ``--workspace=NAME``) in ``argv``, left in place for argparse."""
+    name = None
+    for i, item in enumerate(argv):
+        if item == "--workspace" and i + 1 < len(argv):
+            name = argv[i + 1]
+        elif item.startswith("--workspace="):
+            name = item.split("=", 1)[1]
+    return name
 
 
 def _expected(action: argparse.Action) -> str:
@@ -133,25 +148,37 @@ def _defaults_for(
     return out
 
 
-def apply_config_file(path: Path, subparsers: Mapping[str, argparse.ArgumentParser]) -> None:
+def apply_config_file(
+    path: Path, subparsers: Mapping[str, argparse.ArgumentParser], workspace: str | None = None
+) -> None:
     """Set each subcommand's defaults from the file; flags given on the command line still win.
+
+    With ``workspace``, the keys of its ``[workspaces.NAME]`` table win over ``[connection]``.
 
     Every key is checked against its option: its TOML type, then the option's own conversion and choices,
     so a mistake is one :class:`~connector.errors.ConfigError` naming the file, the table and the key.
     """
     document = read_toml(path, "config file")
-    unknown = set(document) - {"connection", *subparsers}
+    unknown = set(document) - {"connection", "workspaces", *subparsers}
     if unknown:
         raise ConfigError(
             f"config file {path}: unknown table(s) {', '.join(sorted(unknown))}; "
-            f"use [connection] and [{'], ['.join(subparsers)}]"
+            f"use [connection], [workspaces.NAME] and [{'], ['.join(subparsers)}]"
         )
     for name, table in document.items():
         if not isinstance(table, dict):
             raise ConfigError(
                 f"config file {path}: {name} must be a table ([{name}]), got {toml_type(table)} {shown(table)}"
             )
-    shared = document.get("connection", {})
+    shared = dict(document.get("connection", {}))
+    workspaces = read_workspaces(path, document)
+    if workspace is not None:
+        if workspace not in workspaces:
+            known = ", ".join(sorted(workspaces)) or "none"
+            raise ConfigError(
+                f"--workspace {shown(workspace)}: config file {path} has no such [workspaces.NAME] table (known: {known})"
+            )
+        shared |= document["workspaces"][workspace]
     for name, parser in subparsers.items():
         values = dict(document.get(name, {}))
         if not shared and not values:
@@ -159,6 +186,8 @@ def apply_config_file(path: Path, subparsers: Mapping[str, argparse.ArgumentPars
         has_client_options = any(a.dest == "base_url" for a in parser._actions)
         defaults = _defaults_for(path, "connection", shared, parser) if has_client_options else {}
         defaults |= _defaults_for(path, name, values, parser)
+        if has_client_options and workspace is not None:
+            defaults["workspace_table"] = workspace  # --workspace NAME found its table
         for action in parser._actions:
             if action.dest in defaults and action.required:
                 action.required = False  # given by the file

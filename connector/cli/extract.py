@@ -15,10 +15,12 @@ from typing import Any
 
 from ..client import AttioClient
 from ..destinations import WRITE_MODES, database_sink
+from ..destinations.urls import is_database_url
 from ..errors import ConfigError
 from ..extract import ExtractConfig, ExtractProgress, extract, sink_for_path
 from ..extract.sinks import CSV_FORMULAS, FORMATS
 from ..models import MeetingQuery
+from ..storage import ObjectStoreSink, is_url
 from .common import (
     EXIT_OK,
     add_client_options,
@@ -60,8 +62,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--output", "-o", required=True, type=output_target, metavar="PATH|URL",
-        help="file (or directory with --partition-by) to write, or a database: duckdb:///path.duckdb, "
-        "postgresql://user@host:port/db (password from PGPASSWORD or ~/.pgpass)",
+        help="file (or directory with --partition-by) to write; an s3://, gs://, az:// URL (see the README's Object "
+        "stores); or a database: duckdb:///path.duckdb, postgresql://user@host:port/db (password from PGPASSWORD "
+        "or ~/.pgpass)",
     )
     database = parser.add_argument_group("database outputs (duckdb://, postgresql://)")
     database.add_argument("--table", metavar="[SCHEMA.]TABLE", help="table to write (default meetings)")
@@ -157,10 +160,10 @@ class _Progress:
 
 def _database_sink(args: argparse.Namespace) -> Any:
     """The database sink of ``--output URL``, checked against the other flags and the database; None for a file."""
-    if not isinstance(args.output, str):
+    if not is_database_url(args.output):
         for flag, value in (("--table", args.table), ("--write-mode", args.write_mode)):
             if value is not None:
-                raise ConfigError(f"{flag} is for database outputs (duckdb://, postgresql://), not the file {args.output}")
+                raise ConfigError(f"{flag} is for database outputs (duckdb://, postgresql://), not {args.output}")
         return None
     for flag, value in (("--format", args.format), ("--partition-by", args.partition_by), ("--checkpoint", args.checkpoint),
                         ("--resume", args.resume or None)):
@@ -184,9 +187,13 @@ def _database_sink(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run the extract and print its report."""
     config = config_from_args(args)
-    sink = _database_sink(args) or sink_for_path(
-        args.output, args.format, partition_by=args.partition_by, csv_formulas=args.csv_formulas
-    )
+    sink = _database_sink(args)
+    if sink is None:
+        options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas}
+        if is_url(args.output):  # object stores; the checkpoint and parts stay in local scratch
+            sink = ObjectStoreSink(args.output, args.format, **options)
+        else:
+            sink = sink_for_path(args.output, args.format, **options)
 
     async def main(client_config: Any, bar: Any) -> Any:
         async with AttioClient(client_config) as client:

@@ -3,13 +3,15 @@
 Exit codes: 0 every row created, found or skipped; 1 some rows were rejected or failed (or --max-errors
 stopped the load): see the results file; 2 bad arguments, mapping or input, nothing sent; 3/4 Attio refused
 or was unreachable; 5 the input broke part-way (bytes not in its encoding, a quote that never closes, a
-damaged row group): the rows before the break were loaded and are in the results; 130 interrupted by Ctrl-C
+damaged row group): the rows before the break were loaded and are in the results; 6 --delete-missing deleted
+nothing because more than --max-delete of the ledger's meetings left the input; 130 interrupted by Ctrl-C
 or SIGTERM (run the same command again to finish: the ledger skips what is done).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -18,7 +20,10 @@ from typing import Any
 
 from ..config import ClientConfig
 from ..load import LoadConfig, LoadReport, load
+from ..storage import local_or_url
+from ..storage.load import staged_load
 from .common import (
+    EXIT_DELETE_GUARD,
     EXIT_INPUT_BROKEN,
     EXIT_OK,
     EXIT_ROWS_FAILED,
@@ -38,6 +43,17 @@ def _count(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    """``--max-delete``: a percentage, ``20`` or ``20%``, as a share (0.2)."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage (say 20 or 20%)") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage from 0 to 100")
+    return value / 100
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``load`` subcommand."""
     parser = subparsers.add_parser(
@@ -47,10 +63,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "across runs. Every row gets a line in the results file. Exit code 1 when any row was rejected or failed, "
         "5 when the input broke part-way (the rows before the break were loaded).",
     )
-    parser.add_argument("input", type=Path, metavar="INPUT", help="a .csv/.tsv, .parquet or .xlsx file with a header row")
+    parser.add_argument(
+        "input", type=local_or_url, metavar="INPUT",
+        help="a .csv/.tsv, .parquet or .xlsx file with a header row (or an s3://, gs://, az:// URL)",
+    )
     parser.add_argument("--mapping", type=Path, metavar="FILE", help="TOML column mapping (see sample_configs/)")
     parser.add_argument(
-        "--results", type=Path, metavar="PATH", help="results file, .csv or .parquet (default INPUT_STEM.results.csv)"
+        "--results", type=local_or_url, metavar="PATH",
+        help="results file, .csv or .parquet, or a store URL (default INPUT_STEM.results.csv)",
     )
     parser.add_argument("--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT_STEM.ledger.sqlite)")
     parser.add_argument("--concurrency", type=positive_int, default=10, metavar="N", help="rows sent at once (default 10)")
@@ -63,6 +83,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="what POST /v2/meetings does: find-or-create (the default) or create-only (Attio's API since "
         "2026-07-31); decides only found vs created: on both the loader looks for a meeting before re-sending a row "
         "whose earlier send may have been carried out",
+    )
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="keep Attio in step with the input: a row loaded before whose linked records changed is updated "
+        "(PATCH/PUT), one whose other content changed is replaced (new meeting, old one deleted)",
+    )
+    parser.add_argument(
+        "--delete-missing",
+        action="store_true",
+        help="with --sync: delete the meetings this ledger created whose external_ref is not in the input",
+    )
+    parser.add_argument(
+        "--max-delete",
+        type=_share,
+        default=0.2,
+        metavar="PCT",
+        help="--delete-missing deletes nothing (exit 6) when more than PCT %% of the ledger's meetings left "
+        "the input (default 20)",
     )
     parser.add_argument("--batch-size", type=positive_int, default=1000, metavar="N", help="rows read at a time (default 1000)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
@@ -81,12 +120,18 @@ def run(args: argparse.Namespace) -> int:
         max_errors=args.max_errors,
         batch_size=args.batch_size,
         contract=args.contract,
+        sync=args.sync,
+        delete_missing=args.delete_missing,
+        max_delete=args.max_delete,
     )
-    if args.dry_run:
-        report = run_interruptible(_load, args.input, config, None, None)
-    else:
-        with client_session(args) as client_config, progress(args, unit="row", desc="load") as bar:
-            report = run_interruptible(_load, args.input, config, client_config, bar.update)
+    # An input or results file on an object store goes through local scratch (connector.storage.load).
+    with staged_load(args.input, args.results, dry_run=args.dry_run) as (source, results):
+        config = dataclasses.replace(config, results_path=results)
+        if args.dry_run:
+            report = run_interruptible(_load, source, config, None, None)
+        else:
+            with client_session(args) as client_config, progress(args, unit="row", desc="load") as bar:
+                report = run_interruptible(_load, source, config, client_config, bar.update)
     if args.json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     else:
@@ -100,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INPUT_BROKEN
     if report.unreachable:
         return EXIT_TRANSPORT
+    if report.delete_guard:
+        return EXIT_DELETE_GUARD
     return EXIT_OK if report.ok else EXIT_ROWS_FAILED
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "POSTGRES_SCHEMES",
     "DatabaseURL",
     "TableName",
+    "is_database_url",
     "looks_like_url",
     "parse_database_url",
 ]
@@ -34,6 +35,12 @@ _SECRET_PARAMS = ("password", "sslpassword")
 def looks_like_url(text: str) -> bool:
     """True for ``scheme://...`` (not a file path)."""
     return bool(_URL.match(text))
+
+
+def is_database_url(text: object) -> bool:
+    """True for a ``duckdb://`` or ``postgresql://`` (``postgres://``) URL."""
+    match = _URL.match(text) if isinstance(text, str) else None
+    return bool(match) and match.group(1).lower() in DUCKDB_SCHEMES + POSTGRES_SCHEMES
 
 
 @dataclass(frozen=True)

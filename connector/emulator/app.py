@@ -2,9 +2,16 @@
 
 Every request goes through, in order: the size limits (414 for a URL, 431 for a header line over
 8 KB, as common front ends); ``latency_ms``; authentication (401) and scopes (403); the read or
-write rate limit (429); then a fault, if one is scripted or drawn. Error bodies use the envelope
-``{status_code, type, code, message}``; the POST 400 also carries ``statusCode`` and every 400
-carries ``validation_errors``. Unknown routes answer 404 ``not_found``.
+write rate limit (429; POST, PATCH, PUT and DELETE are writes); then a fault, if one is scripted or
+drawn. Error bodies use the envelope ``{status_code, type, code, message}``; the POST 400 also
+carries ``statusCode`` and every 400 of a malformed request carries ``validation_errors``. Unknown
+routes answer 404 ``not_found``.
+
+PATCH/PUT ``/v2/meetings/{id}`` append to or overwrite a meeting's linked records (nothing else can
+change; PUT also unlinks the people linked from participants); an unknown object is 400
+``value_not_found`` (record IDs are not checked, as on POST). DELETE answers ``{}``, or 400
+``system_edit_unauthorized`` for a meeting whose ``created_by_actor.type`` is ``system`` (calendar
+sync: about a quarter of the seeded ones). DELETE needs ``meeting:read-write`` only.
 """
 
 from __future__ import annotations
@@ -21,14 +28,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .auth import READ_SCOPES, WRITE_SCOPES, missing_scopes, token_from_header
+from .auth import DELETE_SCOPES, READ_SCOPES, WRITE_SCOPES, missing_scopes, token_from_header
 from .config import EmulatorConfig
 from .faults import SERVER_ERRORS, FaultInjector
 from .ratelimit import WindowLimiter, next_second_http_date
 from .seed import record_id
 from .store import MeetingStore, Posting, Window, make_key, split_key
 from .timeutil import date_from_day_ms, render_datetime, render_nanos
-from .validation import Invalid, encode_cursor, is_uuid, parse_list, parse_post
+from .validation import Invalid, encode_cursor, is_uuid, parse_links, parse_list, parse_post
 
 __all__ = ["MAX_HEADER_LINE", "MAX_URL_BYTES", "PARSER_LIMIT", "Emulator", "Stats"]
 
@@ -131,12 +138,17 @@ class Emulator:
         self.read_limiter = WindowLimiter(self.config.read_rate)
         self.write_limiter = WindowLimiter(self.config.write_rate)
         self._ids = random.Random(f"created:{self.config.seed}")
+        # Each further workspace is an emulator of its own (data, limits, faults), chosen by the token.
+        self.workspaces = {w.token: Emulator(self.config.for_workspace(w)) for w in self.config.workspaces}
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._pipeline], client_max_size=16 * 1024 * 1024)
         app.router.add_get(LIST_ROUTE, self._list, allow_head=False)
         app.router.add_post(LIST_ROUTE, self._create)
         app.router.add_get(GET_ROUTE, self._get, allow_head=False)
+        app.router.add_patch(GET_ROUTE, self._append_links)
+        app.router.add_put(GET_ROUTE, self._replace_links)
+        app.router.add_delete(GET_ROUTE, self._delete)
         return app
 
     # ---- pipeline ---------------------------------------------------------------------------
@@ -164,7 +176,7 @@ class Emulator:
         route = (
             request.match_info.route.resource.canonical if request.match_info.route.resource else request.path
         )
-        resp = await self._guarded(request, handler, method)
+        resp = await self._in_workspace(request, handler, method)
         self.stats.record(
             method, route, 0 if isinstance(resp, _Cut) and resp._partial is None else resp.status
         )
@@ -192,13 +204,10 @@ class Emulator:
         return None
 
     async def _guarded(self, request: web.Request, handler: Handler, method: str) -> web.StreamResponse:
-        write = method == "POST"
+        write = method != "GET"  # POST, PATCH, PUT and DELETE share the write budget
+        scopes = DELETE_SCOPES if method == "DELETE" else WRITE_SCOPES if write else READ_SCOPES
         token = token_from_header(request.headers.get("Authorization"))
-        missing = (
-            None
-            if token is None
-            else missing_scopes(self.config, token, WRITE_SCOPES if write else READ_SCOPES)
-        )
+        missing = None if token is None else missing_scopes(self.config, token, scopes)
         if missing is None:
             return error(
                 401, "auth_error", "unauthorized", "Authentication failed: a valid access token is required."
@@ -234,6 +243,14 @@ class Emulator:
         if kind == "truncate":
             return _json(resp.status, half)
         return _Cut(resp.status, half, len(body))  # drop_after_commit
+
+    async def _in_workspace(self, request: web.Request, handler: Handler, method: str) -> web.StreamResponse:
+        """Guard and handle the request in the workspace its token belongs to (this one unless another's)."""
+        token = token_from_header(request.headers.get("Authorization"))
+        workspace = self.workspaces.get(token) if token else None
+        if workspace is None:
+            return await self._guarded(request, handler, method)
+        return await workspace._guarded(request, getattr(workspace, handler.__name__), method)
 
     @staticmethod
     def _rate_limited(retry_after: str) -> web.Response:
@@ -271,7 +288,8 @@ class Emulator:
         body = store.meetings_json(rows, b'{"data":[', b'],"pagination":{"next_cursor":' + cursor + b"}}")
         return _json(200, body)
 
-    async def _get(self, request: web.Request) -> web.Response:
+    def _row(self, request: web.Request) -> int | web.Response:
+        """The store row of the path's meeting, or the 400 (not a UUID) or 404 to answer."""
         meeting_id = request.match_info["meeting_id"]
         if not is_uuid(meeting_id):
             return invalid(
@@ -290,7 +308,64 @@ class Emulator:
             return error(
                 404, "invalid_request_error", "not_found", f'Meeting with ID "{meeting_id}" was not found.'
             )
+        return row
+
+    async def _get(self, request: web.Request) -> web.Response:
+        row = self._row(request)
+        if isinstance(row, web.Response):
+            return row
         return _json(200, b'{"data":' + self.store.meeting_bytes(row) + b"}")
+
+    async def _append_links(self, request: web.Request) -> web.Response:
+        return await self._set_links(request, append=True)
+
+    async def _replace_links(self, request: web.Request) -> web.Response:
+        return await self._set_links(request, append=False)
+
+    async def _set_links(self, request: web.Request, *, append: bool) -> web.Response:
+        """PATCH (append) or PUT (overwrite) a meeting's linked records; nothing else can change."""
+        body = await request.read()
+        row = self._row(request)
+        if isinstance(row, web.Response):
+            return row
+        try:
+            pairs = parse_links(body)
+        except Invalid as exc:
+            return invalid(exc)
+        try:
+            wanted = self._resolve_links(pairs)
+        except Invalid as exc:
+            return error(400, "invalid_request_error", "value_not_found", exc.errors[0]["message"])
+        links = (
+            [(lr["object_slug"], lr["record_id"]) for lr in self.store.meeting(row)["linked_records"]]
+            if append
+            else []
+        )
+        links = list(dict.fromkeys([*links, *wanted]))
+        meeting = self.store.set_links(
+            row,
+            [
+                {"object_slug": s, "object_id": self.store.remember_object(s), "record_id": r}
+                for s, r in links
+            ],
+        )
+        return _json(200, {"data": meeting})
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        """Delete a meeting; one made by calendar sync answers 400 ``system_edit_unauthorized``."""
+        row = self._row(request)
+        if isinstance(row, web.Response):
+            return row
+        if self.store.is_system(row):
+            return error(
+                400,
+                "invalid_request_error",
+                "system_edit_unauthorized",
+                "Meetings created by calendar sync cannot be deleted through the API. Delete the underlying "
+                "calendar event, or disconnect the calendar, instead.",
+            )
+        self.store.delete(row)
+        return _json(200, {})
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await request.read()

@@ -7,10 +7,11 @@ import binascii
 
 from .config import EmulatorConfig
 
-__all__ = ["READ_SCOPES", "WRITE_SCOPES", "missing_scopes", "token_from_header"]
+__all__ = ["DELETE_SCOPES", "READ_SCOPES", "WRITE_SCOPES", "missing_scopes", "token_from_header"]
 
 READ_SCOPES = ("meeting:read", "record_permission:read")
-WRITE_SCOPES = ("meeting:read-write", "record_permission:read")
+WRITE_SCOPES = ("meeting:read-write", "record_permission:read")  # POST, PATCH, PUT
+DELETE_SCOPES = ("meeting:read-write",)  # openapi-call-recordings.json: DELETE needs no record_permission
 # A read-write scope holds its read scope too (CONTRACT.md §5).
 _IMPLIED = {"meeting:read": "meeting:read-write", "record_permission:read": "record_permission:read-write"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "FAULT_KINDS",
     "RANDOM_FAULT_KINDS",
     "EmulatorConfig",
+    "Workspace",
     "workspace_id_for_seed",
 ]
 
@@ -33,6 +34,26 @@ def workspace_id_for_seed(seed: int) -> str:
 
 
 @dataclass(frozen=True)
+class Workspace:
+    """Another workspace the emulator serves beside the main one: its own token, meetings and rate limits.
+
+    Rate limits belong to the workspace (Attio does not say whether two tokens of one workspace share
+    them; here each workspace has one token, so per token and per workspace are the same).
+    """
+
+    token: str
+    meetings: int = 1000
+    seed: int = 1
+    read_rate: float = 100.0
+    write_rate: float = 25.0
+
+    @property
+    def workspace_id(self) -> str:
+        """The workspace's UUID, a pure function of its seed."""
+        return workspace_id_for_seed(self.seed)
+
+
+@dataclass(frozen=True)
 class EmulatorConfig:
     """How the emulator behaves; every default matches live Attio where Attio documents one.
 
@@ -41,6 +62,7 @@ class EmulatorConfig:
     is the chance that a request gets a fault drawn from ``fault_kinds``; the draws come from
     ``random.Random(seed)`` in arrival order, so a run is reproducible. ``prerender`` renders every
     seeded meeting's JSON at start-up (for benchmarks of a client: about 1.9 kB a meeting).
+    ``workspaces`` are served beside the main one, each by its own token (see :class:`Workspace`).
     """
 
     host: str = "127.0.0.1"
@@ -58,6 +80,7 @@ class EmulatorConfig:
     contract: Contract = "find-or-create"
     workspace_id: str = ""
     prerender: bool = False
+    workspaces: tuple[Workspace, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.workspace_id:
@@ -82,6 +105,27 @@ class EmulatorConfig:
             raise ValueError("fault_rate > 0 needs at least one fault kind")
         if self.contract not in ("find-or-create", "create-only"):
             raise ValueError("contract must be 'find-or-create' or 'create-only'")
+        object.__setattr__(self, "workspaces", tuple(self.workspaces))
+        tokens = [self.token, *self.tokens, *(w.token for w in self.workspaces)]
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("every workspace needs its own token, apart from the main and scoped tokens")
+        seeds = [self.seed, *(w.seed for w in self.workspaces)]
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("every workspace needs its own seed (its workspace ID derives from it)")
+
+    def for_workspace(self, workspace: Workspace) -> EmulatorConfig:
+        """The settings of one extra workspace: its data and limits, this emulator's latency and faults."""
+        return replace(
+            self,
+            token=workspace.token,
+            tokens={},
+            meetings=workspace.meetings,
+            seed=workspace.seed,
+            read_rate=workspace.read_rate,
+            write_rate=workspace.write_rate,
+            workspace_id="",
+            workspaces=(),
+        )
 
     def scopes_for(self, token: str) -> frozenset[str] | None:
         """The scopes a token holds, or None for an unknown token."""

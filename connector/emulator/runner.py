@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .app import PARSER_LIMIT, Emulator
-from .config import FAULT_KINDS, EmulatorConfig
+from .config import FAULT_KINDS, EmulatorConfig, Workspace
 
 __all__ = [
     "DEFAULT_PORT",
@@ -185,6 +185,13 @@ def _scoped_token(text: str) -> tuple[str, frozenset[str]]:
     return token, frozenset(s.strip() for s in scopes.split(",") if s.strip())
 
 
+def _workspace(text: str) -> tuple[str, int]:
+    token, sep, meetings = text.partition("=")
+    if not sep or not token or not meetings.isdigit():
+        raise argparse.ArgumentTypeError("expected TOKEN=MEETINGS, e.g. acme-token=5000")
+    return token, int(meetings)
+
+
 def _kinds(text: str) -> tuple[str, ...]:
     kinds = tuple(k.strip() for k in text.split(",") if k.strip())
     unknown = [k for k in kinds if k not in FAULT_KINDS]
@@ -218,6 +225,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=[],
         metavar="TOKEN=SCOPES",
         help="extra token with comma-separated scopes, e.g. ro=meeting:read,record_permission:read (repeatable)",
+    )
+    parser.add_argument(
+        "--workspace",
+        action="append",
+        type=_workspace,
+        default=[],
+        metavar="TOKEN=MEETINGS",
+        help="serve another workspace to this token, with its own meetings (seeds --seed+1, +2, ...) and its "
+        "own --read-rate/--write-rate budgets (repeatable)",
     )
     parser.add_argument(
         "--read-rate", type=float, default=d.read_rate, help="read requests/s, 0 = off (default %(default)s)"
@@ -276,6 +292,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         slow_ms=args.slow_ms,
         contract=args.contract,
         prerender=args.prerender,
+        workspaces=tuple(
+            Workspace(token, meetings, args.seed + i, args.read_rate, args.write_rate)
+            for i, (token, meetings) in enumerate(args.workspace, 1)
+        ),
     )
 
 

@@ -224,6 +224,10 @@ class SeedData:
         c = self._plain
         return list(dict.fromkeys(c.person[c.off[i] : c.off[i + 1]]))
 
+    def by_calendar_sync(self, i: int) -> bool:
+        """True when meeting i stands for one Attio's calendar sync made (its actor type is ``system``)."""
+        return _ACTORS[self._details["actor"][i]] == "system"
+
     def deal_id(self, k: int) -> str:
         return record_id("deals", f"{self.seed}:{k}")
 

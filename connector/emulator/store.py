@@ -25,6 +25,11 @@ Serialized meetings. A page's seeded meetings are rendered when it is served, in
 pages served and a page costs the same the first time and the next. ``prerender()``
 (``EmulatorConfig.prerender``, CLI ``--prerender``) renders every seeded meeting at start-up into
 compact blobs instead (at 1M meetings: about 1.9 GB more).
+
+Changes (PATCH/PUT linked records, DELETE). A deleted seeded meeting is marked in a NumPy mask that
+every walk over seeded rows applies; a seeded meeting whose links change is moved out of the seeded
+columns: marked like a deleted one and stored again, with the same ID and key, beside the meetings
+created by POST. Those are plain dicts, re-indexed or removed in place.
 """
 
 from __future__ import annotations
@@ -98,12 +103,16 @@ class MeetingStore:
     def __init__(self, n: int, seed: int, workspace_id: str) -> None:
         self.workspace_id = workspace_id
         self.seed_data: SeedData = generate(n, seed, workspace_id)
-        self.created: list[dict[str, Any]] = []  # meetings created by POST, in order
+        self.created: list[dict[str, Any]] = []  # meetings created by POST, in order (deleted ones too)
         self.external_refs: Counter[Any] = Counter()  # normalized external_ref -> meetings created with it
         self._by_ref: dict[Any, int] = {}
         self._posted: dict[int, dict[str, Any]] = {}  # row -> meeting, for rows >= n
         self._posted_ids: dict[str, int] = {}
         self._posted_spans: dict[int, tuple[int, int, bool]] = {}  # row -> (sort ms, end ms, all-day)
+        self._next_row = n  # rows are never reused: a deleted meeting's row stays free
+        self._ref_of: dict[int, Any] = {}  # row -> the external_ref it holds in _by_ref
+        self._gone: np.ndarray | None = None  # seeded rows deleted or moved (see "Changes" above)
+        self._gone_count = 0
         self._blobs: list[tuple[bytes, array[int]]] = []  # prerendered seeded meetings, per chunk
         self._postings: dict[str, Posting] = {}  # built on first use from the seeded groups below
         self._slugs_by_id = {object_id(s): s for s in KNOWN_OBJECTS}
@@ -150,7 +159,7 @@ class MeetingStore:
 
     # ---- reading --------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self.seed_data.n + len(self._posted)
+        return self.seed_data.n - self._gone_count + len(self._posted)
 
     def meeting(self, row: int) -> dict[str, Any]:
         if row < self.seed_data.n:
@@ -210,7 +219,8 @@ class MeetingStore:
         i = int(np.searchsorted(his, hi, "left"))
         while i < len(his) and his[i] == hi:
             if los[i] == lo:
-                return int(rows[i])
+                found = int(rows[i])
+                return None if self._gone is not None and self._gone[found] else found
             i += 1
         return None
 
@@ -230,10 +240,14 @@ class MeetingStore:
 
     def ordered_rows(self) -> list[int]:
         """The rows of every meeting in ``start_asc`` order."""
-        if not self.all.keys:
-            return list(range(self.seed_data.n))
-        before = [self._seeded_bisect(key, right=False) for key in self.all.keys]
-        return np.insert(np.arange(self.seed_data.n), before, self.all.rows).tolist()
+        seeded = np.arange(self.seed_data.n)
+        if self.all.keys:
+            before = [self._seeded_bisect(key, right=False) for key in self.all.keys]
+            seeded = np.insert(seeded, before, self.all.rows)
+        if self._gone is not None:
+            n = self.seed_data.n
+            seeded = seeded[(seeded >= n) | ~self._gone[np.minimum(seeded, n - 1)]]
+        return seeded.tolist()
 
     def count_by_external_ref(self) -> Counter[Any]:
         """How many meetings were created per normalized external_ref (a count > 1 is a duplicate)."""
@@ -383,7 +397,11 @@ class MeetingStore:
             else:
                 nxt = min(first + size, stop)
                 candidates = np.arange(first, nxt) if seeded is None else seeded[first:nxt]
-            yield candidates[self._seeded_in_window(candidates, w)] if check else candidates
+            if check:
+                candidates = candidates[self._seeded_in_window(candidates, w)]
+            if self._gone is not None:
+                candidates = candidates[~self._gone[candidates]]
+            yield candidates
             first, size = nxt, min(2 * size, _MAX_SCAN)
 
     def _seeded_page(
@@ -431,22 +449,81 @@ class MeetingStore:
 
     def add(self, meeting: dict[str, Any], sort_ms: int, end_ms: int, ref: Any = None) -> None:
         """Store a meeting created by POST and index it; ``ref`` is its normalized external_ref."""
-        row = self.seed_data.n + len(self._posted)
-        mid = meeting["id"]["meeting_id"]
-        key = make_key(sort_ms, int(mid.replace("-", ""), 16))
-        self._posted[row] = meeting
-        self._posted_ids[mid] = row
-        self._posted_spans[row] = (sort_ms, end_ms, bool(meeting["is_all_day"]))
-        self.max_duration_ms = max(self.max_duration_ms, end_ms - sort_ms)
-        self.all.insert(key, row)
-        names = {"e:" + p["email_address"] for p in meeting["participants"] if p["email_address"]}
-        names |= {f"r:{lr['object_slug']}:{lr['record_id']}" for lr in meeting["linked_records"]}
-        for name in names:
-            self.posting(name, create=True).insert(key, row)  # type: ignore[union-attr]
+        row = self._insert(meeting, sort_ms, end_ms)
         self.created.append(meeting)
         if ref is not None:
             self.external_refs[ref] += 1
-            self._by_ref.setdefault(ref, row)
+            if ref not in self._by_ref:
+                self._by_ref[ref] = row
+                self._ref_of[row] = ref
+
+    def _insert(self, meeting: dict[str, Any], sort_ms: int, end_ms: int) -> int:
+        row = self._next_row
+        self._next_row += 1
+        self._posted[row] = meeting
+        self._posted_ids[meeting["id"]["meeting_id"]] = row
+        self._posted_spans[row] = (sort_ms, end_ms, bool(meeting["is_all_day"]))
+        self.max_duration_ms = max(self.max_duration_ms, end_ms - sort_ms)
+        key = self._posted_key(row)
+        self.all.insert(key, row)
+        for name in _names(meeting):
+            self.posting(name, create=True).insert(key, row)  # type: ignore[union-attr]
+        return row
+
+    def _posted_key(self, row: int) -> int:
+        return make_key(
+            self._posted_spans[row][0], int(self._posted[row]["id"]["meeting_id"].replace("-", ""), 16)
+        )
+
+    def is_system(self, row: int) -> bool:
+        """True for a meeting Attio's calendar sync made (``created_by_actor.type == "system"``)."""
+        if row < self.seed_data.n:
+            return self.seed_data.by_calendar_sync(row)
+        return self._posted[row]["created_by_actor"].get("type") == "system"
+
+    def _mark_gone(self, row: int) -> None:
+        if self._gone is None:
+            self._gone = np.zeros(self.seed_data.n, dtype=bool)
+        self._gone[row] = True
+        self._gone_count += 1
+
+    def _unindex(self, row: int) -> None:
+        key = self._posted_key(row)
+        for posting in [self.all, *(self._postings[name] for name in _names(self._posted[row]))]:
+            at = bisect.bisect_left(posting.keys, key)
+            del posting.keys[at], posting.rows[at]
+
+    def delete(self, row: int) -> None:
+        """Remove a meeting; a find-or-create POST with its external_ref creates a new one afterwards."""
+        if row < self.seed_data.n:
+            self._mark_gone(row)
+            return
+        self._unindex(row)
+        meeting = self._posted.pop(row)
+        del self._posted_ids[meeting["id"]["meeting_id"]], self._posted_spans[row]
+        ref = self._ref_of.pop(row, None)
+        if ref is not None:
+            del self._by_ref[ref]
+
+    def set_links(self, row: int, links: list[dict[str, str]]) -> dict[str, Any]:
+        """Give a meeting these linked records (``object_slug``, ``object_id``, ``record_id``); its new JSON."""
+        if row < self.seed_data.n:  # move it out of the seeded columns (see "Changes" above)
+            meeting = self.meeting(row)
+            start, end, _ = self._seeded_span(row)
+            self._mark_gone(row)
+            row = self._insert(meeting, start, end)
+        self._unindex(row)
+        meeting = self._posted[row]
+        meeting["linked_records"] = links
+        key = self._posted_key(row)
+        self.all.insert(key, row)
+        for name in _names(meeting):
+            self.posting(name, create=True).insert(key, row)  # type: ignore[union-attr]
+        return meeting
+
+    def _seeded_span(self, row: int) -> tuple[int, int, bool]:
+        s = self.seed_data
+        return int(s.start_ms[row]), int(s.end_ms[row]), bool(s.all_day[row])
 
     def object_slug_for(self, value: str) -> str | None:
         """The slug for an object slug or object ID; None for an unknown object ID."""
@@ -503,6 +580,13 @@ def _seeded_lists(s: SeedData, n_deals: int) -> tuple[np.ndarray, list[int]]:
         positions[at : at + len(part)] = part
         at += len(part)
     return positions, bounds.tolist()
+
+
+def _names(meeting: dict[str, Any]) -> set[str]:
+    """The posting lists a stored meeting belongs to: its participants' emails and its linked records."""
+    names = {"e:" + p["email_address"] for p in meeting["participants"] if p["email_address"]}
+    names |= {f"r:{lr['object_slug']}:{lr['record_id']}" for lr in meeting["linked_records"]}
+    return names
 
 
 def _looks_like_uuid(value: str) -> bool:

@@ -345,14 +345,35 @@ def _external_ref(value: Any, errors: list[dict[str, Any]]) -> Any:
     return ("ical", uid, provider, original_ms)
 
 
-def parse_post(body: bytes, find_or_create: bool) -> NewMeeting:
+def parse_links(body: bytes) -> list[tuple[str, str]]:
+    """The ``(object, record_id)`` pairs of a PATCH/PUT body ``{"data": {"linked_records": [...]}}``."""
+    value = _data(body).get("linked_records")
+    errors: list[dict[str, Any]] = []
+    if value is None:
+        errors.append(
+            _err(
+                "invalid_type", ["data", "linked_records"], "linked_records is required and must be an array."
+            )
+        )
+    links = _linked(value, errors)
+    if errors:
+        raise Invalid(errors)
+    return links
+
+
+def _data(body: bytes) -> dict[str, Any]:
+    """The ``data`` object of a JSON request body."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise Invalid([_err("invalid_json", [], "Body is not valid JSON.")]) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
         raise Invalid([_err("invalid_type", ["data"], "Body must be an object with a data object.")])
-    data: dict[str, Any] = doc["data"]
+    return doc["data"]
+
+
+def parse_post(body: bytes, find_or_create: bool) -> NewMeeting:
+    data = _data(body)
     errors: list[dict[str, Any]] = []
     for key in ("title", "description"):
         v = data.get(key)

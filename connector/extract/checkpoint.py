@@ -50,7 +50,7 @@ __all__ = [
     "temporary_path",
 ]
 
-FORMAT_VERSION = 2  # 2: windows may carry keep_before (splits) and the probed range; 1 is read too
+FORMAT_VERSION = 3  # 3: positions in epoch ms (position_ms); earlier formats are refused, not read
 
 # Part files are scratch space: zstd keeps them near three times the final Parquet size (raw: ~12x).
 _PART_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
@@ -120,7 +120,7 @@ def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
 class WindowState:
     """Progress of one window: the cursor to continue from, and what is already committed.
 
-    ``position``: the API sort key (epoch ns) of the last meeting committed, i.e. how far the cursor has got
+    ``position``: the API sort key (epoch ms) of the last meeting committed, i.e. how far the cursor has got
     in the API's order (for progress only; None before the first page).
     """
 
@@ -134,11 +134,11 @@ class WindowState:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.window.to_dict(), "cursor": self.cursor, "done": self.done, "rows": self.rows,
-                "pages": self.pages, "parts": list(self.parts), "position_ns": self.position}
+                "pages": self.pages, "parts": list(self.parts), "position_ms": self.position}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WindowState:
-        position = data.get("position_ns")
+        position = data.get("position_ms")
         return cls(Window.from_dict(data), data.get("cursor"), bool(data.get("done")), int(data.get("rows", 0)),
                    int(data.get("pages", 0)), list(data.get("parts", [])), int(position) if position is not None else None)
 
@@ -193,7 +193,7 @@ class Checkpoint:
         data = read_checkpoint(path)
         if data is None:
             raise ConfigError(f"the checkpoint {path} is gone")
-        if data.get("format") not in (1, FORMAT_VERSION) or data.get("schema_version") != SCHEMA_VERSION:
+        if data.get("format") != FORMAT_VERSION or data.get("schema_version") != SCHEMA_VERSION:
             raise ConfigError(f"the checkpoint {path} was written by another version; delete it to start again")
         if data.get("filters") != dict(filters):
             raise ConfigError(

@@ -92,7 +92,7 @@ class ExtractConfig:
 
 @dataclass
 class Chunk:
-    """A flushed batch of one window, the cursor that follows it, and the sort key (ns) its cursor has reached."""
+    """A flushed batch of one window, the cursor that follows it, and the sort key (epoch ms) its cursor has reached."""
 
     state: WindowState
     batch: pa.RecordBatch | None
@@ -141,7 +141,7 @@ async def _run_window(
         if page.batch is not None or page.meetings:
             batch = page.batch if page.batch is not None else converter.convert(page.meetings)
             window = state.window
-            keep_from, keep_before = window.keep_from_ns, window.keep_before_ns
+            keep_from, keep_before = window.keep_from_ms, window.keep_before_ms
             keys = start_keys(batch, base.timezone) if keep_from is not None or keep_before is not None or splitter else None
             full = batch
             if keys is not None and (keep_from is not None or keep_before is not None):

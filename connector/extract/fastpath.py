@@ -1,59 +1,40 @@
-"""Page bodies (raw JSON bytes) -> RecordBatch in Arrow's C++ JSON reader, with no Python object per meeting.
+"""Page bodies (raw JSON bytes) -> RecordBatch in the client's worker thread, or the parsed body.
 
-:class:`~connector.extract.arrow.MeetingConverter` (orjson dicts -> Python loop -> Arrow) is the
-reference and the fallback. :func:`decode_page` reads a ``GET /v2/meetings`` body with
-``pyarrow.json`` against an explicit schema and builds the meeting columns with Arrow kernels; the
-same string -> timestamp/date casts as the reference, so the batches are identical. It runs in a
-worker thread (the reader releases the GIL), so parsing overlaps the event loop's network work.
+:func:`decode_page` reads a ``GET /v2/meetings`` body with Arrow's C++ JSON reader into the struct type
+that the one converter (:class:`~connector.extract.convert.Converter` over ``schemas/meeting.json``)
+derives from the schema, and hands that to :meth:`~connector.extract.convert.Converter.convert_rows`:
+the same columns, the same rules, no Python object per meeting. The reader releases the GIL, so in
+the worker thread the page is parsed while the event loop does the network work: that is why the
+extract does not simply run orjson and :meth:`~connector.extract.convert.Converter.convert` there
+(same CPU per meeting, but whole extracts used more client CPU holding the GIL; ``bench/converter.py``).
 
-The fast path only takes a page it can prove the reference would convert without a word: any
-unexpected key (drift), wrong JSON type, duplicate key, null in a required place, or a key whose
-absence the reference would notice but Arrow cannot see (missing vs null) makes :func:`decode_page`
-hand back the orjson-parsed body instead, and the reference converts it (precise
-:class:`~connector.errors.SchemaError` messages, "new field ignored, mentioned once").
+A page Arrow's reader refuses (a key the schema does not know, a value of another JSON type, a
+duplicate key, a pretty-printed body) is parsed by orjson and converted by a strict converter; one
+that still does not fit or has drift comes back as the parsed body, for the extract's own converter
+to name the drift in its report or raise the precise :class:`~connector.errors.SchemaError`.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from ..schema import meeting_arrow_schema
+from ..errors import SchemaError
+from .arrow import MeetingConverter
+from .convert import Drift, Unfit
 
-__all__ = ["FastPage", "decode_page", "fast_batch"]
-
-_S = pa.string()
-_WHEN = pa.struct([("datetime", _S), ("date", _S), ("timezone", _S)])
-_PARTICIPANT = pa.struct([("email_address", _S), ("name", _S), ("is_organizer", pa.bool_()), ("status", _S)])
-_LINK = pa.struct([("object_slug", _S), ("object_id", _S), ("record_id", _S)])
-_MEETING = pa.struct(
-    [
-        ("id", pa.struct([("meeting_id", _S), ("workspace_id", _S)])),
-        ("title", _S),
-        ("description", _S),
-        ("is_all_day", pa.bool_()),
-        ("start", _WHEN),
-        ("end", _WHEN),
-        ("participants", pa.list_(_PARTICIPANT)),
-        ("linked_records", pa.list_(_LINK)),
-        ("created_at", _S),
-        ("created_by_actor", pa.struct([("type", _S), ("id", _S)])),
-    ]
-)
-# The body exactly as the contract has it: any other key anywhere is an error here, i.e. a fallback.
-_BODY = pa.schema([("data", pa.list_(_MEETING)), ("pagination", pa.struct([("next_cursor", _S)]))])
-_PARSE = pj.ParseOptions(explicit_schema=_BODY, unexpected_field_behavior="error")
+__all__ = ["FastPage", "decode_page"]
 
 
 @dataclass(frozen=True, slots=True)
 class FastPage:
-    """A page the fast path converted: its batch (None when the page is empty) and the next cursor."""
+    """A page converted in the worker thread: its batch (None when the page is empty) and the next cursor."""
 
     batch: pa.RecordBatch | None
     next_cursor: str | None
@@ -64,121 +45,66 @@ class FastPage:
         return 0 if self.batch is None else self.batch.num_rows
 
 
-class _Fallback(Exception):
-    """The page is not plainly in the contract's shape: let the reference path look at it."""
+@cache
+def _decoder() -> tuple[MeetingConverter, pj.ParseOptions]:
+    converter = MeetingConverter(strict=True)  # holds no state: strict drift raises instead of being noted
+    body = pa.schema(
+        [("data", pa.list_(converter.json_type)), ("pagination", pa.struct([("next_cursor", pa.string())]))]
+    )
+    return converter, pj.ParseOptions(explicit_schema=body, unexpected_field_behavior="error")
 
 
-def _no_nulls(*arrays: pa.Array) -> None:
-    for arr in arrays:
-        if arr.null_count:
-            raise _Fallback
+class _NotPlain(Exception):
+    """The body is not plainly a page of the contract's shape: let orjson and the converter look at it."""
 
 
-def _list_column(arr: pa.ListArray, list_type: pa.ListType, children: list[pa.Array]) -> pa.ListArray:
-    offsets = arr.offsets
-    if offsets[0].as_py() != 0:
-        offsets = pc.subtract(offsets, offsets[0])
-    struct = pa.StructArray.from_arrays(children, fields=list(list_type.value_type))
-    return pa.ListArray.from_arrays(offsets, struct, type=list_type)
-
-
-def fast_batch(body: bytes, schema: pa.Schema | None = None) -> FastPage:
-    """Convert one page body; raise ``_Fallback`` (or an Arrow error) when the reference must do it."""
-    schema = schema or meeting_arrow_schema()
-    if b"\n" in body.strip():  # one JSON document per line for Arrow: Attio's bodies are one line
-        raise _Fallback
+def _read(body: bytes) -> FastPage:
+    converter, options = _decoder()
     table = pj.read_json(
         io.BytesIO(body),
         read_options=pj.ReadOptions(use_threads=False, block_size=max(len(body) + 64, 1 << 16)),
-        parse_options=_PARSE,
+        parse_options=options,
     )
     if table.num_rows != 1:
-        raise _Fallback
-    data = table.column("data").combine_chunks()
-    pagination = table.column("pagination").combine_chunks()
-    _no_nulls(data, pagination)
-    # The reference (client) needs the key pagination.next_cursor and data[]; Arrow shows a missing key as null.
-    if body.count(b'"next_cursor":') != 1:
-        raise _Fallback
-    next_cursor = pagination.field("next_cursor")[0].as_py()
-    if next_cursor == "":
-        raise _Fallback
-    meetings: pa.StructArray = data.flatten()
-    n = len(meetings)
-    if n == 0:
-        return FastPage(None, next_cursor)
-    _no_nulls(meetings)
-    ident, start, end, parts, links, actor = (
-        meetings.field(name) for name in ("id", "start", "end", "participants", "linked_records", "created_by_actor")
-    )
-    _no_nulls(ident, start, end, parts, links)
-    mid, wid = ident.field("meeting_id"), ident.field("workspace_id")
-    title, desc, all_day, created = (meetings.field(name) for name in ("title", "description", "is_all_day", "created_at"))
-    _no_nulls(mid, wid, title, desc, all_day, created)
+        raise _NotPlain  # Arrow reads one document per line: Attio's bodies are one line
+    data = table.column("data").chunk(0)
+    pagination = table.column("pagination").chunk(0)
+    # A missing key reads as null: the envelope's keys must be there (pagination is last, so rfind is quick).
+    if data.null_count or pagination.null_count or body.rfind(b'"next_cursor":') < 0:
+        raise _NotPlain
+    cursor = pagination.field("next_cursor")[0].as_py()
+    if cursor == "":
+        raise _NotPlain
+    meetings = data.flatten()
+    return FastPage(converter.convert_rows(meetings) if len(meetings) else None, cursor)
 
-    # start/end: the reference takes the date branch when the key "date" is present. Take a page only if
-    # every start/end has exactly one of date/datetime non-null and "date" keys are exactly the non-null ones.
-    when_cols = []
-    n_dates = 0
-    for w in (start, end):
-        dt, d, tz = w.field("datetime"), w.field("date"), w.field("timezone")
-        has_d = d.is_valid()
-        if not pc.all(pc.xor(has_d, dt.is_valid())).as_py():
-            raise _Fallback
-        n_dates += len(d) - d.null_count
-        if d.null_count != len(d):
-            tz = pc.if_else(has_d, pa.scalar(None, _S), tz)
-        when_cols.append((dt, d, tz))
-    if body.count(b'"date":') != n_dates:
-        raise _Fallback
-    # created_by_actor: null is fine, a missing key is not (the reference indexes it).
-    if body.count(b'"created_by_actor":') != n:
-        raise _Fallback
-    a_type, a_id = actor.flatten() if actor.null_count else (actor.field("type"), actor.field("id"))
 
-    types = {f.name: f.type for f in schema}
-    p_type, l_type = types["participants"], types["linked_records"]
-    p_items = parts.flatten()
-    _no_nulls(p_items)
-    p_email, p_name, p_org, p_status = (p_items.field(c.name) for c in p_type.value_type)
-    _no_nulls(p_org, p_status)
-    if body.count(b'"email_address":') != len(p_items):  # the key is required, its value may be null
-        raise _Fallback
-    l_items = links.flatten()
-    _no_nulls(l_items)
-    l_cols = [l_items.field(c.name) for c in l_type.value_type]
-    _no_nulls(*l_cols)
-
-    ts, date = types["start_datetime"], types["start_date"]
-    (s_dt, s_d, s_tz), (e_dt, e_d, e_tz) = when_cols
-    arrays = [
-        mid,
-        wid,
-        title,
-        desc,
-        all_day,
-        s_dt.cast(ts),
-        s_d.cast(date),
-        s_tz,
-        e_dt.cast(ts),
-        e_d.cast(date),
-        e_tz,
-        _list_column(parts, p_type, [p_email, p_name, p_org, p_status]),
-        _list_column(links, l_type, l_cols),
-        created.cast(types["created_at"]),
-        a_type,
-        a_id,
-    ]
-    return FastPage(pa.RecordBatch.from_arrays(arrays, schema=schema), next_cursor)
+def _parsed(body: bytes) -> FastPage | Any:
+    """orjson's reading of the body, converted by the strict converter if it is a plain page."""
+    parsed = orjson.loads(body)
+    if type(parsed) is not dict or parsed.keys() != {"data", "pagination"}:
+        return parsed
+    data, pagination = parsed["data"], parsed["pagination"]
+    if type(data) is not list or type(pagination) is not dict or pagination.keys() != {"next_cursor"}:
+        return parsed
+    cursor = pagination["next_cursor"]
+    if not (cursor is None or (type(cursor) is str and cursor)):
+        return parsed
+    if not data:
+        return FastPage(None, cursor)
+    try:
+        return FastPage(_decoder()[0].convert(data), cursor)
+    except (Drift, SchemaError):
+        return parsed
 
 
 def decode_page(body: bytes) -> FastPage | Any:
-    """A page body -> :class:`FastPage`, or the orjson-parsed body for the reference path.
+    """A page body -> :class:`FastPage`, or the orjson-parsed body for the extract's converter.
 
     For :meth:`~connector.client.AttioClient.list_page`'s ``decode``: it runs in a worker thread, and
     a ``ValueError`` (invalid JSON) counts as a malformed answer there.
     """
     try:
-        return fast_batch(body)
-    except (_Fallback, pa.ArrowException, ValueError, TypeError, KeyError):
-        return orjson.loads(body)
+        return _read(body)
+    except (_NotPlain, Unfit, pa.ArrowException):
+        return _parsed(body)

@@ -44,7 +44,8 @@ async def extract_table(client: AttioClient, config: ExtractConfig | None = None
 def meetings_to_pandas(table: pa.Table) -> pd.DataFrame:
     """A meetings table as a DataFrame with fixed dtypes.
 
-    Timestamps ``datetime64[ns, UTC]``; dates ``datetime64[ms]`` (midnight, naive); ``is_all_day`` ``bool``;
+    ``start_datetime``/``end_datetime`` ``datetime64[ms, UTC]`` (any year 0001-9999), ``created_at``
+    ``datetime64[ns, UTC]``; dates ``datetime64[ms]`` (midnight, naive); ``is_all_day`` ``bool``;
     text columns pandas' string dtype; ``participants``/``linked_records`` lists of dicts (object).
     """
     frame = table.to_pandas(date_as_object=False, split_blocks=True, self_destruct=False)
@@ -74,11 +75,16 @@ def extract_to_path(
 ) -> ExtractReport:
     """Extract to a file (format from ``format`` or the suffix; Parquet by default) and return the report.
 
-    Checkpointed beside the output; pass ``config=ExtractConfig(..., resume=True)`` to continue a run
+    ``path`` may be an object-store URL (``s3://``, ``gs://``, ``az://``; see :mod:`connector.storage`).
+    Checkpointed beside the output (a URL's: in local scratch); pass ``config=ExtractConfig(..., resume=True)`` to continue a run
     that was interrupted. ``csv_formulas``: see :class:`~connector.extract.sinks.CsvSink`. Not for use
     inside a running event loop (use :func:`~connector.extract.extract`).
     """
-    sink = sink_for_path(path, format, partition_by=partition_by, csv_formulas=csv_formulas)
+    from ..storage import ObjectStoreSink, is_url  # not at import: the storage package builds on this one
+
+    options: dict[str, Any] = {"partition_by": partition_by, "csv_formulas": csv_formulas}
+    # An s3:// gs:// az:// URL is an object store (a Path would fold its "//" into a local folder named "s3:").
+    sink = ObjectStoreSink(path, format, **options) if is_url(path) else sink_for_path(path, format, **options)
     cfg = config or ExtractConfig()
     return anyio.run(partial(_with_client, client_config, lambda client: extract(client, cfg, sink)))
 

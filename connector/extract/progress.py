@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .checkpoint import WindowState
-from .slices import Window, to_ns
+from .slices import Window, to_ms
 
 __all__ = ["ExtractProgress", "ProgressFn", "ProgressTracker", "Reach", "covered_fraction", "kept_range", "share_of"]
 
@@ -58,7 +58,7 @@ class ExtractProgress:
 
 @dataclass(frozen=True)
 class Reach:
-    """How far one window's cursor has got: the API sort key (epoch ns) of the last meeting read, rows kept, done."""
+    """How far one window's cursor has got: the API sort key (epoch ms) of the last meeting read, rows kept, done."""
 
     position: int | None = None
     rows: int = 0
@@ -66,12 +66,12 @@ class Reach:
 
 
 def kept_range(window: Window, span: tuple[int, int] | None) -> tuple[int | None, int | None]:
-    """The window's range of kept start keys in ns; open sides bounded by the probed ``span`` (without one,
+    """The window's range of kept start keys in ms; open sides bounded by the probed ``span`` (without one,
     the query's ``ends_from``: the first window of an overlap query also holds a few earlier starts)."""
-    lo = window.keep_from_ns
-    hi = window.keep_before_ns if window.keep_before is not None else to_ns(window.starts_before)
+    lo = window.keep_from_ms
+    hi = window.keep_before_ms if window.keep_before is not None else to_ms(window.starts_before)
     if span is None:
-        return (lo if lo is not None else to_ns(window.ends_from)), hi
+        return (lo if lo is not None else to_ms(window.ends_from)), hi
     return (span[0] if lo is None else max(lo, span[0])), (span[1] if hi is None else min(hi, span[1]))
 
 
@@ -80,7 +80,7 @@ def covered_fraction(
 ) -> float:
     """The share of the extract done, 0.0 to 1.0, from every window and how far its cursor has got.
 
-    ``span``: the probed range of start keys in ns, (first, last + 1 s). 1.0 exactly when every window is done
+    ``span``: the probed range of start keys in ms, (first, last + 1 s). 1.0 exactly when every window is done
     (and for no windows); otherwise at most ``BELOW_ONE``. Windows whose length cannot be known (an open side and
     no span) count by done windows only.
     """
@@ -88,7 +88,7 @@ def covered_fraction(
 
 
 def share_of(items: Sequence[tuple[int | None, int | None, Reach]], *, descending: bool = False) -> float:
-    """:func:`covered_fraction` over windows given by their kept ranges ``(lo, hi, reach)`` in ns."""
+    """:func:`covered_fraction` over windows given by their kept ranges ``(lo, hi, reach)`` in ms."""
     done = sum(1 for _, _, reach in items if reach.done)
     if done == len(items):
         return 1.0
@@ -113,7 +113,7 @@ def share_of(items: Sequence[tuple[int | None, int | None, Reach]], *, descendin
 
 
 def _covered(lo: int, length: int, reach: Reach, descending: bool) -> int:
-    """Nanoseconds of the window's start keys that its cursor has put behind it."""
+    """Milliseconds of the window's start keys that its cursor has put behind it."""
     if reach.done:
         return length
     if reach.position is None:
@@ -123,7 +123,7 @@ def _covered(lo: int, length: int, reach: Reach, descending: bool) -> int:
 
 
 def _density(length: int, behind: int, reach: Reach) -> float | None:
-    """Rows per ns of start time: exact for a done window, else as read so far; None when nothing is read yet."""
+    """Rows per ms of start time: exact for a done window, else as read so far; None when nothing is read yet."""
     if reach.done:
         return reach.rows / length if length else None
     return reach.rows / behind if reach.rows and behind else None
@@ -166,7 +166,7 @@ class ProgressTracker:
         on_progress: Callable[[ExtractProgress], object] | None = None,
     ) -> None:
         self.registry = registry
-        self.span = (to_ns(span[0]), to_ns(span[1])) if span is not None else None
+        self.span = (to_ms(span[0]), to_ms(span[1])) if span is not None else None
         self.descending = descending
         self.progress, self.on_progress = progress, on_progress
         self.reach = {s.window.index: Reach(s.position, s.rows, s.done) for s in registry}

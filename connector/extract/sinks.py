@@ -261,7 +261,7 @@ def start_months(batch: pa.RecordBatch) -> pa.Array:
 
 
 def _plain_columns(batch: pa.RecordBatch) -> dict[str, Any]:
-    """Columns made text-friendly: timestamps as RFC 3339 (``...Z``, nanoseconds kept), dates as ISO."""
+    """Columns made text-friendly: timestamps as RFC 3339 (``...Z``, with the column's fraction: ms, or ns for created_at), dates as ISO."""
     out: dict[str, Any] = {}
     for field, column in zip(batch.schema, batch.columns, strict=True):
         if pa.types.is_timestamp(field.type):

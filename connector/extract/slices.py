@@ -12,7 +12,8 @@ gets (that includes meetings that started before ``E`` and end after it). Every 
 query is therefore returned by exactly one window, whatever the participants/linked-record filters
 (which the API combines with OR between them but AND with the time window).
 
-Boundaries are whole seconds, so the API (millisecond precision) and this module compare alike.
+Boundaries are whole seconds, so the API (millisecond precision) and this module compare alike. Start
+keys are epoch milliseconds (int64): Attio's precision, and every year 0001-9999 fits.
 
 A window may also carry ``keep_before`` (set when :mod:`.split` hands the rest of a running window to a
 new cursor): it then keeps only starts before it, and its cursor stops once the API's order is past it.
@@ -29,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from ..models import MeetingQuery
 
-__all__ = ["Window", "auto_slices", "discover_range", "meeting_start_key", "plan_windows", "split_windows", "to_ns"]
+__all__ = ["Window", "auto_slices", "discover_range", "meeting_start_key", "plan_windows", "split_windows", "to_ms"]
 
 # Windows per concurrent cursor: more windows than cursors even out uneven data (more meetings in recent
 # months) so that no cursor is left running alone at the end; each window also ends on a partly filled
@@ -59,14 +60,14 @@ class Window:
         return base.replace(ends_from=self.ends_from, starts_before=self.starts_before)
 
     @property
-    def keep_from_ns(self) -> int | None:
-        """``keep_from`` as epoch nanoseconds."""
-        return to_ns(self.keep_from)
+    def keep_from_ms(self) -> int | None:
+        """``keep_from`` as epoch milliseconds."""
+        return to_ms(self.keep_from)
 
     @property
-    def keep_before_ns(self) -> int | None:
-        """``keep_before`` as epoch nanoseconds."""
-        return to_ns(self.keep_before)
+    def keep_before_ms(self) -> int | None:
+        """``keep_before`` as epoch milliseconds."""
+        return to_ms(self.keep_before)
 
     def order_key(self) -> tuple[bool, datetime]:
         """Sorts windows by the starts they hold (windows partition the start axis)."""
@@ -98,11 +99,11 @@ class Window:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def to_ns(value: datetime | None) -> int | None:
-    """Epoch nanoseconds of an aware datetime, exact to the microsecond (no float rounding)."""
+def to_ms(value: datetime | None) -> int | None:
+    """Epoch milliseconds of an aware datetime (floored; no float rounding): the unit of every start key."""
     if value is None:
         return None
-    return (value - _EPOCH) // timedelta(microseconds=1) * 1000
+    return (value - _EPOCH) // timedelta(milliseconds=1)
 
 
 def meeting_start_key(meeting: dict[str, Any], tz_name: str) -> datetime:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,12 +28,15 @@ import numpy as np
 import pyarrow as pa
 
 from .checkpoint import WindowState
-from .slices import to_ns
+from .slices import to_ms
 
 __all__ = ["Splitter", "past_window", "sort_key_of_last"]
 
-_SECOND = 1_000_000_000
+_SECOND = 1000  # start keys are epoch ms
 _DAY = 86_400 * _SECOND
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+_FIRST_DAY = (datetime.min - _EPOCH_NAIVE).days
+_LAST_DAY = (datetime.max - _EPOCH_NAIVE).days
 
 
 @dataclass
@@ -47,11 +50,12 @@ class _Seen:
 
 @lru_cache(maxsize=256)
 def _offset_margins(tz_name: str, day: int) -> tuple[int, int]:
-    """(largest east offset, largest west offset) in ns of ``tz_name`` within two days of ``day``."""
+    """(largest east offset, largest west offset) in ms of ``tz_name`` within two days of ``day``."""
     zone = ZoneInfo(tz_name)
-    offsets = [zone.utcoffset(datetime.fromtimestamp((day + d) * 86_400, UTC).replace(tzinfo=None)) for d in range(-2, 3)]
-    ns = [int(o.total_seconds()) * _SECOND for o in offsets if o is not None]
-    return max([0, *ns]), max([0, *(-x for x in ns)])
+    days = [min(max(day + d, _FIRST_DAY), _LAST_DAY) for d in range(-2, 3)]  # within the years 0001-9999
+    offsets = [zone.utcoffset(_EPOCH_NAIVE + timedelta(days=d)) for d in days]
+    ms = [o // timedelta(milliseconds=1) for o in offsets if o is not None]
+    return max([0, *ms]), max([0, *(-x for x in ms)])
 
 
 def sort_key_of_last(batch: pa.RecordBatch) -> int:
@@ -69,7 +73,7 @@ def past_window(state: WindowState, batch: pa.RecordBatch, tz_name: str, descend
     the zone's offset around the bound is the margin that makes the early stop exact.
     """
     window = state.window
-    bound = window.keep_from_ns if descending else window.keep_before_ns
+    bound = window.keep_from_ms if descending else window.keep_before_ms
     if bound is None or not batch.num_rows:
         return False
     last = sort_key_of_last(batch)
@@ -98,17 +102,17 @@ class Splitter:
         self.min_rows = 2 * query.limit  # a split costs a partial page or two: not worth it for less
         self.base_ends_from = query.ends_from
         self.base_starts_before = query.starts_before
-        self.span = (to_ns(span[0]), to_ns(span[1])) if span else None
+        self.span = (to_ms(span[0]), to_ms(span[1])) if span else None
         self.lock = lock if lock is not None else contextlib.nullcontext()
         self.seen: dict[int, _Seen] = {}
         self.splits = 0
 
     # ------------------------------------------------------------------------------- progress
     def _bounds(self, state: WindowState) -> tuple[int | None, int | None]:
-        """The window's kept start range in ns, open sides narrowed by the probed range if known."""
+        """The window's kept start range in ms, open sides narrowed by the probed range if known."""
         w = state.window
-        lo = w.keep_from_ns
-        hi = w.keep_before_ns if w.keep_before is not None else to_ns(w.starts_before)
+        lo = w.keep_from_ms
+        hi = w.keep_before_ms if w.keep_before is not None else to_ms(w.starts_before)
         if self.span is not None:
             lo = self.span[0] if lo is None else max(lo, self.span[0])
             hi = self.span[1] if hi is None else min(hi, self.span[1])
@@ -133,7 +137,7 @@ class Splitter:
 
     # ---------------------------------------------------------------------------------- split
     def _candidate(self, state: WindowState) -> tuple[float, int] | None:
-        """(estimated rows left, split point in ns) for a running window, or None if not worth it."""
+        """(estimated rows left, split point in ms) for a running window, or None if not worth it."""
         seen = self.seen.get(state.window.index)
         lo, hi = self._bounds(state)
         if seen is None or state.done or seen.rows == 0:
@@ -164,8 +168,8 @@ class Splitter:
                 best = (found[0], found[1], state)
         if best is None:
             return None
-        _, m_ns, state = best
-        m = datetime.fromtimestamp(m_ns // _SECOND, UTC)
+        _, m_ms, state = best
+        m = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=m_ms)
         w = state.window
         with self.lock:
             index = max(s.window.index for s in self.registry) + 1

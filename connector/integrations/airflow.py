@@ -3,10 +3,13 @@
 - :class:`AttioHook` reads an Airflow Connection of type ``attio``: the password is the API token, the
   host (a full URL, or a host name with ``schema`` = http/https and ``port``) the base URL, and the extra
   JSON the client settings (``reads_per_second``, ``writes_per_second``, ``max_in_flight``, ``timeout``,
-  ``connect_timeout``, ``max_attempts``, ``max_retry_time``).
+  ``connect_timeout``, ``max_attempts``, ``max_retry_time``, and ``rate_limit_url``: the Redis of a rate
+  budget that every task using the connection shares, so a 30-day backfill stays within Attio's budget).
 - :class:`AttioExtractOperator` extracts the meetings of a time window to Parquet. Its bounds are
   templated and default to the run's data interval, so a daily DAG extracts its day.
 - :class:`AttioLoadOperator` loads a CSV / Parquet / .xlsx file (find-or-create per row).
+- :func:`workspace_windows` plans a fan-out over many workspaces (one connection each) and the days of a
+  data interval, for ``AttioExtractOperator.partial(...).expand_kwargs(...)`` (dynamic task mapping).
 
 Both return the report dict, which Airflow pushes to XCom as ``return_value``; a load with rejected or
 failed rows also pushes it as ``report`` and then fails the task.
@@ -21,7 +24,7 @@ an interrupted extract or load resumes from its checkpoint/ledger on the task's 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connector import (
@@ -51,7 +54,13 @@ except ImportError:  # Airflow 2.x
     from airflow.hooks.base import BaseHook
     from airflow.models.baseoperator import BaseOperator
 
-__all__ = ["AttioExtractOperator", "AttioHook", "AttioLoadOperator", "client_config_from_connection"]
+__all__ = [
+    "AttioExtractOperator",
+    "AttioHook",
+    "AttioLoadOperator",
+    "client_config_from_connection",
+    "workspace_windows",
+]
 
 # Connection extras -> (where in ClientConfig, type). Unknown keys are refused: a typo must not be ignored.
 _EXTRAS: dict[str, tuple[str, type]] = {
@@ -62,6 +71,7 @@ _EXTRAS: dict[str, tuple[str, type]] = {
     "connect_timeout": ("client", float),
     "max_attempts": ("retry", int),
     "max_retry_time": ("retry", float),
+    "rate_limit_url": ("client", str),
 }
 
 
@@ -292,6 +302,40 @@ class AttioExtractOperator(BaseOperator):
             result.get("rate_limited"), redact(self.output_path),
         )
         return result
+
+
+def workspace_windows(
+    connections: Sequence[str],
+    start: datetime | str,
+    end: datetime | str,
+    output_path: str,
+    step: timedelta = timedelta(days=1),
+) -> list[dict[str, str]]:
+    """One extract per workspace and ``step`` of ``[start, end)``: the mapped arguments of
+    ``AttioExtractOperator.partial(...).expand_kwargs(...)``.
+
+    ``connections`` are Airflow connection IDs, one per workspace (each its own token and budget);
+    ``output_path`` is filled in with ``{workspace}`` (the connection ID) and ``{day}`` (the step's start
+    date). Windows are half-open and follow each other, so every meeting is in exactly one file per workspace.
+    """
+    first, last = parse_bound("start", start), parse_bound("end", end)
+    if first is None or last is None or first >= last:
+        raise ConfigError(f"the data interval [{start}, {end}) is empty or open; give a schedule with real intervals")
+    if step <= timedelta(0):
+        raise ConfigError("step must be positive")
+    plan = []
+    for conn_id in connections:
+        moment = first
+        while moment < last:
+            following = min(moment + step, last)
+            plan.append({
+                "attio_conn_id": conn_id,
+                "ends_from": moment.isoformat(),
+                "starts_before": following.isoformat(),
+                "output_path": output_path.format(workspace=conn_id, day=moment.date().isoformat()),
+            })
+            moment = following
+    return plan
 
 
 class AttioLoadOperator(BaseOperator):

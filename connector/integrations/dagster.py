@@ -16,6 +16,10 @@
   table / pandas DataFrame to the IO manager. A time-window partition maps onto ``ends_from`` (its start,
   inclusive) and ``starts_before`` (its end, exclusive), judged in the partitions' timezone. Metadata:
   row count, column schema, rows/s, requests, retries, 429s, path.
+- :func:`workspace_meetings_asset` is multi-partitioned, workspace x day: each workspace has its own
+  :class:`AttioResource` (resource key ``attio_<workspace>``: its own token and budget), each partition
+  writes ``path`` with ``{workspace}`` and ``{day}`` filled in. Dagster's executor runs partitions in
+  parallel (a backfill); ``rate_limit_url`` on a resource makes its processes share one budget.
 - :func:`meetings_import_asset` / :func:`meetings_import_op` load a spreadsheet (CSV, Parquet, .xlsx),
   return the load report and fail the run when rows are rejected or fail, with the results file as
   metadata.
@@ -32,14 +36,18 @@ from dagster import (
     AssetsDefinition,
     Config,
     ConfigurableResource,
+    DailyPartitionsDefinition,
     EnvVar,
     Failure,
     MaterializeResult,
     MetadataValue,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
     OpDefinition,
     OpExecutionContext,
     Output,
     PartitionsDefinition,
+    StaticPartitionsDefinition,
     TableColumn,
     TableSchema,
     TimeWindowPartitionsDefinition,
@@ -75,6 +83,7 @@ __all__ = [
     "meetings_asset",
     "meetings_import_asset",
     "meetings_import_op",
+    "workspace_meetings_asset",
 ]
 
 Output_ = Literal["parquet", "table", "dataframe"]
@@ -93,6 +102,12 @@ class AttioResource(ConfigurableResource):
     max_in_flight: int = Field(default=_LIMITS.max_in_flight, description="cap on concurrent requests")
     timeout: float = Field(default=_CLIENT.timeout, description="seconds per request")
     max_attempts: int = Field(default=_RETRY.max_attempts, description="tries per request, retries included")
+    rate_limit_url: str = Field(
+        default="",
+        repr=False,
+        description="Redis URL of a budget shared by every process using this token (empty: per process); "
+        "pass an EnvVar when it holds a password",
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "AttioResource":
@@ -107,6 +122,7 @@ class AttioResource(ConfigurableResource):
             timeout=self.timeout,
             limits=RateLimits(self.reads_per_second, self.writes_per_second, self.max_in_flight),
             retry=RetryPolicy(max_attempts=self.max_attempts),
+            rate_limit_url=self.rate_limit_url or None,
         )
 
 
@@ -380,3 +396,62 @@ def meetings_import_op(
         return _run_import(context, getattr(context.resources, resource_key), source, config, settings)
 
     return _import
+
+
+def workspace_meetings_asset(
+    *,
+    workspaces: list[str],
+    path: str,
+    start_date: str,
+    name: str = "attio_workspace_meetings",
+    timezone: str = "UTC",
+    query: MeetingQuery | None = None,
+    slices: int | None = None,
+    **asset_kwargs: Any,
+) -> AssetsDefinition:
+    """Meetings of many workspaces, multi-partitioned ``workspace`` x ``day``, written to Parquet.
+
+    A partition extracts the meetings of one workspace that start on one day (all-day ones by 00:00 in
+    ``timezone``) to ``path`` with ``{workspace}`` and ``{day}`` filled in, through the workspace's own
+    resource ``attio_<workspace>`` (an :class:`AttioResource`: its token, base URL and limits). Other
+    keyword arguments go to ``@asset``.
+    """
+    if not workspaces or len(set(workspaces)) != len(workspaces):
+        raise ConfigError("workspaces must be a non-empty list of distinct names")
+    days = DailyPartitionsDefinition(start_date=start_date, timezone=timezone)
+    partitions = MultiPartitionsDefinition({"workspace": StaticPartitionsDefinition(list(workspaces)), "day": days})
+    base = query or MeetingQuery()
+    options: dict[str, Any] = {"window": "start", **({"slices": slices} if slices is not None else {})}
+    ExtractConfig(**options)
+    asset_kwargs.setdefault("description", f"Attio meetings per workspace and day, filters {base.describe()}")
+
+    @asset(
+        name=name,
+        partitions_def=partitions,
+        required_resource_keys={f"attio_{workspace}" for workspace in workspaces},
+        kinds={"attio", "parquet"},
+        **asset_kwargs,
+    )
+    def _meetings(context: AssetExecutionContext):
+        key = context.partition_key
+        assert isinstance(key, MultiPartitionKey)
+        workspace, day = key.keys_by_dimension["workspace"], key.keys_by_dimension["day"]
+        window = days.time_window_for_partition_key(day)
+        meeting_query = base.replace(ends_from=window.start, starts_before=window.end, timezone=timezone)
+        resource: AttioResource = getattr(context.resources, f"attio_{workspace}")
+        target = path.format(workspace=workspace, day=day)
+        context.log.info(f"extracting workspace {workspace}'s meetings of {day} to {target}")
+        report = extract_to_path(
+            target,
+            format="parquet",
+            config=ExtractConfig(query=meeting_query, **options),
+            client_config=resource.client_config(),
+        )
+        import pyarrow.parquet as pq
+
+        metadata = _extract_metadata(report, pq.read_schema(target), meeting_query)
+        metadata["path"] = MetadataValue.path(target)
+        metadata["workspace"] = MetadataValue.text(workspace)
+        return MaterializeResult(metadata=metadata)
+
+    return _meetings

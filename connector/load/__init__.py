@@ -6,7 +6,8 @@
 
 Stages, one module each: :mod:`.sources` (streaming readers), :mod:`.mapping` (the TOML column mapping),
 :mod:`.rows` (row -> validated body or row error), :mod:`.ledger` (SQLite, exactly once across runs),
-:mod:`.runner` (concurrent sending), :mod:`.results` (the per-row results file), :mod:`.api` (entry points).
+:mod:`.runner` (concurrent sending), :mod:`.sync` (``sync``: updates, replaces, deletions), :mod:`.plan` (a sync
+dry run's plan), :mod:`.results` (the per-row results file), :mod:`.api` (entry points).
 """
 
 from .api import default_paths, load, load_file

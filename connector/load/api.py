@@ -18,6 +18,7 @@ from ..paths import same_path
 from .config import LoadConfig, LoadReport
 from .ledger import Ledger
 from .mapping import Mapping, load_mapping, mapping_from_dict
+from .plan import SyncPlan
 from .results import RowResult, check_results_path, open_results, results_format
 from .rows import Prepared, RowMapper
 from .runner import LoadRun, conflict_result
@@ -95,7 +96,9 @@ async def load(
     """Load meetings from a file (CSV, Parquet, .xlsx), a pandas DataFrame or an Arrow table.
 
     Each valid row becomes one find-or-create call on ``client`` (an open
-    :class:`~connector.client.AttioClient`; None opens one from the environment). ``progress`` is called
+    :class:`~connector.client.AttioClient`; None opens one from the environment); with ``config.sync`` a row
+    loaded before whose content changed is updated or replaced, and with ``delete_missing`` the meetings of
+    rows that left the input are deleted (see :mod:`.sync`). ``progress`` is called
     with 1 per finished row. Returns a :class:`LoadReport`; bad rows never raise, a bad mapping, unreadable
     input or results/ledger paths that collide with the input raise :class:`~connector.errors.ConfigError`
     before anything is sent. An input that breaks part-way does not raise: the rows before the break are
@@ -109,7 +112,7 @@ async def load(
     with open_source(source, **mapping.source_options()) as src:
         mapper = RowMapper(mapping, src.headers, src.name)
         if config.dry_run:
-            report = await anyio.to_thread.run_sync(_dry_run, src, mapper, config, results_path, started)
+            report = await anyio.to_thread.run_sync(_dry_run, src, mapper, config, results_path, ledger_path, started)
             return dataclasses.replace(report, source=src.name)
         async with AsyncExitStack() as stack:
             if client is None:
@@ -146,16 +149,29 @@ async def load(
     raise AssertionError("unreachable")  # pragma: no cover - the with block always returns or raises
 
 
-def _dry_run(src: Source, mapper: RowMapper, config: LoadConfig, results_path: Path | None, started: float) -> LoadReport:
+def _dry_run(
+    src: Source, mapper: RowMapper, config: LoadConfig, results_path: Path | None, ledger_path: Path | None, started: float
+) -> LoadReport:
     """Map and validate every row, find repeated refs (in a scratch ledger, so memory stays flat), send nothing.
 
     A row repeating an earlier row's external_ref is skipped when it is the same meeting, rejected when not.
+    With ``sync`` each valid row is planned against the ledger (read-only, :class:`.plan.SyncPlan`).
     """
     counts = {"rows": 0, "rejected": 0, "skipped": 0}
     errors: list[dict[str, Any]] = []
     bodies: list[dict[str, Any]] = []
     input_error: str | None = None
     results = open_results(results_path)
+    plan = SyncPlan(ledger_path if config.sync else None)
+    over = False
+    steps: dict[str, int] = {}
+    sample: dict[str, list[str]] = {}
+
+    def planned(step: str, key: str) -> None:
+        steps[step] = steps.get(step, 0) + 1
+        if len(refs := sample.setdefault(step, [])) < 5:
+            refs.append(key)
+
     with tempfile.TemporaryDirectory(prefix="connector-dry-run-") as tmp:
         scratch = Ledger(Path(tmp) / "seen.sqlite", keep_bodies=False)
         batches = iter(src.batches(config.batch_size))
@@ -193,13 +209,29 @@ def _dry_run(src: Source, mapper: RowMapper, config: LoadConfig, results_path: P
                     if claim.action == "duplicate":
                         counts["skipped"] += 1
                         note = f"duplicate: external_ref repeats row {claim.first_row}; would be sent once"
+                    elif config.sync:
+                        step, meeting_id, what = plan.classify(item)
+                        planned(step, item.key)
+                        note = f"dry run: would {step}" + (f" ({what})" if what else "")
+                        results.write(RowResult(item.row_number, item.key, "skipped", meeting_id, note))
+                        continue
                     else:
                         note = "dry run: valid, not sent"
                         if len(bodies) < config.sample_bodies:
                             bodies.append({"data": item.body})
                     results.write(RowResult(item.row_number, item.key, "skipped", error=note))
                 results.flush()
+            if config.delete_missing and input_error is None:
+                gone, total = plan.missing(Path(tmp) / "seen.sqlite")
+                over = len(gone) > config.max_delete * total
+                note = "dry run: would delete" if not over else (
+                    f"dry run: {len(gone)} of {total} is over --max-delete {config.max_delete:.0%}: a real run deletes none"
+                )
+                for key, meeting_id in gone:
+                    planned("delete", key)
+                    results.write(RowResult(None, key, "skipped", error=note, old_meeting_id=meeting_id))
         finally:
+            plan.close()
             scratch.close()
             results.close()
     return LoadReport(
@@ -211,6 +243,10 @@ def _dry_run(src: Source, mapper: RowMapper, config: LoadConfig, results_path: P
         dry_run=True,
         input_error=input_error,
         contract=config.contract,
+        sync=config.sync,
+        plan=steps,
+        plan_sample={step: tuple(refs) for step, refs in sample.items()},
+        delete_guard=over,
     )
 
 

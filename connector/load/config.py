@@ -27,6 +27,12 @@ class LoadConfig:
     told apart (on create-only the answer to a POST is always *created*). ``max_sends`` bounds the sends
     of one row in one run after dropped connections, timeouts and 5xx (each followed by such a lookup);
     ``clock_skew`` (seconds) is the allowance of the found/created rule.
+
+    ``sync`` keeps Attio in step with the input (see :mod:`.sync`): a done row whose linked records changed
+    is updated, one whose other content changed is replaced. ``delete_missing`` (needs ``sync``) also
+    deletes the meetings this ledger created whose external_ref is not in the input, unless they are more
+    than ``max_delete`` (a share, 0..1) of the meetings it created. With ``dry_run`` the plan is counted
+    against the ledger and nothing is sent.
     """
 
     mapping: Mapping | dict[str, Any] | Path | str | None = None
@@ -42,10 +48,13 @@ class LoadConfig:
     error_sample: int = 20
     sample_bodies: int = 3
     durable: bool = False
+    sync: bool = False
+    delete_missing: bool = False
+    max_delete: float = 0.2
 
     def __post_init__(self) -> None:
         # Types first: a string "false" would be a true dry_run, "10" < 1 a TypeError far from its cause.
-        for name in ("dry_run", "durable"):
+        for name in ("dry_run", "durable", "sync", "delete_missing"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise InvalidArgumentError(name, f"must be True or False, got {shown(value)}")
@@ -70,6 +79,11 @@ class LoadConfig:
             raise InvalidArgumentError("contract", f"must be find-or-create or create-only, got {self.contract!r}")
         if self.max_sends < 1:
             raise InvalidArgumentError("max_sends", "must be at least 1")
+        share = self.max_delete
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise InvalidArgumentError("max_delete", f"must be a share from 0 to 1 (0.2 = 20 %), got {shown(share)}")
+        if self.delete_missing and not self.sync:
+            raise InvalidArgumentError("delete_missing", "needs sync (--delete-missing only with --sync)")
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,9 @@ class LoadReport:
     checked) and are in the results; a re-run of the fixed file skips the done rows.
     ``unreachable``: the load stopped because Attio could not be reached: as many rows in a row as there are
     workers failed after every retry (network, timeouts, 5xx, 429), with no row succeeding in between.
+    ``delete_guard``: ``--delete-missing`` deleted nothing because it would have deleted more than
+    ``max_delete`` of the ledger's meetings (the message is in ``aborted``; in a dry run: would delete nothing). ``plan``: a sync dry run's
+    counts per step (create, update, replace, delete, unchanged) and ``plan_sample`` the first refs of each.
     """
 
     rows: int = 0
@@ -89,6 +106,10 @@ class LoadReport:
     rejected: int = 0
     failed: int = 0
     skipped: int = 0
+    updated: int = 0
+    replaced: int = 0
+    deleted: int = 0
+    unchanged: int = 0
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0
@@ -105,6 +126,10 @@ class LoadReport:
     unreachable: bool = False
     contract: str = "find-or-create"
     source: str | None = None
+    sync: bool = False
+    delete_guard: bool = False
+    plan: dict[str, int] = field(default_factory=dict)
+    plan_sample: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -127,6 +152,22 @@ class LoadReport:
         if self.dry_run:
             valid = self.rows - self.rejected - self.skipped
             lines = [f"{head}: {self.rows} rows: {valid} valid, {self.rejected} rejected, {self.skipped} duplicates"]
+            if self.plan:
+                lines.append("plan: " + ", ".join(f"{n} to {kind}" if kind != "unchanged" else f"{n} unchanged" for kind, n in self.plan.items()))
+                for kind, refs in self.plan_sample.items():
+                    if refs:
+                        more = " ..." if self.plan.get(kind, 0) > len(refs) else ""
+                        lines.append(f"  {kind}: {', '.join(refs)}{more}")
+                if self.delete_guard:
+                    lines.append("  more than --max-delete of the ledger's meetings left the input: a real run deletes none")
+        elif self.sync:
+            lines = [
+                f"{head}: {self.rows} rows: {self.created} created, {self.updated} updated, {self.replaced} replaced, "
+                f"{self.unchanged} unchanged, {self.found} found, {self.rejected} rejected, {self.failed} failed, "
+                f"{self.skipped} skipped; {self.deleted} meetings deleted",
+                f"{self.requests} requests ({self.writes} writes), {self.retries} retries, {self.rate_limited} 429s, "
+                f"{self.seconds:.1f} s, {self.writes_per_second:.1f} writes/s ({self.contract})",
+            ]
         else:
             lines = [
                 f"{head}: {self.rows} rows: {self.created} created, {self.found} found, {self.rejected} rejected, "
@@ -139,7 +180,10 @@ class LoadReport:
         if self.ledger_path and not self.dry_run:
             lines.append(f"ledger:  {self.ledger_path}")
         for err in self.errors[:10]:
-            where = f"row {err['row_number']}" + (f", column {err['column']!r}" if err.get("column") else "")
+            if err["row_number"] is None:  # a meeting --delete-missing could not delete
+                where = f"meeting {err['old_meeting_id']} of external_ref {err['external_ref']!r}"
+            else:
+                where = f"row {err['row_number']}" + (f", column {err['column']!r}" if err.get("column") else "")
             if self.source:
                 where = f"{self.source} {where}"
             lines.append(f"  {err['outcome']}: {where}: {err['error']}")

@@ -14,8 +14,16 @@ One row per external_ref (its ledger key, see :func:`~.rows.ref_key`) in ``refs`
     run_fields   per-field hashes (:func:`~.rows.field_fingerprints`) of the first row of the ref in the
                  run that last claimed it: a later row of that run repeating the ref with the same
                  meeting is a duplicate, with another meeting a conflict (held here, not in memory)
+    loaded_fields, links   the per-field hashes and the linked records of the body the meeting now holds:
+                 ``--sync`` compares a row with them (links only changed: PATCH/PUT; else replace)
+    op, old_meeting_id, op_links   a sync step recorded before it is sent and cleared when it is done:
+                 ``update`` (PATCH/PUT to ``op_links``), ``replace`` (create the new meeting, delete old_meeting_id; on
+                 find-or-create the delete comes first), ``delete`` (--delete-missing). A run that finds
+                 one pending finishes it (a DELETE whose answer was lost is checked with a GET)
+    seen_run     the last run whose input held the ref (--delete-missing deletes the created ones not seen)
 
-and in ``sent`` every distinct body claimed for sending while the ref is not done: a row edited between
+and in ``deleted`` every meeting a sync deleted for a ref that left the input (the ref's row goes), and in
+``sent`` every distinct body claimed for sending while the ref is not done: a row edited between
 runs may have been created with an earlier body, so the lookup searches for each of them. They are
 dropped once the row is done (or failed with no send that may have been carried out).
 
@@ -42,7 +50,7 @@ from ..errors import ConfigError, ConnectorError
 from ..locks import FileLock
 from .rows import Prepared, differing_fields, field_fingerprints
 
-__all__ = ["Claim", "Ledger", "LedgerError"]
+__all__ = ["Claim", "Ledger", "LedgerError", "body_fingerprint"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS refs (
@@ -73,10 +81,18 @@ CREATE TABLE IF NOT EXISTS sent (
     body        TEXT NOT NULL,
     PRIMARY KEY (key, fingerprint)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deleted (
+    key         TEXT NOT NULL,
+    meeting_id  TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    deleted_at  REAL NOT NULL
+);
 CREATE INDEX IF NOT EXISTS refs_meeting_id ON refs (meeting_id) WHERE meeting_id IS NOT NULL;
 """
 
 DONE = ("created", "found")
+# Columns added after the first ledgers were written: added to an older ledger when it is opened.
+_LATER_COLUMNS = ("run_fields", "loaded_fields", "links", "op", "old_meeting_id", "op_links", "seen_run")
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -104,7 +120,8 @@ class Claim:
     """What the ledger says about a valid row before it is sent.
 
     ``action``: ``send`` (new, or an earlier run's failure or unfinished row), ``done`` (an earlier run
-    finished it), ``duplicate`` (an earlier row of this run, ``first_row``, has the same external_ref and
+    finished it; ``changes`` names the fields that differ from what the meeting holds, ``links`` are the
+    linked records it was given), ``duplicate`` (an earlier row of this run, ``first_row``, has the same external_ref and
     the same meeting), ``conflict`` (an earlier row of this run has the same external_ref but another
     meeting: ``differs`` names the fields that differ; the row must not be sent).
     """
@@ -120,6 +137,11 @@ class Claim:
     attempts: int = 0
     changed: bool = False
     differs: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
+    links: tuple[dict[str, Any], ...] = ()
+    op: str | None = None
+    old_meeting_id: str | None = None
+    op_links: tuple[dict[str, Any], ...] = ()
 
 
 class Ledger:
@@ -151,8 +173,9 @@ class Ledger:
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.executescript(_SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(refs)")}
-            if "run_fields" not in columns:  # a ledger written before run_fields existed
-                self._db.execute("ALTER TABLE refs ADD COLUMN run_fields TEXT")
+            for column in _LATER_COLUMNS:
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE refs ADD COLUMN {column} TEXT")
         except sqlite3.Error as exc:
             self.close()
             raise ConfigError(f"ledger {self.path} cannot be used: {exc}") from None
@@ -238,24 +261,24 @@ class Ledger:
         db = self._conn
         row = db.execute(
             "SELECT state, maybe_sent, meeting_id, row_number, run_id, body, claimed_at, attempts, fingerprint,"
-            " run_fields FROM refs WHERE key = ?",
+            " run_fields, loaded_fields, links, op, old_meeting_id, op_links FROM refs WHERE key = ?",
             (item.key,),
         ).fetchone()
         body = fingerprint = None
         if self.keep_bodies:
-            body = json.dumps(item.body, sort_keys=True, separators=(",", ":"))
-            fingerprint = hashlib.sha256(body.encode()).hexdigest()[:24]
+            body, fingerprint = body_fingerprint(item.body)
         fields = field_fingerprints(item.body)
         fields_text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         if row is None:
             db.execute(
                 "INSERT INTO refs (key, state, maybe_sent, row_number, run_id, fingerprint, claimed_at, updated_at,"
-                " run_fields) VALUES (?, 'in_flight', 1, ?, ?, ?, ?, ?, ?)",
-                (item.key, item.row_number, run_id, fingerprint, now, now, fields_text),
+                " run_fields, seen_run) VALUES (?, 'in_flight', 1, ?, ?, ?, ?, ?, ?, ?)",
+                (item.key, item.row_number, run_id, fingerprint, now, now, fields_text, run_id),
             )
             self._remember(item.key, body, fingerprint)
             return Claim(item, "send", claimed_at=now)
-        state, maybe_sent, meeting_id, first_row, owner, legacy_body, claimed_at, attempts, old_fingerprint, first_fields = row
+        (state, maybe_sent, meeting_id, first_row, owner, legacy_body, claimed_at, attempts, old_fingerprint, first_fields,
+         loaded_text, links_text, op, old_meeting_id, op_links) = row
         if owner == run_id:
             differs = differing_fields(json.loads(first_fields), fields) if first_fields else []
             if differs:
@@ -263,11 +286,29 @@ class Ledger:
             return Claim(item, "duplicate", state=state, meeting_id=meeting_id, first_row=first_row)
         if state in DONE:
             changed = fingerprint is not None and old_fingerprint is not None and fingerprint != old_fingerprint
+            if loaded_text is not None:
+                changes = differing_fields(json.loads(loaded_text), fields)
+            else:  # loaded before the ledger kept per-field hashes: what changed is unknown
+                changes = differing_fields({}, fields) if changed else []
+                if not changed:
+                    loaded_text, links_text = fields_text, _links_text(item.body)
             db.execute(
-                "UPDATE refs SET run_id = ?, row_number = ?, run_fields = ? WHERE key = ?",
-                (run_id, item.row_number, fields_text, item.key),
+                "UPDATE refs SET run_id = ?, row_number = ?, run_fields = ?, seen_run = ?, loaded_fields = ?, links = ?"
+                " WHERE key = ?",
+                (run_id, item.row_number, fields_text, run_id, loaded_text, links_text, item.key),
             )
-            return Claim(item, "done", state=state, meeting_id=meeting_id, changed=changed)
+            return Claim(
+                item,
+                "done",
+                state=state,
+                meeting_id=meeting_id,
+                changed=changed,
+                changes=tuple(changes),
+                links=tuple(json.loads(links_text)) if links_text else (),
+                op=op,
+                old_meeting_id=old_meeting_id,
+                op_links=tuple(json.loads(op_links)) if op_links else (),
+            )
         # An earlier run's unfinished or failed row: this run takes it over. Every body sent for it before
         # comes back in the claim (the runner looks for the meeting any of them may have made before sending
         # the row again), and the body this run will send joins them, durably, before it is sent.
@@ -276,8 +317,8 @@ class Ledger:
             sent.append(legacy_body)
         db.execute(
             "UPDATE refs SET run_id = ?, row_number = ?, state = 'in_flight', maybe_sent = ?, body = NULL,"
-            " fingerprint = ?, updated_at = ?, run_fields = ? WHERE key = ?",
-            (run_id, item.row_number, 1, fingerprint, now, fields_text, item.key),
+            " fingerprint = ?, updated_at = ?, run_fields = ?, seen_run = ? WHERE key = ?",
+            (run_id, item.row_number, 1, fingerprint, now, fields_text, run_id, item.key),
         )
         self._remember(item.key, body, fingerprint)
         return Claim(
@@ -288,6 +329,9 @@ class Ledger:
             sent_bodies=tuple(json.loads(b) for b in sent) if maybe_sent else (),
             claimed_at=claimed_at,
             attempts=attempts,
+            meeting_id=meeting_id if op == "replace" else None,
+            op=op,
+            old_meeting_id=old_meeting_id,
         )
 
     def _remember(self, key: str, body: str | None, fingerprint: str | None) -> None:
@@ -304,8 +348,9 @@ class Ledger:
         attempts: int = 0,
         maybe_sent: bool = False,
         error: str | None = None,
+        body: dict[str, Any] | None = None,
     ) -> None:
-        """Record a row's outcome (committed by the next :meth:`commit`)."""
+        """Record a row's outcome (committed by the next :meth:`commit`); ``body``: what a done row's meeting holds."""
         self._begin()
         done = state in DONE
         maybe_sent = maybe_sent and not done
@@ -314,6 +359,8 @@ class Ledger:
             " body = NULL WHERE key = ?",
             (state, meeting_id, attempts, int(maybe_sent), error, time.time(), key),
         )
+        if done and body is not None:
+            self._loaded(key, body)
         if not maybe_sent:
             # Done, or failed with no send that may have been carried out: no meeting to look for later.
             self._conn.execute("DELETE FROM sent WHERE key = ?", (key,))
@@ -334,3 +381,142 @@ class Ledger:
     def counts(self) -> dict[str, int]:
         """How many refs are in each state (for tests and people)."""
         return dict(self._conn.execute("SELECT state, COUNT(*) FROM refs GROUP BY state").fetchall())
+
+    # ------------------------------------------------------------------------------ sync steps
+
+    def _loaded(self, key: str, body: dict[str, Any]) -> None:
+        fields = json.dumps(field_fingerprints(body), sort_keys=True, separators=(",", ":"))
+        self._conn.execute("UPDATE refs SET loaded_fields = ?, links = ? WHERE key = ?", (fields, _links_text(body), key))
+
+    def _set_op(
+        self, key: str, op: str | None, old_meeting_id: str | None = None, links: list[dict[str, Any]] | None = None
+    ) -> None:
+        self._conn.execute(
+            "UPDATE refs SET op = ?, old_meeting_id = ?, op_links = ?, updated_at = ? WHERE key = ?",
+            (op, old_meeting_id, None if links is None else _links_text({"linked_records": links}), time.time(), key),
+        )
+
+    @_guarded
+    def begin(
+        self,
+        key: str,
+        op: Literal["update", "replace", "delete"],
+        old_meeting_id: str | None = None,
+        *,
+        links: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Record, durably, a sync step about to be sent (``old_meeting_id``: the meeting a replace or delete
+        removes; ``links``: the links an update gives the meeting)."""
+        self._begin()
+        self._set_op(key, op, old_meeting_id, links)
+        self.commit()
+
+    @_guarded
+    def resend(self, item: Prepared, old_meeting_id: str | None) -> float:
+        """Make a done row a row to send again with its new body, durably, before the POST of a replace
+        (``old_meeting_id`` still to delete afterwards, or None when it is deleted already); its claim time."""
+        now = time.time()
+        body, fingerprint = body_fingerprint(item.body)
+        self._begin()
+        self._conn.execute(
+            "UPDATE refs SET state = 'in_flight', maybe_sent = 1, fingerprint = ?, claimed_at = ?, updated_at = ?,"
+            " op = ?, old_meeting_id = ?, meeting_id = CASE WHEN ? IS NULL THEN NULL ELSE meeting_id END WHERE key = ?",
+            (fingerprint, now, now, "replace" if old_meeting_id else None, old_meeting_id, old_meeting_id, item.key),
+        )
+        self._remember(item.key, body, fingerprint)
+        self.commit()
+        return now
+
+    @_guarded
+    def updated(self, key: str, body: dict[str, Any]) -> None:
+        """A PATCH/PUT is done: the meeting now holds ``body``'s linked records."""
+        self._begin()
+        self._loaded(key, body)
+        self._conn.execute("UPDATE refs SET fingerprint = ? WHERE key = ?", (body_fingerprint(body)[1], key))
+        self._set_op(key, None)
+
+    @_guarded
+    def old_deleted(self, key: str) -> None:
+        """The old meeting of a replace is gone (the new one, if made, is the ref's meeting already); also: a
+        pending delete is dropped (its row is back in the input and its meeting still there)."""
+        self._begin()
+        self._set_op(key, None)
+
+    @_guarded
+    def removed(self, key: str, meeting_id: str, run_id: str) -> None:
+        """The meeting of a ref that left the input is deleted: log it and forget the ref."""
+        self._begin()
+        self._conn.execute(
+            "INSERT INTO deleted (key, meeting_id, run_id, deleted_at) VALUES (?, ?, ?, ?)",
+            (key, meeting_id, run_id, time.time()),
+        )
+        self.forget(key)
+
+    @_guarded
+    def forget(self, key: str) -> None:
+        """Drop a ref that left the input and has no meeting (any more)."""
+        self._begin()
+        self._conn.execute("DELETE FROM refs WHERE key = ?", (key,))
+        self._conn.execute("DELETE FROM sent WHERE key = ?", (key,))
+
+    @_guarded
+    def step_failed(self, key: str, error: str, *, keep: bool) -> None:
+        """A sync step failed: ``keep`` leaves it pending for the next run, else it is dropped (refused for good)."""
+        self._begin()
+        self._conn.execute("UPDATE refs SET error = ?, updated_at = ? WHERE key = ?", (error, time.time(), key))
+        if not keep:
+            self._set_op(key, None)
+
+    @_guarded
+    def sent_bodies(self, key: str) -> list[dict[str, Any]]:
+        """Every body claimed for sending while the ref was not done (what a lost POST may have created)."""
+        return [json.loads(b) for (b,) in self._conn.execute("SELECT body FROM sent WHERE key = ?", (key,))]
+
+    @_guarded
+    def undo_replace(self, key: str, old_meeting_id: str) -> None:
+        """A replace whose create was never confirmed is dropped: the old meeting is the ref's again."""
+        self._begin()
+        self._conn.execute(
+            "UPDATE refs SET state = 'created', meeting_id = ?, maybe_sent = 0, op = NULL, old_meeting_id = NULL,"
+            " updated_at = ? WHERE key = ?",
+            (old_meeting_id, time.time(), key),
+        )
+        self._conn.execute("DELETE FROM sent WHERE key = ?", (key,))
+        self.commit()
+
+    @_guarded
+    def mark_seen(self, keys: Sequence[str], run_id: str) -> None:
+        """Note refs of rows this run read but could not send (rejected): still in the input, not to delete."""
+        self._begin()
+        self._conn.executemany("UPDATE refs SET seen_run = ? WHERE key = ?", [(run_id, k) for k in keys])
+
+    @_guarded
+    def unseen(self, run_id: str) -> tuple[list[tuple[str, str, str | None]], int]:
+        """What a sync of a whole input still has to do for refs this run did not see, and how many meetings this
+        ledger created. Each step is ``(key, meeting_id, op)``: a pending ``delete``/``replace`` to finish, an
+        ``undo`` of a replace whose create was never confirmed (``meeting_id``: the old meeting), or, only for
+        --delete-missing, a meeting this ledger created whose ref left the input (op None) or a row that left
+        it while a send of it may have created one (``lost``: the meeting is looked for)."""
+        db = self._conn
+        total = db.execute("SELECT COUNT(*) FROM refs WHERE state = 'created' AND meeting_id IS NOT NULL").fetchone()[0]
+        steps = db.execute(
+            "SELECT key, CASE WHEN op IS NULL THEN meeting_id ELSE old_meeting_id END,"
+            " CASE WHEN op = 'replace' AND state NOT IN ('created', 'found') THEN 'undo'"
+            " WHEN op IS NULL AND state NOT IN ('created', 'found') THEN 'lost' ELSE op END FROM refs"
+            " WHERE (seen_run IS NULL OR seen_run != ?) AND ("
+            " (op IN ('delete', 'replace') AND old_meeting_id IS NOT NULL)"
+            " OR (op IS NULL AND state = 'created' AND meeting_id IS NOT NULL)"
+            " OR (op IS NULL AND state IN ('in_flight', 'failed') AND maybe_sent = 1)) ORDER BY key",
+            (run_id,),
+        ).fetchall()
+        return [tuple(step) for step in steps], total
+
+
+def body_fingerprint(body: dict[str, Any]) -> tuple[str, str]:
+    """A body as the ledger keeps it (canonical JSON) and its fingerprint."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return text, hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _links_text(body: dict[str, Any]) -> str:
+    return json.dumps(body.get("linked_records") or [], sort_keys=True, separators=(",", ":"))

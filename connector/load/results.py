@@ -1,8 +1,10 @@
 """The results file: one row per input row, written as the load goes (CSV or Parquet).
 
-Columns: ``row_number``, ``external_ref``, ``outcome`` (created, found, rejected, failed, skipped),
-``meeting_id``, ``error`` (``type/code: message``), ``column`` (the input column of a rejected row) and
-``attempts``. Rows appear in the order they finish, not in input order.
+Columns: ``row_number``, ``external_ref``, ``outcome`` (created, found, rejected, failed, skipped; with
+``--sync`` also updated, replaced, unchanged and deleted), ``meeting_id``, ``error`` (``type/code:
+message``), ``column`` (the input column of a rejected row), ``attempts`` and ``old_meeting_id`` (the
+meeting a sync replaced or deleted). A meeting deleted by ``--delete-missing`` has a line with no
+row number. Rows appear in the order they finish, not in input order.
 
 A CSV results file is flushed after every group of rows, so after an interruption it is valid up to its
 last line; a re-run (which skips what the ledger says is done) writes a complete one. Its text cells that a
@@ -30,20 +32,23 @@ __all__ = ["RESULT_COLUMNS", "ResultWriter", "RowResult", "check_results_path", 
 Format = Literal["csv", "parquet"]
 SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
-Outcome = Literal["created", "found", "rejected", "failed", "skipped"]
+Outcome = Literal[
+    "created", "found", "updated", "replaced", "deleted", "unchanged", "skipped", "rejected", "failed"
+]
 
 
 @dataclass(frozen=True, slots=True)
 class RowResult:
-    """What happened to one input row."""
+    """What happened to one input row (or, with no ``row_number``, to a meeting whose row left the input)."""
 
-    row_number: int
+    row_number: int | None
     external_ref: str | None
     outcome: Outcome
     meeting_id: str | None = None
     error: str | None = None
     column: str | None = None
     attempts: int = 0
+    old_meeting_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain data."""
@@ -107,6 +112,7 @@ class ParquetResults(ResultWriter):
                 ("error", pa.string()),
                 ("column", pa.string()),
                 ("attempts", pa.int32()),
+                ("old_meeting_id", pa.string()),
             ]
         )
         self._writer = pq.ParquetWriter(self._part, self._schema)

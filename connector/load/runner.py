@@ -13,6 +13,11 @@ whose send may have been carried out without an answer (a killed run, a dropped 
 5xx) is first looked for, on either contract, with a list call over the time window of every body sent
 for it, matched on what was sent (:func:`same_meeting`), and sent again only when no meeting matches.
 
+With ``sync`` a done row whose content changed goes to a worker too (:mod:`.sync`: update or replace), and
+once the whole input is claimed the reader queues the steps for refs no longer in it: pending sync steps to
+finish and, with ``delete_missing``, the meetings this ledger created for them to delete (behind the
+``max_delete`` guard).
+
 Found or created (Attio answers 200 for both): a row is *created* when the meeting's ``created_at`` is not
 earlier than the moment this external_ref was first claimed in the ledger, less ``clock_skew`` seconds;
 otherwise *found*. On ``create-only`` the answer to a POST is always *created*.
@@ -33,7 +38,6 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ..config import RetryPolicy
 from ..errors import (
-    ApiError,
     AuthenticationError,
     BrokenInputError,
     ConnectorError,
@@ -46,18 +50,11 @@ from .ledger import Claim, Ledger
 from .results import ResultWriter, RowResult
 from .rows import Prepared, Rejected, RowMapper, ref_label
 from .sources import Source
+from .sync import Step, SyncSteps, error_text
 
 __all__ = ["LoadRun", "conflict_result", "error_text", "same_meeting"]
 
 Progress = Callable[[int], Any]
-
-
-def error_text(exc: BaseException) -> str:
-    """``type/code: message`` of an API error; ``transport/<Error>: message`` of anything else."""
-    if isinstance(exc, ApiError):
-        kind = "/".join(p for p in (exc.type, exc.code) if p) or f"http_{exc.status}"
-        return f"{kind}: {exc.message}"
-    return f"transport/{type(exc).__name__}: {exc}"
 
 
 def conflict_result(claim: Claim, mapper: RowMapper) -> RowResult:
@@ -147,7 +144,9 @@ class LoadRun:
         self.source, self.mapper, self.config, self.client = source, mapper, config, client
         self.ledger, self.results, self.progress = ledger, results, progress
         self.run_id = uuid.uuid4().hex
-        self.counts = dict.fromkeys(("rows", "created", "found", "rejected", "failed", "skipped"), 0)
+        self.counts = dict.fromkeys(
+            ("rows", "created", "found", "updated", "replaced", "deleted", "unchanged", "rejected", "failed", "skipped"), 0
+        )
         self.errors: list[dict[str, Any]] = []
         self.aborted: str | None = None
         self.input_error: str | None = None
@@ -156,13 +155,17 @@ class LoadRun:
         self._unreachable_streak = 0
         self.unreachable = False
         self.create_only = config.contract == "create-only"
+        self.sync = SyncSteps(self)
+        self.delete_guard = False
+        self._unkeyed_rejects = 0  # rejected rows whose external_ref could not be read (--delete-missing stops)
         self._tg: TaskGroup | None = None
 
     async def run(self) -> None:
-        """Read, send and write until the input is done, breaks (rows in flight finish) or the load is aborted."""
+        """Read, send and write until the input is done (with ``sync``: and the steps for refs that left it),
+        breaks (rows in flight finish) or the load is aborted."""
         self.ledger.start_run(self.run_id, self.source.name)
         buffer = 2 * self.config.concurrency
-        jobs_send, jobs_recv = anyio.create_memory_object_stream[Claim](buffer)
+        jobs_send, jobs_recv = anyio.create_memory_object_stream[Claim | Step](buffer)
         done_send, done_recv = anyio.create_memory_object_stream[RowResult](buffer)
         try:
             async with anyio.create_task_group() as tg:
@@ -179,9 +182,30 @@ class LoadRun:
                 raise
             raise error from None
 
+    def _unseen_steps(self) -> list[Step]:
+        """Pending steps of refs not in the input, and (``delete_missing``, within the guard) meetings to delete."""
+        steps, total = self.ledger.unseen(self.run_id)
+        pending = [step for step in steps if step[2] not in (None, "lost")]
+        missing = [step for step in steps if step[2] in (None, "lost")] if self.config.delete_missing else []
+        if missing and self._unkeyed_rejects:
+            self.aborted = (
+                f"--delete-missing deleted nothing: {self._unkeyed_rejects} rejected rows have no readable external_ref, "
+                "so which meetings left the input is unknown; fix those rows and run again"
+            )
+            missing = []
+        elif len(missing) > self.config.max_delete * total:
+            self.delete_guard = True
+            self.aborted = (
+                f"--delete-missing deleted nothing: {len(missing)} of the {total} meetings this ledger created are not "
+                f"in the input ({len(missing) / total:.0%}), over --max-delete {self.config.max_delete:.0%}; "
+                "check the input, or raise --max-delete if that many really left"
+            )
+            missing = []
+        return pending + missing
+
     # ------------------------------------------------------------------------------------- reader
 
-    async def _read(self, jobs: MemoryObjectSendStream[Claim], done: MemoryObjectSendStream[RowResult]) -> None:
+    async def _read(self, jobs: MemoryObjectSendStream[Claim | Step], done: MemoryObjectSendStream[RowResult]) -> None:
         chunk = max(16, 2 * self.config.concurrency)
         async with jobs, done:
             batches = iter(self.source.batches(self.config.batch_size))
@@ -193,8 +217,12 @@ class LoadRun:
                     self.input_error = str(exc)
                     return
                 if mapped is None:
-                    return
+                    break
                 valid: list[Prepared] = []
+                if self.config.sync:  # a rejected row is still in the input: its meeting must not be deleted
+                    rejected = [item.key for item in mapped if isinstance(item, Rejected)]
+                    self.ledger.mark_seen([k for k in rejected if k is not None], self.run_id)
+                    self._unkeyed_rejects += rejected.count(None)
                 for item in mapped:
                     if isinstance(item, Rejected):
                         err = item.error
@@ -207,11 +235,20 @@ class LoadRun:
                 for i in range(0, len(valid), chunk):
                     for claim in self.ledger.claim(valid[i : i + chunk], self.run_id):
                         await self._dispatch(claim, jobs, done)
+            # The whole input is claimed, so every ref in it is marked seen: the steps for the others can start
+            # while the last rows are still being sent (they touch other refs).
+            if self.config.sync and not self.aborted:
+                for step in self._unseen_steps():
+                    await jobs.send(step)
 
-    async def _dispatch(self, claim: Claim, jobs: MemoryObjectSendStream[Claim], done: MemoryObjectSendStream[RowResult]) -> None:
+    async def _dispatch(
+        self, claim: Claim, jobs: MemoryObjectSendStream[Claim | Step], done: MemoryObjectSendStream[RowResult]
+    ) -> None:
         item = claim.item
-        if claim.action == "send":
+        if claim.action == "send" or (claim.action == "done" and self.config.sync and (claim.changes or claim.op)):
             await jobs.send(claim)
+        elif claim.action == "done" and self.config.sync:
+            await done.send(RowResult(item.row_number, item.key, "unchanged", claim.meeting_id))
         elif claim.action == "done":
             note = "loaded by an earlier run"
             if claim.changed:
@@ -232,12 +269,30 @@ class LoadRun:
 
     # ------------------------------------------------------------------------------------ workers
 
-    async def _work(self, jobs: MemoryObjectReceiveStream[Claim], done: MemoryObjectSendStream[RowResult]) -> None:
+    async def _work(self, jobs: MemoryObjectReceiveStream[Claim | Step], done: MemoryObjectSendStream[RowResult]) -> None:
         async with jobs, done:
-            async for claim in jobs:
-                await done.send(await self._send_row(claim))
+            async for job in jobs:
+                await done.send(await self._job(job))
 
-    async def _send_row(self, claim: Claim) -> RowResult:
+    async def _job(self, job: Claim | Step) -> RowResult:
+        if not isinstance(job, Claim) or job.action == "done":
+            result = await (self.sync.row(job) if isinstance(job, Claim) else self.sync.step(job))
+            if result.outcome != "failed":
+                self._unreachable_streak = 0
+            return result
+        result = await self.send_row(job)
+        if job.op == "replace" and job.old_meeting_id:  # an earlier run's replace, its create unconfirmed
+            try:
+                return await self.sync.after_create(job.item, result, job.old_meeting_id)
+            except (AuthenticationError, PermissionDeniedError):
+                raise
+            except ConnectorError as exc:
+                return RowResult(job.item.row_number, job.item.key, "failed", result.meeting_id, error_text(exc),
+                                 old_meeting_id=job.old_meeting_id)
+        return result
+
+    async def send_row(self, claim: Claim) -> RowResult:
+        """Create (or find) the meeting of a claimed row, looking first when an earlier send may have made it."""
         item = claim.item
         attempts = claim.attempts
         # Whether a send of this ref may have been carried out unseen (an earlier run's, or this run's).
@@ -246,8 +301,12 @@ class LoadRun:
             if maybe_sent:
                 # An earlier run may have created it, perhaps from a body the row had then: look for each.
                 bodies = [*claim.sent_bodies, item.body]
-                if (meeting := await self._look_for(item.key, bodies)) is not None:
-                    return self._finish(claim, meeting, attempts, fresh=False)
+                if (meeting := await self.look_for(item.key, bodies)) is not None:
+                    made_from = next((b for b in bodies if same_meeting(meeting, b)), item.body)
+                    result = self._finish(claim, meeting, attempts, fresh=False, body=made_from)
+                    if self.config.sync and made_from != item.body:
+                        return await self.sync.refresh(item, result, made_from)
+                    return result
             sends = 0
             while True:
                 attempts += 1
@@ -264,8 +323,8 @@ class LoadRun:
                     if not (exc.ambiguous and sends < self.config.max_sends):
                         raise
                 # The POST may have been carried out: back off, then look before sending it again.
-                await anyio.sleep(self._backoff(sends))
-                if (meeting := await self._look_for(item.key, [item.body])) is not None:
+                await anyio.sleep(self.backoff(sends))
+                if (meeting := await self.look_for(item.key, [item.body])) is not None:
                     return self._finish(claim, meeting, attempts, fresh=False)
         except (AuthenticationError, PermissionDeniedError):
             raise
@@ -275,17 +334,21 @@ class LoadRun:
         except ConnectorError as exc:
             text = error_text(exc)
             self.ledger.record(item.key, "failed", attempts=attempts, maybe_sent=maybe_sent, error=text)
-            self._unreachable_streak = self._unreachable_streak + 1 if exc.retryable else 0
+            self.note_unreachable(exc)
             return RowResult(item.row_number, item.key, "failed", error=text, attempts=attempts)
 
-    def _backoff(self, sends: int) -> float:
+    def note_unreachable(self, exc: ConnectorError) -> None:
+        """Count a row that failed for want of Attio (every retry spent); any other failure ends the streak."""
+        self._unreachable_streak = self._unreachable_streak + 1 if exc.retryable else 0
+
+    def backoff(self, sends: int) -> float:
         """Full-jitter exponential delay before the next send of a row, from the client's retry policy."""
         policy = getattr(getattr(self.client, "config", None), "retry", None)
         if not isinstance(policy, RetryPolicy):
             policy = RetryPolicy()
         return random.uniform(0, min(policy.max_delay, policy.initial_delay * policy.multiplier ** (sends - 1)))
 
-    async def _look_for(self, key: str, bodies: list[dict[str, Any]]) -> dict[str, Any] | None:
+    async def look_for(self, key: str, bodies: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The meeting one of ``bodies`` created, found by list calls over their time windows, or None.
 
         A meeting the ledger holds for another external_ref is never taken (two rows may look alike). The
@@ -308,13 +371,16 @@ class LoadRun:
                     return meeting
         return None
 
-    def _finish(self, claim: Claim, meeting: dict[str, Any], attempts: int, *, fresh: bool) -> RowResult:
+    def _finish(
+        self, claim: Claim, meeting: dict[str, Any], attempts: int, *, fresh: bool, body: dict[str, Any] | None = None
+    ) -> RowResult:
+        """Record the row's meeting, made from ``body`` (the row's body unless an earlier one of it was found)."""
         item = claim.item
         meeting_id = (meeting.get("id") or {}).get("meeting_id")
         created_at = _created_at(meeting)
         created = fresh or (created_at is not None and created_at >= claim.claimed_at - self.config.clock_skew)
         outcome = "created" if created else "found"
-        self.ledger.record(item.key, outcome, meeting_id=meeting_id, attempts=attempts)
+        self.ledger.record(item.key, outcome, meeting_id=meeting_id, attempts=attempts, body=body or item.body)
         self._unreachable_streak = 0
         return RowResult(item.row_number, item.key, outcome, meeting_id, attempts=attempts)
 
@@ -323,7 +389,7 @@ class LoadRun:
     async def _write(self, done: MemoryObjectReceiveStream[RowResult]) -> None:
         async with done:
             async for result in done:
-                self.counts["rows"] += 1
+                self.counts["rows"] += result.row_number is not None
                 self.counts[result.outcome] += 1
                 self.results.write(result)
                 if self.progress is not None:
@@ -373,6 +439,8 @@ class LoadRun:
             input_error=self.input_error,
             unreachable=self.unreachable,
             contract=self.config.contract,
+            sync=self.config.sync,
+            delete_guard=self.delete_guard,
         )
 
 

@@ -33,7 +33,12 @@ from airflow.sdk import Connection  # noqa: E402
 
 from connector import ConfigError, Secret  # noqa: E402
 from connector.emulator import EmulatorThread  # noqa: E402
-from connector.integrations.airflow import AttioExtractOperator, client_config_from_connection  # noqa: E402
+from connector.emulator.config import Workspace  # noqa: E402
+from connector.integrations.airflow import (  # noqa: E402
+    AttioExtractOperator,
+    client_config_from_connection,
+    workspace_windows,
+)
 
 pytestmark = pytest.mark.airflow
 
@@ -190,6 +195,63 @@ def test_a_bad_token_fails_the_extract_without_retries(dags: Any, attio_connecti
     assert not list(tmp_path.rglob("*.parquet"))
 
 
+ACME = Workspace("acme-token", meetings=600, seed=21, read_rate=0, write_rate=0)
+GLOBEX = Workspace("globex-token", meetings=400, seed=22, read_rate=0, write_rate=0)
+
+
+@pytest.fixture
+def two_workspaces(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An emulator serving two workspaces, and one Airflow connection per workspace."""
+    with EmulatorThread(meetings=10, seed=20, read_rate=0, write_rate=0, workspaces=(ACME, GLOBEX)) as emu:
+        for conn_id, workspace in (("ATTIO_ACME", ACME), ("ATTIO_GLOBEX", GLOBEX)):
+            conn = {"conn_type": "attio", "host": emu.url, "password": workspace.token,
+                    "extra": {"reads_per_second": 0, "writes_per_second": 0}}
+            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", json.dumps(conn))
+        yield emu
+
+
+def test_workspaces_dag_maps_over_workspaces_and_days(dags: Any, two_workspaces: EmulatorThread, tmp_path: Path,
+                                                      starting_in: Any, busiest: Any) -> None:
+    day = busiest(two_workspaces.emulator.workspaces[ACME.token].store.all_meetings())
+    logical = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    run = dags.workspaces.test(
+        logical_date=logical, run_conf={"data_dir": str(tmp_path), "workspaces": ["attio_acme", "attio_globex"]}
+    )
+
+    assert run.state == "success"
+    start, end = run.data_interval_start, run.data_interval_end
+    days = (end - start).days
+    assert days == 7
+    for conn_id, workspace in (("attio_acme", ACME), ("attio_globex", GLOBEX)):
+        meetings = two_workspaces.emulator.workspaces[workspace.token].store.all_meetings()
+        files = sorted((tmp_path / "meetings" / f"workspace={conn_id}").glob("date=*/meetings.parquet"))
+        assert len(files) == days, "one mapped task per workspace and day"
+        tables = [pq.read_table(f) for f in files]
+        ids = [i for t in tables for i in t.column("meeting_id").to_pylist()]
+        assert len(ids) == len(set(ids)), "each meeting in one day's file"
+        assert set(ids) == starting_in(meetings, start, end) and ids
+        assert {w for t in tables for w in t.column("workspace_id").to_pylist()} == {workspace.workspace_id}
+    mapped = [ti for ti in run.get_task_instances() if ti.task_id == "extract_meetings"]
+    assert len(mapped) == 2 * days and {ti.state for ti in mapped} == {"success"}
+
+
+def test_workspace_windows_follow_each_other() -> None:
+    plan = workspace_windows(["a", "b"], "2024-03-04T00:00:00Z", "2024-03-06T12:00:00Z", "out/{workspace}/{day}.parquet")
+    assert [(p["attio_conn_id"], p["ends_from"], p["starts_before"], p["output_path"]) for p in plan[:3]] == [
+        ("a", "2024-03-04T00:00:00+00:00", "2024-03-05T00:00:00+00:00", "out/a/2024-03-04.parquet"),
+        ("a", "2024-03-05T00:00:00+00:00", "2024-03-06T00:00:00+00:00", "out/a/2024-03-05.parquet"),
+        ("a", "2024-03-06T00:00:00+00:00", "2024-03-06T12:00:00+00:00", "out/a/2024-03-06.parquet"),
+    ]
+    assert len(plan) == 6
+    with pytest.raises(ConfigError, match="empty"):
+        workspace_windows(["a"], "2024-03-04", "2024-03-04", "x")
+
+
+def test_connection_extra_rate_limit_url_shares_the_budget() -> None:
+    conn = Connection(conn_id="attio_x", conn_type="attio", host="https://api.attio.com", password="tok-123456",
+                      extra=json.dumps({"rate_limit_url": "redis://:pw-777@redis:6379/0"}))
+    config = client_config_from_connection(conn)
+    assert config.rate_limit_url == "redis://:pw-777@redis:6379/0" and "pw-777" not in repr(config)
 def test_extract_operator_replaces_its_window_in_a_database(attio_connection: EmulatorThread, tmp_path: Path,
                                                              starting_in: Any, busiest: Any) -> None:
     import duckdb

@@ -176,6 +176,40 @@ def test_import_op_dry_run_validates_without_sending(sample: Any, emulator: Emul
     assert emulator.emulator.stats.requests == before
 
 
+def test_workspace_meetings_asset_partitions_workspace_by_day(tmp_path: Path, starting_in: Any, busiest: Any) -> None:
+    from dagster import MultiPartitionKey
+
+    from connector.emulator.config import Workspace
+    from connector.integrations.dagster import workspace_meetings_asset
+
+    acme = Workspace("acme-token", meetings=500, seed=31, read_rate=0, write_rate=0)
+    globex = Workspace("globex-token", meetings=400, seed=32, read_rate=0, write_rate=0)
+    with EmulatorThread(meetings=10, seed=30, read_rate=0, write_rate=0, workspaces=(acme, globex)) as emu:
+        asset = workspace_meetings_asset(
+            workspaces=["acme", "globex"], path=str(tmp_path / "{workspace}" / "{day}.parquet"), start_date="2024-01-01"
+        )
+        resources = {
+            f"attio_{name}": AttioResource(api_key=w.token, base_url=emu.url, reads_per_second=0)
+            for name, w in (("acme", acme), ("globex", globex))
+        }
+        for name, workspace in (("acme", acme), ("globex", globex)):
+            meetings = emu.emulator.workspaces[workspace.token].store.all_meetings()
+            # A day in the past: Dagster's daily partitions end today.
+            busy = busiest(m for m in meetings if (m["start"].get("datetime") or m["start"]["date"]) < "2026")
+            day, start = busy.isoformat(), datetime(busy.year, busy.month, busy.day, tzinfo=timezone.utc)
+            key = MultiPartitionKey({"workspace": name, "day": day})
+            result = materialize([asset], resources=resources, partition_key=key)
+            assert result.success
+            expected = starting_in(meetings, start, start + timedelta(days=1))
+            assert expected
+            table = pq.read_table(tmp_path / name / f"{day}.parquet")
+            assert sorted(table.column("meeting_id").to_pylist()) == sorted(expected)
+            assert set(table.column("workspace_id").to_pylist()) <= {workspace.workspace_id}
+            metadata = result.asset_materializations_for_node(asset.op.name)[0].metadata
+            assert metadata["dagster/row_count"].value == len(expected)
+            assert metadata["workspace"].value == name
+    with pytest.raises(ConfigError, match="distinct"):
+        workspace_meetings_asset(workspaces=["a", "a"], path="x", start_date="2024-01-01")
 def test_partition_materializes_into_a_database_with_replace_window(sample: Any, emulator: EmulatorThread,
                                                                     tmp_path: Path, instance: Any,
                                                                     starting_in: Any, busiest: Any) -> None:

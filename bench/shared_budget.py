@@ -1,0 +1,347 @@
+"""Benchmark of one rate budget shared by several processes through Redis.
+
+    .venv/bin/python bench/shared_budget.py                 # both parts
+    .venv/bin/python bench/shared_budget.py primitives      # limiters only: ours, pyrate-limiter, limits
+    .venv/bin/python bench/shared_budget.py extract         # 4 extracts of one workspace, with and without
+    .venv/bin/python bench/shared_budget.py cpu             # CPU seconds per meeting of one extract process
+
+Needs ``redis-server`` on the PATH (started here on a free loopback port). ``pyrate-limiter`` and ``limits``
+are no dependencies of the project: ``pip install pyrate-limiter 'limits[async-redis]'`` to include them.
+
+primitives  4 processes x 32 tasks ask one budget of 96 grants/s for 8 s, each task holding its grant
+            150 ms (a request). Printed per limiter: grants/s together, the most grants in one
+            wall-clock second (Attio's count: 100 is the limit), the most in any sliding second, and
+            Redis commands per grant (from the server's own counter).
+extract     4 ``python -m connector extract`` processes over disjoint windows of one workspace on an
+            emulator at 150 ms latency and 100 reads/s: together rows/s against the ceiling (100
+            reads/s x 200 meetings = 20k meetings/s), over the wall time (Python start-up included) and
+            over the longest extract's own time, requests/s together, and the 429s, with the shared
+            budget and without it (each process then believes it owns 96 reads/s).
+cpu         one extract process against an emulator without latency or limits: its own user + system
+            CPU time (``os.wait4``) per meeting written, the figure the README's "Scaling" sizes with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import json
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from extract import TOKEN, emulator  # noqa: E402  (bench/extract.py: an emulator process)
+from redis_helpers import RedisServer  # noqa: E402
+
+PYTHON = sys.executable
+RATE = 96
+PROCESSES = 4
+TASKS = 32
+HOLD = 0.15
+
+
+# ------------------------------------------------------------------------------------------ primitives
+async def _ours(url: str, stop: float, times: list[float]) -> None:
+    from connector.config import RateLimits
+    from connector.ratelimit import RateLimiter, RedisBudget
+
+    limiter = RateLimiter(
+        RateLimits(reads_per_second=RATE, max_in_flight=TASKS), shared=RedisBudget(url, "bench")
+    )
+    await limiter.open()
+
+    async def task() -> None:
+        while time.time() < stop:
+            async with limiter.slot("read"):
+                times.append(time.time())
+                await asyncio.sleep(HOLD)
+
+    await asyncio.gather(*(task() for _ in range(TASKS)))
+    await limiter.aclose()
+
+
+async def _pyrate(url: str, stop: float, times: list[float], algorithm: str) -> None:
+    import redis.asyncio as aioredis
+    from pyrate_limiter import GCRA, Duration, Limiter, Rate, RedisBucket, RedisStateStore, StateBucket
+
+    client = aioredis.Redis.from_url(url)
+    if algorithm == "gcra":
+        bucket: Any = StateBucket(
+            [Rate(RATE, Duration.SECOND, burst=1)], GCRA(), RedisStateStore(client, "bench-gcra")
+        )
+    else:
+        bucket = await RedisBucket.init([Rate(RATE, Duration.SECOND)], client, "bench-window")
+    limiter = Limiter(bucket)
+
+    async def task() -> None:
+        while time.time() < stop:
+            await limiter.try_acquire_async("read")
+            times.append(time.time())
+            await asyncio.sleep(HOLD)
+
+    await asyncio.gather(*(task() for _ in range(TASKS)))
+    await client.aclose()
+
+
+async def _limits(url: str, stop: float, times: list[float]) -> None:
+    from limits import RateLimitItemPerSecond
+    from limits.aio.storage import RedisStorage
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+    storage = RedisStorage(url.replace("redis://", "async+redis://"), implementation="redispy")
+    limiter, item = MovingWindowRateLimiter(storage), RateLimitItemPerSecond(RATE)
+
+    async def task() -> None:
+        while time.time() < stop:
+            while not await limiter.hit(item, "bench"):
+                stats = await limiter.get_window_stats(item, "bench")
+                await asyncio.sleep(max(0.001, stats.reset_time - time.time()))
+            times.append(time.time())
+            await asyncio.sleep(HOLD)
+
+    await asyncio.gather(*(task() for _ in range(TASKS)))
+
+
+def _worker(kind: str, url: str, window: Any, go: Any, out: Any) -> None:
+    times: list[float] = []
+    # Imports first (seconds on a busy machine), then every process starts at the same moment.
+    __import__({"ours": "connector.ratelimit", "limits": "limits.aio.strategies"}.get(kind, "pyrate_limiter"))
+    __import__("redis.asyncio")
+    out.put("ready")
+    go.wait()
+    start, stop = window[0], window[1]
+
+    async def run() -> None:
+        await asyncio.sleep(max(0.0, start - time.time()))
+        if kind == "ours":
+            await _ours(url, stop, times)
+        elif kind.startswith("pyrate"):
+            await _pyrate(url, stop, times, kind.split("-")[1])
+        else:
+            await _limits(url, stop, times)
+
+    asyncio.run(run())
+    out.put(times)
+
+
+def _commands(url: str) -> int:
+    import redis
+
+    return int(redis.Redis.from_url(url).info("stats")["total_commands_processed"])
+
+
+def _most_within(times: list[float], span: float) -> int:
+    """The most grants in any half-open window of ``span`` seconds (times sorted)."""
+    return max((bisect.bisect_left(times, t + span) - i for i, t in enumerate(times)), default=0)
+
+
+def primitives(url: str, seconds: float = 8.0) -> list[list[str]]:
+    """Each limiter's grants/s, worst wall-clock and sliding second, and Redis commands per grant."""
+    rows = []
+    for kind in ("ours", "pyrate-gcra", "pyrate-window", "limits"):
+        if kind != "ours":
+            try:
+                __import__("pyrate_limiter" if kind.startswith("pyrate") else "limits")
+            except ImportError:
+                rows.append([kind, "not installed", "", "", "", "", ""])
+                continue
+        ctx = multiprocessing.get_context("spawn")
+        queue, go, window = ctx.Queue(), ctx.Event(), ctx.Array("d", 2)
+        procs = [ctx.Process(target=_worker, args=(kind, url, window, go, queue)) for _ in range(PROCESSES)]
+        for p in procs:
+            p.start()
+        for _ in procs:
+            assert queue.get() == "ready"
+        before = _commands(url)
+        start = time.time() + 0.5
+        stop = start + seconds
+        window[0], window[1] = start, stop
+        go.set()
+        grants = sorted(t for _ in procs for t in queue.get())
+        for p in procs:
+            p.join()
+        commands = _commands(url) - before
+        inside = [
+            t for t in grants if start + 1 <= t < stop - 1
+        ]  # steady state: the first and last second out
+        per_second = Counter(math.floor(t) for t in inside)
+        sliding, burst = _most_within(inside, 1.0), _most_within(inside, 0.1)
+        rows.append(
+            [
+                kind,
+                f"{len(inside) / (seconds - 2):.1f}",
+                f"{max(per_second.values(), default=0)}",
+                f"{sliding}",
+                f"{burst}",
+                f"{commands / max(1, len(grants)):.2f}",
+                f"{len(grants)}",
+            ]
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------------------------ extract
+# The emulator's meetings start 2024-01-01 .. 2026-12-31: four disjoint quarters of that.
+WINDOWS = [
+    ("2024-01-01", "2024-10-01"),
+    ("2024-10-01", "2025-07-01"),
+    ("2025-07-01", "2026-04-01"),
+    ("2026-04-01", "2027-01-01"),
+]
+
+
+def _extract_cmd(url: str, output: Path, *flags: str) -> list[str]:
+    return [
+        PYTHON,
+        "-m",
+        "connector",
+        "extract",
+        "--output",
+        str(output),
+        "--base-url",
+        url,
+        "--json",
+        "--quiet",
+        *flags,
+    ]
+
+
+def extract(emu_url: str, redis_url: str | None, workdir: Path, page: int) -> list[str]:
+    """4 extracts side by side; together rows/s over the wall time of the slowest, and the 429s."""
+    env = os.environ | {"ATTIO_API_KEY": TOKEN}
+    env.pop("CONNECTOR_RATE_LIMIT_URL", None)
+    procs = []
+    began = time.perf_counter()
+    for i, (start, end) in enumerate(WINDOWS):
+        window = ["--window", "start", "--ends-from", start, "--starts-before", end, "--page-size", str(page)]
+        cmd = _extract_cmd(emu_url, workdir / f"w{i}-{bool(redis_url)}.parquet", *window)
+        if redis_url:
+            cmd += ["--rate-limit-url", redis_url]
+        procs.append(
+            subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
+    reports = []
+    for p in procs:
+        out, err = p.communicate()
+        if p.returncode:
+            raise RuntimeError(f"an extract failed ({p.returncode}): {err.strip()[-400:]}")
+        reports.append(json.loads(out))
+    wall = time.perf_counter() - began
+    rows = sum(r["rows"] for r in reports)
+    requests = sum(r["requests"] for r in reports)
+    running = max(r["seconds"] for r in reports)  # the longest extract, start-up of Python excluded
+    return [
+        ("shared budget" if redis_url else "each on its own"),
+        f"{rows:,}",
+        f"{wall:.1f}",
+        f"{rows / wall:,.0f}",
+        f"{rows / running:,.0f}",
+        f"{rows / running / (100 * page):.2f}",
+        f"{requests / running:.1f}",
+        f"{sum(r['rate_limited'] for r in reports)}",
+    ]
+
+
+def cpu_per_meeting(meetings: int, workdir: Path) -> list[str]:
+    """CPU seconds (user + system) of one extract process per meeting, page 200, Parquet."""
+    with emulator(meetings, prerender=True) as url:
+        env = os.environ | {"ATTIO_API_KEY": TOKEN}
+        cmd = _extract_cmd(url, workdir / "cpu.parquet", "--read-rate", "0")
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        if status:
+            raise RuntimeError(f"the extract failed ({status})")
+    rows = json.loads(out)["rows"]
+    cpu = usage.ru_utime + usage.ru_stime
+    return [f"{rows:,}", f"{cpu:.1f}", f"{cpu / rows * 1e6:.0f}", f"{rows / cpu:,.0f}"]
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=False))  # noqa: E731
+    return "\n".join([title, line(header), *map(line, rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", nargs="?", choices=["primitives", "extract", "cpu"], help="one part only")
+    parser.add_argument("--meetings", type=int, default=400_000, help="seeded meetings for the extract part")
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        default=200,
+        help="extract page size (20 makes the run light on CPU: budget-bound)",
+    )
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = RedisServer(Path(tmp)).start()
+        try:
+            if args.part in (None, "primitives"):
+                print(
+                    table(
+                        f"{PROCESSES} processes x {TASKS} tasks, one budget of {RATE}/s, Redis on loopback",
+                        [
+                            "limiter",
+                            "grants/s",
+                            "max in a wall second",
+                            "max in any second",
+                            "max in any 0.1 s",
+                            "Redis cmds/grant",
+                            "grants",
+                        ],
+                        primitives(server.url),
+                    )
+                )
+            if args.part in (None, "extract"):
+                with emulator(args.meetings, read_rate=100, latency_ms=150, prerender=True) as url:
+                    rows = [extract(url, redis, Path(tmp), args.page_size) for redis in (server.url, None)]
+                print(
+                    table(
+                        f"4 extracts of {args.meetings:,} meetings, page {args.page_size}, 150 ms latency, "
+                        f"Attio's 100 reads/s (ceiling {100 * args.page_size:,} meetings/s)",
+                        [
+                            "",
+                            "rows",
+                            "wall s",
+                            "rows/s (wall)",
+                            "rows/s (running)",
+                            "of ceiling",
+                            "requests/s",
+                            "429s",
+                        ],
+                        rows,
+                    )
+                )
+            if args.part in (None, "cpu"):
+                print(
+                    table(
+                        "one extract process, no latency, no limits, page 200, Parquet",
+                        ["meetings", "CPU s", "CPU µs/meeting", "meetings per CPU s"],
+                        [cpu_per_meeting(args.meetings // 2, Path(tmp))],
+                    )
+                )
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Object stores (S3, GCS, Azure) as extract outputs and load inputs and results; see the README's "Object stores".
+
+Behind extras: ``connector[s3]`` (s3fs), ``connector[gcs]`` (gcsfs), ``connector[azure]`` (adlfs).
+"""
+
+from .location import (
+    StoreLocation,
+    StoreUnreachableError,
+    is_url,
+    local_or_url,
+    open_filesystem,
+    scratch_root,
+)
+from .sink import SUCCESS_MARKER, ObjectStoreSink
+from .transfer import Store
+
+__all__ = [
+    "SUCCESS_MARKER",
+    "ObjectStoreSink",
+    "Store",
+    "StoreLocation",
+    "StoreUnreachableError",
+    "is_url",
+    "local_or_url",
+    "open_filesystem",
+    "scratch_root",
+]

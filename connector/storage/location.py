@@ -1,0 +1,340 @@
+"""Object-store URLs (``s3://``, ``gs://``, ``az://``), the filesystem that serves each, and its errors.
+
+    s3://BUCKET/KEY                  Amazon S3 and S3-compatible stores      extra: connector[s3]   (s3fs)
+    gs://BUCKET/KEY   gcs://...      Google Cloud Storage                    extra: connector[gcs]  (gcsfs)
+    az://CONTAINER/KEY  abfs://...   Azure Blob Storage / ADLS Gen2          extra: connector[azure] (adlfs)
+    abfs[s]://CONTAINER@ACCOUNT.dfs.core.windows.net/KEY
+
+Credentials and endpoints come only from each ecosystem's own conventions, read by its SDK: the AWS
+variables and profiles (``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``,
+``AWS_ENDPOINT_URL_S3``; ``AWS_REGION`` too, which botocore alone ignores), Google's application default
+credentials, Azure's ``AZURE_STORAGE_*`` variables or its default credential chain. No URL may carry a
+user, password, query or fragment, so no secret can reach a report, a log line or an error.
+
+Third-party errors become connector errors here and nowhere else (:func:`store_error`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import ConfigError, ConnectorError, TransportError
+
+__all__ = [
+    "SCHEMES",
+    "StoreLocation",
+    "StoreUnreachableError",
+    "error_code",
+    "is_url",
+    "local_or_url",
+    "open_filesystem",
+    "scratch_root",
+    "store_error",
+]
+
+_log = logging.getLogger(__name__)
+
+# scheme -> (store, extra, module that provides it, fsspec protocol)
+SCHEMES: dict[str, tuple[str, str, str, str]] = {
+    "s3": ("S3", "s3", "s3fs", "s3"),
+    "gs": ("Google Cloud Storage", "gcs", "gcsfs", "gcs"),
+    "gcs": ("Google Cloud Storage", "gcs", "gcsfs", "gcs"),
+    "az": ("Azure Blob Storage", "azure", "adlfs", "abfs"),
+    "abfs": ("Azure Blob Storage", "azure", "adlfs", "abfs"),
+    "abfss": ("Azure Blob Storage", "azure", "adlfs", "abfs"),
+}
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")  # two letters at least: C:\x is a Windows path
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_GCS_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+_AZ_CONTAINER = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+_AZ_HOST = re.compile(r"([a-z0-9]{3,24})\.(?:dfs|blob)\.core\.windows\.net")
+S3_PART_BYTES = (
+    5 * 2**20
+)  # multipart chunk: S3's minimum; with 2 in flight the upload holds ~20 MB at most (measured)
+S3_PARTS_IN_FLIGHT = 2
+
+
+class StoreUnreachableError(TransportError):
+    """The object store could not be reached, or kept failing, after its SDK's retries."""
+
+    hint = "check the network and the endpoint (AWS_ENDPOINT_URL...); an extract keeps its checkpoint: --resume continues"
+
+
+def is_url(text: str | os.PathLike[str]) -> bool:
+    """True when ``text`` is written as a URL (``scheme://...``), known scheme or not."""
+    return isinstance(text, str) and _URL.match(text) is not None
+
+
+def local_or_url(text: str) -> str | Path:
+    """An argparse type: a URL (``s3://...``) as written (a Path would fold its ``//``), else a local path."""
+    return text if is_url(text) else Path(text)
+
+
+def _refused(message: str, hint: str) -> ConfigError:
+    error = ConfigError(message)
+    error.hint = hint
+    return error
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """One object or prefix in a store: ``scheme://bucket/key``; ``account`` only for Azure URLs that name it."""
+
+    scheme: str
+    bucket: str
+    key: str
+    account: str | None = None
+
+    @classmethod
+    def parse(cls, url: str, what: str = "--output") -> StoreLocation:
+        """Parse ``url``; ConfigError (naming ``what``) for an unknown scheme or a malformed bucket or key."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in SCHEMES:
+            known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "abfs"))
+            raise _refused(
+                f"{what} {url}: unknown URL scheme {scheme}://", f"use a local path or one of {known}"
+            )
+        if parts.query or parts.fragment or "?" in url or "#" in url:
+            raise _refused(
+                f"{what}: an object-store URL takes no ?query or #fragment",
+                "credentials go in the store's environment variables or profiles, never in the URL",
+            )
+        netloc = parts.netloc
+        account = None
+        if scheme in ("abfs", "abfss") and "@" in netloc:
+            netloc, host = netloc.split("@", 1)
+            found = _AZ_HOST.fullmatch(host.lower())
+            if found is None:
+                raise _refused(
+                    f"{what} {scheme}://{netloc}@...: the host must be ACCOUNT.dfs.core.windows.net",
+                    "or write az://CONTAINER/KEY and set AZURE_STORAGE_ACCOUNT_NAME",
+                )
+            account = found.group(1)
+        elif "@" in netloc or ":" in netloc:
+            # user:password@ or a port: never echo it, it may hold a secret
+            raise _refused(
+                f"{what}: a {scheme}:// URL takes no user, password or port",
+                "credentials go in the store's environment variables or profiles, never in the URL",
+            )
+        pattern = {"s3": _S3_BUCKET, "gs": _GCS_BUCKET, "gcs": _GCS_BUCKET}.get(scheme, _AZ_CONTAINER)
+        if not pattern.fullmatch(netloc) or ".." in netloc:
+            raise _refused(
+                f"{what} {scheme}://{netloc[:70]}: not a valid bucket or container name",
+                "bucket names are 3-63 lower-case letters, digits, dots and hyphens",
+            )
+        key = parts.path.lstrip("/")
+        segments = key.rstrip("/").split("/")
+        if not key.rstrip("/") or any(s in ("", ".", "..") for s in segments):
+            raise _refused(
+                f"{what} {scheme}://{netloc}/{key}: name an object under the bucket",
+                "e.g. s3://bucket/attio/meetings.parquet (no empty, '.' or '..' parts)",
+            )
+        return cls(
+            "gs" if scheme == "gcs" else "az" if scheme == "abfss" else scheme,
+            netloc,
+            key.rstrip("/"),
+            account,
+        )
+
+    @property
+    def url(self) -> str:
+        """The URL as shown in reports: no credentials can be in it."""
+        return f"{self.scheme}://{self.bucket}/{self.key}"
+
+    @property
+    def store(self) -> str:
+        return SCHEMES[self.scheme][0]
+
+    @property
+    def path(self) -> str:
+        """The fsspec path: ``bucket/key``."""
+        return f"{self.bucket}/{self.key}"
+
+    def child(self, name: str) -> StoreLocation:
+        """The object ``name`` (relative, ``/``-separated) below this prefix."""
+        return StoreLocation(self.scheme, self.bucket, f"{self.key}/{name}", self.account)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def open_filesystem(location: StoreLocation) -> Any:
+    """An fsspec filesystem for ``location``'s store, configured from the environment only.
+
+    A missing extra is a ConfigError naming the ``pip install`` to run. No instance cache: the
+    environment (endpoint, profile) is read afresh for every run.
+    """
+    _, extra, module, protocol = SCHEMES[location.scheme]
+    try:
+        importlib.import_module(module)
+        import fsspec
+    except ModuleNotFoundError as exc:
+        raise _refused(
+            f"{location.scheme}:// URLs need the {module} package, which is not installed",
+            f"pip install 'connector[{extra}]'",
+        ) from exc
+    _quiet_abandoned_tasks(fsspec)
+    options: dict[str, Any] = {"skip_instance_cache": True}
+    if location.scheme == "s3":
+        # botocore reads AWS_DEFAULT_REGION, not the AWS_REGION that the other AWS SDKs and the CLI read.
+        region = os.environ.get("AWS_REGION")
+        if region and not os.environ.get("AWS_DEFAULT_REGION"):
+            options["client_kwargs"] = {"region_name": region}
+        options["max_concurrency"] = S3_PARTS_IN_FLIGHT
+    elif location.scheme == "az" and location.account:
+        options["account_name"] = location.account
+    return fsspec.filesystem(protocol, **options)
+
+
+def _quiet_abandoned_tasks(fsspec: Any) -> None:
+    """Log at debug level, not as a traceback on stderr, the part uploads that s3fs abandons when one fails.
+
+    s3fs gathers a multipart upload's parts; when the store goes away, the parts still in flight fail too
+    and asyncio reports each as "Task exception was never retrieved". The failure itself is raised, once,
+    as a :class:`StoreUnreachableError`; the handler is set on fsspec's own I/O loop only.
+    """
+    loop = fsspec.asyn.get_loop()
+
+    def handler(loop: Any, context: dict[str, Any]) -> None:
+        if "exception" in context and context.get("message") == "Task exception was never retrieved":
+            _log.debug("abandoned upload task: %r", context["exception"])
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
+def scratch_root() -> Path:
+    """Local scratch for remote outputs: ``$CONNECTOR_SCRATCH``, else ``$XDG_CACHE_HOME/connector`` (~/.cache)."""
+    explicit = os.environ.get("CONNECTOR_SCRATCH")
+    if explicit:
+        return Path(explicit)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "connector" / "scratch"
+
+
+# Error codes of the stores' APIs (S3's, as s3fs keeps them on the cause) that mean "these credentials are wrong".
+_BAD_CREDENTIALS = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "InvalidToken",
+        "ExpiredToken",
+        "TokenRefreshRequired",
+        "AuthenticationFailed",
+        "InvalidClientTokenId",
+    }
+)
+_UNREACHABLE_NAMES = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "ClientConnectorError",
+        "ServerDisconnectedError",
+        "ClientOSError",
+        "ServiceRequestError",
+        "ServiceResponseError",
+        "FSTimeoutError",
+        "TransportError",
+    }
+)
+_NO_CREDENTIALS_NAMES = frozenset(
+    {
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "DefaultCredentialsError",
+        "ClientAuthenticationError",
+        "CredentialUnavailableError",
+    }
+)
+_CREDENTIAL_HINTS = {
+    "s3": "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (and AWS_ENDPOINT_URL for "
+    "S3-compatible stores)",
+    "gs": "set up application default credentials (gcloud auth application-default login, or "
+    "GOOGLE_APPLICATION_CREDENTIALS)",
+    "az": "set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY, "
+    "AZURE_STORAGE_SAS_TOKEN or the AZURE_CLIENT_* variables",
+}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The store API's error code (``NoSuchBucket``, ``AccessDenied``...) carried by ``exc`` or its causes, if any."""
+    for link in _chain(exc):
+        response = getattr(link, "response", None)
+        if isinstance(response, dict):
+            code = response.get("Error", {}).get("Code")
+            if code:
+                return str(code)
+    return None
+
+
+def store_error(exc: BaseException, location: StoreLocation, action: str) -> ConnectorError:
+    """The connector error for ``exc``, raised by a store's SDK while ``action`` (e.g. "writing") ``location``.
+
+    The message is built from the URL, the error's type and the API's error code, never from the SDK's
+    text (which may quote request headers or signed URLs).
+    """
+    if isinstance(exc, ConnectorError):
+        return exc
+    names = {base.__name__ for link in _chain(exc) for base in type(link).__mro__}
+    code = error_code(exc)
+    where = f"{action} {location.url}"
+    hint = _CREDENTIAL_HINTS[location.scheme]
+    if names & _NO_CREDENTIALS_NAMES:
+        return _refused(f"{where}: no {location.store} credentials were found", hint)
+    if code in _BAD_CREDENTIALS:
+        return _refused(f"{where}: {location.store} refused the credentials ({code})", hint)
+    if code in ("NoSuchBucket", "ContainerNotFound"):
+        return _refused(
+            f"{where}: the bucket {location.bucket} does not exist",
+            "create it first, or check the name and the endpoint",
+        )
+    if isinstance(exc, PermissionError) or code in (
+        "AccessDenied",
+        "AllAccessDisabled",
+        "AuthorizationFailure",
+        "AuthorizationPermissionMismatch",
+    ):
+        return _refused(
+            f"{where}: permission denied ({code or 'forbidden'})",
+            "grant these credentials read and write access to the bucket and prefix",
+        )
+    if names & _UNREACHABLE_NAMES or isinstance(exc, ConnectionError | TimeoutError):
+        return StoreUnreachableError(f"{where}: {location.store} could not be reached ({type(exc).__name__})")
+    status = None
+    for link in _chain(exc):
+        response = getattr(link, "response", None)
+        if isinstance(response, dict):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            break
+    if (isinstance(status, int) and status >= 500) or code in (
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalError",
+    ):
+        return StoreUnreachableError(f"{where}: {location.store} kept failing ({code or status})")
+    if isinstance(exc, FileNotFoundError):
+        return _refused(f"{where}: no such object", "check the URL")
+    return _refused(
+        f"{where}: {location.store} answered {code or type(exc).__name__}",
+        "check the URL, the credentials and the endpoint",
+    )
