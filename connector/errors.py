@@ -16,6 +16,8 @@
     │   ├── NotFoundError            404
     │   ├── RateLimitError           429, carries ``retry_after`` seconds         (retryable)
     │   └── ServerError              5xx                                          (retryable)
+    ├── DestinationError             a database destination refused the write (login, permission, table)
+    │   └── DestinationUnreachableError  the database could not be reached, or went away  (retryable)
     ├── PaginationError              the API broke the pagination contract (a cursor repeated)
     ├── SchemaError                  a meeting lacks a required field, or has the wrong type
     └── RowError                     one input row is invalid: file, row, column and reason
@@ -40,6 +42,8 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "ConnectorError",
+    "DestinationError",
+    "DestinationUnreachableError",
     "InvalidArgumentError",
     "MalformedResponseError",
     "NotFoundError",
@@ -215,6 +219,22 @@ class ServerError(ApiError):
     retryable = True
     ambiguous = True
     hint = "Attio had a problem; try again later"
+
+
+class DestinationError(ConnectorError):
+    """A database destination refused the write: wrong password, no permission, an incompatible table.
+
+    The message names the destination without its password; the table is as it was before the run.
+    """
+
+    hint = "check the database URL, its user's privileges and the table named; the table was not changed"
+
+
+class DestinationUnreachableError(DestinationError):
+    """The database could not be reached, or the connection was lost during the write (nothing was committed)."""
+
+    retryable = True
+    hint = "check that the database server is running and reachable; the table was not changed, run the command again"
 
 
 class PaginationError(ConnectorError):

@@ -20,6 +20,8 @@ import pytest
 
 from connector.emulator import EmulatorThread
 
+pytest_plugins = ["pg_server"]  # the PostgreSQL server fixtures: postgres, pg_url
+
 SMALL = {"meetings": 300, "read_rate": 0.0, "write_rate": 0.0}
 
 

@@ -16,8 +16,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from ..errors import ApiError, ConfigError, ConnectorError, PaginationError, SchemaError, TransportError
-from .common import EXIT_API, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_TRANSPORT, EXIT_USAGE
+from ..errors import (
+    ApiError,
+    ConfigError,
+    ConnectorError,
+    DestinationError,
+    DestinationUnreachableError,
+    PaginationError,
+    SchemaError,
+    TransportError,
+)
+from .common import (
+    EXIT_API,
+    EXIT_DESTINATION,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TRANSPORT,
+    EXIT_USAGE,
+)
 from .configfile import apply_config_file, split_config_option, workspace_option
 
 __all__ = ["build_parser", "main"]
@@ -50,8 +67,10 @@ def build_parser(config_file: Path | None = None, workspace: str | None = None) 
         prog="python -m connector",
         description="Move Attio meetings between Attio's API and your data stack.",
         epilog="Exit codes: 0 ok, 1 some rows rejected/failed (load), 2 usage/config/input error, "
-        "3 Attio refused (401/403/404/400), 4 Attio unreachable or failing after retries, 5 the input broke part-way "
-        "(load: the rows before the break were loaded), 70 internal error, "
+        "3 Attio refused (401/403/404/400), 4 Attio (or the output database) unreachable or failing after retries, "
+        "5 the input broke part-way (load: the rows before the break were loaded), 6 load --sync deleted nothing "
+        "(over --max-delete), 7 the output database refused (login, permission, incompatible table; the table is "
+        "unchanged), 70 internal error, "
         "130 interrupted.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; -vv for debug and tracebacks")
@@ -109,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:
+        if getattr(args, "database_output", False):
+            print("error: interrupted; the table is as it was before the run: run the same command again", file=sys.stderr)
+            return EXIT_INTERRUPTED
         again = "run it again with --resume" if args.command == "extract" else "run the same command again"
         print(f"error: interrupted; files are consistent: {again} to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -135,6 +157,8 @@ def _report(exc: BaseException) -> int:
         print(f"error: {exc}{_hint(exc)}", file=sys.stderr)
         if isinstance(exc, ConfigError):
             return EXIT_USAGE
+        if isinstance(exc, DestinationError):
+            return EXIT_TRANSPORT if isinstance(exc, DestinationUnreachableError) else EXIT_DESTINATION
         if isinstance(exc, TransportError | PaginationError | SchemaError) or (
             isinstance(exc, ApiError) and (exc.retryable or exc.status >= 500)
         ):

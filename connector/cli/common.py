@@ -32,6 +32,7 @@ from ..timezones import is_valid_timezone
 __all__ = [
     "EXIT_API",
     "EXIT_DELETE_GUARD",
+    "EXIT_DESTINATION",
     "EXIT_INPUT_BROKEN",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
@@ -59,9 +60,10 @@ EXIT_OK = 0  # the job did everything it was asked
 EXIT_ROWS_FAILED = 1  # a load finished but some rows were rejected or failed (see the results file)
 EXIT_USAGE = 2  # bad arguments, configuration or input; nothing (more) was sent
 EXIT_API = 3  # Attio refused: 401, 403, 404, 400 on a read
-EXIT_TRANSPORT = 4  # Attio could not be reached or kept failing after every retry (network, 5xx, 429)
+EXIT_TRANSPORT = 4  # Attio (or a database output) could not be reached or kept failing after every retry
 EXIT_INPUT_BROKEN = 5  # a load's input broke part-way: the rows before the break were sent and are in the results
 EXIT_DELETE_GUARD = 6  # load --sync --delete-missing deleted nothing: more than --max-delete of its meetings left
+EXIT_DESTINATION = 7  # a database output refused the write (login, permission, incompatible table); table unchanged
 EXIT_INTERNAL = 70  # a bug in the connector (EX_SOFTWARE); -vv shows the traceback
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; files are left consistent and --resume continues
 

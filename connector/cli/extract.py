@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..client import AttioClient
+from ..destinations import WRITE_MODES, database_sink
+from ..destinations.urls import is_database_url
+from ..errors import ConfigError
 from ..extract import ExtractConfig, ExtractProgress, extract, sink_for_path
 from ..extract.sinks import CSV_FORMULAS, FORMATS
 from ..models import MeetingQuery
@@ -58,8 +61,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "an interrupted run can be continued with --resume.",
     )
     parser.add_argument(
-        "--output", "-o", required=True, type=output_target, metavar="PATH",
-        help="file (or directory with --partition-by) to write; or s3://, gs://, az:// URL (see the README's Object stores)",
+        "--output", "-o", required=True, type=output_target, metavar="PATH|URL",
+        help="file (or directory with --partition-by) to write; an s3://, gs://, az:// URL (see the README's Object "
+        "stores); or a database: duckdb:///path.duckdb, postgresql://user@host:port/db (password from PGPASSWORD "
+        "or ~/.pgpass)",
+    )
+    database = parser.add_argument_group("database outputs (duckdb://, postgresql://)")
+    database.add_argument("--table", metavar="[SCHEMA.]TABLE", help="table to write (default meetings)")
+    database.add_argument(
+        "--write-mode", choices=WRITE_MODES, metavar="MODE",
+        help="replace (default: the table holds exactly this extract), append, merge (upsert by meeting_id), "
+        "replace-window (delete the rows starting in [--ends-from, --starts-before), then insert; implies --window start)",
     )
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the suffix, else parquet)")
     parser.add_argument(
@@ -80,7 +92,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     filters.add_argument("--linked-record-id", metavar="R", help="record UUID the meetings are linked to (with --linked-object)")
     filters.add_argument("--sort", choices=["start_asc", "start_desc"], default="start_asc", help="order by start (default start_asc)")
     filters.add_argument(
-        "--window", choices=["overlap", "start"], default="overlap",
+        "--window", choices=["overlap", "start"], default=None,
         help="overlap: every meeting overlapping [ends-from, starts-before) (Attio's semantics, default); "
         "start: only meetings starting in it (all-day: 00:00 in --timezone), so consecutive ranges never share one",
     )
@@ -114,7 +126,7 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
         timezone=args.timezone,
     )
     return ExtractConfig(query=query, slices=args.slices, batch_size=args.batch_size, checkpoint=args.checkpoint, resume=args.resume,
-                         window=args.window)
+                         window=args.window or ("start" if getattr(args, "write_mode", None) == "replace-window" else "overlap"))
 
 
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
@@ -146,14 +158,42 @@ class _Progress:
             self.bar.update(value.covered - self.bar.n)  # tqdm redraws at most every 0.1 s
 
 
+def _database_sink(args: argparse.Namespace) -> Any:
+    """The database sink of ``--output URL``, checked against the other flags and the database; None for a file."""
+    if not is_database_url(args.output):
+        for flag, value in (("--table", args.table), ("--write-mode", args.write_mode)):
+            if value is not None:
+                raise ConfigError(f"{flag} is for database outputs (duckdb://, postgresql://), not {args.output}")
+        return None
+    for flag, value in (("--format", args.format), ("--partition-by", args.partition_by), ("--checkpoint", args.checkpoint),
+                        ("--resume", args.resume or None)):
+        if value is not None:
+            raise ConfigError(
+                f"{flag} is for file outputs: a database output is written in one transaction, so a stopped run "
+                "changes nothing and is simply run again"
+            )
+    mode = args.write_mode or "replace"
+    if mode == "replace-window":
+        if args.window == "overlap":
+            raise ConfigError("--write-mode replace-window needs --window start (its default), not overlap")
+        if args.ends_from is None and args.starts_before is None:
+            raise ConfigError("--write-mode replace-window needs a window: give --ends-from and/or --starts-before")
+    sink = database_sink(args.output, args.table or "meetings", mode)
+    args.database_output = True
+    sink.check_destination()  # unreachable, login, permission, incompatible table: stop before fetching
+    return sink
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the extract and print its report."""
     config = config_from_args(args)
-    options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas}
-    if is_url(args.output):  # object stores; the checkpoint and parts stay in local scratch
-        sink = ObjectStoreSink(args.output, args.format, **options)
-    else:
-        sink = sink_for_path(args.output, args.format, **options)
+    sink = _database_sink(args)
+    if sink is None:
+        options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas}
+        if is_url(args.output):  # object stores; the checkpoint and parts stay in local scratch
+            sink = ObjectStoreSink(args.output, args.format, **options)
+        else:
+            sink = sink_for_path(args.output, args.format, **options)
 
     async def main(client_config: Any, bar: Any) -> Any:
         async with AttioClient(client_config) as client:

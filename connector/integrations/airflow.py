@@ -42,6 +42,7 @@ from connector import (
     extract_to_path,
     load_file,
 )
+from connector.destinations import extract_to_database, looks_like_url, redact
 
 from ._common import jsonable, parse_bound
 
@@ -190,6 +191,10 @@ class AttioExtractOperator(BaseOperator):
 
     Use a schedule with real data intervals (``CronDataIntervalTimetable("@daily", timezone="UTC")``): in
     Airflow 3 a plain cron string gives an empty interval (start == end), which is refused.
+
+    An ``output_path`` that is a database URL (``duckdb:///...``, ``postgresql://...``; the password from
+    PGPASSWORD or ~/.pgpass) writes ``table`` with ``write_mode``; the default ``replace-window`` replaces the
+    rows starting in the interval, so a re-run or a backfill of a day leaves that day's rows exact.
     """
 
     template_fields: Sequence[str] = (
@@ -220,9 +225,13 @@ class AttioExtractOperator(BaseOperator):
         resume: bool = True,
         window: str = "start",
         attio_conn_id: str = AttioHook.default_conn_name,
+        table: str = "meetings",
+        write_mode: str = "replace-window",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.table = table
+        self.write_mode = write_mode
         self.window = window
         self.output_path = output_path
         self.ends_from = ends_from
@@ -275,15 +284,22 @@ class AttioExtractOperator(BaseOperator):
             if value is not None:
                 options[name] = value
         client_config = AttioHook(self.attio_conn_id).get_conn()
-        self.log.info("Extracting Attio meetings (%s) to %s", query.describe(), self.output_path)
-        report = extract_to_path(
-            self.output_path, format="parquet", config=ExtractConfig(**options), client_config=client_config
-        )
+        self.log.info("Extracting Attio meetings (%s) to %s", query.describe(), redact(self.output_path))
+        if looks_like_url(self.output_path):
+            options.pop("resume")  # a database run is one transaction: nothing to resume
+            report = extract_to_database(
+                self.output_path, table=self.table, write_mode=self.write_mode, config=ExtractConfig(**options),
+                client_config=client_config,
+            )
+        else:
+            report = extract_to_path(
+                self.output_path, format="parquet", config=ExtractConfig(**options), client_config=client_config
+            )
         result = jsonable(report.to_dict())
         self.log.info(
             "Extracted %s meetings in %s pages (%s requests, %s retries, %s rate limited) to %s",
             result.get("rows"), result.get("pages"), result.get("requests"), result.get("retries"),
-            result.get("rate_limited"), self.output_path,
+            result.get("rate_limited"), redact(self.output_path),
         )
         return result
 

@@ -71,6 +71,8 @@ from connector import (
     load_file,
     meetings_to_pandas,
 )
+from connector.destinations import extract_to_database
+from connector.schema import meeting_arrow_schema
 
 from ._common import jsonable, parse_bound
 
@@ -220,6 +222,9 @@ def meetings_asset(
     batch_size: int | None = None,
     resource_key: str = "attio",
     window: str | None = None,
+    destination: str | None = None,
+    destination_table: str = "meetings",
+    write_mode: str = "replace-window",
     **asset_kwargs: Any,
 ) -> AssetsDefinition:
     """An asset of Attio meetings.
@@ -231,12 +236,15 @@ def meetings_asset(
     partitioned: each meeting in exactly one partition; all-day ones by 00:00 in the partitions'
     timezone) or, with ``window="overlap"`` (the default unpartitioned), every meeting overlapping it
     (Attio's semantics: one crossing midnight is in both days). ``query`` sets the other filters
-    (participants, linked record, page size). Other keyword arguments go to ``@asset`` (``group_name``,
-    ``key_prefix``, ``io_manager_key``, ``deps``, ...).
+    (participants, linked record, page size). ``destination``, a database URL (``duckdb:///...``,
+    ``postgresql://...``; the password from PGPASSWORD or ~/.pgpass), writes ``destination_table`` there instead of
+    ``path`` with ``write_mode`` (default ``replace-window``: the rows starting in the partition's window are
+    replaced, so re-materializing a partition leaves it exact; needs ``window="start"``). Other keyword
+    arguments go to ``@asset`` (``group_name``, ``key_prefix``, ``io_manager_key``, ``deps``, ...).
     """
     if output not in ("parquet", "table", "dataframe"):
         raise ConfigError(f"output must be 'parquet', 'table' or 'dataframe', got {output!r}")
-    if output == "parquet" and not path:
+    if output == "parquet" and not path and not destination:
         raise ConfigError("output='parquet' needs a path, e.g. 'data/meetings/{partition_key}.parquet'")
     if partitions_def is not None and not isinstance(partitions_def, TimeWindowPartitionsDefinition):
         raise ConfigError("partitions_def must be a time-window partitioning (Daily/Hourly/Weekly/Monthly...)")
@@ -261,6 +269,14 @@ def meetings_asset(
         meeting_query = _window(context, base, config)
         extract_config = ExtractConfig(query=meeting_query, **options)
         context.log.info(f"extracting Attio meetings with filters {meeting_query.describe()}")
+        if destination:
+            report = extract_to_database(
+                destination, table=destination_table, write_mode=write_mode, config=extract_config,
+                client_config=resource.client_config(),
+            )
+            metadata = _extract_metadata(report, meeting_arrow_schema(), meeting_query)
+            metadata["destination"] = MetadataValue.text(str(report.output))
+            return MaterializeResult(metadata=metadata)
         if output == "parquet":
             target = str(path).format(partition_key=_partition_label(context), name=name)
             report = extract_to_path(target, format="parquet", config=extract_config, client_config=resource.client_config())

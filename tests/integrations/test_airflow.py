@@ -252,3 +252,19 @@ def test_connection_extra_rate_limit_url_shares_the_budget() -> None:
                       extra=json.dumps({"rate_limit_url": "redis://:pw-777@redis:6379/0"}))
     config = client_config_from_connection(conn)
     assert config.rate_limit_url == "redis://:pw-777@redis:6379/0" and "pw-777" not in repr(config)
+def test_extract_operator_replaces_its_window_in_a_database(attio_connection: EmulatorThread, tmp_path: Path,
+                                                             starting_in: Any, busiest: Any) -> None:
+    import duckdb
+
+    meetings = attio_connection.emulator.store.all_meetings()
+    day = busiest(meetings)
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    end = start + timedelta(days=1)
+    path = tmp_path / "warehouse.duckdb"
+    op = AttioExtractOperator(task_id="x", output_path=f"duckdb://{path}", ends_from=start.isoformat(),
+                              starts_before=end.isoformat(), table="attio.meetings")
+    for _ in range(2):  # the default write mode, replace-window: a re-run leaves the day exact
+        report = op.execute({})
+        with duckdb.connect(str(path), read_only=True) as con:
+            ids = {r[0] for r in con.execute("SELECT meeting_id FROM attio.meetings").fetchall()}
+        assert ids == set(starting_in(meetings, start, end)) and report["rows"] == len(ids) > 0

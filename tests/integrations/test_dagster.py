@@ -210,3 +210,21 @@ def test_workspace_meetings_asset_partitions_workspace_by_day(tmp_path: Path, st
             assert metadata["workspace"].value == name
     with pytest.raises(ConfigError, match="distinct"):
         workspace_meetings_asset(workspaces=["a", "a"], path="x", start_date="2024-01-01")
+def test_partition_materializes_into_a_database_with_replace_window(sample: Any, emulator: EmulatorThread,
+                                                                    tmp_path: Path, instance: Any,
+                                                                    starting_in: Any, busiest: Any) -> None:
+    import duckdb
+    from dagster import DailyPartitionsDefinition
+
+    meetings = emulator.emulator.store.all_meetings()
+    day = busiest(meetings)
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    path = tmp_path / "warehouse.duckdb"
+    asset_def = meetings_asset(name="attio_db", destination=f"duckdb://{path}",
+                               partitions_def=DailyPartitionsDefinition(start_date="2024-01-01"))
+    for _ in range(2):  # re-materializing the partition leaves its rows exact
+        result = materialize([asset_def], resources=sample.resources, partition_key=day.isoformat(), instance=instance)
+        assert result.success
+        with duckdb.connect(str(path), read_only=True) as con:
+            ids = {r[0] for r in con.execute("SELECT meeting_id FROM meetings").fetchall()}
+        assert ids == set(starting_in(meetings, start, start + timedelta(days=1))) and ids

@@ -1,0 +1,173 @@
+"""DuckDB: meetings into a table of a DuckDB file, by DuckDB's own Arrow scan (no row-by-row INSERT).
+
+Types: instants ``TIMESTAMP WITH TIME ZONE`` (DuckDB keeps microseconds with a time zone, so Attio's
+nanoseconds are cut to microseconds), dates ``DATE``, ``participants`` and ``linked_records`` DuckDB's native
+``STRUCT(...)[]`` (LIST of STRUCT). The run is one transaction on the file (see :mod:`.base`); DuckDB lets
+one process at a time open a file for writing, so the file is busy for other processes while the extract runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ..errors import ConfigError, DestinationError
+from .base import Column, DatabaseSink, scalar_kind, stored_batch
+from .urls import DatabaseURL, TableName, parse_database_url
+
+__all__ = ["DuckDBSink"]
+
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
+_BATCH = "_connector_batch"
+
+
+def _duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError:
+        raise ConfigError(
+            "a duckdb:// output needs the duckdb extra: pip install 'connector[duckdb]'"
+        ) from None
+    return duckdb
+
+
+_SCALARS = {
+    "string": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamptz": "TIMESTAMP WITH TIME ZONE",
+    "timestamp": "TIMESTAMP",
+    "int64": "BIGINT",
+    "int32": "INTEGER",
+    "float64": "DOUBLE",
+}
+
+
+def duckdb_type(kind: pa.DataType) -> str:
+    """DuckDB's type for an Arrow type, spelled as ``information_schema.columns`` shows it."""
+    scalar = scalar_kind(kind)
+    if scalar is not None:
+        return _SCALARS[scalar]
+    if pa.types.is_struct(kind):
+        fields = ", ".join(
+            f"{f.name if _PLAIN.match(f.name) else chr(34) + f.name + chr(34)} {duckdb_type(f.type)}"
+            for f in kind
+        )
+        return f"STRUCT({fields})"
+    return duckdb_type(kind.value_type) + "[]"
+
+
+class DuckDBSink(DatabaseSink):
+    """Write the extract into ``table`` of the DuckDB file of ``url`` (``duckdb:///path.duckdb``), with a write mode."""
+
+    format = "duckdb"
+
+    def __init__(
+        self, url: str | DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace"
+    ) -> None:
+        parsed = parse_database_url(url) if isinstance(url, str) else url
+        if parsed is None or parsed.kind != "duckdb":
+            raise ConfigError(f"{url!r} is not a duckdb:// URL")
+        super().__init__(parsed, table, write_mode)
+        assert parsed.path is not None
+        self.path = Path(parsed.path)
+        self._catalog = ""  # the file's catalog name, known once connected
+        self._duckdb = _duckdb()
+
+    def _connect(self) -> Any:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._duckdb.connect(str(self.path))
+        self._catalog = conn.execute("SELECT current_database()").fetchone()[0].replace('"', '""')
+        return conn
+
+    def check_destination(self, schema: pa.Schema | None = None) -> None:
+        """Refuse an incompatible table or a file in use; a file that does not exist yet is not created here."""
+        if self.path.is_dir():
+            raise DestinationError(
+                f"{self.target}: {self.path} is a folder, not a DuckDB file; nothing was changed"
+            )
+        if self.path.exists():
+            super().check_destination(schema)
+
+    def _table_sql(self) -> str:
+        # Qualified by the catalog: a file named attio.duckdb is catalog "attio", which a schema "attio" would clash with.
+        return f'{self._schema_sql()}."{self.table.table}"'
+
+    def _schema_sql(self) -> str:
+        return f'"{self._catalog}"."{self.table.schema or "main"}"'
+
+    def _execute(self, sql: str) -> None:
+        self._conn.execute(sql)
+
+    def _rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, params or []).fetchall()
+
+    def _existing(self) -> tuple[list[Column], str | None] | None:
+        schema = self.table.schema or "main"
+        found = self._rows(
+            "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? "
+            "AND table_name = ?",
+            [schema, self.table.table],
+        )
+        if not found:
+            return None
+        columns = self._rows(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
+            "AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, self.table.table],
+        )
+        return [Column(n, t) for n, t in columns], found[0][0]
+
+    def _column_type(self, field: pa.Field) -> str:
+        return duckdb_type(field.type)
+
+    def _begin(self) -> None:
+        self._conn.begin()
+
+    def _commit(self) -> None:
+        self._conn.commit()
+
+    def _rollback(self) -> None:
+        self._conn.rollback()
+
+    def _ingest(self, batch: pa.RecordBatch) -> None:
+        self._conn.register(_BATCH, stored_batch(batch))
+        try:
+            self._conn.execute(f"INSERT INTO {self._table_sql()} BY NAME SELECT * FROM {_BATCH}")
+        finally:
+            self._conn.unregister(_BATCH)
+
+    def _delete_ids(self, batch: pa.RecordBatch) -> None:
+        ids = pa.table({"meeting_id": batch.column("meeting_id")})
+        self._conn.register(_BATCH, ids)
+        try:
+            self._conn.execute(
+                f"DELETE FROM {self._table_sql()} WHERE meeting_id IN (SELECT meeting_id FROM {_BATCH})"
+            )
+        finally:
+            self._conn.unregister(_BATCH)
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        duckdb = self._duckdb
+        if isinstance(exc, duckdb.IOException):
+            text = str(exc)
+            if "lock" in text.lower():
+                reason = (
+                    "the file is in use by another process (DuckDB lets one process write a file at a time)"
+                )
+            elif isinstance(exc.__cause__, PermissionError) or "permission" in text.lower():
+                reason = "no permission to write the file"
+            else:
+                reason = text.splitlines()[0]
+            return DestinationError(f"{self.target}: {reason}; nothing was changed")
+        if isinstance(exc, PermissionError):
+            return DestinationError(
+                f"{self.target}: no permission to write {os.fspath(self.path)}; nothing was changed"
+            )
+        if isinstance(exc, duckdb.Error):
+            return DestinationError(f"{self.target}: {str(exc).splitlines()[0]}; nothing was changed")
+        return exc
