@@ -87,13 +87,18 @@ def test_an_unknown_output_scheme_lists_every_supported_one(capsys: pytest.Captu
     assert "a local path" in line
 
 
-def test_an_unknown_input_scheme_lists_only_stores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unknown_input_scheme_lists_only_stores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mapping = tmp_path / "m.toml"
     mapping.write_text("")
     assert main(["load", "mysql://db/m.csv", "--mapping", str(mapping), "--emulator"]) == 2
     line = one_line(capsys)
-    assert "INPUT mysql://db/m.csv: unknown URL scheme mysql:// (hint: use a local path or one of s3://" in line
+    assert (
+        "INPUT mysql://db/m.csv: unknown URL scheme mysql:// (hint: use a local path or one of s3://" in line
+    )
     assert "duckdb://" not in line and "postgresql://" not in line
+
 
 def test_database_flags_on_a_file_output_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

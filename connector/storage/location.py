@@ -102,7 +102,9 @@ class StoreLocation:
             # --output also takes database URLs (the CLI routes those before this parse)
             known = list(SCHEMES) + (list(DUCKDB_SCHEMES + POSTGRES_SCHEMES) if what == "--output" else [])
             listed = ", ".join(f"{s}://" for s in known)
-            raise _refused(f"{what} {url}: unknown URL scheme {scheme}://", f"use a local path or one of {listed}")
+            raise _refused(
+                f"{what} {url}: unknown URL scheme {scheme}://", f"use a local path or one of {listed}"
+            )
         if parts.query or parts.fragment or "?" in url or "#" in url:
             raise _refused(
                 f"{what}: an object-store URL takes no ?query or #fragment",
