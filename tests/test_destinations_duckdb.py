@@ -78,6 +78,28 @@ def test_bad_urls_are_exit_2(output: str, message: str, capsys: pytest.CaptureFi
     assert message in line and "secret-pw" not in line
 
 
+def test_an_unknown_output_scheme_lists_every_supported_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("--output", "mysql://u@db/x") == 2
+    line = one_line(capsys)
+    assert "--output mysql://u@db/x: unknown URL scheme mysql://" in line
+    for scheme in ("s3", "gs", "az", "duckdb", "postgresql"):
+        assert f" {scheme}://" in line, scheme
+    assert "a local path" in line
+
+
+def test_an_unknown_input_scheme_lists_only_stores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text("")
+    assert main(["load", "mysql://db/m.csv", "--mapping", str(mapping), "--emulator"]) == 2
+    line = one_line(capsys)
+    assert (
+        "INPUT mysql://db/m.csv: unknown URL scheme mysql:// (hint: use a local path or one of s3://" in line
+    )
+    assert "duckdb://" not in line and "postgresql://" not in line
+
+
 def test_database_flags_on_a_file_output_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -322,6 +322,8 @@ def test_dry_run_prints_the_plan_and_sends_nothing(
     assert report["plan_sample"]["delete"] == ["s-10", "s-9"]
     lines = by_ref(results(tmp_path / "plan.csv"))
     assert lines["s-3"]["error"] == "dry run: would replace (title changed)"
+    notes = [line["error"] for line in lines.values()]
+    assert notes.count("dry run: unchanged, nothing to send") == 5
     assert lines["s-9"]["row_number"] == "" and lines["s-9"]["old_meeting_id"]
     assert emu.emulator.stats.requests == 0
     assert (tmp_path / "m.ledger.sqlite").read_bytes() == ledger

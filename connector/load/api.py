@@ -212,7 +212,8 @@ def _dry_run(
                     elif config.sync:
                         step, meeting_id, what = plan.classify(item)
                         planned(step, item.key)
-                        note = f"dry run: would {step}" + (f" ({what})" if what else "")
+                        verb = "unchanged, nothing to send" if step == "unchanged" else f"would {step}"
+                        note = f"dry run: {verb}" + (f" ({what})" if what else "")
                         results.write(RowResult(item.row_number, item.key, "skipped", meeting_id, note))
                         continue
                     else:

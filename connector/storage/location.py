@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..destinations.urls import DUCKDB_SCHEMES, POSTGRES_SCHEMES
 from ..errors import ConfigError, ConnectorError, TransportError
 
 __all__ = [
@@ -98,9 +99,11 @@ class StoreLocation:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in SCHEMES:
-            known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "abfs"))
+            # --output also takes database URLs (the CLI routes those before this parse)
+            known = list(SCHEMES) + (list(DUCKDB_SCHEMES + POSTGRES_SCHEMES) if what == "--output" else [])
+            listed = ", ".join(f"{s}://" for s in known)
             raise _refused(
-                f"{what} {url}: unknown URL scheme {scheme}://", f"use a local path or one of {known}"
+                f"{what} {url}: unknown URL scheme {scheme}://", f"use a local path or one of {listed}"
             )
         if parts.query or parts.fragment or "?" in url or "#" in url:
             raise _refused(
