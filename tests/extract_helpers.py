@@ -6,8 +6,14 @@ here from the meeting dicts, so that the tests compare two separate implementati
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import subprocess
+import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -145,3 +151,18 @@ def some_filters(meetings: list[dict[str, Any]]) -> dict[str, Any]:
     mid = datetime.fromtimestamp(starts[len(starts) // 2] // 10**9, UTC)
     late = datetime.fromtimestamp(starts[(len(starts) * 3) // 4] // 10**9, UTC)
     return {"top": top, "second": second, "rare": rare, "deal": deal, "mid": mid, "late": late}
+
+
+def kill_once_committed(proc: subprocess.Popen[Any], checkpoint: Path, rows: int, timeout: float = 60) -> None:
+    """SIGKILL ``proc`` once its checkpoint records at least ``rows`` committed rows (fails if it exits first)."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:  # poll the checkpoint until enough rows are committed
+            if checkpoint.exists() and sum(w["rows"] for w in json.loads(checkpoint.read_text())["windows"]) >= rows:
+                break
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL

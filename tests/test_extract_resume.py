@@ -16,7 +16,7 @@ import anyio
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from extract_helpers import assert_table_matches, brute_force, client_config
+from extract_helpers import assert_table_matches, brute_force, client_config, kill_once_committed
 
 from connector import AttioClient, MeetingQuery, RetryPolicy
 from connector.cli import main
@@ -149,17 +149,7 @@ def test_sigkill_midway_then_resume(make_emulator: Any, tmp_path: Path, monkeypa
     env = {**os.environ, "ATTIO_API_KEY": emu.token}
     proc = subprocess.Popen([sys.executable, "-m", "connector", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     checkpoint = default_checkpoint_path(out)
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:  # poll the checkpoint until some rows are committed
-            if checkpoint.exists() and sum(w["rows"] for w in json.loads(checkpoint.read_text())["windows"]) >= 60:
-                break
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_once_committed(proc, checkpoint, 60)
     assert not out.exists()
     monkeypatch.setenv("ATTIO_API_KEY", emu.token)
     assert main([*args, "--resume"]) == 0

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from extract_helpers import assert_table_matches, brute_force, client_config
+from extract_helpers import assert_table_matches, brute_force, client_config, kill_once_committed
 from objectstore_helpers import S3, SECRET, moto_fixture, s3_fixture  # noqa: F401 - fixtures
 
 from connector import AttioClient, MeetingQuery
@@ -164,20 +162,7 @@ def test_sigkill_then_resume_leaves_nothing_at_the_key_then_all(
     )
     checkpoint = default_checkpoint_path(ObjectStoreSink(url).path)
     assert checkpoint.is_relative_to(s3.scratch)  # the checkpoint lives in local scratch, not in the store
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:  # poll the checkpoint until some rows are committed
-            if (
-                checkpoint.exists()
-                and sum(w["rows"] for w in json.loads(checkpoint.read_text())["windows"]) >= 60
-            ):
-                break
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_once_committed(proc, checkpoint, 60)
     assert s3.keys() == []
     resumed = subprocess.run(
         [sys.executable, "-m", "connector", *args, "--resume", "--json"],
