@@ -29,7 +29,8 @@ from .urls import DatabaseURL, TableName, parse_database_url
 __all__ = ["DuckDBSink"]
 
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
-MEMORY_LIMIT = "64MB"  # DuckDB's buffer pool for the run; more only grows RSS (the load is a stream of appends)
+# DuckDB's buffer pool for the run: more only grows RSS (the load is a stream of appends).
+MEMORY_LIMIT = "64MB"
 
 
 def _duckdb() -> Any:
