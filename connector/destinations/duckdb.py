@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..errors import ConfigError, DestinationError
-from .base import Column, DatabaseSink, scalar_kind, stored_batch
+from .base import Column, DatabaseSink, scalar_kind
 from .urls import DatabaseURL, TableName, parse_database_url
 
 __all__ = ["DuckDBSink"]
@@ -146,14 +146,13 @@ class DuckDBSink(DatabaseSink):
     def _rollback(self) -> None:
         self._conn.rollback()
 
-    def _ingest(self, batch: pa.RecordBatch) -> None:
-        table = stored_batch(batch)
+    def _ingest(self, table: pa.Table) -> None:
         if self._order is not None and self._order != table.column_names:
             table = table.select(self._order)  # an existing table's own column order
         self._conn.from_arrow(table).insert_into(self._table_sql())
 
-    def _delete_ids(self, batch: pa.RecordBatch) -> None:
-        ids = self._conn.from_arrow(pa.table({"meeting_id": batch.column("meeting_id")}))
+    def _delete_ids(self, table: pa.Table) -> None:
+        ids = self._conn.from_arrow(pa.table({"meeting_id": table.column("meeting_id")}))
         ids.query(
             "connector_ids",
             f"DELETE FROM {self._table_sql()} WHERE meeting_id IN (SELECT meeting_id FROM connector_ids)",
