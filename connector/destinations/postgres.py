@@ -239,7 +239,9 @@ class PostgresSink(DatabaseSink):
         )  # the statement is ours, not the user's: the server's reason is what tells
         low = text.lower()
         if state.startswith("28") or "password authentication failed" in low or "no password supplied" in low:
-            error = DestinationError(f"{self.target}: the server refused the login: {first}; nothing was changed")
+            error = DestinationError(
+                f"{self.target}: the server refused the login: {first}; nothing was changed"
+            )
             error.hint = "check the user and the password (PGPASSWORD, ~/.pgpass, or the URL)"
             return error
         if state == "3D000" or ("database" in low and "does not exist" in low):

@@ -146,7 +146,9 @@ class TableName:
         """Parse ``--table``; a name that would need quoting in SQL is refused, saying why."""
         parts = text.split(".")
         if len(parts) > 2:
-            raise InvalidArgumentError("table", f"{text!r} has {len(parts) - 1} dots: give TABLE or SCHEMA.TABLE")
+            raise InvalidArgumentError(
+                "table", f"{text!r} has {len(parts) - 1} dots: give TABLE or SCHEMA.TABLE"
+            )
         roles = ("schema", "table") if len(parts) == 2 else ("table",)
         for role, part in zip(roles, parts, strict=True):
             why = _identifier_problem(part)
