@@ -5,12 +5,14 @@ nanoseconds are cut to microseconds), dates ``DATE``, ``participants`` and ``lin
 ``STRUCT(...)[]`` (LIST of STRUCT). The run is one transaction on the file (see :mod:`.base`); DuckDB lets
 one process at a time open a file for writing, so the file is busy for other processes while the extract runs.
 
-Memory: the run's connection sets DuckDB's ``memory_limit`` to :data:`MEMORY_LIMIT`, so the uncommitted rows
-of a long run go to the file as DuckDB fills row groups instead of staying in memory (measured with
-``bench/destinations.py``: 100k meetings, peak RSS of the extract 575 MB with DuckDB's default, which is
-80 % of the machine's memory). Each batch is scanned by DuckDB straight from Arrow and dropped: a batch
-registered as a view (``register``) stayed alive until COMMIT, ~1 KB a meeting. DuckDB's settings belong
-to the database instance, so another connection to the same file in the same process shares the limit.
+Memory: the run's connection sets DuckDB's ``memory_limit`` to :data:`MEMORY_LIMIT`, so the rows of the
+open transaction (~1.1 KB a meeting in DuckDB's memory) spill to DuckDB's temporary file instead of growing
+the process: measured with ``bench/destinations.py``, 100k meetings, peak RSS of the extract ~575 MB before
+(DuckDB's default limit is 80 % of the machine's memory; a batch registered as a view also stayed alive
+until COMMIT), ~310 MB at 64MB and ~283 MB at 32MB, about the Parquet extract's. The price is spilling:
+~2x the sink's CPU while writing (on its own threads, beside the fetch) and a slower COMMIT. DuckDB's
+settings belong to the database instance, so another connection to the same file in the same process
+shares the limit while the run lasts.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from .urls import DatabaseURL, TableName, parse_database_url
 __all__ = ["DuckDBSink"]
 
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")
-# DuckDB's buffer pool for the run: more only grows RSS (the load is a stream of appends).
-MEMORY_LIMIT = "64MB"
+# DuckDB's buffer pool for the run (measured in the module docstring); 400k meetings, replace and merge, run in it.
+MEMORY_LIMIT = "32MB"
 
 
 def _duckdb() -> Any:
