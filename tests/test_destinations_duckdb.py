@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from destination_helpers import duckdb_rows
 
 from connector import ClientConfig, ConfigError, ExtractConfig, InvalidArgumentError, MeetingQuery, RateLimits
 from connector.cli import main
@@ -126,6 +127,17 @@ def test_incompatible_table_is_exit_7_naming_the_columns(
     assert line.count("changed") == 1, line  # said once, not again by the hint
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT * FROM meetings").fetchall() == [("kept", None)]
+
+
+def test_an_existing_table_with_its_columns_in_another_order_is_written_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    assert run("--output", f"duckdb://{path}") == 0
+    with duckdb.connect(str(path)) as con:
+        names = [row[0] for row in con.execute("DESCRIBE meetings").fetchall()]
+        shuffled = ", ".join(f'"{name}"' for name in reversed(names))
+        con.execute(f"CREATE TABLE reordered AS SELECT {shuffled} FROM meetings WHERE false")
+    assert run("--output", f"duckdb://{path}", "--table", "reordered", "--write-mode", "merge") == 0
+    assert duckdb_rows(path, "reordered") == duckdb_rows(path) and len(duckdb_rows(path)) == 300
 
 
 def _holder(path: Path) -> subprocess.Popen[str]:
