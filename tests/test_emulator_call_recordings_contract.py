@@ -149,6 +149,15 @@ def test_post_200_400_404(raw, recordings) -> None:
     assert missing["message"] == "The referenced meeting was not found."
 
 
+def test_post_403_quota_exceeded(make_emulator, make_raw) -> None:
+    emu = make_emulator(recording_quota=1)
+    raw = make_raw(emu)
+    mid = emu.emulator.call_recordings.store.all_recordings(False)[0]["id"]["meeting_id"]
+    check(LIST, "POST", raw.request("POST", url(mid), body=NEW))
+    doc = check(LIST, "POST", raw.request("POST", url(mid), body=NEW))
+    assert (doc["status_code"], doc["code"]) == (403, "quota_exceeded")
+
+
 def test_delete_204_and_404(raw, recordings) -> None:
     rec = recordings[0]
     path = url(rec["id"]["meeting_id"], rec["id"]["call_recording_id"])

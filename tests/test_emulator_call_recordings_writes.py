@@ -355,3 +355,16 @@ def test_a_create_whose_answer_is_lost_may_have_happened(emulator, raw, fault, c
     except (OSError, http.client.HTTPException):  # a dropped connection, an answer cut off
         pass
     assert len(raw.list_all(path(mid))) == before + carried_out
+
+
+def test_creates_beyond_the_quota_are_403_quota_exceeded(make_emulator, make_raw) -> None:
+    emu = make_emulator(recording_quota=2)
+    raw = make_raw(emu)
+    mid = meeting_id(emu)
+    made = [create(raw, mid, {}) for _ in range(2)]
+    resp = raw.request("POST", path(mid), body={"data": {}})
+    assert resp.status == 403
+    assert (resp.json()["type"], resp.json()["code"]) == ("auth_error", "quota_exceeded")
+    # seeded recordings do not count; a deleted one frees its place
+    assert raw.request("DELETE", path(mid, made[0]["id"]["call_recording_id"])).status == 204
+    create(raw, mid, {})

@@ -7,7 +7,8 @@ and ``video_url``, ``POST`` creates one (at most 4,000 segments; ``video_url`` h
 ``TRANSCRIPT_PAGE`` at a time. Reads need ``meeting:read`` and ``call_recording:read``; POST and
 DELETE need ``call_recording:read-write`` instead. Reads count against the read budget, POST and DELETE
 against the write budget, and POST also against a budget of its own (``recording_write_rate``,
-Attio's 1 request/s). An unknown meeting is 404 ``not_found`` on every path; a path ID that is not a
+Attio's 1 request/s); beyond ``recording_quota`` recordings made through the API, a create is 403
+``quota_exceeded``. An unknown meeting is 404 ``not_found`` on every path; a path ID that is not a
 UUID is 400 ``validation_type``. Errors carry ``status_code`` (snake case) only.
 """
 
@@ -26,7 +27,7 @@ from aiohttp import web
 from .auth import token_actor_id, token_from_header
 from .ratelimit import WindowLimiter
 from .recordings import MAX_SEGMENTS, Recording, RecordingStore, raw_transcript
-from .responses import invalid, json_response, not_found
+from .responses import error, invalid, json_response, not_found
 from .validation import Invalid, body_data, field_error, is_uuid
 
 if TYPE_CHECKING:
@@ -101,6 +102,14 @@ class RecordingApi:
             segments = parse_create(body)
         except Invalid as exc:
             return invalid(exc)
+        quota = self.config.recording_quota
+        if quota and self.store.created_count() >= quota:
+            return error(
+                403,
+                "auth_error",
+                "quota_exceeded",
+                f"The workspace has reached its quota of {quota} call recordings created through the API.",
+            )
         token = token_from_header(request.headers.get("Authorization")) or ""
         rec = self.store.add(meeting_id, segments, token_actor_id(token))
         return json_response(200, {"data": self.store.summary(rec, "processing")})
