@@ -53,11 +53,11 @@ class RecordingApi:
         self.create_limiter = WindowLimiter(self.config.recording_write_rate)
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get(LIST_ROUTE, self.list, allow_head=False)
-        app.router.add_post(LIST_ROUTE, self.create)
-        app.router.add_get(ONE_ROUTE, self.get, allow_head=False)
-        app.router.add_delete(ONE_ROUTE, self.delete)
-        app.router.add_get(TRANSCRIPT_ROUTE, self.transcript, allow_head=False)
+        app.router.add_get(LIST_ROUTE, self.list_recordings, allow_head=False)
+        app.router.add_post(LIST_ROUTE, self.create_recording)
+        app.router.add_get(ONE_ROUTE, self.get_recording, allow_head=False)
+        app.router.add_delete(ONE_ROUTE, self.delete_recording)
+        app.router.add_get(TRANSCRIPT_ROUTE, self.get_transcript, allow_head=False)
 
     def policy(self, method: str) -> tuple[tuple[str, ...], tuple[WindowLimiter, ...]]:
         """The scopes a request needs and the budgets it uses beyond the read or write one."""
@@ -66,7 +66,7 @@ class RecordingApi:
         return WRITE_SCOPES, (self.create_limiter,) if method == "POST" else ()
 
     # ---- handlers ---------------------------------------------------------------------------
-    async def list(self, request: web.Request) -> web.Response:
+    async def list_recordings(self, request: web.Request) -> web.Response:
         meeting_id = self._meeting(
             request, f'Meeting with ID "{request.match_info["meeting_id"]}" was not found.'
         )
@@ -87,13 +87,13 @@ class RecordingApi:
             200, {"data": [self.store.summary(r) for r in page], "pagination": {"next_cursor": cursor}}
         )
 
-    async def get(self, request: web.Request) -> web.Response:
+    async def get_recording(self, request: web.Request) -> web.Response:
         rec = self._recording(request)
         if isinstance(rec, web.Response):
             return rec
         return json_response(200, {"data": self.store.detail(rec)})
 
-    async def create(self, request: web.Request) -> web.Response:
+    async def create_recording(self, request: web.Request) -> web.Response:
         body = await request.read()
         meeting_id = self._meeting(request, "The referenced meeting was not found.")
         if isinstance(meeting_id, web.Response):
@@ -114,14 +114,14 @@ class RecordingApi:
         rec = self.store.add(meeting_id, segments, token_actor_id(token))
         return json_response(200, {"data": self.store.summary(rec, "processing")})
 
-    async def delete(self, request: web.Request) -> web.StreamResponse:
+    async def delete_recording(self, request: web.Request) -> web.StreamResponse:
         rec = self._recording(request, "The referenced call recording was not found.")
         if isinstance(rec, web.Response):
             return rec
         self.store.delete(rec)
         return web.Response(status=204)
 
-    async def transcript(self, request: web.Request) -> web.Response:
+    async def get_transcript(self, request: web.Request) -> web.Response:
         """Deprecated ``GET …/transcript``: TRANSCRIPT_PAGE segments a page; ``raw_transcript`` is the
         whole text on every page; a recording without a transcript answers one empty page."""
         rec = self._recording(request)
