@@ -195,7 +195,10 @@ def test_interrupted_extract_of_far_meetings_resumes_exactly(
             return await extract(client, config, ParquetSink(out))
 
     with pytest.raises(Interrupt):
-        anyio.run(run, ExtractConfig(query=query, slices=3, batch_size=5, progress=stop_once_a_far_position_is_saved))
+        anyio.run(
+            run,
+            ExtractConfig(query=query, slices=3, batch_size=5, progress=stop_once_a_far_position_is_saved),
+        )
     assert min(saved_positions()) < 0  # start keys before 1970 (here 1600) are saved in the checkpoint
     report = anyio.run(run, ExtractConfig(query=query, slices=3, resume=True))
     assert 0 < report.resumed_rows < report.rows
