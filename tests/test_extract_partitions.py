@@ -110,6 +110,22 @@ def test_a_run_of_one_workspace_leaves_the_other_byte_for_byte(
     )
 
 
+def test_months_outermost_is_the_same_data_the_other_way_round(
+    two: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "lake"
+    for workspace in (ACME, GLOBEX):
+        assert (
+            extract(two, workspace.token, monkeypatch, folder, "--partition-by", "start_month,workspace_id")
+            == 0
+        )
+    names = list(parts(folder))
+    assert names and all(n.startswith("start_month=") and "/workspace_id=" in n for n in names)
+    table = ds.dataset(folder, format="parquet", partitioning="hive").to_table()
+    assert table.num_rows == ACME.meetings + GLOBEX.meetings
+    assert len(set(table.column("meeting_id").to_pylist())) == table.num_rows
+
+
 def test_workspace_id_alone_merges_a_partial_run(
     two: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
