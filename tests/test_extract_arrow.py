@@ -7,11 +7,12 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from connector.errors import SchemaError
-from connector.extract.arrow import MeetingConverter, concat_batches, start_keys
+from connector.extract.arrow import MeetingConverter, boolean_array, concat_batches, start_keys
 from connector.schema import meeting_arrow_schema
 
 EXAMPLE: dict[str, Any] = {
@@ -132,6 +133,27 @@ def test_start_keys_judge_all_day_in_the_query_timezone() -> None:
     assert utc[0] == tokyo[0] == int(datetime(2027, 11, 27, 19, tzinfo=UTC).timestamp()) * 1000
     assert utc[1] == int(datetime(2027, 11, 27, tzinfo=UTC).timestamp()) * 1000
     assert tokyo[1] == int(datetime(2027, 11, 26, 15, tzinfo=UTC).timestamp()) * 1000
+
+
+def test_start_keys_of_a_slice_read_its_own_rows() -> None:
+    # Keys are read from the columns' buffers: a batch that is a slice of another (an offset into them,
+    # validity bits that do not start on a byte) must give its own rows' keys.
+    meetings = [EXAMPLE if i % 3 else all_day() for i in range(19)]
+    whole = MeetingConverter().convert(meetings)
+    for tz in ("UTC", "Asia/Tokyo"):
+        keys = start_keys(whole, tz)
+        for offset in (0, 1, 5, 9):
+            part = whole.slice(offset, 7)
+            assert start_keys(part, tz).tolist() == keys[offset : offset + 7].tolist()
+            assert start_keys(part, tz).tolist() == [int(start_keys(whole.slice(i, 1), tz)[0]) for i in range(offset, offset + 7)]
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 200])
+def test_boolean_array_is_the_mask(n: int) -> None:
+    mask = [bool(i % 3) for i in range(n)]
+    array = boolean_array(np.array(mask, dtype=bool))
+    assert array.type == pa.bool_()
+    assert array.to_pylist() == mask
 
 
 def test_concat_batches() -> None:

@@ -41,7 +41,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ..client import Cursors, MeetingReader
 from ..schema import SCHEMA_VERSION
-from .arrow import concat_batches
+from .arrow import boolean_array, concat_batches
 from .checkpoint import Checkpoint, WindowState
 from .config import ExtractConfig, query_filters
 from .progress import ProgressTracker
@@ -220,7 +220,7 @@ class ExtractRun:
                     if keep_before is not None:
                         mask &= keys < keep_before
                     if not mask.all():
-                        batch = batch.filter(pa.array(mask))
+                        batch = batch.filter(boolean_array(mask))
                 if batch.num_rows:
                     pending.append(batch)
                     added = batch.num_rows
