@@ -129,6 +129,19 @@ def test_incompatible_table_is_exit_7_naming_the_columns(
         assert con.execute("SELECT * FROM meetings").fetchall() == [("kept", None)]
 
 
+@pytest.mark.parametrize("content", [b"Event ID,Subject\nCAL-1,Renewal\n", b"not a database"])
+def test_a_file_that_is_not_a_duckdb_database_is_refused_and_kept(
+    content: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "meetings_export.csv"
+    path.write_bytes(content)
+    assert run("--output", f"duckdb://{path}") == 7
+    line = one_line(capsys)
+    assert f"{path} is not a DuckDB database" in line and "nothing was changed" in line, line
+    assert path.read_bytes() == content
+    assert sorted(tmp_path.iterdir()) == [path]
+
+
 def test_an_existing_table_with_its_columns_in_another_order_is_written_by_name(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     assert run("--output", f"duckdb://{path}") == 0

@@ -71,6 +71,13 @@ def duckdb_type(kind: pa.DataType) -> str:
     return duckdb_type(kind.value_type) + "[]"
 
 
+def _is_duckdb_file(path: Path) -> bool:
+    """Whether ``path`` starts with DuckDB's file header (the magic ``DUCK`` at byte 8)."""
+    # Some DuckDB builds open a CSV or other file without error and write nowhere, so the header is checked first.
+    with path.open("rb") as handle:
+        return handle.read(12)[8:12] == b"DUCK"
+
+
 class DuckDBSink(DatabaseSink):
     """Write the extract into ``table`` of the DuckDB file of ``url`` (``duckdb:///path.duckdb``), with a write mode."""
 
@@ -103,6 +110,10 @@ class DuckDBSink(DatabaseSink):
                 f"{self.target}: {self.path} is a folder, not a DuckDB file; nothing was changed"
             )
         if self.path.exists():
+            if self.path.stat().st_size and not _is_duckdb_file(self.path):
+                raise DestinationError(
+                    f"{self.target}: {self.path} is not a DuckDB database (another kind of file); nothing was changed"
+                )
             super().check_destination(schema)
 
     def _table_sql(self) -> str:
