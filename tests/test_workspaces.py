@@ -100,6 +100,21 @@ def test_extract_workspace_by_name(
     assert ACME.token not in capsys.readouterr().out
 
 
+def test_a_refused_workspace_token_names_its_variable(
+    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu = make_emulator(workspaces=(ACME, GLOBEX), read_rate=0)
+    config = _config_file(tmp_path, emu.url)
+    monkeypatch.setenv("ACME_ATTIO_TOKEN", "revoked-token")
+    monkeypatch.delenv("ATTIO_BASE_URL", raising=False)
+    out = str(tmp_path / "m.parquet")
+    assert main(["--config", str(config), "extract", "--workspace", "acme", "--output", out, "--quiet"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "401" in err[0], err
+    assert "hint: set ACME_ATTIO_TOKEN to a valid access token" in err[0] and "ATTIO_API_KEY" not in err[0]
+    assert "revoked-token" not in err[0]
+
+
 def test_unknown_or_unconfigured_workspace_is_one_line_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

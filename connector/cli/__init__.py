@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from ..config import TOKEN_ENV
 from ..errors import (
     ApiError,
+    AuthenticationError,
     ConfigError,
     ConnectorError,
     DestinationError,
@@ -141,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.verbose > 1:
             raise
-        return _report(_unwrap(exc))
+        return _report(_unwrap(exc), getattr(args, "token_env", None) or TOKEN_ENV)
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -151,10 +153,16 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
-def _report(exc: BaseException) -> int:
-    """Print one line for ``exc`` and return its exit code."""
+def _report(exc: BaseException, token_env: str = TOKEN_ENV) -> int:
+    """Print one line for ``exc`` and return its exit code; a refused token's hint names ``token_env``,
+    the variable it was read from (a workspace's or ``--token-env``'s)."""
     if isinstance(exc, ConnectorError):
-        print(f"error: {exc}{_hint(exc)}", file=sys.stderr)
+        hint = (
+            f" (hint: set {token_env} to a valid access token)"
+            if isinstance(exc, AuthenticationError)
+            else _hint(exc)
+        )
+        print(f"error: {exc}{hint}", file=sys.stderr)
         if isinstance(exc, ConfigError):
             return EXIT_USAGE
         if isinstance(exc, DestinationError):
