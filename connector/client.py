@@ -1,4 +1,4 @@
-"""``AttioClient``: the three meetings calls of Attio's API, async, on one session with shared limits.
+"""``AttioClient``: the meetings (and call-recording) calls of Attio's API, async, on one session with shared limits.
 
     async with AttioClient(ClientConfig.from_env()) as client:
         async for page in client.list_meetings(MeetingQuery(participants=("ana@acme.com",))):
@@ -31,6 +31,7 @@ from .config import ClientConfig
 from .errors import InvalidArgumentError, MalformedResponseError, PaginationError
 from .http import ClientStats, HttpTransport
 from .models import MEETINGS_PATH, MeetingQuery, is_valid_uuid, validate_linked_records, validate_meeting_body
+from .transcripts import call_recording_path, call_recordings_path, validate_transcript
 
 __all__ = ["AttioClient", "Cursors", "MeetingReader", "Page", "SyncAttioClient", "page_from_body"]
 
@@ -216,6 +217,56 @@ class AttioClient:
         path = _meeting_path(meeting_id)
         await self._http.request("DELETE", path, kind="write", retry_ambiguous=retry_ambiguous)
 
+    # ------------------------------------------------------------------ call recordings (load-recordings)
+    # Creates go through the "write-recordings" budget (Attio: 1 request/s for that endpoint); the
+    # reads through the shared read budget.
+
+    async def list_call_recordings(self, meeting_id: str, *, limit: int = 200) -> AsyncIterator[list[dict[str, Any]]]:
+        """Yield the meeting's call recordings a page at a time (without transcripts) until ``next_cursor``
+        is null; :class:`~connector.errors.NotFoundError` for an unknown meeting."""
+        path = call_recordings_path(meeting_id)
+        cursors = Cursors()
+        while True:
+            params = {"limit": str(limit)} | ({} if cursors.cursor is None else {"cursor": cursors.cursor})
+            body = await self._http.request("GET", path, kind="read", params=params)
+            recordings, pagination = _data(body, "GET", path), body.get("pagination")
+            if not isinstance(recordings, list) or not isinstance(pagination, dict) or "next_cursor" not in pagination:
+                raise MalformedResponseError("the answer lacks data[] or pagination.next_cursor", method="GET", path=path)
+            yield recordings
+            if not cursors.follow(pagination["next_cursor"]):
+                return
+
+    async def get_call_recording(self, meeting_id: str, call_recording_id: str) -> dict[str, Any]:
+        """One call recording with its ``transcript`` inline (or null); NotFoundError if there is none."""
+        path = call_recording_path(meeting_id, call_recording_id)
+        return _data(await self._http.request("GET", path, kind="read"), "GET", path)
+
+    async def create_call_recording(
+        self, meeting_id: str, transcript: Any, *, video_url: str | None = None, retry_ambiguous: bool = True
+    ) -> dict[str, Any]:
+        """Create a call recording on a meeting from its transcript; return the recording (``processing``).
+
+        The transcript is checked first (:func:`~connector.transcripts.validate_transcript`, nothing sent if
+        bad). Attio offers no idempotency key here: with ``retry_ambiguous=False`` an answer that may hide a
+        completed create is raised rather than retried, so that the caller can look before sending again.
+        """
+        path = call_recordings_path(meeting_id)
+        data: dict[str, Any] = {"transcript": validate_transcript(transcript)}
+        if video_url is not None:
+            data["video_url"] = video_url
+        answer = await self._http.request(
+            "POST", path, kind="write-recordings", json={"data": data}, retry_ambiguous=retry_ambiguous
+        )
+        return _data(answer, "POST", path)
+
+    async def delete_call_recording(
+        self, meeting_id: str, call_recording_id: str, *, retry_ambiguous: bool = True
+    ) -> None:
+        """Delete a call recording and its transcript; NotFoundError if there is none (also after a lost
+        answer to an earlier DELETE, which ``retry_ambiguous=False`` lets a caller tell apart)."""
+        path = call_recording_path(meeting_id, call_recording_id)
+        await self._http.request("DELETE", path, kind="write", retry_ambiguous=retry_ambiguous)
+
 
 def _meeting_path(meeting_id: str) -> str:
     if not isinstance(meeting_id, str) or not is_valid_uuid(meeting_id):
@@ -306,3 +357,25 @@ class SyncAttioClient:
     def delete_meeting(self, meeting_id: str, **kwargs: Any) -> None:
         """See :meth:`AttioClient.delete_meeting`."""
         return self._call(self._client.delete_meeting, meeting_id, **kwargs)
+
+    # ------------------------------------------------------------------ call recordings (load-recordings)
+
+    def list_call_recordings(self, meeting_id: str) -> list[dict[str, Any]]:
+        """Every call recording of a meeting, see :meth:`AttioClient.list_call_recordings`."""
+
+        async def collect() -> list[dict[str, Any]]:
+            return [rec async for page in self._client.list_call_recordings(meeting_id) for rec in page]
+
+        return self._call(collect)
+
+    def get_call_recording(self, meeting_id: str, call_recording_id: str) -> dict[str, Any]:
+        """See :meth:`AttioClient.get_call_recording`."""
+        return self._call(self._client.get_call_recording, meeting_id, call_recording_id)
+
+    def create_call_recording(self, meeting_id: str, transcript: Any, **kwargs: Any) -> dict[str, Any]:
+        """See :meth:`AttioClient.create_call_recording`."""
+        return self._call(self._client.create_call_recording, meeting_id, transcript, **kwargs)
+
+    def delete_call_recording(self, meeting_id: str, call_recording_id: str, **kwargs: Any) -> None:
+        """See :meth:`AttioClient.delete_call_recording`."""
+        return self._call(self._client.delete_call_recording, meeting_id, call_recording_id, **kwargs)

@@ -220,14 +220,17 @@ class RateLimits:
     """Client-side budgets: requests per second for reads and writes, and a cap on requests in flight.
 
     Attio publishes 100 reads/s and 25 writes/s; the defaults stay a little below (96 and 24). 0 turns a budget off.
+    Creating a call recording has a budget of its own, Attio's 1 request/s for that endpoint
+    (``recording_writes_per_second``); it is not taken from the write budget, whose default leaves that 1/s free.
     """
 
     reads_per_second: float = 96.0
     writes_per_second: float = 24.0
     max_in_flight: int = 32
+    recording_writes_per_second: float = 1.0
 
     def __post_init__(self) -> None:
-        for rate in (self.reads_per_second, self.writes_per_second):
+        for rate in (self.reads_per_second, self.writes_per_second, self.recording_writes_per_second):
             if not math.isfinite(rate) or rate < 0:
                 raise InvalidArgumentError("rate limit", f"must be 0 (off) or a positive number, got {rate!r}")
         if self.max_in_flight < 1:
