@@ -218,7 +218,7 @@ class RecordingsRun:
             return self._failed(
                 claim,
                 "rejected",
-                f"meeting {meeting_id} not found in Attio ({error_text(exc)})",
+                f"meeting {meeting_id} not found in Attio ({exc.status} {exc.code or 'not_found'})",
                 attempts,
                 maybe_sent,
                 n,
