@@ -413,7 +413,7 @@ def test_external_ref_through_the_meetings_ledger(
         encoding="utf-8",
     )
     results = tmp_path / "results.csv"
-    code, out, _ = run_cli(
+    code, _, _ = run_cli(
         emu, monkeypatch, capsys, str(folder), "--mapping", str(mapping), "--results", str(results)
     )
     assert code == 1
