@@ -22,12 +22,16 @@ from typing import Any
 import pytest
 from conftest import RawClient
 from load_helpers import meeting_rows, write_rows
+from redis_helpers import RedisServer, redis_server
 
 from connector.cli import main
 from connector.client import SyncAttioClient
 from connector.config import ClientConfig, RateLimits, Secret
 from connector.load.recordings.inputs import RecordingInput, read_inputs
 from connector.load.recordings.mapping import load_recordings_mapping
+from connector.ratelimit import budget_key
+
+__all__ = ["redis_server"]  # the fixture, imported for pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Rate limits off on both sides (the 1/s budget has its own test below); no seeded recordings unless asked.
@@ -474,3 +478,19 @@ def test_client_create_validates_before_sending_and_delete_removes(make_emulator
         ]
         client.delete_call_recording(meeting, rid)
         assert client.list_call_recordings(meeting) == []
+
+
+def test_creates_take_their_own_budget_in_the_shared_redis(
+    make_emulator: Any, redis_server: RedisServer
+) -> None:
+    import redis
+
+    emu = make_emulator(**FAST)
+    meeting = meeting_ids(emu)[0]
+    config = ClientConfig(token=Secret(emu.token), base_url=emu.url, rate_limit_url=redis_server.url)
+    segment = {"speech": "hi", "start_time": 0.0, "end_time": 1.0, "speaker": {"name": "A"}}
+    with SyncAttioClient(config) as client:
+        client.create_call_recording(meeting, [segment])
+    key = budget_key(emu.url, emu.token)
+    keys = {k.decode() for k in redis.Redis.from_url(redis_server.url).keys(f"{key}:*")}
+    assert keys == {f"{key}:write-recordings"}  # the create used its own bucket, not the write one

@@ -69,7 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--recording-rate",
         type=rate,
         metavar="R",
-        help="client budget for creating call recordings, requests/s (default 1, Attio's limit for that endpoint)",
+        help="client budget for creating call recordings, requests/s (default 0.95, below Attio's 1/s for that endpoint)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     add_client_options(parser)
