@@ -11,16 +11,15 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import RawClient
+from extract_helpers import kill_when
 from load_helpers import meeting_rows, write_rows
 from redis_helpers import RedisServer, redis_server
 
@@ -132,6 +131,25 @@ def run_cli(
     return code, out.out, out.err
 
 
+def load_calls(
+    emu: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    *extra: str,
+    verbose: bool = False,
+) -> tuple[int, str, str]:
+    """The CLI on ``make_inputs``' folder and mapping, results in ``tmp_path/results.csv``."""
+    args = [
+        str(tmp_path / "calls"),
+        "--mapping",
+        str(tmp_path / "recordings.toml"),
+        "--results",
+        str(tmp_path / "results.csv"),
+    ]
+    return run_cli(emu, monkeypatch, capsys, *args, *extra, verbose=verbose)
+
+
 def results_of(path: Path) -> dict[str, dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -162,16 +180,7 @@ def test_created_recordings_equal_the_input_transcripts_and_a_rerun_sends_nothin
     raw = RawClient(emu.url, emu.token)
     mapping = make_inputs(tmp_path / "calls", meeting_ids(emu), 3)
     results = tmp_path / "results.csv"
-    code, out, err = run_cli(
-        emu,
-        monkeypatch,
-        capsys,
-        str(tmp_path / "calls"),
-        "--mapping",
-        str(mapping),
-        "--results",
-        str(results),
-    )
+    code, out, err = load_calls(emu, monkeypatch, capsys, tmp_path)
     assert code == 0, out + err
     first = results_of(results)
     want = expected(tmp_path / "calls", mapping)
@@ -185,17 +194,7 @@ def test_created_recordings_equal_the_input_transcripts_and_a_rerun_sends_nothin
     assert emu.emulator.stats.count(method="POST") == 6
     assert "6 created, 0 already present, 0 rejected, 0 failed" in out
 
-    code, out, _ = run_cli(
-        emu,
-        monkeypatch,
-        capsys,
-        str(tmp_path / "calls"),
-        "--mapping",
-        str(mapping),
-        "--results",
-        str(results),
-        "--json",
-    )
+    code, out, _ = load_calls(emu, monkeypatch, capsys, tmp_path, "--json")
     report = json.loads(out)
     assert code == 0
     assert (report["created"], report["already_present"], report["requests"]) == (0, 6, 0)
@@ -218,16 +217,7 @@ def test_a_recording_with_the_same_transcript_already_on_the_meeting_is_not_crea
         assert client.list_call_recordings(meeting)[-1]["id"] == made["id"]
     before = emu.emulator.stats.count(method="POST")
     results = tmp_path / "results.csv"
-    code, out, err = run_cli(
-        emu,
-        monkeypatch,
-        capsys,
-        str(tmp_path / "calls"),
-        "--mapping",
-        str(mapping),
-        "--results",
-        str(results),
-    )
+    code, out, err = load_calls(emu, monkeypatch, capsys, tmp_path)
     assert code == 0, out + err
     rows = results_of(results)
     assert rows["call-001.vtt"]["outcome"] == "already_present"
@@ -249,18 +239,7 @@ def test_a_lost_create_answer_makes_no_duplicate(
     mapping = make_inputs(tmp_path / "calls", meeting_ids(emu), 2)
     emu.emulator.faults.script([fault], method="POST")  # the first create is carried out, its answer lost
     results = tmp_path / "results.csv"
-    code, out, err = run_cli(
-        emu,
-        monkeypatch,
-        capsys,
-        str(tmp_path / "calls"),
-        "--mapping",
-        str(mapping),
-        "--results",
-        str(results),
-        "--concurrency",
-        "1",
-    )
+    code, out, err = load_calls(emu, monkeypatch, capsys, tmp_path, "--concurrency", "1")
     assert code == 0, out + err
     assert emu.emulator.faults.pending == 0
     rows = results_of(results)
@@ -306,40 +285,23 @@ def test_sigkill_mid_run_then_rerun_creates_each_recording_exactly_once(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:  # poll the ledger until a few creates are recorded, then kill
-            if ledger.exists():
-                with sqlite3.connect(ledger) as db:
-                    try:
-                        done = db.execute(
-                            "SELECT COUNT(*) FROM recordings WHERE state = 'created'"
-                        ).fetchone()[0]
-                    except sqlite3.OperationalError:  # the table is not made yet
-                        done = 0
-                if done >= 5:
-                    break
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+
+    def created() -> bool:  # a few creates recorded in the ledger
+        if not ledger.exists():
+            return False
+        with sqlite3.connect(ledger) as db:
+            try:
+                return (
+                    db.execute("SELECT COUNT(*) FROM recordings WHERE state = 'created'").fetchone()[0] >= 5
+                )
+            except sqlite3.OperationalError:  # the table is not made yet
+                return False
+
+    kill_when(proc, created)
     killed_at = emu.emulator.stats.count(method="POST")
     assert 5 <= killed_at < 33
 
-    code, out, err = run_cli(
-        emu,
-        monkeypatch,
-        capsys,
-        str(tmp_path / "calls"),
-        "--mapping",
-        str(mapping),
-        "--ledger",
-        str(ledger),
-        "--results",
-        str(results),
-    )
+    code, out, err = load_calls(emu, monkeypatch, capsys, tmp_path, "--ledger", str(ledger))
     assert code == 0, out + err
     rows = results_of(results)
     want = expected(tmp_path / "calls", mapping)
@@ -354,26 +316,14 @@ def test_unknown_meeting_and_bad_inputs_are_rejected_and_the_token_is_in_no_outp
 ) -> None:
     emu = make_emulator(**FAST)
     unknown = "0f0f0f0f-0000-4000-8000-000000000000"
-    mapping = make_inputs(tmp_path / "calls", meeting_ids(emu), 1, extra={"nowhere.vtt": unknown})
+    make_inputs(tmp_path / "calls", meeting_ids(emu), 1, extra={"nowhere.vtt": unknown})
     (tmp_path / "calls" / "broken.srt").write_text(
         "1\n00:00:05,000 --> 00:00:01,000\nA: b\n", encoding="utf-8"
     )
     with open(tmp_path / "sidecar.csv", "a", newline="", encoding="utf-8") as f:
         csv.writer(f).writerow(["broken.srt", meeting_ids(emu)[20]])
     results, ledger = tmp_path / "results.csv", tmp_path / "ledger.sqlite"
-    code, out, err = run_cli(
-        emu,
-        monkeypatch,
-        capsys,
-        str(tmp_path / "calls"),
-        "--mapping",
-        str(mapping),
-        "--results",
-        str(results),
-        "--ledger",
-        str(ledger),
-        verbose=True,
-    )
+    code, out, err = load_calls(emu, monkeypatch, capsys, tmp_path, "--ledger", str(ledger), verbose=True)
     assert code == 1
     rows = results_of(results)
     assert rows["nowhere.vtt"]["outcome"] == "rejected"
