@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RawClient
 from extract_helpers import kill_when
 from load_helpers import meeting_rows, write_rows
 from redis_helpers import RedisServer, redis_server
@@ -88,7 +87,7 @@ def meeting_ids(emu: Any) -> list[str]:
     return [m["id"]["meeting_id"] for m in emu.emulator.store.all_meetings()]
 
 
-def recordings_on(raw: RawClient, meeting_id: str) -> dict[str, list[dict[str, Any]] | None]:
+def recordings_on(raw: Any, meeting_id: str) -> dict[str, list[dict[str, Any]] | None]:
     """The emulator's recordings of a meeting, by ID, with their transcript segments (GET, raw HTTP)."""
     out = {}
     for rec in raw.list_all(f"/v2/meetings/{meeting_id}/call_recordings"):
@@ -159,7 +158,7 @@ def results_of(path: Path) -> dict[str, dict[str, str]]:
 
 
 def assert_exactly_once(
-    raw: RawClient, want: dict[str, tuple[str, list[dict[str, Any]]]], results: dict[str, dict[str, str]]
+    raw: Any, want: dict[str, tuple[str, list[dict[str, Any]]]], results: dict[str, dict[str, str]]
 ) -> None:
     """Each input has exactly one recording on its meeting, holding its transcript, and the results name it."""
     for label, (meeting, segments) in want.items():
@@ -174,10 +173,14 @@ def assert_exactly_once(
 
 
 def test_created_recordings_equal_the_input_transcripts_and_a_rerun_sends_nothing(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    make_emulator: Any,
+    make_raw: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     emu = make_emulator(**FAST)
-    raw = RawClient(emu.url, emu.token)
+    raw = make_raw(emu)
     mapping = make_inputs(tmp_path / "calls", meeting_ids(emu), 3)
     results = tmp_path / "results.csv"
     code, out, err = load_calls(emu, monkeypatch, capsys, tmp_path)
@@ -203,7 +206,11 @@ def test_created_recordings_equal_the_input_transcripts_and_a_rerun_sends_nothin
 
 
 def test_a_recording_with_the_same_transcript_already_on_the_meeting_is_not_created_again(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    make_emulator: Any,
+    make_raw: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Seeded recordings too (the look reads them all), and one made before the run through the client.
     emu = make_emulator(meetings=40, recording_share=0.5, recording_write_rate=0.0)
@@ -224,12 +231,13 @@ def test_a_recording_with_the_same_transcript_already_on_the_meeting_is_not_crea
     assert rows["call-001.vtt"]["call_recording_id"] == made["id"]["call_recording_id"]
     assert rows["call-001.vtt"]["reason"] == "the meeting already has a recording with this transcript"
     assert emu.emulator.stats.count(method="POST") - before == len(want) - 1
-    assert_exactly_once(RawClient(emu.url, emu.token), want, rows)
+    assert_exactly_once(make_raw(emu), want, rows)
 
 
 @pytest.mark.parametrize("fault", ["drop_after_commit", "truncate"])
 def test_a_lost_create_answer_makes_no_duplicate(
     make_emulator: Any,
+    make_raw: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -249,12 +257,16 @@ def test_a_lost_create_answer_makes_no_duplicate(
         == "the answer to a create was lost; the recording was found on the meeting"
     )
     want = expected(tmp_path / "calls", mapping)
-    assert_exactly_once(RawClient(emu.url, emu.token), want, rows)
+    assert_exactly_once(make_raw(emu), want, rows)
     assert emu.emulator.stats.count(method="POST") == len(want)  # the lost one was not sent again
 
 
 def test_sigkill_mid_run_then_rerun_creates_each_recording_exactly_once(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    make_emulator: Any,
+    make_raw: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     emu = make_emulator(**FAST)
     mapping = make_inputs(tmp_path / "calls", meeting_ids(emu), 30)
@@ -307,7 +319,7 @@ def test_sigkill_mid_run_then_rerun_creates_each_recording_exactly_once(
     want = expected(tmp_path / "calls", mapping)
     assert set(rows) == set(want)
     assert {r["outcome"] for r in rows.values()} <= {"created", "already_present"}
-    assert_exactly_once(RawClient(emu.url, emu.token), want, rows)
+    assert_exactly_once(make_raw(emu), want, rows)
     assert emu.emulator.stats.count(method="POST") == len(want)
 
 
@@ -342,7 +354,11 @@ def test_unknown_meeting_and_bad_inputs_are_rejected_and_the_token_is_in_no_outp
 
 
 def test_external_ref_through_the_meetings_ledger(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    make_emulator: Any,
+    make_raw: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     emu = make_emulator(**FAST)
     monkeypatch.setenv("ATTIO_API_KEY", emu.token)
@@ -374,9 +390,7 @@ def test_external_ref_through_the_meetings_ledger(
     rows = results_of(results)
     for ref in ("ev-0", "ev-1"):
         assert (rows[f"{ref}.vtt"]["outcome"], rows[f"{ref}.vtt"]["meeting_id"]) == ("created", loaded[ref])
-        assert rows[f"{ref}.vtt"]["call_recording_id"] in recordings_on(
-            RawClient(emu.url, emu.token), loaded[ref]
-        )
+        assert rows[f"{ref}.vtt"]["call_recording_id"] in recordings_on(make_raw(emu), loaded[ref])
     assert rows["ev-9.vtt"]["outcome"] == "rejected"
     assert (
         "external_ref 'ev-9' (file name 'ev-9.vtt') is not a loaded meeting in" in rows["ev-9.vtt"]["reason"]
@@ -444,3 +458,17 @@ def test_creates_take_their_own_budget_in_the_shared_redis(
     key = budget_key(emu.url, emu.token)
     keys = {k.decode() for k in redis.Redis.from_url(redis_server.url).keys(f"{key}:*")}
     assert keys == {f"{key}:write-recordings"}  # the create used its own bucket, not the write one
+
+
+def test_a_quota_refusal_stops_the_load_with_exit_3(
+    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 403 quota_exceeded: every later create would be refused too, so the load stops (as on a refused token).
+    emu = make_emulator(**FAST, recording_quota=2)
+    make_inputs(tmp_path / "calls", meeting_ids(emu), 2)
+    code, _, err = load_calls(emu, monkeypatch, capsys, tmp_path, "--concurrency", "1")
+    assert code == 3, err
+    assert len(err.strip().splitlines()) == 1 and "quota_exceeded" in err and emu.token not in err
+    rows = results_of(tmp_path / "results.csv")
+    assert [r["outcome"] for r in rows.values()] == ["created", "created"]
+    assert emu.emulator.stats.count(method="POST") == 3

@@ -42,6 +42,7 @@ from ...errors import (
 from ...models import is_valid_uuid
 from ...transcripts import transcript_fingerprint
 from ..results import ResultWriter
+from ..runner import _only_error
 from ..sync import error_text
 from .config import RecordingResult, RecordingsConfig
 from .inputs import InputRejection, RecordingInput, read_inputs
@@ -90,13 +91,24 @@ class RecordingsRun:
         """Read, send and record every input of ``files``."""
         jobs_in, jobs_out = anyio.create_memory_object_stream[_Job](self.config.concurrency)
         done_in, done_out = anyio.create_memory_object_stream[RecordingResult](self.config.concurrency)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._read, files, jobs_in, done_in.clone())
-            for _ in range(self.config.concurrency if self.client is not None else 0):
-                tg.start_soon(self._work, jobs_out.clone(), done_in.clone())
-            tg.start_soon(self._write, done_out)
-            jobs_out.close()
-            done_in.close()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._read, files, jobs_in, done_in.clone())
+                for _ in range(self.config.concurrency if self.client is not None else 0):
+                    tg.start_soon(self._work, jobs_out.clone(), done_in.clone())
+                tg.start_soon(self._write, done_out)
+                jobs_out.close()
+                done_in.close()
+        except BaseExceptionGroup as group:
+            # The error that stopped the load (a refused token, a quota), not the group; a stage that found
+            # its peer's stream closed by that error is no error of its own.
+            kept = group.subgroup(
+                lambda exc: not isinstance(exc, BaseExceptionGroup | anyio.BrokenResourceError)
+            )
+            error = _only_error(kept) if kept is not None else None
+            if error is None:
+                raise
+            raise error from None
 
     # ------------------------------------------------------------------------------------- reader
 
