@@ -204,6 +204,17 @@ def test_created_recordings_equal_the_input_transcripts_and_a_rerun_sends_nothin
     assert {r["outcome"] for r in results_of(results).values()} == {"already_present"}
     assert emu.emulator.stats.count(method="POST") == 6
 
+    # An input edited after it was loaded is not sent again (a create cannot update), and says so.
+    (tmp_path / "calls" / "zoom.srt").write_text(srt(2), encoding="utf-8")
+    code, _, _ = load_calls(emu, monkeypatch, capsys, tmp_path)
+    assert code == 0
+    note = results_of(results)["zoom.srt"]["reason"]
+    assert (
+        note
+        == "loaded by an earlier run; the input changed since (meeting or transcript) and was not sent again"
+    )
+    assert emu.emulator.stats.count(method="POST") == 6
+
 
 def test_a_recording_with_the_same_transcript_already_on_the_meeting_is_not_created_again(
     make_emulator: Any,
@@ -472,3 +483,23 @@ def test_a_quota_refusal_stops_the_load_with_exit_3(
     rows = results_of(tmp_path / "results.csv")
     assert [r["outcome"] for r in rows.values()] == ["created", "created"]
     assert emu.emulator.stats.count(method="POST") == 3
+
+
+def test_a_lost_answer_whose_recording_is_still_processing_is_never_sent_twice(
+    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Created recordings stay `processing` (no transcript to compare) for an hour: the input whose answer was
+    # lost cannot be matched, so it fails with the reason and keeps its mark; a re-run sends nothing for it either.
+    emu = make_emulator(**FAST | {"recording_delay_s": 3600.0})
+    make_inputs(tmp_path / "calls", meeting_ids(emu), 1)
+    emu.emulator.faults.script(["drop_after_commit"], method="POST")
+    for _ in range(2):
+        code, _, _ = load_calls(emu, monkeypatch, capsys, tmp_path, "--concurrency", "1")
+        assert code == 1
+        rows = results_of(tmp_path / "results.csv")
+        assert rows["call-000.vtt"]["outcome"] == "failed"
+        assert (
+            "is still processing, so its transcript cannot be compared yet" in rows["call-000.vtt"]["reason"]
+        )
+        assert emu.emulator.stats.count(method="POST") == 4  # call-000 once, and the three others
+    assert {r["outcome"] for k, r in rows.items() if k != "call-000.vtt"} == {"already_present"}
