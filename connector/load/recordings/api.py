@@ -24,8 +24,9 @@ __all__ = ["default_paths", "load_recordings", "load_recordings_file"]
 def default_paths(source: Path, config: RecordingsConfig) -> tuple[Path | None, Path | None]:
     """Results and ledger paths: as configured, else ``<input>.recordings.results.csv`` and
     ``<input>.recordings.ledger.sqlite`` beside the input file or folder (a dry run writes neither unless told)."""
-    stem = source.with_suffix("") if source.is_file() else source
-    base = stem.with_name(stem.name or "recordings")
+    base = source.with_suffix("") if source.is_file() else source
+    if not base.name:  # "." or "/": name the files after the folder it stands for
+        base = base.resolve()
     results = None
     if config.results_path:
         results = Path(config.results_path)

@@ -257,7 +257,10 @@ class RecordingsRun:
                 recording_id = (summary.get("id") or {}).get("call_recording_id")
                 if not recording_id:
                     continue
-                recording = await self.client.get_call_recording(claim.meeting_id, recording_id)
+                try:
+                    recording = await self.client.get_call_recording(claim.meeting_id, recording_id)
+                except NotFoundError:  # deleted since the list: not this input's, and not the meeting's 404
+                    continue
                 transcript = recording.get("transcript")
                 segments = transcript.get("segments") if isinstance(transcript, dict) else None
                 if segments is None:
