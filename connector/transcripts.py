@@ -22,35 +22,18 @@ import json
 import math
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 from .errors import InvalidArgumentError, shown
-from .models import MEETINGS_PATH, email_problem, is_valid_uuid
+from .models import email_problem
 
 __all__ = [
     "MAX_SEGMENTS",
-    "call_recording_path",
-    "call_recordings_path",
     "transcript_fingerprint",
     "transcript_key",
     "validate_transcript",
 ]
 
 MAX_SEGMENTS = 4000  # the create body's transcript maxItems
-
-
-def call_recordings_path(meeting_id: str) -> str:
-    """``/v2/meetings/{meeting_id}/call_recordings``; InvalidArgumentError if the ID is not a UUID."""
-    if not isinstance(meeting_id, str) or not is_valid_uuid(meeting_id):
-        raise InvalidArgumentError("meeting_id", f"{shown(meeting_id)} is not a UUID")
-    return f"{MEETINGS_PATH}/{quote(meeting_id)}/call_recordings"
-
-
-def call_recording_path(meeting_id: str, call_recording_id: str) -> str:
-    """The path of one call recording; InvalidArgumentError if either ID is not a UUID."""
-    if not isinstance(call_recording_id, str) or not is_valid_uuid(call_recording_id):
-        raise InvalidArgumentError("call_recording_id", f"{shown(call_recording_id)} is not a UUID")
-    return f"{call_recordings_path(meeting_id)}/{quote(call_recording_id)}"
 
 
 def _seconds(value: Any) -> bool:

@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -156,18 +155,11 @@ def some_filters(meetings: list[dict[str, Any]]) -> dict[str, Any]:
 
 def kill_once_committed(proc: subprocess.Popen[Any], checkpoint: Path, rows: int, timeout: float = 60) -> None:
     """SIGKILL ``proc`` once its checkpoint records at least ``rows`` committed rows (fails if it exits first)."""
-
-    def committed() -> bool:
-        return checkpoint.exists() and sum(w["rows"] for w in json.loads(checkpoint.read_text())["windows"]) >= rows
-
-    kill_when(proc, committed, timeout)
-
-
-def kill_when(proc: subprocess.Popen[Any], ready: Callable[[], bool], timeout: float = 60) -> None:
-    """SIGKILL ``proc`` as soon as ``ready()`` (polled) is true, or after ``timeout``; fails if it exits first."""
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline and not ready():
+        while time.monotonic() < deadline:  # poll the checkpoint until enough rows are committed
+            if checkpoint.exists() and sum(w["rows"] for w in json.loads(checkpoint.read_text())["windows"]) >= rows:
+                break
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)

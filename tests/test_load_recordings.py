@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from extract_helpers import kill_when
-from load_helpers import meeting_rows, write_rows
+from load_helpers import kill_when, meeting_rows, write_rows
 from redis_helpers import RedisServer, redis_server
 
 from connector.cli import main
@@ -232,7 +231,7 @@ def test_a_recording_with_the_same_transcript_already_on_the_meeting_is_not_crea
     config = ClientConfig(token=Secret(emu.token), base_url=emu.url, limits=RateLimits(0, 0, 8, 0))
     with SyncAttioClient(config) as client:
         made = client.create_call_recording(meeting, segments)
-        assert client.list_call_recordings(meeting)[-1]["id"] == made["id"]
+        assert [r for p in client.list_call_recordings(meeting) for r in p.recordings][-1]["id"] == made["id"]
     before = emu.emulator.stats.count(method="POST")
     results = tmp_path / "results.csv"
     code, out, err = load_calls(emu, monkeypatch, capsys, tmp_path)
@@ -452,7 +451,7 @@ def test_client_create_validates_before_sending_and_delete_removes(make_emulator
             segment | {"end_time": 2.0}
         ]
         client.delete_call_recording(meeting, rid)
-        assert client.list_call_recordings(meeting) == []
+        assert [r for p in client.list_call_recordings(meeting) for r in p.recordings] == []
 
 
 def test_creates_take_their_own_budget_in_the_shared_redis(

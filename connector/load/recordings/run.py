@@ -252,8 +252,8 @@ class RecordingsRun:
         being processed: when a create may have been sent, that is :class:`_StillProcessing`, not None.
         """
         unsure = None
-        async for page in self.client.list_call_recordings(claim.meeting_id):
-            for summary in page:
+        async for page in self.client.list_call_recordings(claim.meeting_id, limit=200):
+            for summary in page.recordings:
                 recording_id = (summary.get("id") or {}).get("call_recording_id")
                 if not recording_id:
                     continue
