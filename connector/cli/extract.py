@@ -16,7 +16,7 @@ from typing import Any
 from ..client import AttioClient
 from ..destinations import WRITE_MODES, database_sink
 from ..destinations.urls import is_database_url
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidArgumentError
 from ..extract import ExtractConfig, ExtractProgress, extract, sink_for_path
 from ..extract.sinks import CSV_FORMULAS, FORMATS
 from ..models import MeetingQuery
@@ -165,8 +165,11 @@ def _database_sink(args: argparse.Namespace) -> Any:
             if value is not None:
                 raise ConfigError(f"{flag} is for database outputs (duckdb://, postgresql://), not {args.output}")
         return None
-    for flag, value in (("--format", args.format), ("--partition-by", args.partition_by), ("--checkpoint", args.checkpoint),
-                        ("--resume", args.resume or None)):
+    if args.format is not None:
+        raise ConfigError("--format is for file outputs: a database output is a table, its columns typed")
+    if args.partition_by is not None:
+        raise ConfigError("--partition-by is for file and object-store outputs (a Parquet dataset by month), not a table")
+    for flag, value in (("--checkpoint", args.checkpoint), ("--resume", args.resume or None)):
         if value is not None:
             raise ConfigError(
                 f"{flag} is for file outputs: a database output is written in one transaction, so a stopped run "
@@ -178,7 +181,12 @@ def _database_sink(args: argparse.Namespace) -> Any:
             raise ConfigError("--write-mode replace-window needs --window start (its default), not overlap")
         if args.ends_from is None and args.starts_before is None:
             raise ConfigError("--write-mode replace-window needs a window: give --ends-from and/or --starts-before")
-    sink = database_sink(args.output, args.table or "meetings", mode)
+    try:
+        sink = database_sink(args.output, args.table or "meetings", mode)
+    except InvalidArgumentError as exc:
+        if exc.argument != "table":
+            raise
+        raise ConfigError(f"--table {exc.reason}") from None
     args.database_output = True
     sink.check_destination()  # unreachable, login, permission, incompatible table: stop before fetching
     return sink

@@ -5,8 +5,9 @@ One run is one transaction, opened by ``open()`` and committed by ``commit()``:
     open     connect; BEGIN; refuse an incompatible table (columns named); create it if missing, its comment
              recording the schema version; replace: DELETE every row; replace-window: DELETE the rows that
              start in the window
-    write    merge: DELETE the rows whose meeting_id is in the batch; then the batch, in bulk (Arrow-native)
-    commit   COMMIT
+    write    convert the batch (one thread), then, on another: merge: DELETE the rows whose meeting_id is in the
+             batch; then the batch, in bulk (Arrow-native)
+    commit   what the dialect does last (PostgreSQL: index a table it created); COMMIT
     abort    ROLLBACK
 
 A run killed at any point (SIGKILL included) leaves its transaction uncommitted, and the database drops it:
@@ -179,20 +180,20 @@ def stored_batch(batch: pa.RecordBatch) -> pa.Table:
 
 
 class _Writer:
-    """One thread that applies batches in order; at most two wait. Its first error is raised to the caller."""
+    """One thread that applies items in order; at most one waits. Its first error is raised to the caller."""
 
-    def __init__(self, apply: Callable[[pa.RecordBatch], None]) -> None:
+    def __init__(self, apply: Callable[[Any], None]) -> None:
         self._apply = apply
-        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="connector-db-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._apply(batch)
+                    self._apply(item)
                 except BaseException as exc:  # handed to the extract's thread, which aborts the run
                     self._error = exc
 
@@ -201,9 +202,9 @@ class _Writer:
             error, self._error = self._error, None
             raise error
 
-    def put(self, batch: pa.RecordBatch) -> None:
+    def put(self, item: Any) -> None:
         self._raise()
-        self._queue.put(batch)
+        self._queue.put(item)
 
     def finish(self) -> None:
         """Wait for every batch to be applied; raise the first error."""
@@ -242,7 +243,7 @@ class DatabaseSink:
         self.table = table if isinstance(table, TableName) else TableName.parse(table)
         self.write_mode = check_write_mode(write_mode)
         self._conn: Any = None
-        self._writer: _Writer | None = None
+        self._writers: list[_Writer] = []  # converting, then applying: each on its own thread
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url.redacted!r}, table={str(self.table)!r}, write_mode={self.write_mode!r})"
@@ -278,11 +279,18 @@ class DatabaseSink:
         """The SQL type of a column, spelled as ``information_schema.columns`` reports it."""
         raise NotImplementedError
 
-    def _ingest(self, batch: pa.RecordBatch) -> None:  # pragma: no cover - abstract
+    def _convert(self, batch: pa.RecordBatch) -> pa.Table:
+        """The batch as the database receives it (runs on its own thread, beside the ingestion of the one before)."""
+        return stored_batch(batch)
+
+    def _ingest(self, table: pa.Table) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _delete_ids(self, batch: pa.RecordBatch) -> None:  # pragma: no cover - abstract
+    def _delete_ids(self, table: pa.Table) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _before_commit(self) -> None:
+        """The last statements of the transaction, once every batch is in (none by default)."""
 
     def _check_privileges(self, exists: bool) -> None:
         """Refuse early (DestinationError) when the user may not write the table; the default checks nothing."""
@@ -353,7 +361,8 @@ class DatabaseSink:
         except BaseException:
             self.abort()
             raise
-        self._writer = _Writer(self._apply)
+        applier = _Writer(self._apply)
+        self._writers = [_Writer(lambda batch: applier.put(self._guarded(self._convert, batch))), applier]
 
     def _prepare(self, schema: pa.Schema, window: StartWindow | None) -> None:
         exists = self._check_table(schema)
@@ -381,24 +390,26 @@ class DatabaseSink:
         """Indexes a new table gets (none by default)."""
 
     def write(self, batch: pa.RecordBatch) -> None:
-        """Hand the batch to the writer thread, which adds its rows to the transaction (merge: replacing rows with
-        the same meeting_id) while the extract fetches the next pages; waits while two batches are pending."""
+        """Hand the batch to the sink's threads, which convert it and add its rows to the transaction (merge:
+        replacing rows with the same meeting_id) while the extract fetches the next pages; a batch is
+        converted while the one before is ingested, and this waits while one more is pending."""
         if not batch.num_rows:
             return
-        assert self._writer is not None, "open() first"
-        self._writer.put(batch)
+        assert self._writers, "open() first"
+        self._writers[0].put(batch)
 
-    def _apply(self, batch: pa.RecordBatch) -> None:
+    def _apply(self, table: pa.Table) -> None:
         if self.write_mode == "merge":
-            self._guarded(self._delete_ids, batch)
-        self._guarded(self._ingest, batch)
+            self._guarded(self._delete_ids, table)
+        self._guarded(self._ingest, table)
 
     def commit(self) -> str:
         """Write what is pending, then commit: the table changes now, all at once."""
         try:
-            if self._writer is not None:
-                self._writer.finish()
-                self._writer = None
+            for writer in self._writers:  # in order: the converter hands its last batch on before it ends
+                writer.finish()
+            self._writers = []
+            self._guarded(self._before_commit)
             self._guarded(self._commit)
         except BaseException:
             self.abort()
@@ -408,9 +419,9 @@ class DatabaseSink:
 
     def abort(self) -> None:
         """Roll the transaction back (the table is as before the run) and disconnect."""
-        if self._writer is not None:
-            self._writer.stop()
-            self._writer = None
+        for writer in self._writers:  # the converter first: it may wait on the applier's queue
+            writer.stop()
+        self._writers = []
         if self._conn is not None:
             try:
                 self._rollback()
