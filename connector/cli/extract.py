@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ..client import AttioClient
-from ..destinations import WRITE_MODES, database_sink
+from ..destinations import WRITE_MODES, database_sink, redact
 from ..destinations.urls import is_database_url
 from ..errors import ConfigError, InvalidArgumentError
 from ..extract import ExtractConfig, ExtractProgress, extract, sink_for_path
+from ..extract.dataset import Partitioning
 from ..extract.sinks import CSV_FORMULAS, FORMATS
 from ..models import MeetingQuery
 from ..storage import ObjectStoreSink, is_url
@@ -43,6 +44,13 @@ def _slices(text: str) -> int | None:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _partitioning(text: str) -> Partitioning:
+    try:
+        return Partitioning.parse(text)
+    except InvalidArgumentError as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from None
 
 
 def _page_size(text: str) -> int:
@@ -75,12 +83,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the suffix, else parquet)")
     parser.add_argument(
-        "--partition-by", choices=["start_month"],
-        help="write a Parquet dataset partitioned by start month into the folder PATH (only the months this run covers "
-        "are replaced; other files are left alone)",
+        "--partition-by", type=_partitioning, metavar="COLUMNS",
+        help="write a Parquet dataset into the folder PATH, partitioned by start_month, workspace_id or "
+        "workspace_id,start_month (Hive folders, _SUCCESS last; only the partitions this run covers are replaced; "
+        "other files are left alone)",
     )
     parser.add_argument(
-        "--csv-formulas", choices=CSV_FORMULAS, default="escape",
+        "--csv-formulas", choices=CSV_FORMULAS, default=None,
         help="CSV only: escape (default) puts a ' before text cells starting with = + - @ tab or CR, so a spreadsheet "
         "shows them rather than running them; keep writes them exactly as Attio has them",
     )
@@ -175,6 +184,8 @@ def _database_sink(args: argparse.Namespace) -> Any:
                 f"{flag} is for file outputs: a database output is written in one transaction, so a stopped run "
                 "changes nothing and is simply run again"
             )
+    if args.csv_formulas is not None:
+        raise ConfigError(f"--csv-formulas is for CSV output, and {redact(args.output)} is a database")
     mode = args.write_mode or "replace"
     if mode == "replace-window":
         if args.window == "overlap":

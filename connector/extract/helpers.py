@@ -16,13 +16,16 @@ import pyarrow as pa
 
 from ..client import AttioClient
 from ..config import ClientConfig
+from ..errors import ConfigError
 from ..schema import meeting_arrow_schema
 from .core import ExtractConfig, extract
 from .report import ExtractReport
-from .sinks import CallableSink, sink_for_path
+from .sinks import CallableSink, FileSink, sink_for_path
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..storage.location import S3Settings
 
 __all__ = [
     "extract_dataframe",
@@ -70,21 +73,30 @@ def extract_to_path(
     format: Literal["parquet", "csv", "jsonl"] | None = None,
     config: ExtractConfig | None = None,
     client_config: ClientConfig | None = None,
-    partition_by: Literal["start_month"] | None = None,
-    csv_formulas: Literal["escape", "keep"] = "escape",
+    partition_by: str | None = None,
+    csv_formulas: Literal["escape", "keep"] | None = None,
+    store_settings: S3Settings | None = None,
 ) -> ExtractReport:
     """Extract to a file (format from ``format`` or the suffix; Parquet by default) and return the report.
 
     ``path`` may be an object-store URL (``s3://``, ``gs://``, ``az://``; see :mod:`connector.storage`).
     Checkpointed beside the output (a URL's: in local scratch); pass ``config=ExtractConfig(..., resume=True)`` to continue a run
-    that was interrupted. ``csv_formulas``: see :class:`~connector.extract.sinks.CsvSink`. Not for use
-    inside a running event loop (use :func:`~connector.extract.extract`).
+    that was interrupted. ``partition_by``: ``"start_month"``, ``"workspace_id"`` or ``"workspace_id,start_month"``
+    (a Parquet dataset, see :mod:`~connector.extract.dataset`). ``csv_formulas``: see
+    :class:`~connector.extract.sinks.CsvSink` (CSV only). ``store_settings``: S3 credentials handed over
+    in-process (an orchestrator's connection) for an ``s3://`` path. Not for use inside a running event loop
+    (use :func:`~connector.extract.extract`).
     """
     from ..storage import ObjectStoreSink, is_url  # not at import: the storage package builds on this one
 
     options: dict[str, Any] = {"partition_by": partition_by, "csv_formulas": csv_formulas}
     # An s3:// gs:// az:// URL is an object store (a Path would fold its "//" into a local folder named "s3:").
-    sink = ObjectStoreSink(path, format, **options) if is_url(path) else sink_for_path(path, format, **options)
+    if is_url(path):
+        sink: FileSink = ObjectStoreSink(str(path), format, settings=store_settings, **options)
+    elif store_settings is not None:
+        raise ConfigError(f"store settings were given, but {os.fspath(path)} is a local path")
+    else:
+        sink = sink_for_path(path, format, **options)
     cfg = config or ExtractConfig()
     return anyio.run(partial(_with_client, client_config, lambda client: extract(client, cfg, sink)))
 
