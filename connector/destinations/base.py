@@ -5,9 +5,13 @@ One run is one transaction, opened by ``open()`` and committed by ``commit()``:
     open     connect; BEGIN; refuse an incompatible table (columns named); create it if missing, its comment
              recording the schema version; replace: DELETE every row; replace-window: DELETE the rows that
              start in the window
-    write    merge: DELETE the rows whose meeting_id is in the batch; then the batch, in bulk (Arrow-native)
+    write    merge: DELETE the rows whose key (meeting_id; a child table's: call_recording_id) is in the
+             batch; then the batch, in bulk (Arrow-native)
     commit   COMMIT
     abort    ROLLBACK
+
+Several tables of one extract share one transaction (:meth:`DatabaseSink.share_transaction`): the first
+sink's connection, writer thread and COMMIT, so every table changes at once or none does.
 
 A run killed at any point (SIGKILL included) leaves its transaction uncommitted, and the database drops it:
 the table is as it was before the run, or, once COMMIT returned, as after it. Readers see the old rows
@@ -31,7 +35,15 @@ from ..errors import ConfigError, DestinationError, InvalidArgumentError
 from ..schema import SCHEMA_VERSION
 from .urls import DatabaseURL, TableName
 
-__all__ = ["COMMENT_PREFIX", "WRITE_MODES", "DatabaseSink", "StartWindow", "check_write_mode", "scalar_kind"]
+__all__ = [
+    "COMMENT_PREFIX",
+    "WRITE_MODES",
+    "DatabaseSink",
+    "StartWindow",
+    "check_write_mode",
+    "scalar_kind",
+    "table_comment",
+]
 
 WRITE_MODES = ("replace", "append", "merge", "replace-window")
 COMMENT_PREFIX = "attio-connector meeting schema "  # + the version: the table's comment records what wrote it
@@ -116,8 +128,16 @@ def _same(type_text: str) -> str:
     return type_text.replace('"', "").upper()
 
 
+def table_comment(schema: pa.Schema) -> str:
+    """What a new table's comment records: the schema file and version that wrote it (``attio-connector meeting schema 2.0.0``)."""
+    meta = schema.metadata or {}
+    name = meta.get(b"connector.schema", b"meeting").decode()
+    version = meta.get(b"connector.schema_version", SCHEMA_VERSION.encode()).decode()
+    return f"attio-connector {name} schema {version}"
+
+
 def incompatibility(
-    table: str, found: Sequence[Column], wanted: Sequence[Column], comment: str | None
+    table: str, found: Sequence[Column], wanted: Sequence[Column], comment: str | None, writes: str = ""
 ) -> str | None:
     """Why the existing table cannot take the rows (the columns named), or None when it can."""
     have = {c.name: c.type for c in found}
@@ -128,11 +148,13 @@ def incompatibility(
         for n in want
         if n in have and _same(have[n]) != _same(want[n])
     ]
-    problems += [f"{n} is not a meeting column" for n in have if n not in want]
+    writes = writes or COMMENT_PREFIX + SCHEMA_VERSION
+    kind = writes.removeprefix("attio-connector ").split(" schema ")[0]
+    problems += [f"{n} is not a {kind} column" for n in have if n not in want]
     if not problems:
         return None
-    recorded = comment[len(COMMENT_PREFIX) :] if comment and comment.startswith(COMMENT_PREFIX) else None
-    version = f" (written by schema {recorded}; this connector writes {SCHEMA_VERSION})" if recorded else ""
+    recorded = comment.removeprefix("attio-connector ") if comment and comment.startswith("attio-connector ") else None
+    version = f" (written by {recorded}; this connector writes {writes.removeprefix('attio-connector ')})" if recorded else ""
     return f"table {table} has an incompatible schema{version}: {'; '.join(problems)}"
 
 
@@ -179,20 +201,22 @@ def stored_batch(batch: pa.RecordBatch) -> pa.Table:
 
 
 class _Writer:
-    """One thread that applies batches in order; at most two wait. Its first error is raised to the caller."""
+    """One thread that applies batches in order (each by its table's ``apply``); at most two wait. Its first
+    error is raised to the caller."""
 
     def __init__(self, apply: Callable[[pa.RecordBatch], None]) -> None:
         self._apply = apply
-        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[tuple[Callable[[pa.RecordBatch], None], pa.RecordBatch] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="connector-db-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
             if self._error is None:
+                apply, batch = item
                 try:
-                    self._apply(batch)
+                    apply(batch)
                 except BaseException as exc:  # handed to the extract's thread, which aborts the run
                     self._error = exc
 
@@ -201,9 +225,9 @@ class _Writer:
             error, self._error = self._error, None
             raise error
 
-    def put(self, batch: pa.RecordBatch) -> None:
+    def put(self, batch: pa.RecordBatch, apply: Callable[[pa.RecordBatch], None] | None = None) -> None:
         self._raise()
-        self._queue.put(batch)
+        self._queue.put((apply or self._apply, batch))
 
     def finish(self) -> None:
         """Wait for every batch to be applied; raise the first error."""
@@ -236,13 +260,31 @@ class DatabaseSink:
     format = ""
 
     def __init__(
-        self, url: DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace"
+        self,
+        url: DatabaseURL,
+        table: str | TableName = "meetings",
+        write_mode: str = "replace",
+        *,
+        key: str = "meeting_id",
     ) -> None:
         self.url = url
         self.table = table if isinstance(table, TableName) else TableName.parse(table)
         self.write_mode = check_write_mode(write_mode)
+        self.key = key  # the column merge replaces rows by
         self._conn: Any = None
         self._writer: _Writer | None = None
+        self._leader: DatabaseSink | None = None
+
+    def share_transaction(self, leader: DatabaseSink) -> None:
+        """Write in ``leader``'s transaction (same database): opened after it, committed by it.
+
+        This sink's ``open`` uses the leader's connection, its batches go through the leader's writer
+        thread, and its ``commit`` leaves the COMMIT to the leader's (call that last); a rollback of
+        the leader undoes this table's changes too.
+        """
+        if type(leader) is not type(self) or leader.url.url != self.url.url:
+            raise ConfigError("tables share a transaction only in one database")
+        self._leader = leader
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url.redacted!r}, table={str(self.table)!r}, write_mode={self.write_mode!r})"
@@ -257,6 +299,9 @@ class DatabaseSink:
         raise NotImplementedError
 
     def _close(self) -> None:
+        if self._leader is not None:  # the connection is the leader's to close
+            self._conn = None
+            return
         if self._conn is not None:
             try:
                 self._conn.close()
@@ -310,7 +355,7 @@ class DatabaseSink:
         if existing is None:
             return False
         columns, comment = existing
-        problem = incompatibility(str(self.table), columns, self._wanted(schema), comment)
+        problem = incompatibility(str(self.table), columns, self._wanted(schema), comment, table_comment(schema))
         if problem is not None:
             error = DestinationError(f"{self.target}: {problem}; nothing was changed")
             error.hint = "write to another --table, or drop or rename the table yourself (the connector never alters a table)"
@@ -346,6 +391,12 @@ class DatabaseSink:
     def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
         """Connect and begin the run's transaction: check or create the table, delete what the mode replaces."""
         window = StartWindow.from_metadata(metadata) if self.write_mode == "replace-window" else None
+        if self._leader is not None:
+            if self._leader._conn is None:
+                raise RuntimeError("open the leader of a shared transaction first")
+            self._conn = self._leader._conn
+            self._guarded(self._prepare, schema, window)  # a failure aborts the run, and the leader rolls back
+            return
         self._conn = self._guarded(self._connect)
         try:
             self._guarded(self._begin)
@@ -363,7 +414,7 @@ class DatabaseSink:
                 self._execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema_sql()}")
             columns = ", ".join(f'"{c.name}" {c.type}' for c in self._wanted(schema))
             self._execute(f"CREATE TABLE {self._table_sql()} ({columns})")
-            self._execute(f"COMMENT ON TABLE {self._table_sql()} IS '{COMMENT_PREFIX}{SCHEMA_VERSION}'")
+            self._execute(f"COMMENT ON TABLE {self._table_sql()} IS '{table_comment(schema)}'")
             self._after_create()
         elif self.write_mode == "replace":
             self._execute(f"DELETE FROM {self._table_sql()}")
@@ -382,8 +433,12 @@ class DatabaseSink:
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Hand the batch to the writer thread, which adds its rows to the transaction (merge: replacing rows with
-        the same meeting_id) while the extract fetches the next pages; waits while two batches are pending."""
+        the same key) while the extract fetches the next pages; waits while two batches are pending."""
         if not batch.num_rows:
+            return
+        if self._leader is not None:
+            assert self._leader._writer is not None, "open() first"
+            self._leader._writer.put(batch, self._apply)
             return
         assert self._writer is not None, "open() first"
         self._writer.put(batch)
@@ -394,7 +449,11 @@ class DatabaseSink:
         self._guarded(self._ingest, batch)
 
     def commit(self) -> str:
-        """Write what is pending, then commit: the table changes now, all at once."""
+        """Write what is pending, then commit: the table changes now, all at once (sharing a transaction: at the
+        leader's commit)."""
+        if self._leader is not None:
+            self._conn = None
+            return self.target
         try:
             if self._writer is not None:
                 self._writer.finish()
@@ -408,6 +467,9 @@ class DatabaseSink:
 
     def abort(self) -> None:
         """Roll the transaction back (the table is as before the run) and disconnect."""
+        if self._leader is not None:  # the leader rolls back
+            self._conn = None
+            return
         if self._writer is not None:
             self._writer.stop()
             self._writer = None

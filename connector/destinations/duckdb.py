@@ -67,12 +67,17 @@ class DuckDBSink(DatabaseSink):
     format = "duckdb"
 
     def __init__(
-        self, url: str | DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace"
+        self,
+        url: str | DatabaseURL,
+        table: str | TableName = "meetings",
+        write_mode: str = "replace",
+        *,
+        key: str = "meeting_id",
     ) -> None:
         parsed = parse_database_url(url) if isinstance(url, str) else url
         if parsed is None or parsed.kind != "duckdb":
             raise ConfigError(f"{url!r} is not a duckdb:// URL")
-        super().__init__(parsed, table, write_mode)
+        super().__init__(parsed, table, write_mode, key=key)
         assert parsed.path is not None
         self.path = Path(parsed.path)
         self._catalog = ""  # the file's catalog name, known once connected
@@ -142,12 +147,10 @@ class DuckDBSink(DatabaseSink):
             self._conn.unregister(_BATCH)
 
     def _delete_ids(self, batch: pa.RecordBatch) -> None:
-        ids = pa.table({"meeting_id": batch.column("meeting_id")})
+        ids = pa.table({"id": batch.column(self.key)})
         self._conn.register(_BATCH, ids)
         try:
-            self._conn.execute(
-                f"DELETE FROM {self._table_sql()} WHERE meeting_id IN (SELECT meeting_id FROM {_BATCH})"
-            )
+            self._conn.execute(f'DELETE FROM {self._table_sql()} WHERE "{self.key}" IN (SELECT id FROM {_BATCH})')
         finally:
             self._conn.unregister(_BATCH)
 
