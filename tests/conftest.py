@@ -1,6 +1,7 @@
 """Shared fixtures: a real emulator on a free loopback port, and a raw HTTP client for it.
 
-``emulator`` is a fresh :class:`EmulatorThread` per test (300 meetings, rate limits off);
+``emulator`` is a fresh :class:`EmulatorThread` per test (300 meetings, rate limits off, the
+call-recording create budget too);
 ``make_emulator(**overrides)`` builds others (same defaults unless overridden). ``raw`` is a
 small urllib client that shows exactly what the server sent, for tests of the wire itself.
 """
@@ -22,7 +23,7 @@ from connector.emulator import EmulatorThread
 
 pytest_plugins = ["pg_server"]  # the PostgreSQL server fixtures: postgres, pg_url
 
-SMALL = {"meetings": 300, "read_rate": 0.0, "write_rate": 0.0}
+SMALL = {"meetings": 300, "read_rate": 0.0, "write_rate": 0.0, "recording_write_rate": 0.0}
 
 
 @pytest.fixture
@@ -95,12 +96,12 @@ class RawClient:
     def post(self, body: Any, **kw: Any) -> RawResponse:
         return self.request("POST", "/v2/meetings", body=body, **kw)
 
-    def list_all(self, **params: Any) -> list[dict[str, Any]]:
-        """Follow next_cursor to the end; fails on any non-200."""
+    def list_all(self, path: str = "/v2/meetings", **params: Any) -> list[dict[str, Any]]:
+        """Follow next_cursor to the end of a list (the meetings, or ``path``'s); fails on any non-200."""
         out: list[dict[str, Any]] = []
         cursor = None
         while True:
-            page = self.get("/v2/meetings", {**params, **({"cursor": cursor} if cursor else {})})
+            page = self.get(path, {**params, **({"cursor": cursor} if cursor else {})})
             assert page.status == 200, page.body
             doc = page.json()
             out.extend(doc["data"])

@@ -17,7 +17,6 @@ sync: about a quarter of the seeded ones). DELETE needs ``meeting:read-write`` o
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import random
 import time
 import uuid
@@ -28,10 +27,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .auth import DELETE_SCOPES, READ_SCOPES, WRITE_SCOPES, missing_scopes, token_from_header
+from .auth import DELETE_SCOPES, READ_SCOPES, WRITE_SCOPES, missing_scopes, token_actor_id, token_from_header
 from .config import EmulatorConfig
 from .faults import SERVER_ERRORS, FaultInjector
-from .ratelimit import WindowLimiter, next_second_http_date
+from .ratelimit import WindowLimiter, admit_all, next_second_http_date
+from .recording_api import RecordingApi
+from .responses import error, invalid, json_response, not_found, rate_limited
 from .seed import record_id
 from .store import MeetingStore, Posting, Window, make_key, split_key
 from .timeutil import date_from_day_ms, render_datetime, render_nanos
@@ -79,33 +80,6 @@ class Stats:
         self.faults.clear()
 
 
-class _Page(web.Response):
-    """A response whose headers are sent on their own: aiohttp would otherwise copy a large body
-    (a page of 200 meetings is ~400 kB) only to send the headers in the same write."""
-
-    _send_headers_immediately = True
-
-
-def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
-    body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-    kind = _Page if len(body) > 65536 else web.Response
-    return kind(status=status, body=body, content_type="application/json", headers=headers)
-
-
-def error(status: int, type_: str, code: str, message: str, **extra: Any) -> web.Response:
-    headers = extra.pop("headers", None)
-    return _json(
-        status, {"status_code": status, "type": type_, "code": code, "message": message, **extra}, headers
-    )
-
-
-def invalid(exc: Invalid, camel: bool = False) -> web.Response:
-    extra: dict[str, Any] = {"statusCode": 400} if camel else {}
-    return error(
-        400, "invalid_request_error", "validation_type", str(exc), validation_errors=exc.errors, **extra
-    )
-
-
 class _Cut(web.StreamResponse):
     """Sends ``partial`` (if any) after the headers, then closes the connection."""
 
@@ -138,6 +112,7 @@ class Emulator:
         self.read_limiter = WindowLimiter(self.config.read_rate)
         self.write_limiter = WindowLimiter(self.config.write_rate)
         self._ids = random.Random(f"created:{self.config.seed}")
+        self.call_recordings = RecordingApi(self)
         # Each further workspace is an emulator of its own (data, limits, faults), chosen by the token.
         self.workspaces = {w.token: Emulator(self.config.for_workspace(w)) for w in self.config.workspaces}
 
@@ -149,6 +124,7 @@ class Emulator:
         app.router.add_patch(GET_ROUTE, self._append_links)
         app.router.add_put(GET_ROUTE, self._replace_links)
         app.router.add_delete(GET_ROUTE, self._delete)
+        self.call_recordings.add_routes(app)
         return app
 
     # ---- pipeline ---------------------------------------------------------------------------
@@ -206,6 +182,9 @@ class Emulator:
     async def _guarded(self, request: web.Request, handler: Handler, method: str) -> web.StreamResponse:
         write = method != "GET"  # POST, PATCH, PUT and DELETE share the write budget
         scopes = DELETE_SCOPES if method == "DELETE" else WRITE_SCOPES if write else READ_SCOPES
+        budgets: tuple[WindowLimiter, ...] = ()
+        if getattr(handler, "__self__", None) is self.call_recordings:
+            scopes, budgets = self.call_recordings.policy(method)
         token = token_from_header(request.headers.get("Authorization"))
         missing = None if token is None else missing_scopes(self.config, token, scopes)
         if missing is None:
@@ -219,15 +198,15 @@ class Emulator:
                 "unauthorized",
                 f"The access token is missing the required scope(s): {', '.join(missing)}.",
             )
-        retry_after = (self.write_limiter if write else self.read_limiter).admit()
+        retry_after = admit_all((*budgets, self.write_limiter if write else self.read_limiter))
         if retry_after is not None:
-            return self._rate_limited(retry_after)
+            return rate_limited(retry_after)
         kind = self.faults.next(method)
         if kind is None:
             return await handler(request)
         self.stats.faults[kind] += 1
         if kind == "429":
-            return self._rate_limited(next_second_http_date(time.time()))
+            return rate_limited(next_second_http_date(time.time()))
         if kind in SERVER_ERRORS:
             code, message = SERVER_ERRORS[kind]
             return error(int(kind), "api_error", code, message)
@@ -241,7 +220,7 @@ class Emulator:
             return resp
         half = body[: len(body) // 2]
         if kind == "truncate":
-            return _json(resp.status, half)
+            return json_response(resp.status, half)
         return _Cut(resp.status, half, len(body))  # drop_after_commit
 
     async def _in_workspace(self, request: web.Request, handler: Handler, method: str) -> web.StreamResponse:
@@ -250,17 +229,12 @@ class Emulator:
         workspace = self.workspaces.get(token) if token else None
         if workspace is None:
             return await self._guarded(request, handler, method)
-        return await workspace._guarded(request, getattr(workspace, handler.__name__), method)
-
-    @staticmethod
-    def _rate_limited(retry_after: str) -> web.Response:
-        return error(
-            429,
-            "rate_limit_error",
-            "rate_limit_exceeded",
-            "Rate limit exceeded, please try again later",
-            headers={"Retry-After": retry_after},
+        owner = (
+            workspace.call_recordings
+            if getattr(handler, "__self__", None) is self.call_recordings
+            else workspace
         )
+        return await workspace._guarded(request, getattr(owner, handler.__name__), method)
 
     # ---- handlers ---------------------------------------------------------------------------
     async def _list(self, request: web.Request) -> web.Response:
@@ -286,7 +260,7 @@ class Emulator:
             sort_ms, id_int = split_key(next_key)
             cursor = orjson.dumps(encode_cursor(sort_ms, str(uuid.UUID(int=id_int)), q.filter_hash))
         body = store.meetings_json(rows, b'{"data":[', b'],"pagination":{"next_cursor":' + cursor + b"}}")
-        return _json(200, body)
+        return json_response(200, body)
 
     def _row(self, request: web.Request) -> int | web.Response:
         """The store row of the path's meeting, or the 400 (not a UUID) or 404 to answer."""
@@ -305,16 +279,14 @@ class Emulator:
             )
         row = self.store.row_of(meeting_id.lower())
         if row is None:
-            return error(
-                404, "invalid_request_error", "not_found", f'Meeting with ID "{meeting_id}" was not found.'
-            )
+            return not_found(f'Meeting with ID "{meeting_id}" was not found.')
         return row
 
     async def _get(self, request: web.Request) -> web.Response:
         row = self._row(request)
         if isinstance(row, web.Response):
             return row
-        return _json(200, b'{"data":' + self.store.meeting_bytes(row) + b"}")
+        return json_response(200, b'{"data":' + self.store.meeting_bytes(row) + b"}")
 
     async def _append_links(self, request: web.Request) -> web.Response:
         return await self._set_links(request, append=True)
@@ -349,7 +321,7 @@ class Emulator:
                 for s, r in links
             ],
         )
-        return _json(200, {"data": meeting})
+        return json_response(200, {"data": meeting})
 
     async def _delete(self, request: web.Request) -> web.Response:
         """Delete a meeting; one made by calendar sync answers 400 ``system_edit_unauthorized``."""
@@ -365,7 +337,8 @@ class Emulator:
                 "calendar event, or disconnect the calendar, instead.",
             )
         self.store.delete(row)
-        return _json(200, {})
+        self.call_recordings.store.forget_meeting(request.match_info["meeting_id"].lower())
+        return json_response(200, {})
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -377,11 +350,11 @@ class Emulator:
         if new.ref is not None:
             found = self.store.find_by_ref(new.ref)
             if found is not None:
-                return _json(200, {"data": found})
+                return json_response(200, {"data": found})
         token = token_from_header(request.headers.get("Authorization")) or ""
         meeting = self._build(new.data, new.start, new.end, linked, token)
         self.store.add(meeting, new.start[0], new.end[0], new.ref)
-        return _json(200, {"data": meeting})
+        return json_response(200, {"data": meeting})
 
     def _resolve_links(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
         out = []
@@ -420,7 +393,6 @@ class Emulator:
                 and ("people", (rid := record_id("people", p["email_address"]))) not in links
             ):
                 links.append(("people", rid))
-        actor = uuid.uuid5(uuid.NAMESPACE_OID, "token:" + hashlib.sha256(token.encode()).hexdigest())
         return {
             "id": {
                 "workspace_id": self.config.workspace_id,
@@ -437,5 +409,5 @@ class Emulator:
                 for s, r in links
             ],
             "created_at": render_nanos(time.time_ns()),
-            "created_by_actor": {"type": "api-token", "id": str(actor)},
+            "created_by_actor": {"type": "api-token", "id": token_actor_id(token)},
         }

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import uuid
 
 from .config import EmulatorConfig
 
-__all__ = ["DELETE_SCOPES", "READ_SCOPES", "WRITE_SCOPES", "missing_scopes", "token_from_header"]
+__all__ = [
+    "DELETE_SCOPES",
+    "READ_SCOPES",
+    "WRITE_SCOPES",
+    "missing_scopes",
+    "token_actor_id",
+    "token_from_header",
+]
 
 READ_SCOPES = ("meeting:read", "record_permission:read")
 WRITE_SCOPES = ("meeting:read-write", "record_permission:read")  # POST, PATCH, PUT
 DELETE_SCOPES = ("meeting:read-write",)  # openapi-call-recordings.json: DELETE needs no record_permission
 # A read-write scope holds its read scope too (CONTRACT.md §5).
-_IMPLIED = {"meeting:read": "meeting:read-write", "record_permission:read": "record_permission:read-write"}
+_IMPLIED = {
+    "meeting:read": "meeting:read-write",
+    "record_permission:read": "record_permission:read-write",
+    "call_recording:read": "call_recording:read-write",
+}
 
 
 def token_from_header(value: str | None) -> str | None:
@@ -40,3 +53,8 @@ def missing_scopes(config: EmulatorConfig, token: str, required: tuple[str, ...]
     if scopes is None:
         return None
     return [s for s in required if s not in scopes and _IMPLIED.get(s) not in scopes]
+
+
+def token_actor_id(token: str) -> str:
+    """The ``created_by_actor.id`` of what a token creates: a UUID derived from a hash of the token."""
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, "token:" + hashlib.sha256(token.encode()).hexdigest()))

@@ -8,17 +8,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from .timeutil import parse_rfc3339
+
 __all__ = [
     "ALL_SCOPES",
     "FAULT_KINDS",
     "RANDOM_FAULT_KINDS",
+    "RECORDINGS_NOW",
     "EmulatorConfig",
     "Workspace",
     "workspace_id_for_seed",
 ]
 
-# Every scope the meetings endpoints look at; the main token holds them all.
-ALL_SCOPES = frozenset({"meeting:read", "meeting:read-write", "record_permission:read"})
+# Every scope the meetings and call-recording endpoints look at; the main token holds them all.
+ALL_SCOPES = frozenset(
+    {
+        "meeting:read",
+        "meeting:read-write",
+        "record_permission:read",
+        "call_recording:read",
+        "call_recording:read-write",
+    }
+)
+# The seed's "now": seeded meetings that start later have no recordings yet (a fixed instant, so that
+# a data set does not change with the wall clock).
+RECORDINGS_NOW = "2026-12-01T00:00:00Z"
 # Kinds a test may script; random injection may draw any of them too.
 FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "drop_after_commit", "slow", "truncate")
 RANDOM_FAULT_KINDS = ("500", "502", "503", "drop", "slow", "truncate")
@@ -63,6 +77,11 @@ class EmulatorConfig:
     ``random.Random(seed)`` in arrival order, so a run is reproducible. ``prerender`` renders every
     seeded meeting's JSON at start-up (for benchmarks of a client: about 1.9 kB a meeting).
     ``workspaces`` are served beside the main one, each by its own token (see :class:`Workspace`).
+
+    Call recordings: ``recording_share`` of the seeded meetings that start before ``recordings_now``
+    have one or more (0 = none at all); creating one is limited to ``recording_write_rate`` requests/s
+    in a bucket of its own (Attio: 1/s), besides the write budget; a created recording turns from
+    ``processing`` to ``completed`` ``recording_delay_s`` seconds after it was created.
     """
 
     host: str = "127.0.0.1"
@@ -81,6 +100,10 @@ class EmulatorConfig:
     workspace_id: str = ""
     prerender: bool = False
     workspaces: tuple[Workspace, ...] = ()
+    recording_share: float = 0.4
+    recordings_now: str = RECORDINGS_NOW
+    recording_write_rate: float = 1.0
+    recording_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.workspace_id:
@@ -93,11 +116,26 @@ class EmulatorConfig:
             raise ValueError("port must be between 0 and 65535")
         if not self.token:
             raise ValueError("token must not be empty")
-        for name in ("read_rate", "write_rate", "latency_ms", "slow_ms"):
+        for name in (
+            "read_rate",
+            "write_rate",
+            "latency_ms",
+            "slow_ms",
+            "recording_write_rate",
+            "recording_delay_s",
+        ):
             if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.fault_rate <= 1.0:
             raise ValueError("fault_rate must be between 0 and 1")
+        if not 0.0 <= self.recording_share <= 1.0:
+            raise ValueError(f"recording_share must be between 0 and 1, got {self.recording_share!r}")
+        try:
+            parse_rfc3339(self.recordings_now)
+        except ValueError:
+            raise ValueError(
+                f"recordings_now must be an RFC 3339 timestamp with an offset, got {self.recordings_now!r}"
+            ) from None
         unknown = [k for k in self.fault_kinds if k not in FAULT_KINDS]
         if unknown:
             raise ValueError(f"unknown fault kind(s) {unknown}; choose from {list(FAULT_KINDS)}")
@@ -126,6 +164,11 @@ class EmulatorConfig:
             workspace_id="",
             workspaces=(),
         )
+
+    @property
+    def recordings_now_ms(self) -> int:
+        """``recordings_now`` in epoch milliseconds."""
+        return parse_rfc3339(self.recordings_now)
 
     def scopes_for(self, token: str) -> frozenset[str] | None:
         """The scopes a token holds, or None for an unknown token."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-__all__ = ["WindowLimiter", "next_second_http_date"]
+__all__ = ["WindowLimiter", "admit_all", "next_second_http_date"]
 
 
 def next_second_http_date(now: float) -> str:
@@ -31,12 +31,28 @@ class WindowLimiter:
         self._used = 0
 
     def admit(self) -> str | None:
+        refused = self.refusal()
+        if refused is None and self.budget:
+            self._used += 1
+        return refused
+
+    def refusal(self) -> str | None:
+        """The Retry-After value if a request now would be refused, else None (nothing is counted)."""
         if not self.budget:
             return None
         window = math.floor(self._clock())
         if window != self._window:
             self._window, self._used = window, 0
-        if self._used < self.budget:
-            self._used += 1
-            return None
-        return next_second_http_date(window)
+        return None if self._used < self.budget else next_second_http_date(window)
+
+
+def admit_all(limiters: Sequence[WindowLimiter]) -> str | None:
+    """Admit a request that several budgets limit: counted in each if all have room, in none otherwise
+    (a refused request was not carried out); returns None or the Retry-After value."""
+    for limiter in limiters:
+        refused = limiter.refusal()
+        if refused is not None:
+            return refused
+    for limiter in limiters:
+        limiter.admit()
+    return None

@@ -269,6 +269,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="POST /v2/meetings semantics (default %(default)s)",
     )
     parser.add_argument(
+        "--recording-share",
+        type=float,
+        default=d.recording_share,
+        help="share of the seeded meetings before --recordings-now that have call recordings, 0 = none "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--recordings-now",
+        default=d.recordings_now,
+        metavar="TIMESTAMP",
+        help="the seed's 'now': seeded meetings that start later have no recordings (default %(default)s)",
+    )
+    parser.add_argument(
+        "--recording-write-rate",
+        type=float,
+        default=d.recording_write_rate,
+        help="call-recording creates/s, a budget of its own besides --write-rate, 0 = off (default %(default)s)",
+    )
+    parser.add_argument(
+        "--recording-delay-s",
+        type=float,
+        default=d.recording_delay_s,
+        metavar="SECONDS",
+        help="a created call recording is 'processing' this long, then 'completed' (default %(default)s)",
+    )
+    parser.add_argument(
         "--prerender",
         action="store_true",
         help="render every seeded meeting at start-up, so that pages cost no rendering (benchmarks)",
@@ -292,6 +318,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         slow_ms=args.slow_ms,
         contract=args.contract,
         prerender=args.prerender,
+        recording_share=args.recording_share,
+        recordings_now=args.recordings_now,
+        recording_write_rate=args.recording_write_rate,
+        recording_delay_s=args.recording_delay_s,
         workspaces=tuple(
             Workspace(token, meetings, args.seed + i, args.read_rate, args.write_rate)
             for i, (token, meetings) in enumerate(args.workspace, 1)

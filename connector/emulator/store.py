@@ -213,14 +213,18 @@ class MeetingStore:
         row = self._posted_ids.get(meeting_id)
         if row is not None:
             return row
+        found = self.seeded_row_of(meeting_id)
+        return None if found is None or (self._gone is not None and self._gone[found]) else found
+
+    def seeded_row_of(self, meeting_id: str) -> int | None:
+        """The seeded row a meeting ID was given, whether or not the meeting was moved or deleted since."""
         value = int(meeting_id.replace("-", ""), 16)
         hi, lo = np.uint64(value >> 64), np.uint64(value & ((1 << 64) - 1))
         his, los, rows = self._id_sorted
         i = int(np.searchsorted(his, hi, "left"))
         while i < len(his) and his[i] == hi:
             if los[i] == lo:
-                found = int(rows[i])
-                return None if self._gone is not None and self._gone[found] else found
+                return int(rows[i])
             i += 1
         return None
 

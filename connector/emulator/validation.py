@@ -19,7 +19,17 @@ from multidict import MultiMapping
 
 from .timeutil import OutOfRange, day_ms, parse_date, parse_input_datetime, parse_rfc3339, zone
 
-__all__ = ["Invalid", "ListQuery", "NewMeeting", "decode_cursor", "encode_cursor", "parse_list", "parse_post"]
+__all__ = [
+    "Invalid",
+    "ListQuery",
+    "NewMeeting",
+    "body_data",
+    "decode_cursor",
+    "encode_cursor",
+    "field_error",
+    "parse_list",
+    "parse_post",
+]
 
 LIMITS = {"title": 1000, "description": 10000, "participants": 500, "linked_records": 50}
 STATUSES = ("accepted", "tentative", "declined", "pending")
@@ -46,7 +56,8 @@ class Invalid(Exception):
         self.errors = errors
 
 
-def _err(code: str, path: list[str | int], message: str) -> dict[str, Any]:
+def field_error(code: str, path: list[str | int], message: str) -> dict[str, Any]:
+    """One item of ``validation_errors``."""
     return {"code": code, "path": path, "message": message}
 
 
@@ -80,40 +91,50 @@ def parse_list(params: MultiMapping[str]) -> ListQuery:
     for name in LIST_PARAMS:
         values = params.getall(name, [])
         if len(values) > 1:
-            errors.append(_err("invalid_type", [name], f"Parameter {name} may be given only once."))
+            errors.append(field_error("invalid_type", [name], f"Parameter {name} may be given only once."))
         elif values:
             one[name] = values[0]
     limit = 50
     if "limit" in one:
         text = one["limit"]
         if not re.fullmatch(r"[0-9]+", text) or not 1 <= int(text) <= 200:
-            errors.append(_err("invalid_type", ["limit"], "limit must be an integer between 1 and 200."))
+            errors.append(
+                field_error("invalid_type", ["limit"], "limit must be an integer between 1 and 200.")
+            )
         else:
             limit = int(text)
     sort = one.get("sort", "start_asc")
     if sort not in ("start_asc", "start_desc"):
-        errors.append(_err("invalid_enum_value", ["sort"], "sort must be one of 'start_asc', 'start_desc'."))
+        errors.append(
+            field_error("invalid_enum_value", ["sort"], "sort must be one of 'start_asc', 'start_desc'.")
+        )
     linked = None
     obj, rid = one.get("linked_object"), one.get("linked_record_id")
     if obj is not None and rid is None:
         errors.append(
-            _err("custom", ["linked_record_id"], "linked_record_id is required when linked_object is given.")
+            field_error(
+                "custom", ["linked_record_id"], "linked_record_id is required when linked_object is given."
+            )
         )
     if rid is not None and obj is None:
         errors.append(
-            _err("custom", ["linked_object"], "linked_object is required when linked_record_id is given.")
+            field_error(
+                "custom", ["linked_object"], "linked_object is required when linked_record_id is given."
+            )
         )
     if obj is not None and not obj:
-        errors.append(_err("too_small", ["linked_object"], "linked_object must not be empty."))
+        errors.append(field_error("too_small", ["linked_object"], "linked_object must not be empty."))
     if rid is not None and not is_uuid(rid):
-        errors.append(_err("invalid_string", ["linked_record_id"], "linked_record_id must be a UUID."))
+        errors.append(field_error("invalid_string", ["linked_record_id"], "linked_record_id must be a UUID."))
     if obj and rid is not None and is_uuid(rid):
         linked = (obj, rid.lower())
     emails = tuple(sorted({e.strip().lower() for e in one.get("participants", "").split(",") if e.strip()}))
     tz = one.get("timezone", "UTC")
     if zone(tz) is None:
         errors.append(
-            _err("invalid_string", ["timezone"], f"timezone must be a valid IANA timezone, got {tz!r}.")
+            field_error(
+                "invalid_string", ["timezone"], f"timezone must be a valid IANA timezone, got {tz!r}."
+            )
         )
     bounds: dict[str, int | None] = {"ends_from": None, "starts_before": None}
     for name in bounds:
@@ -122,7 +143,9 @@ def parse_list(params: MultiMapping[str]) -> ListQuery:
                 bounds[name] = parse_rfc3339(one[name])
             except ValueError:
                 errors.append(
-                    _err("invalid_string", [name], f"{name} must be an RFC 3339 timestamp with an offset.")
+                    field_error(
+                        "invalid_string", [name], f"{name} must be an RFC 3339 timestamp with an offset."
+                    )
                 )
     fingerprint = orjson.dumps([linked, emails, sort, bounds["ends_from"], bounds["starts_before"], tz])
     filter_hash = hashlib.sha256(fingerprint).hexdigest()[:16]
@@ -150,7 +173,7 @@ def encode_cursor(sort_ms: int, meeting_id: str, filter_hash: str) -> str:
 
 
 def decode_cursor(cursor: str, filter_hash: str) -> tuple[int, str]:
-    bad = Invalid([_err("invalid_string", ["cursor"], "cursor is not a valid pagination cursor.")])
+    bad = Invalid([field_error("invalid_string", ["cursor"], "cursor is not a valid pagination cursor.")])
     try:
         data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
@@ -163,7 +186,9 @@ def decode_cursor(cursor: str, filter_hash: str) -> tuple[int, str]:
     ):
         raise bad
     if data.get("f") != filter_hash:
-        raise Invalid([_err("custom", ["cursor"], "cursor was issued for different filter parameters.")])
+        raise Invalid(
+            [field_error("custom", ["cursor"], "cursor was issued for different filter parameters.")]
+        )
     return data["s"], data["id"]
 
 
@@ -180,7 +205,7 @@ def _moment(
     value: Any, all_day: bool | None, path: list[str | int], errors: list[dict[str, Any]]
 ) -> tuple[int, str | None] | None:
     if not isinstance(value, dict):
-        errors.append(_err("invalid_type", path, f"{path[-1]} must be an object."))
+        errors.append(field_error("invalid_type", path, f"{path[-1]} must be an object."))
         return None
     if all_day is None:
         return None
@@ -189,7 +214,7 @@ def _moment(
     if extra:
         form = "{date}" if all_day else "{datetime, timezone}"
         errors.append(
-            _err(
+            field_error(
                 "unrecognized_keys",
                 path,
                 f"{path[-1]} has unexpected key(s) {extra}; is_all_day={str(all_day).lower()} needs {form}.",
@@ -204,13 +229,13 @@ def _moment(
             return day_ms(parse_date(text)), None
         except ValueError:
             errors.append(
-                _err("invalid_string", [*path, "date"], f"{path[-1]}.date must be a YYYY-MM-DD date.")
+                field_error("invalid_string", [*path, "date"], f"{path[-1]}.date must be a YYYY-MM-DD date.")
             )
             return None
     tz_name = value.get("timezone")
     if tz_name is not None and not isinstance(tz_name, str):
         errors.append(
-            _err("invalid_type", [*path, "timezone"], f"{path[-1]}.timezone must be a string or null.")
+            field_error("invalid_type", [*path, "timezone"], f"{path[-1]}.timezone must be a string or null.")
         )
         return None
     tz = zone(tz_name)  # an invalid timezone is treated as UTC
@@ -221,7 +246,7 @@ def _moment(
         ms = parse_input_datetime(text, tz)
     except OutOfRange:
         errors.append(
-            _err(
+            field_error(
                 "invalid_date",
                 [*path, "datetime"],
                 f"{path[-1]}.datetime is outside the years 0001-9999 (in UTC or in its timezone).",
@@ -230,7 +255,9 @@ def _moment(
         return None
     except ValueError:
         errors.append(
-            _err("invalid_string", [*path, "datetime"], f"{path[-1]}.datetime must be an ISO 8601 datetime.")
+            field_error(
+                "invalid_string", [*path, "datetime"], f"{path[-1]}.datetime must be an ISO 8601 datetime."
+            )
         )
         return None
     return ms, (tz_name if tz is not None else None)
@@ -239,39 +266,43 @@ def _moment(
 def _participants(value: Any, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     path: list[str | int] = ["data", "participants"]
     if not isinstance(value, list):
-        errors.append(_err("invalid_type", path, "participants must be an array."))
+        errors.append(field_error("invalid_type", path, "participants must be an array."))
         return []
     if not value:
-        errors.append(_err("too_small", path, "No participants were provided."))
+        errors.append(field_error("too_small", path, "No participants were provided."))
     if len(value) > LIMITS["participants"]:
-        errors.append(_err("too_big", path, f"participants may hold at most {LIMITS['participants']} items."))
+        errors.append(
+            field_error("too_big", path, f"participants may hold at most {LIMITS['participants']} items.")
+        )
     out = []
     for i, p in enumerate(value):
         at: list[str | int] = [*path, i]
         if not isinstance(p, dict):
-            errors.append(_err("invalid_type", at, "Each participant must be an object."))
+            errors.append(field_error("invalid_type", at, "Each participant must be an object."))
             continue
         email, name = p.get("email_address"), p.get("name")
         if name is not None and (not isinstance(name, str) or not name):
-            errors.append(_err("invalid_string", [*at, "name"], "name must be a non-empty string."))
+            errors.append(field_error("invalid_string", [*at, "name"], "name must be a non-empty string."))
         if email is None and name is None:
             errors.append(
-                _err("invalid_type", [*at, "email_address"], "email_address is required (or a name).")
+                field_error("invalid_type", [*at, "email_address"], "email_address is required (or a name).")
             )
         elif email is not None and (not isinstance(email, str) or not _EMAIL.match(email.strip())):
             errors.append(
-                _err("invalid_string", [*at, "email_address"], "email_address must be an email address.")
+                field_error(
+                    "invalid_string", [*at, "email_address"], "email_address must be an email address."
+                )
             )
         org = p.get("is_organizer")
         if org not in (True, False, "true", "false"):
             errors.append(
-                _err(
+                field_error(
                     "invalid_type", [*at, "is_organizer"], "is_organizer must be a boolean or 'true'/'false'."
                 )
             )
         if p.get("status") not in STATUSES:
             errors.append(
-                _err("invalid_enum_value", [*at, "status"], f"status must be one of {list(STATUSES)}.")
+                field_error("invalid_enum_value", [*at, "status"], f"status must be one of {list(STATUSES)}.")
             )
         out.append(
             {
@@ -289,19 +320,21 @@ def _linked(value: Any, errors: list[dict[str, Any]]) -> list[tuple[str, str]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        errors.append(_err("invalid_type", path, "linked_records must be an array."))
+        errors.append(field_error("invalid_type", path, "linked_records must be an array."))
         return []
     if len(value) > LIMITS["linked_records"]:
         errors.append(
-            _err("too_big", path, f"linked_records may hold at most {LIMITS['linked_records']} items.")
+            field_error("too_big", path, f"linked_records may hold at most {LIMITS['linked_records']} items.")
         )
     out = []
     for i, lr in enumerate(value):
         if not isinstance(lr, dict) or not isinstance(lr.get("object"), str) or not lr["object"]:
-            errors.append(_err("invalid_type", [*path, i, "object"], "object must be an object slug or ID."))
+            errors.append(
+                field_error("invalid_type", [*path, i, "object"], "object must be an object slug or ID.")
+            )
             continue
         if not is_uuid(lr.get("record_id")):
-            errors.append(_err("invalid_string", [*path, i, "record_id"], "record_id must be a UUID."))
+            errors.append(field_error("invalid_string", [*path, i, "record_id"], "record_id must be a UUID."))
             continue
         out.append((lr["object"], lr["record_id"].lower()))
     return out
@@ -311,22 +344,24 @@ def _external_ref(value: Any, errors: list[dict[str, Any]]) -> Any:
     path: list[str | int] = ["data", "external_ref"]
     if isinstance(value, str):
         if not value:
-            errors.append(_err("too_small", path, "external_ref must not be empty."))
+            errors.append(field_error("too_small", path, "external_ref must not be empty."))
         return ("ref", value)
     if not isinstance(value, dict):
         errors.append(
-            _err("invalid_type", path, "external_ref must be a string or an iCal reference object.")
+            field_error("invalid_type", path, "external_ref must be a string or an iCal reference object.")
         )
         return None
     uid, provider, recurring = value.get("ical_uid"), value.get("provider"), value.get("is_recurring")
     if not isinstance(uid, str):
-        errors.append(_err("invalid_type", [*path, "ical_uid"], "ical_uid must be a string."))
+        errors.append(field_error("invalid_type", [*path, "ical_uid"], "ical_uid must be a string."))
     if provider not in PROVIDERS:
         errors.append(
-            _err("invalid_enum_value", [*path, "provider"], "provider must be 'google' or 'microsoft'.")
+            field_error(
+                "invalid_enum_value", [*path, "provider"], "provider must be 'google' or 'microsoft'."
+            )
         )
     if not isinstance(recurring, bool):
-        errors.append(_err("invalid_type", [*path, "is_recurring"], "is_recurring must be a boolean."))
+        errors.append(field_error("invalid_type", [*path, "is_recurring"], "is_recurring must be a boolean."))
     original = value.get("original_start_time")
     original_ms = None
     if original is not None:
@@ -336,7 +371,7 @@ def _external_ref(value: Any, errors: list[dict[str, Any]]) -> Any:
                 raise ValueError
         except ValueError:
             errors.append(
-                _err(
+                field_error(
                     "invalid_string",
                     [*path, "original_start_time"],
                     "original_start_time must be a timestamp with an offset.",
@@ -347,11 +382,11 @@ def _external_ref(value: Any, errors: list[dict[str, Any]]) -> Any:
 
 def parse_links(body: bytes) -> list[tuple[str, str]]:
     """The ``(object, record_id)`` pairs of a PATCH/PUT body ``{"data": {"linked_records": [...]}}``."""
-    value = _data(body).get("linked_records")
+    value = body_data(body).get("linked_records")
     errors: list[dict[str, Any]] = []
     if value is None:
         errors.append(
-            _err(
+            field_error(
                 "invalid_type", ["data", "linked_records"], "linked_records is required and must be an array."
             )
         )
@@ -361,36 +396,42 @@ def parse_links(body: bytes) -> list[tuple[str, str]]:
     return links
 
 
-def _data(body: bytes) -> dict[str, Any]:
+def body_data(body: bytes) -> dict[str, Any]:
     """The ``data`` object of a JSON request body."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise Invalid([_err("invalid_json", [], "Body is not valid JSON.")]) from None
+        raise Invalid([field_error("invalid_json", [], "Body is not valid JSON.")]) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
-        raise Invalid([_err("invalid_type", ["data"], "Body must be an object with a data object.")])
+        raise Invalid([field_error("invalid_type", ["data"], "Body must be an object with a data object.")])
     return doc["data"]
 
 
 def parse_post(body: bytes, find_or_create: bool) -> NewMeeting:
-    data = _data(body)
+    data = body_data(body)
     errors: list[dict[str, Any]] = []
     for key in ("title", "description"):
         v = data.get(key)
         if not isinstance(v, str):
-            errors.append(_err("invalid_type", ["data", key], f"{key} is required and must be a string."))
+            errors.append(
+                field_error("invalid_type", ["data", key], f"{key} is required and must be a string.")
+            )
         elif len(v) > LIMITS[key]:
-            errors.append(_err("too_big", ["data", key], f"{key} may be at most {LIMITS[key]} characters."))
+            errors.append(
+                field_error("too_big", ["data", key], f"{key} may be at most {LIMITS[key]} characters.")
+            )
     all_day = data.get("is_all_day")
     if not isinstance(all_day, bool):
         errors.append(
-            _err("invalid_type", ["data", "is_all_day"], "is_all_day is required and must be a boolean.")
+            field_error(
+                "invalid_type", ["data", "is_all_day"], "is_all_day is required and must be a boolean."
+            )
         )
         all_day = None
     start = _moment(data.get("start"), all_day, ["data", "start"], errors)
     end = _moment(data.get("end"), all_day, ["data", "end"], errors)
     if start and end and end[0] <= start[0]:
-        errors.append(_err("custom", ["data", "end"], "end must be after start."))
+        errors.append(field_error("custom", ["data", "end"], "end must be after start."))
     participants = _participants(data.get("participants"), errors)
     linked = _linked(data.get("linked_records"), errors)
     ref = None
