@@ -216,7 +216,9 @@ def _check_unions(columns: tuple[Column, ...], file: Path) -> None:
         _check_unions(c.children, file)
 
 
-def _each(doc: Mapping[str, Any], path: Path) -> tuple[list[tuple[Column, pa.Field]], list[pa.Field], Explode]:
+def _each(
+    doc: Mapping[str, Any], path: Path
+) -> tuple[list[tuple[Column, pa.Field]], list[pa.Field], Explode]:
     """The record shape of a schema with ``each`` (its columns and the list), the rows' fields, and the Explode."""
     each, name = doc["each"], doc["name"]
     if not isinstance(each, str) or not each:
@@ -228,7 +230,9 @@ def _each(doc: Mapping[str, Any], path: Path) -> tuple[list[tuple[Column, pa.Fie
         source = spec.get("source", spec.get("name")) if isinstance(spec, Mapping) else None
         if source == "[#]":
             if spec.get("type") != "int64" or spec.get("nullable", True) or index is not None:
-                raise ConfigError(f"{path}: '[#]' (the item's position) must be one int64 column, not nullable")
+                raise ConfigError(
+                    f"{path}: '[#]' (the item's position) must be one int64 column, not nullable"
+                )
             index = spec.get("name")
         elif isinstance(source, str) and source.startswith("[]."):
             item_specs.append({**spec, "source": source[3:]})
@@ -244,7 +248,9 @@ def _each(doc: Mapping[str, Any], path: Path) -> tuple[list[tuple[Column, pa.Fie
             fields.append(pa.field(index, pa.int64(), nullable=False, metadata=meta))
         else:
             field = made[spec["name"]]
-            fields.append(field.with_metadata({**field.metadata, b"source": spec.get("source", spec["name"])}))
+            fields.append(
+                field.with_metadata({**field.metadata, b"source": spec.get("source", spec["name"])})
+            )
     return pairs, fields, Explode(index)
 
 
@@ -275,7 +281,17 @@ def load_schema(path: Path) -> StreamSchema:
     record = pa.schema([f for _, f in pairs], metadata=metadata) if explode is not None else arrow
     table = doc.get("table", doc["name"])
     return StreamSchema(
-        doc["name"], str(doc["version"]), key, columns, arrow, doc, path, table, record, explode, _omitted(doc, path)
+        doc["name"],
+        str(doc["version"]),
+        key,
+        columns,
+        arrow,
+        doc,
+        path,
+        table,
+        record,
+        explode,
+        _omitted(doc, path),
     )
 
 

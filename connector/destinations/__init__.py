@@ -74,10 +74,14 @@ def database_sinks(
     for table in tables:
         sink = database_sink(url, (names or {}).get(table, table), write_mode, key=TABLES[table].key)
         if sink is None:
-            raise InvalidArgumentError("url", "not a database URL (duckdb:///path.duckdb, postgresql://user@host/db)")
+            raise InvalidArgumentError(
+                "url", "not a database URL (duckdb:///path.duckdb, postgresql://user@host/db)"
+            )
         if sinks:
             sink.share_transaction(next(iter(sinks.values())))  # every table changes at once, or none does
-        sink.check_destination(TABLES[table].arrow_schema())  # unreachable, login, permission, incompatible: stop now
+        sink.check_destination(
+            TABLES[table].arrow_schema()
+        )  # unreachable, login, permission, incompatible: stop now
         sinks[table] = sink
     return sinks
 
@@ -116,7 +120,9 @@ def extract_to_database(
     if tables is not None:
         sinks = database_sinks(url, tables, write_mode, names={"meetings": table})
         if cfg.checkpoint is not None:
-            raise ConfigError("a database output is one transaction: it takes no checkpoint (run it again instead)")
+            raise ConfigError(
+                "a database output is one transaction: it takes no checkpoint (run it again instead)"
+            )
         return anyio.run(partial(_run, client_config, cfg, sinks, tuple(sinks)))
     sink = database_sink(url, table, write_mode)
     if sink is None:

@@ -153,8 +153,16 @@ def incompatibility(
     problems += [f"{n} is not a {kind} column" for n in have if n not in want]
     if not problems:
         return None
-    recorded = comment.removeprefix("attio-connector ") if comment and comment.startswith("attio-connector ") else None
-    version = f" (written by {recorded}; this connector writes {writes.removeprefix('attio-connector ')})" if recorded else ""
+    recorded = (
+        comment.removeprefix("attio-connector ")
+        if comment and comment.startswith("attio-connector ")
+        else None
+    )
+    version = (
+        f" (written by {recorded}; this connector writes {writes.removeprefix('attio-connector ')})"
+        if recorded
+        else ""
+    )
     return f"table {table} has an incompatible schema{version}: {'; '.join(problems)}"
 
 
@@ -206,7 +214,9 @@ class _Writer:
 
     def __init__(self, apply: Callable[[pa.RecordBatch], None]) -> None:
         self._apply = apply
-        self._queue: queue.Queue[tuple[Callable[[pa.RecordBatch], None], pa.RecordBatch] | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[tuple[Callable[[pa.RecordBatch], None], pa.RecordBatch] | None] = (
+            queue.Queue(maxsize=2)
+        )
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="connector-db-writer", daemon=True)
         self._thread.start()
@@ -355,7 +365,9 @@ class DatabaseSink:
         if existing is None:
             return False
         columns, comment = existing
-        problem = incompatibility(str(self.table), columns, self._wanted(schema), comment, table_comment(schema))
+        problem = incompatibility(
+            str(self.table), columns, self._wanted(schema), comment, table_comment(schema)
+        )
         if problem is not None:
             error = DestinationError(f"{self.target}: {problem}; nothing was changed")
             error.hint = "write to another --table, or drop or rename the table yourself (the connector never alters a table)"
@@ -395,7 +407,9 @@ class DatabaseSink:
             if self._leader._conn is None:
                 raise RuntimeError("open the leader of a shared transaction first")
             self._conn = self._leader._conn
-            self._guarded(self._prepare, schema, window)  # a failure aborts the run, and the leader rolls back
+            self._guarded(
+                self._prepare, schema, window
+            )  # a failure aborts the run, and the leader rolls back
             return
         self._conn = self._guarded(self._connect)
         try:

@@ -150,7 +150,9 @@ class DuckDBSink(DatabaseSink):
         ids = pa.table({"id": batch.column(self.key)})
         self._conn.register(_BATCH, ids)
         try:
-            self._conn.execute(f'DELETE FROM {self._table_sql()} WHERE "{self.key}" IN (SELECT id FROM {_BATCH})')
+            self._conn.execute(
+                f'DELETE FROM {self._table_sql()} WHERE "{self.key}" IN (SELECT id FROM {_BATCH})'
+            )
         finally:
             self._conn.unregister(_BATCH)
 

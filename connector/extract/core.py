@@ -65,13 +65,19 @@ async def extract(
     collides with another, a file there that the extract did not write, or another extract of the same
     output or checkpoint stops it with a :class:`~connector.errors.ConfigError`, having changed nothing.
     """
-    names = check_tables(tables if tables is not None else (list(sink) if isinstance(sink, Mapping) else None))
+    names = check_tables(
+        tables if tables is not None else (list(sink) if isinstance(sink, Mapping) else None)
+    )
     sinks = dict(sink) if isinstance(sink, Mapping) else {names[0]: sink}
     if set(sinks) != set(names):
-        raise InvalidArgumentError("sink", f"give one sink per table, as a mapping of {', '.join(names)} to sinks")
+        raise InvalidArgumentError(
+            "sink", f"give one sink per table, as a mapping of {', '.join(names)} to sinks"
+        )
     atomic = [isinstance(s, AtomicSink) for s in sinks.values()]
     if any(atomic) and not all(atomic):
-        raise InvalidArgumentError("sink", "the tables' sinks must all be atomic (files, databases) or all not")
+        raise InvalidArgumentError(
+            "sink", "the tables' sinks must all be atomic (files, databases) or all not"
+        )
     files = ExtractFiles.plan(sinks, config.checkpoint)
     with files.claim():
         run = ExtractRun(client, config, checkpoint=files.checkpoint, staged=all(atomic), tables=names)

@@ -50,11 +50,15 @@ class FanOut:
     resumed run's included); ``flush``: commit once the results hold this many rows.
     """
 
-    def __init__(self, stream: ChildStream, state: FanOutState, *, workers: int, bound: int, flush: int) -> None:
+    def __init__(
+        self, stream: ChildStream, state: FanOutState, *, workers: int, bound: int, flush: int
+    ) -> None:
         self.stream = stream
         self.state = state
         self.workers = max(1, workers)
-        self.bound = max(bound, 2 * COMMIT_EVERY)  # above what ``due`` waits for, or parents and children wait on each other
+        self.bound = max(
+            bound, 2 * COMMIT_EVERY
+        )  # above what ``due`` waits for, or parents and children wait on each other
         self.flush = flush
         self.converters = stream.converters()
         self.ready: list[Fanned] = []

@@ -68,7 +68,9 @@ class ExtractFiles:
         if sinks and all(isinstance(s, AtomicSink) for s in sinks):
             default = sinks[0].default_checkpoint()
             if len(sinks) > 1:
-                default = default.with_name(default.name.removesuffix(".checkpoint.json") + ".tables.checkpoint.json")
+                default = default.with_name(
+                    default.name.removesuffix(".checkpoint.json") + ".tables.checkpoint.json"
+                )
             checkpoint = checkpoint or default
         return cls(tuple(s for s in sinks if isinstance(s, FileSink)), checkpoint)
 

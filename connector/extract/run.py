@@ -130,7 +130,9 @@ class ExtractRun:
         self.config = config
         self.stream = stream
         self.tables = check_tables(tables)
-        self.child: ChildStream | None = CALL_RECORDINGS if set(self.tables) & set(CALL_RECORDINGS.tables) else None
+        self.child: ChildStream | None = (
+            CALL_RECORDINGS if set(self.tables) & set(CALL_RECORDINGS.tables) else None
+        )
         self.fanout: FanOut | None = None
         self.checkpoint_path = checkpoint
         self.staged = staged
@@ -179,7 +181,11 @@ class ExtractRun:
         )
         if path is not None:
             await anyio.to_thread.run_sync(Checkpoint.discard, path)  # an earlier run's, not resumed
-        fanout = FanOutState(tables={t: TableState() for t in self.tables if t != "meetings"}) if self.child else None
+        fanout = (
+            FanOutState(tables={t: TableState() for t in self.tables if t != "meetings"})
+            if self.child
+            else None
+        )
         cp = Checkpoint(path, filters, [WindowState(w) for w in windows], slices, span=span, fanout=fanout)
         await anyio.to_thread.run_sync(cp.save)
         self.begin(cp, slices, span)
@@ -205,7 +211,10 @@ class ExtractRun:
             flush = max(self.config.query.limit, self.config.batch_size)
             limits = self.client.config.limits
             self.fanout = FanOut(
-                self.child, checkpoint.fanout, workers=int(limits.max_in_flight), bound=8 * int(limits.max_in_flight),
+                self.child,
+                checkpoint.fanout,
+                workers=int(limits.max_in_flight),
+                bound=8 * int(limits.max_in_flight),
                 flush=flush,
             )
             began = datetime.fromisoformat(checkpoint.started_at)
@@ -223,7 +232,9 @@ class ExtractRun:
         )
 
     # ---------------------------------------------------------------------------------------- cursors
-    async def _cursor(self, state: WindowState, send: MemoryObjectSendStream[Chunk | Fanned], flush: int) -> None:
+    async def _cursor(
+        self, state: WindowState, send: MemoryObjectSendStream[Chunk | Fanned], flush: int
+    ) -> None:
         """Page through one window from its saved cursor, sending a Chunk every ``flush`` rows.
 
         The window's kept range is read afresh for every page: a split may narrow it while a page is in
@@ -294,9 +305,15 @@ class ExtractRun:
         cp, query = self.checkpoint, self.config.query
         assert self.tracker is not None
         fanout = cp.fanout
-        self.tracker.start(cp.windows, (fanout.parents + fanout.skipped, len(fanout.pending)) if fanout else None)
+        self.tracker.start(
+            cp.windows, (fanout.parents + fanout.skipped, len(fanout.pending)) if fanout else None
+        )
         # With a child stream every meetings page is a commit of its own: the keys become pending sooner.
-        flush = query.limit if self.fanout is not None else max(query.limit, -(-self.config.batch_size // self.slices))
+        flush = (
+            query.limit
+            if self.fanout is not None
+            else max(query.limit, -(-self.config.batch_size // self.slices))
+        )
         workers = self.fanout.workers if self.fanout is not None else 0
         send, receive = anyio.create_memory_object_stream[Chunk | Fanned](self.slices + workers)
         limiter = anyio.CapacityLimiter(self.slices)
@@ -380,18 +397,34 @@ class ExtractRun:
                         yield "meetings", batch
                     rows = batch.num_rows if batch is not None else 0
                     await cp.commit(
-                        chunk.state, None, chunk.cursor, chunk.done, chunk.pages, chunk.position, rows=rows,
-                        keys=keys, skipped=skipped,
+                        chunk.state,
+                        None,
+                        chunk.cursor,
+                        chunk.done,
+                        chunk.pages,
+                        chunk.position,
+                        rows=rows,
+                        keys=keys,
+                        skipped=skipped,
                     )
                 else:
                     await cp.commit(
-                        chunk.state, batch, chunk.cursor, chunk.done, chunk.pages, chunk.position,
-                        keys=keys, skipped=skipped,
+                        chunk.state,
+                        batch,
+                        chunk.cursor,
+                        chunk.done,
+                        chunk.pages,
+                        chunk.position,
+                        keys=keys,
+                        skipped=skipped,
                     )
                     just = chunk.state.parts[-1] if batch is not None else None
                     for name in frontier.ready(cp.windows):
                         if name == just and batch is not None:
-                            yield "meetings", batch  # still in memory: no need to read back the part just written
+                            yield (
+                                "meetings",
+                                batch,
+                            )  # still in memory: no need to read back the part just written
                         else:
                             for part in await self._part(name):
                                 yield "meetings", part
@@ -476,7 +509,9 @@ class ExtractRun:
                     async for table, batch in batches:
                         await call(sinks[table].write, batch)
                 outputs: dict[str, str | None] = {}
-                for table, target in reversed(sinks.items()):  # the first opened last: it may hold the transaction
+                for table, target in reversed(
+                    sinks.items()
+                ):  # the first opened last: it may hold the transaction
                     outputs[table] = await call(target.commit)
                     opened.remove(target)
             except BaseException:
@@ -502,7 +537,9 @@ class ExtractRun:
         """What the output of ``table`` records about the run (Parquet key-value metadata)."""
         config = self.config
         return {
-            "connector.schema_version": TABLES[table].schema().version if table != "meetings" else SCHEMA_VERSION,
+            "connector.schema_version": TABLES[table].schema().version
+            if table != "meetings"
+            else SCHEMA_VERSION,
             "connector.filters": json.dumps(config.query.describe(), sort_keys=True),
             "connector.extracted_at": datetime.now(UTC).isoformat(),
             "connector.slices": str(self.slices),
@@ -517,7 +554,9 @@ class ExtractRun:
         after, before = self.client.stats.snapshot(), self._before
         cp = self.checkpoint
         fanout = cp.fanout
-        tables = {t: (cp.rows if t == "meetings" else fanout.tables[t].rows if fanout else 0) for t in self.tables}
+        tables = {
+            t: (cp.rows if t == "meetings" else fanout.tables[t].rows if fanout else 0) for t in self.tables
+        }
         ignored = set(self.converter.ignored_fields)
         if self.fanout is not None:
             for converter in self.fanout.converters.values():
@@ -540,7 +579,7 @@ class ExtractRun:
             ignored_fields=tuple(sorted(ignored)),
             schema_version=SCHEMA_VERSION,
             tables=tables,
-            outputs=dict(outputs) if outputs is not None and len(outputs) > 1 else {},
+            outputs={t: outputs[t] for t in self.tables} if outputs is not None and len(outputs) > 1 else {},
             meetings_scanned=(fanout.parents + fanout.skipped) if fanout else 0,
             skipped_future_meetings=fanout.skipped if fanout else 0,
         )

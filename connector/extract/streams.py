@@ -58,7 +58,16 @@ from .convert import Converter as SchemaConverter
 from .fastpath import decode_page
 from .tasks import release_now_and_then
 
-__all__ = ["CALL_RECORDINGS", "MEETINGS", "TABLES", "ChildStream", "Converter", "Stream", "Table", "check_tables"]
+__all__ = [
+    "CALL_RECORDINGS",
+    "MEETINGS",
+    "TABLES",
+    "ChildStream",
+    "Converter",
+    "Stream",
+    "Table",
+    "check_tables",
+]
 
 
 class Converter(Protocol):
@@ -157,7 +166,9 @@ def check_tables(tables: str | Sequence[str] | None) -> tuple[str, ...]:
     names = [t.strip() for t in (tables.split(",") if isinstance(tables, str) else tables)]
     unknown = [n for n in names if n not in TABLES]
     if unknown:
-        raise InvalidArgumentError("tables", f"unknown table {unknown[0]!r}; the tables are {', '.join(TABLES)}")
+        raise InvalidArgumentError(
+            "tables", f"unknown table {unknown[0]!r}; the tables are {', '.join(TABLES)}"
+        )
     if not names:
         raise InvalidArgumentError("tables", f"name at least one of {', '.join(TABLES)}")
     return tuple(n for n in TABLES if n in names)
@@ -212,7 +223,8 @@ async def _fetch_recordings(
                 rid = ident.get("call_recording_id") if isinstance(ident, dict) else None
                 if not isinstance(rid, str):
                     raise MalformedResponseError(
-                        "a listed call recording has no id.call_recording_id", method="GET",
+                        "a listed call recording has no id.call_recording_id",
+                        method="GET",
                         path=call_recordings_path(meeting_id),
                     )
                 ids.append(rid)
@@ -229,9 +241,7 @@ async def _fetch_recordings(
             continue
         for name, batch in batches.items():
             found[name].append(batch)
-    return {
-        name: concat_batches(batches, converters[name].arrow) for name, batches in found.items()
-    }
+    return {name: concat_batches(batches, converters[name].arrow) for name, batches in found.items()}
 
 
 CALL_RECORDINGS = ChildStream(
