@@ -339,6 +339,9 @@ class DatabaseSink:
     def _delete_ids(self, batch: pa.RecordBatch) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _adopt(self, leader: DatabaseSink) -> None:
+        """Take what the leader's connection set up (a shared transaction); the default takes nothing."""
+
     def _check_privileges(self, exists: bool) -> None:
         """Refuse early (DestinationError) when the user may not write the table; the default checks nothing."""
 
@@ -407,9 +410,8 @@ class DatabaseSink:
             if self._leader._conn is None:
                 raise RuntimeError("open the leader of a shared transaction first")
             self._conn = self._leader._conn
-            self._guarded(
-                self._prepare, schema, window
-            )  # a failure aborts the run, and the leader rolls back
+            self._adopt(self._leader)
+            self._guarded(self._prepare, schema, window)  # a failure aborts the run: the leader rolls back
             return
         self._conn = self._guarded(self._connect)
         try:
@@ -465,8 +467,7 @@ class DatabaseSink:
     def commit(self) -> str:
         """Write what is pending, then commit: the table changes now, all at once (sharing a transaction: at the
         leader's commit)."""
-        if self._leader is not None:
-            self._conn = None
+        if self._leader is not None:  # the leader's writer applies this table's batches, then it commits
             return self.target
         try:
             if self._writer is not None:
@@ -481,8 +482,7 @@ class DatabaseSink:
 
     def abort(self) -> None:
         """Roll the transaction back (the table is as before the run) and disconnect."""
-        if self._leader is not None:  # the leader rolls back
-            self._conn = None
+        if self._leader is not None:  # the leader's writer stops and it rolls back
             return
         if self._writer is not None:
             self._writer.stop()

@@ -89,6 +89,10 @@ class DuckDBSink(DatabaseSink):
         self._catalog = conn.execute("SELECT current_database()").fetchone()[0].replace('"', '""')
         return conn
 
+    def _adopt(self, leader: DatabaseSink) -> None:
+        assert isinstance(leader, DuckDBSink)
+        self._catalog = leader._catalog  # the file's catalog name, known to the leader's connection
+
     def check_destination(self, schema: pa.Schema | None = None) -> None:
         """Refuse an incompatible table or a file in use; a file that does not exist yet is not created here."""
         if self.path.is_dir():

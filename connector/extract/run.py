@@ -525,6 +525,7 @@ class ExtractRun:
             raise
         cp.remove()
         first = next(iter(sinks.values()))
+        outputs = {t: outputs[t] for t in self.tables}
         output = outputs[self.tables[0]] if len(sinks) == 1 else _common_output(outputs)
         return self.report(output, getattr(first, "format", None) or None, outputs)
 
@@ -586,10 +587,14 @@ class ExtractRun:
 
 
 def _common_output(outputs: Mapping[str, str | None]) -> str | None:
-    """Where several tables went, in one line: the folder of local files, else the first table's place."""
+    """Where several tables went, in one line: the folder of local files, the database of tables (its URL,
+    password hidden), else the first table's place."""
     places = [o for o in outputs.values() if o]
     if places and all("://" not in o for o in places):
         return os.path.commonpath(places)
+    databases = {o.split(" table ")[0] for o in places}
+    if len(databases) == 1 and all(" table " in o for o in places):
+        return databases.pop()
     return places[0] if places else None
 
 
