@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import RawClient
 from extract_helpers import assert_table_matches, brute_force, client_config, kill_once_committed, span_ns
+from objectstore_helpers import moto_fixture, s3_fixture  # noqa: F401 - fixtures
 from recording_helpers import VIDEO_HOST, assert_recordings_match, leaked, served_recordings
 
 from connector import AttioClient, MeetingQuery
@@ -288,3 +289,23 @@ def test_tables_in_order_each_once() -> None:
         "transcript_segments",
     )
     assert check_tables(None) == ("meetings",)
+
+
+def test_several_tables_to_an_object_store_folder(
+    s3: Any,
+    make_emulator: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import io
+
+    emu = make_emulator(meetings=60, seed=11)
+    url = s3.url("attio/calls")
+    assert _cli(emu, monkeypatch, "--output", url, "--tables", CHILDREN, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert s3.keys() == ["attio/calls/call_recordings.parquet", "attio/calls/transcript_segments.parquet"]
+    assert report["outputs"] == {t: f"{url}/{t}.parquet" for t in CHILDREN.split(",")}
+    served = served_recordings(RawClient(emu.url, emu.token))
+    recordings, segments = (pq.read_table(io.BytesIO(s3.get(k))) for k in s3.keys())
+    assert_recordings_match(recordings, segments, served)
