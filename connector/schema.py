@@ -339,10 +339,10 @@ def _type_text(spec: Any) -> str:
     return json.dumps(spec)
 
 
-def schema_markdown() -> str:
-    """The README table of the schema: column, Arrow type, nullable, API source, description."""
+def schema_markdown(schema: StreamSchema | None = None) -> str:
+    """The README table of a schema (default the meeting's): column, Arrow type, nullable, API source, description."""
     lines = ["| column | Arrow type | null | from the API | description |", "|---|---|---|---|---|"]
-    for f in schema_document()["fields"]:
+    for f in (schema or meeting_schema()).document["fields"]:
         lines.append(
             f"| `{f['name']}` | `{_type_text(f['type'])}` | {'yes' if f.get('nullable', True) else 'no'} "
             f"| `{f.get('source', f['name'])}` | {f.get('description', '')} |"

@@ -309,3 +309,11 @@ def test_several_tables_to_an_object_store_folder(
     served = served_recordings(RawClient(emu.url, emu.token))
     recordings, segments = (pq.read_table(io.BytesIO(s3.get(k))) for k in s3.keys())
     assert_recordings_match(recordings, segments, served)
+
+
+def test_readme_shows_the_recording_schemas() -> None:
+    from connector.schema import schema_markdown, stream_schema
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for name in ("call_recording.json", "transcript_segment.json"):
+        assert schema_markdown(stream_schema(name)) in readme
