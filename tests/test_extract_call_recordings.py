@@ -317,3 +317,17 @@ def test_readme_shows_the_recording_schemas() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for name in ("call_recording.json", "transcript_segment.json"):
         assert schema_markdown(stream_schema(name)) in readme
+
+
+@pytest.mark.anyio
+async def test_progress_counts_meetings_scanned_and_recordings_found(make_emulator: Any) -> None:
+    emu = make_emulator(meetings=60, seed=11)
+    seen: list[Any] = []
+    config = ExtractConfig(slices=2, include_future_meetings=True, on_progress=seen.append)
+    async with AttioClient(client_config(emu)) as client:
+        await extract_tables(client, config, tables=["call_recordings"])
+    served = served_recordings(RawClient(emu.url, emu.token))
+    shares = [p.covered for p in seen]
+    assert shares == sorted(shares) and shares[-1] == 1.0 and all(s < 1.0 for s in shares[:-1])
+    assert seen[-1].meetings_scanned == 60 and seen[-1].recordings == len(served)
+    assert [p.meetings_scanned for p in seen] == sorted(p.meetings_scanned for p in seen)

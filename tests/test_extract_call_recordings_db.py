@@ -152,3 +152,32 @@ def test_sigkill_mid_run_leaves_every_table_as_it_was(
     assert proc.returncode == -signal.SIGKILL
     after = _tables(path)
     assert all(after[t].equals(before[t]) for t in before)
+
+
+def test_three_tables_into_postgres_merge_keeps_each_row_once(
+    make_emulator: Any, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import adbc_driver_postgresql.dbapi as dbapi
+
+    emu = make_emulator(meetings=60, seed=11)
+    served = served_recordings(RawClient(emu.url, emu.token))
+    segments = sum(segment_rows(served).values())
+
+    def counts() -> list[int]:
+        with dbapi.connect(pg_url) as con, con.cursor() as cur:
+            found = []
+            for table in ("attio.meetings", "attio.call_recordings", "attio.transcript_segments"):
+                cur.execute(f"SELECT count(*) FROM {table}")
+                found.append(cur.fetchone()[0])
+            cur.execute(
+                "SELECT count(DISTINCT (call_recording_id, segment_index)) FROM attio.transcript_segments"
+            )
+            found.append(cur.fetchone()[0])
+            con.commit()
+        return found
+
+    args = ("--output", pg_url, "--tables", ALL, "--table", "attio.", "--include-future-meetings")
+    assert _cli(emu, monkeypatch, *args) == 0
+    assert counts() == [60, len(served), segments, segments]
+    assert _cli(emu, monkeypatch, *args, "--write-mode", "merge") == 0  # each table merged by its own key
+    assert counts() == [60, len(served), segments, segments]

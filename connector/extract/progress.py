@@ -183,6 +183,7 @@ class ProgressTracker:
         self.covered = 0.0
         self.scanned = self.recordings = 0
         self._children: tuple[int, int] | None = None  # (scanned, backlog) of a child stream
+        self._finished = False  # a child stream's last parent is done
         self._meetings = 0.0  # the meetings' own share
         self._ranges: dict[int, tuple[Window, int | None, int | None]] = {}  # a split replaces a window
 
@@ -204,10 +205,10 @@ class ProgressTracker:
     def _share(self) -> float:
         if self._children is None:
             return self._meetings
+        if self._finished:
+            return 1.0
         scanned, backlog = self._children
-        if backlog == 0:
-            return self._meetings
-        return min(self._meetings * scanned / (scanned + backlog), BELOW_ONE)
+        return min(self._meetings * scanned / max(scanned + backlog, 1), BELOW_ONE)
 
     def start(self, windows: Sequence[WindowState], children: tuple[int, int] | None = None) -> None:
         """Report where the run starts (0.0, or what a resumed checkpoint has done); ``children``: a child
@@ -224,9 +225,11 @@ class ProgressTracker:
         """A parent's children are fetched: ``recordings`` more found (reported at the next commit)."""
         self.recordings += recordings
 
-    def fanned(self, scanned: int, backlog: int) -> None:
-        """A child commit: ``scanned`` parents done in all, ``backlog`` pending."""
+    def fanned(self, scanned: int, backlog: int, *, finished: bool = False) -> None:
+        """A child commit: ``scanned`` parents done in all, ``backlog`` pending; ``finished``: nothing is left
+        (only then is the share 1.0)."""
         self._children = (scanned, backlog)
+        self._finished = finished
         self.scanned = scanned
         if self.on_progress is not None:
             self.covered = max(self.covered, self._share())

@@ -20,9 +20,11 @@ worker thread from a snapshot taken on the loop. The stream (:mod:`.streams`) is
 knows the endpoint and the row shape.
 
 Output order: windows in time order (``start_desc``: reverse), each in the API's order. One window
-(``slices=1``) is exactly the API's order. Sliced and single-cursor runs hold the same rows. Memory is
-bounded by the batch size and the number of slices, not by rows: a page's records are Python objects
-only while that page is converted, and an atomic sink is written while the run goes (no second pass).
+(``slices=1``) is exactly the API's order. Sliced and single-cursor runs hold the same rows. A child
+table's rows come in the order its parents finish. Memory is bounded by the batch size and the number of
+slices (with a child stream: the fan-out's bound on pending parents and its workers), not by rows: a
+page's records are Python objects only while that page is converted, and an atomic sink is written while
+the run goes (no second pass).
 """
 
 from __future__ import annotations
@@ -438,8 +440,11 @@ class ExtractRun:
             for name in frontier.ready(cp.windows):
                 for batch in await self._part(name):
                     yield "meetings", batch
-        if self.fanout is not None and self.fanout.ready:  # pragma: no cover - due() commits the last result
-            raise RuntimeError("child results left uncommitted")
+        if self.fanout is not None:
+            if self.fanout.ready:  # pragma: no cover - due() commits the last result
+                raise RuntimeError("child results left uncommitted")
+            assert self.tracker is not None and cp.fanout is not None
+            self.tracker.fanned(cp.fanout.parents + cp.fanout.skipped, 0, finished=True)
 
     def _parent_keys(self, batch: pa.RecordBatch | None) -> tuple[list[str], int]:
         """The child stream's parent keys in a meetings batch, and how many meetings were skipped
