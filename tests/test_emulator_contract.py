@@ -12,6 +12,8 @@ jsonschema = pytest.importorskip(
     "jsonschema", reason="jsonschema (a dev extra) validates responses against the spec"
 )
 
+from contract_helpers import check_envelope  # noqa: E402  (after the skip above: jsonschema is there)
+
 CONTRACT = Path(__file__).parents[2] / "shared" / "attio" / "openapi-meetings.json"
 if not CONTRACT.exists():
     pytest.skip(
@@ -26,16 +28,6 @@ GET_404 = "/paths/~1v2~1meetings~1{meeting_id}/get/responses/404"
 POST_200 = "/paths/~1v2~1meetings/post/responses/200"
 POST_400 = "/paths/~1v2~1meetings/post/responses/400"
 POST_BODY = "/paths/~1v2~1meetings/post/requestBody"
-ENVELOPE = {
-    "type": "object",
-    "required": ["status_code", "type", "code", "message"],
-    "properties": {
-        "status_code": {"type": "integer"},
-        "type": {"type": "string"},
-        "code": {"type": "string"},
-        "message": {"type": "string", "minLength": 1},
-    },
-}
 
 
 def validator(pointer: str) -> Any:
@@ -49,15 +41,6 @@ def check(pointer: str, body: bytes) -> dict:
     doc = json.loads(body)
     errors = sorted(validator(pointer).iter_errors(doc), key=str)
     assert not errors, f"{pointer}: {errors[0]}"
-    return doc
-
-
-def check_envelope(resp, status: int) -> dict:
-    assert resp.status == status
-    assert resp.headers["Content-Type"].startswith("application/json")
-    doc = json.loads(resp.body)
-    jsonschema.validate(doc, ENVELOPE)
-    assert doc["status_code"] == status
     return doc
 
 

@@ -11,7 +11,9 @@ PATCH/PUT ``/v2/meetings/{id}`` append to or overwrite a meeting's linked record
 change; PUT also unlinks the people linked from participants); an unknown object is 400
 ``value_not_found`` (record IDs are not checked, as on POST). DELETE answers ``{}``, or 400
 ``system_edit_unauthorized`` for a meeting whose ``created_by_actor.type`` is ``system`` (calendar
-sync: about a quarter of the seeded ones). DELETE needs ``meeting:read-write`` only.
+sync: about a quarter of the seeded ones). DELETE needs ``meeting:read-write`` only, and deletes the
+meeting's call recordings too. The call-recording routes are ``recording_api.RecordingApi``'s; they go
+through the same pipeline with their own scopes, and creates through one more budget.
 """
 
 from __future__ import annotations

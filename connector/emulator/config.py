@@ -81,7 +81,9 @@ class EmulatorConfig:
     Call recordings: ``recording_share`` of the seeded meetings that start before ``recordings_now``
     have one or more (0 = none at all); creating one is limited to ``recording_write_rate`` requests/s
     in a bucket of its own (Attio: 1/s), besides the write budget; a created recording turns from
-    ``processing`` to ``completed`` ``recording_delay_s`` seconds after it was created.
+    ``processing`` to ``completed`` ``recording_delay_s`` seconds after it was created. With
+    ``recording_quota`` > 0, a create beyond that many recordings made through the API (and not deleted)
+    is 403 ``quota_exceeded``.
     """
 
     host: str = "127.0.0.1"
@@ -104,6 +106,7 @@ class EmulatorConfig:
     recordings_now: str = RECORDINGS_NOW
     recording_write_rate: float = 1.0
     recording_delay_s: float = 0.0
+    recording_quota: int = 0
 
     def __post_init__(self) -> None:
         if not self.workspace_id:
@@ -128,6 +131,8 @@ class EmulatorConfig:
                 raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.fault_rate <= 1.0:
             raise ValueError("fault_rate must be between 0 and 1")
+        if self.recording_quota < 0:
+            raise ValueError(f"recording_quota must be >= 0, got {self.recording_quota!r}")
         if not 0.0 <= self.recording_share <= 1.0:
             raise ValueError(f"recording_share must be between 0 and 1, got {self.recording_share!r}")
         try:

@@ -7,7 +7,8 @@ and ``video_url``, ``POST`` creates one (at most 4,000 segments; ``video_url`` h
 ``TRANSCRIPT_PAGE`` at a time. Reads need ``meeting:read`` and ``call_recording:read``; POST and
 DELETE need ``call_recording:read-write`` instead. Reads count against the read budget, POST and DELETE
 against the write budget, and POST also against a budget of its own (``recording_write_rate``,
-Attio's 1 request/s). An unknown meeting is 404 ``not_found`` on every path; a path ID that is not a
+Attio's 1 request/s); beyond ``recording_quota`` recordings made through the API, a create is 403
+``quota_exceeded``. An unknown meeting is 404 ``not_found`` on every path; a path ID that is not a
 UUID is 400 ``validation_type``. Errors carry ``status_code`` (snake case) only.
 """
 
@@ -26,7 +27,7 @@ from aiohttp import web
 from .auth import token_actor_id, token_from_header
 from .ratelimit import WindowLimiter
 from .recordings import MAX_SEGMENTS, Recording, RecordingStore, raw_transcript
-from .responses import invalid, json_response, not_found
+from .responses import error, invalid, json_response, not_found
 from .validation import Invalid, body_data, field_error, is_uuid
 
 if TYPE_CHECKING:
@@ -52,11 +53,11 @@ class RecordingApi:
         self.create_limiter = WindowLimiter(self.config.recording_write_rate)
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get(LIST_ROUTE, self.list, allow_head=False)
-        app.router.add_post(LIST_ROUTE, self.create)
-        app.router.add_get(ONE_ROUTE, self.get, allow_head=False)
-        app.router.add_delete(ONE_ROUTE, self.delete)
-        app.router.add_get(TRANSCRIPT_ROUTE, self.transcript, allow_head=False)
+        app.router.add_get(LIST_ROUTE, self.list_recordings, allow_head=False)
+        app.router.add_post(LIST_ROUTE, self.create_recording)
+        app.router.add_get(ONE_ROUTE, self.get_recording, allow_head=False)
+        app.router.add_delete(ONE_ROUTE, self.delete_recording)
+        app.router.add_get(TRANSCRIPT_ROUTE, self.get_transcript, allow_head=False)
 
     def policy(self, method: str) -> tuple[tuple[str, ...], tuple[WindowLimiter, ...]]:
         """The scopes a request needs and the budgets it uses beyond the read or write one."""
@@ -65,7 +66,7 @@ class RecordingApi:
         return WRITE_SCOPES, (self.create_limiter,) if method == "POST" else ()
 
     # ---- handlers ---------------------------------------------------------------------------
-    async def list(self, request: web.Request) -> web.Response:
+    async def list_recordings(self, request: web.Request) -> web.Response:
         meeting_id = self._meeting(
             request, f'Meeting with ID "{request.match_info["meeting_id"]}" was not found.'
         )
@@ -86,13 +87,13 @@ class RecordingApi:
             200, {"data": [self.store.summary(r) for r in page], "pagination": {"next_cursor": cursor}}
         )
 
-    async def get(self, request: web.Request) -> web.Response:
+    async def get_recording(self, request: web.Request) -> web.Response:
         rec = self._recording(request)
         if isinstance(rec, web.Response):
             return rec
         return json_response(200, {"data": self.store.detail(rec)})
 
-    async def create(self, request: web.Request) -> web.Response:
+    async def create_recording(self, request: web.Request) -> web.Response:
         body = await request.read()
         meeting_id = self._meeting(request, "The referenced meeting was not found.")
         if isinstance(meeting_id, web.Response):
@@ -101,18 +102,26 @@ class RecordingApi:
             segments = parse_create(body)
         except Invalid as exc:
             return invalid(exc)
+        quota = self.config.recording_quota
+        if quota and self.store.created_count() >= quota:
+            return error(
+                403,
+                "auth_error",
+                "quota_exceeded",
+                f"The workspace has reached its quota of {quota} call recordings created through the API.",
+            )
         token = token_from_header(request.headers.get("Authorization")) or ""
         rec = self.store.add(meeting_id, segments, token_actor_id(token))
         return json_response(200, {"data": self.store.summary(rec, "processing")})
 
-    async def delete(self, request: web.Request) -> web.StreamResponse:
+    async def delete_recording(self, request: web.Request) -> web.StreamResponse:
         rec = self._recording(request, "The referenced call recording was not found.")
         if isinstance(rec, web.Response):
             return rec
         self.store.delete(rec)
         return web.Response(status=204)
 
-    async def transcript(self, request: web.Request) -> web.Response:
+    async def get_transcript(self, request: web.Request) -> web.Response:
         """Deprecated ``GET …/transcript``: TRANSCRIPT_PAGE segments a page; ``raw_transcript`` is the
         whole text on every page; a recording without a transcript answers one empty page."""
         rec = self._recording(request)

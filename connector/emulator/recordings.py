@@ -205,6 +205,10 @@ class RecordingStore:
             ]
         return sorted(found, key=lambda r: r.order)
 
+    def created_count(self) -> int:
+        """How many recordings made through the API exist now."""
+        return sum(len(recs) for recs in self._created.values())
+
     def find(self, meeting_id: str, recording_id: str) -> Recording | None:
         """A recording of this meeting by its (lower-case) ID, or None."""
         return next((r for r in self.of_meeting(meeting_id) if r.recording_id == recording_id), None)

@@ -295,6 +295,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="a created call recording is 'processing' this long, then 'completed' (default %(default)s)",
     )
     parser.add_argument(
+        "--recording-quota",
+        type=int,
+        default=d.recording_quota,
+        metavar="N",
+        help="at most N call recordings made through the API, then 403 quota_exceeded; 0 = no quota "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
         "--prerender",
         action="store_true",
         help="render every seeded meeting at start-up, so that pages cost no rendering (benchmarks)",
@@ -322,6 +330,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         recordings_now=args.recordings_now,
         recording_write_rate=args.recording_write_rate,
         recording_delay_s=args.recording_delay_s,
+        recording_quota=args.recording_quota,
         workspaces=tuple(
             Workspace(token, meetings, args.seed + i, args.read_rate, args.write_rate)
             for i, (token, meetings) in enumerate(args.workspace, 1)
