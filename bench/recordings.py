@@ -17,43 +17,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "bench-token"
+from extract import ROOT, TOKEN, emulator  # bench/extract.py: the emulator in a process of its own
+
 ATTIO_READS = 100.0
 CLIENT_READS = 96.0  # RateLimits' default: a little under Attio's, so the client never meets a 429
 
 
-@contextmanager
-def emulator(meetings: int, latency_ms: float, read_rate: float) -> Iterator[str]:
-    """A separate emulator process; yields its URL once it listens."""
-    cmd = [sys.executable, "-m", "connector.emulator", "--port", "0", "--meetings", str(meetings), "--token", TOKEN,
-           "--read-rate", str(read_rate), "--latency-ms", str(latency_ms)]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"(http://\S+)", line)
-        if not match:
-            raise RuntimeError(
-                f"the emulator did not start: {line}{proc.stderr.read() if proc.stderr else ''}"
-            )
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def run(meetings: int, latency_ms: float) -> dict[str, float]:
     """One extract of every meeting's recordings; the figures of its report."""
-    with emulator(meetings, latency_ms, ATTIO_READS) as url, tempfile.TemporaryDirectory() as tmp:
+    with (
+        emulator(meetings, read_rate=ATTIO_READS, latency_ms=latency_ms) as url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         out = Path(tmp) / "attio"
         cmd = [sys.executable, "-m", "connector", "extract", "--base-url", url, "--output", str(out),
                "--tables", "call_recordings,transcript_segments", "--json", "--quiet"]  # fmt: skip

@@ -396,39 +396,19 @@ class ExtractRun:
                 self.pages += chunk.pages
                 batch = chunk.batch if chunk.batch is not None and chunk.batch.num_rows else None
                 keys, skipped = self._parent_keys(batch)
-                if frontier is None:
-                    if batch is not None and meetings:
-                        yield "meetings", batch
-                    rows = batch.num_rows if batch is not None else 0
-                    await cp.commit(
-                        chunk.state,
-                        None,
-                        chunk.cursor,
-                        chunk.done,
-                        chunk.pages,
-                        chunk.position,
-                        rows=rows,
-                        keys=keys,
-                        skipped=skipped,
-                    )
-                else:
-                    await cp.commit(
-                        chunk.state,
-                        batch,
-                        chunk.cursor,
-                        chunk.done,
-                        chunk.pages,
-                        chunk.position,
-                        keys=keys,
-                        skipped=skipped,
-                    )
+                if frontier is None and batch is not None and meetings:
+                    yield "meetings", batch  # delivered: committed below, once the caller asks for more
+                kept = batch if frontier is not None else None  # a part file; else the rows were delivered
+                delivered = batch.num_rows if batch is not None and kept is None else 0
+                await cp.commit(
+                    chunk.state, kept, chunk.cursor, chunk.done, chunk.pages, chunk.position,
+                    rows=delivered, keys=keys, skipped=skipped,
+                )  # fmt: skip
+                if frontier is not None:
                     just = chunk.state.parts[-1] if batch is not None else None
                     for name in frontier.ready(cp.windows):
-                        if name == just and batch is not None:
-                            yield (
-                                "meetings",
-                                batch,
-                            )  # still in memory: no need to read back the part just written
+                        if name == just and batch is not None:  # still in memory: not read back
+                            yield "meetings", batch
                         else:
                             for part in await self._part(name):
                                 yield "meetings", part

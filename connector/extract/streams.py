@@ -18,7 +18,9 @@ the deprecated transcript endpoint); one recording's answer gives the rows of tw
 the one schema-driven converter). ``video_url``, a download link that is a credential in effect, is
 dropped from the answer in the worker thread that parses it, before anything else sees it.
 
-How the run (:mod:`.run`) drives a child stream, with no special case in the checkpoint or the sinks:
+A child stream declares its name, the parent column holding the key, the tables it fills and one
+``fetch(client, key, converters)`` that returns a parent's rows per table (:class:`ChildStream`). How the
+run (:mod:`.run`) drives it, with one addition to the checkpoint (its fan-out state) and none to the sinks:
 
 * Feeding. A committed meetings batch's keys (``meeting_id``) become the child's pending keys in the
   same checkpoint change (``fanout.pending``), so a killed run never holds a committed meeting whose
@@ -35,7 +37,8 @@ How the run (:mod:`.run`) drives a child stream, with no special case in the che
   can replace a recording's transcript by its ``call_recording_id``.
 * Resume. Pending keys are fetched again from the start of their meeting (a meeting's rows are
   committed whole or not at all); committed parts are written to the sinks again; so no recording is
-  lost or duplicated.
+  lost or duplicated. (The first design tracked the fan-out per parent part file; a bounded list of
+  pending keys does the same for runs without part files, a callable sink's, and needs no part read back.)
 """
 
 from __future__ import annotations
