@@ -1,7 +1,7 @@
 """Brute force for the call-recording extract tests: what the emulator serves, over its HTTP API, as rows.
 
 Independent of connector.extract: every meeting is listed, every meeting's recordings listed and each one
-GET, with the plain urllib client of conftest.py; the expected rows are built here in plain Python.
+GET, with the plain urllib client of conftest.py (``make_raw``); the expected rows are built here in plain Python.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
-from conftest import RawClient
 from extract_helpers import to_ns
 
 VIDEO_HOST = "media.attio-emulator.invalid"  # every video_url the emulator hands out is on this host
 
 
-def served_recordings(raw: RawClient) -> list[dict[str, Any]]:
+def served_recordings(raw: Any) -> list[dict[str, Any]]:
     """Every recording as GET answers it: list every meeting, list its recordings, GET each one."""
     out = []
     for meeting in raw.list_all(limit=200):

@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
-from conftest import RawClient
 from extract_helpers import assert_table_matches, brute_force, client_config, kill_once_committed, span_ns
 from objectstore_helpers import moto_fixture, s3_fixture  # noqa: F401 - fixtures
 from recording_helpers import VIDEO_HOST, assert_recordings_match, leaked, served_recordings
@@ -46,7 +45,11 @@ def _future_bounds(meetings: list[dict[str, Any]], before: datetime, after: date
 
 
 def test_three_tables_equal_what_the_emulator_serves(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    make_raw: Any,
+    make_emulator: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     emu = make_emulator(meetings=150, seed=11)
     out = tmp_path / "attio"
@@ -59,7 +62,7 @@ def test_three_tables_equal_what_the_emulator_serves(
         "meetings.parquet",
         "transcript_segments.parquet",
     ]
-    served = served_recordings(RawClient(emu.url, emu.token))
+    served = served_recordings(make_raw(emu))
     recordings, segments = (
         pq.read_table(out / "call_recordings.parquet"),
         pq.read_table(out / "transcript_segments.parquet"),
@@ -78,10 +81,10 @@ def test_three_tables_equal_what_the_emulator_serves(
     assert pq.read_schema(out / "call_recordings.parquet").metadata[b"connector.schema_version"] == b"1.0.0"
 
 
-def test_edge_recordings_land_as_documented(make_emulator: Any, tmp_path: Path) -> None:
+def test_edge_recordings_land_as_documented(make_raw: Any, make_emulator: Any, tmp_path: Path) -> None:
     """4,000 segments, transcript null, processing and failed: each as the README says."""
     emu = make_emulator(meetings=150, seed=11)
-    raw = RawClient(emu.url, emu.token)
+    raw = make_raw(emu)
     past = min(emu.emulator.store.all_meetings(), key=lambda m: span_ns(m, "UTC")[0])  # long past: fanned out
     mid = past["id"]["meeting_id"]
     segments = [{"speech": f"wörd {i} 🎙", "start_time": i * 0.5, "end_time": i * 0.5 + 0.25, "speaker": {"name": f"S{i % 3}"}}
@@ -131,7 +134,7 @@ def _extract(emu: Any, tmp_path: Path, out: Path) -> dict[str, pa.Table]:
 
 
 def test_sigkill_midway_then_resume_is_exact_and_nothing_leaks(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emu = make_emulator(meetings=150, seed=11, latency_ms=25)
     out = tmp_path / "attio"
@@ -155,7 +158,7 @@ def test_sigkill_midway_then_resume_is_exact_and_nothing_leaks(
     monkeypatch.setenv("ATTIO_API_KEY", emu.token)
     assert main([*args[:-1], "--resume", "--quiet"]) == 0
     assert not checkpoint.exists()
-    served = served_recordings(RawClient(emu.url, emu.token))
+    served = served_recordings(make_raw(emu))
     assert any(r["video_url"] for r in served), "the emulator serves video links"
     recordings_table = pa.Table.from_pylist(
         [json.loads(line) for line in (out / "call_recordings.jsonl").read_text().splitlines()]
@@ -198,7 +201,7 @@ def test_default_tables_output_is_unchanged(
 
 
 def test_children_without_meetings_fetch_meetings_but_do_not_write_them(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emu = make_emulator(meetings=60, seed=11)
     out = tmp_path / "attio"
@@ -206,7 +209,7 @@ def test_children_without_meetings_fetch_meetings_but_do_not_write_them(
         _cli(emu, monkeypatch, "--output", str(out), "--tables", CHILDREN, "--include-future-meetings") == 0
     )
     assert sorted(p.name for p in out.iterdir()) == ["call_recordings.parquet", "transcript_segments.parquet"]
-    served = served_recordings(RawClient(emu.url, emu.token))
+    served = served_recordings(make_raw(emu))
     assert_recordings_match(
         pq.read_table(out / "call_recordings.parquet"),
         pq.read_table(out / "transcript_segments.parquet"),
@@ -220,7 +223,7 @@ def test_children_without_meetings_fetch_meetings_but_do_not_write_them(
 
 
 @pytest.mark.anyio
-async def test_python_api_one_sink_per_table_and_the_report(make_emulator: Any) -> None:
+async def test_python_api_one_sink_per_table_and_the_report(make_raw: Any, make_emulator: Any) -> None:
     emu = make_emulator(meetings=60, seed=11)
     got: dict[str, list[pa.RecordBatch]] = {"call_recordings": [], "meetings": []}
     async with AttioClient(client_config(emu)) as client:
@@ -232,7 +235,7 @@ async def test_python_api_one_sink_per_table_and_the_report(make_emulator: Any) 
             await extract(
                 client, ExtractConfig(), CallableSink(print), tables=["meetings", "call_recordings"]
             )
-    served = served_recordings(RawClient(emu.url, emu.token))
+    served = served_recordings(make_raw(emu))
     assert sum(b.num_rows for b in got["call_recordings"]) == len(served) == report.tables["call_recordings"]
     assert (
         report.tables["meetings"] == 60
@@ -276,6 +279,16 @@ def test_flags_that_do_not_fit_several_tables_are_refused(
         == 2
     )
     assert "--partition-by is for the meetings table alone" in capsys.readouterr().err
+    recordings = (
+        "--output",
+        str(tmp_path / "ds"),
+        "--tables",
+        "call_recordings",
+        "--partition-by",
+        "start_month",
+    )
+    assert _cli(emulator, monkeypatch, *recordings) == 2
+    assert "--partition-by is for the meetings table alone" in capsys.readouterr().err
     assert (
         _cli(emulator, monkeypatch, "--output", str(tmp_path / "m.parquet"), "--include-future-meetings") == 2
     )
@@ -292,6 +305,7 @@ def test_tables_in_order_each_once() -> None:
 
 
 def test_several_tables_to_an_object_store_folder(
+    make_raw: Any,
     s3: Any,
     make_emulator: Any,
     tmp_path: Path,
@@ -306,7 +320,7 @@ def test_several_tables_to_an_object_store_folder(
     report = json.loads(capsys.readouterr().out)
     assert s3.keys() == ["attio/calls/call_recordings.parquet", "attio/calls/transcript_segments.parquet"]
     assert report["outputs"] == {t: f"{url}/{t}.parquet" for t in CHILDREN.split(",")}
-    served = served_recordings(RawClient(emu.url, emu.token))
+    served = served_recordings(make_raw(emu))
     recordings, segments = (pq.read_table(io.BytesIO(s3.get(k))) for k in s3.keys())
     assert_recordings_match(recordings, segments, served)
 
@@ -320,13 +334,15 @@ def test_readme_shows_the_recording_schemas() -> None:
 
 
 @pytest.mark.anyio
-async def test_progress_counts_meetings_scanned_and_recordings_found(make_emulator: Any) -> None:
+async def test_progress_counts_meetings_scanned_and_recordings_found(
+    make_raw: Any, make_emulator: Any
+) -> None:
     emu = make_emulator(meetings=60, seed=11)
     seen: list[Any] = []
     config = ExtractConfig(slices=2, include_future_meetings=True, on_progress=seen.append)
     async with AttioClient(client_config(emu)) as client:
         await extract_tables(client, config, tables=["call_recordings"])
-    served = served_recordings(RawClient(emu.url, emu.token))
+    served = served_recordings(make_raw(emu))
     shares = [p.covered for p in seen]
     assert shares == sorted(shares) and shares[-1] == 1.0 and all(s < 1.0 for s in shares[:-1])
     assert seen[-1].meetings_scanned == 60 and seen[-1].recordings == len(served)

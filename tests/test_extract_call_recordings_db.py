@@ -14,7 +14,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
-from conftest import RawClient
 from recording_helpers import recording_rows, segment_rows, served_recordings, table_segment_rows
 
 from connector import ClientConfig, ConfigError, RateLimits
@@ -53,13 +52,13 @@ def _assert_served(tables: dict[str, pa.Table], served: list[dict[str, Any]], me
 
 
 def test_three_tables_into_duckdb_then_merge_and_append(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emu = make_emulator(meetings=60, seed=11)
     path = tmp_path / "attio.duckdb"
     url = f"duckdb://{path}"
     assert _cli(emu, monkeypatch, "--output", url, "--tables", ALL, "--include-future-meetings") == 0
-    served = served_recordings(RawClient(emu.url, emu.token))
+    served = served_recordings(make_raw(emu))
     _assert_served(_tables(path), served, 60)
     with duckdb.connect(str(path), read_only=True) as con:
         comments = dict(con.execute("SELECT table_name, comment FROM duckdb_tables()").fetchall())
@@ -84,12 +83,12 @@ def test_three_tables_into_duckdb_then_merge_and_append(
 
 
 def test_a_schema_for_every_table_and_the_library_call(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emu = make_emulator(meetings=60, seed=11)
     path = tmp_path / "w.duckdb"
     assert _cli(emu, monkeypatch, "--output", f"duckdb://{path}", "--tables", ALL, "--table", "crm.") == 0
-    served = served_recordings(RawClient(emu.url, emu.token))
+    served = served_recordings(make_raw(emu))
     assert _tables(path, "crm")["call_recordings"].num_rows == len(served)
     client = ClientConfig(token=emu.token, base_url=emu.url, limits=RateLimits(reads_per_second=0))
     report = extract_to_database(f"duckdb://{tmp_path / 'lib.duckdb'}", tables=ALL, client_config=client)
@@ -155,12 +154,12 @@ def test_sigkill_mid_run_leaves_every_table_as_it_was(
 
 
 def test_three_tables_into_postgres_merge_keeps_each_row_once(
-    make_emulator: Any, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, make_emulator: Any, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import adbc_driver_postgresql.dbapi as dbapi
 
     emu = make_emulator(meetings=60, seed=11)
-    served = served_recordings(RawClient(emu.url, emu.token))
+    served = served_recordings(make_raw(emu))
     segments = sum(segment_rows(served).values())
 
     def counts() -> list[int]:

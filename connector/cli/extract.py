@@ -227,7 +227,7 @@ def _database_sinks(args: argparse.Namespace) -> dict[str, Any] | None:
 def _file_sinks(args: argparse.Namespace) -> dict[str, Any]:
     """One file (or object-store) sink per table: ``--output`` itself for one table, ``--output/<table>.<format>``
     for several."""
-    if len(args.tables) > 1 and args.partition_by is not None:
+    if args.tables != ("meetings",) and args.partition_by is not None:
         raise ConfigError("--partition-by is for the meetings table alone (a start month is a meeting's)")
     options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas}
     sinks: dict[str, Any] = {}
