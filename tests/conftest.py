@@ -3,7 +3,8 @@
 ``emulator`` is a fresh :class:`EmulatorThread` per test (300 meetings, rate limits off, the
 call-recording create budget too);
 ``make_emulator(**overrides)`` builds others (same defaults unless overridden). ``raw`` is a
-small urllib client that shows exactly what the server sent, for tests of the wire itself.
+small urllib client that shows exactly what the server sent, for tests of the wire itself
+(``raw.all_call_recordings()`` walks every call recording over HTTP).
 """
 
 from __future__ import annotations
@@ -108,6 +109,18 @@ class RawClient:
             cursor = doc["pagination"]["next_cursor"]
             if cursor is None:
                 return out
+
+    def all_call_recordings(self) -> list[dict[str, Any]]:
+        """Every call recording as GET answers it (transcript inline), found the only way Attio allows:
+        list every meeting, list each meeting's recordings, GET each one. Fails on any non-200."""
+        out = []
+        for meeting in self.list_all(limit=200):
+            base = f"/v2/meetings/{meeting['id']['meeting_id']}/call_recordings"
+            for rec in self.list_all(base, limit=200):
+                resp = self.get(f"{base}/{rec['id']['call_recording_id']}")
+                assert resp.status == 200, resp.body
+                out.append(resp.json()["data"])
+        return out
 
 
 def basic(token: str) -> str:

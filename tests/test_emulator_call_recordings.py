@@ -1,7 +1,8 @@
 """Call recordings on the emulator: seeding, listing, getting, the 404s and 400s, scopes and budgets.
 
 The full set of recordings is walked over HTTP the only way Attio allows (every meeting, then its
-recordings, then each one) and compared with what the emulator holds (``call_recordings.store``).
+recordings, then each one: ``RawClient.all_call_recordings``) and compared with what the emulator holds
+(``call_recordings.store``).
 """
 
 from __future__ import annotations
@@ -24,18 +25,6 @@ def list_all(raw: Any, meeting_id: str, **params: Any) -> list[dict[str, Any]]:
     return raw.list_all(recordings_path(meeting_id), **params)
 
 
-def walk(raw: Any) -> list[dict[str, Any]]:
-    """Every recording over HTTP: list the meetings, list each one's recordings, GET each recording."""
-    out = []
-    for meeting in raw.list_all(limit=200):
-        mid = meeting["id"]["meeting_id"]
-        for rec in list_all(raw, mid, limit=200):
-            resp = raw.get(recordings_path(mid, rec["id"]["call_recording_id"]))
-            assert resp.status == 200, resp.body
-            out.append(resp.json()["data"])
-    return out
-
-
 def without_video(rec: dict[str, Any]) -> dict[str, Any]:
     """A recording minus its video link (a fresh link, with a fresh expiry, per answer)."""
     return {k: v for k, v in rec.items() if k != "video_url"}
@@ -43,7 +32,7 @@ def without_video(rec: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_walk_over_http_finds_exactly_what_the_emulator_holds(make_emulator, make_raw) -> None:
     emu = make_emulator(meetings=200)
-    got = walk(make_raw(emu))
+    got = make_raw(emu).all_call_recordings()
     held = emu.emulator.call_recordings.store.all_recordings()
     assert [without_video(r) for r in got] == [without_video(r) for r in held]
     assert len(got) > 20
@@ -103,7 +92,7 @@ def test_recordings_belong_to_their_meeting_and_workspace(make_emulator, make_ra
 
     emu = make_emulator(meetings=120, workspaces=(Workspace("other", meetings=120, seed=5, read_rate=0),))
     main, other = make_raw(emu), make_raw(emu, token="other")
-    main_recs, other_recs = walk(main), walk(other)
+    main_recs, other_recs = main.all_call_recordings(), other.all_call_recordings()
     assert main_recs and other_recs
     assert {r["id"]["workspace_id"] for r in main_recs} == {emu.emulator.config.workspace_id}
     other_ws = emu.emulator.workspaces["other"].config.workspace_id

@@ -272,6 +272,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--recording-share",
         type=float,
         default=d.recording_share,
+        metavar="F",
         help="share of the seeded meetings before --recordings-now that have call recordings, 0 = none "
         "(default %(default)s)",
     )
@@ -285,6 +286,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--recording-write-rate",
         type=float,
         default=d.recording_write_rate,
+        metavar="R",
         help="call-recording creates/s, a budget of its own besides --write-rate, 0 = off (default %(default)s)",
     )
     parser.add_argument(
