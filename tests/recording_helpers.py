@@ -1,7 +1,8 @@
 """Brute force for the call-recording extract tests: what the emulator serves, over its HTTP API, as rows.
 
-Independent of connector.extract: every meeting is listed, every meeting's recordings listed and each one
-GET, with the plain urllib client of conftest.py (``make_raw``); the expected rows are built here in plain Python.
+Independent of connector.extract: what the emulator serves comes from the plain urllib client of conftest.py
+(``make_raw(emu).all_call_recordings()``: every meeting listed, its recordings listed, each one GET); the
+expected rows are built here in plain Python.
 """
 
 from __future__ import annotations
@@ -15,18 +16,6 @@ import pyarrow.ipc as ipc
 from extract_helpers import to_ns
 
 VIDEO_HOST = "media.attio-emulator.invalid"  # every video_url the emulator hands out is on this host
-
-
-def served_recordings(raw: Any) -> list[dict[str, Any]]:
-    """Every recording as GET answers it: list every meeting, list its recordings, GET each one."""
-    out = []
-    for meeting in raw.list_all(limit=200):
-        mid = meeting["id"]["meeting_id"]
-        for item in raw.list_all(f"/v2/meetings/{mid}/call_recordings", limit=200):
-            answer = raw.get(f"/v2/meetings/{mid}/call_recordings/{item['id']['call_recording_id']}")
-            assert answer.status == 200, answer.body
-            out.append(answer.json()["data"])
-    return out
 
 
 def recording_rows(recordings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

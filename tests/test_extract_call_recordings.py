@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from extract_helpers import assert_table_matches, brute_force, client_config, kill_once_committed, span_ns
 from objectstore_helpers import moto_fixture, s3_fixture  # noqa: F401 - fixtures
-from recording_helpers import VIDEO_HOST, assert_recordings_match, leaked, served_recordings
+from recording_helpers import VIDEO_HOST, assert_recordings_match, leaked
 
 from connector import AttioClient, MeetingQuery
 from connector.cli import main
@@ -62,7 +62,7 @@ def test_three_tables_equal_what_the_emulator_serves(
         "meetings.parquet",
         "transcript_segments.parquet",
     ]
-    served = served_recordings(make_raw(emu))
+    served = make_raw(emu).all_call_recordings()
     recordings, segments = (
         pq.read_table(out / "call_recordings.parquet"),
         pq.read_table(out / "transcript_segments.parquet"),
@@ -96,7 +96,7 @@ def test_edge_recordings_land_as_documented(make_raw: Any, make_emulator: Any, t
     made = created.json()["data"]["id"]["call_recording_id"]
     empty = raw.request("POST", f"/v2/meetings/{mid}/call_recordings", body={"data": {}})  # transcript: null
     assert empty.status == 200, empty.body
-    served = served_recordings(raw)
+    served = raw.all_call_recordings()
     out = tmp_path / "out"
 
     tables = _extract(emu, tmp_path, out)
@@ -158,7 +158,7 @@ def test_sigkill_midway_then_resume_is_exact_and_nothing_leaks(
     monkeypatch.setenv("ATTIO_API_KEY", emu.token)
     assert main([*args[:-1], "--resume", "--quiet"]) == 0
     assert not checkpoint.exists()
-    served = served_recordings(make_raw(emu))
+    served = make_raw(emu).all_call_recordings()
     assert any(r["video_url"] for r in served), "the emulator serves video links"
     recordings_table = pa.Table.from_pylist(
         [json.loads(line) for line in (out / "call_recordings.jsonl").read_text().splitlines()]
@@ -209,7 +209,7 @@ def test_children_without_meetings_fetch_meetings_but_do_not_write_them(
         _cli(emu, monkeypatch, "--output", str(out), "--tables", CHILDREN, "--include-future-meetings") == 0
     )
     assert sorted(p.name for p in out.iterdir()) == ["call_recordings.parquet", "transcript_segments.parquet"]
-    served = served_recordings(make_raw(emu))
+    served = make_raw(emu).all_call_recordings()
     assert_recordings_match(
         pq.read_table(out / "call_recordings.parquet"),
         pq.read_table(out / "transcript_segments.parquet"),
@@ -235,7 +235,7 @@ async def test_python_api_one_sink_per_table_and_the_report(make_raw: Any, make_
             await extract(
                 client, ExtractConfig(), CallableSink(print), tables=["meetings", "call_recordings"]
             )
-    served = served_recordings(make_raw(emu))
+    served = make_raw(emu).all_call_recordings()
     assert sum(b.num_rows for b in got["call_recordings"]) == len(served) == report.tables["call_recordings"]
     assert (
         report.tables["meetings"] == 60
@@ -320,7 +320,7 @@ def test_several_tables_to_an_object_store_folder(
     report = json.loads(capsys.readouterr().out)
     assert s3.keys() == ["attio/calls/call_recordings.parquet", "attio/calls/transcript_segments.parquet"]
     assert report["outputs"] == {t: f"{url}/{t}.parquet" for t in CHILDREN.split(",")}
-    served = served_recordings(make_raw(emu))
+    served = make_raw(emu).all_call_recordings()
     recordings, segments = (pq.read_table(io.BytesIO(s3.get(k))) for k in s3.keys())
     assert_recordings_match(recordings, segments, served)
 
@@ -342,7 +342,7 @@ async def test_progress_counts_meetings_scanned_and_recordings_found(
     config = ExtractConfig(slices=2, include_future_meetings=True, on_progress=seen.append)
     async with AttioClient(client_config(emu)) as client:
         await extract_tables(client, config, tables=["call_recordings"])
-    served = served_recordings(make_raw(emu))
+    served = make_raw(emu).all_call_recordings()
     shares = [p.covered for p in seen]
     assert shares == sorted(shares) and shares[-1] == 1.0 and all(s < 1.0 for s in shares[:-1])
     assert seen[-1].meetings_scanned == 60 and seen[-1].recordings == len(served)

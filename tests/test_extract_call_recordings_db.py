@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
-from recording_helpers import recording_rows, segment_rows, served_recordings, table_segment_rows
+from recording_helpers import recording_rows, segment_rows, table_segment_rows
 
 from connector import ClientConfig, ConfigError, RateLimits
 from connector.cli import main
@@ -58,7 +58,7 @@ def test_three_tables_into_duckdb_then_merge_and_append(
     path = tmp_path / "attio.duckdb"
     url = f"duckdb://{path}"
     assert _cli(emu, monkeypatch, "--output", url, "--tables", ALL, "--include-future-meetings") == 0
-    served = served_recordings(make_raw(emu))
+    served = make_raw(emu).all_call_recordings()
     _assert_served(_tables(path), served, 60)
     with duckdb.connect(str(path), read_only=True) as con:
         comments = dict(con.execute("SELECT table_name, comment FROM duckdb_tables()").fetchall())
@@ -88,7 +88,7 @@ def test_a_schema_for_every_table_and_the_library_call(
     emu = make_emulator(meetings=60, seed=11)
     path = tmp_path / "w.duckdb"
     assert _cli(emu, monkeypatch, "--output", f"duckdb://{path}", "--tables", ALL, "--table", "crm.") == 0
-    served = served_recordings(make_raw(emu))
+    served = make_raw(emu).all_call_recordings()
     assert _tables(path, "crm")["call_recordings"].num_rows == len(served)
     client = ClientConfig(token=emu.token, base_url=emu.url, limits=RateLimits(reads_per_second=0))
     report = extract_to_database(f"duckdb://{tmp_path / 'lib.duckdb'}", tables=ALL, client_config=client)
@@ -159,7 +159,7 @@ def test_three_tables_into_postgres_merge_keeps_each_row_once(
     import adbc_driver_postgresql.dbapi as dbapi
 
     emu = make_emulator(meetings=60, seed=11)
-    served = served_recordings(make_raw(emu))
+    served = make_raw(emu).all_call_recordings()
     segments = sum(segment_rows(served).values())
 
     def counts() -> list[int]:
