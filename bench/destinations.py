@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "postgresql": server.url(),
     }
     runs: dict[str, list[float]] = {k: [] for k in targets}
+    peaks: dict[str, list[float]] = {k: [] for k in targets}
     ratios: dict[str, list[float]] = {k: [] for k in targets}
     dlt_rates: list[float] = []
     try:
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                     assert data["rows"] == args.meetings, data
                     rates[name] = data["rows"] / data["seconds"]
                     runs[name].append(rates[name])
+                    peaks[name].append(rss)
                     print(
                         f"round {round_ + 1}: {name:<10} {rates[name]:>10,.0f} rows/s  peak {rss:,.0f} MB",
                         file=sys.stderr,
@@ -102,13 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     rows = [
-        [name, f"{statistics.median(runs[name]):,.0f}", f"{statistics.median(ratios[name]):.2f}x"]
+        [
+            name,
+            f"{statistics.median(runs[name]):,.0f}",
+            f"{statistics.median(ratios[name]):.2f}x",
+            f"{statistics.median(peaks[name]):,.0f} MB",
+        ]
         for name in targets
     ]
     print(
         table(
             f"{args.meetings:,} meetings, no latency, no limit, median of {args.rounds}",
-            ["into", "rows/s", "vs parquet"],
+            ["into", "rows/s", "vs parquet", "peak RSS"],
             rows,
         )
     )

@@ -227,7 +227,7 @@ class DestinationError(ConnectorError):
     The message names the destination without its password; the table is as it was before the run.
     """
 
-    hint = "check the database URL, its user's privileges and the table named; the table was not changed"
+    hint = "check the database URL, its user's privileges and the table named"  # the message says nothing changed
 
 
 class DestinationUnreachableError(DestinationError):

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from destination_helpers import duckdb_rows
 
 from connector import ClientConfig, ConfigError, ExtractConfig, InvalidArgumentError, MeetingQuery, RateLimits
 from connector.cli import main
@@ -40,17 +41,20 @@ def one_line(capsys: pytest.CaptureFixture[str]) -> str:
             ["--write-mode", "replace-window", "--ends-from", "2025-01-01", "--window", "overlap"],
             "needs --window start",
         ),
-        (["--table", "Meetings"], "invalid table: 'Meetings'"),
-        (["--table", "a.b.c"], "invalid table"),
+        (["--table", "Meetings"], "error: --table 'Meetings' has upper-case letters"),
+        (["--table", "a.b.c"], "error: --table 'a.b.c' has 2 dots: give TABLE or SCHEMA.TABLE"),
+        (["--table", "crm.1x"], "error: --table 'crm.1x': its table '1x' starts with '1'"),
         (["--resume"], "--resume is for file outputs"),
         (["--format", "csv"], "--format is for file outputs"),
+        (["--partition-by", "start_month"], "--partition-by is for file and object-store outputs"),
     ],
 )
 def test_bad_flags_are_one_line_exit_2_and_create_nothing(
     flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run("--output", f"duckdb://{tmp_path / 'w.duckdb'}", *flags) == 2
-    assert message in one_line(capsys)
+    line = one_line(capsys)
+    assert message in line and "invalid table" not in line
     assert list(tmp_path.iterdir()) == []
 
 
@@ -120,8 +124,20 @@ def test_incompatible_table_is_exit_7_naming_the_columns(
         "start_datetime is TIMESTAMP, expected TIMESTAMP WITH TIME ZONE" in line
         and "title is missing" in line
     )
+    assert line.count("changed") == 1, line  # said once, not again by the hint
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT * FROM meetings").fetchall() == [("kept", None)]
+
+
+def test_an_existing_table_with_its_columns_in_another_order_is_written_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    assert run("--output", f"duckdb://{path}") == 0
+    with duckdb.connect(str(path)) as con:
+        names = [row[0] for row in con.execute("DESCRIBE meetings").fetchall()]
+        shuffled = ", ".join(f'"{name}"' for name in reversed(names))
+        con.execute(f"CREATE TABLE reordered AS SELECT {shuffled} FROM meetings WHERE false")
+    assert run("--output", f"duckdb://{path}", "--table", "reordered", "--write-mode", "merge") == 0
+    assert duckdb_rows(path, "reordered") == duckdb_rows(path) and len(duckdb_rows(path)) == 300
 
 
 def _holder(path: Path) -> subprocess.Popen[str]:
@@ -143,7 +159,8 @@ def test_a_file_in_use_by_another_process_is_exit_7(
     holder = _holder(path)
     try:
         assert run("--output", f"duckdb://{path}") == 7
-        assert "in use by another process" in one_line(capsys)
+        line = one_line(capsys)
+        assert "in use by another process" in line and line.count("changed") == 1, line
     finally:
         holder.communicate("")
 

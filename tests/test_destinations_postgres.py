@@ -32,6 +32,7 @@ def one_line(capsys: pytest.CaptureFixture[str]) -> str:
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
     assert PASSWORD not in captured.err + captured.out
+    assert lines[0].count("changed") == 1, lines[0]  # "nothing was changed" once: not again in the hint
     return lines[0]
 
 
@@ -78,6 +79,11 @@ def test_wrong_password_is_exit_7_and_names_no_password(
     assert run(url) == 7
     line = one_line(capsys)
     assert "refused the login" in line and "password authentication failed" in line and wrong not in line
+
+
+def test_a_database_that_does_not_exist_is_exit_7(pg_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(pg_url.rsplit("/", 1)[0] + "/no_such_db") == 7
+    assert 'database "no_such_db" does not exist; nothing was changed' in one_line(capsys)
 
 
 def test_server_unreachable_is_exit_4(capsys: pytest.CaptureFixture[str]) -> None:

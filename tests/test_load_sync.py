@@ -344,7 +344,7 @@ def test_delete_missing_needs_sync(tmp_path: Path, monkeypatch: Any, capsys: Any
     monkeypatch.setenv("ATTIO_API_KEY", "unused")
     assert main(["load", str(source), "--delete-missing", "--dry-run", "-q"]) == 2
     err = capsys.readouterr().err
-    assert "delete_missing" in err and len(err.strip().splitlines()) == 1
+    assert "error: --delete-missing needs --sync" in err and len(err.strip().splitlines()) == 1
     with pytest.raises(SystemExit) as stop:  # argparse's own usage error
         main(["load", str(source), "--sync", "--max-delete", "120", "--dry-run", "-q"])
     assert stop.value.code == 2

@@ -198,8 +198,11 @@ def _database_sinks(args: argparse.Namespace) -> dict[str, Any] | None:
             if value is not None:
                 raise ConfigError(f"{flag} is for database outputs (duckdb://, postgresql://), not {args.output}")
         return None
-    for flag, value in (("--format", args.format), ("--partition-by", args.partition_by), ("--checkpoint", args.checkpoint),
-                        ("--resume", args.resume or None)):
+    if args.format is not None:
+        raise ConfigError("--format is for file outputs: a database output is a table, its columns typed")
+    if args.partition_by is not None:
+        raise ConfigError("--partition-by is for file and object-store outputs (a Parquet dataset by month), not a table")
+    for flag, value in (("--checkpoint", args.checkpoint), ("--resume", args.resume or None)):
         if value is not None:
             raise ConfigError(
                 f"{flag} is for file outputs: a database output is written in one transaction, so a stopped run "
@@ -219,7 +222,12 @@ def _database_sinks(args: argparse.Namespace) -> dict[str, Any] | None:
         )
     prefix = args.table or ""
     names = {t: (prefix + t if prefix.endswith(".") else prefix or t) for t in tables}
-    sinks = database_sinks(args.output, tables, mode, names=names)
+    try:
+        sinks = database_sinks(args.output, tables, mode, names=names)
+    except InvalidArgumentError as exc:
+        if exc.argument != "table":
+            raise
+        raise ConfigError(f"--table {exc.reason}") from None
     args.database_output = True
     return sinks
 

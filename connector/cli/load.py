@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ClientConfig
+from ..errors import ConfigError
 from ..load import LoadConfig, LoadReport, load
 from ..storage import local_or_url
 from ..storage.load import staged_load
@@ -111,6 +112,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the load and print its report; 1 when any row was rejected or failed, 5 when the input broke part-way."""
+    if args.delete_missing and not args.sync:
+        raise ConfigError(
+            "--delete-missing needs --sync: only a sync run compares the input with what the ledger loaded"
+        )
     config = LoadConfig(
         mapping=args.mapping,
         results_path=args.results,

@@ -5,13 +5,13 @@ One run is one transaction, opened by ``open()`` and committed by ``commit()``:
     open     connect; BEGIN; refuse an incompatible table (columns named); create it if missing, its comment
              recording the schema version; replace: DELETE every row; replace-window: DELETE the rows that
              start in the window
-    write    merge: DELETE the rows whose key (meeting_id; a child table's: call_recording_id) is in the
-             batch; then the batch, in bulk (Arrow-native)
-    commit   COMMIT
+    write    convert the batch (one thread), then, on another: merge: DELETE the rows whose key (meeting_id;
+             a child table's: call_recording_id) is in the batch; then the batch, in bulk (Arrow-native)
+    commit   what the dialect does last (PostgreSQL: index a table it created); COMMIT
     abort    ROLLBACK
 
 Several tables of one extract share one transaction (:meth:`DatabaseSink.share_transaction`): the first
-sink's connection, writer thread and COMMIT, so every table changes at once or none does.
+sink's connection, threads and COMMIT, so every table changes at once or none does.
 
 A run killed at any point (SIGKILL included) leaves its transaction uncommitted, and the database drops it:
 the table is as it was before the run, or, once COMMIT returned, as after it. Readers see the old rows
@@ -209,14 +209,11 @@ def stored_batch(batch: pa.RecordBatch) -> pa.Table:
 
 
 class _Writer:
-    """One thread that applies batches in order (each by its table's ``apply``); at most two wait. Its first
-    error is raised to the caller."""
+    """One thread that applies items in order; at most one waits. Its first error is raised to the caller."""
 
-    def __init__(self, apply: Callable[[pa.RecordBatch], None]) -> None:
+    def __init__(self, apply: Callable[[Any], None]) -> None:
         self._apply = apply
-        self._queue: queue.Queue[tuple[Callable[[pa.RecordBatch], None], pa.RecordBatch] | None] = (
-            queue.Queue(maxsize=2)
-        )
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="connector-db-writer", daemon=True)
         self._thread.start()
@@ -224,9 +221,8 @@ class _Writer:
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             if self._error is None:
-                apply, batch = item
                 try:
-                    apply(batch)
+                    self._apply(item)
                 except BaseException as exc:  # handed to the extract's thread, which aborts the run
                     self._error = exc
 
@@ -235,9 +231,9 @@ class _Writer:
             error, self._error = self._error, None
             raise error
 
-    def put(self, batch: pa.RecordBatch, apply: Callable[[pa.RecordBatch], None] | None = None) -> None:
+    def put(self, item: Any) -> None:
         self._raise()
-        self._queue.put((apply or self._apply, batch))
+        self._queue.put(item)
 
     def finish(self) -> None:
         """Wait for every batch to be applied; raise the first error."""
@@ -282,19 +278,21 @@ class DatabaseSink:
         self.write_mode = check_write_mode(write_mode)
         self.key = key  # the column merge replaces rows by
         self._conn: Any = None
-        self._writer: _Writer | None = None
+        self._writers: list[_Writer] = []  # converting, then applying: each on its own thread
         self._leader: DatabaseSink | None = None
+        self._followers: list[DatabaseSink] = []
 
     def share_transaction(self, leader: DatabaseSink) -> None:
         """Write in ``leader``'s transaction (same database): opened after it, committed by it.
 
-        This sink's ``open`` uses the leader's connection, its batches go through the leader's writer
-        thread, and its ``commit`` leaves the COMMIT to the leader's (call that last); a rollback of
-        the leader undoes this table's changes too.
+        This sink's ``open`` uses the leader's connection, its batches go through the leader's threads
+        (so the connection is used by one thread at a time), and its ``commit`` leaves the last statements
+        and the COMMIT to the leader's (call that last); a rollback of the leader undoes this table's too.
         """
         if type(leader) is not type(self) or leader.url.url != self.url.url:
             raise ConfigError("tables share a transaction only in one database")
         self._leader = leader
+        leader._followers.append(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url.redacted!r}, table={str(self.table)!r}, write_mode={self.write_mode!r})"
@@ -333,11 +331,18 @@ class DatabaseSink:
         """The SQL type of a column, spelled as ``information_schema.columns`` reports it."""
         raise NotImplementedError
 
-    def _ingest(self, batch: pa.RecordBatch) -> None:  # pragma: no cover - abstract
+    def _convert(self, batch: pa.RecordBatch) -> pa.Table:
+        """The batch as the database receives it (runs on its own thread, beside the ingestion of the one before)."""
+        return stored_batch(batch)
+
+    def _ingest(self, table: pa.Table) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _delete_ids(self, batch: pa.RecordBatch) -> None:  # pragma: no cover - abstract
+    def _delete_ids(self, table: pa.Table) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _before_commit(self) -> None:
+        """The last statements of the transaction, once every batch is in (none by default)."""
 
     def _adopt(self, leader: DatabaseSink) -> None:
         """Take what the leader's connection set up (a shared transaction); the default takes nothing."""
@@ -420,7 +425,12 @@ class DatabaseSink:
         except BaseException:
             self.abort()
             raise
-        self._writer = _Writer(self._apply)
+        # Items are (sink, batch): the tables sharing this transaction go through these two threads too.
+        applier = _Writer(lambda item: item[0]._apply(item[1]))
+        self._writers = [
+            _Writer(lambda item: applier.put((item[0], item[0]._guarded(item[0]._convert, item[1])))),
+            applier,
+        ]
 
     def _prepare(self, schema: pa.Schema, window: StartWindow | None) -> None:
         exists = self._check_table(schema)
@@ -448,31 +458,32 @@ class DatabaseSink:
         """Indexes a new table gets (none by default)."""
 
     def write(self, batch: pa.RecordBatch) -> None:
-        """Hand the batch to the writer thread, which adds its rows to the transaction (merge: replacing rows with
-        the same key) while the extract fetches the next pages; waits while two batches are pending."""
+        """Hand the batch to the sink's threads, which convert it and add its rows to the transaction (merge:
+        replacing rows with the same key) while the extract fetches the next pages; a batch is converted
+        while the one before is ingested, and this waits while one more is pending. A table sharing a
+        transaction uses the leader's threads."""
         if not batch.num_rows:
             return
-        if self._leader is not None:
-            assert self._leader._writer is not None, "open() first"
-            self._leader._writer.put(batch, self._apply)
-            return
-        assert self._writer is not None, "open() first"
-        self._writer.put(batch)
+        owner = self._leader or self
+        assert owner._writers, "open() first"
+        owner._writers[0].put((self, batch))
 
-    def _apply(self, batch: pa.RecordBatch) -> None:
+    def _apply(self, table: pa.Table) -> None:
         if self.write_mode == "merge":
-            self._guarded(self._delete_ids, batch)
-        self._guarded(self._ingest, batch)
+            self._guarded(self._delete_ids, table)
+        self._guarded(self._ingest, table)
 
     def commit(self) -> str:
         """Write what is pending, then commit: the table changes now, all at once (sharing a transaction: at the
-        leader's commit)."""
-        if self._leader is not None:  # the leader's writer applies this table's batches, then it commits
+        leader's commit, every table's last statements first)."""
+        if self._leader is not None:  # the leader's threads apply this table's batches, then it commits
             return self.target
         try:
-            if self._writer is not None:
-                self._writer.finish()
-                self._writer = None
+            for writer in self._writers:  # in order: the converter hands its last batch on before it ends
+                writer.finish()
+            self._writers = []
+            for sink in (*self._followers, self):
+                sink._guarded(sink._before_commit)
             self._guarded(self._commit)
         except BaseException:
             self.abort()
@@ -482,11 +493,11 @@ class DatabaseSink:
 
     def abort(self) -> None:
         """Roll the transaction back (the table is as before the run) and disconnect."""
-        if self._leader is not None:  # the leader's writer stops and it rolls back
+        if self._leader is not None:  # the leader's threads stop and it rolls back
             return
-        if self._writer is not None:
-            self._writer.stop()
-            self._writer = None
+        for writer in self._writers:  # the converter first: it may wait on the applier's queue
+            writer.stop()
+        self._writers = []
         if self._conn is not None:
             try:
                 self._rollback()

@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import ConfigError, DestinationError, DestinationUnreachableError
 from .base import Column, DatabaseSink, scalar_kind, stored_batch
@@ -111,9 +110,11 @@ class PostgresSink(DatabaseSink):
         super().__init__(parsed, table, write_mode, key=key)
         self._dbapi = _adbc()
         self._ids_table = False
+        self._index_at_commit = False  # a table this run created gets its index just before COMMIT
 
     def _connect(self) -> Any:
         self._ids_table = False
+        self._index_at_commit = False
         return self._dbapi.connect(_driver_url(self.url.url))
 
     def _execute(self, sql: str) -> None:
@@ -193,24 +194,31 @@ class PostgresSink(DatabaseSink):
             raise error
 
     def _after_create(self) -> None:
+        if self.write_mode == "merge":
+            self._index()  # merge looks up every batch's IDs as it goes
+        else:
+            self._index_at_commit = True  # one sorted build at the end: ~3x less server time than row by row
+
+    def _index(self) -> None:
         self._execute(f'CREATE INDEX ON {self._table_sql()} ("{self.key}")')  # merge and lookups by ID
 
-    def _prepared(self, batch: pa.RecordBatch) -> pa.Table:
+    def _before_commit(self) -> None:
+        if self._index_at_commit:
+            self._index()
+
+    def _convert(self, batch: pa.RecordBatch) -> pa.Table:
         table = stored_batch(batch)
         for i, field in enumerate(table.schema):
             if postgres_type(field.type) == "jsonb":
-                text = json_text(table.column(i))
-                table = table.set_column(i, field.name, pc.binary_join_element_wise(_JSONB_VERSION, text, ""))
+                table = table.set_column(i, field.name, json_text(table.column(i), _JSONB_VERSION))
         return table
 
-    def _ingest(self, batch: pa.RecordBatch) -> None:
+    def _ingest(self, table: pa.Table) -> None:
         with self._conn.cursor() as cur:
-            cur.adbc_ingest(
-                self.table.table, self._prepared(batch), mode="append", db_schema_name=self.table.schema
-            )
+            cur.adbc_ingest(self.table.table, table, mode="append", db_schema_name=self.table.schema)
 
-    def _delete_ids(self, batch: pa.RecordBatch) -> None:
-        ids = pa.table({"id": batch.column(self.key)})
+    def _delete_ids(self, table: pa.Table) -> None:
+        ids = pa.table({"id": table.column(self.key)})
         temp = f"{_IDS}_{re.sub(r'[^a-z0-9_]', '_', self.table.table.lower())}"  # one per table of a shared transaction
         with self._conn.cursor() as cur:
             if not self._ids_table:
@@ -237,8 +245,10 @@ class PostgresSink(DatabaseSink):
         )  # the statement is ours, not the user's: the server's reason is what tells
         low = text.lower()
         if state.startswith("28") or "password authentication failed" in low or "no password supplied" in low:
-            error = DestinationError(f"{self.target}: the server refused the login: {first}")
-            error.hint = "check the user and the password (PGPASSWORD, ~/.pgpass, or the URL); the table was not changed"
+            error = DestinationError(
+                f"{self.target}: the server refused the login: {first}; nothing was changed"
+            )
+            error.hint = "check the user and the password (PGPASSWORD, ~/.pgpass, or the URL)"
             return error
         if state == "3D000" or ("database" in low and "does not exist" in low):
             return DestinationError(f"{self.target}: {first}; nothing was changed")

@@ -119,6 +119,21 @@ def parse_database_url(text: str) -> DatabaseURL | None:
     )
 
 
+def _identifier_problem(name: str) -> str | None:
+    """Why ``name`` is no plain SQL name (one that finds the table unquoted, as written), or None."""
+    if _IDENTIFIER.match(name):
+        return None
+    if not name:
+        return "is empty"
+    if len(name) > 63:
+        return "is longer than the 63 characters a PostgreSQL name may have"
+    if name != name.lower() and _IDENTIFIER.match(name.lower()):
+        return "has upper-case letters (SQL reads an unquoted name in lower case): write it in lower case"
+    if not (name[0].isalpha() or name[0] == "_"):
+        return f"starts with {name[0]!r}: start with a letter or _"
+    return "may hold only lower-case letters, digits, _ and $"
+
+
 @dataclass(frozen=True)
 class TableName:
     """``schema.table`` or ``table``; lower-case identifiers (unquoted names in SQL find them as written)."""
@@ -128,13 +143,18 @@ class TableName:
 
     @classmethod
     def parse(cls, text: str) -> TableName:
-        """Parse ``--table``; a name that would need quoting in SQL is refused."""
+        """Parse ``--table``; a name that would need quoting in SQL is refused, saying why."""
         parts = text.split(".")
-        if len(parts) > 2 or not all(_IDENTIFIER.match(p) for p in parts):
+        if len(parts) > 2:
             raise InvalidArgumentError(
-                "table",
-                f"{text!r} is not TABLE or SCHEMA.TABLE of lower-case letters, digits and _ (starting with a letter or _)",
+                "table", f"{text!r} has {len(parts) - 1} dots: give TABLE or SCHEMA.TABLE"
             )
+        roles = ("schema", "table") if len(parts) == 2 else ("table",)
+        for role, part in zip(roles, parts, strict=True):
+            why = _identifier_problem(part)
+            if why is not None:
+                where = f"{text!r}: its {role} {part!r}" if len(parts) == 2 else repr(text)
+                raise InvalidArgumentError("table", f"{where} {why}")
         return cls(parts[-1], parts[0] if len(parts) == 2 else None)
 
     def __str__(self) -> str:
