@@ -13,6 +13,10 @@ Copy this file into your DAGs folder and create the connection, for instance fro
   the ``workspaces`` param, files at ``<data_dir>/meetings/workspace=<conn>/date=YYYY-MM-DD/meetings.parquet``.
   The tasks of one workspace share its token's budget: give its connection ``"rate_limit_url":
   "redis://..."`` in the extra (see the README's "Scaling"), or keep ``max_active_tis_per_dagrun`` small.
+- ``attio_meetings_lake`` extracts each day's meetings to an object store, ``$ATTIO_LAKE_URL/meetings/date=YYYY-MM-DD/
+  meetings.parquet`` (default ``s3://acme-lake/attio``), with the S3 key pair, endpoint and region of the Airflow
+  AWS connection ``attio_lake_aws`` (``AIRFLOW_CONN_ATTIO_LAKE_AWS``). Its output is the Asset
+  ``$ATTIO_LAKE_URL/meetings``: ``attio_meetings_lake_consumer`` is scheduled on it and runs after each fresh day.
 - ``attio_meetings_import`` loads a spreadsheet when triggered (``source``/``mapping`` params); it fails
   when rows are rejected or fail, after pushing the load report (XCom ``report``) with the results file path.
 
@@ -35,6 +39,7 @@ except ImportError:  # Airflow 2.10
 from connector.integrations.airflow import AttioExtractOperator, AttioLoadOperator, workspace_windows
 
 DATA_DIR = os.environ.get("ATTIO_DATA_DIR", "/opt/airflow/data/attio")
+LAKE_URL = os.environ.get("ATTIO_LAKE_URL", "s3://acme-lake/attio")
 
 with DAG(
     dag_id="attio_meetings_daily",
@@ -73,6 +78,40 @@ with DAG(
 
     # Workers run the mapped tasks in parallel (CeleryExecutor / KubernetesExecutor); cap them per run.
     AttioExtractOperator.partial(task_id="extract_meetings", max_active_tis_per_dagrun=8).expand_kwargs(plan())
+
+with DAG(
+    dag_id="attio_meetings_lake",
+    description="Extract each day's Attio meetings to the lake (an object store), declaring them as an Asset",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=4,
+    default_args={"retries": 3, "retry_delay": pendulum.duration(minutes=2)},
+    tags=["attio"],
+) as lake:
+    to_lake = AttioExtractOperator(
+        task_id="extract_meetings",
+        # The Asset is the folder before the first template: LAKE_URL/meetings; each run's event names its file.
+        output_path=LAKE_URL + "/meetings/date={{ data_interval_start | ds }}/meetings.parquet",
+        aws_conn_id="attio_lake_aws",  # S3 credentials from this AWS connection, for this task only
+    )
+
+with DAG(
+    dag_id="attio_meetings_lake_consumer",
+    description="Runs whenever fresh meetings land in the lake",
+    schedule=to_lake.outlets,
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["attio"],
+) as lake_consumer:
+
+    @task
+    def fresh_files(**context):
+        """The files the triggering extracts wrote (a warehouse load, e.g. COPY INTO, would read them)."""
+        events = context.get("triggering_asset_events") or context.get("triggering_dataset_events") or {}
+        return [event.extra.get("output") for asset_events in events.values() for event in asset_events]
+
+    fresh_files()
 
 with DAG(
     dag_id="attio_meetings_import",

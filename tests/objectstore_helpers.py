@@ -137,6 +137,27 @@ def s3_fixture(moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S
     return S3(moto, bucket, env, scratch)
 
 
+def without_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An environment in which no AWS credentials, endpoint, profile or instance role can be found, and a
+    scratch folder in ``tmp_path``: only credentials handed over in-process (S3Settings) reach a store."""
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("CONNECTOR_SCRATCH", str(tmp_path / "scratch"))
+
+
 class CuttingProxy:
     """A TCP proxy on 127.0.0.1 in front of the moto server: the store going away at a chosen moment.
 

@@ -167,7 +167,8 @@ def test_csv_formulas_leave_parquet_and_jsonl_exact_and_the_library_takes_the_op
 
     made = _post_titled(raw)
     monkeypatch.setenv("ATTIO_API_KEY", emulator.token)
-    bounds = ["--ends-from", "2031-01-01", "--starts-before", "2031-02-01", "--csv-formulas", "escape"]
+    # Escaping is CSV's alone (--csv-formulas with these formats is refused: test_extract_partitions.py).
+    bounds = ["--ends-from", "2031-01-01", "--starts-before", "2031-02-01"]
     for name in ("m.jsonl", "m.parquet"):
         assert main(["extract", "--base-url", emulator.url, "-q", "--read-rate", "0", "--output", str(tmp_path / name), *bounds]) == 0
     lines = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]

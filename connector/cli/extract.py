@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ..client import AttioClient
-from ..destinations import WRITE_MODES, database_sinks
+from ..destinations import WRITE_MODES, database_sinks, redact
 from ..destinations.urls import is_database_url
 from ..errors import ConfigError, InvalidArgumentError
 from ..extract import ExtractConfig, ExtractProgress, extract, sink_for_path
+from ..extract.dataset import Partitioning
 from ..extract.helpers import table_paths
 from ..extract.sinks import CSV_FORMULAS, FORMATS
 from ..extract.streams import TABLES, check_tables
@@ -52,6 +53,13 @@ def _slices(text: str) -> int | None:
 def _tables(text: str) -> tuple[str, ...]:
     try:
         return check_tables(text)
+    except InvalidArgumentError as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from None
+
+
+def _partitioning(text: str) -> Partitioning:
+    try:
+        return Partitioning.parse(text)
     except InvalidArgumentError as exc:
         raise argparse.ArgumentTypeError(exc.reason) from None
 
@@ -103,12 +111,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the suffix, else parquet)")
     parser.add_argument(
-        "--partition-by", choices=["start_month"],
-        help="write a Parquet dataset partitioned by start month into the folder PATH (only the months this run covers "
-        "are replaced; other files are left alone)",
+        "--partition-by", type=_partitioning, metavar="COLUMNS",
+        help="write a Parquet dataset into the folder PATH, partitioned by start_month, workspace_id or "
+        "workspace_id,start_month (Hive folders, _SUCCESS last; only the partitions this run covers are replaced; "
+        "other files are left alone)",
     )
     parser.add_argument(
-        "--csv-formulas", choices=CSV_FORMULAS, default="escape",
+        "--csv-formulas", choices=CSV_FORMULAS, default=None,
         help="CSV only: escape (default) puts a ' before text cells starting with = + - @ tab or CR, so a spreadsheet "
         "shows them rather than running them; keep writes them exactly as Attio has them",
     )
@@ -208,6 +217,8 @@ def _database_sinks(args: argparse.Namespace) -> dict[str, Any] | None:
                 f"{flag} is for file outputs: a database output is written in one transaction, so a stopped run "
                 "changes nothing and is simply run again"
             )
+    if args.csv_formulas is not None:
+        raise ConfigError(f"--csv-formulas is for CSV output, and {redact(args.output)} is a database")
     mode = args.write_mode or "replace"
     if mode == "replace-window":
         if args.window == "overlap":

@@ -18,15 +18,17 @@ import pyarrow as pa
 
 from ..client import AttioClient
 from ..config import ClientConfig
-from ..errors import InvalidArgumentError
+from ..errors import ConfigError, InvalidArgumentError
 from ..schema import meeting_arrow_schema
 from .core import ExtractConfig, extract
 from .report import ExtractReport
-from .sinks import FORMATS, CallableSink, sink_for_path
+from .sinks import FORMATS, CallableSink, FileSink, sink_for_path
 from .streams import TABLES, check_tables
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..storage.location import S3Settings
 
 __all__ = [
     "extract_dataframe",
@@ -86,8 +88,9 @@ def extract_to_path(
     format: Literal["parquet", "csv", "jsonl"] | None = None,
     config: ExtractConfig | None = None,
     client_config: ClientConfig | None = None,
-    partition_by: Literal["start_month"] | None = None,
-    csv_formulas: Literal["escape", "keep"] = "escape",
+    partition_by: str | None = None,
+    csv_formulas: Literal["escape", "keep"] | None = None,
+    store_settings: S3Settings | None = None,
     tables: str | Sequence[str] | None = None,
 ) -> ExtractReport:
     """Extract to a file (format from ``format`` or the suffix; Parquet by default) and return the report.
@@ -98,16 +101,23 @@ def extract_to_path(
 
     ``path`` may be an object-store URL (``s3://``, ``gs://``, ``az://``; see :mod:`connector.storage`).
     Checkpointed beside the output (a URL's: in local scratch); pass ``config=ExtractConfig(..., resume=True)`` to continue a run
-    that was interrupted. ``csv_formulas``: see :class:`~connector.extract.sinks.CsvSink`. Not for use
-    inside a running event loop (use :func:`~connector.extract.extract`).
+    that was interrupted. ``partition_by``: ``"start_month"``, ``"workspace_id"`` or ``"workspace_id,start_month"``
+    (a Parquet dataset, see :mod:`~connector.extract.dataset`). ``csv_formulas``: see
+    :class:`~connector.extract.sinks.CsvSink` (CSV only). ``store_settings``: S3 credentials handed over
+    in-process (an orchestrator's connection) for an ``s3://`` path. Not for use inside a running event loop
+    (use :func:`~connector.extract.extract`).
     """
     from ..storage import ObjectStoreSink, is_url  # not at import: the storage package builds on this one
 
     options: dict[str, Any] = {"partition_by": partition_by, "csv_formulas": csv_formulas}
     names = check_tables(tables)
     # An s3:// gs:// az:// URL is an object store (a Path would fold its "//" into a local folder named "s3:").
-    sinks = {
-        name: ObjectStoreSink(target, format, **options) if is_url(target) else sink_for_path(target, format, **options)
+    if store_settings is not None and not is_url(path):
+        raise ConfigError(f"store settings were given, but {os.fspath(path)} is a local path")
+    sinks: dict[str, FileSink] = {
+        name: ObjectStoreSink(target, format, settings=store_settings, **options)
+        if is_url(target)
+        else sink_for_path(target, format, **options)
         for name, target in table_paths(path, names, format).items()
     }
     cfg = config or ExtractConfig()

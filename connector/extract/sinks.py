@@ -45,7 +45,7 @@ from ..csvsafe import neutralise_array
 from ..errors import ConfigError, InvalidArgumentError
 from ..paths import remove_path
 from .checkpoint import default_checkpoint_path
-from .dataset import NULL_MONTH, PART_FILE, PREFIX, Coverage, check_dataset, publish_dataset
+from .dataset import PART_FILE, Coverage, Partitioning, check_dataset, publish_dataset
 
 __all__ = [
     "FORMATS",
@@ -186,12 +186,13 @@ def _with_metadata(schema: pa.Schema, metadata: Mapping[str, str]) -> pa.Schema:
 
 
 class ParquetSink(FileSink):
-    """Parquet, zstd, large row groups; ``partition_by="start_month"`` writes a Hive-partitioned dataset.
+    """Parquet, zstd, large row groups; ``partition_by`` (``"start_month"``, ``"workspace_id"`` or
+    ``"workspace_id,start_month"``) writes a Hive-partitioned dataset.
 
     The dataset is a directory ``PATH/start_month=2027-11/part-0.parquet`` (all-day meetings by their
-    start date, others by their UTC start); it is staged as ``PATH.partial/`` and published month by
-    month into ``PATH``, replacing or merging only the months the run wrote (see :mod:`.dataset`);
-    other files in ``PATH`` are left alone.
+    start date, others by their UTC start; ``workspace_id=...`` folders outside them); it is staged as
+    ``PATH.partial/`` and published partition by partition into ``PATH``, replacing or merging only the
+    partitions the run covers (see :mod:`.dataset`); other files in ``PATH`` are left alone.
     """
 
     format = "parquet"
@@ -199,33 +200,32 @@ class ParquetSink(FileSink):
     def __init__(
         self,
         path: str | os.PathLike[str],
-        partition_by: Literal["start_month"] | None = None,
+        partition_by: str | Partitioning | None = None,
         *,
         row_group_rows: int = ROW_GROUP_ROWS,
         compression: str = "zstd",
     ) -> None:
         super().__init__(path)
-        if partition_by not in (None, "start_month"):
-            raise InvalidArgumentError("partition_by", f"must be None or 'start_month', got {partition_by!r}")
-        self.partition_by = partition_by
+        self.partitioning = Partitioning.parse(partition_by) if partition_by is not None else None
         self.row_group_rows = row_group_rows
         self.compression = compression
         self._schema: pa.Schema | None = None
         self._writer: pq.ParquetWriter | None = None
         self._buffer: list[pa.RecordBatch] = []
         self._buffered = 0
-        self._months: dict[str, tuple[pq.ParquetWriter, int]] = {}
+        self._parts: dict[tuple[str, ...], pq.ParquetWriter] = {}
         self._coverage = Coverage()
 
     @property
     def is_folder(self) -> bool:
         """True when partitioned: the output is a dataset folder."""
-        return self.partition_by is not None
+        return self.partitioning is not None
 
     def check_destination(self) -> None:
         """Refuse a file where the folder goes, or a folder whose months this extract did not write."""
         if self.is_folder:
-            check_dataset(self.path)
+            assert self.partitioning is not None
+            check_dataset(self.path, self.partitioning)
         else:
             super().check_destination()
 
@@ -245,7 +245,7 @@ class ParquetSink(FileSink):
         """Buffer the batch; write a row group whenever enough rows are buffered."""
         if not batch.num_rows:
             return
-        if self.partition_by:
+        if self.partitioning is not None:
             self._write_partitioned(batch)
             return
         self._buffer.append(batch)
@@ -260,16 +260,13 @@ class ParquetSink(FileSink):
         self._buffer, self._buffered = [], 0
 
     def _write_partitioned(self, batch: pa.RecordBatch) -> None:
-        months = start_months(batch)
-        for month in pc.unique(months).to_pylist():
-            key = month or NULL_MONTH
-            part = batch.filter(pc.equal(months, month)) if month is not None else batch.filter(pc.is_null(months))
-            if key not in self._months:
-                folder = self.staging / f"{PREFIX}{key}"
+        assert self.partitioning is not None
+        for leaf, part in self.partitioning.split(batch):
+            if leaf not in self._parts:
+                folder = self.staging / self.partitioning.folder(leaf)
                 folder.mkdir(parents=True, exist_ok=True)
-                self._months[key] = (self._new_writer(folder / PART_FILE), 0)
-            writer, _ = self._months[key]
-            writer.write_batch(part)
+                self._parts[leaf] = self._new_writer(folder / PART_FILE)
+            self._parts[leaf].write_batch(part)
 
     def commit(self) -> str:
         """Close the file(s) and rename them onto the output path."""
@@ -277,13 +274,14 @@ class ParquetSink(FileSink):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        for writer, _ in self._months.values():
+        for writer in self._parts.values():
             writer.close()
-        self._months.clear()
-        if self.is_folder:
+        self._parts.clear()
+        if self.partitioning is not None:
             publish_dataset(
-                self.staging, self.path, self._coverage, compression=self.compression, row_group_rows=self.row_group_rows
-            )
+                self.staging, self.path, self._coverage, self.partitioning,
+                compression=self.compression, row_group_rows=self.row_group_rows,
+            )  # fmt: skip
             self._opened = False
             return str(self.path)
         return self._publish()
@@ -291,19 +289,12 @@ class ParquetSink(FileSink):
     def _close_quietly(self) -> None:
         self._buffer, self._buffered = [], 0
         writers = [self._writer] if self._writer is not None else []
-        writers += [w for w, _ in self._months.values()]
+        writers += list(self._parts.values())
         for writer in writers:
             with contextlib.suppress(Exception):
                 writer.close()
         self._writer = None
-        self._months.clear()
-
-
-def start_months(batch: pa.RecordBatch) -> pa.Array:
-    """``YYYY-MM`` of each meeting's start: the start date (all-day) or the UTC start."""
-    timed = pc.strftime(batch.column("start_datetime"), format="%Y-%m")
-    dated = pc.strftime(batch.column("start_date").cast(pa.timestamp("s")), format="%Y-%m")
-    return pc.if_else(batch.column("is_all_day"), dated, timed)
+        self._parts.clear()
 
 
 def _plain_columns(batch: pa.RecordBatch) -> dict[str, Any]:
@@ -413,12 +404,13 @@ def sink_for_path(
     path: str | os.PathLike[str],
     format: str | None = None,
     *,
-    partition_by: Literal["start_month"] | None = None,
-    csv_formulas: Literal["escape", "keep"] = "escape",
+    partition_by: str | Partitioning | None = None,
+    csv_formulas: Literal["escape", "keep"] | None = None,
 ) -> FileSink:
     """The file sink for ``format``, or for the path's suffix (.parquet, .csv, .jsonl/.ndjson).
 
-    ``csv_formulas`` applies to CSV only (see :class:`CsvSink`).
+    ``csv_formulas`` applies to CSV only (see :class:`CsvSink`; default ``"escape"``): given for another
+    format it is refused, not ignored.
     """
     if format is None:
         suffix = Path(path).suffix.lower().lstrip(".")
@@ -427,12 +419,16 @@ def sink_for_path(
             raise InvalidArgumentError(
                 "output", f"{os.fspath(path)!r} has the suffix .{suffix}; use .parquet, .csv or .jsonl, or pass --format"
             )
+    if csv_formulas is not None and format != "csv":
+        raise InvalidArgumentError(
+            "csv_formulas", f"--csv-formulas is for CSV output only, and {os.fspath(path)!r} is written as {format}"
+        )
     if format == "parquet":
         return ParquetSink(path, partition_by=partition_by)
     if partition_by is not None:
         raise InvalidArgumentError("partition_by", "only the parquet format can be partitioned")
     if format == "csv":
-        return CsvSink(path, formulas=csv_formulas)
+        return CsvSink(path, formulas=csv_formulas or "escape")
     if format == "jsonl":
         return JsonlSink(path)
     raise InvalidArgumentError("format", f"must be one of {', '.join(FORMATS)}, got {format!r}")

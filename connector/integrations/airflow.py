@@ -5,9 +5,12 @@
   JSON the client settings (``reads_per_second``, ``writes_per_second``, ``max_in_flight``, ``timeout``,
   ``connect_timeout``, ``max_attempts``, ``max_retry_time``, and ``rate_limit_url``: the Redis of a rate
   budget that every task using the connection shares, so a 30-day backfill stays within Attio's budget).
-- :class:`AttioExtractOperator` extracts the meetings of a time window to Parquet. Its bounds are
-  templated and default to the run's data interval, so a daily DAG extracts its day.
-- :class:`AttioLoadOperator` loads a CSV / Parquet / .xlsx file (find-or-create per row).
+- :class:`AttioExtractOperator` extracts the meetings of a time window to Parquet: a local path, an
+  object-store URL (``s3://``, ``gs://``, ``az://``; ``aws_conn_id=`` takes S3 credentials from an Airflow
+  AWS connection, in-process) or a database URL. Its bounds are templated and default to the run's data
+  interval, so a daily DAG extracts its day. Its output is declared as an Airflow Asset (Dataset on Airflow
+  2) in ``outlets``, so downstream DAGs can be scheduled on fresh meetings.
+- :class:`AttioLoadOperator` loads a CSV / Parquet / .xlsx file (find-or-create per row), local or on a store.
 - :func:`workspace_windows` plans a fan-out over many workspaces (one connection each) and the days of a
   data interval, for ``AttioExtractOperator.partial(...).expand_kwargs(...)`` (dynamic task mapping).
 
@@ -23,8 +26,10 @@ an interrupted extract or load resumes from its checkpoint/ledger on the task's 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from connector import (
@@ -42,14 +47,18 @@ from connector import (
     extract_to_path,
     load_file,
 )
-from connector.destinations import extract_to_database, looks_like_url, redact
+from connector.destinations import extract_to_database, redact
+from connector.destinations.urls import is_database_url
+from connector.storage import S3Settings, StoreLocation, is_url
+from connector.storage.load import staged_load
 
 from ._common import jsonable, parse_bound
 
 try:  # Airflow 3: the Task SDK
-    from airflow.sdk import BaseHook, BaseOperator
+    from airflow.sdk import Asset, BaseHook, BaseOperator
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 except ImportError:  # Airflow 2.x
+    from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowException, AirflowFailException
     from airflow.hooks.base import BaseHook
     from airflow.models.baseoperator import BaseOperator
@@ -59,6 +68,8 @@ __all__ = [
     "AttioHook",
     "AttioLoadOperator",
     "client_config_from_connection",
+    "output_asset",
+    "s3_settings_from_connection",
     "workspace_windows",
 ]
 
@@ -164,6 +175,75 @@ class AttioHook(BaseHook):
         }
 
 
+# AWS connection extras that pick *other* credentials (a role, a profile): honouring them needs the Amazon
+# provider's session logic, so they are refused rather than silently ignored.
+_AWS_UNSUPPORTED = ("role_arn", "assume_role_method", "assume_role_kwargs", "profile_name", "session_kwargs")
+
+
+def s3_settings_from_connection(conn: Any) -> S3Settings:
+    """:class:`connector.storage.S3Settings` from an Airflow AWS connection (type ``aws``).
+
+    The login is the access key ID and the password the secret access key (both optional: empty means the
+    worker's AWS chain); the extra may set ``region_name``, ``endpoint_url`` (or
+    ``service_config.s3.endpoint_url``) and ``aws_session_token``. They go to the store's client in this
+    process only: never into ``os.environ``, a log line or an error.
+    """
+    conn_id = getattr(conn, "conn_id", None) or "<connection>"
+    extra = dict(conn.extra_dejson or {})
+    refused = [key for key in _AWS_UNSUPPORTED if extra.get(key)]
+    if refused:
+        raise ConfigError(
+            f"Airflow connection {conn_id!r}: {', '.join(refused)} is not supported; give the key pair in the "
+            "connection, or leave aws_conn_id unset so that the worker's AWS environment (its role) is used"
+        )
+    s3_config = (extra.get("service_config") or {}).get("s3") or {}
+    try:
+        return S3Settings(
+            access_key_id=conn.login or None,
+            secret_access_key=conn.password or None,
+            session_token=extra.get("aws_session_token") or None,
+            endpoint_url=s3_config.get("endpoint_url") or extra.get("endpoint_url") or None,
+            region=extra.get("region_name") or None,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"Airflow connection {conn_id!r}: {exc}") from None
+
+
+def _store_settings(aws_conn_id: str | None) -> S3Settings | None:
+    return s3_settings_from_connection(BaseHook.get_connection(aws_conn_id)) if aws_conn_id else None
+
+
+def output_asset(path: str) -> Any | None:
+    """The Airflow Asset (Dataset on Airflow 2) that an extract to ``path`` updates, or None for a database.
+
+    A store URL is its own URI (``s3://bucket/key``), a local path ``file://`` + its absolute path. A
+    templated path (``.../date={{ ds }}/meetings.parquet``) declares the folder before its first template,
+    which every run writes below (each run's event names its file); one that starts with a template
+    declares nothing (pass ``outlets=`` yourself).
+    """
+    static = path.split("{{", 1)[0]
+    if static != path:
+        static = static.rpartition("/")[0]
+    if not static:
+        return None
+    if is_url(static):
+        try:
+            return Asset(StoreLocation.parse(static).url)
+        except ConfigError:
+            return None  # a database URL, or a prefix too short to name an object
+    return Asset(Path(static).absolute().as_uri())
+
+
+def _record_event(context: Any, outlets: Sequence[Any], extra: dict[str, Any]) -> None:
+    """Attach what the run wrote to its asset events (Airflow 2.10+ and 3 give ``outlet_events``)."""
+    events = context.get("outlet_events") if hasattr(context, "get") else None
+    if events is None:
+        return
+    for outlet in outlets:
+        if isinstance(outlet, Asset):
+            events[outlet].extra = extra
+
+
 def _int_or_none(name: str, value: Any) -> int | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
@@ -195,6 +275,12 @@ class AttioExtractOperator(BaseOperator):
     An ``output_path`` that is a database URL (``duckdb:///...``, ``postgresql://...``; the password from
     PGPASSWORD or ~/.pgpass) writes ``table`` with ``write_mode``; the default ``replace-window`` replaces the
     rows starting in the interval, so a re-run or a backfill of a day leaves that day's rows exact.
+
+    An object-store URL (``s3://``, ``gs://``, ``az://``) is written through local scratch and published
+    whole (see the README's "Object stores"); ``aws_conn_id`` names an Airflow AWS connection whose key pair,
+    endpoint and region are used for ``s3://`` (else the worker's AWS environment). Unless ``outlets`` is
+    given, the output is declared as an Asset (:func:`output_asset`), and each run's asset event carries
+    ``output`` (the URL or path written), ``rows`` and ``schema_version`` in its extra.
     """
 
     template_fields: Sequence[str] = (
@@ -227,9 +313,14 @@ class AttioExtractOperator(BaseOperator):
         attio_conn_id: str = AttioHook.default_conn_name,
         table: str = "meetings",
         write_mode: str = "replace-window",
+        aws_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
+        if "outlets" not in kwargs:
+            asset = output_asset(output_path)
+            kwargs["outlets"] = [asset] if asset is not None else []
         super().__init__(**kwargs)
+        self.aws_conn_id = aws_conn_id
         self.table = table
         self.write_mode = write_mode
         self.window = window
@@ -267,12 +358,15 @@ class AttioExtractOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         try:
-            return self._extract()
+            result = self._extract()
         except ConnectorError as exc:
             fatal = _no_retry(exc)
             if fatal is None:
                 raise
             raise fatal from exc
+        extra = {"output": result.get("output"), "rows": result.get("rows"), "schema_version": result.get("schema_version")}
+        _record_event(context, self.outlets, extra)
+        return result
 
     def _extract(self) -> dict[str, Any]:
         query = self.query()
@@ -285,7 +379,9 @@ class AttioExtractOperator(BaseOperator):
                 options[name] = value
         client_config = AttioHook(self.attio_conn_id).get_conn()
         self.log.info("Extracting Attio meetings (%s) to %s", query.describe(), redact(self.output_path))
-        if looks_like_url(self.output_path):
+        if is_database_url(self.output_path):
+            if self.aws_conn_id:
+                raise ConfigError(f"aws_conn_id is for s3:// outputs, and {redact(self.output_path)} is a database")
             options.pop("resume")  # a database run is one transaction: nothing to resume
             report = extract_to_database(
                 self.output_path, table=self.table, write_mode=self.write_mode, config=ExtractConfig(**options),
@@ -293,7 +389,8 @@ class AttioExtractOperator(BaseOperator):
             )
         else:
             report = extract_to_path(
-                self.output_path, format="parquet", config=ExtractConfig(**options), client_config=client_config
+                self.output_path, format="parquet", config=ExtractConfig(**options), client_config=client_config,
+                store_settings=_store_settings(self.aws_conn_id),
             )
         result = jsonable(report.to_dict())
         self.log.info(
@@ -341,8 +438,10 @@ def workspace_windows(
 class AttioLoadOperator(BaseOperator):
     """Loads a CSV / Parquet / .xlsx file into Attio (find-or-create per row) and returns the load report.
 
-    Paths are templated. The ledger (default beside the source) makes a retried task skip rows already
-    sent, so Airflow retries are safe. When rows are rejected (bad input: no retry can fix it) the task
+    Paths are templated; ``source`` and ``results_path`` may be object-store URLs (the input is downloaded
+    to local scratch first, the results uploaded as one object at the end; ``aws_conn_id`` as for the
+    extract). The ledger (default beside the source: in local scratch for a URL) makes a retried task skip
+    rows already sent, so Airflow retries are safe. When rows are rejected (bad input: no retry can fix it) the task
     fails without retrying; when rows failed at the API it fails and Airflow may retry. Either way the
     report is pushed to XCom as ``report`` first, and names the per-row results file.
     """
@@ -363,9 +462,11 @@ class AttioLoadOperator(BaseOperator):
         contract: str = "find-or-create",
         fail_on_row_errors: bool = True,
         attio_conn_id: str = AttioHook.default_conn_name,
+        aws_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.aws_conn_id = aws_conn_id
         self.source = source
         self.mapping = mapping
         self.results_path = results_path
@@ -412,4 +513,8 @@ class AttioLoadOperator(BaseOperator):
         )
         client_config = None if self.dry_run else AttioHook(self.attio_conn_id).get_conn()
         self.log.info("Loading %s into Attio (%s)", self.source, "dry run" if self.dry_run else self.contract)
-        return load_file(self.source, config, client_config=client_config)
+        staged = staged_load(
+            self.source, self.results_path or None, dry_run=self.dry_run, settings=_store_settings(self.aws_conn_id)
+        )
+        with staged as (source, results):
+            return load_file(source, dataclasses.replace(config, results_path=results), client_config=client_config)

@@ -12,10 +12,12 @@
 - :class:`AttioResource` holds the token (give it an ``EnvVar``: Dagster then shows the variable's name,
   never its value), the base URL and the client's rate limits; :meth:`AttioResource.client_config` makes
   the :class:`connector.ClientConfig`.
-- :func:`meetings_asset` extracts meetings to Parquet (the asset writes the file itself) or hands an Arrow
-  table / pandas DataFrame to the IO manager. A time-window partition maps onto ``ends_from`` (its start,
+- :func:`meetings_asset` extracts meetings to Parquet (the asset writes the file itself: a local path or an
+  ``s3://``, ``gs://``, ``az://`` URL) or hands an Arrow table / pandas DataFrame to the IO manager. A time-window partition maps onto ``ends_from`` (its start,
   inclusive) and ``starts_before`` (its end, exclusive), judged in the partitions' timezone. Metadata:
-  row count, column schema, rows/s, requests, retries, 429s, path.
+  row count, column schema, schema version, rows/s, requests, retries, 429s, and the path or URL written.
+- :class:`S3StoreResource` holds S3 credentials, endpoint and region for ``s3://`` paths (give the secret
+  an ``EnvVar``); an asset given ``store_resource_key`` uses it, else the standard AWS environment.
 - :func:`workspace_meetings_asset` is multi-partitioned, workspace x day: each workspace has its own
   :class:`AttioResource` (resource key ``attio_<workspace>``: its own token and budget), each partition
   writes ``path`` with ``{workspace}`` and ``{day}`` filled in. Dagster's executor runs partitions in
@@ -73,6 +75,7 @@ from connector import (
 )
 from connector.destinations import extract_to_database
 from connector.schema import meeting_arrow_schema
+from connector.storage import S3Settings, is_url
 
 from ._common import jsonable, parse_bound
 
@@ -80,6 +83,7 @@ __all__ = [
     "AttioResource",
     "ImportRunConfig",
     "MeetingsRunConfig",
+    "S3StoreResource",
     "meetings_asset",
     "meetings_import_asset",
     "meetings_import_op",
@@ -123,6 +127,31 @@ class AttioResource(ConfigurableResource):
             limits=RateLimits(self.reads_per_second, self.writes_per_second, self.max_in_flight),
             retry=RetryPolicy(max_attempts=self.max_attempts),
             rate_limit_url=self.rate_limit_url or None,
+        )
+
+
+class S3StoreResource(ConfigurableResource):
+    """S3 credentials, endpoint and region for ``s3://`` paths, handed to the store's client in-process.
+
+    Give the secrets as ``EnvVar`` (Dagster then shows the variable's name, never its value). Empty fields
+    fall back to the AWS chain (environment, profile, instance role), so
+    ``S3StoreResource(endpoint_url="http://minio:9000")`` alone points the standard credentials elsewhere.
+    """
+
+    access_key_id: str = Field(default="", repr=False, description="AWS access key ID (empty: the AWS chain)")
+    secret_access_key: str = Field(default="", repr=False, description="AWS secret access key; pass an EnvVar")
+    session_token: str = Field(default="", repr=False, description="temporary credentials' session token")
+    endpoint_url: str = Field(default="", description="an S3-compatible store's endpoint (MinIO, R2, Ceph)")
+    region: str = Field(default="", description="the bucket's region, e.g. eu-west-1")
+
+    def settings(self) -> S3Settings:
+        """The :class:`connector.storage.S3Settings` of these fields."""
+        return S3Settings(
+            access_key_id=self.access_key_id or None,
+            secret_access_key=self.secret_access_key or None,
+            session_token=self.session_token or None,
+            endpoint_url=self.endpoint_url or None,
+            region=self.region or None,
         )
 
 
@@ -200,6 +229,7 @@ def _extract_metadata(report: ExtractReport, schema: pa.Schema, query: MeetingQu
     return {
         "dagster/row_count": MetadataValue.int(report.rows),
         "dagster/column_schema": _table_schema(schema),
+        "schema_version": MetadataValue.text(report.schema_version),
         "filters": MetadataValue.json(dict(query.describe())),
         "rows_per_second": MetadataValue.float(round(report.rows_per_second, 1)),
         "seconds": MetadataValue.float(round(report.seconds, 3)),
@@ -209,6 +239,25 @@ def _extract_metadata(report: ExtractReport, schema: pa.Schema, query: MeetingQu
         "rate_limited": MetadataValue.int(report.rate_limited),
         "report": MetadataValue.json(jsonable(report.to_dict())),
     }
+
+
+def _store_settings(context: AssetExecutionContext, key: str | None) -> S3Settings | None:
+    return getattr(context.resources, key).settings() if key else None
+
+
+def _to_parquet(
+    target: str, extract_config: ExtractConfig, resource: AttioResource, settings: S3Settings | None
+) -> dict[str, Any]:
+    """Extract to the Parquet file or object ``target``; the materialization metadata, with where it went."""
+    report = extract_to_path(
+        target, format="parquet", config=extract_config, client_config=resource.client_config(), store_settings=settings
+    )
+    metadata = _extract_metadata(report, meeting_arrow_schema(), extract_config.query)
+    if is_url(target):
+        metadata["url"] = MetadataValue.url(target)
+    else:
+        metadata["path"] = MetadataValue.path(target)
+    return metadata
 
 
 def meetings_asset(
@@ -225,12 +274,14 @@ def meetings_asset(
     destination: str | None = None,
     destination_table: str = "meetings",
     write_mode: str = "replace-window",
+    store_resource_key: str | None = None,
     **asset_kwargs: Any,
 ) -> AssetsDefinition:
     """An asset of Attio meetings.
 
-    ``output="parquet"`` writes ``path`` (``{partition_key}`` and ``{name}`` are filled in) and stores
-    nothing in the IO manager; ``"table"`` / ``"dataframe"`` hand a ``pyarrow.Table`` / ``pandas.DataFrame``
+    ``output="parquet"`` writes ``path`` (``{partition_key}`` and ``{name}`` are filled in; a local path or an
+    ``s3://``, ``gs://``, ``az://`` URL, credentials from the resource ``store_resource_key`` (an
+    :class:`S3StoreResource`) if given, else the store's standard environment) and stores nothing in the IO manager; ``"table"`` / ``"dataframe"`` hand a ``pyarrow.Table`` / ``pandas.DataFrame``
     to the asset's IO manager. ``partitions_def`` must be a time-window one (daily, hourly, ...): each
     partition extracts the meetings that start in its window (``window="start"``, the default when
     partitioned: each meeting in exactly one partition; all-day ones by 00:00 in the partitions'
@@ -260,7 +311,7 @@ def meetings_asset(
     @asset(
         name=name,
         partitions_def=partitions_def,
-        required_resource_keys={resource_key},
+        required_resource_keys={resource_key} | ({store_resource_key} if store_resource_key else set()),
         kinds={"attio", "parquet" if output == "parquet" else "python"},
         **asset_kwargs,
     )
@@ -279,12 +330,8 @@ def meetings_asset(
             return MaterializeResult(metadata=metadata)
         if output == "parquet":
             target = str(path).format(partition_key=_partition_label(context), name=name)
-            report = extract_to_path(target, format="parquet", config=extract_config, client_config=resource.client_config())
-            import pyarrow.parquet as pq  # only here: reading the written file's schema
-
-            metadata = _extract_metadata(report, pq.read_schema(target), meeting_query)
-            metadata["path"] = MetadataValue.path(target)
-            return MaterializeResult(metadata=metadata)
+            settings = _store_settings(context, store_resource_key)
+            return MaterializeResult(metadata=_to_parquet(target, extract_config, resource, settings))
         table, report = anyio.run(_extract_in_memory, extract_config, resource.client_config())
         metadata = _extract_metadata(report, table.schema, meeting_query)
         value = table if output == "table" else meetings_to_pandas(table)
@@ -407,14 +454,16 @@ def workspace_meetings_asset(
     timezone: str = "UTC",
     query: MeetingQuery | None = None,
     slices: int | None = None,
+    store_resource_key: str | None = None,
     **asset_kwargs: Any,
 ) -> AssetsDefinition:
     """Meetings of many workspaces, multi-partitioned ``workspace`` x ``day``, written to Parquet.
 
     A partition extracts the meetings of one workspace that start on one day (all-day ones by 00:00 in
     ``timezone``) to ``path`` with ``{workspace}`` and ``{day}`` filled in, through the workspace's own
-    resource ``attio_<workspace>`` (an :class:`AttioResource`: its token, base URL and limits). Other
-    keyword arguments go to ``@asset``.
+    resource ``attio_<workspace>`` (an :class:`AttioResource`: its token, base URL and limits). ``path`` may
+    be an object-store URL, as for :func:`meetings_asset` (``store_resource_key``). Other keyword arguments
+    go to ``@asset``.
     """
     if not workspaces or len(set(workspaces)) != len(workspaces):
         raise ConfigError("workspaces must be a non-empty list of distinct names")
@@ -428,7 +477,8 @@ def workspace_meetings_asset(
     @asset(
         name=name,
         partitions_def=partitions,
-        required_resource_keys={f"attio_{workspace}" for workspace in workspaces},
+        required_resource_keys={f"attio_{workspace}" for workspace in workspaces}
+        | ({store_resource_key} if store_resource_key else set()),
         kinds={"attio", "parquet"},
         **asset_kwargs,
     )
@@ -441,16 +491,8 @@ def workspace_meetings_asset(
         resource: AttioResource = getattr(context.resources, f"attio_{workspace}")
         target = path.format(workspace=workspace, day=day)
         context.log.info(f"extracting workspace {workspace}'s meetings of {day} to {target}")
-        report = extract_to_path(
-            target,
-            format="parquet",
-            config=ExtractConfig(query=meeting_query, **options),
-            client_config=resource.client_config(),
-        )
-        import pyarrow.parquet as pq
-
-        metadata = _extract_metadata(report, pq.read_schema(target), meeting_query)
-        metadata["path"] = MetadataValue.path(target)
+        extract_config = ExtractConfig(query=meeting_query, **options)
+        metadata = _to_parquet(target, extract_config, resource, _store_settings(context, store_resource_key))
         metadata["workspace"] = MetadataValue.text(workspace)
         return MaterializeResult(metadata=metadata)
 

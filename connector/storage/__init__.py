@@ -4,6 +4,7 @@ Behind extras: ``connector[s3]`` (s3fs), ``connector[gcs]`` (gcsfs), ``connector
 """
 
 from .location import (
+    S3Settings,
     StoreLocation,
     StoreUnreachableError,
     is_url,
@@ -17,6 +18,7 @@ from .transfer import Store
 __all__ = [
     "SUCCESS_MARKER",
     "ObjectStoreSink",
+    "S3Settings",
     "Store",
     "StoreLocation",
     "StoreUnreachableError",

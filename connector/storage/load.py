@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from .location import StoreLocation, is_url, open_filesystem, scratch_root
+from ..errors import ConfigError
+from .location import S3Settings, StoreLocation, is_url, open_filesystem, scratch_root
 from .transfer import Store
 
 __all__ = ["staged_load"]
@@ -45,13 +46,15 @@ def staged_load(
     *,
     dry_run: bool = False,
     scratch: str | os.PathLike[str] | None = None,
+    settings: S3Settings | None = None,
 ) -> Iterator[tuple[Path, Path | None]]:
     """Local stand-ins for a load's ``source`` and ``results`` when they are object-store URLs.
 
     Yields ``(input path, results path)`` for :func:`connector.load.load`: local paths are passed
     through; a remote input is downloaded first; a remote results file (by default, for a remote input,
     ``<input stem>.results.csv`` beside it in the store) is written locally and uploaded when the block
-    ends without an exception.
+    ends without an exception. ``settings``: S3 credentials handed over in-process (an orchestrator's
+    connection) for the ``s3://`` URLs.
     """
     root = Path(scratch) if scratch is not None else None
     remote_input = StoreLocation.parse(os.fspath(source), "INPUT") if is_url(source) else None
@@ -60,17 +63,23 @@ def staged_load(
         if results is not None and is_url(results)
         else None
     )
+    if settings is not None and remote_input is None and remote_results is None:
+        raise ConfigError("S3 settings were given, but neither the input nor the results is an s3:// URL")
     if remote_results is None and results is None and remote_input is not None and not dry_run:
         remote_results = _sibling_results(remote_input)
     local_input = Path(source)
     if remote_input is not None:
-        store = Store(open_filesystem(remote_input), remote_input)
+        store = Store(open_filesystem(remote_input, settings), remote_input)
         local_input = _scratch(remote_input, root)
         store.download({remote_input: local_input})
     local_results = Path(results) if results is not None and remote_results is None else None
     if remote_results is not None:
         local_results = _scratch(remote_results, root)
-        Store(open_filesystem(remote_results), remote_results).check_bucket()  # before any row is sent
+        Store(
+            open_filesystem(remote_results, settings), remote_results
+        ).check_bucket()  # before any row is sent
     yield local_input, local_results
     if remote_results is not None and local_results is not None and local_results.exists():
-        Store(open_filesystem(remote_results), remote_results).upload({local_results: remote_results})
+        Store(open_filesystem(remote_results, settings), remote_results).upload(
+            {local_results: remote_results}
+        )

@@ -8,8 +8,10 @@
 Credentials and endpoints come only from each ecosystem's own conventions, read by its SDK: the AWS
 variables and profiles (``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``,
 ``AWS_ENDPOINT_URL_S3``; ``AWS_REGION`` too, which botocore alone ignores), Google's application default
-credentials, Azure's ``AZURE_STORAGE_*`` variables or its default credential chain. No URL may carry a
-user, password, query or fragment, so no secret can reach a report, a log line or an error.
+credentials, Azure's ``AZURE_STORAGE_*`` variables or its default credential chain. An orchestrator that
+holds S3 credentials itself (an Airflow AWS connection, a Dagster resource) hands them over in-process as
+:class:`S3Settings`, never through ``os.environ``. No URL may carry a user, password, query or fragment, so
+no secret can reach a report, a log line or an error.
 
 Third-party errors become connector errors here and nowhere else (:func:`store_error`).
 """
@@ -20,16 +22,18 @@ import importlib
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..config import Secret
 from ..destinations.urls import DUCKDB_SCHEMES, POSTGRES_SCHEMES
 from ..errors import ConfigError, ConnectorError, TransportError
 
 __all__ = [
     "SCHEMES",
+    "S3Settings",
     "StoreLocation",
     "StoreUnreachableError",
     "error_code",
@@ -169,12 +173,61 @@ class StoreLocation:
         return self.url
 
 
-def open_filesystem(location: StoreLocation) -> Any:
-    """An fsspec filesystem for ``location``'s store, configured from the environment only.
+@dataclass(frozen=True)
+class S3Settings:
+    """S3 credentials, endpoint and region handed over in-process, e.g. from an Airflow AWS connection.
+
+    Each field left None falls back to the AWS chain (environment, profile, instance role). The secrets
+    are :class:`~connector.Secret` values and no field shows in the repr but the endpoint and region.
+    """
+
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: Secret | None = field(default=None, repr=False)
+    session_token: Secret | None = field(default=None, repr=False)
+    endpoint_url: str | None = None
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("secret_access_key", "session_token"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, Secret(value) if value else None)
+        if bool(self.access_key_id) != bool(self.secret_access_key):
+            raise ConfigError("S3 settings need both an access key ID and a secret access key, or neither")
+        if self.session_token and not self.access_key_id:
+            raise ConfigError(
+                "an S3 session token needs the access key ID and secret access key it belongs to"
+            )
+        if self.endpoint_url and not re.match(r"https?://[^/@\s]+(/|$)", self.endpoint_url):
+            raise ConfigError(
+                "the S3 endpoint must be an http:// or https:// URL with no user or password in it"
+            )
+
+    def options(self) -> dict[str, Any]:
+        """The s3fs keyword arguments of the fields that are set."""
+        options: dict[str, Any] = {}
+        if self.access_key_id and self.secret_access_key:
+            options["key"] = self.access_key_id
+            options["secret"] = self.secret_access_key.reveal()
+            if self.session_token:
+                options["token"] = self.session_token.reveal()
+        if self.endpoint_url:
+            options["endpoint_url"] = self.endpoint_url
+        return options
+
+
+def open_filesystem(location: StoreLocation, settings: S3Settings | None = None) -> Any:
+    """An fsspec filesystem for ``location``'s store, configured from the environment, or for S3 from ``settings``
+    where they say something.
 
     A missing extra is a ConfigError naming the ``pip install`` to run. No instance cache: the
     environment (endpoint, profile) is read afresh for every run.
     """
+    if settings is not None and location.scheme != "s3":
+        raise _refused(
+            f"S3 credentials were given for {location.url}, which is on {location.store}",
+            "give S3 settings (an AWS connection) for s3:// URLs only; other stores read their own environment",
+        )
     _, extra, module, protocol = SCHEMES[location.scheme]
     try:
         importlib.import_module(module)
@@ -189,9 +242,14 @@ def open_filesystem(location: StoreLocation) -> Any:
     if location.scheme == "s3":
         # botocore reads AWS_DEFAULT_REGION, not the AWS_REGION that the other AWS SDKs and the CLI read.
         region = os.environ.get("AWS_REGION")
-        if region and not os.environ.get("AWS_DEFAULT_REGION"):
+        if settings is not None and settings.region:
+            region = settings.region
+        elif os.environ.get("AWS_DEFAULT_REGION"):
+            region = None
+        if region:
             options["client_kwargs"] = {"region_name": region}
         options["max_concurrency"] = S3_PARTS_IN_FLIGHT
+        options.update(settings.options() if settings is not None else {})
     elif location.scheme == "az" and location.account:
         options["account_name"] = location.account
     return fsspec.filesystem(protocol, **options)

@@ -11,9 +11,9 @@ Lines, the partitioned dataset); :meth:`commit` then publishes:
 
 * a file as one object: a single PUT, or a multipart upload that is completed only after its last part
   (an error aborts it; a killed process leaves an unfinished upload, which no reader sees);
-* a dataset month by month (each month one object, merged with the store's copy where the run covers
-  the month only in part, as :mod:`connector.extract.dataset` does locally), then ``_SUCCESS`` last. The
-  marker of an earlier run is removed first, so a reader never sees it over a half-published run.
+* a dataset partition by partition (each one object, merged with the store's copy where the run covers
+  the partition only in part: the plan of :mod:`connector.extract.dataset`, as locally), then ``_SUCCESS``
+  last. The marker of an earlier run is removed first, so a reader never sees it over a half-published run.
 """
 
 from __future__ import annotations
@@ -26,15 +26,13 @@ from typing import Literal
 import pyarrow as pa
 
 from ..errors import ConfigError
-from ..extract.dataset import PART_FILE, PREFIX, Coverage
-from ..extract.sinks import FileSink, sink_for_path
+from ..extract.dataset import SUCCESS_MARKER, Coverage, Leaf, Partitioning, PublishPlan, leaves_in
+from ..extract.sinks import FileSink, ParquetSink, sink_for_path
 from ..paths import remove_path
-from .location import StoreLocation, open_filesystem, scratch_root
+from .location import S3Settings, StoreLocation, open_filesystem, scratch_root
 from .transfer import Store, release_free_memory
 
 __all__ = ["SUCCESS_MARKER", "ObjectStoreSink"]
-
-SUCCESS_MARKER = "_SUCCESS"
 
 
 def _scratch_path(location: StoreLocation, scratch: Path | None) -> Path:
@@ -47,7 +45,8 @@ class ObjectStoreSink(FileSink):
     """Parquet, CSV or JSON Lines (or a Parquet dataset) at an object-store URL; see the module docstring.
 
     ``scratch``: the local folder for the staging file, the checkpoint and its parts (default
-    :func:`~connector.storage.location.scratch_root`).
+    :func:`~connector.storage.location.scratch_root`). ``settings``: S3 credentials, endpoint and region
+    given in-process (an orchestrator's connection) instead of the environment's.
     """
 
     def __init__(
@@ -55,17 +54,21 @@ class ObjectStoreSink(FileSink):
         url: str,
         format: str | None = None,
         *,
-        partition_by: Literal["start_month"] | None = None,
-        csv_formulas: Literal["escape", "keep"] = "escape",
+        partition_by: str | Partitioning | None = None,
+        csv_formulas: Literal["escape", "keep"] | None = None,
         scratch: str | os.PathLike[str] | None = None,
+        settings: S3Settings | None = None,
     ) -> None:
         self.location = StoreLocation.parse(url)
         # The format rule is the local one, judged on the key so that an error names what the user wrote.
-        format = sink_for_path(PurePosixPath(self.location.key), format, partition_by=partition_by).format
+        format = sink_for_path(
+            PurePosixPath(self.location.key), format, partition_by=partition_by, csv_formulas=csv_formulas
+        ).format
         local = _scratch_path(self.location, Path(scratch) if scratch is not None else None)
         super().__init__(local)
         self.local = sink_for_path(local, format, partition_by=partition_by, csv_formulas=csv_formulas)
         self.format = self.local.format
+        self.settings = settings
         self._store: Store | None = None
         self._coverage = Coverage()
 
@@ -76,27 +79,31 @@ class ObjectStoreSink(FileSink):
     def store(self) -> Store:
         """The store's client, opened on first use (a missing extra or bad URL is a ConfigError)."""
         if self._store is None:
-            self._store = Store(open_filesystem(self.location), self.location)
+            self._store = Store(open_filesystem(self.location, self.settings), self.location)
         return self._store
 
     @property
     def is_folder(self) -> bool:
-        """True for a partitioned dataset (a prefix of month objects)."""
+        """True for a partitioned dataset (a prefix of partition objects)."""
         return self.local.is_folder
+
+    @property
+    def partitioning(self) -> Partitioning:
+        """The dataset's layout (only for a partitioned output)."""
+        assert isinstance(self.local, ParquetSink) and self.local.partitioning is not None
+        return self.local.partitioning
 
     def check_destination(self) -> None:
         """Refuse, before anything is fetched, a store that cannot be used or a prefix the extract does not own."""
         self.local.check_destination()
         self.store.check_bucket()
         if self.is_folder:
-            self.store.check_dataset(self.location, PREFIX, PART_FILE, SUCCESS_MARKER)
+            self.store.check_dataset(self.location, self.partitioning)
         elif self.store.is_prefix(self.location):
             error = ConfigError(
                 f"output {self.location.url} is a folder (objects are stored below it); nothing was changed"
             )
-            error.hint = (
-                "name an object for the output (a folder is written only with --partition-by start_month)"
-            )
+            error.hint = "name an object for the output (a folder is written only with --partition-by)"
             raise error
         # The client holds ~16 MB (botocore's service model): not kept through the fetch, made again to publish.
         self._store = None
@@ -118,10 +125,17 @@ class ObjectStoreSink(FileSink):
             release_free_memory()  # the writer's freed buffers go back before the client and the upload take theirs
             self.store.upload({self.path: self.location})
         else:
-            remote = self._remote_months()
-            self._fetch_months_to_merge(remote)
-            self.local.commit()
-            self._publish_dataset(remote)
+            remote = self._remote_parts()
+            plan = PublishPlan.make(
+                self.location.url,
+                self.partitioning,
+                self._coverage,
+                leaves_in(self.local.staging, self.partitioning),
+                remote,
+            )
+            self._fetch_parts_to_merge(plan.merge, remote)
+            self.local.commit()  # publishes into the scratch folder: the downloaded copies are merged there
+            self._publish_dataset(plan, remote)
         remove_path(self.path)
         return self.location.url
 
@@ -131,50 +145,43 @@ class ObjectStoreSink(FileSink):
         remove_path(self.path)
 
     # ---------------------------------------------------------------------------------- datasets
-    def _remote_months(self) -> dict[str, int]:
-        """The months in the store's dataset: ``YYYY-MM`` -> the size of its part file."""
-        objects = self.store.objects(self.location)
-        return {
-            name.split("/")[0].removeprefix(PREFIX): size
-            for name, size in objects.items()
-            if name.startswith(PREFIX) and name.count("/") == 1 and name.endswith(f"/{PART_FILE}")
-        }
+    def _remote_parts(self) -> dict[Leaf, int]:
+        """The partitions in the store's dataset: each one's data file size."""
+        found = {}
+        for name, size in self.store.objects(self.location).items():
+            leaf = self.partitioning.leaf(name)
+            if leaf is not None:
+                found[leaf] = size
+        return found
 
-    def _part(self, month: str) -> StoreLocation:
-        return self.location.child(f"{PREFIX}{month}/{PART_FILE}")
+    def _part(self, leaf: Leaf) -> StoreLocation:
+        return self.location.child(self.partitioning.part(leaf))
 
-    def _ours(self, months: dict[str, int]) -> list[str]:
-        """Those of ``months`` whose part file an extract of this schema version wrote."""
-        foreign = set(
-            self.store.foreign(self.location, {f"{PREFIX}{m}/{PART_FILE}": n for m, n in months.items()})
-        )
-        return [m for m in months if f"{PREFIX}{m}/{PART_FILE}" not in foreign]
+    def _ours(self, leaves: Mapping[Leaf, int]) -> list[Leaf]:
+        """Those of ``leaves`` whose data file an extract of this schema version wrote."""
+        names = {self.partitioning.part(leaf): size for leaf, size in leaves.items()}
+        foreign = set(self.store.foreign(self.location, names))
+        return [leaf for leaf in leaves if self.partitioning.part(leaf) not in foreign]
 
-    def _fetch_months_to_merge(self, remote: dict[str, int]) -> None:
-        """Copy into the local folder the store's months that this run covers only in part, for the local publish to merge."""
-        staged = {
-            p.name.removeprefix(PREFIX) for p in self.local.staging.iterdir() if p.name.startswith(PREFIX)
-        }
-        merge = {m: n for m, n in remote.items() if m in staged and not self._coverage.covers(m)}
-        foreign = sorted(set(merge) - set(self._ours(merge)))
+    def _fetch_parts_to_merge(self, merge: tuple[Leaf, ...], remote: Mapping[Leaf, int]) -> None:
+        """Copy into the local folder the store's partitions that this run covers only in part, for the local publish to merge."""
+        wanted = {leaf: remote[leaf] for leaf in merge}
+        foreign = sorted(set(wanted) - set(self._ours(wanted)))
         if foreign:
             error = ConfigError(
-                f"output {self.location.url}: {PREFIX}{foreign[0]}/{PART_FILE} was not written by this "
+                f"output {self.location.url}: {self.partitioning.part(foreign[0])} was not written by this "
                 "version of the extract; nothing was changed"
             )
             error.hint = "extract into a new or empty prefix, or move that object away"
             raise error
-        self.store.download({self._part(m): self.path / f"{PREFIX}{m}" / PART_FILE for m in merge})
+        self.store.download({self._part(leaf): self.path / self.partitioning.part(leaf) for leaf in wanted})
 
-    def _publish_dataset(self, remote: dict[str, int]) -> None:
-        """Upload the run's months (merged where needed), remove covered months it found empty, then ``_SUCCESS``."""
+    def _publish_dataset(self, plan: PublishPlan, remote: Mapping[Leaf, int]) -> None:
+        """Upload the run's partitions (merged where needed), remove covered ones it found empty, then ``_SUCCESS``."""
         marker = self.location.child(SUCCESS_MARKER)
         self.store.remove([marker])  # the last run's marker must not vouch for a half-published run
-        written = sorted(
-            p.name.removeprefix(PREFIX) for p in self.path.iterdir() if p.name.startswith(PREFIX)
-        )
-        self.store.upload({self.path / f"{PREFIX}{m}" / PART_FILE: self._part(m) for m in written})
-        # A month the run covers whole and found no meeting in any more: removed, if an extract wrote it.
-        emptied = {m: n for m, n in remote.items() if m not in written and self._coverage.covers(m)}
-        self.store.remove(self._part(m) for m in self._ours(emptied))
+        written = sorted(leaves_in(self.path, self.partitioning))
+        self.store.upload({self.path / self.partitioning.part(leaf): self._part(leaf) for leaf in written})
+        emptied = {leaf: remote[leaf] for leaf in plan.remove}
+        self.store.remove(self._part(leaf) for leaf in self._ours(emptied))
         self.store.put_bytes(marker, b"")

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError, ConnectorError
+from ..extract.dataset import Partitioning, survey
 from ..schema import SCHEMA_VERSION
 from .location import S3_PART_BYTES, StoreLocation, error_code, store_error
 
@@ -133,8 +134,8 @@ class Store:
             tails = self.fs.cat_ranges(paths, starts, [sizes[name] for name in names], on_error="return")
         return [name for name, tail in zip(names, tails, strict=True) if not _ours(tail)]
 
-    def check_dataset(self, location: StoreLocation, prefix: str, part: str, marker: str) -> None:
-        """Refuse a dataset prefix that is an object, or whose month folders hold objects the extract did not write."""
+    def check_dataset(self, location: StoreLocation, partitioning: Partitioning) -> None:
+        """Refuse a dataset prefix that is an object, or whose partitions hold objects the extract did not write."""
         with self._translated(location, "checking"):
             if self.fs.isfile(location.path):
                 raise _refused(
@@ -142,22 +143,8 @@ class Store:
                     "name a prefix that holds no object",
                 )
         objects = self.objects(location)
-        if objects.get(marker):
-            raise _refused(
-                f"output {location.url}: {marker} has content, so another tool wrote it",
-                "extract into a new or empty prefix",
-            )
-        months = {name: size for name, size in objects.items() if name.startswith(prefix)}
-        for name in months:
-            if "/" not in name:
-                raise _refused(
-                    f"output {location.url}: {name} is an object where a month's folder belongs",
-                    "extract into a new or empty prefix, or move that object away",
-                )
-        parts = {
-            name: size for name, size in months.items() if name.endswith(f"/{part}") and name.count("/") == 1
-        }
-        foreign = self.foreign(location, parts)
+        parts = survey(location.url, partitioning, objects)
+        foreign = self.foreign(location, {name: objects[name] for name in parts})
         if foreign:
             raise _refused(
                 f"output {location.url}: {foreign[0]} was not written by this version of the extract",

@@ -27,18 +27,28 @@ os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_HOME / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
+LAKE_BUCKET = "connector-lake"
+os.environ["ATTIO_LAKE_URL"] = f"s3://{LAKE_BUCKET}/attio"  # read by the example DAGs when they are parsed
+
+import io  # noqa: E402
 
 import pyarrow.parquet as pq  # noqa: E402
-from airflow.sdk import Connection  # noqa: E402
+from airflow.sdk import Asset, Connection  # noqa: E402
+from extract_helpers import assert_table_matches, brute_force  # noqa: E402
+from objectstore_helpers import KEY_ID, SECRET, Moto, moto_fixture, without_aws_environment  # noqa: E402, F401 - fixtures
 
 from connector import ConfigError, Secret  # noqa: E402
 from connector.emulator import EmulatorThread  # noqa: E402
 from connector.emulator.config import Workspace  # noqa: E402
 from connector.integrations.airflow import (  # noqa: E402
     AttioExtractOperator,
+    AttioLoadOperator,
     client_config_from_connection,
+    output_asset,
+    s3_settings_from_connection,
     workspace_windows,
 )
+from connector.models import MeetingQuery  # noqa: E402
 
 pytestmark = pytest.mark.airflow
 
@@ -268,3 +278,143 @@ def test_extract_operator_replaces_its_window_in_a_database(attio_connection: Em
         with duckdb.connect(str(path), read_only=True) as con:
             ids = {r[0] for r in con.execute("SELECT meeting_id FROM attio.meetings").fetchall()}
         assert ids == set(starting_in(meetings, start, end)) and report["rows"] == len(ids) > 0
+
+
+# ---------------------------------------------------------------------------------------- object stores
+
+
+@pytest.fixture
+def lake(moto: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Moto:
+    """The moto server with the example DAGs' bucket, the AWS connection ``attio_lake_aws`` pointing at it, and a
+    worker environment that holds no AWS credentials or endpoint: only the connection can reach the store."""
+    if moto.server is None:
+        moto.start()
+    client = moto.client()
+    if LAKE_BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+        client.create_bucket(Bucket=LAKE_BUCKET)
+    without_aws_environment(monkeypatch, tmp_path)
+    conn = {"conn_type": "aws", "login": KEY_ID, "password": SECRET,
+            "extra": {"endpoint_url": moto.url, "region_name": "us-east-1"}}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_ATTIO_LAKE_AWS", json.dumps(conn))
+    return moto
+
+
+def test_lake_dag_writes_the_store_through_the_aws_connection_and_emits_its_asset(
+    dags: Any, attio_connection: EmulatorThread, lake: Moto, starting_in: Any, busiest: Any,
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    meetings = attio_connection.emulator.store.all_meetings()
+    day = busiest(meetings)
+    environ = dict(os.environ)
+    run = dags.lake.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+
+    assert run.state == "success"
+    start, end = run.data_interval_start, run.data_interval_end
+    key = f"attio/meetings/date={start:%Y-%m-%d}/meetings.parquet"
+    body = lake.client().get_object(Bucket=LAKE_BUCKET, Key=key)["Body"].read()
+    expected = starting_in(meetings, start, end)
+    assert expected and sorted(pq.read_table(io.BytesIO(body)).column("meeting_id").to_pylist()) == sorted(expected)
+    # The credentials never went into the worker's environment (Airflow itself adds only its AIRFLOW_CTX_*).
+    changed = {k for k, v in os.environ.items() if environ.get(k) != v and not k.startswith("AIRFLOW_CTX_")}
+    assert changed == set()
+    assert not [k for k, v in os.environ.items() if SECRET in v and k != "AIRFLOW_CONN_ATTIO_LAKE_AWS"]
+
+    # The output is declared as an Asset, and the run's event says which file, how many rows, which schema.
+    asset = Asset(f"s3://{LAKE_BUCKET}/attio/meetings")
+    assert dags.lake.get_task("extract_meetings").outlets == [asset]
+    assert list(dags.lake_consumer.timetable.asset_condition.objects) == [asset]  # scheduled on fresh meetings
+    with create_session() as session:
+        events = session.scalars(
+            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.uri == asset.uri)
+        ).all()
+    extras = [e.extra for e in events if e.extra.get("output") == f"s3://{LAKE_BUCKET}/{key}"]
+    assert extras and extras[-1]["rows"] == len(expected) and extras[-1]["schema_version"]
+
+    captured = capsys.readouterr()
+    for text in (captured.out, captured.err, caplog.text, json.dumps([e.extra for e in events])):
+        assert SECRET not in text
+
+
+def test_load_operator_reads_and_writes_the_store_through_the_aws_connection(
+    attio_connection: EmulatorThread, lake: Moto, import_csv: Path
+) -> None:
+    good = "\n".join(import_csv.read_text(encoding="utf-8").splitlines()[:3]) + "\n"  # the two good rows
+    client = lake.client()
+    client.put_object(Bucket=LAKE_BUCKET, Key="drop/meetings.csv", Body=good.encode())
+    op = AttioLoadOperator(task_id="load", source=f"s3://{LAKE_BUCKET}/drop/meetings.csv",
+                           results_path=f"s3://{LAKE_BUCKET}/drop/results.csv", aws_conn_id="attio_lake_aws")  # fmt: skip
+
+    result = op.execute({})
+
+    assert (result["rows"], result["created"], result["ok"]) == (2, 2, True)
+    results = client.get_object(Bucket=LAKE_BUCKET, Key="drop/results.csv")["Body"].read().decode()
+    assert "orch-1" in results and "orch-2" in results
+    assert sorted(attio_connection.emulator.store.count_by_external_ref().values()) == [1, 1]
+
+
+def test_extract_operator_to_a_store_without_a_connection_uses_the_worker_environment(
+    attio_connection: EmulatorThread, lake: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", lake.url)
+    url = f"s3://{LAKE_BUCKET}/env/meetings.parquet"
+    op = AttioExtractOperator(task_id="x", output_path=url, ends_from=None, starts_before=None)
+    assert op.outlets == [Asset(url)]
+
+    report = op.execute({})
+
+    body = lake.client().get_object(Bucket=LAKE_BUCKET, Key="env/meetings.parquet")["Body"].read()
+    assert_table_matches(pq.read_table(io.BytesIO(body)), brute_force(attio_connection.emulator.store.all_meetings(), MeetingQuery()))
+    assert report["output"] == url and report["rows"] == 3000
+
+
+@pytest.mark.parametrize(
+    ("path", "uri"),
+    [
+        pytest.param("s3://lake/attio/m.parquet", "s3://lake/attio/m.parquet", id="object"),
+        pytest.param("gcs://lake/attio/date={{ ds }}/m.parquet", "gs://lake/attio", id="templated-gcs"),
+        pytest.param("/data/attio/date={{ ds }}/m.parquet", "file:///data/attio", id="templated-local"),
+        pytest.param("{{ params.data_dir }}/m.parquet", None, id="template-first"),
+        pytest.param("duckdb:///w.duckdb", None, id="database"),
+        pytest.param("s3://lake/{{ ds }}.parquet", None, id="no-key-before-the-template"),
+    ],
+)
+def test_output_asset_of_each_kind_of_path(path: str, uri: str | None) -> None:
+    asset = output_asset(path)
+    assert (asset.uri if asset is not None else None) == uri
+    op = AttioExtractOperator(task_id="x", output_path=path)
+    assert op.outlets == ([Asset(uri)] if uri else [])
+    assert AttioExtractOperator(task_id="y", output_path=path, outlets=[]).outlets == []  # the user's choice wins
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        pytest.param({"role_arn": "arn:aws:iam::1:role/x"}, "role_arn is not supported", id="role"),
+        pytest.param({"profile_name": "lake"}, "profile_name is not supported", id="profile"),
+        pytest.param({"endpoint_url": "http://me:pw-999@minio:9000"}, "no user or password", id="endpoint-with-password"),
+    ],
+)  # fmt: skip
+def test_aws_connections_that_cannot_be_honoured_are_refused(extra: dict[str, str], message: str) -> None:
+    conn = Connection(conn_id="lake", conn_type="aws", login=KEY_ID, password=SECRET, extra=json.dumps(extra))
+    with pytest.raises(ConfigError, match=message) as info:
+        s3_settings_from_connection(conn)
+    assert "'lake'" in str(info.value) and SECRET not in str(info.value) and "pw-999" not in str(info.value)
+
+
+def test_aws_connection_fields_become_s3_settings() -> None:
+    conn = Connection(conn_id="lake", conn_type="aws", login=KEY_ID, password=SECRET,
+                      extra=json.dumps({"service_config": {"s3": {"endpoint_url": "http://minio:9000"}},
+                                        "region_name": "eu-west-1", "aws_session_token": "tok-777"}))  # fmt: skip
+    settings = s3_settings_from_connection(conn)
+    options = settings.options()
+    assert (options["key"], options["secret"], options["token"], options["endpoint_url"]) == (
+        KEY_ID, SECRET, "tok-777", "http://minio:9000")  # fmt: skip
+    assert settings.region == "eu-west-1" and SECRET not in repr(settings) and "tok-777" not in repr(settings)
+    empty = s3_settings_from_connection(Connection(conn_id="role", conn_type="aws"))
+    assert empty.options() == {}  # no key pair: the worker's AWS chain (its role)

@@ -11,17 +11,24 @@ import pytest
 
 pytest.importorskip("dagster", reason="needs the dagster extra: pip install -e '.[dagster,dev]'")
 
+import io
+import json
+
 import pyarrow.parquet as pq
 from dagster import DagsterInstance, Definitions, EnvVar, job, materialize
+from objectstore_helpers import KEY_ID, SECRET, Moto, moto_fixture, without_aws_environment  # noqa: F401 - fixtures
 
 from connector import ConfigError, Secret
 from connector.emulator import EmulatorThread
 from connector.integrations.dagster import (
     AttioResource,
+    S3StoreResource,
     meetings_asset,
     meetings_import_asset,
     meetings_import_op,
+    workspace_meetings_asset,
 )
+from connector.schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.dagster
 
@@ -228,3 +235,95 @@ def test_partition_materializes_into_a_database_with_replace_window(sample: Any,
         with duckdb.connect(str(path), read_only=True) as con:
             ids = {r[0] for r in con.execute("SELECT meeting_id FROM meetings").fetchall()}
         assert ids == set(starting_in(meetings, start, start + timedelta(days=1))) and ids
+
+
+# ---------------------------------------------------------------------------------------- object stores
+
+
+@pytest.fixture
+def lake(moto: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Moto, str]:
+    """A bucket on the moto server, and a process environment without AWS credentials or endpoint: only the
+    :class:`S3StoreResource` can reach it."""
+    if moto.server is None:
+        moto.start()
+    bucket = f"lake-{tmp_path.name[-20:].lower().replace('_', '-')}".rstrip("-")
+    moto.client().create_bucket(Bucket=bucket)
+    without_aws_environment(monkeypatch, tmp_path)
+    monkeypatch.setenv("LAKE_SECRET", SECRET)
+    return moto, bucket
+
+
+def _store(moto: Moto) -> S3StoreResource:
+    return S3StoreResource(access_key_id=KEY_ID, secret_access_key=EnvVar("LAKE_SECRET"), endpoint_url=moto.url,
+                           region="us-east-1")  # fmt: skip
+
+
+def test_a_partition_materializes_to_s3_and_records_the_url(
+    sample: Any, emulator: EmulatorThread, lake: tuple[Moto, str], instance: Any, starting_in: Any, busiest: Any
+) -> None:
+    moto, bucket = lake
+    meetings = emulator.emulator.store.all_meetings()
+    day = busiest(meetings)
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    expected = starting_in(meetings, start, start + timedelta(days=1))
+    asset_def = meetings_asset(
+        name="attio_lake", path=f"s3://{bucket}/attio/date={{partition_key}}/meetings.parquet",
+        partitions_def=sample.daily, store_resource_key="lake",
+    )  # fmt: skip
+
+    result = materialize([asset_def], resources={**sample.resources, "lake": _store(moto)},
+                         partition_key=day.isoformat(), instance=instance)  # fmt: skip
+
+    assert result.success
+    key = f"attio/date={day.isoformat()}/meetings.parquet"
+    table = pq.read_table(io.BytesIO(moto.client().get_object(Bucket=bucket, Key=key)["Body"].read()))
+    assert expected and sorted(table.column("meeting_id").to_pylist()) == sorted(expected)
+    (event,) = result.asset_materializations_for_node("attio_lake")
+    meta = event.metadata
+    assert meta["url"].value == f"s3://{bucket}/{key}" and "path" not in meta
+    assert meta["dagster/row_count"].value == len(expected) and meta["schema_version"].value == SCHEMA_VERSION
+    assert [c.name for c in meta["dagster/column_schema"].schema.columns] == table.schema.names
+    assert SECRET not in json.dumps({k: str(v) for k, v in meta.items()}) and SECRET not in repr(_store(moto))
+
+
+def test_two_workspace_partitions_to_s3_in_one_test(
+    lake: tuple[Moto, str], instance: Any, starting_in: Any, busiest: Any
+) -> None:
+    from dagster import MultiPartitionKey
+
+    from connector.emulator.config import Workspace
+
+    moto, bucket = lake
+    acme = Workspace("acme-token", meetings=500, seed=31, read_rate=0, write_rate=0)
+    globex = Workspace("globex-token", meetings=400, seed=32, read_rate=0, write_rate=0)
+    with EmulatorThread(meetings=10, seed=30, read_rate=0, write_rate=0, workspaces=(acme, globex)) as emu:
+        asset = workspace_meetings_asset(
+            workspaces=["acme", "globex"], path=f"s3://{bucket}/attio/workspace={{workspace}}/{{day}}.parquet",
+            start_date="2024-01-01", store_resource_key="lake",
+        )  # fmt: skip
+        resources = {
+            "lake": _store(moto),
+            **{f"attio_{name}": AttioResource(api_key=w.token, base_url=emu.url, reads_per_second=0)
+               for name, w in (("acme", acme), ("globex", globex))},
+        }  # fmt: skip
+        done: list[str] = []
+        for name, workspace in (("acme", acme), ("globex", globex)):
+            meetings = emu.emulator.workspaces[workspace.token].store.all_meetings()
+            busy = busiest(m for m in meetings if (m["start"].get("datetime") or m["start"]["date"]) < "2026")
+            start = datetime(busy.year, busy.month, busy.day, tzinfo=timezone.utc)
+            key = MultiPartitionKey({"workspace": name, "day": busy.isoformat()})
+            result = materialize([asset], resources=resources, partition_key=key, instance=instance)
+            assert result.success
+            object_key = f"attio/workspace={name}/{busy.isoformat()}.parquet"
+            body = moto.client().get_object(Bucket=bucket, Key=object_key)["Body"].read()
+            table = pq.read_table(io.BytesIO(body))
+            expected = starting_in(meetings, start, start + timedelta(days=1))
+            assert expected and sorted(table.column("meeting_id").to_pylist()) == sorted(expected)
+            assert set(table.column("workspace_id").to_pylist()) == {workspace.workspace_id}
+            meta = result.asset_materializations_for_node(asset.op.name)[0].metadata
+            assert meta["url"].value == f"s3://{bucket}/{object_key}" and meta["workspace"].value == name
+            assert meta["dagster/row_count"].value == len(expected)
+            done.append(str(key))
+        # both workspaces' partitions are recorded against the one asset
+        records = instance.fetch_materializations(asset.key, limit=10).records
+        assert sorted(str(r.partition_key) for r in records) == sorted(done)
