@@ -10,7 +10,9 @@ Many tasks may share one client: its rate limits, in-flight cap and retry policy
 
 Pagination is one rule, :class:`Cursors`: follow ``next_cursor`` until it is null, and refuse a cursor
 that comes back. ``list_meetings`` (async and sync), the loader's lookup (through ``list_meetings``) and
-the extract's window cursors all page with it. :meth:`AttioClient.fetch_page` is the raw read under
+the extract's window cursors all page with it, and so do a meeting's call recordings
+(:meth:`AttioClient.list_call_recordings`, the extract's child stream through
+:meth:`AttioClient.call_recordings_page`). :meth:`AttioClient.fetch_page` is the raw read under
 ``list_page``: it hands the body to a caller's ``decode`` (in a worker thread, inside the retry loop),
 which is how the extract turns pages into Arrow without the client knowing of Arrow;
 :func:`page_from_body` checks a parsed body and makes the :class:`Page`. :class:`MeetingReader` is what
@@ -31,8 +33,19 @@ from .config import ClientConfig
 from .errors import InvalidArgumentError, MalformedResponseError, PaginationError
 from .http import ClientStats, HttpTransport
 from .models import MEETINGS_PATH, MeetingQuery, is_valid_uuid, validate_linked_records, validate_meeting_body
+from .transcripts import validate_transcript
 
-__all__ = ["AttioClient", "Cursors", "MeetingReader", "Page", "SyncAttioClient", "page_from_body"]
+__all__ = [
+    "AttioClient",
+    "Cursors",
+    "MeetingReader",
+    "Page",
+    "RecordingPage",
+    "RecordingReader",
+    "SyncAttioClient",
+    "call_recordings_path",
+    "page_from_body",
+]
 
 T = TypeVar("T")
 
@@ -82,16 +95,41 @@ def _data(body: Any, method: str, path: str) -> Any:
     return body["data"]
 
 
-def page_from_body(body: Any, cursor: str | None) -> Page:
-    """The :class:`Page` of a parsed ``GET /v2/meetings`` body; MalformedResponseError if it is not one."""
-    meetings = _data(body, "GET", MEETINGS_PATH)
+@dataclass(frozen=True, slots=True)
+class RecordingPage:
+    """One page of ``GET /v2/meetings/{meeting_id}/call_recordings``: its recordings (no transcripts) and the next cursor."""
+
+    recordings: list[dict[str, Any]]
+    cursor: str | None
+    next_cursor: str | None
+
+
+def _listed(body: Any, path: str) -> tuple[list[Any], str | None]:
+    """The ``data`` list and ``pagination.next_cursor`` of a list answer; MalformedResponseError if it has not both."""
+    records = _data(body, "GET", path)
     pagination = body.get("pagination")
-    if not isinstance(meetings, list) or not isinstance(pagination, dict) or "next_cursor" not in pagination:
-        raise MalformedResponseError("the answer lacks data[] or pagination.next_cursor", method="GET", path=MEETINGS_PATH)
+    if not isinstance(records, list) or not isinstance(pagination, dict) or "next_cursor" not in pagination:
+        raise MalformedResponseError("the answer lacks data[] or pagination.next_cursor", method="GET", path=path)
     next_cursor = pagination["next_cursor"]
     if next_cursor is not None and (not isinstance(next_cursor, str) or not next_cursor):
-        raise MalformedResponseError("pagination.next_cursor is not a string or null", method="GET", path=MEETINGS_PATH)
+        raise MalformedResponseError("pagination.next_cursor is not a string or null", method="GET", path=path)
+    return records, next_cursor
+
+
+def page_from_body(body: Any, cursor: str | None) -> Page:
+    """The :class:`Page` of a parsed ``GET /v2/meetings`` body; MalformedResponseError if it is not one."""
+    meetings, next_cursor = _listed(body, MEETINGS_PATH)
     return Page(meetings, cursor, next_cursor)
+
+
+def call_recordings_path(meeting_id: str, call_recording_id: str | None = None) -> str:
+    """``/v2/meetings/{meeting_id}/call_recordings[/{call_recording_id}]``; InvalidArgumentError for an ID that is not a UUID."""
+    path = _meeting_path(meeting_id) + "/call_recordings"
+    if call_recording_id is None:
+        return path
+    if not isinstance(call_recording_id, str) or not is_valid_uuid(call_recording_id):
+        raise InvalidArgumentError("call_recording_id", f"{call_recording_id!r} is not a UUID")
+    return f"{path}/{quote(call_recording_id)}"
 
 
 class MeetingReader(Protocol):
@@ -104,6 +142,18 @@ class MeetingReader(Protocol):
     def stats(self) -> ClientStats: ...
 
     async def fetch_page(self, query: MeetingQuery, cursor: str | None, decode: Callable[[bytes], T]) -> T: ...
+
+
+class RecordingReader(MeetingReader, Protocol):
+    """What the extract's call-recordings stream needs of a client besides meetings (:class:`AttioClient` is one)."""
+
+    async def call_recordings_page(
+        self, meeting_id: str, cursor: str | None = None, *, limit: int | None = None
+    ) -> RecordingPage: ...
+
+    async def get_call_recording(
+        self, meeting_id: str, call_recording_id: str, *, decode: Callable[[bytes], T] | None = None
+    ) -> Any: ...
 
 
 class AttioClient:
@@ -176,6 +226,48 @@ class AttioClient:
         path = f"{MEETINGS_PATH}/{quote(meeting_id)}"
         return _data(await self._http.request("GET", path, kind="read"), "GET", path)
 
+    async def call_recordings_page(
+        self, meeting_id: str, cursor: str | None = None, *, limit: int | None = None
+    ) -> RecordingPage:
+        """One page of a meeting's call recordings (without transcripts) from ``cursor`` (None: the first page).
+
+        ``limit``: recordings per page, 1-200 (Attio's default: 50). NotFoundError for an unknown meeting.
+        """
+        path = call_recordings_path(meeting_id)
+        params: dict[str, str] = {}
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 200:
+                raise InvalidArgumentError("limit", f"must be a whole number from 1 to 200, got {limit!r}")
+            params["limit"] = str(limit)
+        if cursor is not None:
+            params["cursor"] = cursor
+        body = await self._http.request("GET", path, kind="read", params=params)
+        recordings, next_cursor = _listed(body, path)
+        return RecordingPage(recordings, cursor, next_cursor)
+
+    async def list_call_recordings(self, meeting_id: str, *, limit: int | None = None) -> AsyncIterator[RecordingPage]:
+        """Yield a meeting's pages of call recordings until ``next_cursor`` is null; raise if a cursor repeats."""
+        cursors = Cursors()
+        while True:
+            page = await self.call_recordings_page(meeting_id, cursors.cursor, limit=limit)
+            yield page
+            if not cursors.follow(page.next_cursor):
+                return
+
+    async def get_call_recording(
+        self, meeting_id: str, call_recording_id: str, *, decode: Callable[[bytes], T] | None = None
+    ) -> Any:
+        """One call recording with its transcript inline (``transcript``: ``{segments, raw_transcript}`` or null).
+
+        The answer holds ``video_url``, a download link valid for an hour: a credential in effect, for the
+        caller to keep out of logs and files. ``decode`` (as for :meth:`fetch_page`) gets the raw body in a
+        worker thread and its result is returned as it is; without it, the recording's dict. The deprecated
+        transcript endpoint is never used. NotFoundError for an unknown meeting or recording.
+        """
+        path = call_recordings_path(meeting_id, call_recording_id)
+        body = await self._http.request("GET", path, kind="read", decode=decode)
+        return body if decode is not None else _data(body, "GET", path)
+
     # ----------------------------------------------------------------------------------------- writes
 
     async def find_or_create_meeting(
@@ -214,6 +306,36 @@ class AttioClient:
         carried out answers 404, which only a caller that knows it sent the first one can read as done.
         """
         path = _meeting_path(meeting_id)
+        await self._http.request("DELETE", path, kind="write", retry_ambiguous=retry_ambiguous)
+
+    # ------------------------------------------------------------- call-recording writes (load-recordings)
+    # Creates go through the "write-recordings" budget (Attio: 1 request/s for that endpoint); the reads
+    # are call_recordings_page / list_call_recordings / get_call_recording above.
+
+    async def create_call_recording(
+        self, meeting_id: str, transcript: Any, *, video_url: str | None = None, retry_ambiguous: bool = True
+    ) -> dict[str, Any]:
+        """Create a call recording on a meeting from its transcript; return the recording (``processing``).
+
+        The transcript is checked first (:func:`~connector.transcripts.validate_transcript`, nothing sent if
+        bad). Attio offers no idempotency key here: with ``retry_ambiguous=False`` an answer that may hide a
+        completed create is raised rather than retried, so that the caller can look before sending again.
+        """
+        path = call_recordings_path(meeting_id)
+        data: dict[str, Any] = {"transcript": validate_transcript(transcript)}
+        if video_url is not None:
+            data["video_url"] = video_url
+        answer = await self._http.request(
+            "POST", path, kind="write-recordings", json={"data": data}, retry_ambiguous=retry_ambiguous
+        )
+        return _data(answer, "POST", path)
+
+    async def delete_call_recording(
+        self, meeting_id: str, call_recording_id: str, *, retry_ambiguous: bool = True
+    ) -> None:
+        """Delete a call recording and its transcript; NotFoundError if there is none (also after a lost
+        answer to an earlier DELETE, which ``retry_ambiguous=False`` lets a caller tell apart)."""
+        path = call_recordings_path(meeting_id, call_recording_id)
         await self._http.request("DELETE", path, kind="write", retry_ambiguous=retry_ambiguous)
 
 
@@ -295,6 +417,19 @@ class SyncAttioClient:
         """See :meth:`AttioClient.get_meeting`."""
         return self._call(self._client.get_meeting, meeting_id)
 
+    def list_call_recordings(self, meeting_id: str, *, limit: int | None = None) -> Iterator[RecordingPage]:
+        """A meeting's pages of call recordings, see :meth:`AttioClient.list_call_recordings`."""
+        cursors = Cursors()
+        while True:
+            page = self._call(self._client.call_recordings_page, meeting_id, cursors.cursor, limit=limit)
+            yield page
+            if not cursors.follow(page.next_cursor):
+                return
+
+    def get_call_recording(self, meeting_id: str, call_recording_id: str) -> dict[str, Any]:
+        """See :meth:`AttioClient.get_call_recording`."""
+        return self._call(self._client.get_call_recording, meeting_id, call_recording_id)
+
     def find_or_create_meeting(self, meeting: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
         """See :meth:`AttioClient.find_or_create_meeting`."""
         return self._call(self._client.find_or_create_meeting, meeting, **kwargs)
@@ -306,3 +441,13 @@ class SyncAttioClient:
     def delete_meeting(self, meeting_id: str, **kwargs: Any) -> None:
         """See :meth:`AttioClient.delete_meeting`."""
         return self._call(self._client.delete_meeting, meeting_id, **kwargs)
+
+    # ------------------------------------------------------------- call-recording writes (load-recordings)
+
+    def create_call_recording(self, meeting_id: str, transcript: Any, **kwargs: Any) -> dict[str, Any]:
+        """See :meth:`AttioClient.create_call_recording`."""
+        return self._call(self._client.create_call_recording, meeting_id, transcript, **kwargs)
+
+    def delete_call_recording(self, meeting_id: str, call_recording_id: str, **kwargs: Any) -> None:
+        """See :meth:`AttioClient.delete_call_recording`."""
+        return self._call(self._client.delete_call_recording, meeting_id, call_recording_id, **kwargs)

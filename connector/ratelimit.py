@@ -10,7 +10,7 @@ task of the client until the server's ``Retry-After``, not only the task that go
 :class:`RateLimiter` puts it to work with anyio.
 
 Shared budget (``rate_limit_url``): several processes or machines using one token share its read budget,
-write budget and 429 pause through Redis (:class:`RedisBudget`). Each kind of request is one Redis hash,
+write budget, call-recording create budget and 429 pauses through Redis (:class:`RedisBudget`). Each kind of request is one Redis hash,
 keyed by a SHA-256 of the API root and the token (never the token), holding the next free grant time and
 the end of any pause. One Lua call *reserves* a grant: ``at = max(now, next, paused); next = at + 1/rate``,
 and the caller sleeps until ``at``; a caller that slept checks once more whether a 429 paused everyone
@@ -49,7 +49,8 @@ from .errors import ConfigError, RateLimitStoreError
 
 __all__ = ["RateLimiter", "RedisBudget", "RequestKind", "WindowBudget", "budget_key", "smoothing_period"]
 
-RequestKind = Literal["read", "write"]
+# "write-recordings": creating a call recording, which Attio limits to 1 request/s on its own (CONTRACT.md §13).
+RequestKind = Literal["read", "write", "write-recordings"]
 
 
 def smoothing_period(rate: float) -> float:
@@ -202,7 +203,7 @@ class RedisBudget:
 
 
 class RateLimiter:
-    """Budgets for reads and writes, a cap on requests in flight, and a pause after a 429.
+    """Budgets for reads, writes and call-recording creates, a cap on requests in flight, and a pause after a 429.
 
     With ``shared`` (a :class:`RedisBudget`), the budgets and the pause are those in Redis, shared with
     every other process using the token; the in-flight cap stays per process.
@@ -217,8 +218,11 @@ class RateLimiter:
         self._budgets: dict[str, WindowBudget | None] = {
             "read": WindowBudget(limits.reads_per_second) if limits.reads_per_second else None,
             "write": WindowBudget(limits.writes_per_second) if limits.writes_per_second else None,
+            "write-recordings": (
+                WindowBudget(limits.recording_writes_per_second) if limits.recording_writes_per_second else None
+            ),
         }
-        self._paused_until = {"read": 0.0, "write": 0.0}
+        self._paused_until = dict.fromkeys(self._budgets, 0.0)
         self._in_flight = anyio.CapacityLimiter(limits.max_in_flight)
         self.waited_seconds = 0.0
         self.forfeited = 0  # shared grants given up because this process woke too late to use them

@@ -21,7 +21,15 @@ for nested lists, whose fields' sources are relative to a list item. The convert
     "required_unless": "date"            the same, and otherwise required (one form of a union, e.g. a
                                          start is ``{"datetime", "timezone"}`` or an all-day ``{"date"}``)
 
-A file's ``key`` names the column that identifies a record in error messages (default: the first).
+A file's ``key`` names the column that identifies a record in error messages (default: the first);
+``table`` the table its rows make (default: the name); ``omit`` the keys of the API's record that are
+deliberately not stored, with the reason (so that they are not reported as drift).
+
+A schema with ``each`` makes one row per item of a list in the record (transcript segments of a call
+recording): ``"each": "transcript?.segments"`` names the list, a source ``"[].speech"`` is read from the
+item, ``"[#]"`` is the item's position (int64, from 0), any other source from the record. The converter
+reads the record shape (:attr:`StreamSchema.record`: the record's columns and the list, as a column named
+:data:`EACH_COLUMN`) and :attr:`StreamSchema.explode` says how it becomes the rows of :attr:`StreamSchema.arrow`.
 """
 
 from __future__ import annotations
@@ -39,9 +47,11 @@ import pyarrow as pa
 from .errors import ConfigError
 
 __all__ = [
+    "EACH_COLUMN",
     "SCHEMA_PATH",
     "SCHEMA_VERSION",
     "Column",
+    "Explode",
     "StreamSchema",
     "input_limits",
     "load_schema",
@@ -51,6 +61,7 @@ __all__ = [
     "schema_document",
     "schema_fields",
     "schema_markdown",
+    "stream_schema",
 ]
 
 # The file lives in schemas/ at the project root; connector/schemas is a link to it, which a built wheel
@@ -95,9 +106,24 @@ class Column:
         return ".".join(k + "?" * n for k, n in zip(self.path, (*self.nullable_at, False), strict=True))
 
 
+EACH_COLUMN = "[]"  # the record-shape column of a schema with ``each``: the list whose items become rows
+
+
+@dataclass(frozen=True)
+class Explode:
+    """How the record shape of a schema with ``each`` becomes rows: one per item of :data:`EACH_COLUMN`,
+    the record's columns repeated, ``index`` (if any) the item's position."""
+
+    index: str | None
+
+
 @dataclass(frozen=True)
 class StreamSchema:
-    """A parsed schema file: its name, version, Arrow schema, and the columns' sources."""
+    """A parsed schema file: its name, version, Arrow schema, and the columns' sources.
+
+    ``columns`` and ``record`` are the record shape the converter reads; ``arrow`` the rows' schema (the
+    same unless ``explode``). ``omitted``: the key paths the file's ``omit`` names.
+    """
 
     name: str
     version: str
@@ -106,6 +132,10 @@ class StreamSchema:
     arrow: pa.Schema
     document: Mapping[str, Any]
     path: Path
+    table: str = ""
+    record: pa.Schema | None = None
+    explode: Explode | None = None
+    omitted: tuple[tuple[str, ...], ...] = ()
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -186,21 +216,88 @@ def _check_unions(columns: tuple[Column, ...], file: Path) -> None:
         _check_unions(c.children, file)
 
 
+def _each(
+    doc: Mapping[str, Any], path: Path
+) -> tuple[list[tuple[Column, pa.Field]], list[pa.Field], Explode]:
+    """The record shape of a schema with ``each`` (its columns and the list), the rows' fields, and the Explode."""
+    each, name = doc["each"], doc["name"]
+    if not isinstance(each, str) or not each:
+        raise ConfigError(f"{path}: 'each' must be the source path of a list")
+    index: str | None = None
+    record_specs: list[Mapping[str, Any]] = []
+    item_specs: list[Mapping[str, Any]] = []
+    for spec in doc["fields"]:
+        source = spec.get("source", spec.get("name")) if isinstance(spec, Mapping) else None
+        if source == "[#]":
+            if spec.get("type") != "int64" or spec.get("nullable", True) or index is not None:
+                raise ConfigError(
+                    f"{path}: '[#]' (the item's position) must be one int64 column, not nullable"
+                )
+            index = spec.get("name")
+        elif isinstance(source, str) and source.startswith("[]."):
+            item_specs.append({**spec, "source": source[3:]})
+        else:
+            record_specs.append(spec)
+    listed = {"name": EACH_COLUMN, "source": each, "nullable": True, "type": {"list": {"struct": item_specs}}}
+    pairs = [_column(spec, path, name) for spec in (*record_specs, listed)]
+    made = {f.name: f for _, f in pairs[:-1]} | {f.name: f for f in pairs[-1][1].type.value_type}
+    fields = []
+    for spec in doc["fields"]:
+        if spec.get("name") == index:
+            meta = {"description": spec.get("description", ""), "source": "[#]"}
+            fields.append(pa.field(index, pa.int64(), nullable=False, metadata=meta))
+        else:
+            field = made[spec["name"]]
+            fields.append(
+                field.with_metadata({**field.metadata, b"source": spec.get("source", spec["name"])})
+            )
+    return pairs, fields, Explode(index)
+
+
+def _omitted(doc: Mapping[str, Any], path: Path) -> tuple[tuple[str, ...], ...]:
+    omit = doc.get("omit", {})
+    if not isinstance(omit, Mapping) or not all(isinstance(k, str) and k for k in omit):
+        raise ConfigError(f"{path}: 'omit' must map key paths to the reason they are not stored")
+    return tuple(tuple(k.split(".")) for k in omit)
+
+
 @cache
 def load_schema(path: Path) -> StreamSchema:
     """The schema file at ``path``, parsed and checked (ConfigError naming the file and field otherwise)."""
     doc = _read(path)
-    pairs = [_column(spec, path, doc["name"]) for spec in doc["fields"]]
+    explode: Explode | None = None
+    if "each" in doc:
+        pairs, fields, explode = _each(doc, path)
+    else:
+        pairs = [_column(spec, path, doc["name"]) for spec in doc["fields"]]
+        fields = [f for _, f in pairs]
     columns = tuple(c for c, _ in pairs)
     _check_unions(columns, path)
     key = doc.get("key", columns[0].name if columns else "")
-    if key not in {c.name for c in columns}:
-        raise ConfigError(f"{path}: the key {key!r} is not a column")
-    arrow = pa.schema(
-        [f for _, f in pairs],
-        metadata={"connector.schema": doc["name"], "connector.schema_version": doc["version"]},
+    if key not in {c.name for c in columns if c.name != EACH_COLUMN}:
+        raise ConfigError(f"{path}: the key {key!r} is not a column of the record")
+    metadata = {"connector.schema": doc["name"], "connector.schema_version": doc["version"]}
+    arrow = pa.schema(fields, metadata=metadata)
+    record = pa.schema([f for _, f in pairs], metadata=metadata) if explode is not None else arrow
+    table = doc.get("table", doc["name"])
+    return StreamSchema(
+        doc["name"],
+        str(doc["version"]),
+        key,
+        columns,
+        arrow,
+        doc,
+        path,
+        table,
+        record,
+        explode,
+        _omitted(doc, path),
     )
-    return StreamSchema(doc["name"], str(doc["version"]), key, columns, arrow, doc, path)
+
+
+def stream_schema(file_name: str) -> StreamSchema:
+    """The schema file ``file_name`` of ``schemas/`` (beside the meeting schema)."""
+    return load_schema(SCHEMA_PATH.with_name(file_name))
 
 
 def meeting_schema() -> StreamSchema:
@@ -242,10 +339,10 @@ def _type_text(spec: Any) -> str:
     return json.dumps(spec)
 
 
-def schema_markdown() -> str:
-    """The README table of the schema: column, Arrow type, nullable, API source, description."""
+def schema_markdown(schema: StreamSchema | None = None) -> str:
+    """The README table of a schema (default the meeting's): column, Arrow type, nullable, API source, description."""
     lines = ["| column | Arrow type | null | from the API | description |", "|---|---|---|---|---|"]
-    for f in schema_document()["fields"]:
+    for f in (schema or meeting_schema()).document["fields"]:
         lines.append(
             f"| `{f['name']}` | `{_type_text(f['type'])}` | {'yes' if f.get('nullable', True) else 'no'} "
             f"| `{f.get('source', f['name'])}` | {f.get('description', '')} |"

@@ -153,12 +153,21 @@ def some_filters(meetings: list[dict[str, Any]]) -> dict[str, Any]:
     return {"top": top, "second": second, "rare": rare, "deal": deal, "mid": mid, "late": late}
 
 
-def kill_once_committed(proc: subprocess.Popen[Any], checkpoint: Path, rows: int, timeout: float = 60) -> None:
-    """SIGKILL ``proc`` once its checkpoint records at least ``rows`` committed rows (fails if it exits first)."""
+def committed_meetings(data: dict[str, Any]) -> int:
+    """Meetings a checkpoint's content records as committed."""
+    return sum(w["rows"] for w in data["windows"])
+
+
+def kill_once_committed(
+    proc: subprocess.Popen[Any], checkpoint: Path, rows: int, timeout: float = 60, committed: Any = committed_meetings
+) -> None:
+    """SIGKILL ``proc`` once its checkpoint records at least ``rows`` committed rows (fails if it exits first).
+
+    ``committed(checkpoint_content)`` counts them (default: the meetings; a child table's, e.g.)."""
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:  # poll the checkpoint until enough rows are committed
-            if checkpoint.exists() and sum(w["rows"] for w in json.loads(checkpoint.read_text())["windows"]) >= rows:
+            if checkpoint.exists() and committed(json.loads(checkpoint.read_text())) >= rows:
                 break
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             time.sleep(0.02)

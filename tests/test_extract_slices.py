@@ -77,7 +77,7 @@ async def _collect(client: AttioClient, query: MeetingQuery, windows: list[Windo
     ids: list[str] = []
     run = ExtractRun(client, ExtractConfig(query=query))
     run.begin(Checkpoint(None, {}, [WindowState(w) for w in windows], slices), slices)
-    async for batch in run.deliveries():
+    async for _, batch in run.deliveries():  # (table, batch): meetings only here
         ids += batch.column("meeting_id").to_pylist()
     return ids
 

@@ -41,8 +41,8 @@ from .configfile import apply_config_file, split_config_option, workspace_option
 
 __all__ = ["build_parser", "main"]
 
-# Each module registers one subcommand through add_parser(subparsers).
-COMMANDS = ("extract", "load", "get", "emulator")
+# Each module (the command's name, - as _) registers one subcommand through add_parser(subparsers).
+COMMANDS = ("extract", "load", "load-recordings", "get", "emulator")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,9 +84,9 @@ def build_parser(config_file: Path | None = None, workspace: str | None = None) 
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"{__name__}.{name}")
+            module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
+            if exc.name != f"{__name__}.{name.replace('-', '_')}":
                 raise
             continue
         module.add_parser(subparsers)

@@ -178,6 +178,11 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfi
         reads_per_second=args.read_rate if args.read_rate is not None else defaults.reads_per_second,
         writes_per_second=args.write_rate if args.write_rate is not None else defaults.writes_per_second,
         max_in_flight=args.max_in_flight if args.max_in_flight is not None else defaults.max_in_flight,
+        recording_writes_per_second=(
+            args.recording_rate
+            if getattr(args, "recording_rate", None) is not None
+            else defaults.recording_writes_per_second
+        ),
     )
     token_env = check_env_name(getattr(args, "token_env", TOKEN_ENV), "--token-env")
     base = None if args.base_url is None or "base_url" in overrides else check_base_url(args.base_url, "--base-url")

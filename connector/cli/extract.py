@@ -1,6 +1,8 @@
-"""``extract --output PATH``: meetings from Attio to Parquet, CSV or JSON Lines, with a final report.
+"""``extract --output PATH``: meetings (and their call recordings) from Attio to files or a database, with a report.
 
-A thin layer over :func:`connector.extract.extract`: flags -> MeetingQuery + ExtractConfig -> report.
+A thin layer over :func:`connector.extract.extract`: flags -> MeetingQuery + ExtractConfig + one sink per
+table -> report. ``--tables`` (default ``meetings``) picks the tables: one table goes to ``--output`` as
+before; several go to ``--output DIR`` as ``DIR/<table>.<format>``, or to a database as a table each.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ..client import AttioClient
-from ..destinations import WRITE_MODES, database_sink, redact
+from ..destinations import WRITE_MODES, database_sinks, redact
 from ..destinations.urls import is_database_url
 from ..errors import ConfigError, InvalidArgumentError
 from ..extract import ExtractConfig, ExtractProgress, extract, sink_for_path
 from ..extract.dataset import Partitioning
+from ..extract.helpers import table_paths
 from ..extract.sinks import CSV_FORMULAS, FORMATS
+from ..extract.streams import TABLES, check_tables
 from ..models import MeetingQuery
 from ..storage import ObjectStoreSink, is_url
 from .common import (
@@ -44,6 +48,13 @@ def _slices(text: str) -> int | None:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _tables(text: str) -> tuple[str, ...]:
+    try:
+        return check_tables(text)
+    except InvalidArgumentError as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from None
 
 
 def _partitioning(text: str) -> Partitioning:
@@ -74,12 +85,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "stores); or a database: duckdb:///path.duckdb, postgresql://user@host:port/db (password from PGPASSWORD "
         "or ~/.pgpass)",
     )
+    parser.add_argument(
+        "--tables", type=_tables, default=("meetings",), metavar="T[,T...]",
+        help=f"tables to extract, comma-separated: {', '.join(TABLES)} (default meetings). With several, --output is a "
+        "folder that gets <table>.<format> each (or a table each in a database); meetings are always read to find "
+        "the recordings, and written only when listed",
+    )
+    parser.add_argument(
+        "--include-future-meetings", action="store_true",
+        help="call_recordings/transcript_segments: also look for recordings of meetings that start after the run began "
+        "(skipped by default: they cannot have one yet; the report counts them)",
+    )
     database = parser.add_argument_group("database outputs (duckdb://, postgresql://)")
-    database.add_argument("--table", metavar="[SCHEMA.]TABLE", help="table to write (default meetings)")
+    database.add_argument(
+        "--table", metavar="[SCHEMA.]TABLE",
+        help="table to write (default: the table's name, e.g. meetings); with several --tables, only SCHEMA. "
+        "(ending in a dot): every table goes into that schema under its own name",
+    )
     database.add_argument(
         "--write-mode", choices=WRITE_MODES, metavar="MODE",
-        help="replace (default: the table holds exactly this extract), append, merge (upsert by meeting_id), "
-        "replace-window (delete the rows starting in [--ends-from, --starts-before), then insert; implies --window start)",
+        help="replace (default: the table holds exactly this extract), append, merge (upsert by meeting_id; "
+        "call_recordings by call_recording_id; transcript_segments: a recording's segments replaced as a whole), "
+        "replace-window (delete the rows starting in [--ends-from, --starts-before), then insert; implies --window start; "
+        "meetings only)",
     )
     parser.add_argument("--format", choices=FORMATS, help="output format (default: from the suffix, else parquet)")
     parser.add_argument(
@@ -135,18 +163,20 @@ def config_from_args(args: argparse.Namespace) -> ExtractConfig:
         timezone=args.timezone,
     )
     return ExtractConfig(query=query, slices=args.slices, batch_size=args.batch_size, checkpoint=args.checkpoint, resume=args.resume,
-                         window=args.window or ("start" if getattr(args, "write_mode", None) == "replace-window" else "overlap"))
+                         window=args.window or ("start" if getattr(args, "write_mode", None) == "replace-window" else "overlap"),
+                         include_future_meetings=getattr(args, "include_future_meetings", False))
 
 
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
 
 
 class _Progress:
-    """Renders the engine's :class:`ExtractProgress`: the share of the time range done as the bar, percent and
-    ETA (tqdm's, from the average rate since the start), then rows, rows/s, pages and retries."""
+    """Renders the engine's :class:`ExtractProgress`: the share done as the bar, percent and ETA (tqdm's, from
+    the average rate since the start), then rows, rows/s, pages and retries; with call-recording tables,
+    meetings scanned, their rate and recordings found instead of rows."""
 
-    def __init__(self, bar: Any, client: AttioClient) -> None:
-        self.bar, self.client = bar, client
+    def __init__(self, bar: Any, client: AttioClient, children: bool = False) -> None:
+        self.bar, self.client, self.children = bar, client, children
         self.first: ExtractProgress | None = None
         self.began = time.monotonic()
 
@@ -155,11 +185,13 @@ class _Progress:
         first = self.first is None
         if self.first is None:  # where the run starts (a resumed checkpoint's share): not part of the rate
             self.first, self.began = value, now
-        rate = (value.rows - self.first.rows) / (now - self.began) if now > self.began else 0.0
-        self.bar.set_postfix_str(
-            f"{value.rows:,} rows, {rate:,.0f} rows/s, pages={value.pages:,}, retries={self.client.stats.retries}",
-            refresh=False,
-        )
+        if self.children:
+            rate = (value.meetings_scanned - self.first.meetings_scanned) / (now - self.began) if now > self.began else 0.0
+            text = f"{value.meetings_scanned:,} meetings scanned, {rate:,.0f}/s, {value.recordings:,} recordings found"
+        else:
+            rate = (value.rows - self.first.rows) / (now - self.began) if now > self.began else 0.0
+            text = f"{value.rows:,} rows, {rate:,.0f} rows/s, pages={value.pages:,}"
+        self.bar.set_postfix_str(f"{text}, retries={self.client.stats.retries}", refresh=False)
         if first:
             self.bar.initial = self.bar.n = self.bar.last_print_n = value.covered
             self.bar.refresh()
@@ -167,8 +199,9 @@ class _Progress:
             self.bar.update(value.covered - self.bar.n)  # tqdm redraws at most every 0.1 s
 
 
-def _database_sink(args: argparse.Namespace) -> Any:
-    """The database sink of ``--output URL``, checked against the other flags and the database; None for a file."""
+def _database_sinks(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The database sinks of ``--output URL`` (one per table), checked against the other flags and the database;
+    None for files."""
     if not is_database_url(args.output):
         for flag, value in (("--table", args.table), ("--write-mode", args.write_mode)):
             if value is not None:
@@ -192,32 +225,51 @@ def _database_sink(args: argparse.Namespace) -> Any:
             raise ConfigError("--write-mode replace-window needs --window start (its default), not overlap")
         if args.ends_from is None and args.starts_before is None:
             raise ConfigError("--write-mode replace-window needs a window: give --ends-from and/or --starts-before")
+    tables = args.tables
+    if len(tables) > 1 and args.table is not None and not args.table.endswith("."):
+        raise ConfigError(
+            f"--table {args.table} names one table, but --tables names {len(tables)}: each is written to the table "
+            "of its own name (give --table SCHEMA. to put them all in one schema)"
+        )
+    prefix = args.table or ""
+    names = {t: (prefix + t if prefix.endswith(".") else prefix or t) for t in tables}
     try:
-        sink = database_sink(args.output, args.table or "meetings", mode)
+        sinks = database_sinks(args.output, tables, mode, names=names)
     except InvalidArgumentError as exc:
         if exc.argument != "table":
             raise
         raise ConfigError(f"--table {exc.reason}") from None
     args.database_output = True
-    sink.check_destination()  # unreachable, login, permission, incompatible table: stop before fetching
-    return sink
+    return sinks
+
+
+def _file_sinks(args: argparse.Namespace) -> dict[str, Any]:
+    """One file (or object-store) sink per table: ``--output`` itself for one table, ``--output/<table>.<format>``
+    for several."""
+    if args.tables != ("meetings",) and args.partition_by is not None:
+        raise ConfigError("--partition-by is for the meetings table alone (a start month is a meeting's)")
+    options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas}
+    sinks: dict[str, Any] = {}
+    for table, target in table_paths(args.output, args.tables, args.format).items():
+        if is_url(target):  # object stores; the checkpoint and parts stay in local scratch
+            sinks[table] = ObjectStoreSink(target, args.format, **options)
+        else:
+            sinks[table] = sink_for_path(target, args.format, **options)
+    return sinks
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the extract and print its report."""
     config = config_from_args(args)
-    sink = _database_sink(args)
-    if sink is None:
-        options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas}
-        if is_url(args.output):  # object stores; the checkpoint and parts stay in local scratch
-            sink = ObjectStoreSink(args.output, args.format, **options)
-        else:
-            sink = sink_for_path(args.output, args.format, **options)
+    if args.tables == ("meetings",) and args.include_future_meetings:
+        raise ConfigError("--include-future-meetings is for call_recordings and transcript_segments (--tables)")
+    sinks = _database_sinks(args) or _file_sinks(args)
+    children = args.tables != ("meetings",)
 
     async def main(client_config: Any, bar: Any) -> Any:
         async with AttioClient(client_config) as client:
-            cfg = config if bar.disable else dataclasses.replace(config, on_progress=_Progress(bar, client))
-            return await extract(client, cfg, sink)
+            cfg = config if bar.disable else dataclasses.replace(config, on_progress=_Progress(bar, client, children))
+            return await extract(client, cfg, sinks, tables=args.tables)
 
     bar_options = {"total": 1.0, "smoothing": 0.0, "bar_format": BAR_FORMAT}  # n is the share done, 0 to 1
     with client_session(args) as client_config, progress(args, unit="", desc="extract", **bar_options) as bar:

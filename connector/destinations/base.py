@@ -5,10 +5,13 @@ One run is one transaction, opened by ``open()`` and committed by ``commit()``:
     open     connect; BEGIN; refuse an incompatible table (columns named); create it if missing, its comment
              recording the schema version; replace: DELETE every row; replace-window: DELETE the rows that
              start in the window
-    write    convert the batch (one thread), then, on another: merge: DELETE the rows whose meeting_id is in the
-             batch; then the batch, in bulk (Arrow-native)
+    write    convert the batch (one thread), then, on another: merge: DELETE the rows whose key (meeting_id;
+             a child table's: call_recording_id) is in the batch; then the batch, in bulk (Arrow-native)
     commit   what the dialect does last (PostgreSQL: index a table it created); COMMIT
     abort    ROLLBACK
+
+Several tables of one extract share one transaction (:meth:`DatabaseSink.share_transaction`): the first
+sink's connection, threads and COMMIT, so every table changes at once or none does.
 
 A run killed at any point (SIGKILL included) leaves its transaction uncommitted, and the database drops it:
 the table is as it was before the run, or, once COMMIT returned, as after it. Readers see the old rows
@@ -32,7 +35,15 @@ from ..errors import ConfigError, DestinationError, InvalidArgumentError
 from ..schema import SCHEMA_VERSION
 from .urls import DatabaseURL, TableName
 
-__all__ = ["COMMENT_PREFIX", "WRITE_MODES", "DatabaseSink", "StartWindow", "check_write_mode", "scalar_kind"]
+__all__ = [
+    "COMMENT_PREFIX",
+    "WRITE_MODES",
+    "DatabaseSink",
+    "StartWindow",
+    "check_write_mode",
+    "scalar_kind",
+    "table_comment",
+]
 
 WRITE_MODES = ("replace", "append", "merge", "replace-window")
 COMMENT_PREFIX = "attio-connector meeting schema "  # + the version: the table's comment records what wrote it
@@ -117,8 +128,16 @@ def _same(type_text: str) -> str:
     return type_text.replace('"', "").upper()
 
 
+def table_comment(schema: pa.Schema) -> str:
+    """What a new table's comment records: the schema file and version that wrote it (``attio-connector meeting schema 2.0.0``)."""
+    meta = schema.metadata or {}
+    name = meta.get(b"connector.schema", b"meeting").decode()
+    version = meta.get(b"connector.schema_version", SCHEMA_VERSION.encode()).decode()
+    return f"attio-connector {name} schema {version}"
+
+
 def incompatibility(
-    table: str, found: Sequence[Column], wanted: Sequence[Column], comment: str | None
+    table: str, found: Sequence[Column], wanted: Sequence[Column], comment: str | None, writes: str = ""
 ) -> str | None:
     """Why the existing table cannot take the rows (the columns named), or None when it can."""
     have = {c.name: c.type for c in found}
@@ -129,11 +148,21 @@ def incompatibility(
         for n in want
         if n in have and _same(have[n]) != _same(want[n])
     ]
-    problems += [f"{n} is not a meeting column" for n in have if n not in want]
+    writes = writes or COMMENT_PREFIX + SCHEMA_VERSION
+    kind = writes.removeprefix("attio-connector ").split(" schema ")[0]
+    problems += [f"{n} is not a {kind} column" for n in have if n not in want]
     if not problems:
         return None
-    recorded = comment[len(COMMENT_PREFIX) :] if comment and comment.startswith(COMMENT_PREFIX) else None
-    version = f" (written by schema {recorded}; this connector writes {SCHEMA_VERSION})" if recorded else ""
+    recorded = (
+        comment.removeprefix("attio-connector ")
+        if comment and comment.startswith("attio-connector ")
+        else None
+    )
+    version = (
+        f" (written by {recorded}; this connector writes {writes.removeprefix('attio-connector ')})"
+        if recorded
+        else ""
+    )
     return f"table {table} has an incompatible schema{version}: {'; '.join(problems)}"
 
 
@@ -237,13 +266,33 @@ class DatabaseSink:
     format = ""
 
     def __init__(
-        self, url: DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace"
+        self,
+        url: DatabaseURL,
+        table: str | TableName = "meetings",
+        write_mode: str = "replace",
+        *,
+        key: str = "meeting_id",
     ) -> None:
         self.url = url
         self.table = table if isinstance(table, TableName) else TableName.parse(table)
         self.write_mode = check_write_mode(write_mode)
+        self.key = key  # the column merge replaces rows by
         self._conn: Any = None
         self._writers: list[_Writer] = []  # converting, then applying: each on its own thread
+        self._leader: DatabaseSink | None = None
+        self._followers: list[DatabaseSink] = []
+
+    def share_transaction(self, leader: DatabaseSink) -> None:
+        """Write in ``leader``'s transaction (same database): opened after it, committed by it.
+
+        This sink's ``open`` uses the leader's connection, its batches go through the leader's threads
+        (so the connection is used by one thread at a time), and its ``commit`` leaves the last statements
+        and the COMMIT to the leader's (call that last); a rollback of the leader undoes this table's too.
+        """
+        if type(leader) is not type(self) or leader.url.url != self.url.url:
+            raise ConfigError("tables share a transaction only in one database")
+        self._leader = leader
+        leader._followers.append(self)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url.redacted!r}, table={str(self.table)!r}, write_mode={self.write_mode!r})"
@@ -258,6 +307,9 @@ class DatabaseSink:
         raise NotImplementedError
 
     def _close(self) -> None:
+        if self._leader is not None:  # the connection is the leader's to close
+            self._conn = None
+            return
         if self._conn is not None:
             try:
                 self._conn.close()
@@ -292,6 +344,9 @@ class DatabaseSink:
     def _before_commit(self) -> None:
         """The last statements of the transaction, once every batch is in (none by default)."""
 
+    def _adopt(self, leader: DatabaseSink) -> None:
+        """Take what the leader's connection set up (a shared transaction); the default takes nothing."""
+
     def _check_privileges(self, exists: bool) -> None:
         """Refuse early (DestinationError) when the user may not write the table; the default checks nothing."""
 
@@ -318,7 +373,9 @@ class DatabaseSink:
         if existing is None:
             return False
         columns, comment = existing
-        problem = incompatibility(str(self.table), columns, self._wanted(schema), comment)
+        problem = incompatibility(
+            str(self.table), columns, self._wanted(schema), comment, table_comment(schema)
+        )
         if problem is not None:
             error = DestinationError(f"{self.target}: {problem}; nothing was changed")
             error.hint = "write to another --table, or drop or rename the table yourself (the connector never alters a table)"
@@ -354,6 +411,13 @@ class DatabaseSink:
     def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
         """Connect and begin the run's transaction: check or create the table, delete what the mode replaces."""
         window = StartWindow.from_metadata(metadata) if self.write_mode == "replace-window" else None
+        if self._leader is not None:
+            if self._leader._conn is None:
+                raise RuntimeError("open the leader of a shared transaction first")
+            self._conn = self._leader._conn
+            self._adopt(self._leader)
+            self._guarded(self._prepare, schema, window)  # a failure aborts the run: the leader rolls back
+            return
         self._conn = self._guarded(self._connect)
         try:
             self._guarded(self._begin)
@@ -361,8 +425,12 @@ class DatabaseSink:
         except BaseException:
             self.abort()
             raise
-        applier = _Writer(self._apply)
-        self._writers = [_Writer(lambda batch: applier.put(self._guarded(self._convert, batch))), applier]
+        # Items are (sink, batch): the tables sharing this transaction go through these two threads too.
+        applier = _Writer(lambda item: item[0]._apply(item[1]))
+        self._writers = [
+            _Writer(lambda item: applier.put((item[0], item[0]._guarded(item[0]._convert, item[1])))),
+            applier,
+        ]
 
     def _prepare(self, schema: pa.Schema, window: StartWindow | None) -> None:
         exists = self._check_table(schema)
@@ -372,7 +440,7 @@ class DatabaseSink:
                 self._execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema_sql()}")
             columns = ", ".join(f'"{c.name}" {c.type}' for c in self._wanted(schema))
             self._execute(f"CREATE TABLE {self._table_sql()} ({columns})")
-            self._execute(f"COMMENT ON TABLE {self._table_sql()} IS '{COMMENT_PREFIX}{SCHEMA_VERSION}'")
+            self._execute(f"COMMENT ON TABLE {self._table_sql()} IS '{table_comment(schema)}'")
             self._after_create()
         elif self.write_mode == "replace":
             self._execute(f"DELETE FROM {self._table_sql()}")
@@ -391,12 +459,14 @@ class DatabaseSink:
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Hand the batch to the sink's threads, which convert it and add its rows to the transaction (merge:
-        replacing rows with the same meeting_id) while the extract fetches the next pages; a batch is
-        converted while the one before is ingested, and this waits while one more is pending."""
+        replacing rows with the same key) while the extract fetches the next pages; a batch is converted
+        while the one before is ingested, and this waits while one more is pending. A table sharing a
+        transaction uses the leader's threads."""
         if not batch.num_rows:
             return
-        assert self._writers, "open() first"
-        self._writers[0].put(batch)
+        owner = self._leader or self
+        assert owner._writers, "open() first"
+        owner._writers[0].put((self, batch))
 
     def _apply(self, table: pa.Table) -> None:
         if self.write_mode == "merge":
@@ -404,12 +474,16 @@ class DatabaseSink:
         self._guarded(self._ingest, table)
 
     def commit(self) -> str:
-        """Write what is pending, then commit: the table changes now, all at once."""
+        """Write what is pending, then commit: the table changes now, all at once (sharing a transaction: at the
+        leader's commit, every table's last statements first)."""
+        if self._leader is not None:  # the leader's threads apply this table's batches, then it commits
+            return self.target
         try:
             for writer in self._writers:  # in order: the converter hands its last batch on before it ends
                 writer.finish()
             self._writers = []
-            self._guarded(self._before_commit)
+            for sink in (*self._followers, self):
+                sink._guarded(sink._before_commit)
             self._guarded(self._commit)
         except BaseException:
             self.abort()
@@ -419,6 +493,8 @@ class DatabaseSink:
 
     def abort(self) -> None:
         """Roll the transaction back (the table is as before the run) and disconnect."""
+        if self._leader is not None:  # the leader's threads stop and it rolls back
+            return
         for writer in self._writers:  # the converter first: it may wait on the applier's queue
             writer.stop()
         self._writers = []

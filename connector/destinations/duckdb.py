@@ -84,12 +84,17 @@ class DuckDBSink(DatabaseSink):
     format = "duckdb"
 
     def __init__(
-        self, url: str | DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace"
+        self,
+        url: str | DatabaseURL,
+        table: str | TableName = "meetings",
+        write_mode: str = "replace",
+        *,
+        key: str = "meeting_id",
     ) -> None:
         parsed = parse_database_url(url) if isinstance(url, str) else url
         if parsed is None or parsed.kind != "duckdb":
             raise ConfigError(f"{url!r} is not a duckdb:// URL")
-        super().__init__(parsed, table, write_mode)
+        super().__init__(parsed, table, write_mode, key=key)
         assert parsed.path is not None
         self.path = Path(parsed.path)
         self._catalog = ""  # the file's catalog name, known once connected
@@ -102,6 +107,10 @@ class DuckDBSink(DatabaseSink):
         conn.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         self._catalog = conn.execute("SELECT current_database()").fetchone()[0].replace('"', '""')
         return conn
+
+    def _adopt(self, leader: DatabaseSink) -> None:
+        assert isinstance(leader, DuckDBSink)
+        self._catalog = leader._catalog  # the file's catalog name, known to the leader's connection
 
     def check_destination(self, schema: pa.Schema | None = None) -> None:
         """Refuse an incompatible table or a file in use; a file that does not exist yet is not created here."""
@@ -165,10 +174,10 @@ class DuckDBSink(DatabaseSink):
         self._conn.from_arrow(table).insert_into(self._table_sql())
 
     def _delete_ids(self, table: pa.Table) -> None:
-        ids = self._conn.from_arrow(pa.table({"meeting_id": table.column("meeting_id")}))
+        ids = self._conn.from_arrow(pa.table({"id": table.column(self.key)}))
         ids.query(
             "connector_ids",
-            f"DELETE FROM {self._table_sql()} WHERE meeting_id IN (SELECT meeting_id FROM connector_ids)",
+            f'DELETE FROM {self._table_sql()} WHERE "{self.key}" IN (SELECT id FROM connector_ids)',
         )
 
     def _translate(self, exc: BaseException) -> BaseException:

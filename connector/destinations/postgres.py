@@ -97,12 +97,17 @@ class PostgresSink(DatabaseSink):
     format = "postgresql"
 
     def __init__(
-        self, url: str | DatabaseURL, table: str | TableName = "meetings", write_mode: str = "replace"
+        self,
+        url: str | DatabaseURL,
+        table: str | TableName = "meetings",
+        write_mode: str = "replace",
+        *,
+        key: str = "meeting_id",
     ) -> None:
         parsed = parse_database_url(url) if isinstance(url, str) else url
         if parsed is None or parsed.kind != "postgresql":
             raise ConfigError("not a postgresql:// URL")
-        super().__init__(parsed, table, write_mode)
+        super().__init__(parsed, table, write_mode, key=key)
         self._dbapi = _adbc()
         self._ids_table = False
         self._index_at_commit = False  # a table this run created gets its index just before COMMIT
@@ -195,7 +200,7 @@ class PostgresSink(DatabaseSink):
             self._index_at_commit = True  # one sorted build at the end: ~3x less server time than row by row
 
     def _index(self) -> None:
-        self._execute(f"CREATE INDEX ON {self._table_sql()} (meeting_id)")  # merge and lookups by ID
+        self._execute(f'CREATE INDEX ON {self._table_sql()} ("{self.key}")')  # merge and lookups by ID
 
     def _before_commit(self) -> None:
         if self._index_at_commit:
@@ -213,15 +218,16 @@ class PostgresSink(DatabaseSink):
             cur.adbc_ingest(self.table.table, table, mode="append", db_schema_name=self.table.schema)
 
     def _delete_ids(self, table: pa.Table) -> None:
-        ids = pa.table({"meeting_id": table.column("meeting_id")})
+        ids = pa.table({"id": table.column(self.key)})
+        temp = f"{_IDS}_{re.sub(r'[^a-z0-9_]', '_', self.table.table.lower())}"  # one per table of a shared transaction
         with self._conn.cursor() as cur:
             if not self._ids_table:
-                cur.execute(f"CREATE TEMPORARY TABLE {_IDS} (meeting_id text) ON COMMIT DROP")
+                cur.execute(f"CREATE TEMPORARY TABLE {temp} (id text) ON COMMIT DROP")
                 self._ids_table = True
             else:
-                cur.execute(f"TRUNCATE {_IDS}")
-            cur.adbc_ingest(_IDS, ids, mode="append", temporary=True)
-            cur.execute(f"DELETE FROM {self._table_sql()} t USING {_IDS} i WHERE t.meeting_id = i.meeting_id")
+                cur.execute(f"TRUNCATE {temp}")
+            cur.adbc_ingest(temp, ids, mode="append", temporary=True)
+            cur.execute(f'DELETE FROM {self._table_sql()} t USING {temp} i WHERE t."{self.key}" = i.id')
 
     def _translate(self, exc: BaseException) -> BaseException:
         if not isinstance(exc, self._dbapi.Error):

@@ -5,8 +5,10 @@
         async for batch in extract_batches(client, ExtractConfig()): ...
     extract_to_path("meetings.parquet")          # sync, token from ATTIO_API_KEY
     read_meetings_dataframe()                    # sync, a pandas DataFrame
+    extract_to_path("attio/", tables="meetings,call_recordings,transcript_segments")   # a file per table
 
-The row schema comes from ``schemas/meeting.json`` (:mod:`connector.schema`).
+The row schemas come from ``schemas/*.json`` (:mod:`connector.schema`): meetings, call_recordings,
+transcript_segments.
 """
 
 from .arrow import MeetingConverter
@@ -14,6 +16,7 @@ from .core import ExtractConfig, extract, extract_batches
 from .helpers import (
     extract_dataframe,
     extract_table,
+    extract_tables,
     extract_to_path,
     meetings_to_pandas,
     read_meetings_dataframe,
@@ -39,6 +42,7 @@ __all__ = [
     "extract_batches",
     "extract_dataframe",
     "extract_table",
+    "extract_tables",
     "extract_to_path",
     "meetings_to_pandas",
     "read_meetings_dataframe",

@@ -2,13 +2,20 @@
 
 Layout beside the output ``PATH``::
 
-    PATH.checkpoint.json     this file: filters, windows, per window {bounds, cursor, done, rows, pages, parts, position}
-    PATH.parts/              Arrow IPC files, one per flushed batch: w0003-00012.arrow
+    PATH.checkpoint.json     this file: filters, windows, per window {bounds, cursor, done, rows, pages, parts, position},
+                             and with child tables the fan-out {pending, parents, skipped, tables: {rows, parts}}
+    PATH.parts/              Arrow IPC files, one per flushed batch: w0003-00012.arrow (a window's),
+                             call_recordings-000004.arrow (a child table's)
 
 Commit order makes a crash at any point safe: a part is written under a temporary name and renamed,
 *then* the checkpoint that lists it is replaced atomically (tmp + ``os.replace``). A part that no
 checkpoint lists (a crash between the two steps) is deleted on resume and its pages fetched again, so
 every meeting ends up in the output exactly once.
+
+A child stream's progress (:class:`FanOutState`) is the list of parent keys committed but not yet fanned
+out (``pending``): a meetings commit adds its keys, and a child commit removes the keys whose rows it
+holds, each in one checkpoint change with its parts. A resumed run fetches the pending keys again from
+the start; their rows were in no committed part, so none is lost or written twice.
 
 The checkpoint is the one owner of a run's windows, and it changes only on the event loop: a commit
 (:meth:`Checkpoint.commit`) updates its window and takes a snapshot there, then writes the part file and
@@ -46,11 +53,14 @@ from .slices import Window
 
 __all__ = [
     "Checkpoint",
+    "FanOutState",
+    "TableState",
     "WindowState",
     "default_checkpoint_path",
     "is_part_name",
     "parts_dir_for",
     "read_checkpoint",
+    "staged_names",
     "temporary_path",
 ]
 
@@ -58,7 +68,8 @@ FORMAT_VERSION = 3  # 3: positions in epoch ms (position_ms); earlier formats ar
 
 # Part files are scratch space: zstd keeps them near three times the final Parquet size (raw: ~12x).
 _PART_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
-_PART_NAME = re.compile(r"\.?w\d{4,}-\d{5,}\.arrow(\.tmp)?")  # w0003-00012.arrow, and .w0003-00012.arrow.tmp
+# w0003-00012.arrow and .w0003-00012.arrow.tmp (a window's); call_recordings-000004.arrow (a child table's)
+_PART_NAME = re.compile(r"\.?(w\d{4,}|[a-z][a-z_]*[a-z])-\d{5,}\.arrow(\.tmp)?")
 
 
 def default_checkpoint_path(output: str | os.PathLike[str]) -> Path:
@@ -105,6 +116,14 @@ def read_checkpoint(path: Path) -> dict[str, Any] | None:
     return data
 
 
+def staged_names(data: Mapping[str, Any] | None) -> list[str]:
+    """The staging names a checkpoint's content records (one per table of its run; none without one)."""
+    staging = data.get("staging") if data is not None else None
+    if isinstance(staging, str):
+        return [staging]
+    return [s for s in staging if isinstance(s, str)] if isinstance(staging, list) else []
+
+
 def _not_ours(path: Path, what: str) -> ConfigError:
     error = ConfigError(f"checkpoint {path} {what}; nothing was changed")
     error.hint = "name a new file for the checkpoint (--checkpoint), or move that one away"
@@ -149,6 +168,35 @@ class WindowState:
                    int(data.get("pages", 0)), list(data.get("parts", [])), int(position) if position is not None else None)
 
 
+@dataclass
+class TableState:
+    """A child table's committed rows and part files."""
+
+    rows: int = 0
+    parts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FanOutState:
+    """A child stream's progress: parent keys committed but not fanned out yet (in commit order), parents
+    whose rows are committed, parents skipped (meetings that start after the run began), and per table
+    the rows and parts committed."""
+
+    pending: dict[str, None] = field(default_factory=dict)  # an ordered set
+    parents: int = 0
+    skipped: int = 0
+    tables: dict[str, TableState] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pending": list(self.pending), "parents": self.parents, "skipped": self.skipped,
+                "tables": {name: {"rows": t.rows, "parts": list(t.parts)} for name, t in self.tables.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FanOutState:
+        tables = {name: TableState(int(t.get("rows", 0)), list(t.get("parts", []))) for name, t in data["tables"].items()}
+        return cls(dict.fromkeys(data.get("pending", [])), int(data.get("parents", 0)), int(data.get("skipped", 0)), tables)
+
+
 class Checkpoint:
     """The resumable state of one extract: every window's progress, and the part files committed.
 
@@ -165,7 +213,8 @@ class Checkpoint:
         *,
         started_at: str | None = None,
         span: tuple[datetime, datetime] | None = None,
-        staging: str | None = None,
+        staging: str | list[str] | None = None,
+        fanout: FanOutState | None = None,
     ) -> None:
         self.path = path
         self.filters = dict(filters)
@@ -173,7 +222,8 @@ class Checkpoint:
         self.slices = slices
         self.started_at = started_at or datetime.now(UTC).isoformat()
         self.span = span  # the probed range of starts (guides splits and progress)
-        self.staging = staging  # the output's temporary path, recorded before it is written
+        self.staging = staging  # the output's temporary path (one per table), recorded before it is written
+        self.fanout = fanout  # a child stream's progress; None without child tables
 
     @property
     def windows(self) -> tuple[WindowState, ...]:
@@ -194,6 +244,12 @@ class Checkpoint:
         """True once any window has committed a page."""
         return any(w.pages or w.done for w in self._windows)
 
+    def _all_parts(self) -> set[str]:
+        parts = {name for w in self._windows for name in w.parts}
+        if self.fanout is not None:
+            parts.update(name for t in self.fanout.tables.values() for name in t.parts)
+        return parts
+
     # ------------------------------------------------------------------------------------- files
     def _snapshot(self) -> dict[str, Any]:
         return {
@@ -205,7 +261,7 @@ class Checkpoint:
             "span": [t.isoformat() for t in self.span] if self.span else None,
             "staging": self.staging,
             "windows": [w.to_dict() for w in self._windows],
-        }
+        } | ({"fanout": self.fanout.to_dict()} if self.fanout is not None else {})
 
     def save(self) -> None:
         """Write the checkpoint atomically (nothing without a path)."""
@@ -228,9 +284,10 @@ class Checkpoint:
             )
         windows = [WindowState.from_dict(w) for w in data["windows"]]
         span = data.get("span")
+        fanout = FanOutState.from_dict(data["fanout"]) if data.get("fanout") is not None else None
         cp = cls(path, filters, windows, int(data.get("slices", 1)), started_at=str(data.get("started_at")),
                  span=(datetime.fromisoformat(span[0]), datetime.fromisoformat(span[1])) if span else None,
-                 staging=data.get("staging"))
+                 staging=data.get("staging"), fanout=fanout)
         cp._drop_orphans(path)
         return cp
 
@@ -243,16 +300,16 @@ class Checkpoint:
         name (a table, an object) is its sink's own, which replaces it when it opens.
         """
         data = read_checkpoint(path)
-        staging = data.get("staging") if data is not None else None
-        if isinstance(staging, str) and os.path.isabs(staging):
-            remove_path(staging)
+        for staging in staged_names(data):
+            if os.path.isabs(staging):
+                remove_path(staging)
         _clear_parts(parts_dir_for(path), keep=())
         if data is not None:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
     def _drop_orphans(self, path: Path) -> None:
-        listed = {name for w in self._windows for name in w.parts}
+        listed = self._all_parts()
         folder = parts_dir_for(path)
         _clear_parts(folder, keep=listed)
         missing = [name for name in listed if not (folder / name).is_file()]
@@ -273,14 +330,18 @@ class Checkpoint:
 
     async def commit(
         self, state: WindowState, batch: pa.RecordBatch | None, cursor: str | None, done: bool, pages: int,
-        position: int | None = None, *, rows: int = 0,
+        position: int | None = None, *, rows: int = 0, keys: Sequence[str] = (), skipped: int = 0,
     ) -> None:
         """Advance a window past a flushed batch and make it durable (part file, then checkpoint).
 
         ``batch`` is kept as a part file (a staged output reads it back); ``rows`` counts rows delivered
-        elsewhere (no part). The state changes here on the event loop; the files are written in a worker
-        thread, the part renamed into place before the checkpoint that lists it.
+        elsewhere (no part). ``keys``: the batch's parent keys for the child stream (``skipped``: those
+        left out), pending from this change on. The state changes here on the event loop; the files are
+        written in a worker thread, the part renamed into place before the checkpoint that lists it.
         """
+        if self.fanout is not None:
+            self.fanout.pending.update(dict.fromkeys(keys))
+            self.fanout.skipped += skipped
         name: str | None = None
         if batch is not None and batch.num_rows and self.path is not None:
             name = f"w{state.window.index:04d}-{len(state.parts):05d}.arrow"
@@ -295,9 +356,35 @@ class Checkpoint:
         if self.path is not None:
             await anyio.to_thread.run_sync(self._write, self.path, self._snapshot(), name, batch)
 
+    async def commit_children(
+        self, keys: Sequence[str], batches: Mapping[str, pa.RecordBatch], *, staged: bool
+    ) -> dict[str, str]:
+        """The child rows of the parents ``keys``, committed: one part per table (``staged``; else the rows
+        were delivered), the keys no longer pending, in one checkpoint change. Returns the new parts' names."""
+        fanout = self.fanout
+        assert fanout is not None, "a checkpoint without a child stream"
+        named: dict[str, str] = {}
+        for table, batch in batches.items():
+            state = fanout.tables.setdefault(table, TableState())
+            state.rows += batch.num_rows
+            if staged and batch.num_rows and self.path is not None:
+                named[table] = f"{table}-{len(state.parts):06d}.arrow"
+                state.parts.append(named[table])
+        for key in keys:
+            fanout.pending.pop(key, None)
+        fanout.parents += len(keys)
+        if self.path is not None:
+            parts = [(name, batches[table]) for table, name in named.items()]
+            await anyio.to_thread.run_sync(self._write_many, self.path, self._snapshot(), parts)
+        return named
+
     @staticmethod
     def _write(path: Path, snapshot: Mapping[str, Any], name: str | None, batch: pa.RecordBatch | None) -> None:
-        if name is not None and batch is not None:
+        Checkpoint._write_many(path, snapshot, [(name, batch)] if name is not None and batch is not None else [])
+
+    @staticmethod
+    def _write_many(path: Path, snapshot: Mapping[str, Any], parts: Sequence[tuple[str, pa.RecordBatch]]) -> None:
+        for name, batch in parts:
             folder = parts_dir_for(path)
             folder.mkdir(parents=True, exist_ok=True)
             tmp = folder / f".{name}.tmp"

@@ -30,6 +30,8 @@ class ExtractConfig:
     ``window``: "overlap" (Attio's semantics: every meeting overlapping [ends_from, starts_before)) or
     "start" (only meetings whose start, all-day: 00:00 in the query's timezone, is in that range, so
     consecutive partitions hold each meeting exactly once).
+    ``include_future_meetings``: with call-recording tables, also list the recordings of meetings that
+    start after the run began (by default they are skipped and counted: they cannot have one yet).
     """
 
     query: MeetingQuery = field(default_factory=MeetingQuery)
@@ -40,6 +42,7 @@ class ExtractConfig:
     progress: ProgressFn | None = field(default=None, compare=False, repr=False)
     window: str = "overlap"
     on_progress: Callable[[ExtractProgress], object] | None = field(default=None, compare=False, repr=False)
+    include_future_meetings: bool = False
 
     def __post_init__(self) -> None:
         if self.window not in WINDOW_MODES:

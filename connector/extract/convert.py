@@ -4,7 +4,8 @@
 path says where its value is, ``?`` which objects may be null, ``null_if``/``required_unless`` which key
 selects the other form of a union (an all-day ``{"date"}`` start), and list columns convert their items
 by the same rules. A new stream (call recordings, transcript segments) is a new schema file, not new
-converter code.
+converter code. A schema with ``each`` (one row per item of a list: transcript segments) is converted
+in its record shape and then exploded (:func:`_explode`: Arrow's list kernels, no loop per item).
 
 How: the schema's JSON shape becomes one Arrow struct type (text for timestamps and dates), and Arrow
 converts a page's dicts to it in C++ (``pa.array(records, type)``); the columns are then taken out of
@@ -37,11 +38,12 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ConfigError, SchemaError
-from ..schema import Column, StreamSchema
+from ..schema import EACH_COLUMN, Column, Explode, StreamSchema
 
 __all__ = ["Converter", "Drift", "Unfit", "timestamp_value"]
 
@@ -143,6 +145,9 @@ class Converter:
         except ConfigError as exc:
             raise ConfigError(f"{schema.path}: {exc}") from None
         self._known = _known_keys(schema.columns)
+        for path in schema.omitted:  # deliberately not stored: not drift
+            self._known.setdefault(path[:-1], set()).add(path[-1])
+        self._record = schema.record or schema.arrow
         self._top = len(self._known[()])
         self._key = next(c for c in schema.columns if c.name == schema.key)
 
@@ -171,7 +176,9 @@ class Converter:
         """
         if rows.null_count:
             raise Unfit
-        return pa.RecordBatch.from_arrays(_columns(self.schema.columns, rows), schema=self.arrow)
+        batch = pa.RecordBatch.from_arrays(_columns(self.schema.columns, rows), schema=self._record)
+        explode = self.schema.explode
+        return batch if explode is None else _explode(batch, explode, self.arrow)
 
     # -------------------------------------------------------------------------------------- drift
     def _check_drift(self, records: list[Any]) -> None:
@@ -231,6 +238,25 @@ def _columns(columns: Sequence[Column], rows: pa.StructArray) -> list[pa.Array]:
             values = _one_form(column, obj, values)
         arrays.append(_list(column, values) if column.children else _typed(column, values))
     return arrays
+
+
+def _explode(batch: pa.RecordBatch, explode: Explode, arrow: pa.Schema) -> pa.RecordBatch:
+    """One row per item of the record-shape batch's list column: the record's columns repeated, the
+    item's fields, and its position in the list."""
+    lists = batch.column(EACH_COLUMN)
+    parents = pc.list_parent_indices(lists)
+    items = lists.flatten()
+    offsets = lists.offsets.to_numpy()
+    arrays = []
+    for field in arrow:
+        if field.name == explode.index:
+            first = offsets[parents.to_numpy(zero_copy_only=False)] if len(items) else offsets[:0]
+            arrays.append(pa.array(np.arange(len(items), dtype=np.int64) + offsets[0] - first, pa.int64()))
+        elif field.name in batch.schema.names:
+            arrays.append(batch.column(field.name).take(parents))
+        else:
+            arrays.append(items.field(field.name))
+    return pa.RecordBatch.from_arrays(arrays, schema=arrow)
 
 
 def _one_form(column: Column, obj: pa.StructArray, values: pa.Array) -> pa.Array:

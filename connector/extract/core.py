@@ -7,17 +7,19 @@ files are checked and locked (:mod:`.files`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 
 import pyarrow as pa
 
 from ..client import MeetingReader
+from ..errors import InvalidArgumentError
 from .config import ExtractConfig
 from .files import ExtractFiles
 from .report import ExtractReport
 from .run import ExtractRun
 from .sinks import AtomicSink, Sink
+from .streams import check_tables
 
 __all__ = ["ExtractConfig", "extract", "extract_batches"]
 
@@ -34,13 +36,25 @@ async def extract_batches(client: MeetingReader, config: ExtractConfig) -> Async
         run = ExtractRun(client, config, checkpoint=config.checkpoint)
         await run.plan()
         async with aclosing(run.deliveries()) as batches:
-            async for batch in batches:
+            async for _, batch in batches:
                 yield batch
         run.finish()
 
 
-async def extract(client: MeetingReader, config: ExtractConfig, sink: Sink) -> ExtractReport:
+async def extract(
+    client: MeetingReader,
+    config: ExtractConfig,
+    sink: Sink | Mapping[str, Sink],
+    *,
+    tables: str | Sequence[str] | None = None,
+) -> ExtractReport:
     """Extract into ``sink`` and return the report.
+
+    ``tables``: the tables to write (default ``meetings``; also ``call_recordings``,
+    ``transcript_segments``, as a list or comma-separated); with several, ``sink`` maps each table to
+    its sink (a mapping of one table also works for any table). Meetings are fetched to find the
+    recordings' parents whether or not they are written. Every sink is opened first and committed only
+    once every table is complete.
 
     An :class:`~connector.extract.sinks.AtomicSink` (every file sink) is always checkpointed
     (``config.checkpoint`` or the sink's ``default_checkpoint()``, for files ``<output>.checkpoint.json``):
@@ -51,8 +65,21 @@ async def extract(client: MeetingReader, config: ExtractConfig, sink: Sink) -> E
     collides with another, a file there that the extract did not write, or another extract of the same
     output or checkpoint stops it with a :class:`~connector.errors.ConfigError`, having changed nothing.
     """
-    files = ExtractFiles.plan(sink, config.checkpoint)
+    names = check_tables(
+        tables if tables is not None else (list(sink) if isinstance(sink, Mapping) else None)
+    )
+    sinks = dict(sink) if isinstance(sink, Mapping) else {names[0]: sink}
+    if set(sinks) != set(names):
+        raise InvalidArgumentError(
+            "sink", f"give one sink per table, as a mapping of {', '.join(names)} to sinks"
+        )
+    atomic = [isinstance(s, AtomicSink) for s in sinks.values()]
+    if any(atomic) and not all(atomic):
+        raise InvalidArgumentError(
+            "sink", "the tables' sinks must all be atomic (files, databases) or all not"
+        )
+    files = ExtractFiles.plan(sinks, config.checkpoint)
     with files.claim():
-        run = ExtractRun(client, config, checkpoint=files.checkpoint, staged=isinstance(sink, AtomicSink))
+        run = ExtractRun(client, config, checkpoint=files.checkpoint, staged=all(atomic), tables=names)
         await run.plan()
-        return await run.into(sink)
+        return await run.into(sinks)

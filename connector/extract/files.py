@@ -13,13 +13,14 @@ spelled: :func:`connector.paths.same_path`) or lie inside a folder of another; t
 taken (a second extract of the same output or checkpoint stops there, having touched nothing); then
 whatever is already at those paths must be the extract's own (a checkpoint, part files, a staged
 output that the checkpoint recorded, the months of a dataset) or the run is refused. So a mistake in a
-path ends in a one-line error, never in a deleted file.
+path ends in a one-line error, never in a deleted file. An extract of several tables has these paths
+for each table's file, and one checkpoint (by default the first table's ``PATH.tables.checkpoint.json``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..locks import FileLock
 from ..paths import is_within, remove_path, same_path
-from .checkpoint import is_part_name, parts_dir_for, read_checkpoint, temporary_path
+from .checkpoint import is_part_name, parts_dir_for, read_checkpoint, staged_names, temporary_path
 from .sinks import AtomicSink, FileSink
 
 __all__ = ["ExtractFiles"]
@@ -54,26 +55,33 @@ def _refused(message: str, hint: str) -> ConfigError:
 
 @dataclass(frozen=True)
 class ExtractFiles:
-    """The paths of one extract: ``sink`` (None when not writing a file) and ``checkpoint`` (None: none kept)."""
+    """The paths of one extract: its file ``sinks`` (none when not writing files) and ``checkpoint`` (None: none kept)."""
 
-    sink: FileSink | None
+    sinks: tuple[FileSink, ...]
     checkpoint: Path | None
 
     @classmethod
     def plan(cls, sink: object, checkpoint: Path | None) -> ExtractFiles:
-        """The files of an extract into ``sink``; an atomic sink's checkpoint defaults to its ``default_checkpoint()``."""
-        if isinstance(sink, AtomicSink):
-            checkpoint = checkpoint or sink.default_checkpoint()
-        return cls(sink if isinstance(sink, FileSink) else None, checkpoint)
+        """The files of an extract into ``sink`` (or a mapping of table to sink); an atomic sink's checkpoint
+        defaults to its ``default_checkpoint()`` (several tables': the first one's, named ``.tables.checkpoint.json``)."""
+        sinks = list(sink.values()) if isinstance(sink, Mapping) else [sink]
+        if sinks and all(isinstance(s, AtomicSink) for s in sinks):
+            default = sinks[0].default_checkpoint()
+            if len(sinks) > 1:
+                default = default.with_name(
+                    default.name.removesuffix(".checkpoint.json") + ".tables.checkpoint.json"
+                )
+            checkpoint = checkpoint or default
+        return cls(tuple(s for s in sinks if isinstance(s, FileSink)), checkpoint)
 
     def _roles(self) -> list[_Role]:
         roles: list[_Role] = []
-        if self.sink is not None:
-            folder = self.sink.is_folder
+        for sink in self.sinks:
+            folder = sink.is_folder
             roles += [
-                _Role("the output", self.sink.path, folder),
-                _Role("the output's temporary copy", self.sink.staging, folder),
-                _Role("the output's lock file", _lock_path(self.sink.path)),
+                _Role("the output", sink.path, folder),
+                _Role("the output's temporary copy", sink.staging, folder),
+                _Role("the output's lock file", _lock_path(sink.path)),
             ]
         if self.checkpoint is not None:
             roles += [
@@ -119,10 +127,10 @@ class ExtractFiles:
 
     def _check_contents(self) -> None:
         """What is already at the paths must be this extract's own; a staged output the checkpoint recorded is removed."""
-        recorded: str | None = None
+        recorded: list[str] = []
         if self.checkpoint is not None:
             data = read_checkpoint(self.checkpoint)  # ConfigError if it is a directory or not a checkpoint
-            recorded = data.get("staging") if data is not None else None
+            recorded = staged_names(data)
             parts = parts_dir_for(self.checkpoint)
             if parts.exists() and not parts.is_dir():
                 raise _refused(
@@ -135,25 +143,24 @@ class ExtractFiles:
                         f"the folder of part files {parts} holds {foreign[0]!r}, which the extract did not write",
                         "name another --checkpoint, or move that folder away",
                     )
-        if self.sink is None:
-            return
-        self.sink.check_destination()
-        staging = self.sink.staging
-        if staging.exists() or staging.is_symlink():
-            if not (isinstance(recorded, str) and recorded and same_path(recorded, staging)):
-                raise _refused(
-                    f"{staging} is in the way of the output's temporary copy, and the extract did not write it",
-                    "move it away",
-                )
-            remove_path(staging)  # the output a killed run was writing, as its checkpoint says
+        for sink in self.sinks:
+            sink.check_destination()
+            staging = sink.staging
+            if staging.exists() or staging.is_symlink():
+                if not any(name and same_path(name, staging) for name in recorded):
+                    raise _refused(
+                        f"{staging} is in the way of the output's temporary copy, and the extract did not write it",
+                        "move it away",
+                    )
+                remove_path(staging)  # the output a killed run was writing, as its checkpoint says
 
     @contextmanager
     def claim(self) -> Iterator[None]:
         """Check the paths, lock them for this run (released at exit) and check what is already there."""
         self.check_paths()
         with ExitStack() as stack:
-            if self.sink is not None:
-                self._lock(stack, self.sink.path, "output", "--output")
+            for sink in self.sinks:
+                self._lock(stack, sink.path, "output", "--output")
             if self.checkpoint is not None:  # also when the output differs: two outputs, one checkpoint
                 self._lock(stack, self.checkpoint, "checkpoint", "--checkpoint")
             self._check_contents()

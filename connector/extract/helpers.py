@@ -8,7 +8,9 @@ environment, ``ATTIO_API_KEY``) and run their own event loop.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -16,11 +18,12 @@ import pyarrow as pa
 
 from ..client import AttioClient
 from ..config import ClientConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidArgumentError
 from ..schema import meeting_arrow_schema
 from .core import ExtractConfig, extract
 from .report import ExtractReport
-from .sinks import CallableSink, FileSink, sink_for_path
+from .sinks import FORMATS, CallableSink, FileSink, sink_for_path
+from .streams import TABLES, check_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "extract_dataframe",
     "extract_table",
+    "extract_tables",
     "extract_to_path",
     "meetings_to_pandas",
     "read_meetings_dataframe",
@@ -42,6 +46,17 @@ async def extract_table(client: AttioClient, config: ExtractConfig | None = None
     batches: list[pa.RecordBatch] = []
     await extract(client, config or ExtractConfig(), CallableSink(batches.append))
     return pa.Table.from_batches(batches, schema=meeting_arrow_schema())
+
+
+async def extract_tables(
+    client: AttioClient, config: ExtractConfig | None = None, *, tables: str | Sequence[str] = ("meetings",)
+) -> dict[str, pa.Table]:
+    """Each of ``tables`` (meetings, call_recordings, transcript_segments) as an Arrow table, by name
+    (rows in memory: use sinks for large extracts)."""
+    names = check_tables(tables)
+    batches: dict[str, list[pa.RecordBatch]] = {name: [] for name in names}
+    await extract(client, config or ExtractConfig(), {n: CallableSink(batches[n].append) for n in names}, tables=names)
+    return {n: pa.Table.from_batches(batches[n], schema=TABLES[n].arrow_schema()) for n in names}
 
 
 def meetings_to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -76,8 +91,13 @@ def extract_to_path(
     partition_by: str | None = None,
     csv_formulas: Literal["escape", "keep"] | None = None,
     store_settings: S3Settings | None = None,
+    tables: str | Sequence[str] | None = None,
 ) -> ExtractReport:
     """Extract to a file (format from ``format`` or the suffix; Parquet by default) and return the report.
+
+    ``tables`` (default ``meetings``): with one table ``path`` is its file; with several, ``path`` is a
+    folder that gets ``<table>.<format>`` each (Parquet by default), every one published only once all
+    are complete.
 
     ``path`` may be an object-store URL (``s3://``, ``gs://``, ``az://``; see :mod:`connector.storage`).
     Checkpointed beside the output (a URL's: in local scratch); pass ``config=ExtractConfig(..., resume=True)`` to continue a run
@@ -90,15 +110,30 @@ def extract_to_path(
     from ..storage import ObjectStoreSink, is_url  # not at import: the storage package builds on this one
 
     options: dict[str, Any] = {"partition_by": partition_by, "csv_formulas": csv_formulas}
+    names = check_tables(tables)
     # An s3:// gs:// az:// URL is an object store (a Path would fold its "//" into a local folder named "s3:").
-    if is_url(path):
-        sink: FileSink = ObjectStoreSink(str(path), format, settings=store_settings, **options)
-    elif store_settings is not None:
+    if store_settings is not None and not is_url(path):
         raise ConfigError(f"store settings were given, but {os.fspath(path)} is a local path")
-    else:
-        sink = sink_for_path(path, format, **options)
+    sinks: dict[str, FileSink] = {
+        name: ObjectStoreSink(target, format, settings=store_settings, **options)
+        if is_url(target)
+        else sink_for_path(target, format, **options)
+        for name, target in table_paths(path, names, format).items()
+    }
     cfg = config or ExtractConfig()
-    return anyio.run(partial(_with_client, client_config, lambda client: extract(client, cfg, sink)))
+    return anyio.run(partial(_with_client, client_config, lambda client: extract(client, cfg, sinks, tables=names)))
+
+
+def table_paths(path: str | os.PathLike[str], tables: Sequence[str], format: str | None) -> dict[str, str]:
+    """Where each table goes: one table to ``path`` itself; several to ``path/<table>.<format>`` (default parquet)."""
+    if len(tables) == 1:
+        return {tables[0]: os.fspath(path)}
+    if format is not None and format not in FORMATS:
+        raise InvalidArgumentError("format", f"must be one of {', '.join(FORMATS)}, got {format!r}")
+    text = os.fspath(path)
+    if "://" in text:
+        return {t: f"{text.rstrip('/')}/{t}.{format or 'parquet'}" for t in tables}
+    return {t: str(Path(text) / f"{t}.{format or 'parquet'}") for t in tables}
 
 
 def read_meetings_table(config: ExtractConfig | None = None, client_config: ClientConfig | None = None) -> pa.Table:

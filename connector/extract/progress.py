@@ -22,6 +22,10 @@ and 8 slices: the rows share was off the true share of rows by 5 points on avera
 time share by 10 (start_desc) to 20 (start_asc). A dense stretch in a window not started yet stays
 unknown until it starts; the share then waits (it never goes back) until the rows catch up.
 
+With a child stream (call recordings), meetings are read only as fast as their recordings are, a
+bounded backlog ahead, so the share done is the meetings' share times the part of the meetings read so
+far whose children are done: ``covered * scanned / (scanned + backlog)``.
+
 :func:`covered_fraction` is the pure computation; :class:`ProgressTracker` is the one place in a run that
 keeps the positions and hands out :class:`ExtractProgress` values after every page (never going back,
 1.0 exactly when, and only when, every window is done).
@@ -49,11 +53,15 @@ class ExtractProgress:
 
     ``rows``: rows so far, those of a resumed checkpoint included; ``pages``: pages fetched by this run;
     ``covered``: the share of the time range done, 0.0 to 1.0 (1.0 only once the extract has fetched everything).
+    With call-recording tables: ``meetings_scanned``, meetings whose recordings were looked for (or that
+    were skipped as future meetings), and ``recordings`` found by this run.
     """
 
     rows: int
     pages: int
     covered: float
+    meetings_scanned: int = 0
+    recordings: int = 0
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,10 @@ class ProgressTracker:
         self.rows = sum(s.rows for s in windows)
         self.pages = 0
         self.covered = 0.0
+        self.scanned = self.recordings = 0
+        self._children: tuple[int, int] | None = None  # (scanned, backlog) of a child stream
+        self._finished = False  # a child stream's last parent is done
+        self._meetings = 0.0  # the meetings' own share
         self._ranges: dict[int, tuple[Window, int | None, int | None]] = {}  # a split replaces a window
 
     def _range(self, window: Window) -> tuple[int | None, int | None]:
@@ -188,12 +200,39 @@ class ProgressTracker:
         return share_of(items, descending=self.descending)
 
     def value(self) -> ExtractProgress:
-        return ExtractProgress(self.rows, self.pages, self.covered)
+        return ExtractProgress(self.rows, self.pages, self.covered, self.scanned, self.recordings)
 
-    def start(self, windows: Sequence[WindowState]) -> None:
-        """Report where the run starts (0.0, or what a resumed checkpoint has done)."""
+    def _share(self) -> float:
+        if self._children is None:
+            return self._meetings
+        if self._finished:
+            return 1.0
+        scanned, backlog = self._children
+        return min(self._meetings * scanned / max(scanned + backlog, 1), BELOW_ONE)
+
+    def start(self, windows: Sequence[WindowState], children: tuple[int, int] | None = None) -> None:
+        """Report where the run starts (0.0, or what a resumed checkpoint has done); ``children``: a child
+        stream's (scanned, backlog)."""
+        self._children = children
+        if children is not None:
+            self.scanned = children[0]
         if self.on_progress is not None:
-            self.covered = self.fraction(windows)
+            self._meetings = self.fraction(windows)
+            self.covered = self._share()
+            self.on_progress(self.value())
+
+    def found(self, recordings: int) -> None:
+        """A parent's children are fetched: ``recordings`` more found (reported at the next commit)."""
+        self.recordings += recordings
+
+    def fanned(self, scanned: int, backlog: int, *, finished: bool = False) -> None:
+        """A child commit: ``scanned`` parents done in all, ``backlog`` pending; ``finished``: nothing is left
+        (only then is the share 1.0)."""
+        self._children = (scanned, backlog)
+        self._finished = finished
+        self.scanned = scanned
+        if self.on_progress is not None:
+            self.covered = max(self.covered, self._share())
             self.on_progress(self.value())
 
     def page(self, windows: Sequence[WindowState], state: WindowState, rows: int, position: int | None, done: bool) -> None:
@@ -206,5 +245,6 @@ class ProgressTracker:
             return
         index = state.window.index
         self.reach[index] = Reach(position, self.reach.get(index, Reach()).rows + rows, done)
-        self.covered = max(self.covered, self.fraction(windows))  # estimates may dip; the share shown never goes back
+        self._meetings = self.fraction(windows)
+        self.covered = max(self.covered, self._share())  # estimates may dip; the share shown never goes back
         self.on_progress(self.value())

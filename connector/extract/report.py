@@ -10,7 +10,13 @@ __all__ = ["ExtractReport"]
 
 @dataclass(frozen=True)
 class ExtractReport:
-    """Counts and timings of one extract. ``rows`` counts every row in the output, resumed ones included."""
+    """Counts and timings of one extract. ``rows`` counts every meeting fetched, resumed ones included.
+
+    ``tables``: rows per table written (resumed ones included); ``outputs``: where each table went, when
+    there are several. With call-recording tables, ``meetings_scanned`` counts the meetings whose
+    recordings were looked for or skipped, ``skipped_future_meetings`` those skipped because they start
+    after the run began (they cannot have a recording yet).
+    """
 
     rows: int
     pages: int
@@ -28,6 +34,10 @@ class ExtractReport:
     transport_errors: int = 0
     ignored_fields: tuple[str, ...] = ()
     schema_version: str = ""
+    tables: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, str | None] = field(default_factory=dict)
+    meetings_scanned: int = 0
+    skipped_future_meetings: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -53,9 +63,17 @@ class ExtractReport:
             f"rows/s      {self.rows_per_second:,.0f}",
             f"slices      {self.slices} cursors over {self.windows} time windows",
         ]
+        if set(self.tables) - {"meetings"}:
+            lines.append("tables      " + ", ".join(f"{name} {rows:,}" for name, rows in self.tables.items()))
+            lines.append(
+                f"meetings    {self.meetings_scanned:,} scanned for recordings"
+                + (f" ({self.skipped_future_meetings:,} skipped: they start after the run began)"
+                   if self.skipped_future_meetings else "")
+            )
         if self.ignored_fields:
             lines.append(f"ignored     fields the schema does not know: {', '.join(self.ignored_fields)}")
         lines.append(f"output      {self.output or '-'}" + (f" ({self.output_format})" if self.output_format else ""))
+        lines += [f"            {name}: {place}" for name, place in self.outputs.items()]
         return "\n".join(lines)
 
     def __str__(self) -> str:

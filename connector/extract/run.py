@@ -6,9 +6,12 @@
                 Stream.read_page -> keep the window's start keys -> a Chunk every ``flush`` rows
     splits      a cursor that ends while no window waits: :class:`~.split.Splitter` chooses the window
                 and the point, :meth:`Checkpoint.split` applies it, a new cursor takes the freed slot
-    consumer    ONE loop (:meth:`ExtractRun.deliveries`): every Chunk is committed to the checkpoint;
-                delivered batches are yielded to the caller (``extract_batches``, a plain sink), or, for
-                an atomic sink, kept as part files and yielded in output order as windows complete
+    children    with child tables (call recordings): workers fetch each committed meeting's children
+                (:mod:`.fanout`, :mod:`.streams`) on the same client, while the cursors wait for room
+    consumer    ONE loop (:meth:`ExtractRun.deliveries`): every Chunk and every child result is committed
+                to the checkpoint; delivered batches are yielded to the caller (``extract_batches``, a
+                plain sink), or, for atomic sinks, kept as part files and yielded in output order as
+                windows complete (a child table's as committed)
     report      :meth:`ExtractRun.report`
 
 Only the run's event loop changes its state: cursors read their window afresh for every page (a split
@@ -17,16 +20,19 @@ worker thread from a snapshot taken on the loop. The stream (:mod:`.streams`) is
 knows the endpoint and the row shape.
 
 Output order: windows in time order (``start_desc``: reverse), each in the API's order. One window
-(``slices=1``) is exactly the API's order. Sliced and single-cursor runs hold the same rows. Memory is
-bounded by the batch size and the number of slices, not by rows: a page's records are Python objects
-only while that page is converted, and an atomic sink is written while the run goes (no second pass).
+(``slices=1``) is exactly the API's order. Sliced and single-cursor runs hold the same rows. A child
+table's rows come in the order its parents finish. Memory is bounded by the batch size and the number of
+slices (with a child stream: the fan-out's bound on pending parents and its workers), not by rows: a
+page's records are Python objects only while that page is converted, and an atomic sink is written while
+the run goes (no second pass).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,14 +48,15 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ..client import Cursors, MeetingReader
 from ..schema import SCHEMA_VERSION
 from .arrow import boolean_array, concat_batches
-from .checkpoint import Checkpoint, WindowState
+from .checkpoint import Checkpoint, FanOutState, TableState, WindowState
 from .config import ExtractConfig, query_filters
+from .fanout import Fanned, FanOut
 from .progress import ProgressTracker
 from .report import ExtractReport
 from .sinks import AtomicSink, Sink
-from .slices import discover_range, plan_windows
+from .slices import discover_range, plan_windows, to_key
 from .split import Splitter, past_window, sort_key_of_last
-from .streams import MEETINGS, Stream
+from .streams import CALL_RECORDINGS, MEETINGS, TABLES, ChildStream, Stream, check_tables
 from .tasks import first_error, release_now_and_then
 
 __all__ = ["Chunk", "ExtractRun", "output_order"]
@@ -104,7 +111,9 @@ class ExtractRun:
 
     ``checkpoint``: the file to keep progress in (None: progress lives in memory only). ``staged``: the
     output is an atomic sink, so batches become part files beside the checkpoint and are delivered in
-    output order as the windows complete (needs a checkpoint).
+    output order as the windows complete (needs a checkpoint). ``tables``: what to deliver (default the
+    meetings); a child table runs its child stream, and meetings are fetched to find the parents
+    whether or not they are delivered.
     """
 
     def __init__(
@@ -115,12 +124,18 @@ class ExtractRun:
         checkpoint: Path | None = None,
         staged: bool = False,
         stream: Stream = MEETINGS,
+        tables: Sequence[str] | None = None,
     ) -> None:
         if staged and checkpoint is None:
             raise ValueError("a staged run keeps its parts beside a checkpoint: give one")
         self.client = client
         self.config = config
         self.stream = stream
+        self.tables = check_tables(tables)
+        self.child: ChildStream | None = (
+            CALL_RECORDINGS if set(self.tables) & set(CALL_RECORDINGS.tables) else None
+        )
+        self.fanout: FanOut | None = None
         self.checkpoint_path = checkpoint
         self.staged = staged
         self.converter = stream.converter()
@@ -145,7 +160,7 @@ class ExtractRun:
     async def plan(self) -> None:
         """The windows: from the checkpoint when resuming it, else planned afresh (a stale checkpoint is discarded)."""
         config, path = self.config, self.checkpoint_path
-        filters = query_filters(config.query, config.window)
+        filters = self.filters()
         watched = config.on_progress is not None  # the covered share needs the range of starts
         if path is not None and config.resume and await anyio.Path(path).exists():
             cp = await anyio.to_thread.run_sync(Checkpoint.load, path, filters)
@@ -160,7 +175,9 @@ class ExtractRun:
         windows, slices, span = await plan_windows(
             self.client,
             config.query,
-            config.slices,
+            # With a child stream one meetings cursor (a page of 200 a round trip) outruns the children (a request
+            # or more a meeting) a hundredfold: no range probe and no windows to plan unless asked for.
+            config.slices if config.slices is not None or self.child is None else 1,
             reads_per_second=float(limits.reads_per_second),
             max_in_flight=int(limits.max_in_flight),
             by_start=config.window == "start",
@@ -168,15 +185,44 @@ class ExtractRun:
         )
         if path is not None:
             await anyio.to_thread.run_sync(Checkpoint.discard, path)  # an earlier run's, not resumed
-        cp = Checkpoint(path, filters, [WindowState(w) for w in windows], slices, span=span)
+        fanout = (
+            FanOutState(tables={t: TableState() for t in self.tables if t != "meetings"})
+            if self.child
+            else None
+        )
+        cp = Checkpoint(path, filters, [WindowState(w) for w in windows], slices, span=span, fanout=fanout)
         await anyio.to_thread.run_sync(cp.save)
         self.begin(cp, slices, span)
+
+    def filters(self) -> dict[str, str]:
+        """What a checkpoint must have been made for to be resumed: the query's filters, the window mode and,
+        beyond the meetings alone, the tables and whether future meetings are fanned out."""
+        config = self.config
+        filters = query_filters(config.query, config.window)
+        if self.tables != ("meetings",):
+            filters["tables"] = ",".join(self.tables)
+            if self.child is not None and config.include_future_meetings:
+                filters["include_future_meetings"] = "true"
+        return filters
 
     def begin(
         self, checkpoint: Checkpoint, slices: int, span: tuple[datetime, datetime] | None = None
     ) -> None:
         """Take ``checkpoint``'s windows as the run's, with ``slices`` cursors (``span``: the range of starts)."""
         self._checkpoint = checkpoint
+        if self.child is not None:
+            assert checkpoint.fanout is not None, "a child stream's run keeps its fan-out in the checkpoint"
+            flush = max(self.config.query.limit, self.config.batch_size)
+            limits = self.client.config.limits
+            self.fanout = FanOut(
+                self.child,
+                checkpoint.fanout,
+                workers=int(limits.max_in_flight),
+                bound=8 * int(limits.max_in_flight),
+                flush=flush,
+            )
+            began = datetime.fromisoformat(checkpoint.started_at)
+            self._began_key = to_key(began if began.tzinfo else began.replace(tzinfo=UTC))
         self.slices = max(1, slices)
         self.planned = len(checkpoint.windows)
         query = self.config.query
@@ -190,7 +236,9 @@ class ExtractRun:
         )
 
     # ---------------------------------------------------------------------------------------- cursors
-    async def _cursor(self, state: WindowState, send: MemoryObjectSendStream[Chunk], flush: int) -> None:
+    async def _cursor(
+        self, state: WindowState, send: MemoryObjectSendStream[Chunk | Fanned], flush: int
+    ) -> None:
         """Page through one window from its saved cursor, sending a Chunk every ``flush`` rows.
 
         The window's kept range is read afresh for every page: a split may narrow it while a page is in
@@ -204,6 +252,8 @@ class ExtractRun:
         pending: list[pa.RecordBatch] = []
         rows = pages = 0
         while True:
+            if self.fanout is not None:
+                await self.fanout.room()  # the children set the pace
             batch, nxt = await self.stream.read_page(self.client, query, cursors.cursor, self.converter)
             pages += 1
             added = 0
@@ -249,23 +299,33 @@ class ExtractRun:
         self.tracker.page(self.checkpoint.windows, state, rows, position, done)
 
     @asynccontextmanager
-    async def _chunks(self) -> AsyncIterator[MemoryObjectReceiveStream[Chunk]]:
-        """Run the windows' cursors (``slices`` at a time, in output order) and give the stream of their Chunks.
+    async def _chunks(self) -> AsyncIterator[MemoryObjectReceiveStream[Chunk | Fanned]]:
+        """Run the windows' cursors (``slices`` at a time, in output order) and any child workers, and give
+        the one stream of their Chunks and Fanned results.
 
         A cursor that finishes while no window waits splits the largest running window, and the new
-        window runs in the slot it freed.
+        window runs in the slot it freed. Child workers stop once the consumer closes the fan-out.
         """
         cp, query = self.checkpoint, self.config.query
         assert self.tracker is not None
-        self.tracker.start(cp.windows)
-        flush = max(query.limit, -(-self.config.batch_size // self.slices))
-        send, receive = anyio.create_memory_object_stream[Chunk](self.slices)
+        fanout = cp.fanout
+        self.tracker.start(
+            cp.windows, (fanout.parents + fanout.skipped, len(fanout.pending)) if fanout else None
+        )
+        # With a child stream every meetings page is a commit of its own: the keys become pending sooner.
+        flush = (
+            query.limit
+            if self.fanout is not None
+            else max(query.limit, -(-self.config.batch_size // self.slices))
+        )
+        workers = self.fanout.workers if self.fanout is not None else 0
+        send, receive = anyio.create_memory_object_stream[Chunk | Fanned](self.slices + workers)
         limiter = anyio.CapacityLimiter(self.slices)
         running: list[WindowState] = []
         waiting = 0
 
         async def worker(
-            state: WindowState, stream: MemoryObjectSendStream[Chunk], tg: anyio.abc.TaskGroup
+            state: WindowState, stream: MemoryObjectSendStream[Chunk | Fanned], tg: anyio.abc.TaskGroup
         ) -> None:
             nonlocal waiting
             async with stream:
@@ -294,6 +354,11 @@ class ExtractRun:
                         if not state.done:
                             waiting += 1
                             tg.start_soon(worker, state, send.clone(), tg)
+                    if self.fanout is not None:
+                        for _ in range(workers):
+                            tg.start_soon(self.fanout.worker, self.client, send.clone())
+                        if all(w.done for w in cp.windows):
+                            await self.fanout.close()  # resumed after the last meetings page
                 async with receive:
                     yield receive
         except BaseExceptionGroup as group:
@@ -301,88 +366,168 @@ class ExtractRun:
             raise leaf.with_traceback(leaf.__traceback__) from None
 
     # --------------------------------------------------------------------------------------- consumer
-    async def deliveries(self) -> AsyncIterator[pa.RecordBatch]:
-        """The one consumer loop: commit every Chunk and yield the batches to deliver, in delivery order.
+    async def deliveries(self) -> AsyncIterator[tuple[str, pa.RecordBatch]]:
+        """The one consumer loop: commit every Chunk and child result; yield ``(table, batch)`` to deliver.
 
         Not staged: each fetched batch is yielded, and committed once the caller asks for the next one
-        (it is delivered then). Staged: each batch is committed as a part file first, and the parts are
-        yielded in output order as soon as every window before theirs is done; the last of them once the
-        cursors have finished. A resumed staged run yields the parts it already has first.
+        (it is delivered then). Staged: each batch is committed as a part file first; the meetings' parts
+        are yielded in output order as soon as every window before theirs is done, the last of them once
+        the cursors have finished; a child table's as they are committed. A resumed staged run yields
+        the parts it already has first. Only the run's tables are yielded.
         """
         cp = self.checkpoint
-        frontier = _Frontier(self.config.query.sort) if self.staged else None
+        meetings = "meetings" in self.tables
+        frontier = _Frontier(self.config.query.sort) if self.staged and meetings else None
         if frontier is not None:
             for name in frontier.ready(cp.windows):
                 for batch in await self._part(name):
-                    yield batch
+                    yield "meetings", batch
+        if self.staged and cp.fanout is not None:
+            for table, state in cp.fanout.tables.items():
+                for batch in await self._part_batches(state.parts):
+                    yield table, batch
         async with self._chunks() as chunks:
             async for chunk in chunks:
+                if isinstance(chunk, Fanned):
+                    async with aclosing(self._fanned(chunk)) as delivered:
+                        async for item in delivered:
+                            yield item
+                    continue
                 self.pages += chunk.pages
                 batch = chunk.batch if chunk.batch is not None and chunk.batch.num_rows else None
-                if frontier is None:
-                    if batch is not None:
-                        yield batch
-                    rows = batch.num_rows if batch is not None else 0
-                    await cp.commit(
-                        chunk.state, None, chunk.cursor, chunk.done, chunk.pages, chunk.position, rows=rows
-                    )
-                    continue
-                await cp.commit(chunk.state, batch, chunk.cursor, chunk.done, chunk.pages, chunk.position)
-                just = chunk.state.parts[-1] if batch is not None else None
-                for name in frontier.ready(cp.windows):
-                    if name == just and batch is not None:
-                        yield batch  # still in memory: no need to read back the part just written
-                    else:
-                        for part in await self._part(name):
-                            yield part
+                keys, skipped = self._parent_keys(batch)
+                if frontier is None and batch is not None and meetings:
+                    yield "meetings", batch  # delivered: committed below, once the caller asks for more
+                kept = batch if frontier is not None else None  # a part file; else the rows were delivered
+                delivered = batch.num_rows if batch is not None and kept is None else 0
+                await cp.commit(
+                    chunk.state, kept, chunk.cursor, chunk.done, chunk.pages, chunk.position,
+                    rows=delivered, keys=keys, skipped=skipped,
+                )  # fmt: skip
+                if frontier is not None:
+                    just = chunk.state.parts[-1] if batch is not None else None
+                    for name in frontier.ready(cp.windows):
+                        if name == just and batch is not None:  # still in memory: not read back
+                            yield "meetings", batch
+                        else:
+                            for part in await self._part(name):
+                                yield "meetings", part
+                if self.fanout is not None:
+                    await self.fanout.add(keys)
+                    if chunk.done and all(w.done for w in cp.windows):
+                        await self.fanout.close()
         if frontier is not None:
             for name in frontier.ready(cp.windows):
                 for batch in await self._part(name):
-                    yield batch
+                    yield "meetings", batch
+        if self.fanout is not None:
+            if self.fanout.ready:  # pragma: no cover - due() commits the last result
+                raise RuntimeError("child results left uncommitted")
+            assert self.tracker is not None and cp.fanout is not None
+            self.tracker.fanned(cp.fanout.parents + cp.fanout.skipped, 0, finished=True)
+
+    def _parent_keys(self, batch: pa.RecordBatch | None) -> tuple[list[str], int]:
+        """The child stream's parent keys in a meetings batch, and how many meetings were skipped
+        (they start after the run began, so they cannot have a recording yet)."""
+        if self.child is None or batch is None:
+            return [], 0
+        keys = batch.column(self.child.parent_key)
+        if self.config.include_future_meetings:
+            return keys.to_pylist(), 0
+        starts = self.stream.start_keys(batch, self.config.query.timezone)
+        mask = starts <= self._began_key
+        kept = keys.filter(pa.array(mask)).to_pylist()
+        return kept, len(keys) - len(kept)
+
+    async def _fanned(self, fanned: Fanned) -> AsyncIterator[tuple[str, pa.RecordBatch]]:
+        """Keep one parent's child rows; once enough are kept, deliver and commit them together."""
+        fan, cp = self.fanout, self.checkpoint
+        assert fan is not None and cp.fanout is not None and self.tracker is not None
+        fan.ready.append(fanned)
+        self.tracker.found(fanned.batches["call_recordings"].num_rows)
+        if not fan.due():
+            return
+        ready, fan.ready = fan.ready, []
+        batches = {
+            table: concat_batches([f.batches[table] for f in ready], TABLES[table].arrow_schema())
+            for table in cp.fanout.tables
+        }
+        if not self.staged:
+            for table, batch in batches.items():
+                if batch.num_rows:
+                    yield table, batch
+        await cp.commit_children([f.key for f in ready], batches, staged=self.staged)
+        self.tracker.fanned(cp.fanout.parents + cp.fanout.skipped, fan.backlog)
+        await fan.committed()
+        if self.staged:
+            for table, batch in batches.items():
+                if batch.num_rows:
+                    yield table, batch  # committed as a part; still in memory
 
     async def _part(self, name: str) -> list[pa.RecordBatch]:
         """A committed part's batches, read in a worker thread (decompressing is CPU work)."""
-        return await anyio.to_thread.run_sync(lambda: list(self.checkpoint.read_parts([name])))
+        return await self._part_batches([name])
 
-    async def into(self, sink: Sink) -> ExtractReport:
-        """Run the extract into ``sink`` (opened, written, committed; aborted on any error) and report."""
+    async def _part_batches(self, names: Sequence[str]) -> list[pa.RecordBatch]:
+        return await anyio.to_thread.run_sync(lambda: list(self.checkpoint.read_parts(names)))
+
+    async def into(self, sink: Sink | Mapping[str, Sink]) -> ExtractReport:
+        """Run the extract into ``sink`` (or a mapping of table to sink: one per table of the run): each opened in
+        order, written, and committed once every table is complete (the first opened last: a database's shared
+        transaction is its); every one aborted on any error. Then report."""
+        sinks = dict(sink) if isinstance(sink, Mapping) else {self.tables[0]: sink}
+        if set(sinks) != set(self.tables):
+            raise ValueError(f"give one sink per table: {', '.join(self.tables)}")
         cp = self.checkpoint
         if self.staged:
-            assert isinstance(sink, AtomicSink)
-            cp.staging = (
-                sink.staging_name()
-            )  # recorded before it exists: a killed run's copy is ours to remove
+            assert all(isinstance(s, AtomicSink) for s in sinks.values())
+            # recorded before it exists: a killed run's copy is ours to remove
+            names = [s.staging_name() for s in sinks.values()]
+            cp.staging = names if len(names) > 1 else names[0]
             await anyio.to_thread.run_sync(cp.save)
         call = _in_thread if self.staged else _inline
-        metadata = self.metadata()
+        opened: list[Sink] = []
         try:
-            await call(sink.open, self.stream.arrow_schema(), metadata)
             try:
+                for table, target in sinks.items():
+                    opened.append(target)
+                    await call(target.open, TABLES[table].arrow_schema(), self.metadata(table))
                 async with aclosing(self.deliveries()) as batches:
-                    async for batch in batches:
-                        await call(sink.write, batch)
-                output = await call(sink.commit)
+                    async for table, batch in batches:
+                        await call(sinks[table].write, batch)
+                outputs: dict[str, str | None] = {}
+                for table, target in reversed(
+                    sinks.items()
+                ):  # the first opened last: it may hold the transaction
+                    outputs[table] = await call(target.commit)
+                    opened.remove(target)
             except BaseException:
                 with anyio.CancelScope(shield=True):
-                    await call(sink.abort)
+                    for target in opened:
+                        await call(target.abort)
                 raise
         except BaseException:
             if not cp.touched:
                 cp.remove()  # nothing to resume: leave no litter
             raise
         cp.remove()
-        return self.report(output, getattr(sink, "format", None) or None)
+        first = next(iter(sinks.values()))
+        outputs = {t: outputs[t] for t in self.tables}
+        output = outputs[self.tables[0]] if len(sinks) == 1 else _common_output(outputs)
+        return self.report(output, getattr(first, "format", None) or None, outputs)
 
     def finish(self) -> None:
         """The caller has everything: the checkpoint (if any) is no longer needed."""
         self.checkpoint.remove()
 
     # ----------------------------------------------------------------------------------------- report
-    def metadata(self) -> dict[str, str]:
-        """What the output records about the run (Parquet key-value metadata)."""
+    def metadata(self, table: str = "meetings") -> dict[str, str]:
+        """What the output of ``table`` records about the run (Parquet key-value metadata)."""
         config = self.config
         return {
-            "connector.schema_version": SCHEMA_VERSION,
+            "connector.schema_version": TABLES[table].schema().version
+            if table != "meetings"
+            else SCHEMA_VERSION,
             "connector.filters": json.dumps(config.query.describe(), sort_keys=True),
             "connector.extracted_at": datetime.now(UTC).isoformat(),
             "connector.slices": str(self.slices),
@@ -390,11 +535,22 @@ class ExtractRun:
             "connector.window": config.window,
         }
 
-    def report(self, output: str | None, output_format: str | None) -> ExtractReport:
+    def report(
+        self, output: str | None, output_format: str | None, outputs: Mapping[str, str | None] | None = None
+    ) -> ExtractReport:
         """The report of the run so far (rows from the checkpoint, requests from the client's counters)."""
         after, before = self.client.stats.snapshot(), self._before
+        cp = self.checkpoint
+        fanout = cp.fanout
+        tables = {
+            t: (cp.rows if t == "meetings" else fanout.tables[t].rows if fanout else 0) for t in self.tables
+        }
+        ignored = set(self.converter.ignored_fields)
+        if self.fanout is not None:
+            for converter in self.fanout.converters.values():
+                ignored |= {f"{converter.schema.table}.{name}" for name in converter.ignored_fields}
         return ExtractReport(
-            rows=self.checkpoint.rows,
+            rows=cp.rows,
             pages=self.pages,
             requests=after["requests"] - before["requests"],
             retries=after["retries"] - before["retries"],
@@ -404,13 +560,29 @@ class ExtractRun:
             seconds=time.perf_counter() - self.began,
             output=output,
             slices=self.slices,
-            windows=len(self.checkpoint.windows),
+            windows=len(cp.windows),
             filters=self.config.query.describe(),
             output_format=output_format,
             resumed_rows=self.resumed_rows,
-            ignored_fields=tuple(sorted(self.converter.ignored_fields)),
+            ignored_fields=tuple(sorted(ignored)),
             schema_version=SCHEMA_VERSION,
+            tables=tables,
+            outputs={t: outputs[t] for t in self.tables} if outputs is not None and len(outputs) > 1 else {},
+            meetings_scanned=(fanout.parents + fanout.skipped) if fanout else 0,
+            skipped_future_meetings=fanout.skipped if fanout else 0,
         )
+
+
+def _common_output(outputs: Mapping[str, str | None]) -> str | None:
+    """Where several tables went, in one line: the folder of local files, the database of tables (its URL,
+    password hidden), else the first table's place."""
+    places = [o for o in outputs.values() if o]
+    if places and all("://" not in o for o in places):
+        return os.path.commonpath(places)
+    databases = {o.split(" table ")[0] for o in places}
+    if len(databases) == 1 and all(" table " in o for o in places):
+        return databases.pop()
+    return places[0] if places else None
 
 
 def _released(fn: Any, *args: Any) -> Any:

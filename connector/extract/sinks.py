@@ -311,7 +311,7 @@ def _plain_columns(batch: pa.RecordBatch) -> dict[str, Any]:
 
 
 class CsvSink(FileSink):
-    """CSV with a header; ``participants`` and ``linked_records`` as JSON text, times as RFC 3339.
+    """CSV with a header; nested columns (``participants``, ``linked_records``) as JSON text, times as RFC 3339.
 
     ``formulas="escape"`` (the default) puts a ``'`` before every text cell that a spreadsheet would run
     as a formula (``=``, ``+``, ``-``, ``@``, tab, CR: :mod:`connector.csvsafe`); ``"keep"`` writes the
@@ -337,8 +337,10 @@ class CsvSink(FileSink):
 
     def _text_table(self, batch: pa.RecordBatch) -> pa.Table:
         cols = _plain_columns(batch)
-        for name in ("participants", "linked_records"):
-            cols[name] = pa.array([orjson.dumps(v).decode() for v in batch.column(name).to_pylist()], pa.string())
+        for field in batch.schema:  # nested columns (a meeting's participants, linked_records) as JSON text
+            if pa.types.is_list(field.type) or pa.types.is_struct(field.type):
+                values = batch.column(field.name).to_pylist()
+                cols[field.name] = pa.array([orjson.dumps(v).decode() for v in values], pa.string())
         if self.formulas == "escape":
             cols = {name: neutralise_array(column) for name, column in cols.items()}
         return pa.table(cols)

@@ -8,54 +8,69 @@ fields the schema does not know), one page as an Arrow batch and the cursor afte
 of its rows. Meetings is the first stream and a *root* stream: its work is cut into time windows of
 start keys (:mod:`.slices`), each read by its own cursor.
 
-Child streams (designed here, built by the call-recordings issue)
------------------------------------------------------------------
-A child stream is fetched per row of a parent stream: call recordings per meeting
-(``GET /v2/meetings/{meeting_id}/call_recordings``), then transcripts per call recording. It plugs into
-the same run without a special case in the consumer, the checkpoint or the sinks:
+Child streams
+-------------
+A child stream is fetched per row of its parent stream: :data:`CALL_RECORDINGS` per meeting. For each
+meeting it lists the recordings (``GET /v2/meetings/{meeting_id}/call_recordings``, paged by the
+client's one :class:`~connector.client.Cursors` rule), then GETs each one, its transcript inline (never
+the deprecated transcript endpoint); one recording's answer gives the rows of two tables,
+``call_recordings`` and ``transcript_segments`` (:class:`Table`: a name and a schema file, converted by
+the one schema-driven converter). ``video_url``, a download link that is a credential in effect, is
+dropped from the answer in the worker thread that parses it, before anything else sees it.
 
-* Work units. A root stream's unit is a time window; a child's unit is a *parent key* (a meeting id)
-  with its own cursor over the child endpoint. Both are a state with ``cursor``, ``done``, ``rows``,
-  ``pages`` and ``parts``: the checkpoint keeps one list of such states per stream
-  (``{"streams": {"meetings": [...], "call_recordings": [...]}}``), saved in the same atomic file, so
-  a resume continues every stream where it stood.
-* Feeding. The parent's committed batches are the child's queue: when the run commits a meetings
-  batch it hands the batch's keys (``meeting_id``) to the child stream as new units. The parent's
-  checkpoint commit and the child units it creates are one checkpoint change, so a killed run never
-  holds a committed meeting whose recordings nobody will fetch.
-* Budget. Every cursor, root or child, calls the one client: the read budget and in-flight cap are
-  shared by construction. The run caps the units in flight per stream (root windows first, so the
-  child queue cannot grow past what the parents committed; a bounded memory stream between them keeps
-  memory bounded by batch size).
-* Output. Each stream has its own sink (a table or file of its own schema), opened and committed by
-  the run like the meetings' sink; an atomic sink of a child stream gets the same staged parts and
-  resume. A child's output order is its parents' order (units are queued in the parent's commit
-  order), not time windows.
-* Resume. Units done stay done; a unit with a cursor continues from it; parent batches committed but
-  not yet fanned out are recognised by their part names (the checkpoint records how far the fan-out
-  has gone, per parent part).
+A child stream declares its name, the parent column holding the key, the tables it fills and one
+``fetch(client, key, converters)`` that returns a parent's rows per table (:class:`ChildStream`). How the
+run (:mod:`.run`) drives it, with one addition to the checkpoint (its fan-out state) and none to the sinks:
 
-What a child stream needs to declare beyond a root stream: its parent stream's name, the parent column
-holding the key, and how to build its endpoint path from that key.
+* Feeding. A committed meetings batch's keys (``meeting_id``) become the child's pending keys in the
+  same checkpoint change (``fanout.pending``), so a killed run never holds a committed meeting whose
+  recordings nobody will fetch. Meetings that start after the run began are skipped and counted
+  (unless ``include_future_meetings``): they cannot have a recording yet.
+* Budget. Child workers (one meeting each, as many as the client's in-flight cap) and the meetings'
+  cursors all call the one client: the read budget and in-flight cap are shared by construction. The
+  meetings' cursors wait while the pending keys reach a bound (:class:`~.fanout.FanOut`), so memory and
+  the checkpoint stay bounded however many meetings there are.
+* Output. Each table has its own sink. A finished meeting's rows are committed, several meetings at a
+  time, as one part file per table, in the same checkpoint change that removes their keys from the
+  pending ones; an atomic sink gets each part as it is committed (output order: the order meetings
+  finish, not time order). One recording's rows are never split between parts, so a database's merge
+  can replace a recording's transcript by its ``call_recording_id``.
+* Resume. Pending keys are fetched again from the start of their meeting (a meeting's rows are
+  committed whole or not at all); committed parts are written to the sinks again; so no recording is
+  lost or duplicated. (The first design tracked the fan-out per parent part file; a bounded list of
+  pending keys does the same for runs without part files, a callable sink's, and needs no part read back.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
+import orjson
 import pyarrow as pa
 
-from ..client import MeetingReader, page_from_body
+from ..client import Cursors, MeetingReader, RecordingReader, call_recordings_path, page_from_body
+from ..errors import InvalidArgumentError, MalformedResponseError, NotFoundError
 from ..models import MEETINGS_PATH, MeetingQuery
-from ..schema import meeting_arrow_schema
-from .arrow import MeetingConverter, start_keys
+from ..schema import StreamSchema, meeting_arrow_schema, meeting_schema, stream_schema
+from .arrow import MeetingConverter, concat_batches, start_keys
+from .convert import Converter as SchemaConverter
 from .fastpath import decode_page
 from .tasks import release_now_and_then
 
-__all__ = ["MEETINGS", "Converter", "Stream"]
+__all__ = [
+    "CALL_RECORDINGS",
+    "MEETINGS",
+    "TABLES",
+    "ChildStream",
+    "Converter",
+    "Stream",
+    "Table",
+    "check_tables",
+]
 
 
 class Converter(Protocol):
@@ -113,4 +128,128 @@ MEETINGS = Stream(
     converter=MeetingConverter,
     decode=_decode_meetings,
     start_keys=start_keys,
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table an extract can write: its name and its schema (``schemas/<file>``), and the stream that fills it."""
+
+    name: str
+    schema: Callable[[], StreamSchema]
+    stream: str
+
+    def arrow_schema(self) -> pa.Schema:
+        """The table's one Arrow schema, from its schema file."""
+        return self.schema().arrow
+
+    @property
+    def key(self) -> str:
+        """The column a database's merge replaces rows by (a transcript's segments: by their recording)."""
+        return self.schema().key
+
+
+TABLES: Mapping[str, Table] = {
+    t.name: t
+    for t in (
+        Table("meetings", meeting_schema, "meetings"),
+        Table("call_recordings", partial(stream_schema, "call_recording.json"), "call_recordings"),
+        Table("transcript_segments", partial(stream_schema, "transcript_segment.json"), "call_recordings"),
+    )
+}
+
+
+def check_tables(tables: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The table names of ``tables`` (a list, or text separated by commas), in :data:`TABLES` order, each once.
+
+    None means ``("meetings",)``. InvalidArgumentError names an unknown table, or an empty list.
+    """
+    if tables is None:
+        return ("meetings",)
+    names = [t.strip() for t in (tables.split(",") if isinstance(tables, str) else tables)]
+    unknown = [n for n in names if n not in TABLES]
+    if unknown:
+        raise InvalidArgumentError(
+            "tables", f"unknown table {unknown[0]!r}; the tables are {', '.join(TABLES)}"
+        )
+    if not names:
+        raise InvalidArgumentError("tables", f"name at least one of {', '.join(TABLES)}")
+    return tuple(n for n in TABLES if n in names)
+
+
+Fetch = Callable[[RecordingReader, str, Mapping[str, SchemaConverter]], Awaitable[dict[str, pa.RecordBatch]]]
+
+
+@dataclass(frozen=True)
+class ChildStream:
+    """A stream fetched per parent row: ``fetch(client, key, converters)`` gives one parent's rows per table.
+
+    ``parent_key``: the parent stream's column holding the key; ``tables``: the tables its answers fill.
+    """
+
+    name: str
+    parent_key: str
+    tables: tuple[str, ...]
+    fetch: Fetch
+
+    def converters(self) -> dict[str, SchemaConverter]:
+        """A fresh converter per table, for one run (each collects the fields its schema does not know)."""
+        return {name: SchemaConverter(TABLES[name].schema()) for name in self.tables}
+
+
+def _decode_recording(converters: Mapping[str, SchemaConverter], body: bytes) -> dict[str, pa.RecordBatch]:
+    """One recording's answer as a batch per table, in the worker thread; ``video_url`` goes first of all."""
+    parsed = orjson.loads(body)  # a ValueError is a malformed answer, retried
+    record = parsed.get("data") if isinstance(parsed, dict) else None
+    if not isinstance(record, dict):
+        raise ValueError("the answer has no 'data' object")
+    record.pop("video_url", None)
+    del parsed
+    return {name: converter.convert([record]) for name, converter in converters.items()}
+
+
+async def _fetch_recordings(
+    client: RecordingReader, meeting_id: str, converters: Mapping[str, SchemaConverter]
+) -> dict[str, pa.RecordBatch]:
+    """A meeting's call recordings and transcript segments: list them (paged), then GET each.
+
+    A meeting or recording deleted in Attio since it was listed (404) has no rows: the extract holds what
+    was there when it was read.
+    """
+    ids: list[str] = []
+    cursors = Cursors()
+    try:
+        while True:
+            page = await client.call_recordings_page(meeting_id, cursors.cursor, limit=200)
+            for item in page.recordings:
+                ident = item.get("id") if isinstance(item, dict) else None
+                rid = ident.get("call_recording_id") if isinstance(ident, dict) else None
+                if not isinstance(rid, str):
+                    raise MalformedResponseError(
+                        "a listed call recording has no id.call_recording_id",
+                        method="GET",
+                        path=call_recordings_path(meeting_id),
+                    )
+                ids.append(rid)
+            if not cursors.follow(page.next_cursor):
+                break
+    except NotFoundError:
+        ids = []
+    decode = partial(_decode_recording, converters)
+    found: dict[str, list[pa.RecordBatch]] = {name: [] for name in converters}
+    for rid in ids:
+        try:
+            batches = await client.get_call_recording(meeting_id, rid, decode=decode)
+        except NotFoundError:
+            continue
+        for name, batch in batches.items():
+            found[name].append(batch)
+    return {name: concat_batches(batches, converters[name].arrow) for name, batches in found.items()}
+
+
+CALL_RECORDINGS = ChildStream(
+    name="call_recordings",
+    parent_key="meeting_id",
+    tables=("call_recordings", "transcript_segments"),
+    fetch=_fetch_recordings,
 )

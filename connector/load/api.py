@@ -19,7 +19,14 @@ from .config import LoadConfig, LoadReport
 from .ledger import Ledger
 from .mapping import Mapping, load_mapping, mapping_from_dict
 from .plan import SyncPlan
-from .results import RowResult, check_results_path, open_results, results_format
+from .results import (
+    MEETING_RESULTS,
+    ResultsLayout,
+    RowResult,
+    check_results_path,
+    open_results,
+    results_format,
+)
 from .rows import Prepared, RowMapper
 from .runner import LoadRun, conflict_result
 from .sources import Source, open_source
@@ -51,11 +58,15 @@ def default_paths(source: Any, config: LoadConfig) -> tuple[Path | None, Path | 
     return results, ledger
 
 
-def check_paths(source: Any, config: LoadConfig, results: Path | None, ledger: Path | None) -> None:
+def check_paths(
+    source: Any, config: Any, results: Path | None, ledger: Path | None, layout: ResultsLayout = MEETING_RESULTS
+) -> None:
     """Refuse, before anything is read, sent or written, a load that would write over its own input, mapping or
     ledger: the results file, the ledger and the ledger's side files (``.lock``, ``-wal``, ``-shm``,
     ``-journal``) must each be a file of their own. Also refuses a results name that is not ``.csv`` or
     ``.parquet`` and an existing file there that is not a results file (see :func:`.results.check_results_path`).
+    ``config`` has ``mapping`` and ``dry_run`` (a :class:`LoadConfig`, or ``load-recordings``' config with its
+    results ``layout``).
     """
     read: list[tuple[str, Path]] = []
     if isinstance(source, str | Path):
@@ -83,7 +94,7 @@ def check_paths(source: Any, config: LoadConfig, results: Path | None, ledger: P
                         "nothing was sent or written"
                     )
     if results is not None:
-        check_results_path(results)
+        check_results_path(results, layout)
 
 
 async def load(

@@ -27,7 +27,16 @@ from typing import Any, Literal
 from ..csvsafe import neutralise_cell
 from ..errors import ConfigError
 
-__all__ = ["RESULT_COLUMNS", "ResultWriter", "RowResult", "check_results_path", "open_results", "results_format"]
+__all__ = [
+    "MEETING_RESULTS",
+    "RESULT_COLUMNS",
+    "ResultWriter",
+    "ResultsLayout",
+    "RowResult",
+    "check_results_path",
+    "open_results",
+    "results_format",
+]
 
 Format = Literal["csv", "parquet"]
 SUFFIXES: dict[str, Format] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -58,13 +67,40 @@ class RowResult:
 RESULT_COLUMNS = tuple(f.name for f in fields(RowResult))
 
 
+@dataclass(frozen=True)
+class ResultsLayout:
+    """The columns of a results file and their Arrow types (``pyarrow`` type factory names); a result is a
+    dataclass whose fields are these columns, in order. ``load`` writes :data:`MEETING_RESULTS`."""
+
+    columns: tuple[tuple[str, str], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The column names, in order."""
+        return tuple(name for name, _ in self.columns)
+
+
+MEETING_RESULTS = ResultsLayout(
+    (
+        ("row_number", "int64"),
+        ("external_ref", "string"),
+        ("outcome", "string"),
+        ("meeting_id", "string"),
+        ("error", "string"),
+        ("column", "string"),
+        ("attempts", "int32"),
+        ("old_meeting_id", "string"),
+    )
+)
+
+
 class ResultWriter:
     """Writes :class:`RowResult` s; :meth:`flush` makes them visible, :meth:`close` completes the file."""
 
     path: Path | None = None
 
-    def write(self, result: RowResult) -> None:
-        """Add one result."""
+    def write(self, result: Any) -> None:
+        """Add one result (a :class:`RowResult`, or the dataclass of the writer's layout)."""
 
     def flush(self) -> None:
         """Push what was written to the file."""
@@ -76,13 +112,13 @@ class ResultWriter:
 class CsvResults(ResultWriter):
     """A UTF-8 CSV results file, flushed per group of rows."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, layout: ResultsLayout = MEETING_RESULTS) -> None:
         self.path = path
         self._file = open(path, "w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._file)
-        self._writer.writerow(RESULT_COLUMNS)
+        self._writer.writerow(layout.names)
 
-    def write(self, result: RowResult) -> None:
+    def write(self, result: Any) -> None:
         self._writer.writerow([neutralise_cell(v) if isinstance(v, str) else "" if v is None else v for v in astuple(result)])
 
     def flush(self) -> None:
@@ -96,30 +132,20 @@ class CsvResults(ResultWriter):
 class ParquetResults(ResultWriter):
     """A Parquet results file, one row group per ``group_size`` results, renamed into place on close."""
 
-    def __init__(self, path: Path, group_size: int = 10_000) -> None:
+    def __init__(self, path: Path, group_size: int = 10_000, layout: ResultsLayout = MEETING_RESULTS) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.path = path
         self._part = path.with_name(path.name + ".part")
         self._pa = pa
-        self._schema = pa.schema(
-            [
-                ("row_number", pa.int64()),
-                ("external_ref", pa.string()),
-                ("outcome", pa.string()),
-                ("meeting_id", pa.string()),
-                ("error", pa.string()),
-                ("column", pa.string()),
-                ("attempts", pa.int32()),
-                ("old_meeting_id", pa.string()),
-            ]
-        )
+        self._names = layout.names
+        self._schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in layout.columns])
         self._writer = pq.ParquetWriter(self._part, self._schema)
         self._rows: list[tuple[Any, ...]] = []
         self._group_size = group_size
 
-    def write(self, result: RowResult) -> None:
+    def write(self, result: Any) -> None:
         self._rows.append(astuple(result))
         if len(self._rows) >= self._group_size:
             self.flush()
@@ -127,7 +153,7 @@ class ParquetResults(ResultWriter):
     def flush(self) -> None:
         if self._rows:
             columns = list(zip(*self._rows, strict=True))
-            self._writer.write_table(self._pa.table(dict(zip(RESULT_COLUMNS, columns, strict=True)), schema=self._schema))
+            self._writer.write_table(self._pa.table(dict(zip(self._names, columns, strict=True)), schema=self._schema))
             self._rows = []
 
     def close(self) -> None:
@@ -149,29 +175,29 @@ def results_format(path: Path) -> Format:
     return fmt
 
 
-def _is_results_file(path: Path, fmt: Format) -> bool:
-    """True when ``path`` holds a results file (its columns start with ``row_number``) or nothing at all."""
+def _is_results_file(path: Path, fmt: Format, names: tuple[str, ...]) -> bool:
+    """True when ``path`` holds a results file (its first columns are ``names[:3]``) or nothing at all."""
     try:
         if path.stat().st_size == 0:
             return True
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            return tuple(pq.read_schema(path).names[:3]) == RESULT_COLUMNS[:3]
+            return tuple(pq.read_schema(path).names[:3]) == names[:3]
         with open(path, "rb") as f:
             head = f.read(256).removeprefix(b"\xef\xbb\xbf")
-        return head.startswith(",".join(RESULT_COLUMNS[:3]).encode())
+        return head.startswith(",".join(names[:3]).encode())
     except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
         return False
 
 
-def check_results_path(path: Path) -> Format:
+def check_results_path(path: Path, layout: ResultsLayout = MEETING_RESULTS) -> Format:
     """The results format of ``path``; a ConfigError if its suffix is unknown, it is not a regular file, or it
     exists and is not a results file (so a mistyped ``--results`` never overwrites someone's file)."""
     fmt = results_format(path)
     if path.is_dir():
         raise ConfigError(f"results file {path} is a directory; give a file name ending in .csv or .parquet")
-    if path.exists() and not (path.is_file() and _is_results_file(path, fmt)):
+    if path.exists() and not (path.is_file() and _is_results_file(path, fmt, layout.names)):
         raise ConfigError(
             f"results file {path} exists and is not a results file of this tool; it was left as it is: "
             "choose another --results path (or move that file away)"
@@ -179,10 +205,12 @@ def check_results_path(path: Path) -> Format:
     return fmt
 
 
-def open_results(path: str | Path | None, *, fmt: Format | None = None) -> ResultWriter:
+def open_results(
+    path: str | Path | None, *, fmt: Format | None = None, layout: ResultsLayout = MEETING_RESULTS
+) -> ResultWriter:
     """A writer for ``path`` (format from ``fmt`` or the suffix: ``.csv``, ``.parquet``/``.pq``); None writes nothing."""
     if path is None:
         return ResultWriter()
     path = Path(path)
     fmt = fmt or results_format(path)
-    return ParquetResults(path) if fmt == "parquet" else CsvResults(path)
+    return ParquetResults(path, layout=layout) if fmt == "parquet" else CsvResults(path, layout)

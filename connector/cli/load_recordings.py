@@ -1,0 +1,115 @@
+"""``load-recordings INPUT``: create a call recording per transcript (WebVTT, SRT, table of segments), exactly once.
+
+Exit codes as for ``load``: 0 every input created or already present (or, in a dry run, valid); 1 some inputs
+were rejected or failed: see the results file; 2 bad arguments or mapping, nothing sent; 3/4 Attio refused
+the token or was unreachable; 130 interrupted by Ctrl-C or SIGTERM (run the same command again: the ledger
+and a look at the meeting's recordings skip what is done).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..config import ClientConfig
+from ..load.recordings import RecordingsConfig, RecordingsReport, load_recordings
+from .common import (
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    add_client_options,
+    client_session,
+    positive_int,
+    progress,
+    rate,
+    run_interruptible,
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``load-recordings`` subcommand."""
+    parser = subparsers.add_parser(
+        "load-recordings",
+        help="create call recordings from transcripts (.vtt, .srt, or a .csv/.parquet of segments)",
+        description="Create one call recording per transcript on its meeting, with the transcript, exactly once "
+        "across runs (a ledger, and a look at the meeting's recordings before any create). Every input gets a "
+        "line in the results file. Exit code 1 when any input was rejected or failed.",
+    )
+    parser.add_argument(
+        "input",
+        type=Path,
+        metavar="DIR_OR_FILE",
+        help="a transcript file, or a folder of them (not its sub-folders)",
+    )
+    parser.add_argument(
+        "--mapping",
+        type=Path,
+        metavar="FILE",
+        help="TOML mapping (see sample_configs/recordings_mapping.toml)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        metavar="PATH",
+        help="results file, .csv or .parquet (default INPUT.recordings.results.csv)",
+    )
+    parser.add_argument(
+        "--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT.recordings.ledger.sqlite)"
+    )
+    parser.add_argument(
+        "--concurrency", type=positive_int, default=4, metavar="N", help="inputs handled at once (default 4)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="read, check and match every input; send nothing"
+    )
+    parser.add_argument(
+        "--recording-rate",
+        type=rate,
+        metavar="R",
+        help="client budget for creating call recordings, requests/s (default 0.95, below Attio's 1/s for that endpoint)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    add_client_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the load and print its report; 1 when any input was rejected or failed."""
+    config = RecordingsConfig(
+        mapping=args.mapping,
+        results_path=args.results,
+        ledger_path=args.ledger,
+        concurrency=args.concurrency,
+        dry_run=args.dry_run,
+    )
+    if args.dry_run:
+        report = run_interruptible(_load, args.input, config, None, None)
+    else:
+        with (
+            client_session(args) as client_config,
+            progress(args, unit="recording", desc="load-recordings") as bar,
+        ):
+            report = run_interruptible(_load, args.input, config, client_config, bar.update)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    else:
+        print(report.format())
+    return EXIT_OK if report.ok else EXIT_ROWS_FAILED
+
+
+async def _load(
+    source: Path,
+    config: RecordingsConfig,
+    client_config: ClientConfig | None,
+    on_input: Callable[[int], Any] | None,
+) -> RecordingsReport:
+    """The load; cancelled like Ctrl-C on SIGTERM (outcomes so far are in the ledger and the results file)."""
+    if client_config is None:
+        return await load_recordings(source, None, config, progress=on_input)
+    from ..client import AttioClient
+
+    async with AttioClient(client_config) as client:
+        return await load_recordings(source, client, config, progress=on_input)
