@@ -61,7 +61,8 @@ class ExtractReport:
             f"requests    {self.requests:,}  (retries {self.retries:,}, 429s {self.rate_limited:,})",
             f"seconds     {self.seconds:,.2f}",
             f"rows/s      {self.rows_per_second:,.0f}",
-            f"slices      {self.slices} cursors over {self.windows} time windows",
+            f"slices      {self.slices} cursor{'' if self.slices == 1 else 's'} over {self.windows} time window"
+            + ("" if self.windows == 1 else "s"),
         ]
         if set(self.tables) - {"meetings"}:
             lines.append("tables      " + ", ".join(f"{name} {rows:,}" for name, rows in self.tables.items()))

@@ -164,7 +164,7 @@ class LoadReport:
             lines = [
                 f"{head}: {self.rows} rows: {self.created} created, {self.updated} updated, {self.replaced} replaced, "
                 f"{self.unchanged} unchanged, {self.found} found, {self.rejected} rejected, {self.failed} failed, "
-                f"{self.skipped} skipped; {self.deleted} meetings deleted",
+                f"{self.skipped} skipped; {self.deleted} meeting{'' if self.deleted == 1 else 's'} deleted",
                 f"{self.requests} requests ({self.writes} writes), {self.retries} retries, {self.rate_limited} 429s, "
                 f"{self.seconds:.1f} s, {self.writes_per_second:.1f} writes/s ({self.contract})",
             ]
