@@ -16,7 +16,14 @@ import pyarrow as pa
 import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
-from extract_helpers import assert_table_matches, brute_force, client_config, kill_once_committed, span_ns
+from extract_helpers import (
+    assert_table_matches,
+    brute_force,
+    checkpoint_has,
+    client_config,
+    kill_when,
+    span_ns,
+)
 from objectstore_helpers import moto_fixture, s3_fixture  # noqa: F401 - fixtures
 from recording_helpers import VIDEO_HOST, assert_recordings_match, leaked
 
@@ -149,7 +156,7 @@ def test_sigkill_midway_then_resume_is_exact_and_nothing_leaks(
     def recordings(data: dict[str, Any]) -> int:
         return data["fanout"]["tables"]["call_recordings"]["rows"]
 
-    kill_once_committed(proc, checkpoint, 30, committed=recordings)
+    kill_when(proc, checkpoint_has(checkpoint, 30, committed=recordings))
     state = json.loads(checkpoint.read_text())
     assert state["fanout"]["pending"], "killed with meetings whose recordings are still to fetch"
     assert not (out / "call_recordings.jsonl").exists()

@@ -4,16 +4,15 @@ table as it was), merge by each table's key, and the refusals (replace-window, -
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pytest
+from extract_helpers import kill_when
 from recording_helpers import recording_rows, segment_rows, table_segment_rows
 
 from connector import ClientConfig, ConfigError, RateLimits
@@ -142,13 +141,8 @@ def test_sigkill_mid_run_leaves_every_table_as_it_was(
     proc = subprocess.Popen([sys.executable, "-m", "connector", *args], env={**os.environ, "ATTIO_API_KEY": emu.token},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     start = emu.emulator.stats.count("GET", ONE_ROUTE)
-    deadline = time.monotonic() + 60
-    while emu.emulator.stats.count("GET", ONE_ROUTE) < start + 10:  # recordings read, rows in the transaction
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+    # recordings read: rows in the transaction
+    kill_when(proc, lambda: emu.emulator.stats.count("GET", ONE_ROUTE) >= start + 10)
     after = _tables(path)
     assert all(after[t].equals(before[t]) for t in before)
 

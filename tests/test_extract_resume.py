@@ -16,7 +16,7 @@ import anyio
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from extract_helpers import assert_table_matches, brute_force, client_config, kill_once_committed
+from extract_helpers import assert_table_matches, brute_force, checkpoint_has, client_config, kill_when
 
 from connector import AttioClient, MeetingQuery, RetryPolicy
 from connector.cli import main
@@ -149,7 +149,7 @@ def test_sigkill_midway_then_resume(make_emulator: Any, tmp_path: Path, monkeypa
     env = {**os.environ, "ATTIO_API_KEY": emu.token}
     proc = subprocess.Popen([sys.executable, "-m", "connector", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     checkpoint = default_checkpoint_path(out)
-    kill_once_committed(proc, checkpoint, 60)
+    kill_when(proc, checkpoint_has(checkpoint, 60))
     assert not out.exists()
     monkeypatch.setenv("ATTIO_API_KEY", emu.token)
     assert main([*args, "--resume"]) == 0

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from load_helpers import kill_when, meeting_rows, write_rows
+from extract_helpers import kill_when
+from load_helpers import meeting_rows, write_rows
 from redis_helpers import RedisServer, redis_server
 
 from connector.cli import main
