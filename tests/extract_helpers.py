@@ -183,3 +183,21 @@ def checkpoint_has(checkpoint: Path, rows: int, committed: Any = committed_meeti
         return checkpoint.exists() and committed(json.loads(checkpoint.read_text())) >= rows
 
     return ready
+
+
+class Interrupt(Exception):
+    """Stands in for a crash or a Ctrl-C in the middle of an extract."""
+
+
+def stop_after(pages: int, action: Callable[[], object] | None = None) -> Callable[[int, int], None]:
+    """A ``progress`` callback that calls ``action`` (default: raise :class:`Interrupt`) after ``pages`` pages."""
+    count = {"pages": 0}
+
+    def progress(rows: int, n: int) -> None:
+        count["pages"] += n
+        if count["pages"] == pages:
+            if action is None:
+                raise Interrupt("stop")
+            action()
+
+    return progress
