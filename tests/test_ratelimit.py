@@ -26,8 +26,7 @@ from trio.testing import MockClock
 
 from connector import AttioClient, RateLimitError, RateLimitStoreError
 from connector.cli import main
-from connector.config import ClientConfig, RateLimits, RetryPolicy
-from connector.errors import InvalidArgumentError
+from connector.config import RateLimits, RetryPolicy
 from connector.ratelimit import RateLimiter, RedisBudget, WindowBudget, budget_key, smoothing_period
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
@@ -220,29 +219,6 @@ def test_redis_unreachable_at_start_is_one_line_exit_4_without_the_password(
     assert f"redis://***@127.0.0.1:{url.rsplit(':', 1)[1]}" in err[0] and "CONNECTOR_RATE_LIMIT_URL" in err[0]
     assert "hunter2" not in err[0] and emulator.token not in err[0]
     assert emulator.emulator.stats.requests == 0 and list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        pytest.param("http://redis:6379", "must be a Redis URL", id="http"),
-        pytest.param("sk_live_abc", "a value that is not shown", id="token-by-mistake"),
-        pytest.param("redis://a b", "a space", id="space"),
-    ],
-)
-def test_rate_limit_url_is_checked_by_name(value: str, message: str) -> None:
-    with pytest.raises(InvalidArgumentError, match=f"CONNECTOR_RATE_LIMIT_URL.*{message}"):
-        ClientConfig.from_env({"ATTIO_API_KEY": "t0ken", "CONNECTOR_RATE_LIMIT_URL": value})
-    assert "sk_live" not in message
-
-
-def test_rate_limit_url_from_the_environment_and_never_in_the_repr() -> None:
-    env = {"ATTIO_API_KEY": "t0ken", "CONNECTOR_RATE_LIMIT_URL": "redis://:pw-secret@r:6379/0"}
-    config = ClientConfig.from_env(env)
-    assert config.rate_limit_url == "redis://:pw-secret@r:6379/0" and "pw-secret" not in repr(config)
-    assert ClientConfig.from_env(env, rate_limit_url="redis://other/1").rate_limit_url == "redis://other/1"
-    assert ClientConfig.from_env({"ATTIO_API_KEY": "t0ken"}).rate_limit_url is None
-    assert "pw-secret" not in repr(RedisBudget(config.rate_limit_url or "", "k"))
 
 
 # Four quarters of the emulator's 2024-2026: disjoint windows of one workspace.
