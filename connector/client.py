@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, ParamSpec, Protocol, TypeVar, cast
+from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 from urllib.parse import quote
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -157,9 +157,14 @@ class RecordingReader(MeetingReader, Protocol):
         self, meeting_id: str, cursor: str | None = None, *, limit: int | None = None
     ) -> RecordingPage: ...
 
+    @overload
     async def get_call_recording(
-        self, meeting_id: str, call_recording_id: str, *, decode: Callable[[bytes], T] | None = None
-    ) -> Any: ...
+        self, meeting_id: str, call_recording_id: str, *, decode: None = None
+    ) -> dict[str, Any]: ...
+    @overload
+    async def get_call_recording(
+        self, meeting_id: str, call_recording_id: str, *, decode: Callable[[bytes], T]
+    ) -> T: ...
 
 
 class AttioClient:
@@ -260,9 +265,17 @@ class AttioClient:
             if not cursors.follow(page.next_cursor):
                 return
 
+    @overload
+    async def get_call_recording(
+        self, meeting_id: str, call_recording_id: str, *, decode: None = None
+    ) -> dict[str, Any]: ...
+    @overload
+    async def get_call_recording(
+        self, meeting_id: str, call_recording_id: str, *, decode: Callable[[bytes], T]
+    ) -> T: ...
     async def get_call_recording(
         self, meeting_id: str, call_recording_id: str, *, decode: Callable[[bytes], T] | None = None
-    ) -> Any:
+    ) -> dict[str, Any] | T:
         """One call recording with its transcript inline (``transcript``: ``{segments, raw_transcript}`` or null).
 
         The answer holds ``video_url``, a download link valid for an hour: a credential in effect, for the
@@ -272,7 +285,7 @@ class AttioClient:
         """
         path = call_recordings_path(meeting_id, call_recording_id)
         body = await self._http.request("GET", path, kind="read", decode=decode)
-        return body if decode is not None else _data(body, "GET", path)
+        return body if decode is not None else _object(body, "GET", path)
 
     # ----------------------------------------------------------------------------------------- writes
 
