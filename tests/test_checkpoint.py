@@ -126,18 +126,20 @@ def test_part_names_are_the_only_files_the_extract_deletes() -> None:
 
 
 # ------------------------------------------------------------------------------------- through an extract
+async def interrupted(client: AttioClient, out: Path, pages: int) -> None:
+    """An extract to ``out`` in pages of 10, stopped after ``pages`` pages: its checkpoint and parts are left."""
+    with pytest.raises(Interrupt):
+        config = ExtractConfig(
+            query=MeetingQuery(limit=10), slices=1, batch_size=10, progress=stop_after(pages)
+        )
+        await extract(client, config, ParquetSink(out))
 
 
 @pytest.mark.anyio
 async def test_resume_with_other_filters_is_refused(emulator: Any, tmp_path: Path) -> None:
     out = tmp_path / "m.parquet"
     async with AttioClient(client_config(emulator)) as client:
-        with pytest.raises(Interrupt):
-            await extract(
-                client,
-                ExtractConfig(query=MeetingQuery(limit=10), slices=1, batch_size=10, progress=stop_after(3)),
-                ParquetSink(out),
-            )
+        await interrupted(client, out, pages=3)
         with pytest.raises(ConfigError, match=r"other filters.*sort"):
             await extract(
                 client, ExtractConfig(query=MeetingQuery(sort="start_desc"), resume=True), ParquetSink(out)
@@ -152,12 +154,7 @@ async def test_resume_with_other_filters_is_refused(emulator: Any, tmp_path: Pat
 async def test_orphan_part_from_a_crash_is_dropped(emulator: Any, tmp_path: Path) -> None:
     out = tmp_path / "m.parquet"
     async with AttioClient(client_config(emulator)) as client:
-        with pytest.raises(Interrupt):
-            await extract(
-                client,
-                ExtractConfig(query=MeetingQuery(limit=10), slices=1, batch_size=10, progress=stop_after(5)),
-                ParquetSink(out),
-            )
+        await interrupted(client, out, pages=5)
         parts = parts_dir_for(default_checkpoint_path(out))
         # a part renamed into place whose checkpoint update never happened (killed in between)
         victim = sorted(parts.iterdir())[-1]

@@ -13,7 +13,12 @@ import duckdb
 import pyarrow as pa
 import pytest
 from extract_helpers import kill_when
-from recording_helpers import recording_rows, segment_rows, table_segment_rows
+from recording_helpers import (
+    emu_fixture,  # noqa: F401 - the fixture 'emu'
+    recording_rows,
+    segment_rows,
+    table_segment_rows,
+)
 
 from connector import ClientConfig, ConfigError, RateLimits
 from connector.cli import main
@@ -51,9 +56,8 @@ def _assert_served(tables: dict[str, pa.Table], served: list[dict[str, Any]], me
 
 
 def test_three_tables_into_duckdb_then_merge_and_append(
-    make_raw: Any, make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu = make_emulator(meetings=60, seed=11)
     path = tmp_path / "attio.duckdb"
     url = f"duckdb://{path}"
     assert _cli(emu, monkeypatch, "--output", url, "--tables", ALL, "--include-future-meetings") == 0
@@ -82,9 +86,8 @@ def test_three_tables_into_duckdb_then_merge_and_append(
 
 
 def test_a_schema_for_every_table_and_the_library_call(
-    make_raw: Any, make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu = make_emulator(meetings=60, seed=11)
     path = tmp_path / "w.duckdb"
     assert _cli(emu, monkeypatch, "--output", f"duckdb://{path}", "--tables", ALL, "--table", "crm.") == 0
     served = make_raw(emu).all_call_recordings()
@@ -117,9 +120,8 @@ def test_refusals_are_one_line_exit_2_and_change_nothing(
 
 
 def test_sigkill_mid_run_leaves_every_table_as_it_was(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu = make_emulator(meetings=60, seed=11)
     path = (tmp_path / "w.duckdb").resolve()
     assert _cli(emu, monkeypatch, "--output", f"duckdb://{path}", "--tables", ALL) == 0
     with duckdb.connect(str(path)) as con:
@@ -148,11 +150,10 @@ def test_sigkill_mid_run_leaves_every_table_as_it_was(
 
 
 def test_three_tables_into_postgres_merge_keeps_each_row_once(
-    make_raw: Any, make_emulator: Any, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, emu: Any, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import adbc_driver_postgresql.dbapi as dbapi
 
-    emu = make_emulator(meetings=60, seed=11)
     served = make_raw(emu).all_call_recordings()
     segments = sum(segment_rows(served).values())
 
