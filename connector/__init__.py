@@ -38,12 +38,12 @@ from .extract import (
     extract,
     extract_batches,
     extract_dataframe,
+    extract_dataframe_sync,
     extract_table,
+    extract_table_sync,
     extract_tables,
     extract_to_path,
-    meetings_to_pandas,
-    read_meetings_dataframe,
-    read_meetings_table,
+    meetings_to_dataframe,
 )
 from .http import ClientStats
 from .load import LoadConfig, LoadReport, load, load_file
@@ -94,13 +94,13 @@ __all__ = [
     "extract",
     "extract_batches",
     "extract_dataframe",
+    "extract_dataframe_sync",
     "extract_table",
+    "extract_table_sync",
     "extract_tables",
     "extract_to_path",
     "load",
     "load_file",
-    "meetings_to_pandas",
-    "read_meetings_dataframe",
-    "read_meetings_table",
+    "meetings_to_dataframe",
     "validate_meeting_body",
 ]

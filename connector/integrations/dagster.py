@@ -71,7 +71,7 @@ from connector import (
     extract,
     extract_to_path,
     load_file,
-    meetings_to_pandas,
+    meetings_to_dataframe,
 )
 from connector.destinations import extract_to_database
 from connector.schema import meeting_arrow_schema
@@ -334,7 +334,7 @@ def meetings_asset(
             return MaterializeResult(metadata=_to_parquet(target, extract_config, resource, settings))
         table, report = anyio.run(_extract_in_memory, extract_config, resource.client_config())
         metadata = _extract_metadata(report, table.schema, meeting_query)
-        value = table if output == "table" else meetings_to_pandas(table)
+        value = table if output == "table" else meetings_to_dataframe(table)
         return Output(value, metadata=metadata)
 
     return _meetings
