@@ -46,7 +46,7 @@ from .extract import (
     meetings_to_dataframe,
 )
 from .http import ClientStats
-from .load import LoadConfig, LoadReport, load, load_file
+from .load import LoadConfig, LoadReport, load, load_sync
 from .models import MeetingQuery, validate_meeting_body
 
 __version__ = "0.1.0"
@@ -100,7 +100,7 @@ __all__ = [
     "extract_tables",
     "extract_to_path",
     "load",
-    "load_file",
+    "load_sync",
     "meetings_to_dataframe",
     "validate_meeting_body",
 ]

@@ -10,5 +10,5 @@ def test_all_is_sorted_and_importable() -> None:
 
 
 def test_entry_points_are_public() -> None:
-    for name in ("AttioClient", "SyncAttioClient", "MeetingQuery", "extract", "extract_to_path", "load", "load_file"):
+    for name in ("AttioClient", "SyncAttioClient", "MeetingQuery", "extract", "extract_to_path", "load", "load_sync"):
         assert name in connector.__all__

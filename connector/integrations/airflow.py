@@ -45,7 +45,7 @@ from connector import (
     RetryPolicy,
     SyncAttioClient,
     extract_to_path,
-    load_file,
+    load_sync,
 )
 from connector.destinations import extract_to_database, redact
 from connector.destinations.urls import is_database_url
@@ -517,4 +517,4 @@ class AttioLoadOperator(BaseOperator):
             self.source, self.results_path or None, dry_run=self.dry_run, settings=_store_settings(self.aws_conn_id)
         )
         with staged as (source, results):
-            return load_file(source, dataclasses.replace(config, results_path=results), client_config=client_config)
+            return load_sync(source, dataclasses.replace(config, results_path=results), client_config=client_config)

@@ -70,7 +70,7 @@ from connector import (
     RetryPolicy,
     extract,
     extract_to_path,
-    load_file,
+    load_sync,
     meetings_to_dataframe,
 )
 from connector.destinations import extract_to_database
@@ -371,7 +371,7 @@ def _run_import(
         raise Failure(description="no file to import: give source= to the factory or in the run config", allow_retries=False)
     config = LoadConfig(dry_run=run.dry_run, **settings)
     context.log.info(f"importing {source} into Attio ({'dry run' if run.dry_run else config.contract})")
-    report = load_file(source, config, client_config=None if run.dry_run else resource.client_config())
+    report = load_sync(source, config, client_config=None if run.dry_run else resource.client_config())
     context.log.info(report.format())
     data = jsonable(report.to_dict())
     metadata = _import_metadata(data)
