@@ -195,7 +195,8 @@ class Secret:
 class RetryPolicy:
     """How failed requests are retried: exponential backoff with full jitter, bounded by tries and time.
 
-    A ``Retry-After`` from the server replaces the computed delay.
+    A ``Retry-After`` from the server replaces the computed delay. Which errors are retried is the errors'
+    own ``retryable`` (:mod:`connector.errors`), not the policy's.
     """
 
     max_attempts: int = 8
@@ -203,7 +204,6 @@ class RetryPolicy:
     initial_delay: float = 0.5
     max_delay: float = 30.0
     multiplier: float = 2.0
-    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:

@@ -46,11 +46,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from ..errors import ConfigError, ConnectorError
+from ..errors import ConfigError, LedgerError
 from ..locks import FileLock
 from .rows import Prepared, differing_fields, field_fingerprints
 
-__all__ = ["Claim", "Ledger", "LedgerError", "body_fingerprint"]
+__all__ = ["Claim", "Ledger", "body_fingerprint"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS refs (
@@ -94,12 +94,6 @@ DONE = ("created", "found")
 # Columns added after the first ledgers were written: added to an older ledger when it is opened.
 _LATER_COLUMNS = ("run_fields", "loaded_fields", "links", "op", "old_meeting_id", "op_links", "seen_run")
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-
-class LedgerError(ConnectorError):
-    """The ledger file could not be read or written (disk full, read-only, damaged)."""
-
-    hint = "check the ledger file, its directory and the free disk space; run the same command again"
 
 
 def _guarded(func: _F) -> _F:
