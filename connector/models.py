@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from yarl import URL
 
+from . import defaults
 from .errors import InvalidArgumentError, shown
 from .schema import input_limits, participant_statuses, schema_document
 from .timezones import is_valid_timezone
@@ -173,7 +174,7 @@ class MeetingQuery:
     linked-record filter.
     """
 
-    limit: int = 200
+    limit: int = defaults.PAGE_SIZE
     linked_object: str | None = None
     linked_record_id: str | None = None
     participants: tuple[str, ...] = ()

@@ -44,6 +44,7 @@ from connector import (
     RateLimits,
     RetryPolicy,
     SyncAttioClient,
+    defaults,
     extract_to_path,
     load_sync,
 )
@@ -170,7 +171,8 @@ class AttioHook(BaseHook):
             "relabeling": {"password": "API token", "host": "Base URL", "schema": "Scheme (http/https)"},
             "placeholders": {
                 "host": "https://api.attio.com",
-                "extra": '{"reads_per_second": 90, "writes_per_second": 22, "max_in_flight": 32}',
+                "extra": f'{{"reads_per_second": {defaults.READS_PER_SECOND:g}, "writes_per_second": '
+                f'{defaults.WRITES_PER_SECOND:g}, "max_in_flight": {defaults.MAX_IN_FLIGHT}}}',
             },
         }
 
@@ -456,7 +458,7 @@ class AttioLoadOperator(BaseOperator):
         mapping: str | None = None,
         results_path: str | None = None,
         ledger_path: str | None = None,
-        concurrency: int = 10,
+        concurrency: int = defaults.LOAD_CONCURRENCY,
         dry_run: bool = False,
         max_errors: int | None = None,
         contract: str = "find-or-create",
