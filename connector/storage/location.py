@@ -151,6 +151,7 @@ class StoreLocation:
 
     @property
     def store(self) -> str:
+        """The store's name for messages: S3, Google Cloud Storage or Azure Blob Storage."""
         return SCHEMES[self.scheme][0]
 
     @property
