@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any, Literal
@@ -436,8 +436,3 @@ def validate_meeting_body(meeting: Mapping[str, Any], *, require_external_ref: b
     else:
         body["external_ref"] = _check_external_ref(ref)
     return body
-
-
-def emails_of(participants: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The email addresses of a participants list, lower-cased, in order."""
-    return [p["email_address"].lower() for p in participants if p.get("email_address")]
