@@ -329,3 +329,20 @@ def test_retryable_statuses_are_decided_by_the_error_alone() -> None:
             status
         )
     assert not hasattr(connector.RetryPolicy(), "retry_statuses"), "the policy says how often, never what"
+
+
+def test_the_sync_client_offers_every_call_of_the_async_one_under_the_same_name() -> None:
+    def calls(cls: type) -> set[str]:
+        return {
+            name
+            for name, member in vars(cls).items()
+            if not name.startswith("_") and inspect.isfunction(member)
+        }
+
+    # the extract engine's raw page reads (MeetingReader, RecordingReader) have no use outside an event loop
+    engine_only = {"fetch_page", "call_recordings_page"}
+    async_calls = calls(connector.AttioClient) - engine_only - {"aclose"}
+    assert async_calls <= calls(connector.SyncAttioClient), async_calls - calls(connector.SyncAttioClient)
+    for name in async_calls:
+        run = getattr(connector.AttioClient, name)
+        assert inspect.iscoroutinefunction(run) or inspect.isasyncgenfunction(run), name
