@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from load_helpers import HEADER, meeting_rows
 
-from connector.errors import ConfigError, ConnectorError
-from connector.load.ledger import Ledger, LedgerError, body_fingerprint
+from connector.errors import ConfigError, ConnectorError, LedgerError
+from connector.load.ledger import Ledger, body_fingerprint
 from connector.load.mapping import Mapping
 from connector.load.rows import Prepared, RowMapper
 

@@ -106,7 +106,6 @@ async def test_limiter_shares_one_budget_and_pauses_everyone_after_a_429() -> No
     assert reads == pytest.approx([0.3 + k / 10 for k in range(25)]), "the pause held every reader, then 10/s"
     assert writes == pytest.approx([k / 5 for k in range(6)]), "a read pause does not hold writes: 5/s from 0"
     assert max_in_any_window(reads, 1.0) == 10 and max_in_any_window(writes, 1.0) == 5
-    assert limiter.waited_seconds == pytest.approx(sum(reads) + sum(writes))
 
 
 @pytest.mark.anyio
