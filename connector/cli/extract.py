@@ -117,6 +117,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "other files are left alone)",
     )
     parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing output file even if this tool did not write it (without it, only an empty file "
+        "or an earlier extract's output is replaced; anything else is refused)",
+    )
+    parser.add_argument(
         "--csv-formulas", choices=CSV_FORMULAS, default=None,
         help="CSV only: escape (default) puts a ' before text cells starting with = + - @ tab or CR, so a spreadsheet "
         "shows them rather than running them; keep writes them exactly as Attio has them",
@@ -219,6 +224,11 @@ def _database_sinks(args: argparse.Namespace) -> dict[str, Any] | None:
             )
     if args.csv_formulas is not None:
         raise ConfigError(f"--csv-formulas is for CSV output, and {redact(args.output)} is a database")
+    if args.overwrite:
+        raise ConfigError(
+            f"--overwrite is for file outputs, and {redact(args.output)} is a database (--write-mode says what "
+            "happens to the table)"
+        )
     mode = args.write_mode or "replace"
     if mode == "replace-window":
         if args.window == "overlap":
@@ -248,7 +258,12 @@ def _file_sinks(args: argparse.Namespace) -> dict[str, Any]:
     for several."""
     if args.tables != ("meetings",) and args.partition_by is not None:
         raise ConfigError("--partition-by is for the meetings table alone (a start month is a meeting's)")
-    options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas}
+    if args.overwrite and args.partition_by is not None:
+        raise ConfigError(
+            "--overwrite is for a single output file: a --partition-by dataset replaces only the partition files an "
+            "extract wrote, and refuses any other file in their place (move it away)"
+        )
+    options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas, "overwrite": args.overwrite}
     sinks: dict[str, Any] = {}
     for table, target in table_paths(args.output, args.tables, args.format).items():
         if is_url(target):  # object stores; the checkpoint and parts stay in local scratch

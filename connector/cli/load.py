@@ -73,6 +73,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--results", type=local_or_url, metavar="PATH",
         help="results file, .csv or .parquet, or a store URL (default INPUT_STEM.results.csv)",
     )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing --results file even if it is not a results file of this tool (without it: refused)",
+    )
     parser.add_argument("--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT_STEM.ledger.sqlite)")
     parser.add_argument("--concurrency", type=positive_int, default=10, metavar="N", help="rows sent at once (default 10)")
     parser.add_argument("--dry-run", action="store_true", help="validate and map every row, send nothing")
@@ -122,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         ledger_path=args.ledger,
         concurrency=args.concurrency,
         dry_run=args.dry_run,
+        overwrite_results=args.overwrite,
         max_errors=args.max_errors,
         batch_size=args.batch_size,
         contract=args.contract,
@@ -130,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         max_delete=args.max_delete,
     )
     # An input or results file on an object store goes through local scratch (connector.storage.load).
-    with staged_load(args.input, args.results, dry_run=args.dry_run) as (source, results):
+    with staged_load(args.input, args.results, dry_run=args.dry_run, overwrite=args.overwrite) as (source, results):
         config = dataclasses.replace(config, results_path=results)
         if args.dry_run:
             report = run_interruptible(_load, source, config, None, None)

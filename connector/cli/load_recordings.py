@@ -57,6 +57,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="results file, .csv or .parquet (default INPUT.recordings.results.csv)",
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --results file even if it is not a results file of this tool (without it: refused)",
+    )
+    parser.add_argument(
         "--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT.recordings.ledger.sqlite)"
     )
     parser.add_argument(
@@ -84,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         ledger_path=args.ledger,
         concurrency=args.concurrency,
         dry_run=args.dry_run,
+        overwrite_results=args.overwrite,
     )
     if args.dry_run:
         report = run_interruptible(_load, args.input, config, None, None)

@@ -94,7 +94,7 @@ def check_paths(
                         "nothing was sent or written"
                     )
     if results is not None:
-        check_results_path(results, layout)
+        check_results_path(results, layout, overwrite=getattr(config, "overwrite_results", False))
 
 
 async def load(
