@@ -31,6 +31,7 @@ from ..timezones import is_valid_timezone
 
 __all__ = [
     "EXIT_API",
+    "EXIT_BROKEN_PIPE",
     "EXIT_DELETE_GUARD",
     "EXIT_DESTINATION",
     "EXIT_INPUT_BROKEN",
@@ -66,6 +67,7 @@ EXIT_DELETE_GUARD = 6  # load --sync --delete-missing deleted nothing: more than
 EXIT_DESTINATION = 7  # a database output refused the write (login, permission, incompatible table); table unchanged
 EXIT_INTERNAL = 70  # a bug in the connector (EX_SOFTWARE); -vv shows the traceback
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; files are left consistent and --resume continues
+EXIT_BROKEN_PIPE = 141  # stdout's reader went away (`| head`): what the shell reports for a process killed by SIGPIPE
 
 EMULATOR_MEETINGS = 1000  # the same data set as `python -m connector emulator`
 
