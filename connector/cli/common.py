@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +26,7 @@ from ..config import (
     check_env_name,
     check_rate_limit_url,
 )
-from ..errors import ConfigError, shown
+from ..errors import ConfigError, InvalidArgumentError, shown
 from ..storage.location import is_url
 from ..timezones import is_valid_timezone
 
@@ -44,6 +45,8 @@ __all__ = [
     "add_client_options",
     "client_session",
     "non_negative_int",
+    "option_error",
+    "option_name",
     "output_path",
     "output_target",
     "positive_int",
@@ -127,6 +130,23 @@ def output_path(text: str) -> Path:
 def output_target(text: str) -> str | Path:
     """An argparse type: a URL (``s3://...``) as written (a Path would fold its ``//``), else :func:`output_path`."""
     return text if is_url(text) else output_path(text)
+
+
+def option_name(args: argparse.Namespace, dest: str) -> str:
+    """How the user gave the option ``dest``: ``--linked-object``, and the config file's key when its value came from
+    there (``--linked-object (linked_object in config file f.toml [extract])``)."""
+    flag = "--" + dest.replace("_", "-")
+    origin = getattr(args, "config_origins", {}).get(dest)
+    return f"{flag} ({origin})" if origin and getattr(args, dest, None) is not None else flag
+
+
+def option_error(args: argparse.Namespace, exc: InvalidArgumentError, dests: Mapping[str, str]) -> ConfigError:
+    """``exc`` (about a library argument) reworded for the command line: each argument name in ``dests`` (library
+    name -> option dest) becomes the option as the user gave it (:func:`option_name`)."""
+    names = {name: option_name(args, dest) for name, dest in dests.items()}
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")\b")
+    argument = pattern.sub(lambda m: names[m.group(1)], exc.argument)
+    return ConfigError(f"{argument}: {pattern.sub(lambda m: names[m.group(1)], exc.reason)}")
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:

@@ -30,6 +30,8 @@ from .common import (
     EXIT_OK,
     add_client_options,
     client_session,
+    option_error,
+    option_name,
     output_target,
     positive_int,
     progress,
@@ -155,18 +157,42 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+# The library's names for the filters -> the extract's option dests.
+_QUERY_OPTIONS = {
+    "limit": "page_size",
+    "linked_object": "linked_object",
+    "linked_record_id": "linked_record_id",
+    "participants": "participants",
+    "sort": "sort",
+    "ends_from": "ends_from",
+    "starts_before": "starts_before",
+    "timezone": "timezone",
+}
+
+
 def config_from_args(args: argparse.Namespace) -> ExtractConfig:
-    """The ExtractConfig of the command line (validated: bad filters raise InvalidArgumentError)."""
-    query = MeetingQuery(
-        limit=args.page_size,
-        linked_object=args.linked_object,
-        linked_record_id=args.linked_record_id,
-        participants=args.participants or (),
-        sort=args.sort,
-        ends_from=args.ends_from,
-        starts_before=args.starts_before,
-        timezone=args.timezone,
-    )
+    """The ExtractConfig of the command line; a bad filter is a ConfigError naming the flag (or config key) given."""
+    pair = ("linked_object", "linked_record_id")
+    given = [dest for dest in pair if getattr(args, dest) is not None]
+    if len(given) == 1:
+        missing = next(dest for dest in pair if dest not in given)
+        raise ConfigError(
+            f"{option_name(args, given[0])} needs {option_name(args, missing)} too: meetings linked to a record "
+            "are found by the record's object and its UUID together"
+        )
+    try:
+        query = MeetingQuery(
+            limit=args.page_size,
+            linked_object=args.linked_object,
+            linked_record_id=args.linked_record_id,
+            participants=args.participants or (),
+            sort=args.sort,
+            ends_from=args.ends_from,
+            starts_before=args.starts_before,
+            timezone=args.timezone,
+        )
+    except InvalidArgumentError as exc:
+        raise option_error(args, exc, _QUERY_OPTIONS) from None
     return ExtractConfig(query=query, slices=args.slices, batch_size=args.batch_size, checkpoint=args.checkpoint, resume=args.resume,
                          window=args.window or ("start" if getattr(args, "write_mode", None) == "replace-window" else "overlap"),
                          include_future_meetings=getattr(args, "include_future_meetings", False))
