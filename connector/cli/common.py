@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -51,9 +52,12 @@ __all__ = [
     "output_target",
     "positive_int",
     "positive_seconds",
+    "print_report",
     "progress",
     "rate",
     "run_interruptible",
+    "run_load_command",
+    "run_with_client",
     "timezone_name",
     "want_progress",
 ]
@@ -255,6 +259,46 @@ def progress(args: argparse.Namespace, *, unit: str, total: float | None = None,
 
     return tqdm(total=total, unit=unit, desc=desc, disable=not want_progress(args), file=sys.stderr, dynamic_ncols=True,
                 **options)
+
+
+def run_with_client(
+    args: argparse.Namespace, fn: Callable[..., Awaitable[T]], *fn_args: Any, unit: str, desc: str, **bar_options: Any
+) -> T:
+    """``fn(*fn_args, client_config, bar)`` through :func:`run_interruptible`, in the command's client session
+    (an --emulator runs meanwhile) with its progress bar (``bar_options`` go to tqdm)."""
+    with client_session(args) as client_config, progress(args, unit=unit, desc=desc, **bar_options) as bar:
+        return run_interruptible(fn, *fn_args, client_config, bar)
+
+
+def run_load_command(
+    args: argparse.Namespace, load: Callable[..., Awaitable[T]], source: Any, config: Any, *, unit: str, desc: str
+) -> T:
+    """``load(source, client, config, progress=...)`` for ``load`` and ``load-recordings``: with an open client and
+    a bar counting ``unit``, or for ``--dry-run`` with neither (no token needed). SIGTERM cancels it like Ctrl-C:
+    its cleanup commits the ledger and completes the results file up to the last finished input (exit 130)."""
+    if args.dry_run:
+        return run_interruptible(_load_with_client, load, source, config, None, None)
+    return run_with_client(args, _load_with_client, load, source, config, unit=unit, desc=desc)
+
+
+async def _load_with_client(
+    load: Callable[..., Awaitable[T]], source: Any, config: Any, client_config: ClientConfig | None, bar: Any
+) -> T:
+    on_progress = bar.update if bar is not None else None
+    if client_config is None:
+        return await load(source, None, config, progress=on_progress)
+    from ..client import AttioClient
+
+    async with AttioClient(client_config) as client:
+        return await load(source, client, config, progress=on_progress)
+
+
+def print_report(args: argparse.Namespace, report: Any) -> None:
+    """A command's report on stdout: as JSON with --json, else its text (``report.format()``)."""
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    else:
+        print(report.format())
 
 
 def run_interruptible(fn: Callable[..., Awaitable[T]], *args: Any) -> T:

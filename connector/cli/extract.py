@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,13 +27,12 @@ from ..storage import ObjectStoreSink, is_url
 from .common import (
     EXIT_OK,
     add_client_options,
-    client_session,
     option_error,
     option_name,
     output_target,
     positive_int,
-    progress,
-    run_interruptible,
+    print_report,
+    run_with_client,
     timezone_name,
 )
 
@@ -312,11 +309,7 @@ def run(args: argparse.Namespace) -> int:
             cfg = config if bar.disable else dataclasses.replace(config, on_progress=_Progress(bar, client, children))
             return await extract(client, cfg, sinks, tables=args.tables)
 
-    bar_options = {"total": 1.0, "smoothing": 0.0, "bar_format": BAR_FORMAT}  # n is the share done, 0 to 1
-    with client_session(args) as client_config, progress(args, unit="", desc="extract", **bar_options) as bar:
-        report = run_interruptible(main, client_config, bar)  # SIGTERM stops it like Ctrl-C: exit 130, --resume
-    if args.json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
-    else:
-        print(report.format())
+    # n is the share done, 0 to 1; SIGTERM stops the run like Ctrl-C: exit 130, --resume continues
+    report = run_with_client(args, main, unit="", desc="extract", total=1.0, smoothing=0.0, bar_format=BAR_FORMAT)
+    print_report(args, report)
     return EXIT_OK

@@ -14,13 +14,10 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from ..config import ClientConfig
 from ..errors import ConfigError
-from ..load import LoadConfig, LoadReport, load
+from ..load import LoadConfig, load
 from ..storage import local_or_url
 from ..storage.load import staged_load
 from .common import (
@@ -30,10 +27,9 @@ from .common import (
     EXIT_ROWS_FAILED,
     EXIT_TRANSPORT,
     add_client_options,
-    client_session,
     positive_int,
-    progress,
-    run_interruptible,
+    print_report,
+    run_load_command,
 )
 
 
@@ -137,18 +133,11 @@ def run(args: argparse.Namespace) -> int:
     # An input or results file on an object store goes through local scratch (connector.storage.load).
     with staged_load(args.input, args.results, dry_run=args.dry_run, overwrite=args.overwrite) as (source, results):
         config = dataclasses.replace(config, results_path=results)
-        if args.dry_run:
-            report = run_interruptible(_load, source, config, None, None)
-        else:
-            with client_session(args) as client_config, progress(args, unit="row", desc="load") as bar:
-                report = run_interruptible(_load, source, config, client_config, bar.update)
-    if args.json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
-    else:
-        print(report.format())
-        if report.dry_run:
-            for body in report.sample_bodies:
-                print(json.dumps(body, indent=2, ensure_ascii=False))
+        report = run_load_command(args, load, source, config, unit="row", desc="load")
+    print_report(args, report)
+    if report.dry_run and not args.json:
+        for body in report.sample_bodies:
+            print(json.dumps(body, indent=2, ensure_ascii=False))
     if report.input_error:
         if args.json:  # the summary, which says it too, is not on the terminal
             print(f"error: input broke: {report.input_error}", file=sys.stderr)
@@ -158,19 +147,3 @@ def run(args: argparse.Namespace) -> int:
     if report.delete_guard:
         return EXIT_DELETE_GUARD
     return EXIT_OK if report.ok else EXIT_ROWS_FAILED
-
-
-async def _load(
-    source: Path, config: LoadConfig, client_config: ClientConfig | None, on_row: Callable[[int], Any] | None
-) -> LoadReport:
-    """The load; on SIGTERM (see :func:`~.common.run_interruptible`) cancelled like Ctrl-C.
-
-    The cancellation runs the load's cleanup: outcomes recorded so far are committed to the ledger, the
-    results file is complete up to the last finished row (Parquet renamed from ``.part``), exit code 130.
-    """
-    if client_config is None:
-        return await load(source, None, config, progress=on_row)
-    from ..client import AttioClient
-
-    async with AttioClient(client_config) as client:
-        return await load(source, client, config, progress=on_row)
