@@ -84,14 +84,17 @@ def posts(emu: Any) -> int:
     return emu.emulator.stats.count(method="POST")
 
 
-def kill_when(proc: subprocess.Popen[Any], ready: Callable[[], bool], timeout: float = 60) -> None:
-    """SIGKILL ``proc`` as soon as ``ready()`` (polled) is true, or after ``timeout``; fails if it exits first."""
+def kill_when(
+    proc: subprocess.Popen[Any], ready: Callable[[], bool], timeout: float = 60, sig: int = signal.SIGKILL
+) -> None:
+    """Send ``sig`` (SIGKILL) to ``proc`` as soon as ``ready()`` (polled) is true, or after ``timeout``; fails if it
+    exits first; returns once it has exited."""
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and not ready():
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
+        os.kill(proc.pid, sig)
     finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+        proc.wait(timeout=60)
+    assert sig != signal.SIGKILL or proc.returncode == -signal.SIGKILL

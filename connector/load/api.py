@@ -51,6 +51,8 @@ def default_paths(source: Any, config: LoadConfig) -> tuple[Path | None, Path | 
     results = Path(config.results_path) if config.results_path else None
     ledger = Path(config.ledger_path) if config.ledger_path else None
     if isinstance(source, str | Path):
+        if Path(source).is_dir():  # "." or "/" name no file to put the defaults beside
+            raise ConfigError(f"input {source} is a directory, not a file; give the file to load")
         stem = Path(source).with_suffix("")
         if results is None and not config.dry_run:
             results = stem.with_name(stem.name + ".results.csv")
@@ -68,6 +70,9 @@ def check_paths(
     ``config`` has ``mapping`` and ``dry_run`` (a :class:`LoadConfig`, or ``load-recordings``' config with its
     results ``layout``).
     """
+    for what, flag, path in (("results file", "--results", results), ("ledger", "--ledger", ledger)):
+        if path is not None and (not path.name or path.is_dir()):
+            raise ConfigError(f"{what} {path} is a folder; give {flag} a file name; nothing was sent or written")
     read: list[tuple[str, Path]] = []
     if isinstance(source, str | Path):
         read.append(("the input", Path(source)))
