@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     _lean_memory()
     try:
-        code = args.run(args)
+        code: int = args.run(args)
         sys.stdout.flush()  # a pipe's reader gone before the end shows here, not at exit as a traceback
         return code
     except KeyboardInterrupt:

@@ -276,9 +276,12 @@ def run_load_command(
     """``load(source, client, config, progress=...)`` for ``load`` and ``load-recordings``: with an open client and
     a bar counting ``unit``, or for ``--dry-run`` with neither (no token needed). SIGTERM cancels it like Ctrl-C:
     its cleanup commits the ledger and completes the results file up to the last finished input (exit 130)."""
+    report: T  # the load's own report type (mypy cannot carry T through _load_with_client's arguments)
     if args.dry_run:
-        return run_interruptible(_load_with_client, load, source, config, None, None)
-    return run_with_client(args, _load_with_client, load, source, config, unit=unit, desc=desc)
+        report = run_interruptible(_load_with_client, load, source, config, None, None)
+    else:
+        report = run_with_client(args, _load_with_client, load, source, config, unit=unit, desc=desc)
+    return report
 
 
 async def _load_with_client(

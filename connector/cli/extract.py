@@ -70,7 +70,7 @@ def _page_size(text: str) -> int:
     return value
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``extract`` subcommand."""
     parser = subparsers.add_parser(
         "extract",
@@ -80,7 +80,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--output", "-o", required=True, type=output_target, metavar="PATH|URL",
-        help="file (or directory with --partition-by) to write; an s3://, gs://, az:// URL (see the README's Object "
+        help="file (or directory with --partition-by) to write; an s3://, gs://, az:// URL (see the docs' Object "
         "stores); or a database: duckdb:///path.duckdb, postgresql://user@host:port/db (password from PGPASSWORD "
         "or ~/.pgpass)",
     )
