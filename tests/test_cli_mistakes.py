@@ -85,3 +85,26 @@ def test_an_extract_path_under_a_file(
     assert f"fix {flag}" in line and notes.read_text() == "mine\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     assert emulator.emulator.stats.count(method="GET") == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--output", "m.csv", "--partition-by", "start_month"], "--partition-by: only the parquet format"),
+        (["--output", "m.txt"], "--output: 'm.txt' has the suffix .txt"),
+        (["--output", "m.parquet", "--csv-formulas", "keep"], "--csv-formulas is for CSV output only"),
+    ],
+    ids=["partitioned-csv", "unknown-suffix", "csv-option-for-parquet"],
+)
+def test_an_output_option_error_names_the_flag(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ATTIO_API_KEY", "unused")
+    assert main(["extract", *args]) == 2
+    assert _line(capsys.readouterr().err).startswith(f"error: {message}")
+    assert list(tmp_path.iterdir()) == []

@@ -144,13 +144,19 @@ def option_name(args: argparse.Namespace, dest: str) -> str:
     return f"{flag} ({origin})" if origin and getattr(args, dest, None) is not None else flag
 
 
-def option_error(args: argparse.Namespace, exc: InvalidArgumentError, dests: Mapping[str, str]) -> ConfigError:
+def option_error(
+    args: argparse.Namespace, exc: InvalidArgumentError, dests: Mapping[str, str], *, in_reason: bool = True
+) -> ConfigError:
     """``exc`` (about a library argument) reworded for the command line: each argument name in ``dests`` (library
-    name -> option dest) becomes the option as the user gave it (:func:`option_name`)."""
+    name -> option dest) becomes the option as the user gave it (:func:`option_name`), in the reason too unless
+    ``in_reason`` is False (where the names are also plain words: "output", "format"). A reason that already
+    starts with the flag is the message."""
     names = {name: option_name(args, dest) for name, dest in dests.items()}
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")\b")
+    # Whole names only: "overwrite" in "--overwrite is for ..." is already a flag.
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")(?![\w-])")
     argument = pattern.sub(lambda m: names[m.group(1)], exc.argument)
-    return ConfigError(f"{argument}: {pattern.sub(lambda m: names[m.group(1)], exc.reason)}")
+    reason = pattern.sub(lambda m: names[m.group(1)], exc.reason) if in_reason else exc.reason
+    return ConfigError(reason if reason.startswith(argument.split(" ")[0]) else f"{argument}: {reason}")
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:

@@ -276,6 +276,9 @@ def _database_sinks(args: argparse.Namespace) -> dict[str, Any] | None:
     return sinks
 
 
+_SINK_OPTIONS = ("output", "format", "partition_by", "csv_formulas", "overwrite")
+
+
 def _file_sinks(args: argparse.Namespace) -> dict[str, Any]:
     """One file (or object-store) sink per table: ``--output`` itself for one table, ``--output/<table>.<format>``
     for several."""
@@ -288,11 +291,14 @@ def _file_sinks(args: argparse.Namespace) -> dict[str, Any]:
         )
     options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas, "overwrite": args.overwrite}
     sinks: dict[str, Any] = {}
-    for table, target in table_paths(args.output, args.tables, args.format).items():
-        if is_url(target):  # object stores; the checkpoint and parts stay in local scratch
-            sinks[table] = ObjectStoreSink(target, args.format, **options)
-        else:
-            sinks[table] = sink_for_path(target, args.format, **options)
+    try:
+        for table, target in table_paths(args.output, args.tables, args.format).items():
+            if is_url(target):  # object stores; the checkpoint and parts stay in local scratch
+                sinks[table] = ObjectStoreSink(target, args.format, **options)
+            else:
+                sinks[table] = sink_for_path(target, args.format, **options)
+    except InvalidArgumentError as exc:
+        raise option_error(args, exc, {name: name for name in _SINK_OPTIONS}, in_reason=False) from None
     return sinks
 
 
