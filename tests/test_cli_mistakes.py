@@ -108,3 +108,20 @@ def test_an_output_option_error_names_the_flag(
     assert main(["extract", *args]) == 2
     assert _line(capsys.readouterr().err).startswith(f"error: {message}")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["seg.csv", "new.csv"], ids=["an-input", "a-new-file"])
+def test_load_recordings_results_inside_the_input_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    segments = b"recording,meeting_id,start,end,speech\ng1,abc,0,1,hi\n"
+    (folder / "seg.csv").write_bytes(segments)
+    results = folder / name
+    monkeypatch.setenv("ATTIO_API_KEY", "unused")
+    assert main(["load-recordings", str(folder), "--results", str(results), "--overwrite", "--dry-run"]) == 2
+    line = _line(capsys.readouterr().err)
+    assert line.startswith(f"error: the results file {results} is inside the input folder {folder}")
+    assert "--results" in line and (folder / "seg.csv").read_bytes() == segments
+    assert sorted(p.name for p in folder.iterdir()) == ["seg.csv"]

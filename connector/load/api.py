@@ -14,7 +14,7 @@ import anyio
 
 from ..config import ClientConfig
 from ..errors import BrokenInputError, ConfigError
-from ..paths import same_path
+from ..paths import is_within, same_path
 from .config import LoadConfig, LoadReport
 from .ledger import Ledger
 from .mapping import Mapping, load_mapping, mapping_from_dict
@@ -87,9 +87,15 @@ def check_paths(
     if ledger is not None and not config.dry_run:
         side = [(f"the ledger's {what}", ledger.with_name(ledger.name + suffix)) for suffix, what in _LEDGER_SIDE_FILES]
         written.append([("the ledger", ledger), *side])
+    folder = Path(source) if isinstance(source, str | Path) and Path(source).is_dir() else None
     for i, group in enumerate(written):
         others = read + [named for later in written[i + 1 :] for named in later]
         for what, path in group:
+            if folder is not None and what.startswith("the results file") and is_within(path, folder):
+                raise ConfigError(
+                    f"{what} {path} is inside the input folder {folder}: a later run would read it as an input "
+                    "(or it would replace one); give --results a path outside the folder; nothing was sent or written"
+                )
             for other, other_path in others:
                 if same_path(path, other_path):
                     same = str(path) if str(path) == str(other_path) else f"{path} and {other_path}"
