@@ -159,8 +159,11 @@ def committed_meetings(data: dict[str, Any]) -> int:
     return sum(w["rows"] for w in data["windows"])
 
 
-def kill_when(proc: subprocess.Popen[Any], ready: Callable[[], bool], timeout: float = 60) -> None:
-    """SIGKILL ``proc`` as soon as ``ready()`` is true (polled); fails if it exits first or ``timeout`` s pass."""
+def kill_when(
+    proc: subprocess.Popen[Any], ready: Callable[[], bool], timeout: float = 60, sig: int = signal.SIGKILL
+) -> None:
+    """Send ``sig`` (SIGKILL) to ``proc`` as soon as ``ready()`` is true (polled); fails if it exits first or
+    ``timeout`` s pass; returns once it has exited."""
     deadline = time.monotonic() + timeout
     try:
         while not ready():  # another process's progress: nothing to wait on but its files
@@ -169,9 +172,9 @@ def kill_when(proc: subprocess.Popen[Any], ready: Callable[[], bool], timeout: f
             time.sleep(0.01)
     finally:
         if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+            os.kill(proc.pid, sig)
+        proc.wait(timeout=60)
+    assert sig != signal.SIGKILL or proc.returncode == -signal.SIGKILL
 
 
 def checkpoint_has(checkpoint: Path, rows: int, committed: Any = committed_meetings) -> Callable[[], bool]:

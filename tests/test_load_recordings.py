@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -276,13 +277,16 @@ def test_a_lost_create_answer_makes_no_duplicate(
     assert emu.emulator.stats.count(method="POST") == len(want)  # the lost one was not sent again
 
 
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
 def test_sigkill_mid_run_then_rerun_creates_each_recording_exactly_once(
     emu: Any,
     make_raw: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    sig: int,
 ) -> None:
+    """Killed, or stopped by Ctrl-C (exit 130, one line, results valid up to the inputs done), then run again."""
     mapping = make_inputs(tmp_path / "calls", meeting_ids(emu), 30)
     ledger, results = tmp_path / "ledger.sqlite", tmp_path / "results.csv"
     args = [
@@ -323,9 +327,15 @@ def test_sigkill_mid_run_then_rerun_creates_each_recording_exactly_once(
             except sqlite3.OperationalError:  # the table is not made yet
                 return False
 
-    kill_when(proc, created)
+    kill_when(proc, created, sig=sig)
     killed_at = emu.emulator.stats.count(method="POST")
     assert 5 <= killed_at < 33
+    if sig == signal.SIGINT:
+        err = proc.stderr.read() if proc.stderr else ""
+        assert proc.returncode == 130 and "Traceback" not in err, err
+        assert err.strip().splitlines()[-1].startswith("error: interrupted"), err
+        done = results_of(results)  # a valid CSV: every line an input that finished
+        assert 5 <= len(done) <= killed_at and {r["outcome"] for r in done.values()} <= {"created"}
 
     code, out, err = load_calls(emu, monkeypatch, capsys, tmp_path, "--ledger", str(ledger))
     assert code == 0, out + err

@@ -28,10 +28,10 @@ from ..errors import (
 )
 from .common import (
     EXIT_API,
+    EXIT_BROKEN_PIPE,
     EXIT_DESTINATION,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
-    EXIT_OK,
     EXIT_TRANSPORT,
     EXIT_USAGE,
 )
@@ -71,7 +71,7 @@ def build_parser(config_file: Path | None = None, workspace: str | None = None) 
         "5 the input broke part-way (load: the rows before the break were loaded), 6 load --sync deleted nothing "
         "(over --max-delete), 7 the output database refused (login, permission, incompatible table; the table is "
         "unchanged), 70 internal error, "
-        "130 interrupted.",
+        "130 interrupted, 141 the reader of the standard output went away (e.g. | head) before it was all written.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; -vv for debug and tracebacks")
     parser.add_argument(
@@ -127,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _lean_memory()
     try:
         code: int = args.run(args)
+        sys.stdout.flush()  # a pipe's reader gone before the end shows here, not at exit as a traceback
         return code
     except KeyboardInterrupt:
         if getattr(args, "database_output", False):
@@ -136,9 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: interrupted; files are consistent: {again} to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): nothing more to say, and nowhere to say it.
+        # The reader went away (e.g. `| head`): the output is incomplete, so not 0; as quiet as a process that
+        # SIGPIPE ended. What is still buffered for stdout goes nowhere (flushing it at exit would raise again).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         if args.verbose > 1:
             raise

@@ -96,6 +96,7 @@ def extract_to_path(
     csv_formulas: Literal["escape", "keep"] | None = None,
     store_settings: S3Settings | None = None,
     tables: str | Sequence[str] | None = None,
+    overwrite: bool = False,
 ) -> ExtractReport:
     """Extract to a file (format from ``format`` or the suffix; Parquet by default) and return the report.
 
@@ -108,12 +109,13 @@ def extract_to_path(
     that was interrupted. ``partition_by``: ``"start_month"``, ``"workspace_id"`` or ``"workspace_id,start_month"``
     (a Parquet dataset, see :mod:`~connector.extract.dataset`). ``csv_formulas``: see
     :class:`~connector.extract.sinks.CsvSink` (CSV only). ``store_settings``: S3 credentials handed over
-    in-process (an orchestrator's connection) for an ``s3://`` path. Not for use inside a running event loop
-    (use :func:`~connector.extract.extract`).
+    in-process (an orchestrator's connection) for an ``s3://`` path. ``overwrite``: replace an existing file
+    even if no extract wrote it (see :func:`~connector.extract.sinks.is_extract_output`). Not for use inside a
+    running event loop (use :func:`~connector.extract.extract`).
     """
     from ..storage import ObjectStoreSink, is_url  # not at import: the storage package builds on this one
 
-    options: dict[str, Any] = {"partition_by": partition_by, "csv_formulas": csv_formulas}
+    options: dict[str, Any] = {"partition_by": partition_by, "csv_formulas": csv_formulas, "overwrite": overwrite}
     names = check_tables(tables)
     # An s3:// gs:// az:// URL is an object store (a Path would fold its "//" into a local folder named "s3:").
     if store_settings is not None and not is_url(path):

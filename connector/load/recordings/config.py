@@ -67,10 +67,12 @@ class RecordingsConfig:
     max_sends: int = 3
     clock_skew: float = 10.0
     error_sample: int = 20
+    overwrite_results: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.dry_run, bool):
-            raise InvalidArgumentError("dry_run", f"must be True or False, got {shown(self.dry_run)}")
+        for name in ("dry_run", "overwrite_results"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidArgumentError(name, f"must be True or False, got {shown(getattr(self, name))}")
         for name in ("concurrency", "max_sends", "error_sample"):
             value = getattr(self, name)
             if (
