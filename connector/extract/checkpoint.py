@@ -225,8 +225,7 @@ class Checkpoint:
         self.path = path
         self.save_every = 0.0  # seconds between saves of commits; 0: every commit (see the module docstring)
         self._saved_at = time.monotonic()
-        self._unsaved = False  # commits since the last save
-        self._unwritten = False  # a part is listed whose file may not be written (its write failed)
+        self._unsaved = False  # changes since the last save
         self.filters = dict(filters)
         self._windows = list(windows)
         self.slices = slices
@@ -281,8 +280,8 @@ class Checkpoint:
             self._saved_at, self._unsaved = time.monotonic(), False
 
     def flush(self) -> None:
-        """Save the commits not saved yet (``save_every``), unless a failed part write left the state unsafe."""
-        if self._unsaved and not self._unwritten:
+        """Save the changes not saved yet (``save_every``)."""
+        if self._unsaved:
             self.save()
 
     def _due(self) -> bool:
@@ -346,6 +345,7 @@ class Checkpoint:
         state.window, new = state.window.split_at(at, index, descending=descending, base_ends_from=base_ends_from)
         fresh = WindowState(new)
         self._windows.append(fresh)
+        self._saved_at = float("-inf")  # rare: the next commit saves it, and a resumed run keeps the balance
         return fresh
 
     async def commit(
@@ -356,25 +356,29 @@ class Checkpoint:
 
         ``batch`` is kept as a part file (a staged output reads it back); ``rows`` counts rows delivered
         elsewhere (no part). ``keys``: the batch's parent keys for the child stream (``skipped``: those
-        left out), pending from this change on. The state changes here on the event loop; the files are
-        written in a worker thread, the part renamed into place before the checkpoint that lists it.
+        left out), pending from this change on. The part is written in a worker thread first; the state
+        changes on the event loop once it is there (a failed or cancelled write leaves the state as it
+        was); then the checkpoint that lists it is saved, in a worker thread, when due.
         """
+        name: str | None = None
+        parts: list[tuple[str, pa.RecordBatch]] = []
+        if batch is not None and batch.num_rows and self.path is not None:
+            name = f"w{state.window.index:04d}-{len(state.parts):05d}.arrow"
+            parts.append((name, batch))
+            rows += batch.num_rows
+        await self._write_parts(parts)
         if self.fanout is not None:
             self.fanout.pending.update(dict.fromkeys(keys))
             self.fanout.skipped += skipped
-        name: str | None = None
-        if batch is not None and batch.num_rows and self.path is not None:
-            name = f"w{state.window.index:04d}-{len(state.parts):05d}.arrow"
+        if name is not None:
             state.parts.append(name)
-            rows += batch.num_rows
         state.rows += rows
         state.cursor = cursor
         state.done = done
         state.pages += pages
         if position is not None:
             state.position = position
-        if self.path is not None:
-            await self._write_commit([(name, batch)] if name is not None and batch is not None else [])
+        await self._changed()
 
     async def commit_children(
         self, keys: Sequence[str], batches: Mapping[str, pa.RecordBatch], *, staged: bool
@@ -386,33 +390,34 @@ class Checkpoint:
         named: dict[str, str] = {}
         for table, batch in batches.items():
             state = fanout.tables.setdefault(table, TableState())
-            state.rows += batch.num_rows
             if staged and batch.num_rows and self.path is not None:
                 named[table] = f"{table}-{len(state.parts):06d}.arrow"
+        await self._write_parts([(name, batches[table]) for table, name in named.items()])
+        for table, batch in batches.items():
+            state = fanout.tables[table]
+            state.rows += batch.num_rows
+            if table in named:
                 state.parts.append(named[table])
         for key in keys:
             fanout.pending.pop(key, None)
         fanout.parents += len(keys)
-        if self.path is not None:
-            await self._write_commit([(name, batches[table]) for table, name in named.items()])
+        await self._changed()
         return named
 
-    async def _write_commit(self, parts: Sequence[tuple[str, pa.RecordBatch]]) -> None:
-        """Write a commit's parts and, when due, the snapshot that lists them, in a worker thread."""
-        path = self.path
-        assert path is not None
-        snapshot = self._snapshot() if self._due() else None
-        self._unwritten = bool(parts)
+    async def _write_parts(self, parts: Sequence[tuple[str, pa.RecordBatch]]) -> None:
+        if parts and self.path is not None:
+            await anyio.to_thread.run_sync(self._write_many, self.path, None, parts)
+
+    async def _changed(self) -> None:
+        """The state changed: save it now if due (``save_every``), else mark it for a later save or :meth:`flush`."""
+        if self.path is None:
+            return
         self._unsaved = True
-
-        def write() -> None:
-            # The flags change here, not after the await: a cancelled caller still waits for the thread.
-            self._write_many(path, snapshot, parts)
-            self._unwritten = False
-            if snapshot is not None:
-                self._saved_at, self._unsaved = time.monotonic(), False
-
-        await anyio.to_thread.run_sync(write)
+        if self._due():
+            snapshot = self._snapshot()
+            self._saved_at = time.monotonic()
+            await anyio.to_thread.run_sync(self._write_many, self.path, snapshot, [])
+            self._unsaved = False  # not reached when cancelled meanwhile: flush() then saves again
 
     @staticmethod
     def _write_many(
