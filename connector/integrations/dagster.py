@@ -69,10 +69,11 @@ from connector import (
     RateLimits,
     RetryPolicy,
     Secret,
+    defaults,
     extract,
     extract_to_path,
-    load_file,
-    meetings_to_pandas,
+    load_sync,
+    meetings_to_dataframe,
 )
 from connector.destinations import extract_to_database
 from connector.schema import meeting_arrow_schema
@@ -336,7 +337,7 @@ def meetings_asset(
             return MaterializeResult(metadata=_to_parquet(target, extract_config, resource, settings))
         table, report = anyio.run(_extract_in_memory, extract_config, resource.client_config())
         metadata = _extract_metadata(report, table.schema, meeting_query)
-        value = table if output == "table" else meetings_to_pandas(table)
+        value = table if output == "table" else meetings_to_dataframe(table)
         return Output(value, metadata=metadata)
 
     return _meetings
@@ -373,7 +374,7 @@ def _run_import(
         raise Failure(description="no file to import: give source= to the factory or in the run config", allow_retries=False)
     config = LoadConfig(dry_run=run.dry_run, **settings)
     context.log.info(f"importing {source} into Attio ({'dry run' if run.dry_run else config.contract})")
-    report = load_file(source, config, client_config=None if run.dry_run else resource.client_config())
+    report = load_sync(source, config, client_config=None if run.dry_run else resource.client_config())
     context.log.info(report.format())
     data = jsonable(report.to_dict())
     metadata = _import_metadata(data)
@@ -405,7 +406,7 @@ def meetings_import_asset(
     mapping: str | None = None,
     results_path: str | None = None,
     ledger_path: str | None = None,
-    concurrency: int = 10,
+    concurrency: int = defaults.LOAD_CONCURRENCY,
     contract: str = "find-or-create",
     resource_key: str = "attio",
     **asset_kwargs: Any,
@@ -433,7 +434,7 @@ def meetings_import_op(
     mapping: str | None = None,
     results_path: str | None = None,
     ledger_path: str | None = None,
-    concurrency: int = 10,
+    concurrency: int = defaults.LOAD_CONCURRENCY,
     contract: str = "find-or-create",
     resource_key: str = "attio",
 ) -> OpDefinition:
