@@ -22,20 +22,27 @@
   :class:`AttioResource` (resource key ``attio_<workspace>``: its own token and budget), each partition
   writes ``path`` with ``{workspace}`` and ``{day}`` filled in. Dagster's executor runs partitions in
   parallel (a backfill); ``rate_limit_url`` on a resource makes its processes share one budget.
+- :func:`tables_multi_asset` is one multi-asset of several tables, by default ``attio_meetings`` ->
+  ``attio_call_recordings`` -> ``attio_transcript_segments``: one extract run materializes all of them, a
+  Parquet file (or database table) each, with each asset's own metadata (its rows, schema, path or URL). It
+  is partitioned like the meetings assets: a time-window partitioning, or the workspace x day one of
+  :func:`workspace_meetings_asset` (pass that asset's ``partitions_def``).
 - :func:`meetings_import_asset` / :func:`meetings_import_op` load a spreadsheet (CSV, Parquet, .xlsx),
   return the load report and fail the run when rows are rejected or fail, with the results file as
   metadata.
 """
 
 # No ``from __future__ import annotations``: Dagster reads the asset functions' annotations at runtime.
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import anyio
 import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     AssetsDefinition,
+    AssetSpec,
     Config,
     ConfigurableResource,
     DailyPartitionsDefinition,
@@ -54,6 +61,7 @@ from dagster import (
     TableSchema,
     TimeWindowPartitionsDefinition,
     asset,
+    multi_asset,
     op,
 )
 from pydantic import Field
@@ -74,6 +82,7 @@ from connector import (
     meetings_to_pandas,
 )
 from connector.destinations import extract_to_database
+from connector.extract.streams import TABLES, check_tables
 from connector.schema import meeting_arrow_schema
 from connector.storage import S3Settings, is_url
 
@@ -87,6 +96,7 @@ __all__ = [
     "meetings_asset",
     "meetings_import_asset",
     "meetings_import_op",
+    "tables_multi_asset",
     "workspace_meetings_asset",
 ]
 
@@ -497,3 +507,160 @@ def workspace_meetings_asset(
         return MaterializeResult(metadata=metadata)
 
     return _meetings
+
+
+def _time_dimension(partitions_def: PartitionsDefinition | None) -> tuple[TimeWindowPartitionsDefinition | None, str | None]:
+    """The time-window partitioning of a tables asset and its dimension's name (None: not multi-partitioned).
+
+    Refuses what the meetings assets do not use: a partitioning without time windows, or a multi-partitioning
+    other than a static ``workspace`` dimension x a time-window one (:func:`workspace_meetings_asset`'s).
+    """
+    if partitions_def is None:
+        return None, None
+    if isinstance(partitions_def, TimeWindowPartitionsDefinition):
+        return partitions_def, None
+    if isinstance(partitions_def, MultiPartitionsDefinition):
+        dims = {d.name: d.partitions_def for d in partitions_def.partitions_defs}
+        times = [n for n, d in dims.items() if isinstance(d, TimeWindowPartitionsDefinition)]
+        if isinstance(dims.get("workspace"), StaticPartitionsDefinition) and len(times) == 1:
+            time_def = dims[times[0]]
+            assert isinstance(time_def, TimeWindowPartitionsDefinition)
+            return time_def, times[0]
+    raise ConfigError(
+        "partitions_def must be a time-window partitioning (Daily/Hourly/...) or workspace_meetings_asset's "
+        "workspace x day one (pass its partitions_def)"
+    )
+
+
+def _table_metadata(
+    report: ExtractReport, table: str, place: str | None, query: MeetingQuery, *, database: bool
+) -> dict[str, Any]:
+    """One table's materialization metadata: the run's figures, with the table's rows, schema and place
+    (``destination``, a database table; ``url``, an object; ``path``, a local file)."""
+    metadata = _extract_metadata(report, TABLES[table].arrow_schema(), query)
+    metadata["dagster/row_count"] = MetadataValue.int(report.tables.get(table, 0))
+    metadata["schema_version"] = MetadataValue.text(TABLES[table].schema().version)
+    if place is None:
+        pass
+    elif database:
+        metadata["destination"] = MetadataValue.text(place)
+    elif is_url(place):
+        metadata["url"] = MetadataValue.url(place)
+    else:
+        metadata["path"] = MetadataValue.path(place)
+    if table != "meetings":
+        metadata["meetings_scanned"] = MetadataValue.int(report.meetings_scanned)
+        metadata["skipped_future_meetings"] = MetadataValue.int(report.skipped_future_meetings)
+    return metadata
+
+
+def tables_multi_asset(
+    *,
+    tables: str | Sequence[str] = tuple(TABLES),
+    path: str | None = None,
+    partitions_def: PartitionsDefinition | None = None,
+    query: MeetingQuery | None = None,
+    slices: int | None = None,
+    resource_key: str = "attio",
+    window: str | None = None,
+    destination: str | None = None,
+    write_mode: str = "merge",
+    store_resource_key: str | None = None,
+    name: str = "attio_tables",
+    names: Mapping[str, str] | None = None,
+    key_prefix: str | Sequence[str] | None = None,
+    group_name: str | None = None,
+    include_future_meetings: bool = False,
+    **multi_asset_kwargs: Any,
+) -> AssetsDefinition:
+    """One multi-asset of ``tables`` (default meetings -> call_recordings -> transcript_segments, each asset
+    depending on the one before), all materialized by one extract run.
+
+    Asset keys are ``names[table]`` (default ``attio_<table>``) under ``key_prefix``: the meetings asset's key
+    is that of :func:`meetings_asset`'s default, so use one of the two for meetings, or rename. ``path`` is a
+    folder (a local path or an ``s3://``, ``gs://``, ``az://`` URL; ``{partition_key}``, ``{name}`` and, when
+    multi-partitioned, ``{workspace}`` and the time dimension's name, e.g. ``{day}``, are filled in) that gets
+    ``<table>.parquet`` each; or ``destination``, a database URL, gets a table of each name, with ``write_mode``
+    (default ``merge``: meetings by ``meeting_id``, recordings by ``call_recording_id``, a transcript's segments
+    as a whole, so re-materializing a partition leaves it exact).
+
+    ``partitions_def``: none (the window comes from the launch config, :class:`MeetingsRunConfig`), a
+    time-window partitioning (each partition extracts the meetings starting in its window, by default, and
+    their recordings), or the workspace x day partitioning of :func:`workspace_meetings_asset` (each workspace
+    through its own resource ``attio_<workspace>``). ``window``, ``query``, ``slices``, ``store_resource_key``
+    as for :func:`meetings_asset`; ``include_future_meetings`` lists the recordings of meetings that start after
+    the run began too (skipped by default: they cannot have one yet). Other keyword arguments go to
+    ``@multi_asset``.
+    """
+    selected = check_tables(tables)
+    if not path and not destination:
+        raise ConfigError("tables_multi_asset needs a path (a folder, e.g. 'data/attio/{partition_key}') or a destination")
+    if path and destination:
+        raise ConfigError("give tables_multi_asset a path or a destination, not both")
+    time_def, time_dim = _time_dimension(partitions_def)
+    base = query or MeetingQuery()
+    options: dict[str, Any] = {k: v for k, v in (("slices", slices),) if v is not None}
+    options["window"] = window or ("start" if partitions_def is not None else "overlap")
+    options["include_future_meetings"] = include_future_meetings
+    ExtractConfig(**options)  # refuse a bad window or slice count when the asset is defined
+    if destination and write_mode == "replace-window" and selected != ("meetings",):
+        raise ConfigError("write_mode replace-window is for the meetings table alone; use merge or replace")
+    unknown = sorted(set(names or {}) - set(selected))
+    if unknown:
+        raise ConfigError(f"names= renames {', '.join(unknown)}, which tables= does not select")
+    prefix = [key_prefix] if isinstance(key_prefix, str) else list(key_prefix or [])
+    keys = {t: AssetKey([*prefix, (names or {}).get(t, f"attio_{t}")]) for t in selected}
+    workspaces: list[str] = []
+    if time_dim is not None:
+        assert isinstance(partitions_def, MultiPartitionsDefinition)
+        workspaces = list(partitions_def.get_partitions_def_for_dimension("workspace").get_partition_keys())
+    kinds = {"attio", "parquet" if path else "sql"}
+    specs = [
+        AssetSpec(
+            keys[t], deps=[keys[selected[i - 1]]] if i else [], group_name=group_name, kinds=kinds,
+            description=f"Attio {t.replace('_', ' ')} with meeting filters {base.describe()}",
+        )
+        for i, t in enumerate(selected)
+    ]  # fmt: skip
+    required = {f"attio_{w}" for w in workspaces} if workspaces else {resource_key}
+
+    @multi_asset(
+        name=name,
+        specs=specs,
+        partitions_def=partitions_def,
+        required_resource_keys=required | ({store_resource_key} if store_resource_key else set()),
+        **multi_asset_kwargs,
+    )
+    def _tables(context: AssetExecutionContext, config: MeetingsRunConfig) -> Iterator[MaterializeResult]:
+        fill = {"name": name, "partition_key": _partition_label(context)}
+        key = resource_key
+        if time_dim is not None:
+            by_dimension = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
+            fill |= by_dimension
+            key = f"attio_{by_dimension['workspace']}"
+            window_ = time_def.time_window_for_partition_key(by_dimension[time_dim])  # type: ignore[union-attr]
+            meeting_query = base.replace(ends_from=window_.start, starts_before=window_.end, timezone=time_def.timezone)  # type: ignore[union-attr]
+        else:
+            meeting_query = _window(context, base, config)
+        resource: AttioResource = getattr(context.resources, key)
+        extract_config = ExtractConfig(query=meeting_query, **options)
+        where = destination or str(path).format(**fill)
+        context.log.info(f"extracting Attio {', '.join(selected)} with filters {meeting_query.describe()}")
+        if destination:
+            report = extract_to_database(
+                destination, write_mode=write_mode, config=extract_config, client_config=resource.client_config(),
+                tables=selected,
+            )
+        else:
+            report = extract_to_path(
+                where, format="parquet", config=extract_config, client_config=resource.client_config(),
+                store_settings=_store_settings(context, store_resource_key), tables=selected,
+            )
+        outputs = report.outputs or {selected[0]: report.output}
+        for table in selected:
+            metadata = _table_metadata(report, table, outputs.get(table), meeting_query, database=bool(destination))
+            if workspaces:
+                metadata["workspace"] = MetadataValue.text(fill["workspace"])
+            yield MaterializeResult(asset_key=keys[table], metadata=metadata)
+
+    return _tables

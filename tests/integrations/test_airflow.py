@@ -29,6 +29,7 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
 LAKE_BUCKET = "connector-lake"
 os.environ["ATTIO_LAKE_URL"] = f"s3://{LAKE_BUCKET}/attio"  # read by the example DAGs when they are parsed
+os.environ["ATTIO_DATA_DIR"] = str(_HOME / "data")  # the transcripts DAG's folder (static: it names its Assets)
 
 import io  # noqa: E402
 
@@ -36,15 +37,18 @@ import pyarrow.parquet as pq  # noqa: E402
 from airflow.sdk import Asset, Connection  # noqa: E402
 from extract_helpers import assert_table_matches, brute_force  # noqa: E402
 from objectstore_helpers import KEY_ID, SECRET, Moto, moto_fixture, without_aws_environment  # noqa: E402, F401 - fixtures
+from recording_helpers import assert_recordings_match, segment_rows, table_segment_rows  # noqa: E402
 
 from connector import ConfigError, Secret  # noqa: E402
 from connector.emulator import EmulatorThread  # noqa: E402
 from connector.emulator.config import Workspace  # noqa: E402
+from connector.integrations import _airflow_compat  # noqa: E402
 from connector.integrations.airflow import (  # noqa: E402
     AttioExtractOperator,
     AttioLoadOperator,
     client_config_from_connection,
     output_asset,
+    output_assets,
     s3_settings_from_connection,
     workspace_windows,
 )
@@ -418,3 +422,131 @@ def test_aws_connection_fields_become_s3_settings() -> None:
     assert settings.region == "eu-west-1" and SECRET not in repr(settings) and "tok-777" not in repr(settings)
     empty = s3_settings_from_connection(Connection(conn_id="role", conn_type="aws"))
     assert empty.options() == {}  # no key pair: the worker's AWS chain (its role)
+
+
+# ---------------------------------------------------------------------------------------- several tables
+
+TABLE_NAMES = ("meetings", "call_recordings", "transcript_segments")
+
+
+def _past(meetings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Meetings long past: the emulator seeds recordings for a share of past meetings only."""
+    return [m for m in meetings if (m["start"].get("datetime") or m["start"]["date"]) < "2026"]
+
+
+def test_on_airflow_3_the_shim_gives_the_task_sdk_names() -> None:
+    import airflow.sdk
+
+    assert (_airflow_compat.Asset, _airflow_compat.BaseOperator) == (airflow.sdk.Asset, airflow.sdk.BaseOperator)
+
+
+def test_transcripts_dag_writes_three_tables_in_one_run_and_an_asset_event_each(
+    dags: Any, attio_connection: EmulatorThread, make_raw: Any, served_recordings: Any, starting_in: Any,
+    busiest: Any,
+) -> None:  # fmt: skip
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    meetings = attio_connection.emulator.store.all_meetings()
+    day = busiest(_past(meetings))
+    requests_before = attio_connection.emulator.stats.requests
+    # A run's data interval is the day before its logical date: this one's is the busy day.
+    run = dags.transcripts.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1))
+
+    assert run.state == "success"
+    start, end = run.data_interval_start, run.data_interval_end
+    assert start.date() == day
+    folder = _HOME / "data" / "tables" / f"date={start:%Y-%m-%d}"
+    files = {t: folder / f"{t}.parquet" for t in TABLE_NAMES}
+    tables = {t: pq.read_table(f) for t, f in files.items()}
+    expected = starting_in(meetings, start, end)
+    assert expected and sorted(tables["meetings"].column("meeting_id").to_pylist()) == sorted(expected)
+    made = attio_connection.emulator.stats.requests - requests_before
+    served = served_recordings(make_raw(attio_connection), expected)
+    assert_recordings_match(tables["call_recordings"], tables["transcript_segments"], served)
+    assert tables["call_recordings"].num_rows > 0 and tables["transcript_segments"].num_rows > 0
+
+    report = run.get_task_instance("extract_tables").xcom_pull(task_ids="extract_tables")
+    assert report["outputs"] == {t: str(f) for t, f in files.items()}
+    assert report["tables"] == {t: tables[t].num_rows for t in TABLE_NAMES}
+    # One run: the meetings' pages once, then per meeting one list of its recordings and a GET per recording.
+    assert made == report["requests"] == report["pages"] + len(expected) + len(served)
+
+    # An Asset per table, each run's event naming its file; the consumer DAG waits on the transcripts' one.
+    pattern = (_HOME / "data" / "tables").as_uri() + "/date=*/{}.parquet"
+    assets = [Asset(pattern.format(t)) for t in TABLE_NAMES]
+    task = dags.transcripts.get_task("extract_tables")
+    assert task.outlets == assets and task.table_assets == dict(zip(TABLE_NAMES, assets, strict=True))
+    assert list(dags.transcripts_consumer.timetable.asset_condition.objects) == [assets[2]]
+    with create_session() as session:
+        for table, asset in zip(TABLE_NAMES, assets, strict=True):
+            events = session.scalars(
+                select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.uri == asset.uri)
+            ).all()
+            (extra,) = [e.extra for e in events if e.extra.get("output") == str(files[table])]
+            assert extra["table"] == table and extra["rows"] == tables[table].num_rows and extra["schema_version"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"tables": "meetings,transcripts"}, "unknown table 'transcripts'", id="comma-text"),
+        pytest.param({"tables": ["meetings", "recordings"]}, "unknown table 'recordings'", id="list"),
+        pytest.param({"tables": []}, "name at least one of", id="none"),
+        pytest.param({"tables": "meetings,call_recordings", "write_mode": "replace-window"},
+                     "replace-window is for the meetings table alone", id="replace-window"),
+        pytest.param({"tables": "meetings,call_recordings", "table": "attio_meetings"}, "names one table",
+                     id="one-table-name"),
+    ],
+)  # fmt: skip
+def test_bad_tables_are_refused_when_the_dag_is_parsed(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        AttioExtractOperator(task_id="extract_tables", output_path="out", **kwargs)
+    assert str(info.value).startswith("AttioExtractOperator 'extract_tables': ")
+
+
+def test_tables_merge_into_a_database_and_a_rerun_leaves_them_exact(
+    attio_connection: EmulatorThread, make_raw: Any, served_recordings: Any, tmp_path: Path, starting_in: Any,
+    busiest: Any,
+) -> None:  # fmt: skip
+    import duckdb
+
+    meetings = attio_connection.emulator.store.all_meetings()
+    day = busiest(_past(meetings))
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    end = start + timedelta(days=1)
+    path = tmp_path / "warehouse.duckdb"
+    op = AttioExtractOperator(task_id="x", output_path=f"duckdb://{path}", ends_from=start.isoformat(),
+                              starts_before=end.isoformat(), tables="meetings,call_recordings,transcript_segments")  # fmt: skip
+    assert op.outlets == [] and op.write_mode == "merge"
+    expected = starting_in(meetings, start, end)
+    served = served_recordings(make_raw(attio_connection), expected)
+    for _ in range(2):  # merge: a re-run replaces each recording and its transcript, adding nothing
+        report = op.execute({})
+        with duckdb.connect(str(path), read_only=True) as con:
+            tables = {t: con.sql(f"SELECT * FROM {t}").to_arrow_table() for t in TABLE_NAMES}
+        assert set(tables["meetings"].column("meeting_id").to_pylist()) == expected
+        recordings = tables["call_recordings"].column("call_recording_id").to_pylist()
+        assert sorted(recordings) == sorted(r["id"]["call_recording_id"] for r in served) and recordings
+        assert table_segment_rows(tables["transcript_segments"]) == segment_rows(served)
+        assert report["tables"] == {t: tables[t].num_rows for t in TABLE_NAMES}
+        assert set(report["outputs"]) == set(TABLE_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("path", "uris"),
+    [
+        pytest.param("s3://lake/attio", [f"s3://lake/attio/{t}.parquet" for t in TABLE_NAMES], id="store-folder"),
+        pytest.param("gcs://lake/attio/date={{ ds }}", [f"gs://lake/attio/date=*/{t}.parquet" for t in TABLE_NAMES],
+                     id="templated-store"),
+        pytest.param("/data/attio/{{ ds }}/x", [f"file:///data/attio/*/x/{t}.parquet" for t in TABLE_NAMES],
+                     id="templated-local"),
+        pytest.param("{{ params.data_dir }}/attio", [], id="template-first"),
+        pytest.param("duckdb:///w.duckdb", [], id="database"),
+    ],
+)  # fmt: skip
+def test_output_assets_of_several_tables(path: str, uris: list[str]) -> None:
+    assets = output_assets(path, TABLE_NAMES)
+    assert [a.uri for a in assets.values()] == uris and (not uris or list(assets) == list(TABLE_NAMES))
+    assert [a.uri for a in AttioExtractOperator(task_id="x", output_path=path, tables=TABLE_NAMES).outlets] == uris

@@ -15,8 +15,9 @@ import io
 import json
 
 import pyarrow.parquet as pq
-from dagster import DagsterInstance, Definitions, EnvVar, job, materialize
+from dagster import AssetKey, DagsterInstance, Definitions, EnvVar, job, materialize
 from objectstore_helpers import KEY_ID, SECRET, Moto, moto_fixture, without_aws_environment  # noqa: F401 - fixtures
+from recording_helpers import assert_recordings_match
 
 from connector import ConfigError, Secret
 from connector.emulator import EmulatorThread
@@ -26,6 +27,7 @@ from connector.integrations.dagster import (
     meetings_asset,
     meetings_import_asset,
     meetings_import_op,
+    tables_multi_asset,
     workspace_meetings_asset,
 )
 from connector.schema import SCHEMA_VERSION
@@ -62,8 +64,9 @@ def instance() -> Any:
 
 def test_sample_definitions_load(sample: Any) -> None:
     Definitions.validate_loadable(sample.defs)
-    assert {a.key.path[-1] for a in sample.defs.assets} == {"attio_meetings", "attio_meetings_recent",
-                                                             "attio_meetings_import"}
+    keys = {key.to_user_string() for a in sample.defs.assets for key in a.keys}
+    assert keys == {"attio_meetings", "attio_meetings_recent", "attio_meetings_import", "attio_tables/attio_meetings",
+                    "attio_tables/attio_call_recordings", "attio_tables/attio_transcript_segments"}
 
 
 def test_resource_keeps_the_token_out_of_sight(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -327,3 +330,137 @@ def test_two_workspace_partitions_to_s3_in_one_test(
         # both workspaces' partitions are recorded against the one asset
         records = instance.fetch_materializations(asset.key, limit=10).records
         assert sorted(str(r.partition_key) for r in records) == sorted(done)
+
+
+# ---------------------------------------------------------------------------------------- several tables
+
+TABLE_NAMES = ("meetings", "call_recordings", "transcript_segments")
+
+
+def _past(meetings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Meetings long past: the emulator seeds recordings for a share of past meetings only."""
+    return [m for m in meetings if (m["start"].get("datetime") or m["start"]["date"]) < "2026"]
+
+
+def test_tables_multi_asset_materializes_three_tables_in_one_run(
+    sample: Any, emulator: EmulatorThread, tmp_path: Path, instance: Any, make_raw: Any, served_recordings: Any,
+    starting_in: Any, busiest: Any,
+) -> None:  # fmt: skip
+    meetings = emulator.emulator.store.all_meetings()
+    day = busiest(_past(meetings))
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    expected = starting_in(meetings, start, start + timedelta(days=1))
+    keys = [AssetKey(["attio_tables", f"attio_{t}"]) for t in TABLE_NAMES]
+    assert sample.attio_tables.keys == set(keys) and sample.attio_tables.partitions_def == sample.daily
+    assert [sample.attio_tables.asset_deps[k] for k in keys] == [set(), {keys[0]}, {keys[1]}]
+    before = emulator.emulator.stats.requests
+
+    result = materialize([sample.attio_tables], resources=sample.resources, partition_key=day.isoformat(),
+                         instance=instance)  # fmt: skip
+
+    assert result.success
+    made = emulator.emulator.stats.requests - before
+    folder = tmp_path / "tables" / f"date={day.isoformat()}"
+    tables = {t: pq.read_table(folder / f"{t}.parquet") for t in TABLE_NAMES}
+    assert expected and sorted(tables["meetings"].column("meeting_id").to_pylist()) == sorted(expected)
+    served = served_recordings(make_raw(emulator), expected)
+    assert_recordings_match(tables["call_recordings"], tables["transcript_segments"], served)
+    assert tables["call_recordings"].num_rows > 0 and tables["transcript_segments"].num_rows > 0
+    events = {ev.materialization.asset_key: ev.materialization.metadata for ev in result.get_asset_materialization_events()}
+    assert set(events) == set(keys)
+    for table, key in zip(TABLE_NAMES, keys, strict=True):
+        meta = events[key]
+        assert meta["dagster/row_count"].value == tables[table].num_rows
+        assert meta["path"].value == str(folder / f"{table}.parquet")
+        assert [c.name for c in meta["dagster/column_schema"].schema.columns] == tables[table].schema.names
+        assert meta["schema_version"].value == tables[table].schema.metadata[b"connector.schema_version"].decode()
+    # One extract: the meetings' pages, one list per meeting, one GET per recording, nothing fetched twice.
+    assert made == events[keys[0]]["requests"].value == events[keys[0]]["pages"].value + len(expected) + len(served)
+    assert events[keys[1]]["meetings_scanned"].value == len(expected)
+
+
+def test_tables_multi_asset_partitioned_workspace_by_day(
+    tmp_path: Path, instance: Any, make_raw: Any, served_recordings: Any, starting_in: Any, busiest: Any
+) -> None:
+    from dagster import MultiPartitionKey
+
+    from connector.emulator.config import Workspace
+
+    acme = Workspace("acme-token", meetings=500, seed=31, read_rate=0, write_rate=0)
+    globex = Workspace("globex-token", meetings=400, seed=32, read_rate=0, write_rate=0)
+    with EmulatorThread(meetings=10, seed=30, read_rate=0, write_rate=0, workspaces=(acme, globex)) as emu:
+        meetings_def = workspace_meetings_asset(workspaces=["acme", "globex"], path="unused", start_date="2024-01-01")
+        asset = tables_multi_asset(path=str(tmp_path / "{workspace}" / "{day}"), partitions_def=meetings_def.partitions_def)
+        assert asset.partitions_def == meetings_def.partitions_def
+        resources = {
+            f"attio_{name}": AttioResource(api_key=w.token, base_url=emu.url, reads_per_second=0)
+            for name, w in (("acme", acme), ("globex", globex))
+        }
+        recorded = 0
+        for name, workspace in (("acme", acme), ("globex", globex)):
+            meetings = emu.emulator.workspaces[workspace.token].store.all_meetings()
+            busy = busiest(_past(meetings))
+            start = datetime(busy.year, busy.month, busy.day, tzinfo=timezone.utc)
+            key = MultiPartitionKey({"workspace": name, "day": busy.isoformat()})
+            result = materialize([asset], resources=resources, partition_key=key, instance=instance)
+            assert result.success
+            folder = tmp_path / name / busy.isoformat()
+            tables = {t: pq.read_table(folder / f"{t}.parquet") for t in TABLE_NAMES}
+            expected = starting_in(meetings, start, start + timedelta(days=1))
+            assert expected and sorted(tables["meetings"].column("meeting_id").to_pylist()) == sorted(expected)
+            assert set(tables["meetings"].column("workspace_id").to_pylist()) == {workspace.workspace_id}
+            served = served_recordings(make_raw(emu, token=workspace.token), expected)
+            assert_recordings_match(tables["call_recordings"], tables["transcript_segments"], served)
+            recorded += tables["transcript_segments"].num_rows
+            metas = [e.materialization.metadata for e in result.get_asset_materialization_events()]
+            assert [m["workspace"].value for m in metas] == [name] * 3
+            assert [m["dagster/row_count"].value for m in metas] == [tables[t].num_rows for t in TABLE_NAMES]
+        assert recorded > 0
+
+
+def test_tables_multi_asset_merges_into_a_database(
+    sample: Any, emulator: EmulatorThread, tmp_path: Path, instance: Any, starting_in: Any, busiest: Any
+) -> None:
+    import duckdb
+
+    meetings = emulator.emulator.store.all_meetings()
+    day = busiest(_past(meetings))
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    path = tmp_path / "warehouse.duckdb"
+    asset = tables_multi_asset(destination=f"duckdb://{path}", partitions_def=sample.daily)
+    counts = []
+    for _ in range(2):  # merge: re-materializing the partition replaces its rows, adding none
+        result = materialize([asset], resources=sample.resources, partition_key=day.isoformat(), instance=instance)
+        assert result.success
+        with duckdb.connect(str(path), read_only=True) as con:
+            ids = {r[0] for r in con.execute("SELECT meeting_id FROM meetings").fetchall()}
+            counts.append([con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLE_NAMES])
+        assert ids == starting_in(meetings, start, start + timedelta(days=1)) and ids
+        metas = {
+            ev.materialization.asset_key.path[-1]: ev.materialization.metadata
+            for ev in result.get_asset_materialization_events()
+        }
+        assert [metas[f"attio_{t}"]["dagster/row_count"].value for t in TABLE_NAMES] == counts[-1]
+        assert all("table" in metas[f"attio_{t}"]["destination"].value for t in TABLE_NAMES)
+    assert counts[0] == counts[1] and counts[0][2] > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"tables": "meetings,transcripts", "path": "x"}, "unknown table 'transcripts'", id="unknown-table"),
+        pytest.param({}, "needs a path", id="no-output"),
+        pytest.param({"path": "x", "destination": "duckdb:///x.duckdb"}, "not both", id="path-and-destination"),
+        pytest.param({"path": "x", "partitions_def": "static"}, "time-window partitioning", id="static-partitions"),
+        pytest.param({"destination": "duckdb:///x.duckdb", "write_mode": "replace-window"}, "meetings table alone",
+                     id="replace-window"),
+        pytest.param({"path": "x", "names": {"transcripts": "t"}}, "renames transcripts", id="unknown-name"),
+    ],
+)  # fmt: skip
+def test_tables_multi_asset_refuses_bad_settings_when_defined(kwargs: dict[str, Any], message: str) -> None:
+    from dagster import StaticPartitionsDefinition
+
+    if kwargs.get("partitions_def") == "static":
+        kwargs["partitions_def"] = StaticPartitionsDefinition(["a", "b"])
+    with pytest.raises(ConfigError, match=message):
+        tables_multi_asset(**kwargs)
