@@ -27,12 +27,14 @@
   Parquet file (or database table) each, with each asset's own metadata (its rows, schema, path or URL). It
   is partitioned like the meetings assets: a time-window partitioning, or the workspace x day one of
   :func:`workspace_meetings_asset` (pass that asset's ``partitions_def``).
-- :func:`meetings_import_asset` / :func:`meetings_import_op` load a spreadsheet (CSV, Parquet, .xlsx),
+- :func:`meetings_import_asset` / :func:`meetings_import_op` load a spreadsheet (CSV, Parquet, .xlsx; local or
+  on a store, ``store_resource_key`` as above),
   return the load report and fail the run when rows are rejected or fail, with the results file as
   metadata.
 """
 
 # No ``from __future__ import annotations``: Dagster reads the asset functions' annotations at runtime.
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -85,6 +87,7 @@ from connector.destinations import extract_to_database
 from connector.extract.streams import TABLES, check_tables
 from connector.schema import meeting_arrow_schema
 from connector.storage import S3Settings, is_url
+from connector.storage.load import staged_load
 
 from ._common import jsonable, parse_bound
 
@@ -251,7 +254,7 @@ def _extract_metadata(report: ExtractReport, schema: pa.Schema, query: MeetingQu
     }
 
 
-def _store_settings(context: AssetExecutionContext, key: str | None) -> S3Settings | None:
+def _store_settings(context: AssetExecutionContext | OpExecutionContext, key: str | None) -> S3Settings | None:
     return getattr(context.resources, key).settings() if key else None
 
 
@@ -374,14 +377,20 @@ def _run_import(
     source: str | None,
     run: ImportRunConfig,
     settings: Mapping[str, Any],
+    store: S3Settings | None,
 ) -> Output:
-    """Load the file; the report as the output, or a Failure with the same metadata when rows went wrong."""
+    """Load the file; the report as the output, or a Failure with the same metadata when rows went wrong.
+
+    A source or results URL goes through local scratch (:func:`connector.storage.load.staged_load`): the
+    input downloaded whole first, the results uploaded as one object once the load has returned."""
     source = run.source or source
     if not source:
         raise Failure(description="no file to import: give source= to the factory or in the run config", allow_retries=False)
     config = LoadConfig(dry_run=run.dry_run, **settings)
     context.log.info(f"importing {source} into Attio ({'dry run' if run.dry_run else config.contract})")
-    report = load_file(source, config, client_config=None if run.dry_run else resource.client_config())
+    client_config = None if run.dry_run else resource.client_config()
+    with staged_load(source, config.results_path, dry_run=run.dry_run, settings=store) as (local, results):
+        report = load_file(local, dataclasses.replace(config, results_path=results), client_config=client_config)
     context.log.info(report.format())
     data = jsonable(report.to_dict())
     metadata = _import_metadata(data)
@@ -416,20 +425,27 @@ def meetings_import_asset(
     concurrency: int = 10,
     contract: str = "find-or-create",
     resource_key: str = "attio",
+    store_resource_key: str | None = None,
     **asset_kwargs: Any,
 ) -> AssetsDefinition:
     """An asset that imports a spreadsheet into Attio; its value is the load report (a dict).
 
     The run fails when any row is rejected or fails (``Failure`` with the counts and the results file
     as metadata). ``source`` can be overridden at launch (:class:`ImportRunConfig`). Re-materializing is
-    safe: the ledger skips rows already sent. Other keyword arguments go to ``@asset`` (e.g. ``deps``).
+    safe: the ledger skips rows already sent. ``source`` and ``results_path`` may be ``s3://``, ``gs://``,
+    ``az://`` URLs (S3 credentials from the resource ``store_resource_key``, an :class:`S3StoreResource`,
+    if given; the results, by default ``<source stem>.results.csv`` beside the source, uploaded as one
+    object; ``results_path`` metadata names the local scratch copy). Other keyword arguments go to
+    ``@asset`` (e.g. ``deps``).
     """
     settings = _load_settings(mapping, results_path, ledger_path, concurrency, contract)
     asset_kwargs.setdefault("description", f"Meetings imported into Attio from {source or 'a file'}")
+    required = {resource_key} | ({store_resource_key} if store_resource_key else set())
 
-    @asset(name=name, required_resource_keys={resource_key}, kinds={"attio"}, **asset_kwargs)
+    @asset(name=name, required_resource_keys=required, kinds={"attio"}, **asset_kwargs)
     def _import(context: AssetExecutionContext, config: ImportRunConfig) -> Output:
-        return _run_import(context, getattr(context.resources, resource_key), source, config, settings)
+        store = _store_settings(context, store_resource_key)
+        return _run_import(context, getattr(context.resources, resource_key), source, config, settings, store)
 
     return _import
 
@@ -444,13 +460,16 @@ def meetings_import_op(
     concurrency: int = 10,
     contract: str = "find-or-create",
     resource_key: str = "attio",
+    store_resource_key: str | None = None,
 ) -> OpDefinition:
     """The import as an op, for jobs built from ops; same behaviour and output as :func:`meetings_import_asset`."""
     settings = _load_settings(mapping, results_path, ledger_path, concurrency, contract)
+    required = {resource_key} | ({store_resource_key} if store_resource_key else set())
 
-    @op(name=name, required_resource_keys={resource_key})
+    @op(name=name, required_resource_keys=required)
     def _import(context: OpExecutionContext, config: ImportRunConfig) -> Output:
-        return _run_import(context, getattr(context.resources, resource_key), source, config, settings)
+        store = _store_settings(context, store_resource_key)
+        return _run_import(context, getattr(context.resources, resource_key), source, config, settings, store)
 
     return _import
 

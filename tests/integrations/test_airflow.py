@@ -550,3 +550,24 @@ def test_output_assets_of_several_tables(path: str, uris: list[str]) -> None:
     assets = output_assets(path, TABLE_NAMES)
     assert [a.uri for a in assets.values()] == uris and (not uris or list(assets) == list(TABLE_NAMES))
     assert [a.uri for a in AttioExtractOperator(task_id="x", output_path=path, tables=TABLE_NAMES).outlets] == uris
+
+
+def test_tables_to_a_store_folder_through_the_aws_connection(
+    attio_connection: EmulatorThread, lake: Moto, starting_in: Any, busiest: Any
+) -> None:
+    meetings = attio_connection.emulator.store.all_meetings()
+    day = busiest(_past(meetings))
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    folder = f"s3://{LAKE_BUCKET}/tables/{day.isoformat()}"
+    op = AttioExtractOperator(task_id="x", output_path=folder, ends_from=start.isoformat(),
+                              starts_before=(start + timedelta(days=1)).isoformat(), tables=TABLE_NAMES,
+                              aws_conn_id="attio_lake_aws")  # fmt: skip
+    assert op.outlets == [Asset(f"{folder}/{t}.parquet") for t in TABLE_NAMES]
+
+    report = op.execute({})
+
+    assert report["outputs"] == {t: f"{folder}/{t}.parquet" for t in TABLE_NAMES}
+    for table in TABLE_NAMES:
+        body = lake.client().get_object(Bucket=LAKE_BUCKET, Key=f"tables/{day.isoformat()}/{table}.parquet")["Body"]
+        assert pq.read_table(io.BytesIO(body.read())).num_rows == report["tables"][table] > 0
+    assert report["tables"]["meetings"] == len(starting_in(meetings, start, start + timedelta(days=1)))

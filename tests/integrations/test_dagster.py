@@ -464,3 +464,48 @@ def test_tables_multi_asset_refuses_bad_settings_when_defined(kwargs: dict[str, 
         kwargs["partitions_def"] = StaticPartitionsDefinition(["a", "b"])
     with pytest.raises(ConfigError, match=message):
         tables_multi_asset(**kwargs)
+
+
+def test_import_reads_its_source_from_s3_and_writes_the_results_there(
+    sample: Any, emulator: EmulatorThread, lake: tuple[Moto, str], instance: Any, import_csv: Path
+) -> None:
+    moto, bucket = lake
+    good = "\n".join(import_csv.read_text(encoding="utf-8").splitlines()[:3]) + "\n"  # the two good rows
+    moto.client().put_object(Bucket=bucket, Key="drop/meetings.csv", Body=good.encode())
+    asset = meetings_import_asset(name="attio_meetings_import", source=f"s3://{bucket}/drop/meetings.csv",
+                                  results_path=f"s3://{bucket}/drop/results.csv", store_resource_key="lake")  # fmt: skip
+
+    result = materialize([asset], resources={**sample.resources, "lake": _store(moto)}, instance=instance)
+
+    assert result.success
+    report = result.output_for_node("attio_meetings_import")
+    assert (report["rows"], report["created"] + report["found"], report["ok"]) == (2, 2, True)
+    results = moto.client().get_object(Bucket=bucket, Key="drop/results.csv")["Body"].read().decode()
+    assert "orch-1" in results and "orch-2" in results
+    assert sum(emulator.emulator.store.count_by_external_ref().values()) == 2
+
+
+def test_tables_multi_asset_writes_a_store_folder(
+    sample: Any, emulator: EmulatorThread, lake: tuple[Moto, str], instance: Any, starting_in: Any, busiest: Any
+) -> None:
+    moto, bucket = lake
+    meetings = emulator.emulator.store.all_meetings()
+    day = busiest(_past(meetings))
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    asset = tables_multi_asset(path=f"s3://{bucket}/attio/date={{partition_key}}", partitions_def=sample.daily,
+                               store_resource_key="lake")  # fmt: skip
+
+    result = materialize([asset], resources={**sample.resources, "lake": _store(moto)},
+                         partition_key=day.isoformat(), instance=instance)  # fmt: skip
+
+    assert result.success
+    metas = {ev.materialization.asset_key.path[-1]: ev.materialization.metadata
+             for ev in result.get_asset_materialization_events()}  # fmt: skip
+    for table in TABLE_NAMES:
+        key = f"attio/date={day.isoformat()}/{table}.parquet"
+        body = moto.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        rows = pq.read_table(io.BytesIO(body))
+        assert metas[f"attio_{table}"]["url"].value == f"s3://{bucket}/{key}"
+        assert metas[f"attio_{table}"]["dagster/row_count"].value == rows.num_rows > 0
+        if table == "meetings":
+            assert set(rows.column("meeting_id").to_pylist()) == starting_in(meetings, start, start + timedelta(days=1))
