@@ -325,12 +325,12 @@ def test_several_tables_to_an_object_store_folder(
     assert_recordings_match(recordings, segments, served)
 
 
-def test_readme_shows_the_recording_schemas() -> None:
+def test_docs_show_the_recording_schemas() -> None:
     from connector.schema import schema_markdown, stream_schema
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    page = (Path(__file__).resolve().parent.parent / "docs" / "reference" / "schemas.md").read_text()
     for name in ("call_recording.json", "transcript_segment.json"):
-        assert schema_markdown(stream_schema(name)) in readme
+        assert schema_markdown(stream_schema(name)) in page
 
 
 @pytest.mark.anyio

@@ -81,7 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--output", "-o", required=True, type=output_target, metavar="PATH|URL",
-        help="file (or directory with --partition-by) to write; an s3://, gs://, az:// URL (see the README's Object "
+        help="file (or directory with --partition-by) to write; an s3://, gs://, az:// URL (see the docs' Object "
         "stores); or a database: duckdb:///path.duckdb, postgresql://user@host:port/db (password from PGPASSWORD "
         "or ~/.pgpass)",
     )
