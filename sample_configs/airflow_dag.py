@@ -81,7 +81,9 @@ with DAG(
         return workspace_windows(params["workspaces"], data_interval_start, data_interval_end, path)
 
     # Workers run the mapped tasks in parallel (CeleryExecutor / KubernetesExecutor); cap them per run.
-    AttioExtractOperator.partial(task_id="extract_meetings", max_active_tis_per_dagrun=8).expand_kwargs(plan())
+    AttioExtractOperator.partial(task_id="extract_meetings", max_active_tis_per_dagrun=8).expand_kwargs(
+        plan()
+    )
 
 with DAG(
     dag_id="attio_meetings_lake",
@@ -148,7 +150,11 @@ with DAG(
     def fresh_transcripts(**context):
         """The transcript files the triggering extracts wrote, with their row counts."""
         events = context.get("triggering_asset_events") or context.get("triggering_dataset_events") or {}
-        return [(event.extra.get("output"), event.extra.get("rows")) for batch in events.values() for event in batch]
+        return [
+            (event.extra.get("output"), event.extra.get("rows"))
+            for batch in events.values()
+            for event in batch
+        ]
 
     fresh_transcripts()
 

@@ -121,7 +121,9 @@ def client_config_from_connection(conn: Any) -> ClientConfig:
         try:
             parts[where][key] = kind(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"Airflow connection {conn_id!r}: extra {key!r} must be a {kind.__name__}") from None
+            raise ConfigError(
+                f"Airflow connection {conn_id!r}: extra {key!r} must be a {kind.__name__}"
+            ) from None
     retry = parts["retry"]
     if "max_retry_time" in retry:
         retry["max_time"] = retry.pop("max_retry_time")
@@ -260,7 +262,9 @@ def output_assets(path: str, tables: str | Sequence[str] | None = None) -> dict[
     return assets
 
 
-def _record_events(context: Any, outlets: Sequence[Any], extras: dict[Any, dict[str, Any]], other: dict[str, Any]) -> None:
+def _record_events(
+    context: Any, outlets: Sequence[Any], extras: dict[Any, dict[str, Any]], other: dict[str, Any]
+) -> None:
     """Attach what the run wrote to its asset events (Airflow 2.10+ and 3 give ``outlet_events``): a table's
     Asset gets its table's ``extras``, any other Asset outlet ``other``."""
     events = context.get("outlet_events") if hasattr(context, "get") else None
@@ -445,24 +449,38 @@ class AttioExtractOperator(BaseOperator):
         self.log.info("Extracting Attio meetings (%s) to %s", query.describe(), redact(self.output_path))
         if is_database_url(self.output_path):
             if self.aws_conn_id:
-                raise ConfigError(f"aws_conn_id is for s3:// outputs, and {redact(self.output_path)} is a database")
+                raise ConfigError(
+                    f"aws_conn_id is for s3:// outputs, and {redact(self.output_path)} is a database"
+                )
             options.pop("resume")  # a database run is one transaction: nothing to resume
             report = extract_to_database(
-                self.output_path, table=self.table, write_mode=self.write_mode, config=ExtractConfig(**options),
-                client_config=client_config, tables=self.tables if len(self.tables) > 1 else None,
+                self.output_path,
+                table=self.table,
+                write_mode=self.write_mode,
+                config=ExtractConfig(**options),
+                client_config=client_config,
+                tables=self.tables if len(self.tables) > 1 else None,
             )
         else:
             report = extract_to_path(
-                self.output_path, format="parquet", config=ExtractConfig(**options), client_config=client_config,
-                store_settings=_store_settings(self.aws_conn_id), tables=self.tables,
+                self.output_path,
+                format="parquet",
+                config=ExtractConfig(**options),
+                client_config=client_config,
+                store_settings=_store_settings(self.aws_conn_id),
+                tables=self.tables,
             )
         result = jsonable(report.to_dict())
         # One shape for one table or several: downstream tasks read result["outputs"][table].
         result["outputs"] = result["outputs"] or {self.tables[0]: result["output"]}
         self.log.info(
             "Extracted %s meetings in %s pages (%s requests, %s retries, %s rate limited) to %s",
-            result.get("rows"), result.get("pages"), result.get("requests"), result.get("retries"),
-            result.get("rate_limited"), redact(self.output_path),
+            result.get("rows"),
+            result.get("pages"),
+            result.get("requests"),
+            result.get("retries"),
+            result.get("rate_limited"),
+            redact(self.output_path),
         )
         if len(self.tables) > 1:
             self.log.info("Rows per table: %s", ", ".join(f"{t} {n}" for t, n in result["tables"].items()))
@@ -485,7 +503,9 @@ def workspace_windows(
     """
     first, last = parse_bound("start", start), parse_bound("end", end)
     if first is None or last is None or first >= last:
-        raise ConfigError(f"the data interval [{start}, {end}) is empty or open; give a schedule with real intervals")
+        raise ConfigError(
+            f"the data interval [{start}, {end}) is empty or open; give a schedule with real intervals"
+        )
     if step <= timedelta(0):
         raise ConfigError("step must be positive")
     plan = []
@@ -493,12 +513,14 @@ def workspace_windows(
         moment = first
         while moment < last:
             following = min(moment + step, last)
-            plan.append({
-                "attio_conn_id": conn_id,
-                "ends_from": moment.isoformat(),
-                "starts_before": following.isoformat(),
-                "output_path": output_path.format(workspace=conn_id, day=moment.date().isoformat()),
-            })
+            plan.append(
+                {
+                    "attio_conn_id": conn_id,
+                    "ends_from": moment.isoformat(),
+                    "starts_before": following.isoformat(),
+                    "output_path": output_path.format(workspace=conn_id, day=moment.date().isoformat()),
+                }
+            )
             moment = following
     return plan
 
@@ -582,7 +604,12 @@ class AttioLoadOperator(BaseOperator):
         client_config = None if self.dry_run else AttioHook(self.attio_conn_id).get_conn()
         self.log.info("Loading %s into Attio (%s)", self.source, "dry run" if self.dry_run else self.contract)
         staged = staged_load(
-            self.source, self.results_path or None, dry_run=self.dry_run, settings=_store_settings(self.aws_conn_id)
+            self.source,
+            self.results_path or None,
+            dry_run=self.dry_run,
+            settings=_store_settings(self.aws_conn_id),
         )
         with staged as (source, results):
-            return load_file(source, dataclasses.replace(config, results_path=results), client_config=client_config)
+            return load_file(
+                source, dataclasses.replace(config, results_path=results), client_config=client_config
+            )

@@ -112,10 +112,16 @@ _CLIENT = ClientConfig()
 class AttioResource(ConfigurableResource):
     """Attio credentials and client settings. Give ``api_key=EnvVar("ATTIO_API_KEY")``."""
 
-    api_key: str = Field(repr=False, description="Attio API token; pass an EnvVar so it is never stored in config")
+    api_key: str = Field(
+        repr=False, description="Attio API token; pass an EnvVar so it is never stored in config"
+    )
     base_url: str = Field(default=_CLIENT.base_url, description="API base URL (an emulator's URL in tests)")
-    reads_per_second: float = Field(default=_LIMITS.reads_per_second, description="client read budget; 0 = off")
-    writes_per_second: float = Field(default=_LIMITS.writes_per_second, description="client write budget; 0 = off")
+    reads_per_second: float = Field(
+        default=_LIMITS.reads_per_second, description="client read budget; 0 = off"
+    )
+    writes_per_second: float = Field(
+        default=_LIMITS.writes_per_second, description="client write budget; 0 = off"
+    )
     max_in_flight: int = Field(default=_LIMITS.max_in_flight, description="cap on concurrent requests")
     timeout: float = Field(default=_CLIENT.timeout, description="seconds per request")
     max_attempts: int = Field(default=_RETRY.max_attempts, description="tries per request, retries included")
@@ -152,7 +158,9 @@ class S3StoreResource(ConfigurableResource):
     """
 
     access_key_id: str = Field(default="", repr=False, description="AWS access key ID (empty: the AWS chain)")
-    secret_access_key: str = Field(default="", repr=False, description="AWS secret access key; pass an EnvVar")
+    secret_access_key: str = Field(
+        default="", repr=False, description="AWS secret access key; pass an EnvVar"
+    )
     session_token: str = Field(default="", repr=False, description="temporary credentials' session token")
     endpoint_url: str = Field(default="", description="an S3-compatible store's endpoint (MinIO, R2, Ceph)")
     region: str = Field(default="", description="the bucket's region, e.g. eu-west-1")
@@ -191,9 +199,13 @@ def _window(context: AssetExecutionContext, base: MeetingQuery, run: MeetingsRun
     partitions_def = context.assets_def.partitions_def
     if isinstance(partitions_def, TimeWindowPartitionsDefinition):
         window = context.partition_time_window
-        return base.replace(ends_from=window.start, starts_before=window.end, timezone=partitions_def.timezone)
+        return base.replace(
+            ends_from=window.start, starts_before=window.end, timezone=partitions_def.timezone
+        )
     changes = {
-        name: parse_bound(name, getattr(run, name)) for name in ("ends_from", "starts_before") if getattr(run, name)
+        name: parse_bound(name, getattr(run, name))
+        for name in ("ends_from", "starts_before")
+        if getattr(run, name)
     }
     return base.replace(**changes) if changes else base
 
@@ -230,7 +242,9 @@ class _TableSink:
         return pa.Table.from_batches(self.batches, schema=self.schema)
 
 
-async def _extract_in_memory(config: ExtractConfig, client_config: ClientConfig) -> tuple[pa.Table, ExtractReport]:
+async def _extract_in_memory(
+    config: ExtractConfig, client_config: ClientConfig
+) -> tuple[pa.Table, ExtractReport]:
     """The whole extract as one Arrow table, and its report."""
     sink = _TableSink()
     async with AttioClient(client_config) as client:
@@ -254,7 +268,9 @@ def _extract_metadata(report: ExtractReport, schema: pa.Schema, query: MeetingQu
     }
 
 
-def _store_settings(context: AssetExecutionContext | OpExecutionContext, key: str | None) -> S3Settings | None:
+def _store_settings(
+    context: AssetExecutionContext | OpExecutionContext, key: str | None
+) -> S3Settings | None:
     return getattr(context.resources, key).settings() if key else None
 
 
@@ -263,7 +279,11 @@ def _to_parquet(
 ) -> dict[str, Any]:
     """Extract to the Parquet file or object ``target``; the materialization metadata, with where it went."""
     report = extract_to_path(
-        target, format="parquet", config=extract_config, client_config=resource.client_config(), store_settings=settings
+        target,
+        format="parquet",
+        config=extract_config,
+        client_config=resource.client_config(),
+        store_settings=settings,
     )
     metadata = _extract_metadata(report, meeting_arrow_schema(), extract_config.query)
     if is_url(target):
@@ -311,13 +331,18 @@ def meetings_asset(
     if output == "parquet" and not path and not destination:
         raise ConfigError("output='parquet' needs a path, e.g. 'data/meetings/{partition_key}.parquet'")
     if partitions_def is not None and not isinstance(partitions_def, TimeWindowPartitionsDefinition):
-        raise ConfigError("partitions_def must be a time-window partitioning (Daily/Hourly/Weekly/Monthly...)")
+        raise ConfigError(
+            "partitions_def must be a time-window partitioning (Daily/Hourly/Weekly/Monthly...)"
+        )
     base = query or MeetingQuery()
-    options: dict[str, Any] = {k: v for k, v in (("slices", slices), ("batch_size", batch_size)) if v is not None}
+    options: dict[str, Any] = {
+        k: v for k, v in (("slices", slices), ("batch_size", batch_size)) if v is not None
+    }
     options["window"] = window or ("start" if partitions_def is not None else "overlap")
     ExtractConfig(**options)  # refuse a bad window or slice count when the asset is defined, not at run time
     asset_kwargs.setdefault(
-        "description", f"Attio meetings ({'a Parquet file' if output == 'parquet' else output}) with filters {base.describe()}"
+        "description",
+        f"Attio meetings ({'a Parquet file' if output == 'parquet' else output}) with filters {base.describe()}",
     )
 
     # No return annotation: Dagster would check an annotated return against Output / MaterializeResult.
@@ -335,7 +360,10 @@ def meetings_asset(
         context.log.info(f"extracting Attio meetings with filters {meeting_query.describe()}")
         if destination:
             report = extract_to_database(
-                destination, table=destination_table, write_mode=write_mode, config=extract_config,
+                destination,
+                table=destination_table,
+                write_mode=write_mode,
+                config=extract_config,
                 client_config=resource.client_config(),
             )
             metadata = _extract_metadata(report, meeting_arrow_schema(), meeting_query)
@@ -356,7 +384,17 @@ def meetings_asset(
 def _import_metadata(data: Mapping[str, Any]) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         key: MetadataValue.int(int(data.get(key) or 0))
-        for key in ("rows", "created", "found", "rejected", "failed", "skipped", "requests", "retries", "rate_limited")
+        for key in (
+            "rows",
+            "created",
+            "found",
+            "rejected",
+            "failed",
+            "skipped",
+            "requests",
+            "retries",
+            "rate_limited",
+        )
     }
     metadata["writes_per_second"] = MetadataValue.float(float(data.get("writes_per_second") or 0.0))
     metadata["seconds"] = MetadataValue.float(float(data.get("seconds") or 0.0))
@@ -385,12 +423,17 @@ def _run_import(
     input downloaded whole first, the results uploaded as one object once the load has returned."""
     source = run.source or source
     if not source:
-        raise Failure(description="no file to import: give source= to the factory or in the run config", allow_retries=False)
+        raise Failure(
+            description="no file to import: give source= to the factory or in the run config",
+            allow_retries=False,
+        )
     config = LoadConfig(dry_run=run.dry_run, **settings)
     context.log.info(f"importing {source} into Attio ({'dry run' if run.dry_run else config.contract})")
     client_config = None if run.dry_run else resource.client_config()
     with staged_load(source, config.results_path, dry_run=run.dry_run, settings=store) as (local, results):
-        report = load_file(local, dataclasses.replace(config, results_path=results), client_config=client_config)
+        report = load_file(
+            local, dataclasses.replace(config, results_path=results), client_config=client_config
+        )
     context.log.info(report.format())
     data = jsonable(report.to_dict())
     metadata = _import_metadata(data)
@@ -497,7 +540,9 @@ def workspace_meetings_asset(
     if not workspaces or len(set(workspaces)) != len(workspaces):
         raise ConfigError("workspaces must be a non-empty list of distinct names")
     days = DailyPartitionsDefinition(start_date=start_date, timezone=timezone)
-    partitions = MultiPartitionsDefinition({"workspace": StaticPartitionsDefinition(list(workspaces)), "day": days})
+    partitions = MultiPartitionsDefinition(
+        {"workspace": StaticPartitionsDefinition(list(workspaces)), "day": days}
+    )
     base = query or MeetingQuery()
     options: dict[str, Any] = {"window": "start", **({"slices": slices} if slices is not None else {})}
     ExtractConfig(**options)
@@ -528,7 +573,9 @@ def workspace_meetings_asset(
     return _meetings
 
 
-def _time_dimension(partitions_def: PartitionsDefinition | None) -> tuple[TimeWindowPartitionsDefinition | None, str | None]:
+def _time_dimension(
+    partitions_def: PartitionsDefinition | None,
+) -> tuple[TimeWindowPartitionsDefinition | None, str | None]:
     """The time-window partitioning of a tables asset and its dimension's name (None: not multi-partitioned).
 
     Refuses what the meetings assets do not use: a partitioning without time windows, or a multi-partitioning
@@ -559,13 +606,11 @@ def _table_metadata(
     metadata = _extract_metadata(report, TABLES[table].arrow_schema(), query)
     metadata["dagster/row_count"] = MetadataValue.int(report.tables.get(table, 0))
     metadata["schema_version"] = MetadataValue.text(TABLES[table].schema().version)
-    if place is None:
-        pass
-    elif database:
+    if place is not None and database:
         metadata["destination"] = MetadataValue.text(place)
-    elif is_url(place):
+    elif place is not None and is_url(place):
         metadata["url"] = MetadataValue.url(place)
-    else:
+    elif place is not None:
         metadata["path"] = MetadataValue.path(place)
     if table != "meetings":
         metadata["meetings_scanned"] = MetadataValue.int(report.meetings_scanned)
@@ -613,7 +658,9 @@ def tables_multi_asset(
     """
     selected = check_tables(tables)
     if not path and not destination:
-        raise ConfigError("tables_multi_asset needs a path (a folder, e.g. 'data/attio/{partition_key}') or a destination")
+        raise ConfigError(
+            "tables_multi_asset needs a path (a folder, e.g. 'data/attio/{partition_key}') or a destination"
+        )
     if path and destination:
         raise ConfigError("give tables_multi_asset a path or a destination, not both")
     time_def, time_dim = _time_dimension(partitions_def)
@@ -653,31 +700,42 @@ def tables_multi_asset(
     def _tables(context: AssetExecutionContext, config: MeetingsRunConfig) -> Iterator[MaterializeResult]:
         fill = {"name": name, "partition_key": _partition_label(context)}
         key = resource_key
-        if time_dim is not None:
-            by_dimension = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
-            fill |= by_dimension
-            key = f"attio_{by_dimension['workspace']}"
-            window_ = time_def.time_window_for_partition_key(by_dimension[time_dim])  # type: ignore[union-attr]
-            meeting_query = base.replace(ends_from=window_.start, starts_before=window_.end, timezone=time_def.timezone)  # type: ignore[union-attr]
+        if time_dim is not None and time_def is not None:  # workspace x time
+            partition = context.partition_key
+            assert isinstance(partition, MultiPartitionKey)
+            fill |= partition.keys_by_dimension
+            key = f"attio_{fill['workspace']}"
+            span = time_def.time_window_for_partition_key(fill[time_dim])
+            meeting_query = base.replace(
+                ends_from=span.start, starts_before=span.end, timezone=time_def.timezone
+            )
         else:
             meeting_query = _window(context, base, config)
         resource: AttioResource = getattr(context.resources, key)
         extract_config = ExtractConfig(query=meeting_query, **options)
-        where = destination or str(path).format(**fill)
         context.log.info(f"extracting Attio {', '.join(selected)} with filters {meeting_query.describe()}")
         if destination:
             report = extract_to_database(
-                destination, write_mode=write_mode, config=extract_config, client_config=resource.client_config(),
+                destination,
+                write_mode=write_mode,
+                config=extract_config,
+                client_config=resource.client_config(),
                 tables=selected,
             )
         else:
             report = extract_to_path(
-                where, format="parquet", config=extract_config, client_config=resource.client_config(),
-                store_settings=_store_settings(context, store_resource_key), tables=selected,
+                str(path).format(**fill),
+                format="parquet",
+                config=extract_config,
+                client_config=resource.client_config(),
+                store_settings=_store_settings(context, store_resource_key),
+                tables=selected,
             )
         outputs = report.outputs or {selected[0]: report.output}
         for table in selected:
-            metadata = _table_metadata(report, table, outputs.get(table), meeting_query, database=bool(destination))
+            metadata = _table_metadata(
+                report, table, outputs.get(table), meeting_query, database=bool(destination)
+            )
             if workspaces:
                 metadata["workspace"] = MetadataValue.text(fill["workspace"])
             yield MaterializeResult(asset_key=keys[table], metadata=metadata)

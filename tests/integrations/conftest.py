@@ -46,7 +46,9 @@ def meeting_ids_starting_in(
 ) -> set[str]:
     """IDs of the meetings that start in ``[ends_from, starts_before)`` (``window="start"``)."""
     zone = ZoneInfo(tz)
-    return {m["id"]["meeting_id"] for m in meetings if ends_from <= _instant(m["start"], zone) < starts_before}
+    return {
+        m["id"]["meeting_id"] for m in meetings if ends_from <= _instant(m["start"], zone) < starts_before
+    }
 
 
 def busiest_day(meetings: Iterable[dict[str, Any]]) -> date:
@@ -97,7 +99,6 @@ def import_csv(tmp_path: Path) -> Path:
     path.parent.mkdir()
     path.write_text(IMPORT_CSV, encoding="utf-8")
     return path
-
 
 
 def served_recordings(raw: Any, meeting_ids: Iterable[str]) -> list[dict[str, Any]]:
