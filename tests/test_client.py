@@ -22,6 +22,7 @@ from connector import (
     BadRequestError,
     ClientConfig,
     ConnectError,
+    ConnectorError,
     InvalidArgumentError,
     MalformedResponseError,
     MeetingQuery,
@@ -32,6 +33,8 @@ from connector import (
     ServerError,
     SyncAttioClient,
 )
+from connector.cli import exit_code
+from connector.cli.common import EXIT_API, EXIT_TRANSPORT
 from connector.extract import ExtractConfig, extract_table
 from connector.http import parse_retry_after, rate_limit_wait
 
@@ -169,6 +172,41 @@ async def test_retries_are_bounded(emulator) -> None:
         with pytest.raises(ServerError) as info:
             await client.list_page()
     assert info.value.status == 503 and info.value.retryable and client.stats.requests == 3
+
+
+MISSING = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.mark.parametrize(
+    ("fault", "call", "retryable"),
+    [
+        pytest.param("429", "list", True, id="429"),
+        pytest.param("500", "list", True, id="500"),
+        pytest.param("503", "list", True, id="503"),
+        pytest.param("truncate", "list", True, id="network-cut-body"),
+        pytest.param(None, "missing", False, id="404"),
+        pytest.param(None, "bad-sort", False, id="400"),
+        pytest.param(None, "bad-token", False, id="401"),
+    ],
+)
+async def test_what_the_client_retries_is_what_the_error_says_is_retryable(
+    emulator, fault: str | None, call: str, retryable: bool
+) -> None:
+    """One owner of the decision: the error's ``retryable``; the retry loop and the CLI's exit code only ask it."""
+    if fault:
+        emulator.emulator.faults.script([fault, fault])
+    before = emulator.emulator.stats.count(method="GET")
+    token = "wrong-token" if call == "bad-token" else emulator.token
+    async with AttioClient(config_for(emulator, token=token, retry=RetryPolicy(max_attempts=2, initial_delay=0.01))) as client:
+        with pytest.raises(ConnectorError) as info:
+            if call == "missing":
+                await client.get_meeting(MISSING)
+            else:
+                await client.list_page(MeetingQuery(extra={"sort": "by_title"}) if call == "bad-sort" else None)
+    error = info.value
+    assert error.retryable is retryable
+    assert emulator.emulator.stats.count(method="GET") - before == (2 if retryable else 1), "tries"
+    assert exit_code(error) == (EXIT_TRANSPORT if retryable else EXIT_API)
 
 
 async def test_ambiguous_write_failure_is_raised_not_retried(emulator) -> None:

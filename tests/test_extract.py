@@ -27,9 +27,9 @@ from connector.extract import (
     extract,
     extract_batches,
     extract_dataframe,
+    extract_dataframe_sync,
     extract_table,
     extract_to_path,
-    read_meetings_dataframe,
 )
 from connector.schema import SCHEMA_VERSION
 
@@ -236,6 +236,6 @@ def test_sync_helpers(emulator: Any, tmp_path: Any) -> None:
     report = extract_to_path(out, client_config=client_config(emulator), config=ExtractConfig(slices=2))
     assert report.rows == 300 and report.output_format == "jsonl" and out.exists()
     assert "rows        300" in report.format() and report.to_dict()["rows_per_second"] > 0
-    frame = read_meetings_dataframe(ExtractConfig(query=MeetingQuery(ends_from=some_filters(
+    frame = extract_dataframe_sync(ExtractConfig(query=MeetingQuery(ends_from=some_filters(
         emulator.emulator.store.all_meetings())["mid"] - timedelta(days=1))), client_config(emulator))
     assert 0 < len(frame) < 300

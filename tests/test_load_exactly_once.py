@@ -28,9 +28,9 @@ from test_load import (
 
 from connector.cli import main
 from connector.client import AttioClient
-from connector.errors import ConfigError, ConnectorError
+from connector.errors import ConfigError, ConnectorError, LedgerError
 from connector.load import LoadConfig, load
-from connector.load.ledger import Ledger, LedgerError
+from connector.load.ledger import Ledger
 from connector.load.mapping import Mapping
 from connector.load.rows import Prepared, RowMapper
 

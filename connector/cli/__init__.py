@@ -23,10 +23,8 @@ from ..errors import (
     ConfigError,
     ConnectorError,
     DestinationError,
-    DestinationUnreachableError,
     PaginationError,
     SchemaError,
-    TransportError,
 )
 from .common import (
     EXIT_API,
@@ -39,7 +37,7 @@ from .common import (
 )
 from .configfile import apply_config_file, split_config_option, workspace_option
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "exit_code", "main"]
 
 # Each module (the command's name, - as _) registers one subcommand through add_parser(subparsers).
 COMMANDS = ("extract", "load", "load-recordings", "get", "emulator")
@@ -154,6 +152,19 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+def exit_code(exc: ConnectorError) -> int:
+    """The documented exit code of an error. Whether retries could have helped is the error's ``retryable``."""
+    if isinstance(exc, ConfigError):
+        return EXIT_USAGE
+    if exc.retryable or isinstance(exc, PaginationError | SchemaError):
+        return EXIT_TRANSPORT  # Attio, a store or a database kept failing after every retry, or broke its contract
+    if isinstance(exc, DestinationError):
+        return EXIT_DESTINATION
+    if isinstance(exc, ApiError):
+        return EXIT_API
+    return EXIT_USAGE  # a ledger or input row the user can fix
+
+
 def _report(exc: BaseException, token_env: str = TOKEN_ENV) -> int:
     """Print one line for ``exc`` and return its exit code; a refused token's hint names ``token_env``,
     the variable it was read from (a workspace's or ``--token-env``'s)."""
@@ -164,17 +175,7 @@ def _report(exc: BaseException, token_env: str = TOKEN_ENV) -> int:
             else _hint(exc)
         )
         print(f"error: {exc}{hint}", file=sys.stderr)
-        if isinstance(exc, ConfigError):
-            return EXIT_USAGE
-        if isinstance(exc, DestinationError):
-            return EXIT_TRANSPORT if isinstance(exc, DestinationUnreachableError) else EXIT_DESTINATION
-        if isinstance(exc, TransportError | PaginationError | SchemaError) or (
-            isinstance(exc, ApiError) and (exc.retryable or exc.status >= 500)
-        ):
-            return EXIT_TRANSPORT
-        if isinstance(exc, ApiError):
-            return EXIT_API
-        return EXIT_USAGE
+        return exit_code(exc)
     if isinstance(exc, OSError):
         print(f"error: {exc} (hint: check the path and its permissions)", file=sys.stderr)
         return EXIT_USAGE

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
+from .. import defaults
 from ..config import (
     TOKEN_ENV,
     ClientConfig,
@@ -143,9 +144,15 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"meetings seeded into the --emulator (default {EMULATOR_MEETINGS})",
     )
-    group.add_argument("--read-rate", type=rate, metavar="R", help="client read budget, requests/s (default 96)")
-    group.add_argument("--write-rate", type=rate, metavar="R", help="client write budget, requests/s (default 24)")
-    group.add_argument("--max-in-flight", type=positive_int, metavar="N", help="cap on concurrent requests (default 32)")
+    group.add_argument(
+        "--read-rate", type=rate, metavar="R", help=f"client read budget, requests/s (default {defaults.READS_PER_SECOND:g})"
+    )
+    group.add_argument(
+        "--write-rate", type=rate, metavar="R", help=f"client write budget, requests/s (default {defaults.WRITES_PER_SECOND:g})"
+    )
+    group.add_argument(
+        "--max-in-flight", type=positive_int, metavar="N", help=f"cap on concurrent requests (default {defaults.MAX_IN_FLIGHT})"
+    )
     group.add_argument(
         "--workspace",
         metavar="NAME",
@@ -158,7 +165,7 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
         "(default $CONNECTOR_RATE_LIMIT_URL; none: this process's own budget)",
     )
     group.add_argument(
-        "--timeout", type=positive_seconds, metavar="S", help="seconds per request before it is retried (default 30)"
+        "--timeout", type=positive_seconds, metavar="S", help=f"seconds per request before it is retried (default {defaults.TIMEOUT:g})"
     )
     group.add_argument(
         "--token-env",
@@ -173,15 +180,15 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfi
     workspace = getattr(args, "workspace", None)
     if workspace is not None and getattr(args, "workspace_table", None) != workspace:
         raise ConfigError("--workspace needs --config FILE with a [workspaces.NAME] table of that name")
-    defaults = RateLimits()
+    standard = RateLimits()
     limits = RateLimits(
-        reads_per_second=args.read_rate if args.read_rate is not None else defaults.reads_per_second,
-        writes_per_second=args.write_rate if args.write_rate is not None else defaults.writes_per_second,
-        max_in_flight=args.max_in_flight if args.max_in_flight is not None else defaults.max_in_flight,
+        reads_per_second=args.read_rate if args.read_rate is not None else standard.reads_per_second,
+        writes_per_second=args.write_rate if args.write_rate is not None else standard.writes_per_second,
+        max_in_flight=args.max_in_flight if args.max_in_flight is not None else standard.max_in_flight,
         recording_writes_per_second=(
             args.recording_rate
             if getattr(args, "recording_rate", None) is not None
-            else defaults.recording_writes_per_second
+            else standard.recording_writes_per_second
         ),
     )
     token_env = check_env_name(getattr(args, "token_env", TOKEN_ENV), "--token-env")

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import defaults
 from ..client import AttioClient
 from ..destinations import WRITE_MODES, database_sinks, redact
 from ..destinations.urls import is_database_url
@@ -137,12 +138,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--timezone", type=timezone_name, default="UTC", metavar="Z", help="IANA zone that judges all-day meetings (default UTC)"
     )
     tuning = parser.add_argument_group("throughput and resume")
-    tuning.add_argument("--page-size", type=_page_size, default=200, metavar="N", help="meetings per request, 1-200 (default 200)")
+    tuning.add_argument(
+        "--page-size", type=_page_size, default=defaults.PAGE_SIZE, metavar="N",
+        help=f"meetings per request, 1-{defaults.PAGE_SIZE} (default {defaults.PAGE_SIZE})",
+    )
     tuning.add_argument(
         "--slices", type=_slices, default=None, metavar="N|auto",
         help="concurrent cursors over time windows (default auto: enough to fill the read budget)",
     )
-    tuning.add_argument("--batch-size", type=positive_int, default=10_000, metavar="ROWS", help="rows per Arrow batch (default 10000)")
+    tuning.add_argument(
+        "--batch-size", type=positive_int, default=defaults.EXTRACT_BATCH_SIZE, metavar="ROWS",
+        help=f"rows per Arrow batch (default {defaults.EXTRACT_BATCH_SIZE})",
+    )
     tuning.add_argument("--resume", action="store_true", help="continue an interrupted extract from its checkpoint, if there is one")
     tuning.add_argument("--checkpoint", type=Path, metavar="FILE", help="checkpoint file (default PATH.checkpoint.json)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")

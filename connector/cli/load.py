@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import defaults
 from ..config import ClientConfig
 from ..errors import ConfigError
 from ..load import LoadConfig, LoadReport, load
@@ -74,7 +75,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="results file, .csv or .parquet, or a store URL (default INPUT_STEM.results.csv)",
     )
     parser.add_argument("--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT_STEM.ledger.sqlite)")
-    parser.add_argument("--concurrency", type=positive_int, default=10, metavar="N", help="rows sent at once (default 10)")
+    parser.add_argument(
+        "--concurrency", type=positive_int, default=defaults.LOAD_CONCURRENCY, metavar="N",
+        help=f"rows sent at once (default {defaults.LOAD_CONCURRENCY})",
+    )
     parser.add_argument("--dry-run", action="store_true", help="validate and map every row, send nothing")
     parser.add_argument("--max-errors", type=_count, metavar="N", help="stop once more than N rows were rejected or failed")
     parser.add_argument(
@@ -99,12 +103,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--max-delete",
         type=_share,
-        default=0.2,
+        default=defaults.MAX_DELETE,
         metavar="PCT",
         help="--delete-missing deletes nothing (exit 6) when more than PCT %% of the ledger's meetings left "
-        "the input (default 20)",
+        f"the input (default {defaults.MAX_DELETE * 100:g})",
     )
-    parser.add_argument("--batch-size", type=positive_int, default=1000, metavar="N", help="rows read at a time (default 1000)")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=defaults.LOAD_BATCH_SIZE, metavar="N",
+        help=f"rows read at a time (default {defaults.LOAD_BATCH_SIZE})",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     add_client_options(parser)
     parser.set_defaults(run=run)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import defaults
 from ..config import ClientConfig
 from ..load.recordings import RecordingsConfig, RecordingsReport, load_recordings
 from .common import (
@@ -60,7 +61,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT.recordings.ledger.sqlite)"
     )
     parser.add_argument(
-        "--concurrency", type=positive_int, default=4, metavar="N", help="inputs handled at once (default 4)"
+        "--concurrency", type=positive_int, default=defaults.RECORDINGS_CONCURRENCY, metavar="N",
+        help=f"inputs handled at once (default {defaults.RECORDINGS_CONCURRENCY})",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="read, check and match every input; send nothing"
@@ -69,7 +71,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--recording-rate",
         type=rate,
         metavar="R",
-        help="client budget for creating call recordings, requests/s (default 0.95, below Attio's 1/s for that endpoint)",
+        help=f"client budget for creating call recordings, requests/s (default {defaults.RECORDING_WRITES_PER_SECOND:g}, "
+        "below Attio's 1/s for that endpoint)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     add_client_options(parser)

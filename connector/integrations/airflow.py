@@ -47,8 +47,9 @@ from connector import (
     RateLimits,
     RetryPolicy,
     SyncAttioClient,
+    defaults,
     extract_to_path,
-    load_file,
+    load_sync,
 )
 from connector.destinations import extract_to_database, redact
 from connector.destinations.urls import is_database_url
@@ -171,7 +172,8 @@ class AttioHook(BaseHook):
             "relabeling": {"password": "API token", "host": "Base URL", "schema": "Scheme (http/https)"},
             "placeholders": {
                 "host": "https://api.attio.com",
-                "extra": '{"reads_per_second": 90, "writes_per_second": 22, "max_in_flight": 32}',
+                "extra": f'{{"reads_per_second": {defaults.READS_PER_SECOND:g}, "writes_per_second": '
+                f'{defaults.WRITES_PER_SECOND:g}, "max_in_flight": {defaults.MAX_IN_FLIGHT}}}',
             },
         }
 
@@ -548,7 +550,7 @@ class AttioLoadOperator(BaseOperator):
         mapping: str | None = None,
         results_path: str | None = None,
         ledger_path: str | None = None,
-        concurrency: int = 10,
+        concurrency: int = defaults.LOAD_CONCURRENCY,
         dry_run: bool = False,
         max_errors: int | None = None,
         contract: str = "find-or-create",
@@ -612,6 +614,6 @@ class AttioLoadOperator(BaseOperator):
             settings=_store_settings(self.aws_conn_id),
         )
         with staged as (source, results):
-            return load_file(
+            return load_sync(
                 source, dataclasses.replace(config, results_path=results), client_config=client_config
             )

@@ -79,10 +79,11 @@ from connector import (
     RateLimits,
     RetryPolicy,
     Secret,
+    defaults,
     extract,
     extract_to_path,
-    load_file,
-    meetings_to_pandas,
+    load_sync,
+    meetings_to_dataframe,
 )
 from connector.destinations import extract_to_database
 from connector.extract.streams import TABLES, check_tables
@@ -377,7 +378,7 @@ def meetings_asset(
             return MaterializeResult(metadata=_to_parquet(target, extract_config, resource, settings))
         table, report = anyio.run(_extract_in_memory, extract_config, resource.client_config())
         metadata = _extract_metadata(report, table.schema, meeting_query)
-        value = table if output == "table" else meetings_to_pandas(table)
+        value = table if output == "table" else meetings_to_dataframe(table)
         return Output(value, metadata=metadata)
 
     return _meetings
@@ -433,7 +434,7 @@ def _run_import(
     context.log.info(f"importing {source} into Attio ({'dry run' if run.dry_run else config.contract})")
     client_config = None if run.dry_run else resource.client_config()
     with staged_load(source, config.results_path, dry_run=run.dry_run, settings=store) as (local, results):
-        report = load_file(
+        report = load_sync(
             local, dataclasses.replace(config, results_path=results), client_config=client_config
         )
     context.log.info(report.format())
@@ -467,7 +468,7 @@ def meetings_import_asset(
     mapping: str | None = None,
     results_path: str | None = None,
     ledger_path: str | None = None,
-    concurrency: int = 10,
+    concurrency: int = defaults.LOAD_CONCURRENCY,
     contract: str = "find-or-create",
     resource_key: str = "attio",
     store_resource_key: str | None = None,
@@ -502,7 +503,7 @@ def meetings_import_op(
     mapping: str | None = None,
     results_path: str | None = None,
     ledger_path: str | None = None,
-    concurrency: int = 10,
+    concurrency: int = defaults.LOAD_CONCURRENCY,
     contract: str = "find-or-create",
     resource_key: str = "attio",
     store_resource_key: str | None = None,

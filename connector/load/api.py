@@ -1,4 +1,4 @@
-"""The entry points of a load: :func:`load` (async) and :func:`load_file` (sync)."""
+"""The entry points of a load: :func:`load` (async) and :func:`load_sync` (sync)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from .rows import Prepared, RowMapper
 from .runner import LoadRun, conflict_result
 from .sources import Source, open_source
 
-__all__ = ["check_paths", "default_paths", "load", "load_file"]
+__all__ = ["check_paths", "default_paths", "load", "load_sync"]
 
 # The files SQLite and the ledger's lock keep beside a ledger.
 _LEDGER_SIDE_FILES = ((".lock", "lock file"), ("-wal", "WAL file"), ("-shm", "shared-memory file"), ("-journal", "journal"))
@@ -264,7 +264,7 @@ def _dry_run(
     )
 
 
-def load_file(
+def load_sync(
     source: str | Path | Any,
     config: LoadConfig | None = None,
     *,

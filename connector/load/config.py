@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .. import defaults
 from ..errors import InvalidArgumentError, shown
 from .mapping import Mapping
 
@@ -38,10 +39,10 @@ class LoadConfig:
     mapping: Mapping | dict[str, Any] | Path | str | None = None
     results_path: Path | str | None = None
     ledger_path: Path | str | None = None
-    concurrency: int = 10
+    concurrency: int = defaults.LOAD_CONCURRENCY
     dry_run: bool = False
     max_errors: int | None = None
-    batch_size: int = 1000
+    batch_size: int = defaults.LOAD_BATCH_SIZE
     contract: Contract = "find-or-create"
     max_sends: int = 5
     clock_skew: float = 10.0
@@ -50,7 +51,7 @@ class LoadConfig:
     durable: bool = False
     sync: bool = False
     delete_missing: bool = False
-    max_delete: float = 0.2
+    max_delete: float = defaults.MAX_DELETE
 
     def __post_init__(self) -> None:
         # Types first: a string "false" would be a true dry_run, "10" < 1 a TypeError far from its cause.

@@ -46,11 +46,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from ..errors import ConfigError, ConnectorError
+from ..errors import ConfigError, LedgerError
 from ..locks import FileLock
 from .rows import Prepared, differing_fields, field_fingerprints
 
-__all__ = ["Claim", "Ledger", "LedgerError", "body_fingerprint"]
+__all__ = ["Claim", "Ledger", "body_fingerprint"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS refs (
@@ -61,12 +61,17 @@ CREATE TABLE IF NOT EXISTS refs (
     row_number  INTEGER,
     run_id      TEXT NOT NULL,
     attempts    INTEGER NOT NULL DEFAULT 0,
-    body        TEXT,
     fingerprint TEXT,
     error       TEXT,
     claimed_at  REAL NOT NULL,
     updated_at  REAL NOT NULL,
-    run_fields  TEXT
+    run_fields  TEXT,
+    loaded_fields TEXT,
+    links       TEXT,
+    op          TEXT,
+    old_meeting_id TEXT,
+    op_links    TEXT,
+    seen_run    TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -91,15 +96,19 @@ CREATE INDEX IF NOT EXISTS refs_meeting_id ON refs (meeting_id) WHERE meeting_id
 """
 
 DONE = ("created", "found")
-# Columns added after the first ledgers were written: added to an older ledger when it is opened.
-_LATER_COLUMNS = ("run_fields", "loaded_fields", "links", "op", "old_meeting_id", "op_links", "seen_run")
+
+
+def _refs_columns() -> frozenset[str]:
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(_SCHEMA)
+        return frozenset(row[1] for row in db.execute("PRAGMA table_info(refs)"))
+    finally:
+        db.close()
+
+
+_REFS_COLUMNS = _refs_columns()
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-
-class LedgerError(ConnectorError):
-    """The ledger file could not be read or written (disk full, read-only, damaged)."""
-
-    hint = "check the ledger file, its directory and the free disk space; run the same command again"
 
 
 def _guarded(func: _F) -> _F:
@@ -169,13 +178,16 @@ class Ledger:
                     f"ledger {self.path} is an SQLite database of something else (tables: "
                     f"{', '.join(sorted(tables)[:5])}); give the load a ledger of its own (--ledger NEW_FILE)"
                 )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(refs)")}
+            if tables and columns != _REFS_COLUMNS:  # an unreleased 0.x upgrades no ledgers: refused, unchanged
+                self.close()
+                raise ConfigError(
+                    f"ledger {self.path} was written by another version of the connector; give the load a new "
+                    "ledger (--ledger NEW_FILE)"
+                )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.executescript(_SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(refs)")}
-            for column in _LATER_COLUMNS:
-                if column not in columns:
-                    self._db.execute(f"ALTER TABLE refs ADD COLUMN {column} TEXT")
         except sqlite3.Error as exc:
             self.close()
             raise ConfigError(f"ledger {self.path} cannot be used: {exc}") from None
@@ -260,7 +272,7 @@ class Ledger:
     def _claim_one(self, item: Prepared, run_id: str, now: float) -> Claim:
         db = self._conn
         row = db.execute(
-            "SELECT state, maybe_sent, meeting_id, row_number, run_id, body, claimed_at, attempts, fingerprint,"
+            "SELECT state, maybe_sent, meeting_id, row_number, run_id, claimed_at, attempts, fingerprint,"
             " run_fields, loaded_fields, links, op, old_meeting_id, op_links FROM refs WHERE key = ?",
             (item.key,),
         ).fetchone()
@@ -277,7 +289,7 @@ class Ledger:
             )
             self._remember(item.key, body, fingerprint)
             return Claim(item, "send", claimed_at=now)
-        (state, maybe_sent, meeting_id, first_row, owner, legacy_body, claimed_at, attempts, old_fingerprint, first_fields,
+        (state, maybe_sent, meeting_id, first_row, owner, claimed_at, attempts, old_fingerprint, first_fields,
          loaded_text, links_text, op, old_meeting_id, op_links) = row
         if owner == run_id:
             differs = differing_fields(json.loads(first_fields), fields) if first_fields else []
@@ -288,7 +300,7 @@ class Ledger:
             changed = fingerprint is not None and old_fingerprint is not None and fingerprint != old_fingerprint
             if loaded_text is not None:
                 changes = differing_fields(json.loads(loaded_text), fields)
-            else:  # loaded before the ledger kept per-field hashes: what changed is unknown
+            else:  # done without the body it holds recorded: what changed is unknown
                 changes = differing_fields({}, fields) if changed else []
                 if not changed:
                     loaded_text, links_text = fields_text, _links_text(item.body)
@@ -313,10 +325,8 @@ class Ledger:
         # comes back in the claim (the runner looks for the meeting any of them may have made before sending
         # the row again), and the body this run will send joins them, durably, before it is sent.
         sent = [b for (b,) in db.execute("SELECT body FROM sent WHERE key = ?", (item.key,))]
-        if legacy_body and legacy_body not in sent:  # a ledger written before the sent table existed
-            sent.append(legacy_body)
         db.execute(
-            "UPDATE refs SET run_id = ?, row_number = ?, state = 'in_flight', maybe_sent = ?, body = NULL,"
+            "UPDATE refs SET run_id = ?, row_number = ?, state = 'in_flight', maybe_sent = ?,"
             " fingerprint = ?, updated_at = ?, run_fields = ?, seen_run = ? WHERE key = ?",
             (run_id, item.row_number, 1, fingerprint, now, fields_text, run_id, item.key),
         )
@@ -355,8 +365,8 @@ class Ledger:
         done = state in DONE
         maybe_sent = maybe_sent and not done
         self._conn.execute(
-            "UPDATE refs SET state = ?, meeting_id = ?, attempts = ?, maybe_sent = ?, error = ?, updated_at = ?,"
-            " body = NULL WHERE key = ?",
+            "UPDATE refs SET state = ?, meeting_id = ?, attempts = ?, maybe_sent = ?, error = ?, updated_at = ?"
+            " WHERE key = ?",
             (state, meeting_id, attempts, int(maybe_sent), error, time.time(), key),
         )
         if done and body is not None:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from ... import defaults
 from ...errors import InvalidArgumentError, shown
 from ..results import ResultsLayout
 from .mapping import RecordingsMapping
@@ -61,7 +62,7 @@ class RecordingsConfig:
     mapping: RecordingsMapping | Path | str | None = None
     results_path: Path | str | None = None
     ledger_path: Path | str | None = None
-    concurrency: int = 4
+    concurrency: int = defaults.RECORDINGS_CONCURRENCY
     dry_run: bool = False
     max_sends: int = 3
     clock_skew: float = 10.0

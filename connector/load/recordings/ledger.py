@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from ...errors import ConfigError
+from ...errors import ConfigError, LedgerError
 from ...locks import FileLock
-from ..ledger import LedgerError
 
 __all__ = ["RecordingClaim", "RecordingsLedger"]
 
