@@ -7,6 +7,7 @@ Errors print one line and a hint, never a traceback (``-v`` shows it). Exit code
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -37,7 +38,7 @@ from .common import (
 )
 from .configfile import apply_config_file, split_config_option, workspace_option
 
-__all__ = ["build_parser", "exit_code", "main"]
+__all__ = ["build_parser", "exit_code", "main", "run"]
 
 # Each module (the command's name, - as _) registers one subcommand through add_parser(subparsers).
 COMMANDS = ("extract", "load", "load-recordings", "get", "emulator")
@@ -108,6 +109,15 @@ def _lean_memory() -> None:
 
 def _hint(exc: ConnectorError) -> str:
     return f" (hint: {exc.hint})" if exc.hint else ""
+
+
+def run() -> NoReturn:
+    """The ``python -m connector`` and ``attio-connector`` entry point: :func:`main`, then exit with its code."""
+    code = main()
+    # The run is over: freezing the heap spares the interpreter's final collections (0.7-1.0 s after a
+    # 100k-meeting extract), which a library must not do to its caller's memory but a finished CLI process can.
+    gc.freeze()
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

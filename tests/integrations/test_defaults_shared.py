@@ -13,6 +13,7 @@ import pytest
 from connector import defaults
 
 
+@pytest.mark.airflow
 def test_airflow_defaults_are_the_named_ones() -> None:
     pytest.importorskip("airflow", reason="needs the airflow extra: pip install -e '.[airflow,dev]'")
     from connector.integrations.airflow import AttioHook, AttioLoadOperator
@@ -27,6 +28,7 @@ def test_airflow_defaults_are_the_named_ones() -> None:
     }
 
 
+@pytest.mark.dagster
 def test_dagster_defaults_are_the_named_ones() -> None:
     pytest.importorskip("dagster", reason="needs the dagster extra: pip install -e '.[dagster,dev]'")
     from connector.integrations.dagster import AttioResource, meetings_import_asset, meetings_import_op
