@@ -21,10 +21,10 @@ the extract engine needs of a client.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 from urllib.parse import quote
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,11 @@ def _data(body: Any, method: str, path: str) -> Any:
     if not isinstance(body, dict) or "data" not in body:
         raise MalformedResponseError("the answer has no 'data'", method=method, path=path)
     return body["data"]
+
+
+def _object(body: Any, method: str, path: str) -> dict[str, Any]:
+    # The contract's single-record answers are {"data": {...}}; the parsed JSON body is Any to the checker.
+    return cast(dict[str, Any], _data(body, method, path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +157,14 @@ class RecordingReader(MeetingReader, Protocol):
         self, meeting_id: str, cursor: str | None = None, *, limit: int | None = None
     ) -> RecordingPage: ...
 
+    @overload
     async def get_call_recording(
-        self, meeting_id: str, call_recording_id: str, *, decode: Callable[[bytes], T] | None = None
-    ) -> Any: ...
+        self, meeting_id: str, call_recording_id: str, *, decode: None = None
+    ) -> dict[str, Any]: ...
+    @overload
+    async def get_call_recording(
+        self, meeting_id: str, call_recording_id: str, *, decode: Callable[[bytes], T]
+    ) -> T: ...
 
 
 class AttioClient:
@@ -224,7 +235,7 @@ class AttioClient:
         if not isinstance(meeting_id, str) or not is_valid_uuid(meeting_id):
             raise InvalidArgumentError("meeting_id", f"{meeting_id!r} is not a UUID")
         path = f"{MEETINGS_PATH}/{quote(meeting_id)}"
-        return _data(await self._http.request("GET", path, kind="read"), "GET", path)
+        return _object(await self._http.request("GET", path, kind="read"), "GET", path)
 
     async def call_recordings_page(
         self, meeting_id: str, cursor: str | None = None, *, limit: int | None = None
@@ -254,9 +265,17 @@ class AttioClient:
             if not cursors.follow(page.next_cursor):
                 return
 
+    @overload
+    async def get_call_recording(
+        self, meeting_id: str, call_recording_id: str, *, decode: None = None
+    ) -> dict[str, Any]: ...
+    @overload
+    async def get_call_recording(
+        self, meeting_id: str, call_recording_id: str, *, decode: Callable[[bytes], T]
+    ) -> T: ...
     async def get_call_recording(
         self, meeting_id: str, call_recording_id: str, *, decode: Callable[[bytes], T] | None = None
-    ) -> Any:
+    ) -> dict[str, Any] | T:
         """One call recording with its transcript inline (``transcript``: ``{segments, raw_transcript}`` or null).
 
         The answer holds ``video_url``, a download link valid for an hour: a credential in effect, for the
@@ -266,7 +285,7 @@ class AttioClient:
         """
         path = call_recordings_path(meeting_id, call_recording_id)
         body = await self._http.request("GET", path, kind="read", decode=decode)
-        return body if decode is not None else _data(body, "GET", path)
+        return body if decode is not None else _object(body, "GET", path)
 
     # ----------------------------------------------------------------------------------------- writes
 
@@ -283,7 +302,7 @@ class AttioClient:
         answer = await self._http.request(
             "POST", MEETINGS_PATH, kind="write", json={"data": body}, retry_ambiguous=retry_ambiguous
         )
-        return _data(answer, "POST", MEETINGS_PATH)
+        return _object(answer, "POST", MEETINGS_PATH)
 
     async def update_meeting(
         self, meeting_id: str, linked_records: Any, *, replace: bool = True
@@ -296,7 +315,7 @@ class AttioClient:
         path = _meeting_path(meeting_id)
         body = {"data": {"linked_records": validate_linked_records(linked_records)}}
         answer = await self._http.request("PUT" if replace else "PATCH", path, kind="write", json=body)
-        return _data(answer, "PUT" if replace else "PATCH", path)
+        return _object(answer, "PUT" if replace else "PATCH", path)
 
     async def delete_meeting(self, meeting_id: str, *, retry_ambiguous: bool = True) -> None:
         """Delete a meeting. :class:`~connector.errors.NotFoundError` if there is none, and
@@ -328,7 +347,7 @@ class AttioClient:
         answer = await self._http.request(
             "POST", path, kind="write-recordings", json={"data": data}, retry_ambiguous=retry_ambiguous
         )
-        return _data(answer, "POST", path)
+        return _object(answer, "POST", path)
 
     async def delete_call_recording(
         self, meeting_id: str, call_recording_id: str, *, retry_ambiguous: bool = True
@@ -388,7 +407,7 @@ class SyncAttioClient:
                 self._portal = None
                 self._portal_cm.__exit__(None, None, None)
 
-    def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, func: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         if self._portal is None:
             raise RuntimeError("use SyncAttioClient in a with-block")
         future = self._portal.start_task_soon(partial(func, *args, **kwargs))

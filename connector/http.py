@@ -197,7 +197,9 @@ class HttpTransport:
 
         self._send_retrying = retrying(lambda exc: not retryable(exc))
         # For writes that must not be repeated blindly: only answers that prove nothing was done (429) retry.
-        self._send_unambiguous = retrying(lambda exc: not retryable(exc) or exc.ambiguous)
+        self._send_unambiguous = retrying(
+            lambda exc: not retryable(exc) or (isinstance(exc, ConnectorError) and exc.ambiguous)
+        )
 
     def __repr__(self) -> str:
         return f"HttpTransport(base_url={self.config.base_url!r}, closed={self._closed})"

@@ -21,7 +21,7 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import InvalidArgumentError, shown
 from .models import email_problem
@@ -36,7 +36,7 @@ __all__ = [
 MAX_SEGMENTS = 4000  # the create body's transcript maxItems
 
 
-def _seconds(value: Any) -> bool:
+def _seconds(value: Any) -> TypeGuard[int | float]:
     return not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
 
 

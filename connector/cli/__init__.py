@@ -128,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     _lean_memory()
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        return code
     except KeyboardInterrupt:
         if getattr(args, "database_output", False):
             print("error: interrupted; the table is as it was before the run: run the same command again", file=sys.stderr)

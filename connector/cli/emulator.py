@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from connector.emulator.runner import add_arguments, config_from_args, serve
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Register ``emulator`` on an ``add_subparsers()`` object; returns its parser."""
     parser = subparsers.add_parser(
         "emulator",

@@ -71,7 +71,7 @@ def _page_size(text: str) -> int:
     return value
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``extract`` subcommand."""
     parser = subparsers.add_parser(
         "extract",
@@ -271,7 +271,8 @@ def run(args: argparse.Namespace) -> int:
             cfg = config if bar.disable else dataclasses.replace(config, on_progress=_Progress(bar, client, children))
             return await extract(client, cfg, sinks, tables=args.tables)
 
-    bar_options = {"total": 1.0, "smoothing": 0.0, "bar_format": BAR_FORMAT}  # n is the share done, 0 to 1
+    # n is the share done, 0 to 1
+    bar_options: dict[str, Any] = {"total": 1.0, "smoothing": 0.0, "bar_format": BAR_FORMAT}
     with client_session(args) as client_config, progress(args, unit="", desc="extract", **bar_options) as bar:
         report = run_interruptible(main, client_config, bar)  # SIGTERM stops it like Ctrl-C: exit 130, --resume
     if args.json:

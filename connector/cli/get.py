@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 import anyio
 import orjson
@@ -12,7 +13,7 @@ from ..client import AttioClient
 from .common import EXIT_OK, add_client_options, client_session
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``get`` subcommand."""
     parser = subparsers.add_parser("get", help="print one meeting as JSON", description="Print one meeting as JSON.")
     parser.add_argument("meeting_id", help="the meeting's UUID")
@@ -23,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Fetch the meeting and print it."""
 
-    async def fetch() -> dict:
+    async def fetch() -> dict[str, Any]:
         async with AttioClient(config) as client:
             return await client.get_meeting(args.meeting_id)
 

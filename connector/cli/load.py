@@ -55,7 +55,7 @@ def _share(text: str) -> float:
     return value / 100
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``load`` subcommand."""
     parser = subparsers.add_parser(
         "load",

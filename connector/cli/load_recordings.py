@@ -29,7 +29,7 @@ from .common import (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``load-recordings`` subcommand."""
     parser = subparsers.add_parser(
         "load-recordings",

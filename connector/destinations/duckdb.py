@@ -136,7 +136,8 @@ class DuckDBSink(DatabaseSink):
         self._conn.execute(sql)
 
     def _rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        return self._conn.execute(sql, params or []).fetchall()
+        rows: list[tuple[Any, ...]] = self._conn.execute(sql, params or []).fetchall()
+        return rows
 
     def _existing(self) -> tuple[list[Column], str | None] | None:
         schema = self.table.schema or "main"

@@ -12,6 +12,7 @@ own, 100k meetings).
 from __future__ import annotations
 
 import json
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +22,7 @@ __all__ = ["json_text"]
 
 _NEEDS_ESCAPE = '[\\\\"\x00-\x1f]'  # a backslash, a quote or a control character
 
-_Piece = pa.Array | str
+_Piece: TypeAlias = "pa.Array | str"
 
 
 def _plain(text: pa.Array) -> bool:

@@ -124,7 +124,8 @@ class PostgresSink(DatabaseSink):
     def _rows(self, sql: str) -> list[tuple[Any, ...]]:
         with self._conn.cursor() as cur:
             cur.execute(sql)
-            return cur.fetchall()
+            rows: list[tuple[Any, ...]] = cur.fetchall()
+            return rows
 
     def _begin(self) -> None:
         """ADBC's DB-API connection is in a transaction from the first statement (autocommit is off)."""

@@ -40,7 +40,7 @@ def looks_like_url(text: str) -> bool:
 def is_database_url(text: object) -> bool:
     """True for a ``duckdb://`` or ``postgresql://`` (``postgres://``) URL."""
     match = _URL.match(text) if isinstance(text, str) else None
-    return bool(match) and match.group(1).lower() in DUCKDB_SCHEMES + POSTGRES_SCHEMES
+    return match is not None and match.group(1).lower() in DUCKDB_SCHEMES + POSTGRES_SCHEMES
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import base64
 import binascii
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import urlsplit
 
 import orjson
@@ -276,7 +276,7 @@ def _video_url(value: Any, errors: list[dict[str, Any]]) -> None:
         errors.append(field_error("invalid_string", path, "Invalid video URL: only .mp4 files are supported"))
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

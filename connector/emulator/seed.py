@@ -20,12 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property, lru_cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from .timeutil import DAY_MS, HOUR_MS, day_ms, render_datetime, render_nanos
 from .zones import FIRST_DAY, N_DAYS, TIMEZONES, noon_offsets_ms
+
+if TYPE_CHECKING:
+    from .render import PageRenderer
 
 __all__ = [
     "NAMESPACE",
@@ -198,7 +201,7 @@ class SeedData:
         codes = {1: "b", 2: "h", 4: "i", 8: "q"}
         self._details = {k: array(codes[v.dtype.itemsize], v.tobytes()) for k, v in self.details.items()}
         self.details = {}  # the array copies are all rendering needs
-        self._renderer: Any = None  # a render.PageRenderer, built on first use
+        self._renderer: PageRenderer | None = None  # built on first use
         self._record_ids: RecordIds | None = None
 
     @cached_property
@@ -235,7 +238,7 @@ class SeedData:
         """``orjson.dumps(self.render(i))`` for each row i, byte for byte, in one batched pass."""
         return self.renderer().render(rows)
 
-    def renderer(self) -> Any:
+    def renderer(self) -> PageRenderer:
         """The batched renderer (``render.PageRenderer``) of this data set, built on first use."""
         if self._renderer is None:
             from .render import PageRenderer  # render.py builds on this module's vocabulary
@@ -402,7 +405,7 @@ def generate(n: int, seed: int, workspace_id: str) -> SeedData:
     np.cumsum(counts, out=part_off[1:])
     part_person = rng.integers(0, pool, int(part_off[-1])).astype(np.int32)
     deal = np.where(rng.random(n) < 0.25, rng.integers(0, max(n // 20, 5), n), -1).astype(np.int32)
-    details = {
+    details: dict[str, np.ndarray] = {
         "title": rng.integers(0, len(_TITLES), n).astype(np.int8),
         "suffix": np.where(rng.random(n) < 0.3, rng.integers(1, MAX_SUFFIX, n), 0).astype(np.int16),
         "description": np.where(rng.random(n) < 0.6, rng.integers(0, len(_DESCRIPTIONS), n), -1).astype(

@@ -483,7 +483,7 @@ class MeetingStore:
         """True for a meeting Attio's calendar sync made (``created_by_actor.type == "system"``)."""
         if row < self.seed_data.n:
             return self.seed_data.by_calendar_sync(row)
-        return self._posted[row]["created_by_actor"].get("type") == "system"
+        return bool(self._posted[row]["created_by_actor"].get("type") == "system")
 
     def _mark_gone(self, row: int) -> None:
         if self._gone is None:

@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,7 @@ class Invalid(Exception):
         self.errors = errors
 
 
-def field_error(code: str, path: list[str | int], message: str) -> dict[str, Any]:
+def field_error(code: str, path: Sequence[str | int], message: str) -> dict[str, Any]:
     """One item of ``validation_errors``."""
     return {"code": code, "path": path, "message": message}
 
@@ -404,7 +405,8 @@ def body_data(body: bytes) -> dict[str, Any]:
         raise Invalid([field_error("invalid_json", [], "Body is not valid JSON.")]) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), dict):
         raise Invalid([field_error("invalid_type", ["data"], "Body must be an object with a data object.")])
-    return doc["data"]
+    data: dict[str, Any] = doc["data"]
+    return data
 
 
 def parse_post(body: bytes, find_or_create: bool) -> NewMeeting:

@@ -99,7 +99,8 @@ def offset_table() -> tuple[np.ndarray, np.ndarray, list[bytes]]:
 def offsets_at(tz: np.ndarray, ms: np.ndarray) -> np.ndarray:
     """The UTC offset (ms) of zone ``tz[k]`` (an index into TIMEZONES) at instant ``ms[k]`` (in range)."""
     keys, offsets, _ = offset_table()
-    return offsets[np.searchsorted(keys, tz * TZ_STRIDE + ms, "right") - 1]
+    found: np.ndarray = offsets[np.searchsorted(keys, tz * TZ_STRIDE + ms, "right") - 1]
+    return found
 
 
 @lru_cache(maxsize=1)

@@ -63,7 +63,7 @@ class Unfit(Exception):
 
 def _is_text_typed(type_: pa.DataType) -> bool:
     """Timestamps and dates come as text and are cast by Arrow."""
-    return pa.types.is_timestamp(type_) or pa.types.is_date(type_)
+    return bool(pa.types.is_timestamp(type_) or pa.types.is_date(type_))
 
 
 def _json_leaf(type_: pa.DataType) -> pa.DataType:
@@ -294,7 +294,7 @@ def _list(column: Column, values: pa.ListArray) -> pa.ListArray:
     return pa.ListArray.from_arrays(offsets, struct, type=column.type, mask=mask)
 
 
-def _lookup(obj: dict[str, Any], column: Column) -> Any:
+def _lookup(obj: Any, column: Column) -> Any:
     """One record's raw value of ``column`` (None: null or missing), or _MISSING where an object must be."""
     for key, nullable in zip(column.path[:-1], column.nullable_at, strict=True):
         obj = obj.get(key)

@@ -7,7 +7,7 @@ files are checked and locked (:mod:`.files`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 
 import pyarrow as pa
@@ -24,7 +24,9 @@ from .streams import check_tables
 __all__ = ["ExtractConfig", "extract", "extract_batches"]
 
 
-async def extract_batches(client: MeetingReader, config: ExtractConfig) -> AsyncIterator[pa.RecordBatch]:
+async def extract_batches(
+    client: MeetingReader, config: ExtractConfig
+) -> AsyncGenerator[pa.RecordBatch, None]:
     """Every meeting matching ``config.query`` as RecordBatches of the meeting schema.
 
     With several slices, batches of different windows interleave (each batch is from one window, in

@@ -114,7 +114,7 @@ class FanOut:
             or len(self.ready) >= self.backlog
         )
 
-    async def worker(self, client: RecordingReader, send: MemoryObjectSendStream[object]) -> None:
+    async def worker(self, client: RecordingReader, send: MemoryObjectSendStream[Fanned]) -> None:
         """Fetch the children of one queued key after another, sending each parent's rows to the consumer."""
         async with send:
             while (key := await self._take()) is not None:

@@ -65,8 +65,9 @@ class ExtractFiles:
         """The files of an extract into ``sink`` (or a mapping of table to sink); an atomic sink's checkpoint
         defaults to its ``default_checkpoint()`` (several tables': the first one's, named ``.tables.checkpoint.json``)."""
         sinks = list(sink.values()) if isinstance(sink, Mapping) else [sink]
-        if sinks and all(isinstance(s, AtomicSink) for s in sinks):
-            default = sinks[0].default_checkpoint()
+        atomic = [s for s in sinks if isinstance(s, AtomicSink)]
+        if sinks and len(atomic) == len(sinks):
+            default = atomic[0].default_checkpoint()
             if len(sinks) > 1:
                 default = default.with_name(
                     default.name.removesuffix(".checkpoint.json") + ".tables.checkpoint.json"

@@ -8,10 +8,10 @@ environment, ``ATTIO_API_KEY``) and run their own event loop.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import pyarrow as pa
@@ -40,6 +40,8 @@ __all__ = [
     "read_meetings_table",
 ]
 
+T = TypeVar("T")
+
 
 async def extract_table(client: AttioClient, config: ExtractConfig | None = None) -> pa.Table:
     """All matching meetings as one Arrow table (rows in memory: use a sink for large extracts)."""
@@ -66,7 +68,7 @@ def meetings_to_pandas(table: pa.Table) -> pd.DataFrame:
     ``datetime64[ns, UTC]``; dates ``datetime64[ms]`` (midnight, naive); ``is_all_day`` ``bool``;
     text columns pandas' string dtype; ``participants``/``linked_records`` lists of dicts (object).
     """
-    frame = table.to_pandas(date_as_object=False, split_blocks=True, self_destruct=False)
+    frame: pd.DataFrame = table.to_pandas(date_as_object=False, split_blocks=True, self_destruct=False)
     for name in ("participants", "linked_records"):
         frame[name] = frame[name].map(list)
     return frame
@@ -77,7 +79,7 @@ async def extract_dataframe(client: AttioClient, config: ExtractConfig | None = 
     return meetings_to_pandas(await extract_table(client, config))
 
 
-async def _with_client(client_config: ClientConfig | None, fn: Any) -> Any:
+async def _with_client(client_config: ClientConfig | None, fn: Callable[[AttioClient], Awaitable[T]]) -> T:
     async with AttioClient(client_config) as client:
         return await fn(client)
 

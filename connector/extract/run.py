@@ -32,12 +32,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.abc
@@ -45,7 +45,7 @@ import numpy as np
 import pyarrow as pa
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ..client import Cursors, MeetingReader
+from ..client import Cursors, MeetingReader, RecordingReader
 from ..schema import SCHEMA_VERSION
 from .arrow import boolean_array, concat_batches
 from .checkpoint import Checkpoint, FanOutState, TableState, WindowState
@@ -356,7 +356,10 @@ class ExtractRun:
                             tg.start_soon(worker, state, send.clone(), tg)
                     if self.fanout is not None:
                         for _ in range(workers):
-                            tg.start_soon(self.fanout.worker, self.client, send.clone())
+                            # A run with a child table is given a client that reads them too (the
+                            # MeetingReader hint cannot say so per table): extract's callers pass an AttioClient.
+                            reader = cast(RecordingReader, self.client)
+                            tg.start_soon(self.fanout.worker, reader, send.clone())
                         if all(w.done for w in cp.windows):
                             await self.fanout.close()  # resumed after the last meetings page
                 async with receive:
@@ -366,7 +369,7 @@ class ExtractRun:
             raise leaf.with_traceback(leaf.__traceback__) from None
 
     # --------------------------------------------------------------------------------------- consumer
-    async def deliveries(self) -> AsyncIterator[tuple[str, pa.RecordBatch]]:
+    async def deliveries(self) -> AsyncGenerator[tuple[str, pa.RecordBatch], None]:
         """The one consumer loop: commit every Chunk and child result; yield ``(table, batch)`` to deliver.
 
         Not staged: each fetched batch is yielded, and committed once the caller asks for the next one
@@ -389,8 +392,8 @@ class ExtractRun:
         async with self._chunks() as chunks:
             async for chunk in chunks:
                 if isinstance(chunk, Fanned):
-                    async with aclosing(self._fanned(chunk)) as delivered:
-                        async for item in delivered:
+                    async with aclosing(self._fanned(chunk)) as fanned:
+                        async for item in fanned:
                             yield item
                     continue
                 self.pages += chunk.pages
@@ -439,7 +442,7 @@ class ExtractRun:
         kept = keys.filter(pa.array(mask)).to_pylist()
         return kept, len(keys) - len(kept)
 
-    async def _fanned(self, fanned: Fanned) -> AsyncIterator[tuple[str, pa.RecordBatch]]:
+    async def _fanned(self, fanned: Fanned) -> AsyncGenerator[tuple[str, pa.RecordBatch], None]:
         """Keep one parent's child rows; once enough are kept, deliver and commit them together."""
         fan, cp = self.fanout, self.checkpoint
         assert fan is not None and cp.fanout is not None and self.tracker is not None
@@ -482,7 +485,7 @@ class ExtractRun:
         if self.staged:
             assert all(isinstance(s, AtomicSink) for s in sinks.values())
             # recorded before it exists: a killed run's copy is ours to remove
-            names = [s.staging_name() for s in sinks.values()]
+            names = [s.staging_name() for s in sinks.values() if isinstance(s, AtomicSink)]
             cp.staging = names if len(names) > 1 else names[0]
             await anyio.to_thread.run_sync(cp.save)
         call = _in_thread if self.staged else _inline

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -115,7 +116,7 @@ class CallableSink:
         """Nothing to clean up."""
 
 
-class FileSink:
+class FileSink(ABC):
     """Base of the file sinks: a staging path renamed onto ``path`` at commit."""
 
     format: str = ""
@@ -141,6 +142,18 @@ class FileSink:
     def staging_name(self) -> str:
         """The absolute staging path, ``PATH.partial``."""
         return str(self.staging.absolute())
+
+    @abstractmethod
+    def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
+        """Start writing to the staging path."""
+
+    @abstractmethod
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Write one batch to the staging path."""
+
+    @abstractmethod
+    def commit(self) -> str:
+        """Finish the staging copy and publish it onto ``path``; return where it went."""
 
     @property
     def is_folder(self) -> bool:
@@ -175,7 +188,7 @@ class FileSink:
             remove_path(self.staging)
             self._opened = False
 
-    def _close_quietly(self) -> None:  # pragma: no cover - overridden
+    def _close_quietly(self) -> None:  # pragma: no cover - overridden  # noqa: B027 (a hook, empty by default)
         pass
 
 

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 import anyio
 
@@ -142,6 +142,12 @@ KEY_UNIT = timedelta(milliseconds=1)
 KEYS_PER_SECOND = timedelta(seconds=1) // KEY_UNIT
 
 
+@overload
+def to_key(value: datetime) -> int: ...
+@overload
+def to_key(value: None) -> None: ...
+@overload
+def to_key(value: datetime | None) -> int | None: ...
 def to_key(value: datetime | None) -> int | None:
     """The start key of an aware datetime: whole :data:`KEY_UNIT` since the epoch (floored; no float rounding)."""
     if value is None:

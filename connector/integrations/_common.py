@@ -52,4 +52,5 @@ def jsonable(report: Mapping[str, Any]) -> dict[str, Any]:
             return [clean(v) for v in value]
         return value
 
-    return clean(json.loads(json.dumps(dict(report), default=str)))
+    cleaned: dict[str, Any] = clean(json.loads(json.dumps(dict(report), default=str)))
+    return cleaned

@@ -30,7 +30,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from connector import (
     ApiError,
@@ -128,11 +128,12 @@ def client_config_from_connection(conn: Any) -> ClientConfig:
     if "max_retry_time" in retry:
         retry["max_time"] = retry.pop("max_retry_time")
     base_url = _base_url(conn.host, conn.schema, conn.port)
+    given: dict[str, Any] = {"base_url": base_url} if base_url else {}
     return ClientConfig(
         token=token,
         limits=RateLimits(**parts["limits"]),
         retry=RetryPolicy(**retry),
-        **({"base_url": base_url} if base_url else {}),
+        **given,
         **parts["client"],
     )
 
@@ -350,7 +351,8 @@ class AttioExtractOperator(BaseOperator):
         return MeetingQuery(
             ends_from=ends_from,
             starts_before=starts_before,
-            participants=self.participants or (),
+            # MeetingQuery keeps a tuple of any sequence or comma-separated string it is given (__post_init__).
+            participants=cast(tuple[str, ...], self.participants or ()),
             linked_object=self.linked_object or None,
             linked_record_id=self.linked_record_id or None,
             timezone=self.timezone,

@@ -68,6 +68,7 @@ from connector import (
     MeetingQuery,
     RateLimits,
     RetryPolicy,
+    Secret,
     extract,
     extract_to_path,
     load_file,
@@ -121,7 +122,7 @@ class AttioResource(ConfigurableResource):
     def client_config(self) -> ClientConfig:
         """The :class:`connector.ClientConfig` of these settings (the token wrapped in a Secret)."""
         return ClientConfig(
-            token=self.api_key,
+            token=Secret(self.api_key),
             base_url=self.base_url,
             timeout=self.timeout,
             limits=RateLimits(self.reads_per_second, self.writes_per_second, self.max_in_flight),
@@ -148,8 +149,8 @@ class S3StoreResource(ConfigurableResource):
         """The :class:`connector.storage.S3Settings` of these fields."""
         return S3Settings(
             access_key_id=self.access_key_id or None,
-            secret_access_key=self.secret_access_key or None,
-            session_token=self.session_token or None,
+            secret_access_key=Secret(self.secret_access_key) if self.secret_access_key else None,
+            session_token=Secret(self.session_token) if self.session_token else None,
             endpoint_url=self.endpoint_url or None,
             region=self.region or None,
         )
@@ -187,7 +188,8 @@ def _window(context: AssetExecutionContext, base: MeetingQuery, run: MeetingsRun
 
 def _partition_label(context: AssetExecutionContext) -> str:
     if context.has_partition_key:
-        return context.partition_key
+        key: str = context.partition_key
+        return key
     if context.has_partition_key_range:
         keys = context.partition_key_range
         return f"{keys.start}--{keys.end}"
@@ -315,7 +317,7 @@ def meetings_asset(
         kinds={"attio", "parquet" if output == "parquet" else "python"},
         **asset_kwargs,
     )
-    def _meetings(context: AssetExecutionContext, config: MeetingsRunConfig):
+    def _meetings(context: AssetExecutionContext, config: MeetingsRunConfig):  # type: ignore[no-untyped-def]
         resource: AttioResource = getattr(context.resources, resource_key)
         meeting_query = _window(context, base, config)
         extract_config = ExtractConfig(query=meeting_query, **options)
@@ -482,7 +484,7 @@ def workspace_meetings_asset(
         kinds={"attio", "parquet"},
         **asset_kwargs,
     )
-    def _meetings(context: AssetExecutionContext):
+    def _meetings(context: AssetExecutionContext):  # type: ignore[no-untyped-def]  # unannotated for Dagster, as above
         key = context.partition_key
         assert isinstance(key, MultiPartitionKey)
         workspace, day = key.keys_by_dimension["workspace"], key.keys_by_dimension["day"]

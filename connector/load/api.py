@@ -247,7 +247,9 @@ def _dry_run(
             scratch.close()
             results.close()
     return LoadReport(
-        **counts,
+        rows=counts["rows"],
+        rejected=counts["rejected"],
+        skipped=counts["skipped"],
         seconds=time.monotonic() - started,
         results_path=results_path,
         errors=tuple(errors),

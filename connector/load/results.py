@@ -136,7 +136,7 @@ class ParquetResults(ResultWriter):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self.path = path
+        self.path: Path = path
         self._part = path.with_name(path.name + ".part")
         self._pa = pa
         self._names = layout.names

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import anyio
 from anyio.abc import TaskGroup
@@ -51,6 +51,9 @@ from .results import ResultWriter, RowResult
 from .rows import Prepared, Rejected, RowMapper, ref_label
 from .sources import Source
 from .sync import Step, SyncSteps, error_text
+
+if TYPE_CHECKING:
+    from ..client import AttioClient
 
 __all__ = ["LoadRun", "conflict_result", "error_text", "same_meeting"]
 
@@ -127,6 +130,21 @@ def _created_at(meeting: dict[str, Any]) -> float | None:
         return None
 
 
+class _Counts(TypedDict):
+    """A run's rows and its rows per outcome, by the names of the LoadReport fields they become."""
+
+    rows: int
+    created: int
+    found: int
+    updated: int
+    replaced: int
+    deleted: int
+    unchanged: int
+    rejected: int
+    failed: int
+    skipped: int
+
+
 class LoadRun:
     """One run of a load: counters, the streams between the stages, and the stage coroutines."""
 
@@ -136,7 +154,7 @@ class LoadRun:
         source: Source,
         mapper: RowMapper,
         config: LoadConfig,
-        client: Any,
+        client: AttioClient,
         ledger: Ledger,
         results: ResultWriter,
         progress: Progress | None = None,
@@ -144,8 +162,8 @@ class LoadRun:
         self.source, self.mapper, self.config, self.client = source, mapper, config, client
         self.ledger, self.results, self.progress = ledger, results, progress
         self.run_id = uuid.uuid4().hex
-        self.counts = dict.fromkeys(
-            ("rows", "created", "found", "updated", "replaced", "deleted", "unchanged", "rejected", "failed", "skipped"), 0
+        self.counts = _Counts(
+            rows=0, created=0, found=0, updated=0, replaced=0, deleted=0, unchanged=0, rejected=0, failed=0, skipped=0
         )
         self.errors: list[dict[str, Any]] = []
         self.aborted: str | None = None
@@ -379,7 +397,7 @@ class LoadRun:
         meeting_id = (meeting.get("id") or {}).get("meeting_id")
         created_at = _created_at(meeting)
         created = fresh or (created_at is not None and created_at >= claim.claimed_at - self.config.clock_skew)
-        outcome = "created" if created else "found"
+        outcome: Literal["created", "found"] = "created" if created else "found"
         self.ledger.record(item.key, outcome, meeting_id=meeting_id, attempts=attempts, body=body or item.body)
         self._unreachable_streak = 0
         return RowResult(item.row_number, item.key, outcome, meeting_id, attempts=attempts)

@@ -139,7 +139,8 @@ def parse_moment(value: Any, *, formats: tuple[str, ...] = (), day_first: bool =
     """
     if isinstance(value, datetime):
         if hasattr(value, "to_pydatetime"):  # pandas.Timestamp
-            value = value.to_pydatetime()
+            plain: datetime = value.to_pydatetime()
+            return plain
         return value
     if isinstance(value, date):
         return value

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -49,6 +49,9 @@ from .inputs import InputRejection, RecordingInput, read_inputs
 from .ledger import RecordingClaim, RecordingsLedger
 from .mapping import MeetingsLedgerView, RecordingsMapping
 
+if TYPE_CHECKING:
+    from ...client import AttioClient
+
 __all__ = ["RecordingsRun"]
 
 _Job = tuple[RecordingInput, str]
@@ -67,7 +70,7 @@ class RecordingsRun:
     def __init__(
         self,
         *,
-        client: Any,
+        client: AttioClient | None,
         config: RecordingsConfig,
         mapping: RecordingsMapping,
         ledger: RecordingsLedger | None,
@@ -120,7 +123,7 @@ class RecordingsRun:
     ) -> None:
         async with jobs, done:
             for path in files:
-                items = await anyio.to_thread.run_sync(lambda p=path: list(read_inputs(p, self.mapping)))
+                items = await anyio.to_thread.run_sync(lambda p: list(read_inputs(p, self.mapping)), path)
                 for item in items:
                     if isinstance(item, InputRejection):
                         await done.send(
@@ -184,7 +187,7 @@ class RecordingsRun:
 
     async def send_input(self, item: RecordingInput, meeting_id: str) -> RecordingResult:
         """Create the recording of one input unless the meeting has it already; the input's result."""
-        assert self.ledger is not None
+        assert self.ledger is not None and self.client is not None
         body = [segment.to_body() for segment in item.segments]
         fingerprint = transcript_fingerprint(body)
         n = len(body)
@@ -251,6 +254,7 @@ class RecordingsRun:
         A recording made since the claim that has no transcript yet may be this input's own create still
         being processed: when a create may have been sent, that is :class:`_StillProcessing`, not None.
         """
+        assert self.client is not None
         unsure = None
         async for page in self.client.list_call_recordings(claim.meeting_id, limit=200):
             for summary in page.recordings:
