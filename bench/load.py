@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connector.config import ClientConfig, RateLimits  # noqa: E402
-from connector.load import LoadConfig, load_file  # noqa: E402
+from connector.load import LoadConfig, load_sync  # noqa: E402
 
 HEADER = ["external_ref", "title", "start", "end", "participants", "organizer"]
 ATTIO_WRITES_PER_SECOND = 25.0
@@ -80,7 +80,7 @@ def client_config(url: str, writes_per_second: float) -> ClientConfig:
 def throughput(tmp: Path, rows: int, write_rate: float, concurrency: int) -> None:
     source = write_csv(tmp / "throughput.csv", rows, "tp")
     with emulator("--latency-ms", "150", "--write-rate", str(ATTIO_WRITES_PER_SECOND)) as url:
-        report = load_file(source, LoadConfig(concurrency=concurrency), client_config=client_config(url, write_rate))
+        report = load_sync(source, LoadConfig(concurrency=concurrency), client_config=client_config(url, write_rate))
     fraction = report.writes_per_second / ATTIO_WRITES_PER_SECOND
     print(
         f"throughput: {report.created} rows in {report.seconds:.1f} s at 150 ms latency: {report.writes_per_second:.1f} "
@@ -93,7 +93,7 @@ def cpu_per_row(tmp: Path, rows: int) -> None:
     source = write_csv(tmp / "cpu.csv", rows, "cpu")
     with emulator("--write-rate", "0") as url:
         before = resource.getrusage(resource.RUSAGE_SELF)
-        report = load_file(source, LoadConfig(concurrency=16), client_config=client_config(url, 0))
+        report = load_sync(source, LoadConfig(concurrency=16), client_config=client_config(url, 0))
         after = resource.getrusage(resource.RUSAGE_SELF)
     user = (after.ru_utime - before.ru_utime) / report.created * 1e6
     system = (after.ru_stime - before.ru_stime) / report.created * 1e6
@@ -106,9 +106,9 @@ def cpu_per_row(tmp: Path, rows: int) -> None:
 _CHILD = """
 import resource, sys, time
 sys.path.insert(0, {root!r})
-from connector.load import LoadConfig, load_file
+from connector.load import LoadConfig, load_sync
 t = time.perf_counter()
-r = load_file({path!r}, LoadConfig(dry_run=True))
+r = load_sync({path!r}, LoadConfig(dry_run=True))
 print(r.rows, r.rejected, round(time.perf_counter() - t, 1), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
 
@@ -175,13 +175,13 @@ def sync(tmp: Path, rows: int, write_rate: float, concurrency: int) -> None:
     try:
         url = proc.stdout.readline().strip()
         config = LoadConfig(concurrency=32, contract="create-only", sync=True)
-        load_file(write_sync_csv(source, rows), config, client_config=client_config(url, 0))
+        load_sync(write_sync_csv(source, rows), config, client_config=client_config(url, 0))
         proc.stdin.write("go\n")
         proc.stdin.flush()
         proc.stdout.readline()
         write_sync_csv(source, rows, changed, removed, new)
         config = LoadConfig(concurrency=concurrency, contract="create-only", sync=True, delete_missing=True)
-        report = load_file(source, config, client_config=client_config(url, write_rate))
+        report = load_sync(source, config, client_config=client_config(url, write_rate))
     finally:
         proc.stdin.write("stop\n")
         proc.stdin.flush()

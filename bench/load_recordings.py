@@ -24,7 +24,7 @@ from bench.load import emulator  # noqa: E402  (bench/ is a folder of scripts, i
 from connector.client import SyncAttioClient  # noqa: E402
 from connector.config import ClientConfig, RateLimits  # noqa: E402
 from connector.emulator import EmulatorConfig  # noqa: E402
-from connector.load.recordings import RecordingsConfig, load_recordings_file  # noqa: E402
+from connector.load.recordings import RecordingsConfig, load_recordings_sync  # noqa: E402
 
 
 def clock(ms: int) -> str:
@@ -79,8 +79,8 @@ def main() -> None:
         run = RecordingsConfig(
             mapping=mapping, concurrency=args.concurrency, results_path=Path(tmp) / "r.csv"
         )
-        report = load_recordings_file(folder, run, client_config=config)
-        again = load_recordings_file(folder, run, client_config=config)
+        report = load_recordings_sync(folder, run, client_config=config)
+        again = load_recordings_sync(folder, run, client_config=config)
     rate = report.creates / report.seconds
     reads = report.requests - report.creates
     print(

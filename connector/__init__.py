@@ -1,10 +1,15 @@
 """Attio meetings connector: extract meetings to Arrow/Parquet/pandas, bulk-load them, and emulate Attio locally.
 
-The public surface is what this module exports; orchestrator integrations import only from here.
+The public surface is what this module exports; orchestrator integrations import only from here. Naming: an
+``async`` entry point takes an open :class:`AttioClient` (``extract_table``, ``load``, ``load_recordings``); its
+twin for code that is not async has the same name with ``_sync``, opens a client of its own from a
+:class:`ClientConfig` and runs its own event loop (``extract_table_sync``, ``load_sync``). ``extract_to_path``
+and ``extract_to_database`` are sync only: their async form is :func:`extract` with a sink.
 """
 
 from .client import AttioClient, Page, SyncAttioClient
 from .config import ClientConfig, RateLimits, RetryPolicy, Secret
+from .destinations import extract_to_database
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -13,7 +18,10 @@ from .errors import (
     ConfigError,
     ConnectError,
     ConnectorError,
+    DestinationError,
+    DestinationUnreachableError,
     InvalidArgumentError,
+    LedgerError,
     MalformedResponseError,
     NotFoundError,
     PaginationError,
@@ -24,6 +32,7 @@ from .errors import (
     RowError,
     SchemaError,
     ServerError,
+    StoreUnreachableError,
     TransportError,
 )
 from .extract import (
@@ -38,15 +47,16 @@ from .extract import (
     extract,
     extract_batches,
     extract_dataframe,
+    extract_dataframe_sync,
     extract_table,
+    extract_table_sync,
     extract_tables,
     extract_to_path,
-    meetings_to_pandas,
-    read_meetings_dataframe,
-    read_meetings_table,
+    meetings_to_dataframe,
 )
 from .http import ClientStats
-from .load import LoadConfig, LoadReport, load, load_file
+from .load import LoadConfig, LoadReport, load, load_sync
+from .load.recordings import RecordingsConfig, RecordingsReport, load_recordings, load_recordings_sync
 from .models import MeetingQuery, validate_meeting_body
 
 __version__ = "0.1.0"
@@ -64,11 +74,14 @@ __all__ = [
     "ConnectError",
     "ConnectorError",
     "CsvSink",
+    "DestinationError",
+    "DestinationUnreachableError",
     "ExtractConfig",
     "ExtractProgress",
     "ExtractReport",
     "InvalidArgumentError",
     "JsonlSink",
+    "LedgerError",
     "LoadConfig",
     "LoadReport",
     "MalformedResponseError",
@@ -81,6 +94,8 @@ __all__ = [
     "RateLimitError",
     "RateLimitStoreError",
     "RateLimits",
+    "RecordingsConfig",
+    "RecordingsReport",
     "RequestTimeoutError",
     "RetryPolicy",
     "RowError",
@@ -88,19 +103,23 @@ __all__ = [
     "Secret",
     "ServerError",
     "Sink",
+    "StoreUnreachableError",
     "SyncAttioClient",
     "TransportError",
     "__version__",
     "extract",
     "extract_batches",
     "extract_dataframe",
+    "extract_dataframe_sync",
     "extract_table",
+    "extract_table_sync",
     "extract_tables",
+    "extract_to_database",
     "extract_to_path",
     "load",
-    "load_file",
-    "meetings_to_pandas",
-    "read_meetings_dataframe",
-    "read_meetings_table",
+    "load_recordings",
+    "load_recordings_sync",
+    "load_sync",
+    "meetings_to_dataframe",
     "validate_meeting_body",
 ]

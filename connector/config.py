@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import defaults
 from .errors import ConfigError, InvalidArgumentError
 
 __all__ = [
@@ -195,15 +196,15 @@ class Secret:
 class RetryPolicy:
     """How failed requests are retried: exponential backoff with full jitter, bounded by tries and time.
 
-    A ``Retry-After`` from the server replaces the computed delay.
+    A ``Retry-After`` from the server replaces the computed delay. Which errors are retried is the errors'
+    own ``retryable`` (:mod:`connector.errors`), not the policy's.
     """
 
-    max_attempts: int = 8
+    max_attempts: int = defaults.MAX_ATTEMPTS
     max_time: float = 300.0
     initial_delay: float = 0.5
     max_delay: float = 30.0
     multiplier: float = 2.0
-    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -227,10 +228,10 @@ class RateLimits:
     25th free.
     """
 
-    reads_per_second: float = 96.0
-    writes_per_second: float = 24.0
-    max_in_flight: int = 32
-    recording_writes_per_second: float = 0.95
+    reads_per_second: float = defaults.READS_PER_SECOND
+    writes_per_second: float = defaults.WRITES_PER_SECOND
+    max_in_flight: int = defaults.MAX_IN_FLIGHT
+    recording_writes_per_second: float = defaults.RECORDING_WRITES_PER_SECOND
 
     def __post_init__(self) -> None:
         for rate in (self.reads_per_second, self.writes_per_second, self.recording_writes_per_second):
@@ -246,8 +247,8 @@ class ClientConfig:
 
     token: Secret | None = None
     base_url: str = DEFAULT_BASE_URL
-    timeout: float = 30.0
-    connect_timeout: float = 10.0
+    timeout: float = defaults.TIMEOUT
+    connect_timeout: float = defaults.CONNECT_TIMEOUT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: RateLimits = field(default_factory=RateLimits)
     user_agent: str = "attio-meetings-connector/0.1"

@@ -8,21 +8,25 @@
     │   ├── ConnectError             could not connect / connection dropped     (retryable)
     │   ├── RequestTimeoutError      no complete answer within the timeout      (retryable)
     │   ├── MalformedResponseError   the answer was cut off or was not JSON     (retryable)
-    │   └── RateLimitStoreError      the shared rate budget (Redis) failed; nothing was sent (retryable)
+    │   ├── RateLimitStoreError      the shared rate budget (Redis) failed; nothing was sent (retryable)
+    │   └── StoreUnreachableError    an object store (S3, GCS, Azure) could not be reached (retryable)
     ├── ApiError                     Attio answered with an error envelope
     │   ├── BadRequestError          400 (Attio's ``validation_type`` and friends)
     │   ├── AuthenticationError      401
     │   ├── PermissionDeniedError    403 (e.g. a missing scope)
     │   ├── NotFoundError            404
     │   ├── RateLimitError           429, carries ``retry_after`` seconds         (retryable)
-    │   └── ServerError              5xx                                          (retryable)
+    │   └── ServerError              5xx                     (retryable: 500, 502, 503, 504)
     ├── DestinationError             a database destination refused the write (login, permission, table)
     │   └── DestinationUnreachableError  the database could not be reached, or went away  (retryable)
+    ├── LedgerError                  a load's SQLite ledger could not be read or written (disk full, damaged)
     ├── PaginationError              the API broke the pagination contract (a cursor repeated)
     ├── SchemaError                  a meeting lacks a required field, or has the wrong type
     └── RowError                     one input row is invalid: file, row, column and reason
 
-Whether an error may be retried is a property of its type (``retryable``), never a match on its text.
+Whether an error may be retried is decided here and nowhere else: ``retryable``, a property of the error's
+type (for an :class:`ApiError`, of its status: :data:`RETRYABLE_STATUSES`), never a match on its text. The
+client's retry loop, the CLI's exit code and the orchestrators' retries all ask it.
 ``ambiguous`` says the request may have been carried out although no answer arrived: a write that
 failed so must not be re-sent blindly on an API that does not de-duplicate.
 
@@ -35,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "RETRYABLE_STATUSES",
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
@@ -45,6 +50,7 @@ __all__ = [
     "DestinationError",
     "DestinationUnreachableError",
     "InvalidArgumentError",
+    "LedgerError",
     "MalformedResponseError",
     "NotFoundError",
     "PaginationError",
@@ -55,14 +61,20 @@ __all__ = [
     "RowError",
     "SchemaError",
     "ServerError",
+    "StoreUnreachableError",
     "TransportError",
     "error_for_status",
     "shown",
 ]
 
 
+# The answers worth sending the same request again for (Attio's own SDK retries these): over the rate limit, and
+# the 5xx that say "not now". 501 or 505 would fail the same way again.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
 class ConnectorError(Exception):
-    """Base of every error the connector raises."""
+    """Base of every error the connector raises; ``retryable``: sending the same request again may succeed."""
 
     retryable: bool = False
     ambiguous: bool = False
@@ -133,6 +145,12 @@ class RateLimitStoreError(TransportError):
     hint = "check that Redis at the rate-limit URL (CONNECTOR_RATE_LIMIT_URL, --rate-limit-url) is running and reachable"
 
 
+class StoreUnreachableError(TransportError):
+    """The object store could not be reached, or kept failing, after its SDK's retries."""
+
+    hint = "check the network and the endpoint (AWS_ENDPOINT_URL...); an extract keeps its checkpoint: --resume continues"
+
+
 class ApiError(ConnectorError):
     """Attio answered with an error: status, Attio's ``type`` and ``code``, method and path."""
 
@@ -158,6 +176,7 @@ class ApiError(ConnectorError):
         self.path = path
         self.validation_errors = list(validation_errors or [])
         self.retry_after = retry_after
+        self.retryable = status in RETRYABLE_STATUSES
         super().__init__(self._text())
 
     def _text(self) -> str:
@@ -209,14 +228,12 @@ class NotFoundError(ApiError):
 class RateLimitError(ApiError):
     """429: over Attio's rate limit; ``retry_after`` is the wait in seconds. Never carried out."""
 
-    retryable = True
     hint = "lower the rate limits or concurrency; Attio asked us to slow down"
 
 
 class ServerError(ApiError):
-    """5xx: Attio failed; the request may or may not have been carried out."""
+    """5xx: Attio failed; the request may or may not have been carried out (retryable: 500, 502, 503, 504)."""
 
-    retryable = True
     ambiguous = True
     hint = "Attio had a problem; try again later"
 
@@ -235,6 +252,12 @@ class DestinationUnreachableError(DestinationError):
 
     retryable = True
     hint = "check that the database server is running and reachable; the table was not changed, run the command again"
+
+
+class LedgerError(ConnectorError):
+    """The ledger file could not be read or written (disk full, read-only, damaged)."""
+
+    hint = "check the ledger file, its directory and the free disk space; run the same command again"
 
 
 class PaginationError(ConnectorError):

@@ -25,7 +25,6 @@ import orjson
 
 from .config import ClientConfig, RetryPolicy
 from .errors import (
-    ApiError,
     ConfigError,
     ConnectError,
     ConnectorError,
@@ -164,8 +163,6 @@ class HttpTransport:
         policy = config.retry
 
         def retryable(exc: Exception) -> bool:
-            if isinstance(exc, ApiError):
-                return exc.status in policy.retry_statuses
             return isinstance(exc, ConnectorError) and exc.retryable
 
         def on_backoff(details: Mapping[str, Any]) -> None:

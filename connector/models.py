@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any, Literal
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from yarl import URL
 
+from . import defaults
 from .errors import InvalidArgumentError, shown
 from .schema import input_limits, participant_statuses, schema_document
 from .timezones import is_valid_timezone
@@ -173,7 +174,7 @@ class MeetingQuery:
     linked-record filter.
     """
 
-    limit: int = 200
+    limit: int = defaults.PAGE_SIZE
     linked_object: str | None = None
     linked_record_id: str | None = None
     participants: tuple[str, ...] = ()
@@ -435,8 +436,3 @@ def validate_meeting_body(meeting: Mapping[str, Any], *, require_external_ref: b
     else:
         body["external_ref"] = _check_external_ref(ref)
     return body
-
-
-def emails_of(participants: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The email addresses of a participants list, lower-cased, in order."""
-    return [p["email_address"].lower() for p in participants if p.get("email_address")]

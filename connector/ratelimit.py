@@ -224,8 +224,6 @@ class RateLimiter:
         }
         self._paused_until = dict.fromkeys(self._budgets, 0.0)
         self._in_flight = anyio.CapacityLimiter(limits.max_in_flight)
-        self.waited_seconds = 0.0
-        self.forfeited = 0  # shared grants given up because this process woke too late to use them
 
     async def open(self) -> None:
         """Connect to the shared budget, if there is one."""
@@ -259,14 +257,12 @@ class RateLimiter:
         wait = await shared.reserve(kind, interval)
         while wait is not None and wait > 0:
             due = self._clock() + wait
-            self.waited_seconds += wait
             await anyio.sleep(wait)
             # Another process may have met a 429 while we slept: then wait out its pause with a new grant.
             wait = await shared.reserve(kind, interval, confirm=True)
             if wait is None and self._clock() - due > LATE_GRANT:
                 # Woken late (a busy CPU, a GC pause): sent now, this request would bunch up with the
                 # grants after it in one of Attio's seconds. It gives up its turn and queues again.
-                self.forfeited += 1
                 wait = await shared.reserve(kind, interval)
 
     async def _wait_turn(self, kind: RequestKind) -> None:
@@ -284,7 +280,6 @@ class RateLimiter:
             else:
                 at = budget.reserve(now, paused)
             if at > now:
-                self.waited_seconds += at - now
                 await anyio.sleep(at - now)
             # A 429 may have paused us while we slept: take a new turn after the pause. The old grant
             # stays counted, which only makes the window stricter.

@@ -17,6 +17,10 @@ Copy this file into your DAGs folder and create the connection, for instance fro
   meetings.parquet`` (default ``s3://acme-lake/attio``), with the S3 key pair, endpoint and region of the Airflow
   AWS connection ``attio_lake_aws`` (``AIRFLOW_CONN_ATTIO_LAKE_AWS``). Its output is the Asset
   ``$ATTIO_LAKE_URL/meetings``: ``attio_meetings_lake_consumer`` is scheduled on it and runs after each fresh day.
+- ``attio_transcripts_daily`` extracts each day's meetings with their call recordings and transcript segments,
+  one run, to ``$ATTIO_DATA_DIR/tables/date=YYYY-MM-DD/<table>.parquet``; each table is an Asset
+  (``file://$ATTIO_DATA_DIR/tables/date=*/transcript_segments.parquet``, ...), and
+  ``attio_transcripts_consumer`` is scheduled on the transcript segments' one: it runs after each fresh day.
 - ``attio_meetings_import`` loads a spreadsheet when triggered (``source``/``mapping`` params); it fails
   when rows are rejected or fail, after pushing the load report (XCom ``report``) with the results file path.
 
@@ -77,7 +81,9 @@ with DAG(
         return workspace_windows(params["workspaces"], data_interval_start, data_interval_end, path)
 
     # Workers run the mapped tasks in parallel (CeleryExecutor / KubernetesExecutor); cap them per run.
-    AttioExtractOperator.partial(task_id="extract_meetings", max_active_tis_per_dagrun=8).expand_kwargs(plan())
+    AttioExtractOperator.partial(task_id="extract_meetings", max_active_tis_per_dagrun=8).expand_kwargs(
+        plan()
+    )
 
 with DAG(
     dag_id="attio_meetings_lake",
@@ -112,6 +118,45 @@ with DAG(
         return [event.extra.get("output") for asset_events in events.values() for event in asset_events]
 
     fresh_files()
+
+with DAG(
+    dag_id="attio_transcripts_daily",
+    description="Extract each day's Attio meetings, call recordings and transcript segments, an Asset each",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=2,  # a recordings extract makes a request or more per meeting: it sets the pace
+    default_args={"retries": 3, "retry_delay": pendulum.duration(minutes=2)},
+    tags=["attio"],
+) as transcripts:
+    to_tables = AttioExtractOperator(
+        task_id="extract_tables",
+        tables=["meetings", "call_recordings", "transcript_segments"],  # checked when the DAG is parsed
+        # A folder: each table goes to <folder>/<table>.parquet. DATA_DIR, not a param: an Asset needs a
+        # static prefix, and "{{ params.data_dir }}" would leave none.
+        output_path=DATA_DIR + "/tables/date={{ data_interval_start | ds }}",
+    )
+
+with DAG(
+    dag_id="attio_transcripts_consumer",
+    description="Runs whenever a fresh day of transcript segments lands",
+    schedule=[to_tables.table_assets["transcript_segments"]],
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["attio"],
+) as transcripts_consumer:
+
+    @task
+    def fresh_transcripts(**context):
+        """The transcript files the triggering extracts wrote, with their row counts."""
+        events = context.get("triggering_asset_events") or context.get("triggering_dataset_events") or {}
+        return [
+            (event.extra.get("output"), event.extra.get("rows"))
+            for batch in events.values()
+            for event in batch
+        ]
+
+    fresh_transcripts()
 
 with DAG(
     dag_id="attio_meetings_import",

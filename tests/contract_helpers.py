@@ -1,11 +1,41 @@
-"""Attio's error envelope, for the emulator's answers that the OpenAPI documents do not declare."""
+"""The API contract for the contract tests: the vendored OpenAPI documents and Attio's error envelope.
+
+The contract tests read the copies in ``tests/fixtures`` (never ``../shared/attio`` directly), so they run
+wherever the repository is checked out; ``tests/test_contract_fixtures.py`` keeps the copies equal to
+``../shared/attio``'s when that folder is beside the repository. A missing copy fails with its path.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).parents[2] / "shared" / "attio"
+SPECS = ("openapi-meetings.json", "openapi-call-recordings.json")
+
+
+@functools.cache
+def spec(name: str) -> dict[str, Any]:
+    """The vendored OpenAPI document ``name`` (one of :data:`SPECS`); fails, naming the file, when it is missing."""
+    path = FIXTURES / name
+    if not path.is_file():
+        pytest.fail(
+            f"the vendored API contract {path} is missing: copy it from ../shared/attio/{name}", pytrace=False
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def validator(name: str, ref: str) -> jsonschema.Draft202012Validator:
+    """A validator for the schema at ``ref`` (a ``#/...`` pointer) in spec ``name``, so that $refs resolve."""
+    cls = jsonschema.Draft202012Validator
+    return cls({**spec(name), "$ref": ref}, format_checker=cls.FORMAT_CHECKER)
+
 
 ENVELOPE = {
     "type": "object",

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -158,20 +159,48 @@ def committed_meetings(data: dict[str, Any]) -> int:
     return sum(w["rows"] for w in data["windows"])
 
 
-def kill_once_committed(
-    proc: subprocess.Popen[Any], checkpoint: Path, rows: int, timeout: float = 60, committed: Any = committed_meetings
+def kill_when(
+    proc: subprocess.Popen[Any], ready: Callable[[], bool], timeout: float = 60, sig: int = signal.SIGKILL
 ) -> None:
-    """SIGKILL ``proc`` once its checkpoint records at least ``rows`` committed rows (fails if it exits first).
-
-    ``committed(checkpoint_content)`` counts them (default: the meetings; a child table's, e.g.)."""
+    """Send ``sig`` (SIGKILL) to ``proc`` as soon as ``ready()`` is true (polled); fails if it exits first or
+    ``timeout`` s pass; returns once it has exited."""
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:  # poll the checkpoint until enough rows are committed
-            if checkpoint.exists() and committed(json.loads(checkpoint.read_text())) >= rows:
-                break
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
+        while not ready():  # another process's progress: nothing to wait on but its files
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "the process ended first"
+            assert time.monotonic() < deadline, f"not ready to be killed after {timeout} s"
+            time.sleep(0.01)
     finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+        if proc.poll() is None:
+            os.kill(proc.pid, sig)
+        proc.wait(timeout=60)
+    assert sig != signal.SIGKILL or proc.returncode == -signal.SIGKILL
+
+
+def checkpoint_has(checkpoint: Path, rows: int, committed: Any = committed_meetings) -> Callable[[], bool]:
+    """A ``ready`` for :func:`kill_when`: the checkpoint records at least ``rows`` committed rows.
+
+    ``committed(checkpoint_content)`` counts them (default: the meetings; a child table's, e.g.)."""
+
+    def ready() -> bool:
+        return checkpoint.exists() and committed(json.loads(checkpoint.read_text())) >= rows
+
+    return ready
+
+
+class Interrupt(Exception):
+    """Stands in for a crash or a Ctrl-C in the middle of an extract."""
+
+
+def stop_after(pages: int, action: Callable[[], object] | None = None) -> Callable[[int, int], None]:
+    """A ``progress`` callback that calls ``action`` (default: raise :class:`Interrupt`) after ``pages`` pages."""
+    count = {"pages": 0}
+
+    def progress(rows: int, n: int) -> None:
+        count["pages"] += n
+        if count["pages"] == pages:
+            if action is None:
+                raise Interrupt("stop")
+            action()
+
+    return progress

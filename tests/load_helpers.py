@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import signal
-import subprocess
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -82,16 +77,3 @@ def run_load(
 def posts(emu: Any) -> int:
     """How many POSTs the emulator answered."""
     return emu.emulator.stats.count(method="POST")
-
-
-def kill_when(proc: subprocess.Popen[Any], ready: Callable[[], bool], timeout: float = 60) -> None:
-    """SIGKILL ``proc`` as soon as ``ready()`` (polled) is true, or after ``timeout``; fails if it exits first."""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and not ready():
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL

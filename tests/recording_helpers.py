@@ -13,7 +13,17 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
+import pytest
 from extract_helpers import to_ns
+
+
+@pytest.fixture(name="emu")
+def emu_fixture(make_emulator: Any) -> Any:
+    """The call-recording extract tests' emulator: 60 meetings (seed 11) with their seeded recordings.
+
+    Test modules import it by name (``from recording_helpers import emu_fixture``)."""
+    return make_emulator(meetings=60, seed=11)
+
 
 VIDEO_HOST = "media.attio-emulator.invalid"  # every video_url the emulator hands out is on this host
 

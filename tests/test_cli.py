@@ -62,6 +62,23 @@ def test_errors_are_one_line_with_a_hint(emulator, monkeypatch, capsys, args, to
     assert "Traceback" not in err and (not token or token == "good" or token not in err)
 
 
+@pytest.mark.parametrize(
+    ("faults", "missing", "code", "gets"),
+    [
+        pytest.param(["503", "429"], False, 0, 3, id="503-then-429-retried"),
+        pytest.param([], True, 3, 1, id="404-not-retried"),
+    ],
+)
+def test_the_cli_retries_what_the_error_calls_retryable(emulator, monkeypatch, capsys, faults, missing, code, gets) -> None:
+    meeting_id = "00000000-0000-4000-8000-000000000000" if missing else emulator.emulator.store.all_meetings()[3]["id"]["meeting_id"]
+    emulator.emulator.faults.script(faults)
+    before = emulator.emulator.stats.count(method="GET")
+    monkeypatch.setenv("ATTIO_API_KEY", emulator.token)
+    assert main(["get", meeting_id, "--base-url", emulator.url, "--quiet"]) == code
+    assert emulator.emulator.stats.count(method="GET") - before == gets
+    assert emulator.emulator.faults.pending == 0
+
+
 def test_get_against_the_builtin_emulator_in_a_fresh_process() -> None:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("ATTIO_")}
     missing = "00000000-0000-4000-8000-000000000000"

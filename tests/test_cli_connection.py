@@ -291,7 +291,7 @@ def test_too_many_participants_is_refused_before_any_request(
     code, output = run_main(monkeypatch, capsys, args, {"ATTIO_API_KEY": emulator.token})
     line = error_line(output)
     assert code == 2 and line.startswith(
-        f"error: invalid participants: {count} emails make the request URL"
+        f"error: --participants: {count} emails make the request URL"
     ), line
     assert "of these emails fit in one query" in line and "de-duplicate by meeting_id" in line
     assert emulator.emulator.stats.requests == 0 and not list(tmp_path.iterdir())

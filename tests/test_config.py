@@ -7,6 +7,7 @@ import math
 import pytest
 
 from connector import ClientConfig, InvalidArgumentError, RateLimits, RetryPolicy, Secret
+from connector.ratelimit import RedisBudget
 
 TOKEN = "sk_live_5c1e0b9a7d3f2e48"
 
@@ -66,3 +67,26 @@ def test_explicit_values_win_and_the_variables_they_replace_are_not_read() -> No
     assert config.token == Secret("t0k") and config.base_url == "http://127.0.0.1:8787"
     assert ClientConfig.from_env(env, token_env="MY_KEY", base_url="http://h").token == Secret(TOKEN)
     assert ClientConfig.from_env({"ATTIO_BASE_URL": " "}).base_url == "https://api.attio.com"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param("http://redis:6379", "must be a Redis URL", id="http"),
+        pytest.param("sk_live_abc", "a value that is not shown", id="token-by-mistake"),
+        pytest.param("redis://a b", "a space", id="space"),
+    ],
+)
+def test_rate_limit_url_is_checked_by_name(value: str, message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"CONNECTOR_RATE_LIMIT_URL.*{message}"):
+        ClientConfig.from_env({"ATTIO_API_KEY": "t0ken", "CONNECTOR_RATE_LIMIT_URL": value})
+    assert "sk_live" not in message
+
+
+def test_rate_limit_url_from_the_environment_and_never_in_the_repr() -> None:
+    env = {"ATTIO_API_KEY": "t0ken", "CONNECTOR_RATE_LIMIT_URL": "redis://:pw-secret@r:6379/0"}
+    config = ClientConfig.from_env(env)
+    assert config.rate_limit_url == "redis://:pw-secret@r:6379/0" and "pw-secret" not in repr(config)
+    assert ClientConfig.from_env(env, rate_limit_url="redis://other/1").rate_limit_url == "redis://other/1"
+    assert ClientConfig.from_env({"ATTIO_API_KEY": "t0ken"}).rate_limit_url is None
+    assert "pw-secret" not in repr(RedisBudget(config.rate_limit_url or "", "k"))

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 from destination_helpers import duckdb_rows
+from extract_helpers import kill_when
 
 from connector import ClientConfig, ConfigError, ExtractConfig, InvalidArgumentError, MeetingQuery, RateLimits
 from connector.cli import main
@@ -234,13 +233,7 @@ def test_sigkill_mid_load_leaves_the_table_as_it_was(tmp_path: Path) -> None:
     # The emulator starts after the destination was checked (a connection opened and closed): from then on,
     # the file open in the child is the run's transaction.
     assert "using the built-in Attio emulator" in proc.stderr.readline()
-    deadline = time.monotonic() + 60
-    while not _has_open(proc.pid, path):  # polled, with a deadline
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+    kill_when(proc, lambda: _has_open(proc.pid, path))
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT * FROM attio.meetings ORDER BY meeting_id").fetchall() == before
 

@@ -10,8 +10,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from extract_helpers import assert_table_matches, brute_force, client_config, some_filters
@@ -20,22 +18,18 @@ from connector import AttioClient, MeetingQuery
 from connector.errors import AuthenticationError, SchemaError
 from connector.extract import (
     CallableSink,
-    CsvSink,
     ExtractConfig,
-    JsonlSink,
     ParquetSink,
     extract,
     extract_batches,
     extract_dataframe,
+    extract_dataframe_sync,
     extract_table,
     extract_to_path,
-    read_meetings_dataframe,
 )
-from connector.schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
 
-PARTICIPANT_KEYS = ("email_address", "name", "is_organizer", "status")
 
 FILTERS = [
     pytest.param(lambda v: {}, id="everything"),
@@ -94,67 +88,6 @@ async def test_sliced_file_equals_single_cursor_file(emulator: Any, tmp_path: An
     # sliced output is in time order too (windows in order, each in the API's order), bar all-day edges
     starts = pq.read_table(tmp_path / "many.parquet").column("start_datetime").drop_null().cast(pa.int64()).to_pylist()
     assert sum(1 for x, y in itertools.pairwise(starts) if y < x) <= many.windows
-
-
-async def test_parquet_file_metadata_and_layout(emulator: Any, tmp_path: Any) -> None:
-    out = tmp_path / "m.parquet"
-    query = MeetingQuery(limit=100, participants=("x@example.com",), timezone="Europe/Paris")
-    async with AttioClient(client_config(emulator)) as client:
-        report = await extract(client, ExtractConfig(query=query), ParquetSink(out))
-        full = await extract(client, ExtractConfig(query=MeetingQuery()), ParquetSink(out))
-    meta = pq.ParquetFile(out).metadata
-    kv = {k.decode(): v.decode() for k, v in meta.metadata.items()}
-    assert kv["connector.schema_version"] == SCHEMA_VERSION
-    assert json.loads(kv["connector.filters"])["timezone"] == "UTC"  # the second run replaced the file
-    assert "connector.extracted_at" in kv
-    assert emulator.token not in json.dumps(kv)
-    assert meta.row_group(0).column(0).compression == "ZSTD"
-    assert meta.num_row_groups == 1 and meta.num_rows == full.rows == 300
-    assert report.output == str(out) and report.filters["participants"] == "x@example.com"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.parquet"]  # no checkpoint, parts or temp left
-
-
-async def test_partitioned_dataset_by_start_month(emulator: Any, tmp_path: Any) -> None:
-    out = tmp_path / "meetings"
-    meetings = emulator.emulator.store.all_meetings()
-    async with AttioClient(client_config(emulator)) as client:
-        await extract(client, ExtractConfig(slices=3), ParquetSink(out, partition_by="start_month"))
-    table = ds.dataset(out, format="parquet", partitioning="hive").to_table()
-    assert table.num_rows == len(meetings)
-    for row in table.select(["start_month", "is_all_day", "start_datetime", "start_date"]).to_pylist()[:50]:
-        start = row["start_date"] if row["is_all_day"] else row["start_datetime"]
-        assert row["start_month"] == f"{start.year:04d}-{start.month:02d}"
-    assert not (tmp_path / "meetings.partial").exists()
-
-
-async def test_csv_and_jsonl_hold_the_same_rows(emulator: Any, tmp_path: Any) -> None:
-    meetings = {m["id"]["meeting_id"]: m for m in emulator.emulator.store.all_meetings()}
-    async with AttioClient(client_config(emulator)) as client:
-        await extract(client, ExtractConfig(slices=2), CsvSink(tmp_path / "m.csv"))
-        await extract(client, ExtractConfig(slices=2), JsonlSink(tmp_path / "m.jsonl"))
-    csv = pacsv.read_csv(tmp_path / "m.csv", convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-    assert sorted(csv.column("meeting_id").to_pylist()) == sorted(meetings)
-    lines = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
-    assert sorted(r["meeting_id"] for r in lines) == sorted(meetings)
-    for row in lines:
-        m = meetings[row["meeting_id"]]
-        assert row["created_at"] == m["created_at"]  # nanoseconds kept, UTC 'Z'
-        assert row["participants"] == [{k: p.get(k) for k in PARTICIPANT_KEYS} for p in m["participants"]]
-        if m["is_all_day"]:
-            assert row["start_date"] == m["start"]["date"] and row["start_datetime"] is None
-    for row in csv.to_pylist():
-        m = meetings[row["meeting_id"]]
-        assert json.loads(row["participants"]) == [{k: p.get(k) for k in PARTICIPANT_KEYS} for p in m["participants"]]
-        assert json.loads(row["linked_records"]) == m["linked_records"]
-        assert row["is_all_day"] == m["is_all_day"]
-
-
-async def test_callable_sink_and_batch_sizes(emulator: Any) -> None:
-    seen: list[pa.RecordBatch] = []
-    async with AttioClient(client_config(emulator)) as client:
-        report = await extract(client, ExtractConfig(query=MeetingQuery(limit=30), slices=1, batch_size=100), CallableSink(seen.append))
-    assert [b.num_rows for b in seen] == [120, 120, 60]  # whole pages up to batch_size
-    assert report.rows == 300 and report.pages == 10 and report.output is None
 
 
 async def test_extract_batches_is_an_async_iterator(emulator: Any) -> None:
@@ -236,6 +169,6 @@ def test_sync_helpers(emulator: Any, tmp_path: Any) -> None:
     report = extract_to_path(out, client_config=client_config(emulator), config=ExtractConfig(slices=2))
     assert report.rows == 300 and report.output_format == "jsonl" and out.exists()
     assert "rows        300" in report.format() and report.to_dict()["rows_per_second"] > 0
-    frame = read_meetings_dataframe(ExtractConfig(query=MeetingQuery(ends_from=some_filters(
+    frame = extract_dataframe_sync(ExtractConfig(query=MeetingQuery(ends_from=some_filters(
         emulator.emulator.store.all_meetings())["mid"] - timedelta(days=1))), client_config(emulator))
     assert 0 < len(frame) < 300

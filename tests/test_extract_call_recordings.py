@@ -16,9 +16,21 @@ import pyarrow as pa
 import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
-from extract_helpers import assert_table_matches, brute_force, client_config, kill_once_committed, span_ns
+from extract_helpers import (
+    assert_table_matches,
+    brute_force,
+    checkpoint_has,
+    client_config,
+    kill_when,
+    span_ns,
+)
 from objectstore_helpers import moto_fixture, s3_fixture  # noqa: F401 - fixtures
-from recording_helpers import VIDEO_HOST, assert_recordings_match, leaked
+from recording_helpers import (
+    VIDEO_HOST,
+    assert_recordings_match,
+    emu_fixture,  # noqa: F401 - the fixture 'emu'
+    leaked,
+)
 
 from connector import AttioClient, MeetingQuery
 from connector.cli import main
@@ -149,7 +161,7 @@ def test_sigkill_midway_then_resume_is_exact_and_nothing_leaks(
     def recordings(data: dict[str, Any]) -> int:
         return data["fanout"]["tables"]["call_recordings"]["rows"]
 
-    kill_once_committed(proc, checkpoint, 30, committed=recordings)
+    kill_when(proc, checkpoint_has(checkpoint, 30, committed=recordings))
     state = json.loads(checkpoint.read_text())
     assert state["fanout"]["pending"], "killed with meetings whose recordings are still to fetch"
     assert not (out / "call_recordings.jsonl").exists()
@@ -173,9 +185,8 @@ def test_sigkill_midway_then_resume_is_exact_and_nothing_leaks(
 
 
 def test_no_video_url_reaches_any_output(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu = make_emulator(meetings=60, seed=11)
     for fmt in ("parquet", "csv", "jsonl"):
         out = tmp_path / fmt
         assert _cli(emu, monkeypatch, "--output", str(out), "--tables", ALL, "--format", fmt) == 0
@@ -184,9 +195,8 @@ def test_no_video_url_reaches_any_output(
 
 
 def test_default_tables_output_is_unchanged(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu = make_emulator(meetings=60, seed=11)
     assert _cli(emu, monkeypatch, "--output", str(tmp_path / "default.parquet")) == 0
     assert _cli(emu, monkeypatch, "--output", str(tmp_path / "named.parquet"), "--tables", "meetings") == 0
     default, named = pq.read_table(tmp_path / "default.parquet"), pq.read_table(tmp_path / "named.parquet")
@@ -201,9 +211,8 @@ def test_default_tables_output_is_unchanged(
 
 
 def test_children_without_meetings_fetch_meetings_but_do_not_write_them(
-    make_raw: Any, make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu = make_emulator(meetings=60, seed=11)
     out = tmp_path / "attio"
     assert (
         _cli(emu, monkeypatch, "--output", str(out), "--tables", CHILDREN, "--include-future-meetings") == 0
@@ -223,8 +232,7 @@ def test_children_without_meetings_fetch_meetings_but_do_not_write_them(
 
 
 @pytest.mark.anyio
-async def test_python_api_one_sink_per_table_and_the_report(make_raw: Any, make_emulator: Any) -> None:
-    emu = make_emulator(meetings=60, seed=11)
+async def test_python_api_one_sink_per_table_and_the_report(make_raw: Any, emu: Any) -> None:
     got: dict[str, list[pa.RecordBatch]] = {"call_recordings": [], "meetings": []}
     async with AttioClient(client_config(emu)) as client:
         report = await extract(
@@ -307,14 +315,13 @@ def test_tables_in_order_each_once() -> None:
 def test_several_tables_to_an_object_store_folder(
     make_raw: Any,
     s3: Any,
-    make_emulator: Any,
+    emu: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import io
 
-    emu = make_emulator(meetings=60, seed=11)
     url = s3.url("attio/calls")
     assert _cli(emu, monkeypatch, "--output", url, "--tables", CHILDREN, "--json") == 0
     report = json.loads(capsys.readouterr().out)
@@ -335,9 +342,8 @@ def test_docs_show_the_recording_schemas() -> None:
 
 @pytest.mark.anyio
 async def test_progress_counts_meetings_scanned_and_recordings_found(
-    make_raw: Any, make_emulator: Any
+    make_raw: Any, emu: Any
 ) -> None:
-    emu = make_emulator(meetings=60, seed=11)
     seen: list[Any] = []
     config = ExtractConfig(slices=2, include_future_meetings=True, on_progress=seen.append)
     async with AttioClient(client_config(emu)) as client:

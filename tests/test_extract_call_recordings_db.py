@@ -4,17 +4,21 @@ table as it was), merge by each table's key, and the refusals (replace-window, -
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pytest
-from recording_helpers import recording_rows, segment_rows, table_segment_rows
+from extract_helpers import kill_when
+from recording_helpers import (
+    emu_fixture,  # noqa: F401 - the fixture 'emu'
+    recording_rows,
+    segment_rows,
+    table_segment_rows,
+)
 
 from connector import ClientConfig, ConfigError, RateLimits
 from connector.cli import main
@@ -52,9 +56,8 @@ def _assert_served(tables: dict[str, pa.Table], served: list[dict[str, Any]], me
 
 
 def test_three_tables_into_duckdb_then_merge_and_append(
-    make_raw: Any, make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu = make_emulator(meetings=60, seed=11)
     path = tmp_path / "attio.duckdb"
     url = f"duckdb://{path}"
     assert _cli(emu, monkeypatch, "--output", url, "--tables", ALL, "--include-future-meetings") == 0
@@ -83,9 +86,8 @@ def test_three_tables_into_duckdb_then_merge_and_append(
 
 
 def test_a_schema_for_every_table_and_the_library_call(
-    make_raw: Any, make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu = make_emulator(meetings=60, seed=11)
     path = tmp_path / "w.duckdb"
     assert _cli(emu, monkeypatch, "--output", f"duckdb://{path}", "--tables", ALL, "--table", "crm.") == 0
     served = make_raw(emu).all_call_recordings()
@@ -118,9 +120,8 @@ def test_refusals_are_one_line_exit_2_and_change_nothing(
 
 
 def test_sigkill_mid_run_leaves_every_table_as_it_was(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu = make_emulator(meetings=60, seed=11)
     path = (tmp_path / "w.duckdb").resolve()
     assert _cli(emu, monkeypatch, "--output", f"duckdb://{path}", "--tables", ALL) == 0
     with duckdb.connect(str(path)) as con:
@@ -142,23 +143,17 @@ def test_sigkill_mid_run_leaves_every_table_as_it_was(
     proc = subprocess.Popen([sys.executable, "-m", "connector", *args], env={**os.environ, "ATTIO_API_KEY": emu.token},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     start = emu.emulator.stats.count("GET", ONE_ROUTE)
-    deadline = time.monotonic() + 60
-    while emu.emulator.stats.count("GET", ONE_ROUTE) < start + 10:  # recordings read, rows in the transaction
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+    # recordings read: rows in the transaction
+    kill_when(proc, lambda: emu.emulator.stats.count("GET", ONE_ROUTE) >= start + 10)
     after = _tables(path)
     assert all(after[t].equals(before[t]) for t in before)
 
 
 def test_three_tables_into_postgres_merge_keeps_each_row_once(
-    make_raw: Any, make_emulator: Any, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    make_raw: Any, emu: Any, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import adbc_driver_postgresql.dbapi as dbapi
 
-    emu = make_emulator(meetings=60, seed=11)
     served = make_raw(emu).all_call_recordings()
     segments = sum(segment_rows(served).values())
 

@@ -40,9 +40,14 @@ def test_filters_json_report_and_csv(emulator: Any, tmp_path: Path, capsys: pyte
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        pytest.param(["--linked-object", "deals"], "linked_object/linked_record_id", id="lone-linked-object"),
-        pytest.param(["--participants", "not-an-email"], "participants", id="bad-email"),
-        pytest.param(["--ends-from", "yesterday"], "ends_from", id="bad-time"),
+        pytest.param(["--linked-object", "deals"], "--linked-object needs --linked-record-id too", id="lone-linked-object"),
+        pytest.param(["--linked-record-id", "x"], "--linked-record-id needs --linked-object too", id="lone-record-id"),
+        pytest.param(["--participants", "not-an-email"], "--participants: 'not-an-email'", id="bad-email"),
+        pytest.param(["--ends-from", "yesterday"], "--ends-from: ", id="bad-time"),
+        pytest.param(
+            ["--ends-from", "2026-02-01", "--starts-before", "2026-01-01"],
+            "--ends-from must be before --starts-before", id="reversed-range",
+        ),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(
@@ -53,6 +58,20 @@ def test_bad_flags_are_one_line_and_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_filter_from_the_config_file_is_named_by_its_flag_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATTIO_API_KEY", "x")
+    config = tmp_path / "c.toml"
+    config.write_text('[extract]\nlinked_object = "deals"\n', encoding="utf-8")
+    assert main(["--config", str(config), "extract", "--output", str(tmp_path / "m.parquet")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"error: --linked-object (linked_object in config file {config} [extract]) needs --linked-record-id too"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
 
 
 def test_page_size_flag_is_validated(capsys: pytest.CaptureFixture[str]) -> None:

@@ -212,6 +212,7 @@ def test_an_interrupted_publish_leaves_each_month_old_or_complete(
 def test_an_existing_output_file_is_replaced_only_when_the_new_one_is_complete(
     emulator: Any, tmp_path: Path, fmt: str
 ) -> None:
+    """With overwrite=True (a foreign file), the replacement is still atomic: the old bytes until the commit."""
     out = tmp_path / f"m.{fmt}"
     out.write_bytes(USER)
     seen: list[bytes] = []
@@ -229,7 +230,7 @@ def test_an_existing_output_file_is_replaced_only_when_the_new_one_is_complete(
         async with AttioClient(client_config(emulator)) as client:
             from connector.extract import sink_for_path
 
-            return await extract(client, cfg, sink_for_path(out))
+            return await extract(client, cfg, sink_for_path(out, overwrite=True))
 
     with pytest.raises(Stop):
         anyio.run(go, watch)

@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from extract_helpers import assert_table_matches, brute_force, kill_once_committed
+from extract_helpers import assert_table_matches, brute_force, checkpoint_has, kill_when
 from test_extract_dataset import month_of
 
 from connector.cli import main
@@ -256,7 +256,7 @@ def test_sigkill_then_resume_publishes_every_partition_once(make_emulator: Any, 
     proc = subprocess.Popen(
         [sys.executable, "-m", "connector", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    kill_once_committed(proc, default_checkpoint_path(folder), 30)
+    kill_when(proc, checkpoint_has(default_checkpoint_path(folder), 30))
     assert not parts(folder) and not (folder / "_SUCCESS").exists()
     resumed = subprocess.run([sys.executable, "-m", "connector", *args, "--resume", "--json"], env=env,
                              capture_output=True, text=True, timeout=120)  # fmt: skip

@@ -16,30 +16,22 @@ import anyio
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from extract_helpers import assert_table_matches, brute_force, client_config, kill_once_committed
+from extract_helpers import (
+    Interrupt,
+    assert_table_matches,
+    brute_force,
+    checkpoint_has,
+    client_config,
+    kill_when,
+    stop_after,
+)
 
 from connector import AttioClient, MeetingQuery, RetryPolicy
 from connector.cli import main
-from connector.errors import ConfigError
 from connector.extract import CallableSink, ExtractConfig, JsonlSink, ParquetSink, extract
 from connector.extract.checkpoint import default_checkpoint_path, parts_dir_for
 
 pytestmark = pytest.mark.anyio
-
-
-class Interrupt(Exception):
-    pass
-
-
-def stop_after(pages: int, action: Any) -> Any:
-    count = {"pages": 0}
-
-    def progress(rows: int, n: int) -> None:
-        count["pages"] += n
-        if count["pages"] == pages:
-            action()
-
-    return progress
 
 
 def exists(path: Path) -> bool:
@@ -87,38 +79,6 @@ async def test_cancelled_like_an_orchestrator_timeout_then_resume(emulator: Any,
     assert sorted(ids) == sorted(expected) and report.resumed_rows > 0
 
 
-async def test_resume_with_other_filters_is_refused(emulator: Any, tmp_path: Path) -> None:
-    out = tmp_path / "m.parquet"
-    async with AttioClient(client_config(emulator)) as client:
-        with pytest.raises(Interrupt):
-            await extract(client, ExtractConfig(query=MeetingQuery(limit=10), slices=1, batch_size=10, progress=stop_after(3, _raise)), ParquetSink(out))
-        with pytest.raises(ConfigError, match=r"other filters.*sort"):
-            await extract(client, ExtractConfig(query=MeetingQuery(sort="start_desc"), resume=True), ParquetSink(out))
-        # without --resume the stale checkpoint is replaced by a fresh run
-        report = await extract(client, ExtractConfig(query=MeetingQuery(sort="start_desc")), ParquetSink(out))
-    assert report.rows == 300 and report.resumed_rows == 0
-    assert not default_checkpoint_path(out).exists()
-
-
-async def test_orphan_part_from_a_crash_is_dropped(emulator: Any, tmp_path: Path) -> None:
-    out = tmp_path / "m.parquet"
-    async with AttioClient(client_config(emulator)) as client:
-        with pytest.raises(Interrupt):
-            await extract(client, ExtractConfig(query=MeetingQuery(limit=10), slices=1, batch_size=10, progress=stop_after(5, _raise)), ParquetSink(out))
-        parts = parts_dir_for(default_checkpoint_path(out))
-        # a part renamed into place whose checkpoint update never happened (killed in between)
-        victim = sorted(parts.iterdir())[-1]
-        victim.rename(parts / "w0000-00099.arrow")
-        checkpoint = json.loads(default_checkpoint_path(out).read_text())
-        checkpoint["windows"][0]["parts"].remove(victim.name)
-        checkpoint["windows"][0]["rows"] -= 10
-        default_checkpoint_path(out).write_text(json.dumps(checkpoint))
-        # ...and its cursor is still the one before that page: rewind it as the crash would have left it
-        report = await extract(client, ExtractConfig(query=MeetingQuery(limit=10), slices=1, resume=True), ParquetSink(out))
-    ids = pq.read_table(out).column("meeting_id").to_pylist()
-    assert len(ids) == len(set(ids)) == report.rows
-
-
 async def test_exact_output_under_injected_faults(make_emulator: Any, tmp_path: Path) -> None:
     emu = make_emulator(meetings=500, seed=3, slow_ms=2000)
     faults = ["429", "500", "drop", "truncate", "503", "502", "drop", "429", "504", "slow"]
@@ -149,7 +109,7 @@ def test_sigkill_midway_then_resume(make_emulator: Any, tmp_path: Path, monkeypa
     env = {**os.environ, "ATTIO_API_KEY": emu.token}
     proc = subprocess.Popen([sys.executable, "-m", "connector", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     checkpoint = default_checkpoint_path(out)
-    kill_once_committed(proc, checkpoint, 60)
+    kill_when(proc, checkpoint_has(checkpoint, 60))
     assert not out.exists()
     monkeypatch.setenv("ATTIO_API_KEY", emu.token)
     assert main([*args, "--resume"]) == 0

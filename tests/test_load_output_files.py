@@ -13,7 +13,7 @@ import pytest
 from load_helpers import csv_text, meeting_rows, posts, result_rows, run_load, write_rows
 
 from connector.errors import ConfigError
-from connector.load import LoadConfig, load_file
+from connector.load import LoadConfig, load_sync
 from connector.paths import same_path
 
 # ------------------------------------------------------------------------------------ colliding paths
@@ -125,7 +125,7 @@ def test_the_example_a_3000_row_input_named_as_its_own_results_stays_whole(
     assert big.read_bytes() == before and posts(emulator) == 0
     # The library refuses it too, dry run or not.
     with pytest.raises(ConfigError, match="the results file and the input are the same file"):
-        load_file(big, LoadConfig(results_path=big, dry_run=True))
+        load_sync(big, LoadConfig(results_path=big, dry_run=True))
     assert big.read_bytes() == before
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from load_helpers import kill_when, meeting_rows, write_rows
+from extract_helpers import kill_when
+from load_helpers import meeting_rows, write_rows
 from redis_helpers import RedisServer, redis_server
 
 from connector.cli import main
@@ -34,6 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # Rate limits off on both sides (the 1/s budget has its own test below); no seeded recordings unless asked.
 FAST = {"meetings": 40, "recording_share": 0.0, "recording_write_rate": 0.0}
 CLIENT_FAST = ["--recording-rate", "0", "--read-rate", "0", "--write-rate", "0"]
+
+
+@pytest.fixture
+def emu(make_emulator: Any) -> Any:
+    """40 meetings, no seeded recordings, no rate limits (:data:`FAST`)."""
+    return make_emulator(**FAST)
 
 
 def vtt(i: int, n: int = 3) -> str:
@@ -172,13 +180,12 @@ def assert_exactly_once(
 
 
 def test_created_recordings_equal_the_input_transcripts_and_a_rerun_sends_nothing(
-    make_emulator: Any,
+    emu: Any,
     make_raw: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    emu = make_emulator(**FAST)
     raw = make_raw(emu)
     mapping = make_inputs(tmp_path / "calls", meeting_ids(emu), 3)
     results = tmp_path / "results.csv"
@@ -246,14 +253,13 @@ def test_a_recording_with_the_same_transcript_already_on_the_meeting_is_not_crea
 
 @pytest.mark.parametrize("fault", ["drop_after_commit", "truncate"])
 def test_a_lost_create_answer_makes_no_duplicate(
-    make_emulator: Any,
+    emu: Any,
     make_raw: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     fault: str,
 ) -> None:
-    emu = make_emulator(**FAST)
     mapping = make_inputs(tmp_path / "calls", meeting_ids(emu), 2)
     emu.emulator.faults.script([fault], method="POST")  # the first create is carried out, its answer lost
     results = tmp_path / "results.csv"
@@ -271,14 +277,16 @@ def test_a_lost_create_answer_makes_no_duplicate(
     assert emu.emulator.stats.count(method="POST") == len(want)  # the lost one was not sent again
 
 
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
 def test_sigkill_mid_run_then_rerun_creates_each_recording_exactly_once(
-    make_emulator: Any,
+    emu: Any,
     make_raw: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    sig: int,
 ) -> None:
-    emu = make_emulator(**FAST)
+    """Killed, or stopped by Ctrl-C (exit 130, one line, results valid up to the inputs done), then run again."""
     mapping = make_inputs(tmp_path / "calls", meeting_ids(emu), 30)
     ledger, results = tmp_path / "ledger.sqlite", tmp_path / "results.csv"
     args = [
@@ -319,9 +327,15 @@ def test_sigkill_mid_run_then_rerun_creates_each_recording_exactly_once(
             except sqlite3.OperationalError:  # the table is not made yet
                 return False
 
-    kill_when(proc, created)
+    kill_when(proc, created, sig=sig)
     killed_at = emu.emulator.stats.count(method="POST")
     assert 5 <= killed_at < 33
+    if sig == signal.SIGINT:
+        err = proc.stderr.read() if proc.stderr else ""
+        assert proc.returncode == 130 and "Traceback" not in err, err
+        assert err.strip().splitlines()[-1].startswith("error: interrupted"), err
+        done = results_of(results)  # a valid CSV: every line an input that finished
+        assert 5 <= len(done) <= killed_at and {r["outcome"] for r in done.values()} <= {"created"}
 
     code, out, err = load_calls(emu, monkeypatch, capsys, tmp_path, "--ledger", str(ledger))
     assert code == 0, out + err
@@ -334,9 +348,8 @@ def test_sigkill_mid_run_then_rerun_creates_each_recording_exactly_once(
 
 
 def test_unknown_meeting_and_bad_inputs_are_rejected_and_the_token_is_in_no_output(
-    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    emu = make_emulator(**FAST)
     unknown = "0f0f0f0f-0000-4000-8000-000000000000"
     make_inputs(tmp_path / "calls", meeting_ids(emu), 1, extra={"nowhere.vtt": unknown})
     (tmp_path / "calls" / "broken.srt").write_text(
@@ -364,13 +377,12 @@ def test_unknown_meeting_and_bad_inputs_are_rejected_and_the_token_is_in_no_outp
 
 
 def test_external_ref_through_the_meetings_ledger(
-    make_emulator: Any,
+    emu: Any,
     make_raw: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    emu = make_emulator(**FAST)
     monkeypatch.setenv("ATTIO_API_KEY", emu.token)
     meetings_csv = write_rows(tmp_path / "meetings.csv", meeting_rows(2, prefix="ev"))
     assert (
@@ -436,8 +448,7 @@ def test_the_default_recording_budget_meets_no_429_at_attios_one_per_second(
     assert emu.emulator.stats.count(status=429) == 0
 
 
-def test_client_create_validates_before_sending_and_delete_removes(make_emulator: Any) -> None:
-    emu = make_emulator(**FAST)
+def test_client_create_validates_before_sending_and_delete_removes(emu: Any) -> None:
     meeting = meeting_ids(emu)[0]
     config = ClientConfig(token=Secret(emu.token), base_url=emu.url, limits=RateLimits(0, 0, 8, 0))
     segment = {"speech": "hi", "start_time": 1.0, "end_time": 0.5, "speaker": {"name": "A"}}
@@ -455,11 +466,10 @@ def test_client_create_validates_before_sending_and_delete_removes(make_emulator
 
 
 def test_creates_take_their_own_budget_in_the_shared_redis(
-    make_emulator: Any, redis_server: RedisServer
+    emu: Any, redis_server: RedisServer
 ) -> None:
     import redis
 
-    emu = make_emulator(**FAST)
     meeting = meeting_ids(emu)[0]
     config = ClientConfig(token=Secret(emu.token), base_url=emu.url, rate_limit_url=redis_server.url)
     segment = {"speech": "hi", "start_time": 0.0, "end_time": 1.0, "speaker": {"name": "A"}}

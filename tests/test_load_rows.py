@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -272,28 +271,19 @@ def test_field_fingerprints_ignore_participant_and_link_order() -> None:
     assert differing_fields(field_fingerprints(a.body), field_fingerprints(c.body)) == ["title", "end"]
 
 
-def test_ledger_tells_duplicate_from_conflict_and_upgrades_an_old_ledger(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite"
-    with sqlite3.connect(path) as db:  # a ledger written before run_fields existed
-        db.execute(
-            "CREATE TABLE refs (key TEXT PRIMARY KEY, state TEXT NOT NULL, maybe_sent INTEGER NOT NULL DEFAULT 1,"
-            " meeting_id TEXT, row_number INTEGER, run_id TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
-            " body TEXT, fingerprint TEXT, error TEXT, claimed_at REAL NOT NULL, updated_at REAL NOT NULL) WITHOUT ROWID"
-        )
-        db.execute("INSERT INTO refs VALUES ('ref-1', 'created', 0, 'm-1', 2, 'old', 1, NULL, NULL, NULL, 0, 0)")
-    db.close()
+def test_ledger_tells_duplicate_from_conflict(tmp_path: Path) -> None:
     first = map_one(GOOD)
     same = map_one(GOOD | {"participants": "bob@example.org; ana@acme.com"})
     other = map_one(GOOD | {"title": "Another meeting"})
     assert isinstance(first, Prepared) and isinstance(same, Prepared) and isinstance(other, Prepared)
-    ledger = Ledger(path, keep_bodies=False)
+    ledger = Ledger(tmp_path / "ledger.sqlite", keep_bodies=False)
     try:
         items = [dataclasses.replace(p, row_number=n) for n, p in ((2, first), (3, same), (4, other))]
-        claims = ledger.claim(items, "run-2")
+        claims = ledger.claim(items, "run-1")
     finally:
         ledger.close()
-    assert [c.action for c in claims] == ["done", "duplicate", "conflict"]
-    assert (claims[1].first_row, claims[1].meeting_id) == (2, "m-1")
+    assert [c.action for c in claims] == ["send", "duplicate", "conflict"]
+    assert claims[1].first_row == 2
     assert (claims[2].first_row, claims[2].differs) == (2, ("title",))
 
 

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from connector.errors import ConfigError
-from connector.load import LoadConfig, load_file
+from connector.load import LoadConfig, load_sync
 from connector.load.sources import open_source
 
 HEADER = ["external_ref", "title", "start", "end", "participants"]
@@ -74,11 +74,11 @@ def test_parquet_xlsx_dataframe_and_arrow_give_the_same_bodies(tmp_path: Path) -
     book.save(tmp_path / "in.xlsx")
     config = LoadConfig(dry_run=True)
     reports = {
-        "csv": load_file(write_csv(tmp_path / "in.csv", ",", "utf-8"), config),
-        "parquet": load_file(tmp_path / "in.parquet", config),
-        "xlsx": load_file(tmp_path / "in.xlsx", config),
-        "frame": load_file(frame, config),
-        "arrow": load_file(table, config),
+        "csv": load_sync(write_csv(tmp_path / "in.csv", ",", "utf-8"), config),
+        "parquet": load_sync(tmp_path / "in.parquet", config),
+        "xlsx": load_sync(tmp_path / "in.xlsx", config),
+        "frame": load_sync(frame, config),
+        "arrow": load_sync(table, config),
     }
     for name, report in reports.items():
         assert (report.rows, report.rejected) == (2, 0), name
@@ -91,7 +91,7 @@ def test_parquet_xlsx_dataframe_and_arrow_give_the_same_bodies(tmp_path: Path) -
 def test_dataframe_rows_are_numbered_from_one_and_nan_is_blank() -> None:
     frame = pd.DataFrame(ROWS, columns=HEADER)
     frame.loc[1, "title"] = float("nan")
-    report = load_file(frame, LoadConfig(dry_run=True))
+    report = load_sync(frame, LoadConfig(dry_run=True))
     assert report.rejected == 1
     assert (report.errors[0]["row_number"], report.errors[0]["column"]) == (2, "title")
 

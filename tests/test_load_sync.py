@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -21,6 +22,7 @@ from test_load import ROOT, client_config
 
 from connector.cli import main
 from connector.client import AttioClient
+from connector.errors import ConfigError
 from connector.load import LoadConfig, load
 
 CHANGES = {1: "links", 2: "unlink", 3: "title", 4: "start", 5: "participants"}
@@ -450,25 +452,26 @@ async def test_a_meeting_deleted_in_attio_is_made_again_when_its_row_changes(
 
 
 @pytest.mark.anyio
-async def test_a_ledger_from_before_sync_is_upgraded(make_emulator: Any, tmp_path: Path) -> None:
+async def test_a_ledger_of_another_version_is_refused_and_left_as_it_was(make_emulator: Any, tmp_path: Path) -> None:
     emu = make_emulator(meetings=0, contract="create-only")
     source = tmp_path / "m.csv"
     async with AttioClient(client_config(emu)) as client:
         await load(write(source, export(3)), client, LoadConfig(contract="create-only"))
-    db = sqlite3.connect(tmp_path / "m.ledger.sqlite")  # as a ledger written before --sync existed
+    ledger = tmp_path / "m.ledger.sqlite"
+    db = sqlite3.connect(ledger)  # as a ledger written before --sync existed
     for column in ("loaded_fields", "links", "op", "old_meeting_id", "op_links", "seen_run"):
         db.execute(f"ALTER TABLE refs DROP COLUMN {column}")
     db.execute("DROP TABLE deleted")
     db.commit()
     db.close()
-    final = export(3, changed={1: "links"})
-    report = await sync(emu, write(source, final))
-    # what changed in a row loaded then is unknown: replaced; a row with the same body is unchanged
-    assert (report.unchanged, report.replaced) == (2, 1) and report.ok, report.format()
-    assert_attio_matches(emu, final)
-    report = await sync(emu, write(source, export(3)))
-    assert (report.unchanged, report.updated) == (2, 1) and report.ok  # per-field hashes are kept now
-    assert_attio_matches(emu, export(3))
+    posts = emu.emulator.stats.count(method="POST")
+    with pytest.raises(ConfigError, match=rf"^ledger {re.escape(str(ledger))} was written by another version"):
+        await sync(emu, write(source, export(3, changed={1: "links"})))
+    assert emu.emulator.stats.count(method="POST") == posts, "nothing was sent"
+    db = sqlite3.connect(ledger)
+    assert "seen_run" not in {row[1] for row in db.execute("PRAGMA table_info(refs)")}, "not upgraded"
+    assert "deleted" not in {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    db.close()
 
 
 @pytest.mark.anyio

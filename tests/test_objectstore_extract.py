@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from extract_helpers import assert_table_matches, brute_force, client_config, kill_once_committed
+from extract_helpers import assert_table_matches, brute_force, checkpoint_has, client_config, kill_when
 from objectstore_helpers import S3, SECRET, moto_fixture, s3_fixture  # noqa: F401 - fixtures
 
 from connector import AttioClient, MeetingQuery
@@ -162,7 +162,7 @@ def test_sigkill_then_resume_leaves_nothing_at_the_key_then_all(
     )
     checkpoint = default_checkpoint_path(ObjectStoreSink(url).path)
     assert checkpoint.is_relative_to(s3.scratch)  # the checkpoint lives in local scratch, not in the store
-    kill_once_committed(proc, checkpoint, 60)
+    kill_when(proc, checkpoint_has(checkpoint, 60))
     assert s3.keys() == []
     resumed = subprocess.run(
         [sys.executable, "-m", "connector", *args, "--resume", "--json"],

@@ -23,23 +23,21 @@ from ..errors import (
     ConfigError,
     ConnectorError,
     DestinationError,
-    DestinationUnreachableError,
     PaginationError,
     SchemaError,
-    TransportError,
 )
 from .common import (
     EXIT_API,
+    EXIT_BROKEN_PIPE,
     EXIT_DESTINATION,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
-    EXIT_OK,
     EXIT_TRANSPORT,
     EXIT_USAGE,
 )
 from .configfile import apply_config_file, split_config_option, workspace_option
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "exit_code", "main"]
 
 # Each module (the command's name, - as _) registers one subcommand through add_parser(subparsers).
 COMMANDS = ("extract", "load", "load-recordings", "get", "emulator")
@@ -73,7 +71,7 @@ def build_parser(config_file: Path | None = None, workspace: str | None = None) 
         "5 the input broke part-way (load: the rows before the break were loaded), 6 load --sync deleted nothing "
         "(over --max-delete), 7 the output database refused (login, permission, incompatible table; the table is "
         "unchanged), 70 internal error, "
-        "130 interrupted.",
+        "130 interrupted, 141 the reader of the standard output went away (e.g. | head) before it was all written.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; -vv for debug and tracebacks")
     parser.add_argument(
@@ -129,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _lean_memory()
     try:
         code: int = args.run(args)
+        sys.stdout.flush()  # a pipe's reader gone before the end shows here, not at exit as a traceback
         return code
     except KeyboardInterrupt:
         if getattr(args, "database_output", False):
@@ -138,9 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: interrupted; files are consistent: {again} to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): nothing more to say, and nowhere to say it.
+        # The reader went away (e.g. `| head`): the output is incomplete, so not 0; as quiet as a process that
+        # SIGPIPE ended. What is still buffered for stdout goes nowhere (flushing it at exit would raise again).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         if args.verbose > 1:
             raise
@@ -154,6 +154,19 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+def exit_code(exc: ConnectorError) -> int:
+    """The documented exit code of an error. Whether retries could have helped is the error's ``retryable``."""
+    if isinstance(exc, ConfigError):
+        return EXIT_USAGE
+    if exc.retryable or isinstance(exc, PaginationError | SchemaError):
+        return EXIT_TRANSPORT  # Attio, a store or a database kept failing after every retry, or broke its contract
+    if isinstance(exc, DestinationError):
+        return EXIT_DESTINATION
+    if isinstance(exc, ApiError):
+        return EXIT_API
+    return EXIT_USAGE  # a ledger or input row the user can fix
+
+
 def _report(exc: BaseException, token_env: str = TOKEN_ENV) -> int:
     """Print one line for ``exc`` and return its exit code; a refused token's hint names ``token_env``,
     the variable it was read from (a workspace's or ``--token-env``'s)."""
@@ -164,17 +177,7 @@ def _report(exc: BaseException, token_env: str = TOKEN_ENV) -> int:
             else _hint(exc)
         )
         print(f"error: {exc}{hint}", file=sys.stderr)
-        if isinstance(exc, ConfigError):
-            return EXIT_USAGE
-        if isinstance(exc, DestinationError):
-            return EXIT_TRANSPORT if isinstance(exc, DestinationUnreachableError) else EXIT_DESTINATION
-        if isinstance(exc, TransportError | PaginationError | SchemaError) or (
-            isinstance(exc, ApiError) and (exc.retryable or exc.status >= 500)
-        ):
-            return EXIT_TRANSPORT
-        if isinstance(exc, ApiError):
-            return EXIT_API
-        return EXIT_USAGE
+        return exit_code(exc)
     if isinstance(exc, OSError):
         print(f"error: {exc} (hint: check the path and its permissions)", file=sys.stderr)
         return EXIT_USAGE

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 import anyio
 from anyio.abc import TaskStatus
 
+from .. import defaults
 from ..config import (
     TOKEN_ENV,
     ClientConfig,
@@ -25,12 +28,13 @@ from ..config import (
     check_env_name,
     check_rate_limit_url,
 )
-from ..errors import ConfigError, shown
+from ..errors import ConfigError, InvalidArgumentError, shown
 from ..storage.location import is_url
 from ..timezones import is_valid_timezone
 
 __all__ = [
     "EXIT_API",
+    "EXIT_BROKEN_PIPE",
     "EXIT_DELETE_GUARD",
     "EXIT_DESTINATION",
     "EXIT_INPUT_BROKEN",
@@ -43,13 +47,18 @@ __all__ = [
     "add_client_options",
     "client_session",
     "non_negative_int",
+    "option_error",
+    "option_name",
     "output_path",
     "output_target",
     "positive_int",
     "positive_seconds",
+    "print_report",
     "progress",
     "rate",
     "run_interruptible",
+    "run_load_command",
+    "run_with_client",
     "timezone_name",
     "want_progress",
 ]
@@ -66,6 +75,7 @@ EXIT_DELETE_GUARD = 6  # load --sync --delete-missing deleted nothing: more than
 EXIT_DESTINATION = 7  # a database output refused the write (login, permission, incompatible table); table unchanged
 EXIT_INTERNAL = 70  # a bug in the connector (EX_SOFTWARE); -vv shows the traceback
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; files are left consistent and --resume continues
+EXIT_BROKEN_PIPE = 141  # stdout's reader went away (`| head`): what the shell reports for a process killed by SIGPIPE
 
 EMULATOR_MEETINGS = 1000  # the same data set as `python -m connector emulator`
 
@@ -127,6 +137,29 @@ def output_target(text: str) -> str | Path:
     return text if is_url(text) else output_path(text)
 
 
+def option_name(args: argparse.Namespace, dest: str) -> str:
+    """How the user gave the option ``dest``: ``--linked-object``, and the config file's key when its value came from
+    there (``--linked-object (linked_object in config file f.toml [extract])``)."""
+    flag = "--" + dest.replace("_", "-")
+    origin = getattr(args, "config_origins", {}).get(dest)
+    return f"{flag} ({origin})" if origin and getattr(args, dest, None) is not None else flag
+
+
+def option_error(
+    args: argparse.Namespace, exc: InvalidArgumentError, dests: Mapping[str, str], *, in_reason: bool = True
+) -> ConfigError:
+    """``exc`` (about a library argument) reworded for the command line: each argument name in ``dests`` (library
+    name -> option dest) becomes the option as the user gave it (:func:`option_name`), in the reason too unless
+    ``in_reason`` is False (where the names are also plain words: "output", "format"). A reason that already
+    starts with the flag is the message."""
+    names = {name: option_name(args, dest) for name, dest in dests.items()}
+    # Whole names only: "overwrite" in "--overwrite is for ..." is already a flag.
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(names, key=len, reverse=True))) + r")(?![\w-])")
+    argument = pattern.sub(lambda m: names[m.group(1)], exc.argument)
+    reason = pattern.sub(lambda m: names[m.group(1)], exc.reason) if in_reason else exc.reason
+    return ConfigError(reason if reason.startswith(argument.split(" ")[0]) else f"{argument}: {reason}")
+
+
 def add_client_options(parser: argparse.ArgumentParser) -> None:
     """Add --base-url, --emulator, rate and timeout options, and --quiet to a subcommand."""
     group = parser.add_argument_group("connection")
@@ -143,9 +176,15 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"meetings seeded into the --emulator (default {EMULATOR_MEETINGS})",
     )
-    group.add_argument("--read-rate", type=rate, metavar="R", help="client read budget, requests/s (default 96)")
-    group.add_argument("--write-rate", type=rate, metavar="R", help="client write budget, requests/s (default 24)")
-    group.add_argument("--max-in-flight", type=positive_int, metavar="N", help="cap on concurrent requests (default 32)")
+    group.add_argument(
+        "--read-rate", type=rate, metavar="R", help=f"client read budget, requests/s (default {defaults.READS_PER_SECOND:g})"
+    )
+    group.add_argument(
+        "--write-rate", type=rate, metavar="R", help=f"client write budget, requests/s (default {defaults.WRITES_PER_SECOND:g})"
+    )
+    group.add_argument(
+        "--max-in-flight", type=positive_int, metavar="N", help=f"cap on concurrent requests (default {defaults.MAX_IN_FLIGHT})"
+    )
     group.add_argument(
         "--workspace",
         metavar="NAME",
@@ -158,7 +197,7 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
         "(default $CONNECTOR_RATE_LIMIT_URL; none: this process's own budget)",
     )
     group.add_argument(
-        "--timeout", type=positive_seconds, metavar="S", help="seconds per request before it is retried (default 30)"
+        "--timeout", type=positive_seconds, metavar="S", help=f"seconds per request before it is retried (default {defaults.TIMEOUT:g})"
     )
     group.add_argument(
         "--token-env",
@@ -173,15 +212,15 @@ def _config_from_args(args: argparse.Namespace, **overrides: Any) -> ClientConfi
     workspace = getattr(args, "workspace", None)
     if workspace is not None and getattr(args, "workspace_table", None) != workspace:
         raise ConfigError("--workspace needs --config FILE with a [workspaces.NAME] table of that name")
-    defaults = RateLimits()
+    standard = RateLimits()
     limits = RateLimits(
-        reads_per_second=args.read_rate if args.read_rate is not None else defaults.reads_per_second,
-        writes_per_second=args.write_rate if args.write_rate is not None else defaults.writes_per_second,
-        max_in_flight=args.max_in_flight if args.max_in_flight is not None else defaults.max_in_flight,
+        reads_per_second=args.read_rate if args.read_rate is not None else standard.reads_per_second,
+        writes_per_second=args.write_rate if args.write_rate is not None else standard.writes_per_second,
+        max_in_flight=args.max_in_flight if args.max_in_flight is not None else standard.max_in_flight,
         recording_writes_per_second=(
             args.recording_rate
             if getattr(args, "recording_rate", None) is not None
-            else defaults.recording_writes_per_second
+            else standard.recording_writes_per_second
         ),
     )
     token_env = check_env_name(getattr(args, "token_env", TOKEN_ENV), "--token-env")
@@ -233,6 +272,49 @@ def progress(args: argparse.Namespace, *, unit: str, total: float | None = None,
 
     return tqdm(total=total, unit=unit, desc=desc, disable=not want_progress(args), file=sys.stderr, dynamic_ncols=True,
                 **options)
+
+
+def run_with_client(
+    args: argparse.Namespace, fn: Callable[..., Awaitable[T]], *fn_args: Any, unit: str, desc: str, **bar_options: Any
+) -> T:
+    """``fn(*fn_args, client_config, bar)`` through :func:`run_interruptible`, in the command's client session
+    (an --emulator runs meanwhile) with its progress bar (``bar_options`` go to tqdm)."""
+    with client_session(args) as client_config, progress(args, unit=unit, desc=desc, **bar_options) as bar:
+        return run_interruptible(fn, *fn_args, client_config, bar)
+
+
+def run_load_command(
+    args: argparse.Namespace, load: Callable[..., Awaitable[T]], source: Any, config: Any, *, unit: str, desc: str
+) -> T:
+    """``load(source, client, config, progress=...)`` for ``load`` and ``load-recordings``: with an open client and
+    a bar counting ``unit``, or for ``--dry-run`` with neither (no token needed). SIGTERM cancels it like Ctrl-C:
+    its cleanup commits the ledger and completes the results file up to the last finished input (exit 130)."""
+    report: T  # the load's own report type (mypy cannot carry T through _load_with_client's arguments)
+    if args.dry_run:
+        report = run_interruptible(_load_with_client, load, source, config, None, None)
+    else:
+        report = run_with_client(args, _load_with_client, load, source, config, unit=unit, desc=desc)
+    return report
+
+
+async def _load_with_client(
+    load: Callable[..., Awaitable[T]], source: Any, config: Any, client_config: ClientConfig | None, bar: Any
+) -> T:
+    on_progress = bar.update if bar is not None else None
+    if client_config is None:
+        return await load(source, None, config, progress=on_progress)
+    from ..client import AttioClient
+
+    async with AttioClient(client_config) as client:
+        return await load(source, client, config, progress=on_progress)
+
+
+def print_report(args: argparse.Namespace, report: Any) -> None:
+    """A command's report on stdout: as JSON with --json, else its text (``report.format()``)."""
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    else:
+        print(report.format())
 
 
 def run_interruptible(fn: Callable[..., Awaitable[T]], *args: Any) -> T:

@@ -191,4 +191,8 @@ def apply_config_file(
         for action in parser._actions:
             if action.dest in defaults and action.required:
                 action.required = False  # given by the file
-        parser.set_defaults(**defaults)
+        # Where each default came from, so that an error about the value can name the key (common.option_name).
+        origins = {dest: f"{key} in config file {path} [{table}]" for table, keys in
+                   (("connection", shared if has_client_options else {}), (name, values)) for key in keys
+                   for dest in [key.replace("-", "_")]}  # fmt: skip
+        parser.set_defaults(**defaults, config_origins=origins)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from .. import defaults
 from ..client import AttioClient
 from ..destinations import WRITE_MODES, database_sinks, redact
 from ..destinations.urls import is_database_url
@@ -29,11 +28,12 @@ from ..storage import ObjectStoreSink, is_url
 from .common import (
     EXIT_OK,
     add_client_options,
-    client_session,
+    option_error,
+    option_name,
     output_target,
     positive_int,
-    progress,
-    run_interruptible,
+    print_report,
+    run_with_client,
     timezone_name,
 )
 
@@ -117,6 +117,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "other files are left alone)",
     )
     parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing output file even if this tool did not write it (without it, only an empty file "
+        "or an earlier extract's output is replaced; anything else is refused)",
+    )
+    parser.add_argument(
         "--csv-formulas", choices=CSV_FORMULAS, default=None,
         help="CSV only: escape (default) puts a ' before text cells starting with = + - @ tab or CR, so a spreadsheet "
         "shows them rather than running them; keep writes them exactly as Attio has them",
@@ -137,12 +142,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--timezone", type=timezone_name, default="UTC", metavar="Z", help="IANA zone that judges all-day meetings (default UTC)"
     )
     tuning = parser.add_argument_group("throughput and resume")
-    tuning.add_argument("--page-size", type=_page_size, default=200, metavar="N", help="meetings per request, 1-200 (default 200)")
+    tuning.add_argument(
+        "--page-size", type=_page_size, default=defaults.PAGE_SIZE, metavar="N",
+        help=f"meetings per request, 1-{defaults.PAGE_SIZE} (default {defaults.PAGE_SIZE})",
+    )
     tuning.add_argument(
         "--slices", type=_slices, default=None, metavar="N|auto",
         help="concurrent cursors over time windows (default auto: enough to fill the read budget)",
     )
-    tuning.add_argument("--batch-size", type=positive_int, default=10_000, metavar="ROWS", help="rows per Arrow batch (default 10000)")
+    tuning.add_argument(
+        "--batch-size", type=positive_int, default=defaults.EXTRACT_BATCH_SIZE, metavar="ROWS",
+        help=f"rows per Arrow batch (default {defaults.EXTRACT_BATCH_SIZE})",
+    )
     tuning.add_argument("--resume", action="store_true", help="continue an interrupted extract from its checkpoint, if there is one")
     tuning.add_argument("--checkpoint", type=Path, metavar="FILE", help="checkpoint file (default PATH.checkpoint.json)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
@@ -150,18 +161,42 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(run=run)
 
 
+# The library's names for the filters -> the extract's option dests.
+_QUERY_OPTIONS = {
+    "limit": "page_size",
+    "linked_object": "linked_object",
+    "linked_record_id": "linked_record_id",
+    "participants": "participants",
+    "sort": "sort",
+    "ends_from": "ends_from",
+    "starts_before": "starts_before",
+    "timezone": "timezone",
+}
+
+
 def config_from_args(args: argparse.Namespace) -> ExtractConfig:
-    """The ExtractConfig of the command line (validated: bad filters raise InvalidArgumentError)."""
-    query = MeetingQuery(
-        limit=args.page_size,
-        linked_object=args.linked_object,
-        linked_record_id=args.linked_record_id,
-        participants=args.participants or (),
-        sort=args.sort,
-        ends_from=args.ends_from,
-        starts_before=args.starts_before,
-        timezone=args.timezone,
-    )
+    """The ExtractConfig of the command line; a bad filter is a ConfigError naming the flag (or config key) given."""
+    pair = ("linked_object", "linked_record_id")
+    given = [dest for dest in pair if getattr(args, dest) is not None]
+    if len(given) == 1:
+        missing = next(dest for dest in pair if dest not in given)
+        raise ConfigError(
+            f"{option_name(args, given[0])} needs {option_name(args, missing)} too: meetings linked to a record "
+            "are found by the record's object and its UUID together"
+        )
+    try:
+        query = MeetingQuery(
+            limit=args.page_size,
+            linked_object=args.linked_object,
+            linked_record_id=args.linked_record_id,
+            participants=args.participants or (),
+            sort=args.sort,
+            ends_from=args.ends_from,
+            starts_before=args.starts_before,
+            timezone=args.timezone,
+        )
+    except InvalidArgumentError as exc:
+        raise option_error(args, exc, _QUERY_OPTIONS) from None
     return ExtractConfig(query=query, slices=args.slices, batch_size=args.batch_size, checkpoint=args.checkpoint, resume=args.resume,
                          window=args.window or ("start" if getattr(args, "write_mode", None) == "replace-window" else "overlap"),
                          include_future_meetings=getattr(args, "include_future_meetings", False))
@@ -219,6 +254,11 @@ def _database_sinks(args: argparse.Namespace) -> dict[str, Any] | None:
             )
     if args.csv_formulas is not None:
         raise ConfigError(f"--csv-formulas is for CSV output, and {redact(args.output)} is a database")
+    if args.overwrite:
+        raise ConfigError(
+            f"--overwrite is for file outputs, and {redact(args.output)} is a database (--write-mode says what "
+            "happens to the table)"
+        )
     mode = args.write_mode or "replace"
     if mode == "replace-window":
         if args.window == "overlap":
@@ -243,18 +283,29 @@ def _database_sinks(args: argparse.Namespace) -> dict[str, Any] | None:
     return sinks
 
 
+_SINK_OPTIONS = ("output", "format", "partition_by", "csv_formulas", "overwrite")
+
+
 def _file_sinks(args: argparse.Namespace) -> dict[str, Any]:
     """One file (or object-store) sink per table: ``--output`` itself for one table, ``--output/<table>.<format>``
     for several."""
     if args.tables != ("meetings",) and args.partition_by is not None:
         raise ConfigError("--partition-by is for the meetings table alone (a start month is a meeting's)")
-    options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas}
+    if args.overwrite and args.partition_by is not None:
+        raise ConfigError(
+            "--overwrite is for a single output file: a --partition-by dataset replaces only the partition files an "
+            "extract wrote, and refuses any other file in their place (move it away)"
+        )
+    options = {"partition_by": args.partition_by, "csv_formulas": args.csv_formulas, "overwrite": args.overwrite}
     sinks: dict[str, Any] = {}
-    for table, target in table_paths(args.output, args.tables, args.format).items():
-        if is_url(target):  # object stores; the checkpoint and parts stay in local scratch
-            sinks[table] = ObjectStoreSink(target, args.format, **options)
-        else:
-            sinks[table] = sink_for_path(target, args.format, **options)
+    try:
+        for table, target in table_paths(args.output, args.tables, args.format).items():
+            if is_url(target):  # object stores; the checkpoint and parts stay in local scratch
+                sinks[table] = ObjectStoreSink(target, args.format, **options)
+            else:
+                sinks[table] = sink_for_path(target, args.format, **options)
+    except InvalidArgumentError as exc:
+        raise option_error(args, exc, {name: name for name in _SINK_OPTIONS}, in_reason=False) from None
     return sinks
 
 
@@ -271,12 +322,7 @@ def run(args: argparse.Namespace) -> int:
             cfg = config if bar.disable else dataclasses.replace(config, on_progress=_Progress(bar, client, children))
             return await extract(client, cfg, sinks, tables=args.tables)
 
-    # n is the share done, 0 to 1
-    bar_options: dict[str, Any] = {"total": 1.0, "smoothing": 0.0, "bar_format": BAR_FORMAT}
-    with client_session(args) as client_config, progress(args, unit="", desc="extract", **bar_options) as bar:
-        report = run_interruptible(main, client_config, bar)  # SIGTERM stops it like Ctrl-C: exit 130, --resume
-    if args.json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
-    else:
-        print(report.format())
+    # n is the share done, 0 to 1; SIGTERM stops the run like Ctrl-C: exit 130, --resume continues
+    report = run_with_client(args, main, unit="", desc="extract", total=1.0, smoothing=0.0, bar_format=BAR_FORMAT)
+    print_report(args, report)
     return EXIT_OK

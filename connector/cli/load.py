@@ -14,13 +14,11 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from ..config import ClientConfig
+from .. import defaults
 from ..errors import ConfigError
-from ..load import LoadConfig, LoadReport, load
+from ..load import LoadConfig, load
 from ..storage import local_or_url
 from ..storage.load import staged_load
 from .common import (
@@ -30,10 +28,9 @@ from .common import (
     EXIT_ROWS_FAILED,
     EXIT_TRANSPORT,
     add_client_options,
-    client_session,
     positive_int,
-    progress,
-    run_interruptible,
+    print_report,
+    run_load_command,
 )
 
 
@@ -73,8 +70,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--results", type=local_or_url, metavar="PATH",
         help="results file, .csv or .parquet, or a store URL (default INPUT_STEM.results.csv)",
     )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing --results file even if it is not a results file of this tool (without it: refused)",
+    )
     parser.add_argument("--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT_STEM.ledger.sqlite)")
-    parser.add_argument("--concurrency", type=positive_int, default=10, metavar="N", help="rows sent at once (default 10)")
+    parser.add_argument(
+        "--concurrency", type=positive_int, default=defaults.LOAD_CONCURRENCY, metavar="N",
+        help=f"rows sent at once (default {defaults.LOAD_CONCURRENCY})",
+    )
     parser.add_argument("--dry-run", action="store_true", help="validate and map every row, send nothing")
     parser.add_argument("--max-errors", type=_count, metavar="N", help="stop once more than N rows were rejected or failed")
     parser.add_argument(
@@ -99,12 +103,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--max-delete",
         type=_share,
-        default=0.2,
+        default=defaults.MAX_DELETE,
         metavar="PCT",
         help="--delete-missing deletes nothing (exit 6) when more than PCT %% of the ledger's meetings left "
-        "the input (default 20)",
+        f"the input (default {defaults.MAX_DELETE * 100:g})",
     )
-    parser.add_argument("--batch-size", type=positive_int, default=1000, metavar="N", help="rows read at a time (default 1000)")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=defaults.LOAD_BATCH_SIZE, metavar="N",
+        help=f"rows read at a time (default {defaults.LOAD_BATCH_SIZE})",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     add_client_options(parser)
     parser.set_defaults(run=run)
@@ -122,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         ledger_path=args.ledger,
         concurrency=args.concurrency,
         dry_run=args.dry_run,
+        overwrite_results=args.overwrite,
         max_errors=args.max_errors,
         batch_size=args.batch_size,
         contract=args.contract,
@@ -130,20 +138,13 @@ def run(args: argparse.Namespace) -> int:
         max_delete=args.max_delete,
     )
     # An input or results file on an object store goes through local scratch (connector.storage.load).
-    with staged_load(args.input, args.results, dry_run=args.dry_run) as (source, results):
+    with staged_load(args.input, args.results, dry_run=args.dry_run, overwrite=args.overwrite) as (source, results):
         config = dataclasses.replace(config, results_path=results)
-        if args.dry_run:
-            report = run_interruptible(_load, source, config, None, None)
-        else:
-            with client_session(args) as client_config, progress(args, unit="row", desc="load") as bar:
-                report = run_interruptible(_load, source, config, client_config, bar.update)
-    if args.json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
-    else:
-        print(report.format())
-        if report.dry_run:
-            for body in report.sample_bodies:
-                print(json.dumps(body, indent=2, ensure_ascii=False))
+        report = run_load_command(args, load, source, config, unit="row", desc="load")
+    print_report(args, report)
+    if report.dry_run and not args.json:
+        for body in report.sample_bodies:
+            print(json.dumps(body, indent=2, ensure_ascii=False))
     if report.input_error:
         if args.json:  # the summary, which says it too, is not on the terminal
             print(f"error: input broke: {report.input_error}", file=sys.stderr)
@@ -153,19 +154,3 @@ def run(args: argparse.Namespace) -> int:
     if report.delete_guard:
         return EXIT_DELETE_GUARD
     return EXIT_OK if report.ok else EXIT_ROWS_FAILED
-
-
-async def _load(
-    source: Path, config: LoadConfig, client_config: ClientConfig | None, on_row: Callable[[int], Any] | None
-) -> LoadReport:
-    """The load; on SIGTERM (see :func:`~.common.run_interruptible`) cancelled like Ctrl-C.
-
-    The cancellation runs the load's cleanup: outcomes recorded so far are committed to the ledger, the
-    results file is complete up to the last finished row (Parquet renamed from ``.part``), exit code 130.
-    """
-    if client_config is None:
-        return await load(source, None, config, progress=on_row)
-    from ..client import AttioClient
-
-    async with AttioClient(client_config) as client:
-        return await load(source, client, config, progress=on_row)

@@ -9,23 +9,18 @@ and a look at the meeting's recordings skip what is done).
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from ..config import ClientConfig
-from ..load.recordings import RecordingsConfig, RecordingsReport, load_recordings
+from .. import defaults
+from ..load.recordings import RecordingsConfig, load_recordings
 from .common import (
     EXIT_OK,
     EXIT_ROWS_FAILED,
     add_client_options,
-    client_session,
     positive_int,
-    progress,
+    print_report,
     rate,
-    run_interruptible,
+    run_load_command,
 )
 
 
@@ -57,10 +52,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="results file, .csv or .parquet (default INPUT.recordings.results.csv)",
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --results file even if it is not a results file of this tool (without it: refused)",
+    )
+    parser.add_argument(
         "--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT.recordings.ledger.sqlite)"
     )
     parser.add_argument(
-        "--concurrency", type=positive_int, default=4, metavar="N", help="inputs handled at once (default 4)"
+        "--concurrency", type=positive_int, default=defaults.RECORDINGS_CONCURRENCY, metavar="N",
+        help=f"inputs handled at once (default {defaults.RECORDINGS_CONCURRENCY})",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="read, check and match every input; send nothing"
@@ -69,7 +70,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--recording-rate",
         type=rate,
         metavar="R",
-        help="client budget for creating call recordings, requests/s (default 0.95, below Attio's 1/s for that endpoint)",
+        help=f"client budget for creating call recordings, requests/s (default {defaults.RECORDING_WRITES_PER_SECOND:g}, "
+        "below Attio's 1/s for that endpoint)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     add_client_options(parser)
@@ -84,32 +86,10 @@ def run(args: argparse.Namespace) -> int:
         ledger_path=args.ledger,
         concurrency=args.concurrency,
         dry_run=args.dry_run,
+        overwrite_results=args.overwrite,
     )
-    if args.dry_run:
-        report = run_interruptible(_load, args.input, config, None, None)
-    else:
-        with (
-            client_session(args) as client_config,
-            progress(args, unit="recording", desc="load-recordings") as bar,
-        ):
-            report = run_interruptible(_load, args.input, config, client_config, bar.update)
-    if args.json:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
-    else:
-        print(report.format())
+    report = run_load_command(
+        args, load_recordings, args.input, config, unit="recording", desc="load-recordings"
+    )
+    print_report(args, report)
     return EXIT_OK if report.ok else EXIT_ROWS_FAILED
-
-
-async def _load(
-    source: Path,
-    config: RecordingsConfig,
-    client_config: ClientConfig | None,
-    on_input: Callable[[int], Any] | None,
-) -> RecordingsReport:
-    """The load; cancelled like Ctrl-C on SIGTERM (outcomes so far are in the ledger and the results file)."""
-    if client_config is None:
-        return await load_recordings(source, None, config, progress=on_input)
-    from ..client import AttioClient
-
-    async with AttioClient(client_config) as client:
-        return await load_recordings(source, client, config, progress=on_input)

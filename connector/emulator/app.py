@@ -63,12 +63,15 @@ class Stats:
 
     @property
     def requests(self) -> int:
+        """Every answer so far, dropped connections included."""
         return sum(self.responses.values())
 
     def record(self, method: str, route: str, status: int) -> None:
+        """Count one answer."""
         self.responses[(method, route, status)] += 1
 
     def count(self, method: str | None = None, route: str | None = None, status: int | None = None) -> int:
+        """The answers that match every filter given (method, route pattern, status)."""
         return sum(
             n
             for (m, r, s), n in self.responses.items()
@@ -78,6 +81,7 @@ class Stats:
         )
 
     def reset(self) -> None:
+        """Forget every answer and fault counted so far."""
         self.responses.clear()
         self.faults.clear()
 
@@ -119,6 +123,7 @@ class Emulator:
         self.workspaces = {w.token: Emulator(self.config.for_workspace(w)) for w in self.config.workspaces}
 
     def app(self) -> web.Application:
+        """The aiohttp application that serves this emulator's routes."""
         app = web.Application(middlewares=[self._pipeline], client_max_size=16 * 1024 * 1024)
         app.router.add_get(LIST_ROUTE, self._list, allow_head=False)
         app.router.add_post(LIST_ROUTE, self._create)

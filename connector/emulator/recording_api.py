@@ -355,7 +355,7 @@ def _transcript(value: Any, errors: list[dict[str, Any]]) -> list[dict[str, Any]
                     "speech": seg["speech"],
                     "start_time": start,
                     "end_time": end,
-                    "speaker": {"name": speaker["name"]},  # type: ignore[index]
+                    "speaker": {"name": speaker["name"]},  # type: ignore[index]  # no error above: speaker is a dict
                 }
             )
     return out

@@ -45,6 +45,7 @@ class RunningEmulator:
 
     @property
     def token(self) -> str:
+        """The access token the emulator accepts."""
         return self.emulator.config.token
 
 
@@ -125,12 +126,14 @@ class EmulatorThread:
 
     @property
     def url(self) -> str:
+        """The emulator's base URL (``http://127.0.0.1:PORT``), once started."""
         if not self.port:
             raise RuntimeError("the emulator is not running; call start() first")
         return _url(self.config.host, self.port)
 
     @property
     def token(self) -> str:
+        """The access token the emulator accepts."""
         return self.config.token
 
     def start(self) -> EmulatorThread:
@@ -380,6 +383,7 @@ def serve(config: EmulatorConfig) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m connector.emulator``: serve until interrupted; return the exit code."""
     parser = add_arguments(
         argparse.ArgumentParser(
             prog="python -m connector.emulator", description="Local emulator of Attio's meetings API."

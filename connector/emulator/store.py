@@ -40,7 +40,7 @@ import heapq
 from array import array
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import orjson
@@ -257,6 +257,10 @@ class MeetingStore:
         """How many meetings were created per normalized external_ref (a count > 1 is a duplicate)."""
         return Counter(self.external_refs)
 
+    @overload
+    def posting(self, name: str, create: Literal[True]) -> Posting: ...
+    @overload
+    def posting(self, name: str, create: bool = False) -> Posting | None: ...
     def posting(self, name: str, create: bool = False) -> Posting | None:
         """The posting list of ``e:EMAIL`` or ``r:SLUG:RECORD_ID``; None if no meeting has it (unless ``create``)."""
         posting = self._postings.get(name)
@@ -471,7 +475,7 @@ class MeetingStore:
         key = self._posted_key(row)
         self.all.insert(key, row)
         for name in _names(meeting):
-            self.posting(name, create=True).insert(key, row)  # type: ignore[union-attr]
+            self.posting(name, create=True).insert(key, row)
         return row
 
     def _posted_key(self, row: int) -> int:
@@ -522,7 +526,7 @@ class MeetingStore:
         key = self._posted_key(row)
         self.all.insert(key, row)
         for name in _names(meeting):
-            self.posting(name, create=True).insert(key, row)  # type: ignore[union-attr]
+            self.posting(name, create=True).insert(key, row)
         return meeting
 
     def _seeded_span(self, row: int) -> tuple[int, int, bool]:

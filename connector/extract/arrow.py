@@ -29,6 +29,7 @@ __all__ = [
 _EPOCH_DAY_MS = 86_400 * 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_START_TYPE = pa.timestamp("ms", "UTC")  # int64 epoch ms in its buffers: the start keys' unit
 
 
 class MeetingConverter(Converter):
@@ -86,7 +87,9 @@ def start_keys(batch: pa.RecordBatch, tz_name: str) -> np.ndarray:
     date in ``tz_name`` (the query's timezone), which is how ``starts_before`` judges them. Milliseconds
     hold every year 0001-9999 in an int64 (nanoseconds stop at 1677 and 2262).
     """
-    timed = batch.column("start_datetime").cast(pa.int64())
+    timed = batch.column("start_datetime")
+    if timed.type != _START_TYPE:  # the meeting schema's type is read as is: no cast on the event loop
+        timed = timed.cast(_START_TYPE)
     # The converter leaves a start time null only where the start has a date: those slots are set below,
     # so the buffer's values under nulls (whatever they are) are never used and need no fill.
     keys = np.frombuffer(timed.buffers()[1], dtype=np.int64, count=len(timed), offset=timed.offset * 8).copy()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import defaults
 from ..errors import InvalidArgumentError
 from ..models import MeetingQuery
 from .progress import ExtractProgress, ProgressFn
@@ -36,7 +37,7 @@ class ExtractConfig:
 
     query: MeetingQuery = field(default_factory=MeetingQuery)
     slices: int | None = None
-    batch_size: int = 10_000
+    batch_size: int = defaults.EXTRACT_BATCH_SIZE
     checkpoint: Path | None = None
     resume: bool = False
     progress: ProgressFn | None = field(default=None, compare=False, repr=False)

@@ -117,6 +117,9 @@ class ExtractFiles:
             path.parent.mkdir(parents=True, exist_ok=True)
             taken = lock.acquire()
         except OSError as exc:
+            blocker = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
+            if blocker is not None and not blocker.is_dir():
+                raise _refused(f"{what} {path} cannot be written: {blocker} is a file, not a folder", f"fix {flag}") from None
             raise ConfigError(
                 f"{what} {path} cannot be used: cannot open {lock.path}: {exc.strerror}"
             ) from None

@@ -2,7 +2,9 @@
 
 The ``async`` ones take an open :class:`~connector.client.AttioClient`; the sync ones (for scripts,
 Airflow and Dagster) open a client from a :class:`~connector.config.ClientConfig` (default: from the
-environment, ``ATTIO_API_KEY``) and run their own event loop.
+environment, ``ATTIO_API_KEY``) and run their own event loop. The naming rule: a sync twin is its async
+entry point's name with ``_sync`` (``extract_table`` / ``extract_table_sync``); ``extract_to_path`` and
+``extract_to_database`` are sync only (their async form is :func:`extract` with a sink).
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "extract_dataframe",
+    "extract_dataframe_sync",
     "extract_table",
+    "extract_table_sync",
     "extract_tables",
     "extract_to_path",
-    "meetings_to_pandas",
-    "read_meetings_dataframe",
-    "read_meetings_table",
+    "meetings_to_dataframe",
 ]
 
 T = TypeVar("T")
@@ -61,7 +63,7 @@ async def extract_tables(
     return {n: pa.Table.from_batches(batches[n], schema=TABLES[n].arrow_schema()) for n in names}
 
 
-def meetings_to_pandas(table: pa.Table) -> pd.DataFrame:
+def meetings_to_dataframe(table: pa.Table) -> pd.DataFrame:
     """A meetings table as a DataFrame with fixed dtypes.
 
     ``start_datetime``/``end_datetime`` ``datetime64[ms, UTC]`` (any year 0001-9999), ``created_at``
@@ -75,8 +77,8 @@ def meetings_to_pandas(table: pa.Table) -> pd.DataFrame:
 
 
 async def extract_dataframe(client: AttioClient, config: ExtractConfig | None = None) -> pd.DataFrame:
-    """All matching meetings as a pandas DataFrame (see :func:`meetings_to_pandas` for the dtypes)."""
-    return meetings_to_pandas(await extract_table(client, config))
+    """All matching meetings as a pandas DataFrame (see :func:`meetings_to_dataframe` for the dtypes)."""
+    return meetings_to_dataframe(await extract_table(client, config))
 
 
 async def _with_client(client_config: ClientConfig | None, fn: Callable[[AttioClient], Awaitable[T]]) -> T:
@@ -94,6 +96,7 @@ def extract_to_path(
     csv_formulas: Literal["escape", "keep"] | None = None,
     store_settings: S3Settings | None = None,
     tables: str | Sequence[str] | None = None,
+    overwrite: bool = False,
 ) -> ExtractReport:
     """Extract to a file (format from ``format`` or the suffix; Parquet by default) and return the report.
 
@@ -106,12 +109,13 @@ def extract_to_path(
     that was interrupted. ``partition_by``: ``"start_month"``, ``"workspace_id"`` or ``"workspace_id,start_month"``
     (a Parquet dataset, see :mod:`~connector.extract.dataset`). ``csv_formulas``: see
     :class:`~connector.extract.sinks.CsvSink` (CSV only). ``store_settings``: S3 credentials handed over
-    in-process (an orchestrator's connection) for an ``s3://`` path. Not for use inside a running event loop
-    (use :func:`~connector.extract.extract`).
+    in-process (an orchestrator's connection) for an ``s3://`` path. ``overwrite``: replace an existing file
+    even if no extract wrote it (see :func:`~connector.extract.sinks.is_extract_output`). Not for use inside a
+    running event loop (use :func:`~connector.extract.extract`).
     """
     from ..storage import ObjectStoreSink, is_url  # not at import: the storage package builds on this one
 
-    options: dict[str, Any] = {"partition_by": partition_by, "csv_formulas": csv_formulas}
+    options: dict[str, Any] = {"partition_by": partition_by, "csv_formulas": csv_formulas, "overwrite": overwrite}
     names = check_tables(tables)
     # An s3:// gs:// az:// URL is an object store (a Path would fold its "//" into a local folder named "s3:").
     if store_settings is not None and not is_url(path):
@@ -138,11 +142,11 @@ def table_paths(path: str | os.PathLike[str], tables: Sequence[str], format: str
     return {t: str(Path(text) / f"{t}.{format or 'parquet'}") for t in tables}
 
 
-def read_meetings_table(config: ExtractConfig | None = None, client_config: ClientConfig | None = None) -> pa.Table:
-    """Sync :func:`extract_table`."""
+def extract_table_sync(config: ExtractConfig | None = None, client_config: ClientConfig | None = None) -> pa.Table:
+    """For code that is not async: :func:`extract_table` on a client of its own from ``client_config``."""
     return anyio.run(partial(_with_client, client_config, lambda client: extract_table(client, config)))
 
 
-def read_meetings_dataframe(config: ExtractConfig | None = None, client_config: ClientConfig | None = None) -> pd.DataFrame:
-    """Sync :func:`extract_dataframe`."""
-    return meetings_to_pandas(read_meetings_table(config, client_config))
+def extract_dataframe_sync(config: ExtractConfig | None = None, client_config: ClientConfig | None = None) -> pd.DataFrame:
+    """For code that is not async: :func:`extract_dataframe` on a client of its own from ``client_config``."""
+    return meetings_to_dataframe(extract_table_sync(config, client_config))

@@ -61,6 +61,9 @@ from .tasks import first_error, release_now_and_then
 
 __all__ = ["Chunk", "ExtractRun", "output_order"]
 
+# A staged run's checkpoint is saved at most this often (seconds): a kill fetches at most this much again.
+SAVE_EVERY = 0.25
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -210,6 +213,8 @@ class ExtractRun:
     ) -> None:
         """Take ``checkpoint``'s windows as the run's, with ``slices`` cursors (``span``: the range of starts)."""
         self._checkpoint = checkpoint
+        if self.staged:  # the rows are in part files, delivered nowhere yet: saves may lag (checkpoint.py)
+            checkpoint.save_every = SAVE_EVERY
         if self.child is not None:
             assert checkpoint.fanout is not None, "a child stream's run keeps its fan-out in the checkpoint"
             flush = max(self.config.query.limit, self.config.batch_size)
@@ -419,6 +424,8 @@ class ExtractRun:
                     await self.fanout.add(keys)
                     if chunk.done and all(w.done for w in cp.windows):
                         await self.fanout.close()
+        # Every page is fetched: a kill from here on fetches nothing again.
+        await anyio.to_thread.run_sync(cp.flush)
         if frontier is not None:
             for name in frontier.ready(cp.windows):
                 for batch in await self._part(name):
@@ -512,6 +519,8 @@ class ExtractRun:
         except BaseException:
             if not cp.touched:
                 cp.remove()  # nothing to resume: leave no litter
+            else:
+                cp.flush()  # what was committed is resumed
             raise
         cp.remove()
         first = next(iter(sinks.values()))

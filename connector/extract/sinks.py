@@ -21,7 +21,12 @@ batch as it is fetched, on the event loop; with a checkpoint, a batch counts as 
 
 File sinks write under a temporary name (``PATH.partial``, created only if nothing is there) and rename
 it onto ``PATH`` only in ``commit()``, so an interrupted run never leaves a partial file at ``PATH`` and
-an existing file at ``PATH`` is replaced in one step. A partitioned Parquet sink publishes month by
+an existing file at ``PATH`` is replaced in one step. An existing file is replaced only when it is
+recognisably an extract's output (:func:`is_extract_output`: empty, a Parquet file with the
+``connector.schema_version`` key, a CSV whose header or JSON Lines whose first record has exactly the
+columns of one of the extract's tables), or when the sink was made with ``overwrite=True``
+(``--overwrite``); anything else is refused before the first request and checked again just before
+the rename. A partitioned Parquet sink publishes month by
 month into its folder (:mod:`.dataset`).
 The metadata (schema version, filters, extraction time) goes into Parquet's key-value metadata; it
 never holds the access token (the extract never gives it to a sink).
@@ -30,6 +35,7 @@ never holds the access token (the extract never gives it to a sink).
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -50,6 +56,8 @@ from .dataset import PART_FILE, Coverage, Partitioning, check_dataset, publish_d
 
 __all__ = [
     "FORMATS",
+    "OWN_HEAD_BYTES",
+    "OWN_TAIL_BYTES",
     "AtomicSink",
     "CallableSink",
     "CsvSink",
@@ -57,24 +65,78 @@ __all__ = [
     "JsonlSink",
     "ParquetSink",
     "Sink",
+    "is_extract_output",
     "sink_for_path",
 ]
 
 FORMATS = ("parquet", "csv", "jsonl")
 CSV_FORMULAS = ("escape", "keep")
 ROW_GROUP_ROWS = 16_384  # large enough for scans; the buffer of one row group is the largest piece of an extract's memory
+OWN_HEAD_BYTES = 64 * 1024  # a CSV header or first JSON Lines record of an extract (a first record can be long)
+OWN_TAIL_BYTES = 256 * 1024  # a Parquet footer (schema and key-value metadata) of an extract is a few KiB
+
+
+def _table_columns() -> list[frozenset[str]]:
+    from .streams import TABLES  # the schemas load lazily; the sinks are imported by modules streams imports
+
+    return [frozenset(t.arrow_schema().names) for t in TABLES.values()]
+
+
+def _first_line(head: bytes) -> str | None:
+    line, newline, _ = head.removeprefix(b"\xef\xbb\xbf").partition(b"\n")
+    if not newline and len(head) >= OWN_HEAD_BYTES:
+        return None  # longer than any first line of ours
+    try:
+        return line.rstrip(b"\r").decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def is_extract_output(format: str, size: int, head: bytes, tail: bytes) -> bool:
+    """True when a file of ``size`` bytes whose first bytes are ``head`` (up to :data:`OWN_HEAD_BYTES`) and last
+    bytes ``tail`` (up to :data:`OWN_TAIL_BYTES`) is what an extract to ``format`` writes, so replacing it loses
+    nothing the user made: an empty file; Parquet with the ``connector.schema_version`` metadata key (of any
+    version); CSV whose header, or JSON Lines whose first record, has exactly the columns of one of the
+    extract's tables. The same rule for local files and objects (:mod:`connector.storage`)."""
+    if size == 0:
+        return True
+    if format == "parquet":
+        try:
+            metadata = pq.read_schema(pa.BufferReader(tail)).metadata or {}
+        except (OSError, pa.ArrowException):
+            return False
+        return b"connector.schema_version" in metadata
+    line = _first_line(head)
+    if not line:
+        return False
+    if format == "csv":
+        names = next(csv.reader([line]), [])
+        return len(names) == len(set(names)) and frozenset(names) in _table_columns()
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and frozenset(record) in _table_columns()
 
 
 class Sink(Protocol):
     """What :func:`~connector.extract.extract` writes to."""
 
-    def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None: ...
+    def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
+        """Get ready for batches of ``schema``; ``metadata`` goes with them (a Parquet file's key-value metadata)."""
+        ...
 
-    def write(self, batch: pa.RecordBatch) -> None: ...
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Take one batch, in output order."""
+        ...
 
-    def commit(self) -> str | None: ...
+    def commit(self) -> str | None:
+        """Every batch was written: publish them; return where they went (a path, a table), if anywhere."""
+        ...
 
-    def abort(self) -> None: ...
+    def abort(self) -> None:
+        """The extract failed or was cancelled: drop what was written, leaving the destination as it was."""
+        ...
 
 
 @runtime_checkable
@@ -117,11 +179,12 @@ class CallableSink:
 
 
 class FileSink(ABC):
-    """Base of the file sinks: a staging path renamed onto ``path`` at commit."""
+    """Base of the file sinks: a staging path renamed onto ``path`` at commit; an existing file at ``path`` is
+    replaced only if it is an extract's output or ``overwrite`` is True (module docstring)."""
 
     format: str = ""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         if not os.fspath(path):
             raise InvalidArgumentError("output", "the path is empty")
         self.path = Path(path)
@@ -130,6 +193,7 @@ class FileSink(ABC):
         if not self.path.name:
             raise InvalidArgumentError("output", f"{os.fspath(path)!r} has no name to write beside (a root folder)")
         self.staging = self.path.with_name(self.path.name + ".partial")
+        self.overwrite = overwrite
         self._opened = False
 
     def __repr__(self) -> str:
@@ -166,6 +230,36 @@ class FileSink(ABC):
             error = ConfigError(f"output {self.path} is a folder; nothing was changed")
             error.hint = "name a file for the output (a folder is written only with --partition-by start_month)"
             raise error
+        self._check_replaceable()
+
+    def _check_replaceable(self) -> None:
+        """Refuse a file at ``path`` that is not an extract's output (unless ``overwrite``), and anything that is
+        not a regular file (a device or a pipe: a rename would put a file in its place)."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise ConfigError(f"output {self.path} cannot be checked: {exc.strerror}; nothing was changed") from None
+        if not os.path.isfile(self.path):
+            error = ConfigError(f"output {self.path} is not a regular file; nothing was changed")
+            error.hint = "name a file for the output"
+            raise error
+        if self.overwrite:
+            return
+        try:
+            with open(self.path, "rb") as f:
+                head = f.read(OWN_HEAD_BYTES)
+                f.seek(max(0, st.st_size - OWN_TAIL_BYTES))
+                tail = f.read()
+        except OSError as exc:
+            raise ConfigError(f"output {self.path} cannot be read: {exc.strerror}; nothing was changed") from None
+        if not is_extract_output(self.format, st.st_size, head, tail):
+            error = ConfigError(
+                f"output {self.path} exists and is not a {self.format} file this tool wrote; nothing was changed"
+            )
+            error.hint = "pass --overwrite to replace it, or choose another --output"
+            raise error
 
     def _prepare(self) -> None:
         """Create the staging file, only if nothing is there (a leftover is the extract's to remove first)."""
@@ -177,6 +271,7 @@ class FileSink(ABC):
         self._opened = True
 
     def _publish(self) -> str:
+        self._check_replaceable()  # again: a file may have appeared there while the extract ran
         os.replace(self.staging, self.path)
         self._opened = False
         return str(self.path)
@@ -217,8 +312,9 @@ class ParquetSink(FileSink):
         *,
         row_group_rows: int = ROW_GROUP_ROWS,
         compression: str = "zstd",
+        overwrite: bool = False,
     ) -> None:
-        super().__init__(path)
+        super().__init__(path, overwrite=overwrite)
         self.partitioning = Partitioning.parse(partition_by) if partition_by is not None else None
         self.row_group_rows = row_group_rows
         self.compression = compression
@@ -333,8 +429,10 @@ class CsvSink(FileSink):
 
     format = "csv"
 
-    def __init__(self, path: str | os.PathLike[str], *, formulas: Literal["escape", "keep"] = "escape") -> None:
-        super().__init__(path)
+    def __init__(
+        self, path: str | os.PathLike[str], *, formulas: Literal["escape", "keep"] = "escape", overwrite: bool = False
+    ) -> None:
+        super().__init__(path, overwrite=overwrite)
         if formulas not in CSV_FORMULAS:
             raise InvalidArgumentError("csv_formulas", f"must be one of {', '.join(CSV_FORMULAS)}, got {formulas!r}")
         self.formulas = formulas
@@ -387,8 +485,8 @@ class JsonlSink(FileSink):
 
     format = "jsonl"
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        super().__init__(path)
+    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        super().__init__(path, overwrite=overwrite)
         self._file: Any = None
 
     def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
@@ -419,11 +517,13 @@ def sink_for_path(
     *,
     partition_by: str | Partitioning | None = None,
     csv_formulas: Literal["escape", "keep"] | None = None,
+    overwrite: bool = False,
 ) -> FileSink:
     """The file sink for ``format``, or for the path's suffix (.parquet, .csv, .jsonl/.ndjson).
 
     ``csv_formulas`` applies to CSV only (see :class:`CsvSink`; default ``"escape"``): given for another
-    format it is refused, not ignored.
+    format it is refused, not ignored. ``overwrite``: replace an existing file even when it is not an
+    extract's output (see :func:`is_extract_output`); a partitioned dataset has its own rule (:mod:`.dataset`).
     """
     if format is None:
         suffix = Path(path).suffix.lower().lstrip(".")
@@ -436,12 +536,17 @@ def sink_for_path(
         raise InvalidArgumentError(
             "csv_formulas", f"--csv-formulas is for CSV output only, and {os.fspath(path)!r} is written as {format}"
         )
+    if overwrite and partition_by is not None:
+        raise InvalidArgumentError(
+            "overwrite", "--overwrite is for a single output file; a --partition-by dataset replaces only the "
+            "partition files an extract wrote (move any other file in their place away)"
+        )
     if format == "parquet":
-        return ParquetSink(path, partition_by=partition_by)
+        return ParquetSink(path, partition_by=partition_by, overwrite=overwrite)
     if partition_by is not None:
         raise InvalidArgumentError("partition_by", "only the parquet format can be partitioned")
     if format == "csv":
-        return CsvSink(path, formulas=csv_formulas or "escape")
+        return CsvSink(path, formulas=csv_formulas or "escape", overwrite=overwrite)
     if format == "jsonl":
-        return JsonlSink(path)
+        return JsonlSink(path, overwrite=overwrite)
     raise InvalidArgumentError("format", f"must be one of {', '.join(FORMATS)}, got {format!r}")

@@ -65,9 +65,11 @@ def _offset_margins(tz_name: str, day: int) -> tuple[int, int]:
 def sort_key_of_last(batch: pa.RecordBatch) -> int:
     """The API's sort key of a batch's last meeting: its UTC start, or 00:00 UTC of an all-day start date."""
     i = batch.num_rows - 1
+    # One slot cast, not the column: this runs on the event loop for every page.
     if batch.column("is_all_day")[i].as_py():
-        return int(batch.column("start_date").cast(pa.int32())[i].as_py()) * _DAY
-    return int(batch.column("start_datetime").cast(pa.timestamp(_UNIT, "UTC")).cast(pa.int64())[i].as_py())
+        return int(batch.column("start_date").slice(i, 1).cast(pa.int32())[0].as_py()) * _DAY
+    last = batch.column("start_datetime").slice(i, 1)
+    return int(last.cast(pa.timestamp(_UNIT, "UTC")).cast(pa.int64())[0].as_py())
 
 
 def past_window(state: WindowState, batch: pa.RecordBatch, tz_name: str, descending: bool) -> bool:

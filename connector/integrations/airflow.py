@@ -7,9 +7,10 @@
   budget that every task using the connection shares, so a 30-day backfill stays within Attio's budget).
 - :class:`AttioExtractOperator` extracts the meetings of a time window to Parquet: a local path, an
   object-store URL (``s3://``, ``gs://``, ``az://``; ``aws_conn_id=`` takes S3 credentials from an Airflow
-  AWS connection, in-process) or a database URL. Its bounds are templated and default to the run's data
-  interval, so a daily DAG extracts its day. Its output is declared as an Airflow Asset (Dataset on Airflow
-  2) in ``outlets``, so downstream DAGs can be scheduled on fresh meetings.
+  AWS connection, in-process) or a database URL; with ``tables=`` also the meetings' call recordings and
+  transcript segments, a file (or database table) each, from one run. Its bounds are templated and default
+  to the run's data interval, so a daily DAG extracts its day. Each table's output is declared as an Airflow
+  Asset (Dataset on Airflow 2) in ``outlets``, so downstream DAGs can be scheduled on fresh transcripts.
 - :class:`AttioLoadOperator` loads a CSV / Parquet / .xlsx file (find-or-create per row), local or on a store.
 - :func:`workspace_windows` plans a fan-out over many workspaces (one connection each) and the days of a
   data interval, for ``AttioExtractOperator.partial(...).expand_kwargs(...)`` (dynamic task mapping).
@@ -27,10 +28,12 @@ an interrupted extract or load resumes from its checkpoint/ledger on the task's 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 from connector import (
     ApiError,
@@ -44,24 +47,19 @@ from connector import (
     RateLimits,
     RetryPolicy,
     SyncAttioClient,
+    defaults,
     extract_to_path,
-    load_file,
+    load_sync,
 )
 from connector.destinations import extract_to_database, redact
 from connector.destinations.urls import is_database_url
+from connector.extract.helpers import table_paths
+from connector.extract.streams import TABLES, check_tables
 from connector.storage import S3Settings, StoreLocation, is_url
 from connector.storage.load import staged_load
 
+from ._airflow_compat import AirflowException, AirflowFailException, Asset, BaseHook, BaseOperator
 from ._common import jsonable, parse_bound
-
-try:  # Airflow 3: the Task SDK
-    from airflow.sdk import Asset, BaseHook, BaseOperator
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
-except ImportError:  # Airflow 2.x
-    from airflow.datasets import Dataset as Asset
-    from airflow.exceptions import AirflowException, AirflowFailException
-    from airflow.hooks.base import BaseHook
-    from airflow.models.baseoperator import BaseOperator
 
 __all__ = [
     "AttioExtractOperator",
@@ -69,6 +67,7 @@ __all__ = [
     "AttioLoadOperator",
     "client_config_from_connection",
     "output_asset",
+    "output_assets",
     "s3_settings_from_connection",
     "workspace_windows",
 ]
@@ -123,7 +122,9 @@ def client_config_from_connection(conn: Any) -> ClientConfig:
         try:
             parts[where][key] = kind(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"Airflow connection {conn_id!r}: extra {key!r} must be a {kind.__name__}") from None
+            raise ConfigError(
+                f"Airflow connection {conn_id!r}: extra {key!r} must be a {kind.__name__}"
+            ) from None
     retry = parts["retry"]
     if "max_retry_time" in retry:
         retry["max_time"] = retry.pop("max_retry_time")
@@ -171,7 +172,8 @@ class AttioHook(BaseHook):
             "relabeling": {"password": "API token", "host": "Base URL", "schema": "Scheme (http/https)"},
             "placeholders": {
                 "host": "https://api.attio.com",
-                "extra": '{"reads_per_second": 90, "writes_per_second": 22, "max_in_flight": 32}',
+                "extra": f'{{"reads_per_second": {defaults.READS_PER_SECOND:g}, "writes_per_second": '
+                f'{defaults.WRITES_PER_SECOND:g}, "max_in_flight": {defaults.MAX_IN_FLIGHT}}}',
             },
         }
 
@@ -235,14 +237,45 @@ def output_asset(path: str) -> Any | None:
     return Asset(Path(static).absolute().as_uri())
 
 
-def _record_event(context: Any, outlets: Sequence[Any], extra: dict[str, Any]) -> None:
-    """Attach what the run wrote to its asset events (Airflow 2.10+ and 3 give ``outlet_events``)."""
+_TEMPLATE = re.compile(r"\{\{.*?\}\}")
+
+
+def output_assets(path: str, tables: str | Sequence[str] | None = None) -> dict[str, Any]:
+    """The Asset of each table that an extract of ``tables`` to ``path`` updates (none for a database).
+
+    One table: :func:`output_asset` of ``path``. Several: ``path`` is a folder holding ``<table>.parquet``
+    each, and each table's Asset is its file (``s3://lake/attio/transcript_segments.parquet``) or, when the
+    folder is templated, the pattern of the files the runs write, each template a ``*``
+    (``s3://lake/attio/date=*/transcript_segments.parquet``); each run's event names the file it wrote.
+    """
+    names = check_tables(tables)
+    if len(names) == 1:
+        asset = output_asset(path)
+        return {names[0]: asset} if asset is not None else {}
+    if output_asset(path) is None:  # a database, or nothing static to name
+        return {}
+    assets = {}
+    for name, file in table_paths(path, names, "parquet").items():
+        if "{{" not in file:
+            assets[name] = output_asset(file)
+            continue
+        pattern = _TEMPLATE.sub("*", file)
+        local = "file://" + quote(str(Path(pattern).absolute()), safe="/=*")
+        assets[name] = Asset(StoreLocation.parse(pattern).url if is_url(pattern) else local)
+    return assets
+
+
+def _record_events(
+    context: Any, outlets: Sequence[Any], extras: dict[Any, dict[str, Any]], other: dict[str, Any]
+) -> None:
+    """Attach what the run wrote to its asset events (Airflow 2.10+ and 3 give ``outlet_events``): a table's
+    Asset gets its table's ``extras``, any other Asset outlet ``other``."""
     events = context.get("outlet_events") if hasattr(context, "get") else None
     if events is None:
         return
     for outlet in outlets:
         if isinstance(outlet, Asset):
-            events[outlet].extra = extra
+            events[outlet].extra = extras.get(outlet, other)
 
 
 def _int_or_none(name: str, value: Any) -> int | None:
@@ -262,7 +295,8 @@ def _no_retry(exc: ConnectorError) -> AirflowFailException | None:
 
 
 class AttioExtractOperator(BaseOperator):
-    """Extracts the meetings of a time window to a Parquet file and returns the extract report (XCom).
+    """Extracts the meetings of a time window (and with ``tables=``, their call recordings and transcript
+    segments) to Parquet and returns the extract report (XCom).
 
     ``ends_from`` (inclusive) and ``starts_before`` (exclusive) are templated and default to the data
     interval. ``window="start"`` (the default) keeps the meetings that *start* in the interval (all-day:
@@ -273,15 +307,24 @@ class AttioExtractOperator(BaseOperator):
     Use a schedule with real data intervals (``CronDataIntervalTimetable("@daily", timezone="UTC")``): in
     Airflow 3 a plain cron string gives an empty interval (start == end), which is refused.
 
+    ``tables`` (a list, or names separated by commas; default ``meetings``) picks the tables of
+    ``meetings``, ``call_recordings``, ``transcript_segments``, all from one run: with several,
+    ``output_path`` is a folder that gets ``<table>.parquet`` each, or a database that gets a table of each
+    name. An unknown table is refused when the DAG is parsed. The returned report's ``outputs`` maps each
+    table to where it went (``tables``: its rows).
+
     An ``output_path`` that is a database URL (``duckdb:///...``, ``postgresql://...``; the password from
-    PGPASSWORD or ~/.pgpass) writes ``table`` with ``write_mode``; the default ``replace-window`` replaces the
-    rows starting in the interval, so a re-run or a backfill of a day leaves that day's rows exact.
+    PGPASSWORD or ~/.pgpass) writes ``table`` with ``write_mode``; for the meetings alone the default
+    ``replace-window`` replaces the rows starting in the interval, so a re-run or a backfill of a day leaves
+    that day's rows exact; with several tables the default is ``merge`` (a recording has no start to judge a
+    window by: recordings are replaced by ``call_recording_id``, a transcript's segments as a whole).
 
     An object-store URL (``s3://``, ``gs://``, ``az://``) is written through local scratch and published
     whole (see the README's "Object stores"); ``aws_conn_id`` names an Airflow AWS connection whose key pair,
     endpoint and region are used for ``s3://`` (else the worker's AWS environment). Unless ``outlets`` is
-    given, the output is declared as an Asset (:func:`output_asset`), and each run's asset event carries
-    ``output`` (the URL or path written), ``rows`` and ``schema_version`` in its extra.
+    given, each table's output is declared as an Asset (:func:`output_assets`; ``table_assets`` maps the
+    tables to them), and each run's event on it carries ``table``, ``output`` (the URL or path written),
+    ``rows`` and ``schema_version`` in its extra.
     """
 
     template_fields: Sequence[str] = (
@@ -313,17 +356,34 @@ class AttioExtractOperator(BaseOperator):
         window: str = "start",
         attio_conn_id: str = AttioHook.default_conn_name,
         table: str = "meetings",
-        write_mode: str = "replace-window",
+        write_mode: str | None = None,
         aws_conn_id: str | None = None,
+        tables: Sequence[str] | str | None = None,
         **kwargs: Any,
     ) -> None:
+        # Checked here, when the DAG is parsed: a typo shows as an import error, not a failed run at night.
+        try:
+            self.tables = check_tables(tables)
+        except ConfigError as exc:
+            raise ConfigError(f"AttioExtractOperator {kwargs.get('task_id')!r}: {exc}") from None
+        several = len(self.tables) > 1
+        if several and write_mode == "replace-window":
+            raise ConfigError(
+                f"AttioExtractOperator {kwargs.get('task_id')!r}: write_mode replace-window is for the meetings "
+                "table alone (a call recording has no start to judge the window by); use merge or replace"
+            )
+        if several and table != "meetings":
+            raise ConfigError(
+                f"AttioExtractOperator {kwargs.get('task_id')!r}: table={table!r} names one table, but tables= "
+                "names several: each is written to the table of its own name"
+            )
+        self.table_assets = output_assets(output_path, self.tables)
         if "outlets" not in kwargs:
-            asset = output_asset(output_path)
-            kwargs["outlets"] = [asset] if asset is not None else []
+            kwargs["outlets"] = list(self.table_assets.values())
         super().__init__(**kwargs)
         self.aws_conn_id = aws_conn_id
         self.table = table
-        self.write_mode = write_mode
+        self.write_mode = write_mode or ("merge" if several else "replace-window")
         self.window = window
         self.output_path = output_path
         self.ends_from = ends_from
@@ -366,8 +426,18 @@ class AttioExtractOperator(BaseOperator):
             if fatal is None:
                 raise
             raise fatal from exc
-        extra = {"output": result.get("output"), "rows": result.get("rows"), "schema_version": result.get("schema_version")}
-        _record_event(context, self.outlets, extra)
+        extras = {
+            table: {
+                "table": table,
+                "output": result["outputs"][table],
+                "rows": result["tables"].get(table, result["rows"]),
+                "schema_version": TABLES[table].schema().version,
+            }
+            for table in self.tables
+        }
+        first = extras[self.tables[0]]
+        other = first if len(self.tables) == 1 else {**first, "table": None, "outputs": result["outputs"]}
+        _record_events(context, self.outlets, {a: extras[t] for t, a in self.table_assets.items()}, other)
         return result
 
     def _extract(self) -> dict[str, Any]:
@@ -383,23 +453,41 @@ class AttioExtractOperator(BaseOperator):
         self.log.info("Extracting Attio meetings (%s) to %s", query.describe(), redact(self.output_path))
         if is_database_url(self.output_path):
             if self.aws_conn_id:
-                raise ConfigError(f"aws_conn_id is for s3:// outputs, and {redact(self.output_path)} is a database")
+                raise ConfigError(
+                    f"aws_conn_id is for s3:// outputs, and {redact(self.output_path)} is a database"
+                )
             options.pop("resume")  # a database run is one transaction: nothing to resume
             report = extract_to_database(
-                self.output_path, table=self.table, write_mode=self.write_mode, config=ExtractConfig(**options),
+                self.output_path,
+                table=self.table,
+                write_mode=self.write_mode,
+                config=ExtractConfig(**options),
                 client_config=client_config,
+                tables=self.tables if len(self.tables) > 1 else None,
             )
         else:
             report = extract_to_path(
-                self.output_path, format="parquet", config=ExtractConfig(**options), client_config=client_config,
+                self.output_path,
+                format="parquet",
+                config=ExtractConfig(**options),
+                client_config=client_config,
                 store_settings=_store_settings(self.aws_conn_id),
+                tables=self.tables,
             )
         result = jsonable(report.to_dict())
+        # One shape for one table or several: downstream tasks read result["outputs"][table].
+        result["outputs"] = result["outputs"] or {self.tables[0]: result["output"]}
         self.log.info(
             "Extracted %s meetings in %s pages (%s requests, %s retries, %s rate limited) to %s",
-            result.get("rows"), result.get("pages"), result.get("requests"), result.get("retries"),
-            result.get("rate_limited"), redact(self.output_path),
+            result.get("rows"),
+            result.get("pages"),
+            result.get("requests"),
+            result.get("retries"),
+            result.get("rate_limited"),
+            redact(self.output_path),
         )
+        if len(self.tables) > 1:
+            self.log.info("Rows per table: %s", ", ".join(f"{t} {n}" for t, n in result["tables"].items()))
         return result
 
 
@@ -419,7 +507,9 @@ def workspace_windows(
     """
     first, last = parse_bound("start", start), parse_bound("end", end)
     if first is None or last is None or first >= last:
-        raise ConfigError(f"the data interval [{start}, {end}) is empty or open; give a schedule with real intervals")
+        raise ConfigError(
+            f"the data interval [{start}, {end}) is empty or open; give a schedule with real intervals"
+        )
     if step <= timedelta(0):
         raise ConfigError("step must be positive")
     plan = []
@@ -427,12 +517,14 @@ def workspace_windows(
         moment = first
         while moment < last:
             following = min(moment + step, last)
-            plan.append({
-                "attio_conn_id": conn_id,
-                "ends_from": moment.isoformat(),
-                "starts_before": following.isoformat(),
-                "output_path": output_path.format(workspace=conn_id, day=moment.date().isoformat()),
-            })
+            plan.append(
+                {
+                    "attio_conn_id": conn_id,
+                    "ends_from": moment.isoformat(),
+                    "starts_before": following.isoformat(),
+                    "output_path": output_path.format(workspace=conn_id, day=moment.date().isoformat()),
+                }
+            )
             moment = following
     return plan
 
@@ -458,7 +550,7 @@ class AttioLoadOperator(BaseOperator):
         mapping: str | None = None,
         results_path: str | None = None,
         ledger_path: str | None = None,
-        concurrency: int = 10,
+        concurrency: int = defaults.LOAD_CONCURRENCY,
         dry_run: bool = False,
         max_errors: int | None = None,
         contract: str = "find-or-create",
@@ -516,7 +608,12 @@ class AttioLoadOperator(BaseOperator):
         client_config = None if self.dry_run else AttioHook(self.attio_conn_id).get_conn()
         self.log.info("Loading %s into Attio (%s)", self.source, "dry run" if self.dry_run else self.contract)
         staged = staged_load(
-            self.source, self.results_path or None, dry_run=self.dry_run, settings=_store_settings(self.aws_conn_id)
+            self.source,
+            self.results_path or None,
+            dry_run=self.dry_run,
+            settings=_store_settings(self.aws_conn_id),
         )
         with staged as (source, results):
-            return load_file(source, dataclasses.replace(config, results_path=results), client_config=client_config)
+            return load_sync(
+                source, dataclasses.replace(config, results_path=results), client_config=client_config
+            )

@@ -29,6 +29,7 @@ from typing import Any
 import anyio
 import pyarrow as pa
 
+from .. import defaults
 from ..client import AttioClient
 from ..config import ClientConfig
 from ..destinations.base import stored_batch
@@ -110,7 +111,7 @@ def meetings(
     client_config: ClientConfig | None = None,
     query: MeetingQuery | None = None,
     slices: int | None = None,
-    batch_size: int = 10_000,
+    batch_size: int = defaults.EXTRACT_BATCH_SIZE,
     start_datetime: incremental[datetime] = incremental[datetime](  # noqa: B008 - dlt's way to declare a cursor
         "start_datetime", on_cursor_value_missing="include", range_end="open"
     ),
@@ -138,7 +139,7 @@ def attio_source(
     client_config: ClientConfig | None = None,
     query: MeetingQuery | None = None,
     slices: int | None = None,
-    batch_size: int = 10_000,
+    batch_size: int = defaults.EXTRACT_BATCH_SIZE,
     initial_start: datetime | None = None,
     external_schedulers: bool | None = None,
 ) -> Any:

@@ -1,7 +1,7 @@
 """Bulk loading of meetings from spreadsheets: every row becomes one find-or-create call, exactly once.
 
-    from connector.load import LoadConfig, load_file
-    report = load_file("meetings.csv", LoadConfig(mapping="mapping.toml"))
+    from connector.load import LoadConfig, load_sync
+    report = load_sync("meetings.csv", LoadConfig(mapping="mapping.toml"))
     print(report.format())
 
 Stages, one module each: :mod:`.sources` (streaming readers), :mod:`.mapping` (the TOML column mapping),
@@ -10,7 +10,7 @@ Stages, one module each: :mod:`.sources` (streaming readers), :mod:`.mapping` (t
 dry run's plan), :mod:`.results` (the per-row results file), :mod:`.api` (entry points).
 """
 
-from .api import default_paths, load, load_file
+from .api import default_paths, load, load_sync
 from .config import LoadConfig, LoadReport
 from .mapping import Mapping, load_mapping, mapping_from_dict
 from .results import RESULT_COLUMNS, RowResult
@@ -23,7 +23,7 @@ __all__ = [
     "RowResult",
     "default_paths",
     "load",
-    "load_file",
     "load_mapping",
+    "load_sync",
     "mapping_from_dict",
 ]

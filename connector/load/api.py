@@ -1,4 +1,4 @@
-"""The entry points of a load: :func:`load` (async) and :func:`load_file` (sync)."""
+"""The entry points of a load: :func:`load` (async) and :func:`load_sync` (sync)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import anyio
 
 from ..config import ClientConfig
 from ..errors import BrokenInputError, ConfigError
-from ..paths import same_path
+from ..paths import is_within, same_path
 from .config import LoadConfig, LoadReport
 from .ledger import Ledger
 from .mapping import Mapping, load_mapping, mapping_from_dict
@@ -31,7 +31,7 @@ from .rows import Prepared, RowMapper
 from .runner import LoadRun, conflict_result
 from .sources import Source, open_source
 
-__all__ = ["check_paths", "default_paths", "load", "load_file"]
+__all__ = ["check_paths", "default_paths", "load", "load_sync"]
 
 # The files SQLite and the ledger's lock keep beside a ledger.
 _LEDGER_SIDE_FILES = ((".lock", "lock file"), ("-wal", "WAL file"), ("-shm", "shared-memory file"), ("-journal", "journal"))
@@ -51,6 +51,8 @@ def default_paths(source: Any, config: LoadConfig) -> tuple[Path | None, Path | 
     results = Path(config.results_path) if config.results_path else None
     ledger = Path(config.ledger_path) if config.ledger_path else None
     if isinstance(source, str | Path):
+        if Path(source).is_dir():  # "." or "/" name no file to put the defaults beside
+            raise ConfigError(f"input {source} is a directory, not a file; give the file to load")
         stem = Path(source).with_suffix("")
         if results is None and not config.dry_run:
             results = stem.with_name(stem.name + ".results.csv")
@@ -68,6 +70,9 @@ def check_paths(
     ``config`` has ``mapping`` and ``dry_run`` (a :class:`LoadConfig`, or ``load-recordings``' config with its
     results ``layout``).
     """
+    for what, flag, path in (("results file", "--results", results), ("ledger", "--ledger", ledger)):
+        if path is not None and (not path.name or path.is_dir()):
+            raise ConfigError(f"{what} {path} is a folder; give {flag} a file name; nothing was sent or written")
     read: list[tuple[str, Path]] = []
     if isinstance(source, str | Path):
         read.append(("the input", Path(source)))
@@ -82,9 +87,15 @@ def check_paths(
     if ledger is not None and not config.dry_run:
         side = [(f"the ledger's {what}", ledger.with_name(ledger.name + suffix)) for suffix, what in _LEDGER_SIDE_FILES]
         written.append([("the ledger", ledger), *side])
+    folder = Path(source) if isinstance(source, str | Path) and Path(source).is_dir() else None
     for i, group in enumerate(written):
         others = read + [named for later in written[i + 1 :] for named in later]
         for what, path in group:
+            if folder is not None and what.startswith("the results file") and is_within(path, folder):
+                raise ConfigError(
+                    f"{what} {path} is inside the input folder {folder}: a later run would read it as an input "
+                    "(or it would replace one); give --results a path outside the folder; nothing was sent or written"
+                )
             for other, other_path in others:
                 if same_path(path, other_path):
                     same = str(path) if str(path) == str(other_path) else f"{path} and {other_path}"
@@ -94,7 +105,7 @@ def check_paths(
                         "nothing was sent or written"
                     )
     if results is not None:
-        check_results_path(results, layout)
+        check_results_path(results, layout, overwrite=getattr(config, "overwrite_results", False))
 
 
 async def load(
@@ -264,7 +275,7 @@ def _dry_run(
     )
 
 
-def load_file(
+def load_sync(
     source: str | Path | Any,
     config: LoadConfig | None = None,
     *,

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .. import defaults
 from ..errors import InvalidArgumentError, shown
 from .mapping import Mapping
 
@@ -32,16 +33,17 @@ class LoadConfig:
     is updated, one whose other content changed is replaced. ``delete_missing`` (needs ``sync``) also
     deletes the meetings this ledger created whose external_ref is not in the input, unless they are more
     than ``max_delete`` (a share, 0..1) of the meetings it created. With ``dry_run`` the plan is counted
-    against the ledger and nothing is sent.
+    against the ledger and nothing is sent. ``overwrite_results``: replace an existing file at ``results_path``
+    even when it is not a results file (by default only a results file, or an empty file, is replaced).
     """
 
     mapping: Mapping | dict[str, Any] | Path | str | None = None
     results_path: Path | str | None = None
     ledger_path: Path | str | None = None
-    concurrency: int = 10
+    concurrency: int = defaults.LOAD_CONCURRENCY
     dry_run: bool = False
     max_errors: int | None = None
-    batch_size: int = 1000
+    batch_size: int = defaults.LOAD_BATCH_SIZE
     contract: Contract = "find-or-create"
     max_sends: int = 5
     clock_skew: float = 10.0
@@ -50,11 +52,12 @@ class LoadConfig:
     durable: bool = False
     sync: bool = False
     delete_missing: bool = False
-    max_delete: float = 0.2
+    max_delete: float = defaults.MAX_DELETE
+    overwrite_results: bool = False
 
     def __post_init__(self) -> None:
         # Types first: a string "false" would be a true dry_run, "10" < 1 a TypeError far from its cause.
-        for name in ("dry_run", "durable", "sync", "delete_missing"):
+        for name in ("dry_run", "durable", "sync", "delete_missing", "overwrite_results"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise InvalidArgumentError(name, f"must be True or False, got {shown(value)}")

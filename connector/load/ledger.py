@@ -35,22 +35,18 @@ at a time owns a ledger: an exclusive lock on ``<ledger>.lock`` is held while it
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import os
-import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from ..errors import ConfigError, ConnectorError
-from ..locks import FileLock
+from .ledgerbase import SqliteLedger, guarded
 from .rows import Prepared, differing_fields, field_fingerprints
 
-__all__ = ["Claim", "Ledger", "LedgerError", "body_fingerprint"]
+__all__ = ["Claim", "Ledger", "body_fingerprint"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS refs (
@@ -61,12 +57,17 @@ CREATE TABLE IF NOT EXISTS refs (
     row_number  INTEGER,
     run_id      TEXT NOT NULL,
     attempts    INTEGER NOT NULL DEFAULT 0,
-    body        TEXT,
     fingerprint TEXT,
     error       TEXT,
     claimed_at  REAL NOT NULL,
     updated_at  REAL NOT NULL,
-    run_fields  TEXT
+    run_fields  TEXT,
+    loaded_fields TEXT,
+    links       TEXT,
+    op          TEXT,
+    old_meeting_id TEXT,
+    op_links    TEXT,
+    seen_run    TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -91,28 +92,6 @@ CREATE INDEX IF NOT EXISTS refs_meeting_id ON refs (meeting_id) WHERE meeting_id
 """
 
 DONE = ("created", "found")
-# Columns added after the first ledgers were written: added to an older ledger when it is opened.
-_LATER_COLUMNS = ("run_fields", "loaded_fields", "links", "op", "old_meeting_id", "op_links", "seen_run")
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-class LedgerError(ConnectorError):
-    """The ledger file could not be read or written (disk full, read-only, damaged)."""
-
-    hint = "check the ledger file, its directory and the free disk space; run the same command again"
-
-
-def _guarded(func: _F) -> _F:
-    """Turn sqlite3 errors into a :class:`LedgerError` naming the file (not a traceback)."""
-
-    @functools.wraps(func)
-    def wrapper(self: Ledger, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise LedgerError(f"ledger {self.path}: {exc}") from exc
-
-    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,103 +123,23 @@ class Claim:
     op_links: tuple[dict[str, Any], ...] = ()
 
 
-class Ledger:
+class Ledger(SqliteLedger):
     """The SQLite ledger of one load target. Use from one thread (the event loop's).
 
     Opening it takes an exclusive lock for as long as it is open: a second load on the same ledger gets a
     :class:`~connector.errors.ConfigError` at once instead of "database is locked" halfway through.
     """
 
+    table = "refs"
+    schema = _SCHEMA
+    done = DONE
+    command = "load"
+
     def __init__(self, path: str | Path, *, durable: bool = False, keep_bodies: bool = True) -> None:
-        self.path = Path(path)
         self.keep_bodies = keep_bodies
-        self._db: sqlite3.Connection | None = None
-        # Beside the file the path leads to: a symlink (or a symlinked folder) to a ledger in use is in use too.
-        target = Path(os.path.realpath(self.path))
-        self._file_lock = FileLock(target.with_name(target.name + ".lock"), remove=True)
-        self._open_tx = False
-        self._lock()
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and "refs" not in tables:  # someone's database: adding our tables to it would change it
-                self.close()
-                raise ConfigError(
-                    f"ledger {self.path} is an SQLite database of something else (tables: "
-                    f"{', '.join(sorted(tables)[:5])}); give the load a ledger of its own (--ledger NEW_FILE)"
-                )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            self._db.executescript(_SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(refs)")}
-            for column in _LATER_COLUMNS:
-                if column not in columns:
-                    self._db.execute(f"ALTER TABLE refs ADD COLUMN {column} TEXT")
-        except sqlite3.Error as exc:
-            self.close()
-            raise ConfigError(f"ledger {self.path} cannot be used: {exc}") from None
+        super().__init__(path, durable=durable)
 
-    def _lock(self) -> None:
-        try:
-            taken = self._file_lock.acquire()
-        except OSError as exc:
-            raise ConfigError(
-                f"ledger {self.path} cannot be used: cannot open {self._file_lock.path}: {exc.strerror}"
-            ) from None
-        if not taken:
-            raise ConfigError(
-                f"ledger {self.path} is in use by another load; wait for it to finish "
-                "(or give this load its own --ledger)"
-            )
-
-    def _begin(self) -> None:
-        if not self._open_tx:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._open_tx = True
-
-    @property
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise LedgerError(f"ledger {self.path} is closed")
-        return self._db
-
-    @_guarded
-    def commit(self) -> None:
-        """Make everything recorded so far durable."""
-        if self._open_tx:
-            self._conn.execute("COMMIT")
-            self._open_tx = False
-
-    def close(self) -> None:
-        """Commit, close and release the lock."""
-        try:
-            if self._db is not None:
-                try:
-                    self.commit()
-                finally:
-                    self._db.close()
-                    self._db = None
-        finally:
-            self._file_lock.release()
-
-    @_guarded
-    def start_run(self, run_id: str, source: str) -> None:
-        """Note that a run began (for people reading the ledger)."""
-        self._begin()
-        self._conn.execute("INSERT INTO runs (run_id, source, started_at) VALUES (?, ?, ?)", (run_id, source, time.time()))
-        self.commit()
-
-    @_guarded
-    def finish_run(self, run_id: str, summary: dict[str, Any]) -> None:
-        """Store a run's summary."""
-        self._begin()
-        self._conn.execute(
-            "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
-            (time.time(), json.dumps(summary, default=str), run_id),
-        )
-        self.commit()
-
-    @_guarded
+    @guarded
     def claim(self, items: Sequence[Prepared], run_id: str) -> list[Claim]:
         """Claim rows for this run in one transaction, committed before the call returns."""
         now = time.time()
@@ -260,7 +159,7 @@ class Ledger:
     def _claim_one(self, item: Prepared, run_id: str, now: float) -> Claim:
         db = self._conn
         row = db.execute(
-            "SELECT state, maybe_sent, meeting_id, row_number, run_id, body, claimed_at, attempts, fingerprint,"
+            "SELECT state, maybe_sent, meeting_id, row_number, run_id, claimed_at, attempts, fingerprint,"
             " run_fields, loaded_fields, links, op, old_meeting_id, op_links FROM refs WHERE key = ?",
             (item.key,),
         ).fetchone()
@@ -277,7 +176,7 @@ class Ledger:
             )
             self._remember(item.key, body, fingerprint)
             return Claim(item, "send", claimed_at=now)
-        (state, maybe_sent, meeting_id, first_row, owner, legacy_body, claimed_at, attempts, old_fingerprint, first_fields,
+        (state, maybe_sent, meeting_id, first_row, owner, claimed_at, attempts, old_fingerprint, first_fields,
          loaded_text, links_text, op, old_meeting_id, op_links) = row
         if owner == run_id:
             differs = differing_fields(json.loads(first_fields), fields) if first_fields else []
@@ -288,7 +187,7 @@ class Ledger:
             changed = fingerprint is not None and old_fingerprint is not None and fingerprint != old_fingerprint
             if loaded_text is not None:
                 changes = differing_fields(json.loads(loaded_text), fields)
-            else:  # loaded before the ledger kept per-field hashes: what changed is unknown
+            else:  # done without the body it holds recorded: what changed is unknown
                 changes = differing_fields({}, fields) if changed else []
                 if not changed:
                     loaded_text, links_text = fields_text, _links_text(item.body)
@@ -313,10 +212,8 @@ class Ledger:
         # comes back in the claim (the runner looks for the meeting any of them may have made before sending
         # the row again), and the body this run will send joins them, durably, before it is sent.
         sent = [b for (b,) in db.execute("SELECT body FROM sent WHERE key = ?", (item.key,))]
-        if legacy_body and legacy_body not in sent:  # a ledger written before the sent table existed
-            sent.append(legacy_body)
         db.execute(
-            "UPDATE refs SET run_id = ?, row_number = ?, state = 'in_flight', maybe_sent = ?, body = NULL,"
+            "UPDATE refs SET run_id = ?, row_number = ?, state = 'in_flight', maybe_sent = ?,"
             " fingerprint = ?, updated_at = ?, run_fields = ?, seen_run = ? WHERE key = ?",
             (run_id, item.row_number, 1, fingerprint, now, fields_text, run_id, item.key),
         )
@@ -338,7 +235,7 @@ class Ledger:
         if body is not None and fingerprint is not None:
             self._conn.execute("INSERT OR IGNORE INTO sent (key, fingerprint, body) VALUES (?, ?, ?)", (key, fingerprint, body))
 
-    @_guarded
+    @guarded
     def record(
         self,
         key: str,
@@ -352,35 +249,22 @@ class Ledger:
     ) -> None:
         """Record a row's outcome (committed by the next :meth:`commit`); ``body``: what a done row's meeting holds."""
         self._begin()
-        done = state in DONE
-        maybe_sent = maybe_sent and not done
-        self._conn.execute(
-            "UPDATE refs SET state = ?, meeting_id = ?, attempts = ?, maybe_sent = ?, error = ?, updated_at = ?,"
-            " body = NULL WHERE key = ?",
-            (state, meeting_id, attempts, int(maybe_sent), error, time.time(), key),
-        )
-        if done and body is not None:
+        columns = {"meeting_id": meeting_id}
+        self._record_outcome(key, state, attempts=attempts, maybe_sent=maybe_sent, error=error, columns=columns)
+        if state in DONE and body is not None:
             self._loaded(key, body)
-        if not maybe_sent:
-            # Done, or failed with no send that may have been carried out: no meeting to look for later.
-            self._conn.execute("DELETE FROM sent WHERE key = ?", (key,))
 
-    @_guarded
+    @guarded
     def owned_by_other(self, meeting_id: str, key: str) -> bool:
         """True when the ledger recorded this meeting for another key (a lookup must not take it)."""
         row = self._conn.execute("SELECT 1 FROM refs WHERE meeting_id = ? AND key != ? LIMIT 1", (meeting_id, key)).fetchone()
         return row is not None
 
-    @_guarded
+    @guarded
     def meeting_id(self, key: str) -> str | None:
         """The meeting ID recorded for a key, if any."""
         row = self._conn.execute("SELECT meeting_id FROM refs WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
-
-    @_guarded
-    def counts(self) -> dict[str, int]:
-        """How many refs are in each state (for tests and people)."""
-        return dict(self._conn.execute("SELECT state, COUNT(*) FROM refs GROUP BY state").fetchall())
 
     # ------------------------------------------------------------------------------ sync steps
 
@@ -396,7 +280,7 @@ class Ledger:
             (op, old_meeting_id, None if links is None else _links_text({"linked_records": links}), time.time(), key),
         )
 
-    @_guarded
+    @guarded
     def begin(
         self,
         key: str,
@@ -411,7 +295,7 @@ class Ledger:
         self._set_op(key, op, old_meeting_id, links)
         self.commit()
 
-    @_guarded
+    @guarded
     def resend(self, item: Prepared, old_meeting_id: str | None) -> float:
         """Make a done row a row to send again with its new body, durably, before the POST of a replace
         (``old_meeting_id`` still to delete afterwards, or None when it is deleted already); its claim time."""
@@ -427,7 +311,7 @@ class Ledger:
         self.commit()
         return now
 
-    @_guarded
+    @guarded
     def updated(self, key: str, body: dict[str, Any]) -> None:
         """A PATCH/PUT is done: the meeting now holds ``body``'s linked records."""
         self._begin()
@@ -435,14 +319,14 @@ class Ledger:
         self._conn.execute("UPDATE refs SET fingerprint = ? WHERE key = ?", (body_fingerprint(body)[1], key))
         self._set_op(key, None)
 
-    @_guarded
+    @guarded
     def old_deleted(self, key: str) -> None:
         """The old meeting of a replace is gone (the new one, if made, is the ref's meeting already); also: a
         pending delete is dropped (its row is back in the input and its meeting still there)."""
         self._begin()
         self._set_op(key, None)
 
-    @_guarded
+    @guarded
     def removed(self, key: str, meeting_id: str, run_id: str) -> None:
         """The meeting of a ref that left the input is deleted: log it and forget the ref."""
         self._begin()
@@ -452,14 +336,14 @@ class Ledger:
         )
         self.forget(key)
 
-    @_guarded
+    @guarded
     def forget(self, key: str) -> None:
         """Drop a ref that left the input and has no meeting (any more)."""
         self._begin()
         self._conn.execute("DELETE FROM refs WHERE key = ?", (key,))
         self._conn.execute("DELETE FROM sent WHERE key = ?", (key,))
 
-    @_guarded
+    @guarded
     def step_failed(self, key: str, error: str, *, keep: bool) -> None:
         """A sync step failed: ``keep`` leaves it pending for the next run, else it is dropped (refused for good)."""
         self._begin()
@@ -467,12 +351,12 @@ class Ledger:
         if not keep:
             self._set_op(key, None)
 
-    @_guarded
+    @guarded
     def sent_bodies(self, key: str) -> list[dict[str, Any]]:
         """Every body claimed for sending while the ref was not done (what a lost POST may have created)."""
         return [json.loads(b) for (b,) in self._conn.execute("SELECT body FROM sent WHERE key = ?", (key,))]
 
-    @_guarded
+    @guarded
     def undo_replace(self, key: str, old_meeting_id: str) -> None:
         """A replace whose create was never confirmed is dropped: the old meeting is the ref's again."""
         self._begin()
@@ -484,13 +368,13 @@ class Ledger:
         self._conn.execute("DELETE FROM sent WHERE key = ?", (key,))
         self.commit()
 
-    @_guarded
+    @guarded
     def mark_seen(self, keys: Sequence[str], run_id: str) -> None:
         """Note refs of rows this run read but could not send (rejected): still in the input, not to delete."""
         self._begin()
         self._conn.executemany("UPDATE refs SET seen_run = ? WHERE key = ?", [(run_id, k) for k in keys])
 
-    @_guarded
+    @guarded
     def unseen(self, run_id: str) -> tuple[list[tuple[str, str, str | None]], int]:
         """What a sync of a whole input still has to do for refs this run did not see, and how many meetings this
         ledger created. Each step is ``(key, meeting_id, op)``: a pending ``delete``/``replace`` to finish, an

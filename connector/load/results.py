@@ -13,7 +13,7 @@ spreadsheet would run as a formula (``=HYPERLINK(...)`` in an external_ref) get 
 file is written to ``<name>.part`` and renamed when the load ends (also on Ctrl-C).
 
 Only ``.csv`` and ``.parquet``/``.pq`` names are accepted, and an existing file is replaced only when it is
-a results file (one this tool wrote): :func:`check_results_path`.
+empty or a results file (one this tool wrote), unless ``--overwrite`` says so: :func:`check_results_path`.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ __all__ = [
     "ResultsLayout",
     "RowResult",
     "check_results_path",
+    "is_results_file",
     "open_results",
     "results_format",
 ]
@@ -175,32 +176,53 @@ def results_format(path: Path) -> Format:
     return fmt
 
 
-def _is_results_file(path: Path, fmt: Format, names: tuple[str, ...]) -> bool:
-    """True when ``path`` holds a results file (its first columns are ``names[:3]``) or nothing at all."""
+RESULTS_HEAD_BYTES = 256  # the header of a CSV results file starts within it
+RESULTS_TAIL_BYTES = 64 * 1024  # the footer of a Parquet results file fits in it
+
+
+def is_results_file(fmt: Format, size: int, head: bytes, tail: bytes, layout: ResultsLayout = MEETING_RESULTS) -> bool:
+    """True when a file of ``size`` bytes starting with ``head`` (up to :data:`RESULTS_HEAD_BYTES`) and ending
+    with ``tail`` (up to :data:`RESULTS_TAIL_BYTES`) is empty or a results file of ``layout`` (its first three
+    columns): the rule for local files and store objects alike."""
+    names = layout.names
+    if size == 0:
+        return True
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            return tuple(pq.read_schema(pa.BufferReader(tail)).names[:3]) == names[:3]
+        except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+            return False
+    return head.removeprefix(b"\xef\xbb\xbf").startswith(",".join(names[:3]).encode())
+
+
+def _is_results_file(path: Path, fmt: Format, layout: ResultsLayout) -> bool:
     try:
-        if path.stat().st_size == 0:
-            return True
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            return tuple(pq.read_schema(path).names[:3]) == names[:3]
+        size = path.stat().st_size
         with open(path, "rb") as f:
-            head = f.read(256).removeprefix(b"\xef\xbb\xbf")
-        return head.startswith(",".join(names[:3]).encode())
-    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+            head = f.read(RESULTS_HEAD_BYTES)
+            f.seek(max(0, size - RESULTS_TAIL_BYTES))
+            tail = f.read()
+    except OSError:
         return False
+    return is_results_file(fmt, size, head, tail, layout)
 
 
-def check_results_path(path: Path, layout: ResultsLayout = MEETING_RESULTS) -> Format:
+def check_results_path(path: Path, layout: ResultsLayout = MEETING_RESULTS, *, overwrite: bool = False) -> Format:
     """The results format of ``path``; a ConfigError if its suffix is unknown, it is not a regular file, or it
-    exists and is not a results file (so a mistyped ``--results`` never overwrites someone's file)."""
+    exists and is not a results file and ``overwrite`` is False (so a mistyped ``--results`` never overwrites
+    someone's file)."""
     fmt = results_format(path)
     if path.is_dir():
         raise ConfigError(f"results file {path} is a directory; give a file name ending in .csv or .parquet")
-    if path.exists() and not (path.is_file() and _is_results_file(path, fmt, layout.names)):
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"results file {path} is not a regular file; give a file name ending in .csv or .parquet")
+    if path.exists() and not overwrite and not _is_results_file(path, fmt, layout):
         raise ConfigError(
             f"results file {path} exists and is not a results file of this tool; it was left as it is: "
-            "choose another --results path (or move that file away)"
+            "choose another --results path, or pass --overwrite to replace it"
         )
     return fmt
 

@@ -140,11 +140,10 @@ class FlaggedRow(list[Any]):
 
 
 class Source:
-    """A readable input: ``headers``, ``total_rows`` (None when unknown) and :meth:`batches`."""
+    """A readable input: ``headers`` and :meth:`batches`."""
 
     name: str = "<input>"
     headers: list[str]
-    total_rows: int | None = None
 
     def batches(self, size: int) -> Iterator[Batch]:  # pragma: no cover - interface
         """Yield the rows in batches of at most ``size``; a BrokenInputError after the rows before a break."""
@@ -363,7 +362,6 @@ class ArrowSource(Source):
             try:
                 self._file: Any = pq.ParquetFile(parquet)
                 self.headers = list(self._file.schema_arrow.names)
-                self.total_rows = self._file.metadata.num_rows
             except Exception as exc:  # pyarrow raises ArrowInvalid/OSError subclasses for a bad file
                 with open(parquet, "rb") as f:
                     head = f.read(SAMPLE_BYTES)
@@ -375,7 +373,6 @@ class ArrowSource(Source):
             self._file = None
             self._table = table
             self.headers = list(table.schema.names)
-            self.total_rows = table.num_rows
 
     def batches(self, size: int) -> Iterator[Batch]:
         offset = 1
@@ -437,7 +434,6 @@ class DataFrameSource(Source):
         self.name = "<DataFrame>"
         self._frame = frame
         self.headers = [str(c) for c in frame.columns]
-        self.total_rows = len(frame)
 
     def batches(self, size: int) -> Iterator[Batch]:
         for start in range(0, len(self._frame), size):

@@ -3,10 +3,10 @@
 Behind extras: ``connector[s3]`` (s3fs), ``connector[gcs]`` (gcsfs), ``connector[azure]`` (adlfs).
 """
 
+from ..errors import StoreUnreachableError
 from .location import (
     S3Settings,
     StoreLocation,
-    StoreUnreachableError,
     is_url,
     local_or_url,
     open_filesystem,

@@ -39,6 +39,18 @@ def _sibling_results(location: StoreLocation) -> StoreLocation:
     )
 
 
+def _check_remote_results(store: Store, location: StoreLocation) -> None:
+    from ..load.results import RESULTS_HEAD_BYTES, RESULTS_TAIL_BYTES, is_results_file, results_format
+
+    fmt = results_format(Path(PurePosixPath(location.key).name))
+    ends = store.ends(location, RESULTS_HEAD_BYTES, RESULTS_TAIL_BYTES)
+    if ends is not None and not is_results_file(fmt, *ends):
+        raise ConfigError(
+            f"results file {location.url} exists and is not a results file of this tool; it was left as it is: "
+            "choose another --results path, or pass --overwrite to replace it"
+        )
+
+
 @contextmanager
 def staged_load(
     source: str | os.PathLike[str],
@@ -47,6 +59,7 @@ def staged_load(
     dry_run: bool = False,
     scratch: str | os.PathLike[str] | None = None,
     settings: S3Settings | None = None,
+    overwrite: bool = False,
 ) -> Iterator[tuple[Path, Path | None]]:
     """Local stand-ins for a load's ``source`` and ``results`` when they are object-store URLs.
 
@@ -54,7 +67,8 @@ def staged_load(
     through; a remote input is downloaded first; a remote results file (by default, for a remote input,
     ``<input stem>.results.csv`` beside it in the store) is written locally and uploaded when the block
     ends without an exception. ``settings``: S3 credentials handed over in-process (an orchestrator's
-    connection) for the ``s3://`` URLs.
+    connection) for the ``s3://`` URLs. A remote results object already there is replaced only when it is a
+    results file (or empty), or ``overwrite`` is True, as a local one (:func:`connector.load.results.check_results_path`).
     """
     root = Path(scratch) if scratch is not None else None
     remote_input = StoreLocation.parse(os.fspath(source), "INPUT") if is_url(source) else None
@@ -75,9 +89,11 @@ def staged_load(
     local_results = Path(results) if results is not None and remote_results is None else None
     if remote_results is not None:
         local_results = _scratch(remote_results, root)
-        Store(
-            open_filesystem(remote_results, settings), remote_results
-        ).check_bucket()  # before any row is sent
+        local_results.parent.mkdir(parents=True, exist_ok=True)  # a local input made no scratch folder
+        store = Store(open_filesystem(remote_results, settings), remote_results)
+        store.check_bucket()  # before any row is sent
+        if not overwrite:
+            _check_remote_results(store, remote_results)
     yield local_input, local_results
     if remote_results is not None and local_results is not None and local_results.exists():
         Store(open_filesystem(remote_results, settings), remote_results).upload(

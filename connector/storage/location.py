@@ -29,13 +29,12 @@ from urllib.parse import urlsplit
 
 from ..config import Secret
 from ..destinations.urls import DUCKDB_SCHEMES, POSTGRES_SCHEMES
-from ..errors import ConfigError, ConnectorError, TransportError
+from ..errors import ConfigError, ConnectorError, StoreUnreachableError
 
 __all__ = [
     "SCHEMES",
     "S3Settings",
     "StoreLocation",
-    "StoreUnreachableError",
     "error_code",
     "is_url",
     "local_or_url",
@@ -64,12 +63,6 @@ S3_PART_BYTES = (
     5 * 2**20
 )  # multipart chunk: S3's minimum; with 2 in flight the upload holds ~20 MB at most (measured)
 S3_PARTS_IN_FLIGHT = 2
-
-
-class StoreUnreachableError(TransportError):
-    """The object store could not be reached, or kept failing, after its SDK's retries."""
-
-    hint = "check the network and the endpoint (AWS_ENDPOINT_URL...); an extract keeps its checkpoint: --resume continues"
 
 
 def is_url(text: str | os.PathLike[str]) -> bool:
@@ -158,6 +151,7 @@ class StoreLocation:
 
     @property
     def store(self) -> str:
+        """The store's name for messages: S3, Google Cloud Storage or Azure Blob Storage."""
         return SCHEMES[self.scheme][0]
 
     @property

@@ -58,15 +58,24 @@ class ObjectStoreSink(FileSink):
         csv_formulas: Literal["escape", "keep"] | None = None,
         scratch: str | os.PathLike[str] | None = None,
         settings: S3Settings | None = None,
+        overwrite: bool = False,
     ) -> None:
         self.location = StoreLocation.parse(url)
         # The format rule is the local one, judged on the key so that an error names what the user wrote.
         format = sink_for_path(
-            PurePosixPath(self.location.key), format, partition_by=partition_by, csv_formulas=csv_formulas
-        ).format
+            PurePosixPath(self.location.key), format, partition_by=partition_by, csv_formulas=csv_formulas,
+            overwrite=overwrite,
+        ).format  # fmt: skip
         local = _scratch_path(self.location, Path(scratch) if scratch is not None else None)
-        super().__init__(local)
-        self.local = sink_for_path(local, format, partition_by=partition_by, csv_formulas=csv_formulas)
+        super().__init__(local, overwrite=overwrite)
+        # A scratch file is always the sink's own (one a killed upload left is replaced).
+        self.local = sink_for_path(
+            local,
+            format,
+            partition_by=partition_by,
+            csv_formulas=csv_formulas,
+            overwrite=partition_by is None,
+        )
         self.format = self.local.format
         self.settings = settings
         self._store: Store | None = None
@@ -104,6 +113,12 @@ class ObjectStoreSink(FileSink):
                 f"output {self.location.url} is a folder (objects are stored below it); nothing was changed"
             )
             error.hint = "name an object for the output (a folder is written only with --partition-by)"
+            raise error
+        elif not self.overwrite and self.store.extract_output(self.location, self.format) is False:
+            error = ConfigError(
+                f"output {self.location.url} exists and is not a {self.format} file this tool wrote; nothing was changed"
+            )
+            error.hint = "pass --overwrite to replace it, or choose another --output"
             raise error
         # The client holds ~16 MB (botocore's service model): not kept through the fetch, made again to publish.
         self._store = None

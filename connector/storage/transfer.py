@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ConfigError, ConnectorError
 from ..extract.dataset import Partitioning, survey
+from ..extract.sinks import OWN_HEAD_BYTES, OWN_TAIL_BYTES, is_extract_output
 from ..schema import SCHEMA_VERSION
 from .location import S3_PART_BYTES, StoreLocation, error_code, store_error
 
@@ -133,6 +134,28 @@ class Store:
         with self._translated(location, "reading"):
             tails = self.fs.cat_ranges(paths, starts, [sizes[name] for name in names], on_error="return")
         return [name for name, tail in zip(names, tails, strict=True) if not _ours(tail)]
+
+    def ends(self, location: StoreLocation, head: int, tail: int) -> tuple[int, bytes, bytes] | None:
+        """The size, first ``head`` bytes and last ``tail`` bytes of the object at ``location`` (two ranged reads in
+        one call); None when there is none. An object that cannot be read reads as empty ends."""
+        with self._translated(location, "checking"):
+            try:
+                size = int(self.fs.info(location.path).get("size") or 0)
+            except FileNotFoundError:
+                return None
+            if size == 0:
+                return 0, b"", b""
+            found = self.fs.cat_ranges(
+                [location.path] * 2, [0, max(0, size - tail)], [min(size, head), size], on_error="return"
+            )
+        first, last = (part if isinstance(part, bytes) else b"" for part in found)
+        return size, first, last
+
+    def extract_output(self, location: StoreLocation, format: str) -> bool | None:
+        """None when no object is at ``location``; else whether it is an extract's output in ``format``
+        (:func:`~connector.extract.sinks.is_extract_output`)."""
+        ends = self.ends(location, OWN_HEAD_BYTES, OWN_TAIL_BYTES)
+        return None if ends is None else is_extract_output(format, *ends)
 
     def check_dataset(self, location: StoreLocation, partitioning: Partitioning) -> None:
         """Refuse a dataset prefix that is an object, or whose partitions hold objects the extract did not write."""

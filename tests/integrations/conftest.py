@@ -46,7 +46,9 @@ def meeting_ids_starting_in(
 ) -> set[str]:
     """IDs of the meetings that start in ``[ends_from, starts_before)`` (``window="start"``)."""
     zone = ZoneInfo(tz)
-    return {m["id"]["meeting_id"] for m in meetings if ends_from <= _instant(m["start"], zone) < starts_before}
+    return {
+        m["id"]["meeting_id"] for m in meetings if ends_from <= _instant(m["start"], zone) < starts_before
+    }
 
 
 def busiest_day(meetings: Iterable[dict[str, Any]]) -> date:
@@ -98,3 +100,20 @@ def import_csv(tmp_path: Path) -> Path:
     path.write_text(IMPORT_CSV, encoding="utf-8")
     return path
 
+
+def served_recordings(raw: Any, meeting_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The call recordings of ``meeting_ids`` as the emulator's GET answers them (transcript inline), found
+    the only way Attio allows: list each meeting's recordings over HTTP, then GET each one."""
+    out = []
+    for meeting_id in meeting_ids:
+        base = f"/v2/meetings/{meeting_id}/call_recordings"
+        for rec in raw.list_all(base, limit=200):
+            resp = raw.get(f"{base}/{rec['id']['call_recording_id']}")
+            assert resp.status == 200, resp.body
+            out.append(resp.json()["data"])
+    return out
+
+
+@pytest.fixture(name="served_recordings")
+def served_recordings_fixture() -> Callable[..., list[dict[str, Any]]]:
+    return served_recordings

@@ -29,6 +29,9 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
 LAKE_BUCKET = "connector-lake"
 os.environ["ATTIO_LAKE_URL"] = f"s3://{LAKE_BUCKET}/attio"  # read by the example DAGs when they are parsed
+os.environ["ATTIO_DATA_DIR"] = str(
+    _HOME / "data"
+)  # the transcripts DAG's folder (static: it names its Assets)
 
 import io  # noqa: E402
 
@@ -36,15 +39,18 @@ import pyarrow.parquet as pq  # noqa: E402
 from airflow.sdk import Asset, Connection  # noqa: E402
 from extract_helpers import assert_table_matches, brute_force  # noqa: E402
 from objectstore_helpers import KEY_ID, SECRET, Moto, moto_fixture, without_aws_environment  # noqa: E402, F401 - fixtures
+from recording_helpers import assert_recordings_match, segment_rows, table_segment_rows  # noqa: E402
 
 from connector import ConfigError, Secret  # noqa: E402
 from connector.emulator import EmulatorThread  # noqa: E402
 from connector.emulator.config import Workspace  # noqa: E402
+from connector.integrations import _airflow_compat  # noqa: E402
 from connector.integrations.airflow import (  # noqa: E402
     AttioExtractOperator,
     AttioLoadOperator,
     client_config_from_connection,
     output_asset,
+    output_assets,
     s3_settings_from_connection,
     workspace_windows,
 )
@@ -77,8 +83,14 @@ def attio_connection(monkeypatch: pytest.MonkeyPatch) -> Any:
     """An emulator and ``AIRFLOW_CONN_ATTIO_DEFAULT`` (JSON form) pointing at it."""
     with EmulatorThread(meetings=3000, seed=11, read_rate=0, write_rate=0) as emu:
         host, port = emu.url.removeprefix("http://").rsplit(":", 1)
-        conn = {"conn_type": "attio", "host": host, "port": int(port), "schema": "http", "password": emu.token,
-                "extra": {"reads_per_second": 0, "writes_per_second": 0}}
+        conn = {
+            "conn_type": "attio",
+            "host": host,
+            "port": int(port),
+            "schema": "http",
+            "password": emu.token,
+            "extra": {"reads_per_second": 0, "writes_per_second": 0},
+        }
         monkeypatch.setenv("AIRFLOW_CONN_ATTIO_DEFAULT", json.dumps(conn))
         yield emu
 
@@ -95,13 +107,23 @@ def attio_connection(monkeypatch: pytest.MonkeyPatch) -> Any:
     ids=["url", "bare-host", "host-schema-port", "url-plus-port", "default"],
 )
 def test_connection_fields_make_the_client_config(host: Any, schema: Any, port: Any, expected: str) -> None:
-    conn = Connection(conn_id="attio_x", conn_type="attio", host=host, schema=schema, port=port,
-                      password="tok-123456", extra=json.dumps({"reads_per_second": "5", "max_in_flight": 4,
-                                                               "max_attempts": 2}))
+    conn = Connection(
+        conn_id="attio_x",
+        conn_type="attio",
+        host=host,
+        schema=schema,
+        port=port,
+        password="tok-123456",
+        extra=json.dumps({"reads_per_second": "5", "max_in_flight": 4, "max_attempts": 2}),
+    )
     config = client_config_from_connection(conn)
     assert config.base_url == expected
     assert config.token == Secret("tok-123456")
-    assert (config.limits.reads_per_second, config.limits.max_in_flight, config.retry.max_attempts) == (5.0, 4, 2)
+    assert (config.limits.reads_per_second, config.limits.max_in_flight, config.retry.max_attempts) == (
+        5.0,
+        4,
+        2,
+    )
     assert "tok-123456" not in repr(config)
 
 
@@ -115,8 +137,13 @@ def test_connection_fields_make_the_client_config(host: Any, schema: Any, port: 
     ids=["no-token", "typo-in-extra", "bad-number"],
 )
 def test_bad_connections_are_refused_without_the_token(password: Any, extra: Any, message: str) -> None:
-    conn = Connection(conn_id="attio_x", conn_type="attio", host="h", password=password,
-                      extra=json.dumps(extra) if extra else None)
+    conn = Connection(
+        conn_id="attio_x",
+        conn_type="attio",
+        host="h",
+        password=password,
+        extra=json.dumps(extra) if extra else None,
+    )
     with pytest.raises(ConfigError) as info:
         client_config_from_connection(conn)
     assert message in str(info.value)
@@ -124,13 +151,19 @@ def test_bad_connections_are_refused_without_the_token(password: Any, extra: Any
 
 
 def test_an_empty_data_interval_is_refused_with_a_hint() -> None:
-    op = AttioExtractOperator(task_id="x", output_path="x.parquet", ends_from="2024-03-01 00:00:00+00:00",
-                              starts_before="2024-03-01T00:00:00+00:00")
+    op = AttioExtractOperator(
+        task_id="x",
+        output_path="x.parquet",
+        ends_from="2024-03-01 00:00:00+00:00",
+        starts_before="2024-03-01T00:00:00+00:00",
+    )
     with pytest.raises(ConfigError, match="CronDataIntervalTimetable"):
         op.query()
 
 
-def test_hook_test_connection_reports_a_bad_token(monkeypatch: pytest.MonkeyPatch, attio_connection: Any) -> None:
+def test_hook_test_connection_reports_a_bad_token(
+    monkeypatch: pytest.MonkeyPatch, attio_connection: Any
+) -> None:
     from connector.integrations.airflow import AttioHook
 
     assert AttioHook().test_connection() == (True, "Connection to Attio works")
@@ -140,8 +173,14 @@ def test_hook_test_connection_reports_a_bad_token(monkeypatch: pytest.MonkeyPatc
     assert not ok and "wrong-token" not in message
 
 
-def test_daily_dag_extracts_its_data_interval(dags: Any, attio_connection: EmulatorThread, tmp_path: Path,
-                                              starting_in: Any, in_window: Any, busiest: Any) -> None:
+def test_daily_dag_extracts_its_data_interval(
+    dags: Any,
+    attio_connection: EmulatorThread,
+    tmp_path: Path,
+    starting_in: Any,
+    in_window: Any,
+    busiest: Any,
+) -> None:
     meetings = attio_connection.emulator.store.all_meetings()
     day = busiest(meetings)
     logical = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
@@ -163,23 +202,35 @@ def test_daily_dag_extracts_its_data_interval(dags: Any, attio_connection: Emula
     assert report["retries"] == 0 and report["requests"] >= report["pages"] >= 1
 
 
-def test_import_dag_fails_on_rejected_rows_and_pushes_the_report(dags: Any, attio_connection: EmulatorThread,
-                                                                  import_csv: Path) -> None:
-    run = dags.imports.test(logical_date=datetime(2024, 3, 5, tzinfo=timezone.utc), run_conf={"source": str(import_csv)})
+def test_import_dag_fails_on_rejected_rows_and_pushes_the_report(
+    dags: Any, attio_connection: EmulatorThread, import_csv: Path
+) -> None:
+    run = dags.imports.test(
+        logical_date=datetime(2024, 3, 5, tzinfo=timezone.utc), run_conf={"source": str(import_csv)}
+    )
 
     assert run.state == "failed"
     ti = run.get_task_instance("load_meetings")
     assert ti.try_number == 1  # rejected rows need a fixed file: AirflowFailException skips the retries
     report = ti.xcom_pull(task_ids="load_meetings", key="report")
-    assert (report["rows"], report["created"], report["rejected"], report["failed"], report["ok"]) == (3, 2, 1, 0, False)
+    assert (report["rows"], report["created"], report["rejected"], report["failed"], report["ok"]) == (
+        3,
+        2,
+        1,
+        0,
+        False,
+    )
     results = Path(report["results_path"])
     assert results.exists() and "orch-3" in results.read_text(encoding="utf-8")
     assert sorted(attio_connection.emulator.store.count_by_external_ref().values()) == [1, 1]
 
 
-def test_an_input_that_breaks_part_way_fails_without_retries(dags: Any, attio_connection: EmulatorThread,
-                                                             broken_csv: Path) -> None:
-    run = dags.imports.test(logical_date=datetime(2024, 3, 5, tzinfo=timezone.utc), run_conf={"source": str(broken_csv)})
+def test_an_input_that_breaks_part_way_fails_without_retries(
+    dags: Any, attio_connection: EmulatorThread, broken_csv: Path
+) -> None:
+    run = dags.imports.test(
+        logical_date=datetime(2024, 3, 5, tzinfo=timezone.utc), run_conf={"source": str(broken_csv)}
+    )
 
     assert run.state == "failed"
     ti = run.get_task_instance("load_meetings")
@@ -192,12 +243,15 @@ def test_an_input_that_breaks_part_way_fails_without_retries(dags: Any, attio_co
     assert sorted(attio_connection.emulator.store.count_by_external_ref().values()) == [1, 1]
 
 
-def test_a_bad_token_fails_the_extract_without_retries(dags: Any, attio_connection: EmulatorThread, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_token_fails_the_extract_without_retries(
+    dags: Any, attio_connection: EmulatorThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     conn = json.loads(os.environ["AIRFLOW_CONN_ATTIO_DEFAULT"]) | {"password": "wrong-token"}
     monkeypatch.setenv("AIRFLOW_CONN_ATTIO_DEFAULT", json.dumps(conn))
 
-    run = dags.daily.test(logical_date=datetime(2024, 6, 2, tzinfo=timezone.utc), run_conf={"data_dir": str(tmp_path)})
+    run = dags.daily.test(
+        logical_date=datetime(2024, 6, 2, tzinfo=timezone.utc), run_conf={"data_dir": str(tmp_path)}
+    )
 
     assert run.state == "failed"
     ti = run.get_task_instance("extract_meetings")
@@ -214,18 +268,24 @@ def two_workspaces(monkeypatch: pytest.MonkeyPatch) -> Any:
     """An emulator serving two workspaces, and one Airflow connection per workspace."""
     with EmulatorThread(meetings=10, seed=20, read_rate=0, write_rate=0, workspaces=(ACME, GLOBEX)) as emu:
         for conn_id, workspace in (("ATTIO_ACME", ACME), ("ATTIO_GLOBEX", GLOBEX)):
-            conn = {"conn_type": "attio", "host": emu.url, "password": workspace.token,
-                    "extra": {"reads_per_second": 0, "writes_per_second": 0}}
+            conn = {
+                "conn_type": "attio",
+                "host": emu.url,
+                "password": workspace.token,
+                "extra": {"reads_per_second": 0, "writes_per_second": 0},
+            }
             monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", json.dumps(conn))
         yield emu
 
 
-def test_workspaces_dag_maps_over_workspaces_and_days(dags: Any, two_workspaces: EmulatorThread, tmp_path: Path,
-                                                      starting_in: Any, busiest: Any) -> None:
+def test_workspaces_dag_maps_over_workspaces_and_days(
+    dags: Any, two_workspaces: EmulatorThread, tmp_path: Path, starting_in: Any, busiest: Any
+) -> None:
     day = busiest(two_workspaces.emulator.workspaces[ACME.token].store.all_meetings())
     logical = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     run = dags.workspaces.test(
-        logical_date=logical, run_conf={"data_dir": str(tmp_path), "workspaces": ["attio_acme", "attio_globex"]}
+        logical_date=logical,
+        run_conf={"data_dir": str(tmp_path), "workspaces": ["attio_acme", "attio_globex"]},
     )
 
     assert run.state == "success"
@@ -246,7 +306,9 @@ def test_workspaces_dag_maps_over_workspaces_and_days(dags: Any, two_workspaces:
 
 
 def test_workspace_windows_follow_each_other() -> None:
-    plan = workspace_windows(["a", "b"], "2024-03-04T00:00:00Z", "2024-03-06T12:00:00Z", "out/{workspace}/{day}.parquet")
+    plan = workspace_windows(
+        ["a", "b"], "2024-03-04T00:00:00Z", "2024-03-06T12:00:00Z", "out/{workspace}/{day}.parquet"
+    )
     assert [(p["attio_conn_id"], p["ends_from"], p["starts_before"], p["output_path"]) for p in plan[:3]] == [
         ("a", "2024-03-04T00:00:00+00:00", "2024-03-05T00:00:00+00:00", "out/a/2024-03-04.parquet"),
         ("a", "2024-03-05T00:00:00+00:00", "2024-03-06T00:00:00+00:00", "out/a/2024-03-05.parquet"),
@@ -258,12 +320,20 @@ def test_workspace_windows_follow_each_other() -> None:
 
 
 def test_connection_extra_rate_limit_url_shares_the_budget() -> None:
-    conn = Connection(conn_id="attio_x", conn_type="attio", host="https://api.attio.com", password="tok-123456",
-                      extra=json.dumps({"rate_limit_url": "redis://:pw-777@redis:6379/0"}))
+    conn = Connection(
+        conn_id="attio_x",
+        conn_type="attio",
+        host="https://api.attio.com",
+        password="tok-123456",
+        extra=json.dumps({"rate_limit_url": "redis://:pw-777@redis:6379/0"}),
+    )
     config = client_config_from_connection(conn)
     assert config.rate_limit_url == "redis://:pw-777@redis:6379/0" and "pw-777" not in repr(config)
-def test_extract_operator_replaces_its_window_in_a_database(attio_connection: EmulatorThread, tmp_path: Path,
-                                                             starting_in: Any, busiest: Any) -> None:
+
+
+def test_extract_operator_replaces_its_window_in_a_database(
+    attio_connection: EmulatorThread, tmp_path: Path, starting_in: Any, busiest: Any
+) -> None:
     import duckdb
 
     meetings = attio_connection.emulator.store.all_meetings()
@@ -271,8 +341,13 @@ def test_extract_operator_replaces_its_window_in_a_database(attio_connection: Em
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     end = start + timedelta(days=1)
     path = tmp_path / "warehouse.duckdb"
-    op = AttioExtractOperator(task_id="x", output_path=f"duckdb://{path}", ends_from=start.isoformat(),
-                              starts_before=end.isoformat(), table="attio.meetings")
+    op = AttioExtractOperator(
+        task_id="x",
+        output_path=f"duckdb://{path}",
+        ends_from=start.isoformat(),
+        starts_before=end.isoformat(),
+        table="attio.meetings",
+    )
     for _ in range(2):  # the default write mode, replace-window: a re-run leaves the day exact
         report = op.execute({})
         with duckdb.connect(str(path), read_only=True) as con:
@@ -317,7 +392,9 @@ def test_lake_dag_writes_the_store_through_the_aws_connection_and_emits_its_asse
     key = f"attio/meetings/date={start:%Y-%m-%d}/meetings.parquet"
     body = lake.client().get_object(Bucket=LAKE_BUCKET, Key=key)["Body"].read()
     expected = starting_in(meetings, start, end)
-    assert expected and sorted(pq.read_table(io.BytesIO(body)).column("meeting_id").to_pylist()) == sorted(expected)
+    assert expected and sorted(pq.read_table(io.BytesIO(body)).column("meeting_id").to_pylist()) == sorted(
+        expected
+    )
     # The credentials never went into the worker's environment (Airflow itself adds only its AIRFLOW_CTX_*).
     changed = {k for k, v in os.environ.items() if environ.get(k) != v and not k.startswith("AIRFLOW_CTX_")}
     assert changed == set()
@@ -326,10 +403,14 @@ def test_lake_dag_writes_the_store_through_the_aws_connection_and_emits_its_asse
     # The output is declared as an Asset, and the run's event says which file, how many rows, which schema.
     asset = Asset(f"s3://{LAKE_BUCKET}/attio/meetings")
     assert dags.lake.get_task("extract_meetings").outlets == [asset]
-    assert list(dags.lake_consumer.timetable.asset_condition.objects) == [asset]  # scheduled on fresh meetings
+    assert list(dags.lake_consumer.timetable.asset_condition.objects) == [
+        asset
+    ]  # scheduled on fresh meetings
     with create_session() as session:
         events = session.scalars(
-            select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.uri == asset.uri)
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == asset.uri)
         ).all()
     extras = [e.extra for e in events if e.extra.get("output") == f"s3://{LAKE_BUCKET}/{key}"]
     assert extras and extras[-1]["rows"] == len(expected) and extras[-1]["schema_version"]
@@ -369,7 +450,10 @@ def test_extract_operator_to_a_store_without_a_connection_uses_the_worker_enviro
     report = op.execute({})
 
     body = lake.client().get_object(Bucket=LAKE_BUCKET, Key="env/meetings.parquet")["Body"].read()
-    assert_table_matches(pq.read_table(io.BytesIO(body)), brute_force(attio_connection.emulator.store.all_meetings(), MeetingQuery()))
+    assert_table_matches(
+        pq.read_table(io.BytesIO(body)),
+        brute_force(attio_connection.emulator.store.all_meetings(), MeetingQuery()),
+    )
     assert report["output"] == url and report["rows"] == 3000
 
 
@@ -389,7 +473,9 @@ def test_output_asset_of_each_kind_of_path(path: str, uri: str | None) -> None:
     assert (asset.uri if asset is not None else None) == uri
     op = AttioExtractOperator(task_id="x", output_path=path)
     assert op.outlets == ([Asset(uri)] if uri else [])
-    assert AttioExtractOperator(task_id="y", output_path=path, outlets=[]).outlets == []  # the user's choice wins
+    assert (
+        AttioExtractOperator(task_id="y", output_path=path, outlets=[]).outlets == []
+    )  # the user's choice wins
 
 
 @pytest.mark.parametrize(
@@ -418,3 +504,167 @@ def test_aws_connection_fields_become_s3_settings() -> None:
     assert settings.region == "eu-west-1" and SECRET not in repr(settings) and "tok-777" not in repr(settings)
     empty = s3_settings_from_connection(Connection(conn_id="role", conn_type="aws"))
     assert empty.options() == {}  # no key pair: the worker's AWS chain (its role)
+
+
+# ---------------------------------------------------------------------------------------- several tables
+
+TABLE_NAMES = ("meetings", "call_recordings", "transcript_segments")
+
+
+def _past(meetings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Meetings long past: the emulator seeds recordings for a share of past meetings only."""
+    return [m for m in meetings if (m["start"].get("datetime") or m["start"]["date"]) < "2026"]
+
+
+def test_on_airflow_3_the_shim_gives_the_task_sdk_names() -> None:
+    import airflow.sdk
+
+    assert (_airflow_compat.Asset, _airflow_compat.BaseOperator) == (
+        airflow.sdk.Asset,
+        airflow.sdk.BaseOperator,
+    )
+
+
+def test_transcripts_dag_writes_three_tables_in_one_run_and_an_asset_event_each(
+    dags: Any, attio_connection: EmulatorThread, make_raw: Any, served_recordings: Any, starting_in: Any,
+    busiest: Any,
+) -> None:  # fmt: skip
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    meetings = attio_connection.emulator.store.all_meetings()
+    day = busiest(_past(meetings))
+    requests_before = attio_connection.emulator.stats.requests
+    # A run's data interval is the day before its logical date: this one's is the busy day.
+    run = dags.transcripts.test(
+        logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
+    )
+
+    assert run.state == "success"
+    start, end = run.data_interval_start, run.data_interval_end
+    assert start.date() == day
+    folder = _HOME / "data" / "tables" / f"date={start:%Y-%m-%d}"
+    files = {t: folder / f"{t}.parquet" for t in TABLE_NAMES}
+    tables = {t: pq.read_table(f) for t, f in files.items()}
+    expected = starting_in(meetings, start, end)
+    assert expected and sorted(tables["meetings"].column("meeting_id").to_pylist()) == sorted(expected)
+    made = attio_connection.emulator.stats.requests - requests_before
+    served = served_recordings(make_raw(attio_connection), expected)
+    assert_recordings_match(tables["call_recordings"], tables["transcript_segments"], served)
+    assert tables["call_recordings"].num_rows > 0 and tables["transcript_segments"].num_rows > 0
+
+    report = run.get_task_instance("extract_tables").xcom_pull(task_ids="extract_tables")
+    assert report["outputs"] == {t: str(f) for t, f in files.items()}
+    assert report["tables"] == {t: tables[t].num_rows for t in TABLE_NAMES}
+    # One run: the meetings' pages once, then per meeting one list of its recordings and a GET per recording.
+    assert made == report["requests"] == report["pages"] + len(expected) + len(served)
+
+    # An Asset per table, each run's event naming its file; the consumer DAG waits on the transcripts' one.
+    pattern = (_HOME / "data" / "tables").as_uri() + "/date=*/{}.parquet"
+    assets = [Asset(pattern.format(t)) for t in TABLE_NAMES]
+    task = dags.transcripts.get_task("extract_tables")
+    assert task.outlets == assets and task.table_assets == dict(zip(TABLE_NAMES, assets, strict=True))
+    assert list(dags.transcripts_consumer.timetable.asset_condition.objects) == [assets[2]]
+    with create_session() as session:
+        for table, asset in zip(TABLE_NAMES, assets, strict=True):
+            events = session.scalars(
+                select(AssetEvent)
+                .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                .where(AssetModel.uri == asset.uri)
+            ).all()
+            (extra,) = [e.extra for e in events if e.extra.get("output") == str(files[table])]
+            assert (
+                extra["table"] == table
+                and extra["rows"] == tables[table].num_rows
+                and extra["schema_version"]
+            )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"tables": "meetings,transcripts"}, "unknown table 'transcripts'", id="comma-text"),
+        pytest.param({"tables": ["meetings", "recordings"]}, "unknown table 'recordings'", id="list"),
+        pytest.param({"tables": []}, "name at least one of", id="none"),
+        pytest.param({"tables": "meetings,call_recordings", "write_mode": "replace-window"},
+                     "replace-window is for the meetings table alone", id="replace-window"),
+        pytest.param({"tables": "meetings,call_recordings", "table": "attio_meetings"}, "names one table",
+                     id="one-table-name"),
+    ],
+)  # fmt: skip
+def test_bad_tables_are_refused_when_the_dag_is_parsed(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        AttioExtractOperator(task_id="extract_tables", output_path="out", **kwargs)
+    assert str(info.value).startswith("AttioExtractOperator 'extract_tables': ")
+
+
+def test_tables_merge_into_a_database_and_a_rerun_leaves_them_exact(
+    attio_connection: EmulatorThread, make_raw: Any, served_recordings: Any, tmp_path: Path, starting_in: Any,
+    busiest: Any,
+) -> None:  # fmt: skip
+    import duckdb
+
+    meetings = attio_connection.emulator.store.all_meetings()
+    day = busiest(_past(meetings))
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    end = start + timedelta(days=1)
+    path = tmp_path / "warehouse.duckdb"
+    op = AttioExtractOperator(task_id="x", output_path=f"duckdb://{path}", ends_from=start.isoformat(),
+                              starts_before=end.isoformat(), tables="meetings,call_recordings,transcript_segments")  # fmt: skip
+    assert op.outlets == [] and op.write_mode == "merge"
+    expected = starting_in(meetings, start, end)
+    served = served_recordings(make_raw(attio_connection), expected)
+    for _ in range(2):  # merge: a re-run replaces each recording and its transcript, adding nothing
+        report = op.execute({})
+        with duckdb.connect(str(path), read_only=True) as con:
+            tables = {t: con.sql(f"SELECT * FROM {t}").to_arrow_table() for t in TABLE_NAMES}
+        assert set(tables["meetings"].column("meeting_id").to_pylist()) == expected
+        recordings = tables["call_recordings"].column("call_recording_id").to_pylist()
+        assert sorted(recordings) == sorted(r["id"]["call_recording_id"] for r in served) and recordings
+        assert table_segment_rows(tables["transcript_segments"]) == segment_rows(served)
+        assert report["tables"] == {t: tables[t].num_rows for t in TABLE_NAMES}
+        assert set(report["outputs"]) == set(TABLE_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("path", "uris"),
+    [
+        pytest.param("s3://lake/attio", [f"s3://lake/attio/{t}.parquet" for t in TABLE_NAMES], id="store-folder"),
+        pytest.param("gcs://lake/attio/date={{ ds }}", [f"gs://lake/attio/date=*/{t}.parquet" for t in TABLE_NAMES],
+                     id="templated-store"),
+        pytest.param("/data/attio/{{ ds }}/x", [f"file:///data/attio/*/x/{t}.parquet" for t in TABLE_NAMES],
+                     id="templated-local"),
+        pytest.param("{{ params.data_dir }}/attio", [], id="template-first"),
+        pytest.param("duckdb:///w.duckdb", [], id="database"),
+    ],
+)  # fmt: skip
+def test_output_assets_of_several_tables(path: str, uris: list[str]) -> None:
+    assets = output_assets(path, TABLE_NAMES)
+    assert [a.uri for a in assets.values()] == uris and (not uris or list(assets) == list(TABLE_NAMES))
+    assert [
+        a.uri for a in AttioExtractOperator(task_id="x", output_path=path, tables=TABLE_NAMES).outlets
+    ] == uris
+
+
+def test_tables_to_a_store_folder_through_the_aws_connection(
+    attio_connection: EmulatorThread, lake: Moto, starting_in: Any, busiest: Any
+) -> None:
+    meetings = attio_connection.emulator.store.all_meetings()
+    day = busiest(_past(meetings))
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    folder = f"s3://{LAKE_BUCKET}/tables/{day.isoformat()}"
+    op = AttioExtractOperator(task_id="x", output_path=folder, ends_from=start.isoformat(),
+                              starts_before=(start + timedelta(days=1)).isoformat(), tables=TABLE_NAMES,
+                              aws_conn_id="attio_lake_aws")  # fmt: skip
+    assert op.outlets == [Asset(f"{folder}/{t}.parquet") for t in TABLE_NAMES]
+
+    report = op.execute({})
+
+    assert report["outputs"] == {t: f"{folder}/{t}.parquet" for t in TABLE_NAMES}
+    for table in TABLE_NAMES:
+        body = lake.client().get_object(Bucket=LAKE_BUCKET, Key=f"tables/{day.isoformat()}/{table}.parquet")[
+            "Body"
+        ]
+        assert pq.read_table(io.BytesIO(body.read())).num_rows == report["tables"][table] > 0
+    assert report["tables"]["meetings"] == len(starting_in(meetings, start, start + timedelta(days=1)))

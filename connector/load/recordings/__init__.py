@@ -1,7 +1,7 @@
 """Loading call recordings: transcripts (WebVTT, SRT, tables of segments) into Attio, exactly once.
 
-    from connector.load.recordings import RecordingsConfig, load_recordings_file
-    report = load_recordings_file("calls/", RecordingsConfig(mapping="recordings.toml"))
+    from connector.load.recordings import RecordingsConfig, load_recordings_sync
+    report = load_recordings_sync("calls/", RecordingsConfig(mapping="recordings.toml"))
     print(report.format())
 
 Stages, one module each: :mod:`.parsers` (VTT and SRT, strict), :mod:`.inputs` (files and tables to
@@ -9,7 +9,7 @@ recordings), :mod:`.mapping` (the TOML mapping; meetings by id, sidecar, file na
 :mod:`.ledger` (SQLite, exactly once across runs), :mod:`.run` (look, then create), :mod:`.api` (entry points).
 """
 
-from .api import load_recordings, load_recordings_file
+from .api import load_recordings, load_recordings_sync
 from .config import RECORDING_RESULTS, RecordingResult, RecordingsConfig, RecordingsReport
 from .mapping import RecordingsMapping, load_recordings_mapping
 
@@ -20,6 +20,6 @@ __all__ = [
     "RecordingsMapping",
     "RecordingsReport",
     "load_recordings",
-    "load_recordings_file",
     "load_recordings_mapping",
+    "load_recordings_sync",
 ]

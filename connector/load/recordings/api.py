@@ -1,4 +1,4 @@
-"""The entry points of a recordings load: :func:`load_recordings` (async) and :func:`load_recordings_file` (sync)."""
+"""The entry points of a recordings load: :func:`load_recordings` (async) and :func:`load_recordings_sync` (sync)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .ledger import RecordingsLedger
 from .mapping import MeetingsLedgerView, RecordingsMapping, load_recordings_mapping
 from .run import RecordingsRun
 
-__all__ = ["default_paths", "load_recordings", "load_recordings_file"]
+__all__ = ["default_paths", "load_recordings", "load_recordings_sync"]
 
 
 def default_paths(source: Path, config: RecordingsConfig) -> tuple[Path | None, Path | None]:
@@ -126,7 +126,7 @@ async def load_recordings(
     )
 
 
-def load_recordings_file(
+def load_recordings_sync(
     source: str | Path,
     config: RecordingsConfig | None = None,
     *,

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from ... import defaults
 from ...errors import InvalidArgumentError, shown
 from ..results import ResultsLayout
 from .mapping import RecordingsMapping
@@ -61,15 +62,17 @@ class RecordingsConfig:
     mapping: RecordingsMapping | Path | str | None = None
     results_path: Path | str | None = None
     ledger_path: Path | str | None = None
-    concurrency: int = 4
+    concurrency: int = defaults.RECORDINGS_CONCURRENCY
     dry_run: bool = False
     max_sends: int = 3
     clock_skew: float = 10.0
     error_sample: int = 20
+    overwrite_results: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.dry_run, bool):
-            raise InvalidArgumentError("dry_run", f"must be True or False, got {shown(self.dry_run)}")
+        for name in ("dry_run", "overwrite_results"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidArgumentError(name, f"must be True or False, got {shown(getattr(self, name))}")
         for name in ("concurrency", "max_sends", "error_sample"):
             value = getattr(self, name)
             if (

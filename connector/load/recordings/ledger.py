@@ -21,17 +21,11 @@ request, the outcome after the answer; one run at a time holds ``<ledger>.lock``
 
 from __future__ import annotations
 
-import os
-import sqlite3
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from ...errors import ConfigError
-from ...locks import FileLock
-from ..ledger import LedgerError
+from ..ledgerbase import SqliteLedger, guarded
 
 __all__ = ["RecordingClaim", "RecordingsLedger"]
 
@@ -65,18 +59,6 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 DONE = ("created", "already_present")
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _guarded(func: _F) -> _F:
-    def wrapper(self: RecordingsLedger, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise LedgerError(f"ledger {self.path}: {exc}") from exc
-
-    wrapper.__doc__ = func.__doc__
-    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,78 +82,19 @@ class RecordingClaim:
     changed: bool = False
 
 
-class RecordingsLedger:
+class RecordingsLedger(SqliteLedger):
     """The SQLite ledger of one recordings load; exclusive while open (a second run gets a ConfigError at once)."""
 
-    def __init__(self, path: str | Path, *, durable: bool = False) -> None:
-        self.path = Path(path)
-        target = Path(os.path.realpath(self.path))
-        self._lock = FileLock(target.with_name(target.name + ".lock"), remove=True)
-        self._db: sqlite3.Connection | None = None
-        try:
-            taken = self._lock.acquire()
-        except OSError as exc:
-            raise ConfigError(
-                f"ledger {self.path} cannot be used: cannot open {self._lock.path}: {exc.strerror}"
-            ) from None
-        if not taken:
-            raise ConfigError(
-                f"ledger {self.path} is in use by another load-recordings; wait for it to finish"
-            )
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            tables = {
-                row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-            if tables and "recordings" not in tables:  # someone else's database (a meetings ledger, say)
-                raise ConfigError(
-                    f"ledger {self.path} is an SQLite database of something else (tables: {', '.join(sorted(tables)[:5])}); "
-                    "give load-recordings a ledger of its own (--ledger NEW_FILE)"
-                )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            self.close()
-            raise ConfigError(f"ledger {self.path} cannot be used: {exc}") from None
-        except ConfigError:
-            self.close()
-            raise
-
-    @property
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise LedgerError(f"ledger {self.path} is closed")
-        return self._db
-
-    def close(self) -> None:
-        """Close the database and release the lock."""
-        try:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-        finally:
-            self._lock.release()
+    table = "recordings"
+    schema = _SCHEMA
+    done = DONE
+    command = "load-recordings"
 
     def _write(self, sql: str, *params: Any) -> None:
         # Autocommit: each statement is durable when it returns (the rate is 1 create a second).
         self._conn.execute(sql, params)
 
-    @_guarded
-    def start_run(self, run_id: str, source: str) -> None:
-        """Note that a run began."""
-        self._write(
-            "INSERT INTO runs (run_id, source, started_at) VALUES (?, ?, ?)", run_id, source, time.time()
-        )
-
-    @_guarded
-    def finish_run(self, run_id: str, summary: str) -> None:
-        """Store a run's summary (JSON text)."""
-        self._write(
-            "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?", time.time(), summary, run_id
-        )
-
-    @_guarded
+    @guarded
     def claim(self, key: str, meeting_id: str, fingerprint: str, run_id: str) -> RecordingClaim:
         """Claim an input for this run: done already, or to be looked for and sent."""
         now = time.time()
@@ -225,7 +148,7 @@ class RecordingsLedger:
             attempts,
         )
 
-    @_guarded
+    @guarded
     def sending(self, key: str, meeting_id: str, fingerprint: str, attempts: int) -> None:
         """Record, durably, that a create of this input is about to be sent."""
         self._write(
@@ -241,7 +164,7 @@ class RecordingsLedger:
             key,
         )
 
-    @_guarded
+    @guarded
     def record(
         self,
         key: str,
@@ -254,22 +177,7 @@ class RecordingsLedger:
     ) -> None:
         """Record an input's outcome; a done input, or a failed one with no create that may have been carried
         out, forgets its sent transcripts (there is nothing of it to look for later)."""
-        maybe_sent = maybe_sent and state == "failed"
-        self._write(
-            "UPDATE recordings SET state = ?, call_recording_id = ?, attempts = ?, maybe_sent = ?, error = ?,"
-            " updated_at = ? WHERE key = ?",
-            state,
-            call_recording_id,
-            attempts,
-            int(maybe_sent),
-            error,
-            time.time(),
-            key,
+        columns = {"call_recording_id": call_recording_id}
+        self._record_outcome(
+            key, state, attempts=attempts, maybe_sent=maybe_sent, error=error, columns=columns
         )
-        if not maybe_sent:
-            self._write("DELETE FROM sent WHERE key = ?", key)
-
-    @_guarded
-    def counts(self) -> dict[str, int]:
-        """How many inputs are in each state (for tests and people)."""
-        return dict(self._conn.execute("SELECT state, COUNT(*) FROM recordings GROUP BY state").fetchall())
