@@ -5,7 +5,7 @@ workspace_id and by workspace_id,start_month (CPU seconds of open/write/commit, 
 
 The meetings come from the emulator once (an extract to a temporary Parquet file); each layout then writes
 them into a fresh folder ``--repeat`` times and the median CPU time is printed with its ratio to the
-unpartitioned write. The fetch is not measured: at Attio's pace it costs ~73 us a meeting (README, Scaling).
+unpartitioned write. The fetch is not measured: at Attio's pace it costs ~73 us a meeting (docs/scaling.md).
 """
 
 from __future__ import annotations

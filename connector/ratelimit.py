@@ -18,7 +18,7 @@ meanwhile (the local limiter's rule). Times come from Redis' own clock (``TIME``
 disagree still space their requests evenly.
 
 Why own Lua rather than a library (measured with ``bench/shared_budget.py``, 4 processes x 32 tasks on
-one Redis, budget 96/s; figures in the README's "Scaling" section): pyrate-limiter 4.5's Redis GCRA and
+one Redis, budget 96/s; figures in docs/scaling.md): pyrate-limiter 4.5's Redis GCRA and
 ``limits``' moving window answer *try now?*; a refused caller sleeps and asks again, so under contention
 each grant costs several Redis calls and waking callers race in bursts at the window edge, and both take
 the time from the client's clock (pyrate-limiter's Redis bucket says so in a TODO). Neither knows a shared

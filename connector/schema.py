@@ -340,7 +340,7 @@ def _type_text(spec: Any) -> str:
 
 
 def schema_markdown(schema: StreamSchema | None = None) -> str:
-    """The README table of a schema (default the meeting's): column, Arrow type, nullable, API source, description."""
+    """The docs table of a schema (default the meeting's): column, Arrow type, nullable, API source, description."""
     lines = ["| column | Arrow type | null | from the API | description |", "|---|---|---|---|---|"]
     for f in (schema or meeting_schema()).document["fields"]:
         lines.append(

@@ -8,7 +8,7 @@ A create body (CONTRACT.md §13, ``openapi-call-recordings.json``)::
 at most :data:`MAX_SEGMENTS` segments, ``start_time`` at least 0, times in seconds from the recording's start.
 :func:`validate_transcript` checks a transcript before it is sent (the client's last guard; the loader's
 parsers name the file and line of each problem first). ``end_time`` before ``start_time`` is refused here
-although Attio's schema is silent on it: such a segment cannot be a real stretch of speech (README).
+although Attio's schema is silent on it: such a segment cannot be a real stretch of speech (docs/contract-choices.md).
 
 :func:`transcript_key` is what "the same transcript" means when the loader looks for a recording whose
 create answer was lost: speaker names, speech and the times to the millisecond, in order. A recording

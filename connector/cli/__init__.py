@@ -1,7 +1,7 @@
 """``python -m connector``: a thin layer over the library. Parse -> config -> library call -> report -> exit code.
 
 Errors print one line and a hint, never a traceback (``-v`` shows it). Exit codes are in
-:mod:`connector.cli.common` and the README.
+:mod:`connector.cli.common` and docs/exit-codes.md.
 """
 
 from __future__ import annotations

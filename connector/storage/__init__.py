@@ -1,4 +1,4 @@
-"""Object stores (S3, GCS, Azure) as extract outputs and load inputs and results; see the README's "Object stores".
+"""Object stores (S3, GCS, Azure) as extract outputs and load inputs and results; see docs/destinations/object-stores.md.
 
 Behind extras: ``connector[s3]`` (s3fs), ``connector[gcs]`` (gcsfs), ``connector[azure]`` (adlfs).
 """

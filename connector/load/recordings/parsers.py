@@ -1,7 +1,7 @@
 """Strict readers of transcript files: WebVTT (``.vtt``) and SubRip (``.srt``) into :class:`Segment` s.
 
 Every problem is a :class:`TranscriptError` naming the line (1-based) and the reason; nothing is guessed
-or skipped silently. Own code rather than a library, by measurement (README "Load call recordings"):
+or skipped silently. Own code rather than a library, by measurement (docs/call-recordings.md, "Inputs"):
 webvtt-py 0.6.0 drops a malformed cue in its default mode and names no line in strict mode (its message
 quotes the block), and srt 3.5.3 reads ``00:00:0x,000`` as the end time 00:00:00 with ``x,000`` as
 "proprietary" data, so a typo would be sent as a wrong transcript. The cue grammar is small: a timing
