@@ -320,7 +320,7 @@ class AttioExtractOperator(BaseOperator):
     window by: recordings are replaced by ``call_recording_id``, a transcript's segments as a whole).
 
     An object-store URL (``s3://``, ``gs://``, ``az://``) is written through local scratch and published
-    whole (see the README's "Object stores"); ``aws_conn_id`` names an Airflow AWS connection whose key pair,
+    whole (see the docs' "Object stores"); ``aws_conn_id`` names an Airflow AWS connection whose key pair,
     endpoint and region are used for ``s3://`` (else the worker's AWS environment). Unless ``outlets`` is
     given, each table's output is declared as an Asset (:func:`output_assets`; ``table_assets`` maps the
     tables to them), and each run's event on it carries ``table``, ``output`` (the URL or path written),
