@@ -68,9 +68,9 @@ def test_a_sink_that_cannot_be_is_refused_by_name(
 @pytest.mark.parametrize("sink", [ParquetSink, CsvSink, JsonlSink])
 def test_an_aborted_write_leaves_the_output_as_it_was(tmp_path: Path, sink: type) -> None:
     out = tmp_path / "m.out"
-    out.write_bytes(b"the last good extract")
+    out.write_bytes(b"the last good extract")  # not the tool's own: replaced only with overwrite
     schema = meeting_arrow_schema()
-    writer = sink(out)
+    writer = sink(out, overwrite=True)
     writer.check_destination()
     writer.open(schema, {"connector.schema_version": SCHEMA_VERSION})
     writer.write(pa.RecordBatch.from_pylist([], schema=schema))
