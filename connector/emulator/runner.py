@@ -347,7 +347,11 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
-async def _serve_forever(config: EmulatorConfig) -> None:
+async def _serve_forever(config: EmulatorConfig, stop_on_sigterm: bool = False) -> None:
+    stop = asyncio.Event()
+    # a profiled run stops on SIGTERM as on Ctrl-C, from inside the loop, so that it writes its profile
+    if stop_on_sigterm:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with run_emulator(config) as running:
         hint = (
             f"set ATTIO_API_KEY={config.token}"
@@ -358,7 +362,7 @@ async def _serve_forever(config: EmulatorConfig) -> None:
             f"Attio emulator listening on {running.url} ({len(running.emulator.store)} meetings; token: {hint})",
             flush=True,
         )
-        await asyncio.Event().wait()
+        await stop.wait()
 
 
 def _listen_error(exc: OSError, host: str, port: int) -> str:
@@ -386,10 +390,9 @@ def serve(config: EmulatorConfig) -> int:
     profile_to = os.environ.get(PROFILE_ENV)
     profiler = cProfile.Profile(time.process_time) if profile_to else None
     if profiler is not None:
-        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C, and write the file
         profiler.enable()
     try:
-        asyncio.run(_serve_forever(config))
+        asyncio.run(_serve_forever(config, stop_on_sigterm=profiler is not None))
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
