@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import errno
 import logging
+import os
+import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -370,8 +374,20 @@ def _listen_error(exc: OSError, host: str, port: int) -> str:
     return f"cannot listen on {host}:{port}: {exc.strerror or exc} (hint: pick another --host or --port)"
 
 
+PROFILE_ENV = "CONNECTOR_EMULATOR_PROFILE"
+
+
 def serve(config: EmulatorConfig) -> int:
-    """Serve until Ctrl-C; returns the exit code (0 on Ctrl-C, 2 if it cannot listen on the host and port)."""
+    """Serve until Ctrl-C; returns the exit code (0 on Ctrl-C, 2 if it cannot listen on the host and port).
+
+    With ``CONNECTOR_EMULATOR_PROFILE=FILE`` set (benchmarks), the process's CPU time is profiled
+    (cProfile on ``time.process_time``) and written to FILE when it stops, on Ctrl-C or SIGTERM.
+    """
+    profile_to = os.environ.get(PROFILE_ENV)
+    profiler = cProfile.Profile(time.process_time) if profile_to else None
+    if profiler is not None:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C, and write the file
+        profiler.enable()
     try:
         asyncio.run(_serve_forever(config))
     except KeyboardInterrupt:
@@ -379,6 +395,10 @@ def serve(config: EmulatorConfig) -> int:
     except OSError as exc:
         print(f"error: {_listen_error(exc, config.host, config.port)}", file=sys.stderr)
         return 2
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_to)
     return 0
 
 
