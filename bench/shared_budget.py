@@ -276,7 +276,7 @@ def extract(emu_url: str, redis_url: str | None, workdir: Path, page: int, meeti
         f"{sum(r['rate_limited'] for r in reports)}",
         f"{requests:,}",
         f"{rows / requests:.0f}",
-        f"{sum(r['slices'] for r in reports)} / {sum(r['windows'] for r in reports)}",
+        "+".join(str(r["slices"]) for r in reports) + f" / {sum(r['windows'] for r in reports)}",
     ]
 
 

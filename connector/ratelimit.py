@@ -15,7 +15,10 @@ keyed by a SHA-256 of the API root and the token (never the token), holding the 
 the end of any pause. One Lua call *reserves* a grant: ``at = max(now, next, paused); next = at + 1/rate``,
 and the caller sleeps until ``at``; a caller that slept checks once more whether a 429 paused everyone
 meanwhile (the local limiter's rule). Times come from Redis' own clock (``TIME``), so hosts whose clocks
-disagree still space their requests evenly.
+disagree still space their requests evenly. Each process sharing a budget is one of its *peers* (a sorted
+set beside the hash, refreshed by every reservation, expiring :data:`PEER_TTL` after the last, left on
+close): :meth:`RateLimiter.share` is the budget divided among them, which an extract plans its cursors
+for (:func:`read_share`).
 
 Why own Lua rather than a library (measured with ``bench/shared_budget.py``, 4 processes x 32 tasks on
 one Redis, budget 96/s; figures in docs/scaling.md): pyrate-limiter 4.5's Redis GCRA and
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PEER_TTL",
+    "SHARE_HEADROOM",
     "RateLimiter",
     "RedisBudget",
     "RequestKind",
@@ -375,12 +379,21 @@ class RateLimiter:
             yield
 
 
+# An extract plans its cursors for this many times its share of a shared read budget, up to the whole: its
+# cursors are fixed once planned, and peers that finish first (or started after it counted them) leave their
+# part of the budget to those still running. Each window costs a partly filled last page, so planning for
+# the whole budget in each of four processes opens four times the windows (and partial pages) needed.
+SHARE_HEADROOM = 2.0
+
+
 async def read_share(client: MeetingReader) -> float:
-    """The reads per second an extract by ``client`` plans its cursors for: its :meth:`RateLimiter.share`.
+    """The reads per second an extract by ``client`` plans its cursors for: :data:`SHARE_HEADROOM` times its
+    :meth:`RateLimiter.share`, at most the whole read rate.
 
     A client without a limiter of ours (a caller's own reader) plans for its configured read rate.
     """
+    rate = float(client.config.limits.reads_per_second)
     limiter = getattr(client, "limiter", None)
     if isinstance(limiter, RateLimiter):
-        return await limiter.share("read")
-    return float(client.config.limits.reads_per_second)
+        return min(rate, SHARE_HEADROOM * await limiter.share("read"))
+    return rate
