@@ -313,6 +313,7 @@ QUARTERS = [
 ]
 
 
+@pytest.mark.xdist_group("timing")  # see tests/conftest.py
 def test_four_processes_share_one_budget_without_a_429(
     make_emulator: Any, redis_server: RedisServer, tmp_path: Path
 ) -> None:
@@ -381,6 +382,7 @@ def test_a_rate_limit_url_flag_that_is_no_redis_url_is_exit_2(
     )
 
 
+@pytest.mark.xdist_group("timing")  # see tests/conftest.py
 def test_two_loads_share_one_write_budget_without_a_429(
     make_emulator: Any, redis_server: RedisServer, tmp_path: Path
 ) -> None:
