@@ -149,3 +149,35 @@ def test_a_typo_in_a_key_suggests_the_key_meant(
     assert main(argv) == 2
     assert _line(capsys.readouterr().err).startswith(message)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "in.csv"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "path", "why"),
+    [
+        ("--results", "missing/r.csv", "the folder missing does not exist"),
+        ("--results", "notes.txt/r.csv", "the folder notes.txt is a file, not a folder"),
+        ("--ledger", "missing/l.sqlite", "the folder missing does not exist"),
+    ],
+    ids=["results-in-no-folder", "results-under-a-file", "ledger-in-no-folder"],
+)
+def test_a_results_or_ledger_path_in_no_folder_names_the_flag_before_anything_is_written(
+    emulator: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    path: str,
+    why: str,
+) -> None:
+    # Once: "error: [Errno 2] No such file or directory: 'missing/r.csv'", after the ledger had been created.
+    monkeypatch.chdir(tmp_path)
+    source = write_rows(tmp_path / "in.csv", meeting_rows(2))
+    (tmp_path / "notes.txt").write_text("mine\n")
+    run = run_load(emulator, monkeypatch, capsys, str(source), flag, path)
+    assert run.code == 2
+    assert _line(run.err).startswith(
+        f"error: {'results file' if flag == '--results' else 'ledger'} {path} cannot be written: {why}; fix {flag}; "
+        "nothing was sent or written"
+    )
+    assert posts(emulator) == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "notes.txt"]
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
