@@ -126,8 +126,18 @@ def test_a_workbook_whose_first_sheet_is_not_the_meetings_names_the_other_sheets
             '[colums]\ntitle = "Subject"\n',
             "error: c.toml: unknown section(s) colums (did you mean 'columns'?); use columns,",
         ),
+        (
+            "recordings",
+            '[speaker]\n"Ana" = "ana@example.com"\n',
+            "error: c.toml: unknown table [speaker] (did you mean 'speakers'?); known:",
+        ),
+        (
+            "recordings",
+            '[columns]\nspeach = "text"\n',
+            "error: c.toml: [columns] has unknown key 'speach' (did you mean 'speech'?); known keys:",
+        ),
     ],
-    ids=["config-key", "mapping-field", "mapping-section"],
+    ids=["config-key", "mapping-field", "mapping-section", "recordings-table", "recordings-key"],
 )
 def test_a_typo_in_a_key_suggests_the_key_meant(
     tmp_path: Path,
@@ -141,11 +151,11 @@ def test_a_typo_in_a_key_suggests_the_key_meant(
     monkeypatch.setenv("ATTIO_API_KEY", "unused")
     write_rows(tmp_path / "in.csv", meeting_rows(1))
     (tmp_path / "c.toml").write_text(text)
-    argv = (
-        ["--config", "c.toml", "extract"]
-        if file == "config"
-        else ["load", "in.csv", "--mapping", "c.toml", "--dry-run"]
-    )
+    argv = {
+        "config": ["--config", "c.toml", "extract"],
+        "mapping": ["load", "in.csv", "--mapping", "c.toml", "--dry-run"],
+        "recordings": ["load-recordings", "in.csv", "--mapping", "c.toml", "--dry-run"],
+    }[file]
     assert main(argv) == 2
     assert _line(capsys.readouterr().err).startswith(message)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "in.csv"]
