@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-dest-"))
     targets = {
         "parquet": str(tmp / "m.parquet"),
-        "duckdb": f"duckdb://{tmp / 'm.duckdb'}",
+        "duckdb": f"duckdb:///{tmp / 'm.duckdb'}",
         "postgresql": server.url(),
     }
     runs: dict[str, list[float]] = {k: [] for k in targets}

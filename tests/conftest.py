@@ -5,6 +5,12 @@ call-recording create budget too);
 ``make_emulator(**overrides)`` builds others (same defaults unless overridden). ``raw`` is a
 small urllib client that shows exactly what the server sent, for tests of the wire itself
 (``raw.all_call_recordings()`` walks every call recording over HTTP).
+
+The suite runs on pytest-xdist workers (``addopts`` in pyproject.toml). Each worker is a process of its own,
+so every server a fixture starts (emulator, PostgreSQL, Redis, moto) belongs to one worker, on a free port;
+a test needs nothing more to run beside others. A test whose assertion depends on requests landing within
+one wall-clock second (a 429 at a rate, or none) carries ``@pytest.mark.xdist_group("timing")``: those run
+one after the other on one worker, so two of them never load the machine at once.
 """
 
 from __future__ import annotations
@@ -25,6 +31,14 @@ from connector.emulator import EmulatorThread
 pytest_plugins = ["pg_server"]  # the PostgreSQL server fixtures: postgres, pg_url
 
 SMALL = {"meetings": 300, "read_rate": 0.0, "write_rate": 0.0, "recording_write_rate": 0.0}
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """With xdist off (``-p no:xdist``), accept the ``--numprocesses``/``--dist`` that pyproject's addopts passes, so that
+    one in-process run for a debugger needs no other flag (``-n0`` is the other way)."""
+    if pluginmanager.is_blocked("xdist"):
+        parser.addoption("--numprocesses", dest="numprocesses", help="ignored: xdist is off")
+        parser.addoption("--dist", dest="dist", help="ignored: xdist is off")
 
 
 @pytest.fixture

@@ -160,10 +160,11 @@ def committed_meetings(data: dict[str, Any]) -> int:
 
 
 def kill_when(
-    proc: subprocess.Popen[Any], ready: Callable[[], bool], timeout: float = 60, sig: int = signal.SIGKILL
+    proc: subprocess.Popen[Any], ready: Callable[[], bool], timeout: float = 150, sig: int = signal.SIGKILL
 ) -> None:
     """Send ``sig`` (SIGKILL) to ``proc`` as soon as ``ready()`` is true (polled); fails if it exits first or
-    ``timeout`` s pass; returns once it has exited."""
+    ``timeout`` s pass (a guard against a hang, wide enough for a CLI that starts slowly on a loaded machine
+    beside three other test workers); returns once it has exited."""
     deadline = time.monotonic() + timeout
     try:
         while not ready():  # another process's progress: nothing to wait on but its files

@@ -51,7 +51,7 @@ def one_line(capsys: pytest.CaptureFixture[str]) -> str:
 def test_bad_flags_are_one_line_exit_2_and_create_nothing(
     flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run("--output", f"duckdb://{tmp_path / 'w.duckdb'}", *flags) == 2
+    assert run("--output", f"duckdb:///{tmp_path / 'w.duckdb'}", *flags) == 2
     line = one_line(capsys)
     assert message in line and "invalid table" not in line
     assert list(tmp_path.iterdir()) == []
@@ -61,7 +61,7 @@ def test_unknown_write_mode_is_refused_by_the_parser(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as info:
-        run("--output", f"duckdb://{tmp_path / 'w.duckdb'}", "--write-mode", "upsert")
+        run("--output", f"duckdb:///{tmp_path / 'w.duckdb'}", "--write-mode", "upsert")
     assert info.value.code == 2
     assert "argument --write-mode: invalid choice: 'upsert'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -79,6 +79,30 @@ def test_bad_urls_are_exit_2(output: str, message: str, capsys: pytest.CaptureFi
     assert run("--output", output) == 2
     line = one_line(capsys)
     assert message in line and "secret-pw" not in line
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("duckdb:///attio.duckdb", "attio.duckdb"),  # SQLAlchemy's (and dlt's) relative form, as the issue writes it
+        ("duckdb:///data/attio.duckdb", "data/attio.duckdb"),
+        ("duckdb:////data/attio.duckdb", "/data/attio.duckdb"),
+        ("duckdb://attio.duckdb", "attio.duckdb"),
+    ],
+)
+def test_duckdb_urls_follow_sqlalchemy_paths(url: str, path: str) -> None:
+    from connector.destinations.urls import parse_database_url
+
+    parsed = parse_database_url(url)
+    assert parsed is not None and parsed.path == path
+
+
+def test_a_relative_duckdb_url_writes_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run("--output", "duckdb:///here.duckdb") == 0
+    assert duckdb_rows(tmp_path / "here.duckdb", "meetings")
 
 
 def test_an_unknown_output_scheme_lists_every_supported_one(capsys: pytest.CaptureFixture[str]) -> None:
@@ -117,7 +141,7 @@ def test_incompatible_table_is_exit_7_naming_the_columns(
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE meetings (meeting_id VARCHAR, start_datetime TIMESTAMP)")
         con.execute("INSERT INTO meetings VALUES ('kept', NULL)")
-    assert run("--output", f"duckdb://{path}", "--write-mode", "append") == 7
+    assert run("--output", f"duckdb:///{path}", "--write-mode", "append") == 7
     line = one_line(capsys)
     assert (
         "start_datetime is TIMESTAMP, expected TIMESTAMP WITH TIME ZONE" in line
@@ -134,7 +158,7 @@ def test_a_file_that_is_not_a_duckdb_database_is_refused_and_kept(
 ) -> None:
     path = tmp_path / "meetings_export.csv"
     path.write_bytes(content)
-    assert run("--output", f"duckdb://{path}") == 7
+    assert run("--output", f"duckdb:///{path}") == 7
     line = one_line(capsys)
     assert f"{path} is not a DuckDB database" in line and "nothing was changed" in line, line
     assert path.read_bytes() == content
@@ -143,12 +167,12 @@ def test_a_file_that_is_not_a_duckdb_database_is_refused_and_kept(
 
 def test_an_existing_table_with_its_columns_in_another_order_is_written_by_name(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
-    assert run("--output", f"duckdb://{path}") == 0
+    assert run("--output", f"duckdb:///{path}") == 0
     with duckdb.connect(str(path)) as con:
         names = [row[0] for row in con.execute("DESCRIBE meetings").fetchall()]
         shuffled = ", ".join(f'"{name}"' for name in reversed(names))
         con.execute(f"CREATE TABLE reordered AS SELECT {shuffled} FROM meetings WHERE false")
-    assert run("--output", f"duckdb://{path}", "--table", "reordered", "--write-mode", "merge") == 0
+    assert run("--output", f"duckdb:///{path}", "--table", "reordered", "--write-mode", "merge") == 0
     assert duckdb_rows(path, "reordered") == duckdb_rows(path) and len(duckdb_rows(path)) == 300
 
 
@@ -166,11 +190,11 @@ def test_a_file_in_use_by_another_process_is_exit_7(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "w.duckdb"
-    assert run("--output", f"duckdb://{path}") == 0
+    assert run("--output", f"duckdb:///{path}") == 0
     capsys.readouterr()
     holder = _holder(path)
     try:
-        assert run("--output", f"duckdb://{path}") == 7
+        assert run("--output", f"duckdb:///{path}") == 7
         line = one_line(capsys)
         assert "in use by another process" in line and line.count("changed") == 1, line
     finally:
@@ -181,7 +205,7 @@ def test_missing_extra_is_exit_2_naming_it(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['duckdb'] = None\n"  # as if the extra were not installed
         "from connector.cli import main\n"
-        f"sys.exit(main(['extract', '--emulator', '-q', '--output', 'duckdb://{tmp_path}/w.duckdb']))"
+        f"sys.exit(main(['extract', '--emulator', '-q', '--output', 'duckdb:///{tmp_path}/w.duckdb']))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
@@ -198,7 +222,7 @@ def _has_open(pid: int, path: Path) -> bool:
 
 def test_sigkill_mid_load_leaves_the_table_as_it_was(tmp_path: Path) -> None:
     path = (tmp_path / "w.duckdb").resolve()
-    assert run("--output", f"duckdb://{path}", "--table", "attio.meetings") == 0
+    assert run("--output", f"duckdb:///{path}", "--table", "attio.meetings") == 0
     with duckdb.connect(str(path)) as con:
         con.execute("UPDATE attio.meetings SET title = 'before'")
         before = con.execute("SELECT * FROM attio.meetings ORDER BY meeting_id").fetchall()
@@ -213,7 +237,7 @@ def test_sigkill_mid_load_leaves_the_table_as_it_was(tmp_path: Path) -> None:
             "--emulator-meetings",
             "300",
             "--output",
-            f"duckdb://{path}",
+            f"duckdb:///{path}",
             "--table",
             "attio.meetings",
             "--page-size",
@@ -239,7 +263,7 @@ def test_sigkill_mid_load_leaves_the_table_as_it_was(tmp_path: Path) -> None:
 
 
 def test_library_extract_to_database_and_its_refusals(emulator: Any, tmp_path: Path) -> None:
-    url = f"duckdb://{tmp_path / 'w.duckdb'}"
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     client = ClientConfig(token=emulator.token, base_url=emulator.url, limits=RateLimits(reads_per_second=0))
     report = extract_to_database(url, table="crm.meetings", client_config=client)
     assert (

@@ -45,7 +45,7 @@ def dest(request: pytest.FixtureRequest, tmp_path: Path) -> Dest:
             with duckdb.connect(str(path), read_only=True) as con:
                 return con.execute(sql).fetchall()
 
-        return Dest("duckdb", f"duckdb://{path}", lambda table: duckdb_rows(path, table), query)
+        return Dest("duckdb", f"duckdb:///{path}", lambda table: duckdb_rows(path, table), query)
     url = request.getfixturevalue("pg_url")
     return Dest("postgres", url, lambda table: pg_rows(url, table), lambda sql: pg_query(url, sql))
 

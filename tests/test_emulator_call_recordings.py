@@ -220,6 +220,7 @@ def test_reads_need_meeting_read_and_call_recording_read(make_emulator, make_raw
     assert make_raw(emu, token="rw").get(path).status == 200  # read-write holds read
 
 
+@pytest.mark.xdist_group("timing")  # see tests/conftest.py
 def test_reads_count_against_the_read_budget(make_emulator, make_raw) -> None:
     emu = make_emulator(read_rate=1)
     raw = make_raw(emu)

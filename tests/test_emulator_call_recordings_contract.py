@@ -170,6 +170,7 @@ def test_deprecated_transcript_200_with_and_without_segments(raw, recordings) ->
             check(TRANSCRIPT, "GET", raw.get(path, {"cursor": doc["pagination"]["next_cursor"]}))
 
 
+@pytest.mark.xdist_group("timing")  # see tests/conftest.py
 def test_undeclared_answers_use_the_error_envelope(make_emulator, make_raw) -> None:
     emu = make_emulator(
         tokens={"ro": frozenset({"meeting:read", "call_recording:read"})}, recording_write_rate=1

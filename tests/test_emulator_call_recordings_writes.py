@@ -303,6 +303,7 @@ def test_create_and_delete_need_call_recording_read_write(make_emulator, make_ra
         assert {(a.json()["type"], a.json()["code"]) for a in answers} == {("auth_error", "unauthorized")}
 
 
+@pytest.mark.xdist_group("timing")  # see tests/conftest.py
 def test_creates_have_their_own_budget_of_one_a_second(make_emulator, make_raw) -> None:
     emu = make_emulator(recording_write_rate=1)
     raw = make_raw(emu)
@@ -318,6 +319,7 @@ def test_creates_have_their_own_budget_of_one_a_second(make_emulator, make_raw) 
     assert raw.request("PUT", f"/v2/meetings/{mid}", body={"data": {"linked_records": []}}).status == 200
 
 
+@pytest.mark.xdist_group("timing")  # see tests/conftest.py
 def test_creates_and_deletes_spend_the_write_budget(make_emulator, make_raw) -> None:
     emu = make_emulator(write_rate=1)
     raw = make_raw(emu)

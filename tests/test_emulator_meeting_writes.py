@@ -205,6 +205,7 @@ def test_scopes(make_emulator: Any, make_raw: Any, scopes: set[str], method: str
     assert make_raw(emu).get(path(meeting)).status == (404 if status == 200 and method == "DELETE" else 200)
 
 
+@pytest.mark.xdist_group("timing")  # see tests/conftest.py
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
 def test_updates_and_deletes_spend_the_write_budget(make_emulator: Any, make_raw: Any, method: str) -> None:
     emu = make_emulator(meetings=0, write_rate=1.0)

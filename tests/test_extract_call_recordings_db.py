@@ -59,7 +59,7 @@ def test_three_tables_into_duckdb_then_merge_and_append(
     make_raw: Any, emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "attio.duckdb"
-    url = f"duckdb://{path}"
+    url = f"duckdb:///{path}"
     assert _cli(emu, monkeypatch, "--output", url, "--tables", ALL, "--include-future-meetings") == 0
     served = make_raw(emu).all_call_recordings()
     _assert_served(_tables(path), served, 60)
@@ -89,14 +89,14 @@ def test_a_schema_for_every_table_and_the_library_call(
     make_raw: Any, emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "w.duckdb"
-    assert _cli(emu, monkeypatch, "--output", f"duckdb://{path}", "--tables", ALL, "--table", "crm.") == 0
+    assert _cli(emu, monkeypatch, "--output", f"duckdb:///{path}", "--tables", ALL, "--table", "crm.") == 0
     served = make_raw(emu).all_call_recordings()
     assert _tables(path, "crm")["call_recordings"].num_rows == len(served)
     client = ClientConfig(token=emu.token, base_url=emu.url, limits=RateLimits(reads_per_second=0))
-    report = extract_to_database(f"duckdb://{tmp_path / 'lib.duckdb'}", tables=ALL, client_config=client)
+    report = extract_to_database(f"duckdb:///{tmp_path / 'lib.duckdb'}", tables=ALL, client_config=client)
     assert report.tables["call_recordings"] == len(served) and set(report.outputs) == set(ALL.split(","))
     with pytest.raises(ConfigError, match="replace-window is for the meetings table alone"):
-        extract_to_database(f"duckdb://{path}", tables=ALL, write_mode="replace-window", client_config=client)
+        extract_to_database(f"duckdb:///{path}", tables=ALL, write_mode="replace-window", client_config=client)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_refusals_are_one_line_exit_2_and_change_nothing(
     flags: list[str], message: str,
 ) -> None:  # fmt: skip
     assert (
-        _cli(emulator, monkeypatch, "--output", f"duckdb://{tmp_path / 'w.duckdb'}", "--tables", ALL, *flags)
+        _cli(emulator, monkeypatch, "--output", f"duckdb:///{tmp_path / 'w.duckdb'}", "--tables", ALL, *flags)
         == 2
     )
     err = capsys.readouterr().err.strip().splitlines()
@@ -123,7 +123,7 @@ def test_sigkill_mid_run_leaves_every_table_as_it_was(
     emu: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = (tmp_path / "w.duckdb").resolve()
-    assert _cli(emu, monkeypatch, "--output", f"duckdb://{path}", "--tables", ALL) == 0
+    assert _cli(emu, monkeypatch, "--output", f"duckdb:///{path}", "--tables", ALL) == 0
     with duckdb.connect(str(path)) as con:
         con.execute("DELETE FROM transcript_segments WHERE segment_index > 0")
         con.execute("UPDATE call_recordings SET status = 'before'")
@@ -133,7 +133,7 @@ def test_sigkill_mid_run_leaves_every_table_as_it_was(
         "--base-url",
         emu.url,
         "--output",
-        f"duckdb://{path}",
+        f"duckdb:///{path}",
         "--tables",
         ALL,
         "--read-rate",

@@ -419,6 +419,7 @@ def test_external_ref_through_the_meetings_ledger(
     )
 
 
+@pytest.mark.xdist_group("timing")  # see tests/conftest.py
 def test_the_default_recording_budget_meets_no_429_at_attios_one_per_second(
     make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -225,6 +225,7 @@ QUARTERS = [("2024-01-01", "2024-10-01"), ("2024-10-01", "2025-07-01"), ("2025-0
             ("2026-04-01", "2027-01-01")]
 
 
+@pytest.mark.xdist_group("timing")  # see tests/conftest.py
 def test_four_processes_share_one_budget_without_a_429(
     make_emulator: Any, redis_server: RedisServer, tmp_path: Path
 ) -> None:
@@ -264,6 +265,7 @@ def test_a_rate_limit_url_flag_that_is_no_redis_url_is_exit_2(
     assert len(err) == 1 and "invalid --rate-limit-url: must be a Redis URL" in err[0] and "pw-1" not in err[0]
 
 
+@pytest.mark.xdist_group("timing")  # see tests/conftest.py
 def test_two_loads_share_one_write_budget_without_a_429(
     make_emulator: Any, redis_server: RedisServer, tmp_path: Path
 ) -> None:

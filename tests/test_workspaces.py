@@ -37,6 +37,7 @@ def test_each_token_sees_its_own_workspace(make_emulator: Any, make_raw: Any) ->
     )
 
 
+@pytest.mark.xdist_group("timing")  # see tests/conftest.py
 def test_each_workspace_has_its_own_rate_limit(make_emulator: Any, make_raw: Any) -> None:
     emu = make_emulator(
         workspaces=(ACME, GLOBEX)

@@ -1,7 +1,8 @@
 """Database URLs and table names as the ``--output`` and ``--table`` flags take them, and their redacted forms.
 
-duckdb:///data/attio.duckdb           an absolute path (everything after ``duckdb://`` is the path)
-duckdb://attio.duckdb                 a path relative to the working directory (``~`` is expanded)
+duckdb:///attio.duckdb                a path relative to the working directory (SQLAlchemy's convention,
+                                      as dlt and duckdb_engine read it; ``duckdb://attio.duckdb`` too)
+duckdb:////data/attio.duckdb          an absolute path: /data/attio.duckdb (``~`` is expanded in both)
 postgresql://etl@db.internal:5432/analytics   libpq's URL (``postgres://`` too); the password comes from
                                       PGPASSWORD or ~/.pgpass, or from the URL, which is then never printed
 """
@@ -102,8 +103,11 @@ def parse_database_url(text: str) -> DatabaseURL | None:
     scheme = match.group(1).lower()
     if scheme in DUCKDB_SCHEMES:
         path = text[match.end() :]
+        # SQLAlchemy's rule: the third slash ends the (empty) host, so what follows is relative; a fourth makes
+        # it absolute. `duckdb://file` (no host slash) is read as relative too.
+        path = path[1:] if path.startswith("/") else path
         if not path or path == "/":
-            raise InvalidArgumentError("output", "a duckdb URL needs a file: duckdb:///path/to/file.duckdb")
+            raise InvalidArgumentError("output", "a duckdb URL needs a file: duckdb:///file.duckdb")
         return DatabaseURL("duckdb", text, os.path.expanduser(path))
     if scheme in POSTGRES_SCHEMES:
         parts = urlsplit(text)
@@ -114,7 +118,7 @@ def parse_database_url(text: str) -> DatabaseURL | None:
         return DatabaseURL("postgresql", text)
     raise InvalidArgumentError(
         "output",
-        f"unknown URL scheme {scheme + '://'!r}: use duckdb:///path.duckdb, postgresql://user@host:port/db, "
+        f"unknown URL scheme {scheme + '://'!r}: use duckdb:///file.duckdb, postgresql://user@host:port/db, "
         "or a file path",
     )
 

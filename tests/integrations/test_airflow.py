@@ -343,7 +343,7 @@ def test_extract_operator_replaces_its_window_in_a_database(
     path = tmp_path / "warehouse.duckdb"
     op = AttioExtractOperator(
         task_id="x",
-        output_path=f"duckdb://{path}",
+        output_path=f"duckdb:///{path}",
         ends_from=start.isoformat(),
         starts_before=end.isoformat(),
         table="attio.meetings",
@@ -610,7 +610,7 @@ def test_tables_merge_into_a_database_and_a_rerun_leaves_them_exact(
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     end = start + timedelta(days=1)
     path = tmp_path / "warehouse.duckdb"
-    op = AttioExtractOperator(task_id="x", output_path=f"duckdb://{path}", ends_from=start.isoformat(),
+    op = AttioExtractOperator(task_id="x", output_path=f"duckdb:///{path}", ends_from=start.isoformat(),
                               starts_before=end.isoformat(), tables="meetings,call_recordings,transcript_segments")  # fmt: skip
     assert op.outlets == [] and op.write_mode == "merge"
     expected = starting_in(meetings, start, end)

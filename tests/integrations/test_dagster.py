@@ -279,7 +279,7 @@ def test_partition_materializes_into_a_database_with_replace_window(
     path = tmp_path / "warehouse.duckdb"
     asset_def = meetings_asset(
         name="attio_db",
-        destination=f"duckdb://{path}",
+        destination=f"duckdb:///{path}",
         partitions_def=DailyPartitionsDefinition(start_date="2024-01-01"),
     )
     for _ in range(2):  # re-materializing the partition leaves its rows exact
@@ -500,7 +500,7 @@ def test_tables_multi_asset_merges_into_a_database(
     day = busiest(_past(meetings))
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     path = tmp_path / "warehouse.duckdb"
-    asset = tables_multi_asset(destination=f"duckdb://{path}", partitions_def=sample.daily)
+    asset = tables_multi_asset(destination=f"duckdb:///{path}", partitions_def=sample.daily)
     counts = []
     for _ in range(2):  # merge: re-materializing the partition replaces its rows, adding none
         result = materialize(
