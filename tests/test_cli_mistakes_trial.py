@@ -4,6 +4,7 @@ tool had no business creating, or a silent surprise; now one line naming the fla
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,47 @@ def test_a_results_or_ledger_path_in_no_folder_names_the_flag_before_anything_is
     )
     assert posts(emulator) == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "notes.txt"]
     assert (tmp_path / "notes.txt").read_text() == "mine\n"
+
+
+def test_broken_transcripts_are_each_rejected_with_their_reason_and_the_rest_still_load(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    meeting = emulator.emulator.store.all_meetings()[0]["id"]["meeting_id"]
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    files = {
+        "empty.vtt": "",
+        "no-cues.vtt": "WEBVTT\n\nNOTE exported, nothing said\n",
+        "bad-time.srt": "1\n00:00:01,000 --> 00:00:0x,000\nAna: hi\n",
+        "good.vtt": "WEBVTT\n\n00:00.000 --> 00:02.000\n<v Ana>Hello.</v>\n",
+        "segments.csv": f"call,meeting_id,speaker,start,end,text\ng1,{meeting},Ana,0,1,hi\n",
+    }
+    for name, text in files.items():
+        (calls / name).write_text(text)
+    (tmp_path / "sidecar.csv").write_text("file,meeting_id\n" + "".join(f"{n},{meeting}\n" for n in files))
+    (tmp_path / "m.toml").write_text(
+        '[meeting]\nsidecar = "sidecar.csv"\n[columns]\nrecording = "call"\nmeeting_id = "meeting_id"\n'
+        'speaker = "speaker"\nemail = "email"\nstart = "start"\nend = "end"\nspeech = "text"\n'
+        '[speakers]\n"Ana" = "ana@example.com"\n'
+    )
+    monkeypatch.setenv("ATTIO_API_KEY", emulator.token)
+    code = main(["load-recordings", "calls", "--mapping", "m.toml", "--base-url", emulator.url, "-q"])
+    assert code == 1, capsys.readouterr().err
+    with open(tmp_path / "calls.recordings.results.csv", newline="", encoding="utf-8") as f:
+        outcomes = {r["input"]: (r["outcome"], r["reason"]) for r in csv.DictReader(f)}
+    assert outcomes == {
+        "bad-time.srt": ("rejected", "line 2: malformed timestamp '00:00:0x,000' (expected hh:mm:ss,ttt)"),
+        "empty.vtt": (
+            "rejected",
+            "line 1: the file is empty: a WebVTT file starts with a 'WEBVTT' line, then its cues",
+        ),
+        "good.vtt": ("created", ""),
+        "no-cues.vtt": ("rejected", "an empty transcript: no speech in it"),
+        "segments.csv": (
+            "rejected",
+            "row 1, column 'email': no column 'email' for email (the header has 'call', 'meeting_id', "
+            "'speaker', 'start', 'end', 'text')",
+        ),
+    }
+    assert sorted(p.name for p in calls.iterdir()) == sorted(files)

@@ -65,8 +65,9 @@ def check_paths(
 ) -> None:
     """Refuse, before anything is read, sent or written, a load that would write over its own input, mapping or
     ledger: the results file, the ledger and the ledger's side files (``.lock``, ``-wal``, ``-shm``,
-    ``-journal``) must each be a file of their own, and an existing ledger a regular file. Also refuses a results name that is not ``.csv`` or
-    ``.parquet`` and an existing file there that is not a results file (see :func:`.results.check_results_path`).
+    ``-journal``) must each be a file of their own, in a folder that exists, and an existing ledger a regular
+    file. Also refuses a results name that is not ``.csv`` or ``.parquet`` and an existing file there that is
+    not a results file (see :func:`.results.check_results_path`).
     ``config`` has ``mapping`` and ``dry_run`` (a :class:`LoadConfig`, or ``load-recordings``' config with its
     results ``layout``).
     """
