@@ -64,7 +64,6 @@ __all__ = [
     "ServerError",
     "StoreUnreachableError",
     "TransportError",
-    "did_you_mean",
     "error_for_status",
     "shown",
 ]

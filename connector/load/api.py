@@ -74,13 +74,17 @@ def check_paths(
     for what, flag, path in (("results file", "--results", results), ("ledger", "--ledger", ledger)):
         if path is not None and (not path.name or path.is_dir()):
             raise ConfigError(f"{what} {path} is a folder; give {flag} a file name; nothing was sent or written")
+    beside = Path(source).parent if isinstance(source, str | Path) else None
     for what, flag, path in (("results file", "--results", results), ("ledger", "--ledger", ledger)):
-        if path is not None and (what != "ledger" or not config.dry_run) and not path.parent.is_dir():
-            why = "is a file, not a folder" if path.parent.exists() else "does not exist"
-            raise ConfigError(
-                f"{what} {path} cannot be written: the folder {path.parent} {why}; fix {flag}; "
-                "nothing was sent or written"
-            )
+        if path is None or (what == "ledger" and config.dry_run) or path.parent.is_dir():
+            continue
+        if beside is not None and same_path(path.parent, beside):
+            continue  # the input's own folder: opening the input says what is wrong with it
+        why = "is a file, not a folder" if path.parent.exists() else "does not exist"
+        raise ConfigError(
+            f"{what} {path} cannot be written: the folder {path.parent} {why}; fix {flag}; "
+            "nothing was sent or written"
+        )
     if ledger is not None and ledger.exists() and not ledger.is_file():
         # SQLite would put its journal and lock beside a device (/dev/null-journal) before failing on it.
         raise ConfigError(
