@@ -191,7 +191,7 @@ class Emulator:
     ) -> web.StreamResponse:
         """Authenticate, check scopes, admit within the budgets, maybe inject a fault, then handle."""
         write = method != "GET"  # POST, PATCH, PUT and DELETE share the write budget
-        scopes = DELETE_SCOPES if method == "DELETE" else WRITE_SCOPES if write else READ_SCOPES
+        scopes: tuple[str, ...] = DELETE_SCOPES if method == "DELETE" else WRITE_SCOPES if write else READ_SCOPES
         budgets: tuple[WindowLimiter, ...] = ()
         if recordings:
             scopes, budgets = self.call_recordings.policy(method)

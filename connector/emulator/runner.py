@@ -399,7 +399,7 @@ def serve(config: EmulatorConfig) -> int:
         print(f"error: {_listen_error(exc, config.host, config.port)}", file=sys.stderr)
         return 2
     finally:
-        if profiler is not None:
+        if profiler is not None and profile_to:
             profiler.disable()
             profiler.dump_stats(profile_to)
     return 0
