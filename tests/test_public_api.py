@@ -134,10 +134,13 @@ PUBLIC: dict[str, set[str]] = {
     },
     "connector.storage": {
         "SUCCESS_MARKER",
+        "AzureSettings",
+        "GCSSettings",
         "ObjectStoreSink",
         "S3Settings",
         "Store",
         "StoreLocation",
+        "StoreSettings",
         "StoreUnreachableError",
         "is_url",
         "local_or_url",

@@ -30,7 +30,7 @@ from .streams import TABLES, check_tables
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..storage.location import S3Settings
+    from ..storage.settings import StoreSettings
 
 __all__ = [
     "extract_dataframe",
@@ -59,7 +59,9 @@ async def extract_tables(
     (rows in memory: use sinks for large extracts)."""
     names = check_tables(tables)
     batches: dict[str, list[pa.RecordBatch]] = {name: [] for name in names}
-    await extract(client, config or ExtractConfig(), {n: CallableSink(batches[n].append) for n in names}, tables=names)
+    await extract(
+        client, config or ExtractConfig(), {n: CallableSink(batches[n].append) for n in names}, tables=names
+    )
     return {n: pa.Table.from_batches(batches[n], schema=TABLES[n].arrow_schema()) for n in names}
 
 
@@ -94,7 +96,7 @@ def extract_to_path(
     client_config: ClientConfig | None = None,
     partition_by: str | None = None,
     csv_formulas: Literal["escape", "keep"] | None = None,
-    store_settings: S3Settings | None = None,
+    store_settings: StoreSettings | None = None,
     tables: str | Sequence[str] | None = None,
     overwrite: bool = False,
 ) -> ExtractReport:
@@ -108,14 +110,18 @@ def extract_to_path(
     Checkpointed beside the output (a URL's: in local scratch); pass ``config=ExtractConfig(..., resume=True)`` to continue a run
     that was interrupted. ``partition_by``: ``"start_month"``, ``"workspace_id"`` or ``"workspace_id,start_month"``
     (a Parquet dataset, see :mod:`~connector.extract.dataset`). ``csv_formulas``: see
-    :class:`~connector.extract.sinks.CsvSink` (CSV only). ``store_settings``: S3 credentials handed over
-    in-process (an orchestrator's connection) for an ``s3://`` path. ``overwrite``: replace an existing file
+    :class:`~connector.extract.sinks.CsvSink` (CSV only). ``store_settings``: the store's credentials handed
+    over in-process (an orchestrator's connection; :mod:`connector.storage.settings`) for a URL on that store. ``overwrite``: replace an existing file
     even if no extract wrote it (see :func:`~connector.extract.sinks.is_extract_output`). Not for use inside a
     running event loop (use :func:`~connector.extract.extract`).
     """
     from ..storage import ObjectStoreSink, is_url  # not at import: the storage package builds on this one
 
-    options: dict[str, Any] = {"partition_by": partition_by, "csv_formulas": csv_formulas, "overwrite": overwrite}
+    options: dict[str, Any] = {
+        "partition_by": partition_by,
+        "csv_formulas": csv_formulas,
+        "overwrite": overwrite,
+    }
     names = check_tables(tables)
     # An s3:// gs:// az:// URL is an object store (a Path would fold its "//" into a local folder named "s3:").
     if store_settings is not None and not is_url(path):
@@ -127,7 +133,9 @@ def extract_to_path(
         for name, target in table_paths(path, names, format).items()
     }
     cfg = config or ExtractConfig()
-    return anyio.run(partial(_with_client, client_config, lambda client: extract(client, cfg, sinks, tables=names)))
+    return anyio.run(
+        partial(_with_client, client_config, lambda client: extract(client, cfg, sinks, tables=names))
+    )
 
 
 def table_paths(path: str | os.PathLike[str], tables: Sequence[str], format: str | None) -> dict[str, str]:
@@ -142,11 +150,15 @@ def table_paths(path: str | os.PathLike[str], tables: Sequence[str], format: str
     return {t: str(Path(text) / f"{t}.{format or 'parquet'}") for t in tables}
 
 
-def extract_table_sync(config: ExtractConfig | None = None, client_config: ClientConfig | None = None) -> pa.Table:
+def extract_table_sync(
+    config: ExtractConfig | None = None, client_config: ClientConfig | None = None
+) -> pa.Table:
     """For code that is not async: :func:`extract_table` on a client of its own from ``client_config``."""
     return anyio.run(partial(_with_client, client_config, lambda client: extract_table(client, config)))
 
 
-def extract_dataframe_sync(config: ExtractConfig | None = None, client_config: ClientConfig | None = None) -> pd.DataFrame:
+def extract_dataframe_sync(
+    config: ExtractConfig | None = None, client_config: ClientConfig | None = None
+) -> pd.DataFrame:
     """For code that is not async: :func:`extract_dataframe` on a client of its own from ``client_config``."""
     return meetings_to_dataframe(extract_table_sync(config, client_config))

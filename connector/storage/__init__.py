@@ -5,22 +5,25 @@ Behind extras: ``connector[s3]`` (s3fs), ``connector[gcs]`` (gcsfs), ``connector
 
 from ..errors import StoreUnreachableError
 from .location import (
-    S3Settings,
     StoreLocation,
     is_url,
     local_or_url,
     open_filesystem,
     scratch_root,
 )
+from .settings import AzureSettings, GCSSettings, S3Settings, StoreSettings
 from .sink import SUCCESS_MARKER, ObjectStoreSink
 from .transfer import Store
 
 __all__ = [
     "SUCCESS_MARKER",
+    "AzureSettings",
+    "GCSSettings",
     "ObjectStoreSink",
     "S3Settings",
     "Store",
     "StoreLocation",
+    "StoreSettings",
     "StoreUnreachableError",
     "is_url",
     "local_or_url",

@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from ..errors import ConfigError
-from .location import S3Settings, StoreLocation, is_url, open_filesystem, scratch_root
+from .location import StoreLocation, is_url, open_filesystem, scratch_root
+from .settings import StoreSettings
 from .transfer import Store
 
 __all__ = ["staged_load"]
@@ -58,7 +59,7 @@ def staged_load(
     *,
     dry_run: bool = False,
     scratch: str | os.PathLike[str] | None = None,
-    settings: S3Settings | None = None,
+    settings: StoreSettings | None = None,
     overwrite: bool = False,
 ) -> Iterator[tuple[Path, Path | None]]:
     """Local stand-ins for a load's ``source`` and ``results`` when they are object-store URLs.
@@ -66,8 +67,8 @@ def staged_load(
     Yields ``(input path, results path)`` for :func:`connector.load.load`: local paths are passed
     through; a remote input is downloaded first; a remote results file (by default, for a remote input,
     ``<input stem>.results.csv`` beside it in the store) is written locally and uploaded when the block
-    ends without an exception. ``settings``: S3 credentials handed over in-process (an orchestrator's
-    connection) for the ``s3://`` URLs. A remote results object already there is replaced only when it is a
+    ends without an exception. ``settings``: a store's credentials handed over in-process (an
+    orchestrator's connection; :mod:`.settings`) for the URLs on that store. A remote results object already there is replaced only when it is a
     results file (or empty), or ``overwrite`` is True, as a local one (:func:`connector.load.results.check_results_path`).
     """
     root = Path(scratch) if scratch is not None else None
@@ -78,7 +79,7 @@ def staged_load(
         else None
     )
     if settings is not None and remote_input is None and remote_results is None:
-        raise ConfigError("S3 settings were given, but neither the input nor the results is an s3:// URL")
+        raise ConfigError("store settings were given, but neither the input nor the results is a store URL")
     if remote_results is None and results is None and remote_input is not None and not dry_run:
         remote_results = _sibling_results(remote_input)
     local_input = Path(source)

@@ -9,8 +9,8 @@ Credentials and endpoints come only from each ecosystem's own conventions, read 
 variables and profiles (``AWS_ACCESS_KEY_ID``, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``,
 ``AWS_ENDPOINT_URL_S3``; ``AWS_REGION`` too, which botocore alone ignores), Google's application default
 credentials, Azure's ``AZURE_STORAGE_*`` variables or its default credential chain. An orchestrator that
-holds S3 credentials itself (an Airflow AWS connection, a Dagster resource) hands them over in-process as
-:class:`S3Settings`, never through ``os.environ``. No URL may carry a user, password, query or fragment, so
+holds store credentials itself (an Airflow connection, a Dagster resource) hands them over in-process as
+settings (:mod:`.settings`), never through ``os.environ``. No URL may carry a user, password, query or fragment, so
 no secret can reach a report, a log line or an error.
 
 Third-party errors become connector errors here and nowhere else (:func:`store_error`).
@@ -22,20 +22,22 @@ import importlib
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..config import Secret
 from ..destinations.urls import DUCKDB_SCHEMES, POSTGRES_SCHEMES
 from ..errors import ConfigError, ConnectorError, StoreUnreachableError
+from .settings import AzureSettings, S3Settings, StoreSettings
 
 __all__ = [
     "SCHEMES",
     "S3Settings",
     "StoreLocation",
+    "StoreSettings",
     "error_code",
+    "filesystem_options",
     "is_url",
     "local_or_url",
     "open_filesystem",
@@ -167,61 +169,14 @@ class StoreLocation:
         return self.url
 
 
-@dataclass(frozen=True)
-class S3Settings:
-    """S3 credentials, endpoint and region handed over in-process, e.g. from an Airflow AWS connection.
-
-    Each field left None falls back to the AWS chain (environment, profile, instance role). The secrets
-    are :class:`~connector.Secret` values and no field shows in the repr but the endpoint and region.
-    """
-
-    access_key_id: str | None = field(default=None, repr=False)
-    secret_access_key: Secret | None = field(default=None, repr=False)
-    session_token: Secret | None = field(default=None, repr=False)
-    endpoint_url: str | None = None
-    region: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("secret_access_key", "session_token"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                object.__setattr__(self, name, Secret(value) if value else None)
-        if bool(self.access_key_id) != bool(self.secret_access_key):
-            raise ConfigError("S3 settings need both an access key ID and a secret access key, or neither")
-        if self.session_token and not self.access_key_id:
-            raise ConfigError(
-                "an S3 session token needs the access key ID and secret access key it belongs to"
-            )
-        if self.endpoint_url and not re.match(r"https?://[^/@\s]+(/|$)", self.endpoint_url):
-            raise ConfigError(
-                "the S3 endpoint must be an http:// or https:// URL with no user or password in it"
-            )
-
-    def options(self) -> dict[str, Any]:
-        """The s3fs keyword arguments of the fields that are set."""
-        options: dict[str, Any] = {}
-        if self.access_key_id and self.secret_access_key:
-            options["key"] = self.access_key_id
-            options["secret"] = self.secret_access_key.reveal()
-            if self.session_token:
-                options["token"] = self.session_token.reveal()
-        if self.endpoint_url:
-            options["endpoint_url"] = self.endpoint_url
-        return options
-
-
-def open_filesystem(location: StoreLocation, settings: S3Settings | None = None) -> Any:
-    """An fsspec filesystem for ``location``'s store, configured from the environment, or for S3 from ``settings``
-    where they say something.
+def open_filesystem(location: StoreLocation, settings: StoreSettings | None = None) -> Any:
+    """An fsspec filesystem for ``location``'s store, configured from the environment, or from ``settings`` (of
+    that store) where they say something.
 
     A missing extra is a ConfigError naming the ``pip install`` to run. No instance cache: the
     environment (endpoint, profile) is read afresh for every run.
     """
-    if settings is not None and location.scheme != "s3":
-        raise _refused(
-            f"S3 credentials were given for {location.url}, which is on {location.store}",
-            "give S3 settings (an AWS connection) for s3:// URLs only; other stores read their own environment",
-        )
+    options = filesystem_options(location, settings)
     _, extra, module, protocol = SCHEMES[location.scheme]
     try:
         importlib.import_module(module)
@@ -232,21 +187,39 @@ def open_filesystem(location: StoreLocation, settings: S3Settings | None = None)
             f"pip install 'connector[{extra}]'",
         ) from exc
     _quiet_abandoned_tasks(fsspec)
+    return fsspec.filesystem(protocol, **options)
+
+
+def filesystem_options(location: StoreLocation, settings: StoreSettings | None = None) -> dict[str, Any]:
+    """The keyword arguments of ``location``'s fsspec filesystem (s3fs, gcsfs, adlfs): the environment's
+    conventions that the SDK does not read itself, then ``settings`` (refused when they are another store's)."""
+    if settings is not None and location.scheme not in settings.schemes:
+        raise _refused(
+            f"{SCHEMES[settings.schemes[0]][0]} credentials were given for {location.url}, which is on "
+            f"{location.store}",
+            "give each store's settings (its connection or resource) for its own URLs only",
+        )
     options: dict[str, Any] = {"skip_instance_cache": True}
     if location.scheme == "s3":
         # botocore reads AWS_DEFAULT_REGION, not the AWS_REGION that the other AWS SDKs and the CLI read.
         region = os.environ.get("AWS_REGION")
-        if settings is not None and settings.region:
+        if isinstance(settings, S3Settings) and settings.region:
             region = settings.region
         elif os.environ.get("AWS_DEFAULT_REGION"):
             region = None
         if region:
             options["client_kwargs"] = {"region_name": region}
         options["max_concurrency"] = S3_PARTS_IN_FLIGHT
-        options.update(settings.options() if settings is not None else {})
-    elif location.scheme == "az" and location.account:
+    elif location.account:  # abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/...
+        named = settings.account_name if isinstance(settings, AzureSettings) else None
+        if named and named != location.account:
+            raise _refused(
+                f"{location.url}: the URL names the account {location.account}, the Azure settings {named}",
+                "name one account: write az://CONTAINER/KEY, or leave the settings' account name empty",
+            )
         options["account_name"] = location.account
-    return fsspec.filesystem(protocol, **options)
+    options.update(settings.options() if settings is not None else {})
+    return options
 
 
 def _quiet_abandoned_tasks(fsspec: Any) -> None:

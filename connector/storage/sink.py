@@ -32,7 +32,8 @@ from ..errors import ConfigError
 from ..extract.dataset import SUCCESS_MARKER, Coverage, Leaf, Partitioning, PublishPlan, leaves_in
 from ..extract.sinks import FileSink, ParquetSink, sink_for_path
 from ..paths import remove_path
-from .location import S3Settings, StoreLocation, open_filesystem, scratch_root
+from .location import StoreLocation, open_filesystem, scratch_root
+from .settings import StoreSettings
 from .stream import PartStream
 from .transfer import Store, release_free_memory
 
@@ -49,8 +50,8 @@ class ObjectStoreSink(FileSink):
     """Parquet, CSV or JSON Lines (or a Parquet dataset) at an object-store URL; see the module docstring.
 
     ``scratch``: the local folder for the staging file, the checkpoint and its parts (default
-    :func:`~connector.storage.location.scratch_root`). ``settings``: S3 credentials, endpoint and region
-    given in-process (an orchestrator's connection) instead of the environment's.
+    :func:`~connector.storage.location.scratch_root`). ``settings``: the store's credentials given
+    in-process (an orchestrator's connection or resource; :mod:`.settings`) instead of the environment's.
     """
 
     def __init__(
@@ -61,7 +62,7 @@ class ObjectStoreSink(FileSink):
         partition_by: str | Partitioning | None = None,
         csv_formulas: Literal["escape", "keep"] | None = None,
         scratch: str | os.PathLike[str] | None = None,
-        settings: S3Settings | None = None,
+        settings: StoreSettings | None = None,
         overwrite: bool = False,
     ) -> None:
         self.location = StoreLocation.parse(url)

@@ -23,6 +23,8 @@ from connector import ConfigError, Secret
 from connector.emulator import EmulatorThread
 from connector.integrations.dagster import (
     AttioResource,
+    AzureStoreResource,
+    GCSStoreResource,
     S3StoreResource,
     meetings_asset,
     meetings_import_asset,
@@ -591,3 +593,28 @@ def test_tables_multi_asset_writes_a_store_folder(
             assert set(rows.column("meeting_id").to_pylist()) == starting_in(
                 meetings, start, start + timedelta(days=1)
             )
+
+
+def test_gcs_and_azure_store_resources_give_their_settings_and_never_show_a_secret() -> None:
+    keyfile = json.dumps({"type": "service_account", "private_key": "KEY-999"})
+    gcs = GCSStoreResource(keyfile_json=keyfile, project="acme")
+    azure = AzureStoreResource(account_name="acme", account_key="azkey-999")
+    gcs_settings = gcs.settings()
+    azure_settings = azure.settings()
+    assert gcs_settings.options() == {"token": json.loads(keyfile), "project": "acme"}
+    assert azure_settings.options() == {"account_name": "acme", "account_key": "azkey-999"}
+    shown = " ".join(map(repr, (gcs, azure, gcs_settings, azure_settings)))
+    assert "KEY-999" not in shown and "azkey-999" not in shown
+
+
+def test_a_store_resource_of_another_store_fails_the_run_with_one_line(
+    sample: Any, emulator: EmulatorThread, lake: tuple[Moto, str], instance: Any
+) -> None:
+    moto, bucket = lake
+    asset_def = meetings_asset(
+        name="attio_wrong_store", path=f"s3://{bucket}/m.parquet", store_resource_key="lake"
+    )
+    with pytest.raises(ConfigError, match=r"Google Cloud Storage credentials were given for s3://"):
+        materialize([asset_def], resources={**sample.resources, "lake": GCSStoreResource(project="acme")},
+                    instance=instance)  # fmt: skip
+    assert moto.client().list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0

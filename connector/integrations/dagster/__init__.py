@@ -16,8 +16,10 @@
   ``s3://``, ``gs://``, ``az://`` URL) or hands an Arrow table / pandas DataFrame to the IO manager. A time-window partition maps onto ``ends_from`` (its start,
   inclusive) and ``starts_before`` (its end, exclusive), judged in the partitions' timezone. Metadata:
   row count, column schema, schema version, rows/s, requests, retries, 429s, and the path or URL written.
-- :class:`S3StoreResource` holds S3 credentials, endpoint and region for ``s3://`` paths (give the secret
-  an ``EnvVar``); an asset given ``store_resource_key`` uses it, else the standard AWS environment.
+- :class:`S3StoreResource` holds S3 credentials, endpoint and region for ``s3://`` paths,
+  :class:`GCSStoreResource` a key file (its JSON or path) for ``gs://``, :class:`AzureStoreResource` an
+  account key, SAS, connection string or service principal for ``az://`` (give the secrets as ``EnvVar``);
+  an asset given ``store_resource_key`` uses that resource, else the store's standard environment.
 - :func:`workspace_meetings_asset` is multi-partitioned, workspace x day: each workspace has its own
   :class:`AttioResource` (resource key ``attio_<workspace>``: its own token and budget), each partition
   writes ``path`` with ``{workspace}`` and ``{day}`` filled in. Dagster's executor runs partitions in
@@ -35,10 +37,19 @@
 
 from .assets import meetings_asset, tables_multi_asset, workspace_meetings_asset
 from .imports import meetings_import_asset, meetings_import_op
-from .resources import AttioResource, ImportRunConfig, MeetingsRunConfig, S3StoreResource
+from .resources import (
+    AttioResource,
+    AzureStoreResource,
+    GCSStoreResource,
+    ImportRunConfig,
+    MeetingsRunConfig,
+    S3StoreResource,
+)
 
 __all__ = [
     "AttioResource",
+    "AzureStoreResource",
+    "GCSStoreResource",
     "ImportRunConfig",
     "MeetingsRunConfig",
     "S3StoreResource",

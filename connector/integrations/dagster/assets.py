@@ -38,7 +38,7 @@ from connector import (
 from connector.destinations import extract_to_database
 from connector.extract.streams import TABLES, check_tables
 from connector.schema import meeting_arrow_schema
-from connector.storage import S3Settings, is_url
+from connector.storage import StoreSettings, is_url
 
 from .metadata import _extract_metadata, _table_metadata
 from .partitions import _partition_label, _time_dimension, _window
@@ -79,7 +79,7 @@ async def _extract_in_memory(
 
 
 def _to_parquet(
-    target: str, extract_config: ExtractConfig, resource: AttioResource, settings: S3Settings | None
+    target: str, extract_config: ExtractConfig, resource: AttioResource, settings: StoreSettings | None
 ) -> dict[str, Any]:
     """Extract to the Parquet file or object ``target``; the materialization metadata, with where it went."""
     report = extract_to_path(
@@ -118,7 +118,7 @@ def meetings_asset(
 
     ``output="parquet"`` writes ``path`` (``{partition_key}`` and ``{name}`` are filled in; a local path or an
     ``s3://``, ``gs://``, ``az://`` URL, credentials from the resource ``store_resource_key`` (an
-    :class:`S3StoreResource`) if given, else the store's standard environment) and stores nothing in the IO manager; ``"table"`` / ``"dataframe"`` hand a ``pyarrow.Table`` / ``pandas.DataFrame``
+    :class:`S3StoreResource`, :class:`GCSStoreResource` or :class:`AzureStoreResource`) if given, else the store's standard environment) and stores nothing in the IO manager; ``"table"`` / ``"dataframe"`` hand a ``pyarrow.Table`` / ``pandas.DataFrame``
     to the asset's IO manager. ``partitions_def`` must be a time-window one (daily, hourly, ...): each
     partition extracts the meetings that start in its window (``window="start"``, the default when
     partitioned: each meeting in exactly one partition; all-day ones by 00:00 in the partitions'

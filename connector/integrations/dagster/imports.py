@@ -21,7 +21,7 @@ from connector import (
     defaults,
     load_sync,
 )
-from connector.storage import S3Settings
+from connector.storage import StoreSettings
 from connector.storage.load import staged_load
 
 from .._common import jsonable
@@ -35,7 +35,7 @@ def _run_import(
     source: str | None,
     run: ImportRunConfig,
     settings: Mapping[str, Any],
-    store: S3Settings | None,
+    store: StoreSettings | None,
 ) -> Output:
     """Load the file; the report as the output, or a Failure with the same metadata when rows went wrong.
 
@@ -96,7 +96,7 @@ def meetings_import_asset(
     The run fails when any row is rejected or fails (``Failure`` with the counts and the results file
     as metadata). ``source`` can be overridden at launch (:class:`ImportRunConfig`). Re-materializing is
     safe: the ledger skips rows already sent. ``source`` and ``results_path`` may be ``s3://``, ``gs://``,
-    ``az://`` URLs (S3 credentials from the resource ``store_resource_key``, an :class:`S3StoreResource`,
+    ``az://`` URLs (credentials from the resource ``store_resource_key``, a store resource,
     if given; the results, by default ``<source stem>.results.csv`` beside the source, uploaded as one
     object; ``results_path`` metadata names the local scratch copy). Other keyword arguments go to
     ``@asset`` (e.g. ``deps``).

@@ -18,7 +18,7 @@ from connector import (
     RetryPolicy,
     Secret,
 )
-from connector.storage import S3Settings
+from connector.storage import AzureSettings, GCSSettings, S3Settings, StoreSettings
 
 Output_ = Literal["parquet", "table", "dataframe"]
 _LIMITS = RateLimits()
@@ -93,6 +93,61 @@ class S3StoreResource(ConfigurableResource):
         )
 
 
+class GCSStoreResource(ConfigurableResource):
+    """Google Cloud Storage credentials for ``gs://`` paths, handed to the store's client in-process.
+
+    Give the key file's JSON as an ``EnvVar`` (Dagster then shows the variable's name, never its value), or
+    the path of a key file; neither: application default credentials.
+    """
+
+    keyfile_json: str = Field(
+        default="", repr=False, description="a service account's key file, its JSON; pass an EnvVar"
+    )
+    keyfile_path: str = Field(default="", description="the path of a service account's key file")
+    project: str = Field(default="", description="the project requests are made for")
+    endpoint_url: str = Field(default="", description="another endpoint (an emulator)")
+
+    def settings(self) -> GCSSettings:
+        """The :class:`connector.storage.GCSSettings` of these fields."""
+        return GCSSettings(
+            keyfile_json=Secret(self.keyfile_json) if self.keyfile_json else None,
+            keyfile_path=self.keyfile_path or None,
+            project=self.project or None,
+            endpoint_url=self.endpoint_url or None,
+        )
+
+
+class AzureStoreResource(ConfigurableResource):
+    """Azure Blob Storage / ADLS Gen2 credentials for ``az://`` and ``abfs[s]://`` paths, handed over in-process.
+
+    One way to sign in: ``connection_string``; or ``account_name`` with ``account_key``, ``sas_token``, or a
+    service principal (``tenant_id``, ``client_id``, ``client_secret``); none: Azure's default chain. Give
+    the secrets as ``EnvVar``.
+    """
+
+    account_name: str = Field(default="", description="the storage account")
+    account_key: str = Field(default="", repr=False, description="the account's key; pass an EnvVar")
+    sas_token: str = Field(default="", repr=False, description="a SAS token; pass an EnvVar")
+    connection_string: str = Field(default="", repr=False, description="a connection string; pass an EnvVar")
+    tenant_id: str = Field(default="", description="a service principal's tenant")
+    client_id: str = Field(default="", description="a service principal's client (application) ID")
+    client_secret: str = Field(
+        default="", repr=False, description="a service principal's secret; pass an EnvVar"
+    )
+
+    def settings(self) -> AzureSettings:
+        """The :class:`connector.storage.AzureSettings` of these fields."""
+        return AzureSettings(
+            account_name=self.account_name or None,
+            account_key=Secret(self.account_key) if self.account_key else None,
+            sas_token=Secret(self.sas_token) if self.sas_token else None,
+            connection_string=Secret(self.connection_string) if self.connection_string else None,
+            tenant_id=self.tenant_id or None,
+            client_id=self.client_id or None,
+            client_secret=Secret(self.client_secret) if self.client_secret else None,
+        )
+
+
 class MeetingsRunConfig(Config):
     """Launch-time settings of an unpartitioned meetings asset: the time window (ISO 8601, empty = open)."""
 
@@ -109,5 +164,6 @@ class ImportRunConfig(Config):
 
 def _store_settings(
     context: AssetExecutionContext | OpExecutionContext, key: str | None
-) -> S3Settings | None:
+) -> StoreSettings | None:
+    """The settings of the store resource ``key`` (an S3, GCS or Azure one), if an asset names one."""
     return getattr(context.resources, key).settings() if key else None
