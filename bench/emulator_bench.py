@@ -14,7 +14,12 @@ first time, not pre-rendered), and the median is printed.
 3. Page time at ``--small`` vs ``--meetings``: one walker, 25 cold pages of 200 from an ``ends_from``;
    CPU ms per page. (Each fresh emulator first serves one page far from every measured walk, so that
    a new process's one-time costs are not counted.)
-4. The older table of cases (warm pages, filters), wall-clock pages/s, on the last emulator.
+4. CPU per meeting served over HTTP: what the emulator spends per meeting a client receives (request
+   parsing, the pipeline, the page, the rendering and the write), with 8 walkers reading one-month
+   windows (``ends_from`` and ``starts_before``, as a sliced extract asks) in pages of 200; once without
+   latency or limit, once as Attio (``--latency-ms 150 --read-rate 100``, the path the extract's
+   ceiling is measured on). The meetings are counted in the bodies received.
+5. The older table of cases (warm pages, filters), wall-clock pages/s, on the last emulator.
 
 Usage::
 
@@ -47,9 +52,10 @@ _TICK = os.sysconf("SC_CLK_TCK")
 def _cpu_seconds(pid: int) -> float:
     """CPU seconds of a process so far, summed over its threads (nanosecond schedstat, else ticks)."""
     try:
-        return sum(
-            int(Path(t, "schedstat").read_text().split()[0]) for t in Path(f"/proc/{pid}/task").iterdir()
-        ) / 1e9
+        return (
+            sum(int(Path(t, "schedstat").read_text().split()[0]) for t in Path(f"/proc/{pid}/task").iterdir())
+            / 1e9
+        )
     except (OSError, ValueError):
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / _TICK
@@ -78,11 +84,14 @@ class Running:
 
 
 @contextmanager
-def emulator(meetings: int, prerender: bool) -> Iterator[Running]:
+def emulator(
+    meetings: int, prerender: bool, latency_ms: float = 0, read_rate: float = 0
+) -> Iterator[Running]:
     """``python -m connector emulator`` pinned to one core; yields once it listens."""
     cmd = [
         sys.executable, "-m", "connector", "emulator", "--port", "0", "--meetings", str(meetings),
-        "--read-rate", "0", "--write-rate", "0", *(["--prerender"] if prerender else []),
+        "--read-rate", str(read_rate), "--write-rate", "0", "--latency-ms", str(latency_ms),
+        *(["--prerender"] if prerender else []),
     ]  # fmt: skip
     core, _ = _cores()
     started = time.perf_counter()
@@ -106,8 +115,10 @@ def emulator(meetings: int, prerender: bool) -> Iterator[Running]:
         proc.wait()
 
 
-async def _walk(session: aiohttp.ClientSession, url: str, params: dict[str, str], pages: int) -> int:
-    """Follow cursors for up to ``pages`` pages; returns the number of pages fetched."""
+async def _walk(
+    session: aiohttp.ClientSession, url: str, params: dict[str, str], pages: int, served: list[int]
+) -> int:
+    """Follow cursors for up to ``pages`` pages; returns the number of pages fetched (meetings: ``served``)."""
     cursor, n = None, 0
     while n < pages:
         q = dict(params, **({"cursor": cursor} if cursor else {}))
@@ -115,6 +126,7 @@ async def _walk(session: aiohttp.ClientSession, url: str, params: dict[str, str]
             assert resp.status == 200, await resp.text()
             body = await resp.read()
         n += 1
+        served.append(body.count(b'"meeting_id"'))
         # only the tail is parsed, so that the client costs little next to the server
         tail = body[body.rfind(b'"pagination"') :]
         if tail.endswith(b"null}}"):
@@ -134,24 +146,40 @@ def _spread(params: dict[str, str], k: int) -> dict[str, str]:
     return params | {"ends_from": _month(12 + k)}
 
 
-async def _run(url: str, walkers: list[dict[str, str]], pages_each: int) -> int:
+async def _run(url: str, walkers: list[dict[str, str]], pages_each: int, served: list[int]) -> int:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     connector = aiohttp.TCPConnector(limit=len(walkers))
     async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
-        counts = await asyncio.gather(*(_walk(session, url, w, pages_each) for w in walkers))
+        counts = await asyncio.gather(*(_walk(session, url, w, pages_each, served) for w in walkers))
     return sum(counts)
 
 
-def measure(emu: Running, walkers: list[dict[str, str]], pages_each: int) -> tuple[int, float, float]:
-    """(pages, wall seconds, emulator CPU seconds) of one run of the walkers."""
+def measure(
+    emu: Running, walkers: list[dict[str, str]], pages_each: int, served: list[int] | None = None
+) -> tuple[int, float, float]:
+    """(pages, wall seconds, emulator CPU seconds) of one run of the walkers; meetings go to ``served``."""
     cpu, started = _cpu_seconds(emu.pid), time.perf_counter()
-    pages = asyncio.run(_run(emu.url, walkers, pages_each))
+    pages = asyncio.run(_run(emu.url, walkers, pages_each, [] if served is None else served))
     return pages, time.perf_counter() - started, _cpu_seconds(emu.pid) - cpu
+
+
+def served_us(
+    meetings: int, prerender: bool, walkers: int, pages_each: int, latency_ms: float, rate: float
+) -> float:
+    """The emulator's CPU µs per meeting served over HTTP: ``walkers`` one-month windows, pages of 200."""
+    windows = [
+        {"limit": LIMIT, "ends_from": _month(12 + k), "starts_before": _month(13 + k)} for k in range(walkers)
+    ]
+    with emulator(meetings, prerender, latency_ms, rate) as emu:
+        measure(emu, [{"limit": LIMIT, "ends_from": "2026-11-01T00:00:00Z"}], 1)
+        served: list[int] = []
+        _, _, cpu = measure(emu, windows, pages_each, served)
+    return cpu / max(sum(served), 1) * 1e6
 
 
 def _rate(url: str, params: dict[str, str], pages: int, concurrency: int) -> float:
     started = time.perf_counter()
-    n = asyncio.run(_run(url, [_spread(params, k) for k in range(concurrency)], pages // concurrency))
+    n = asyncio.run(_run(url, [_spread(params, k) for k in range(concurrency)], pages // concurrency, []))
     return n / (time.perf_counter() - started)
 
 
@@ -180,7 +208,9 @@ CASES = {
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meetings", type=int, default=1_000_000)
-    parser.add_argument("--small", type=int, default=10_000, help="the small data set of the page-time comparison")
+    parser.add_argument(
+        "--small", type=int, default=10_000, help="the small data set of the page-time comparison"
+    )
     parser.add_argument("--reps", type=int, default=5, help="fresh emulators per measurement (median)")
     parser.add_argument("--walkers", type=int, default=8, help="concurrent cold walkers")
     parser.add_argument("--walk-pages", type=int, default=25, help="cold pages of 200 per walker")
@@ -201,6 +231,7 @@ def main() -> int:
     # lazily built tables) are not counted as page time
     warm_up = [{"limit": LIMIT, "ends_from": "2026-11-01T00:00:00Z"}]
     starts, start_cpus, rsss, cold_cpu, cold_wall, big_ms, small_ms = [], [], [], [], [], [], []
+    served_fast, served_attio = [], []
     for rep in range(args.reps):
         with emulator(args.meetings, args.prerender) as emu:
             starts.append(emu.startup_s)
@@ -222,6 +253,8 @@ def main() -> int:
             measure(emu, warm_up, 1)
             pages, wall, cpu = measure(emu, [{"limit": LIMIT, "ends_from": _month(0)}], args.walk_pages)
             small_ms.append(1000 * cpu / pages)
+        served_fast.append(served_us(args.meetings, args.prerender, args.walkers, args.walk_pages, 0, 0))
+        served_attio.append(served_us(args.meetings, args.prerender, args.walkers, args.walk_pages, 150, 100))
 
     med = statistics.median
     print(f"\nresults (median of {args.reps}; all runs in brackets):")
@@ -236,6 +269,11 @@ def main() -> int:
     print(
         f"  cold page of 200: {med(small_ms):.2f} ms CPU at {args.small:,} meetings, {med(big_ms):.2f} ms at "
         f"{args.meetings:,}  [{', '.join(f'{r:.2f}' for r in small_ms)} | {', '.join(f'{r:.2f}' for r in big_ms)}]"
+    )
+    print(
+        f"  served over HTTP, pages of 200 in one-month windows: {med(served_fast):.1f} µs CPU per meeting "
+        f"without latency or limit, {med(served_attio):.1f} µs at 150 ms and 100 reads/s  "
+        f"[{', '.join(f'{r:.1f}' for r in served_fast)} | {', '.join(f'{r:.1f}' for r in served_attio)}]"
     )
     return 0
 

@@ -35,7 +35,8 @@ No error ever holds the access token: errors are built from method, path and Att
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -304,6 +305,12 @@ def shown(value: object, limit: int = 60) -> str:
         return text
     size = f" ({len(value)} characters)" if isinstance(value, str) else ""
     return f"{text[:limit]}…{size}"
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'output'?)`` for a name one typo away from one of ``choices``, else an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {

@@ -15,7 +15,10 @@ keyed by a SHA-256 of the API root and the token (never the token), holding the 
 the end of any pause. One Lua call *reserves* a grant: ``at = max(now, next, paused); next = at + 1/rate``,
 and the caller sleeps until ``at``; a caller that slept checks once more whether a 429 paused everyone
 meanwhile (the local limiter's rule). Times come from Redis' own clock (``TIME``), so hosts whose clocks
-disagree still space their requests evenly.
+disagree still space their requests evenly. Each process sharing a budget is one of its *peers* (a sorted
+set beside the hash, refreshed by every reservation, expiring :data:`PEER_TTL` after the last, left on
+close): :meth:`RateLimiter.share` is the budget divided among them, which an extract plans its cursors
+for (:func:`read_share`).
 
 Why own Lua rather than a library (measured with ``bench/shared_budget.py``, 4 processes x 32 tasks on
 one Redis, budget 96/s; figures in docs/scaling.md): pyrate-limiter 4.5's Redis GCRA and
@@ -37,17 +40,31 @@ from __future__ import annotations
 
 import hashlib
 import math
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import anyio
 
 from .config import RateLimits, masked_url
 from .errors import ConfigError, RateLimitStoreError
 
-__all__ = ["RateLimiter", "RedisBudget", "RequestKind", "WindowBudget", "budget_key", "smoothing_period"]
+if TYPE_CHECKING:
+    from .client import MeetingReader
+
+__all__ = [
+    "PEER_TTL",
+    "SHARE_HEADROOM",
+    "RateLimiter",
+    "RedisBudget",
+    "RequestKind",
+    "WindowBudget",
+    "budget_key",
+    "read_share",
+    "smoothing_period",
+]
 
 # "write-recordings": creating a call recording, which Attio limits to 1 request/s on its own (CONTRACT.md §13).
 RequestKind = Literal["read", "write", "write-recordings"]
@@ -96,8 +113,10 @@ def budget_key(base_url: str, token: str) -> str:
     return f"connector:budget:{digest}"
 
 
-# Microseconds on Redis' clock. ARGV: interval (us), mode ('reserve' or 'confirm'). Returns the wait in us,
-# or -1 from 'confirm' when no pause began meanwhile (go now, the grant taken before still stands).
+# Microseconds on Redis' clock. KEYS: the budget's hash, its peers. ARGV: interval (us), mode ('reserve' or
+# 'confirm'), this process's peer id, the peer TTL (us). Returns the wait in us, or -1 from 'confirm' when no
+# pause began meanwhile (go now, the grant taken before still stands). A reservation is also the heartbeat
+# of this process as a peer: no background task, no extra round trip.
 _RESERVE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -105,6 +124,10 @@ local v = redis.call('HMGET', KEYS[1], 'next', 'paused')
 local paused = tonumber(v[2]) or 0
 if ARGV[2] == 'confirm' and paused <= now then
   return -1
+end
+if ARGV[2] == 'reserve' then
+  redis.call('ZADD', KEYS[2], string.format('%.0f', now + tonumber(ARGV[4])), ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], math.floor(tonumber(ARGV[4]) / 1000))
 end
 local at = math.max(now, tonumber(v[1]) or 0, paused)
 redis.call('HSET', KEYS[1], 'next', string.format('%.0f', at + tonumber(ARGV[1])))
@@ -126,6 +149,20 @@ return 0
 """
 
 
+# KEYS: the peers of one budget (a sorted set: peer id -> expiry, us on Redis' clock). ARGV: this process's
+# peer id, the TTL (us). Drops the expired, (re)registers this process, returns how many share the budget.
+_PEERS_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
+redis.call('ZADD', KEYS[1], string.format('%.0f', now + tonumber(ARGV[2])), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[2]) / 1000))
+return redis.call('ZCARD', KEYS[1])
+"""
+
+# A process counts as a peer of a budget for this long after its last reservation (or its count of peers).
+PEER_TTL = 10.0
+
 # How late a shared grant may still be used. Grants are sent within this much of their time, so a wall-clock
 # second holds at most ``floor(rate) * (1 + LATE_GRANT) + 1`` of them: 98 at the default 96 reads/s.
 LATE_GRANT = 0.025
@@ -140,9 +177,12 @@ class RedisBudget:
     def __init__(self, url: str, key: str) -> None:
         self.url = url
         self.key = key
+        # This process among the budget's peers: random, so that no host name or pid goes to Redis.
+        self.peer = uuid.uuid4().hex
         self._redis: Any = None
         self._reserve: Any = None
         self._pause: Any = None
+        self._peers: Any = None
         self._errors: tuple[type[Exception], ...] = (OSError,)  # with redis' own errors once imported
 
     def __repr__(self) -> str:
@@ -170,6 +210,7 @@ class RedisBudget:
             raise ConfigError(f"rate_limit_url {masked_url(self.url)!r} is not a Redis URL: {exc}") from None
         self._reserve = self._redis.register_script(_RESERVE_LUA)
         self._pause = self._redis.register_script(_PAUSE_LUA)
+        self._peers = self._redis.register_script(_PEERS_LUA)
         try:
             await self._redis.ping()
         except (RedisError, OSError) as exc:
@@ -177,29 +218,50 @@ class RedisBudget:
             raise self._error(exc) from None
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Leave the budget's peers and close the connection pool."""
         if self._redis is not None:
             client, self._redis = self._redis, None
-            await client.aclose()
+            try:
+                async with client.pipeline(transaction=False) as pipe:
+                    for kind in get_args(RequestKind):
+                        pipe.zrem(f"{self.key}:{kind}:peers", self.peer)
+                    await pipe.execute()
+            except self._errors:
+                pass  # a Redis gone by now forgets this peer anyway when its TTL runs out
+            finally:
+                await client.aclose()
 
-    async def _call(self, script: Any, kind: RequestKind, *args: Any) -> int:
+    async def _call(self, script: Any, keys: list[str], *args: Any) -> int:
         if self._redis is None:
             raise RateLimitStoreError("the shared rate budget is closed")
         try:
-            return int(await script(keys=[f"{self.key}:{kind}"], args=list(args), client=self._redis))
+            return int(await script(keys=keys, args=list(args), client=self._redis))
         except self._errors as exc:
             raise self._error(exc) from None
 
     async def reserve(self, kind: RequestKind, interval: float, *, confirm: bool = False) -> float | None:
         """Seconds until this caller's grant (after any pause); with ``confirm``, None when no pause began."""
         wait = await self._call(
-            self._reserve, kind, round(interval * 1e6), "confirm" if confirm else "reserve"
+            self._reserve,
+            [f"{self.key}:{kind}", f"{self.key}:{kind}:peers"],
+            round(interval * 1e6),
+            "confirm" if confirm else "reserve",
+            self.peer,
+            round(PEER_TTL * 1e6),
         )
         return None if wait < 0 else wait / 1e6
 
+    async def peers(self, kind: RequestKind) -> int:
+        """How many processes share this budget of ``kind`` now, this one included (and registered by asking).
+
+        A peer is a process that reserved a grant, or asked this, within the last :data:`PEER_TTL` seconds
+        and has not closed its budget since.
+        """
+        return await self._call(self._peers, [f"{self.key}:{kind}:peers"], self.peer, round(PEER_TTL * 1e6))
+
     async def pause(self, kind: RequestKind, seconds: float) -> None:
         """Hold every process's requests of this kind for ``seconds``."""
-        await self._call(self._pause, kind, round(seconds * 1e6))
+        await self._call(self._pause, [f"{self.key}:{kind}"], round(seconds * 1e6))
 
 
 class RateLimiter:
@@ -215,15 +277,34 @@ class RateLimiter:
         self.limits = limits
         self.shared = shared
         self._clock = clock or anyio.current_time
+        rates = {kind: self.rate(kind) for kind in get_args(RequestKind)}
         self._budgets: dict[str, WindowBudget | None] = {
-            "read": WindowBudget(limits.reads_per_second) if limits.reads_per_second else None,
-            "write": WindowBudget(limits.writes_per_second) if limits.writes_per_second else None,
-            "write-recordings": (
-                WindowBudget(limits.recording_writes_per_second) if limits.recording_writes_per_second else None
-            ),
+            kind: WindowBudget(rate) if rate else None for kind, rate in rates.items()
         }
         self._paused_until = dict.fromkeys(self._budgets, 0.0)
         self._in_flight = anyio.CapacityLimiter(limits.max_in_flight)
+
+    def rate(self, kind: RequestKind) -> float:
+        """The whole budget of ``kind`` per second (0: unlimited)."""
+        limits = self.limits
+        return float(
+            {
+                "read": limits.reads_per_second,
+                "write": limits.writes_per_second,
+                "write-recordings": limits.recording_writes_per_second,
+            }[kind]
+        )
+
+    async def share(self, kind: RequestKind) -> float:
+        """This process's share of the ``kind`` budget per second: all of it, or its part among the peers.
+
+        What an extract plans its cursors for: four processes on one budget each plan for a quarter of it,
+        so they open a quarter of the windows (each window costs a partly filled last page).
+        """
+        rate = self.rate(kind)
+        if self.shared is None or not rate:
+            return rate
+        return rate / max(1, await self.shared.peers(kind))
 
     async def open(self) -> None:
         """Connect to the shared budget, if there is one."""
@@ -296,3 +377,23 @@ class RateLimiter:
         async with self._in_flight:
             await self._wait_turn(kind)
             yield
+
+
+# An extract plans its cursors for this many times its share of a shared read budget, up to the whole: its
+# cursors are fixed once planned, and peers that finish first (or started after it counted them) leave their
+# part of the budget to those still running. Each window costs a partly filled last page, so planning for
+# the whole budget in each of four processes opens four times the windows (and partial pages) needed.
+SHARE_HEADROOM = 2.0
+
+
+async def read_share(client: MeetingReader) -> float:
+    """The reads per second an extract by ``client`` plans its cursors for: :data:`SHARE_HEADROOM` times its
+    :meth:`RateLimiter.share`, at most the whole read rate.
+
+    A client without a limiter of ours (a caller's own reader) plans for its configured read rate.
+    """
+    rate = float(client.config.limits.reads_per_second)
+    limiter = getattr(client, "limiter", None)
+    if isinstance(limiter, RateLimiter):
+        return min(rate, SHARE_HEADROOM * await limiter.share("read"))
+    return rate

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 from extract_helpers import Interrupt, client_config, stop_after
@@ -25,6 +27,7 @@ from connector.extract.checkpoint import (
 )
 from connector.extract.slices import Window
 
+LZ4_FRAME, ZSTD_FRAME = b"\x04\x22\x4d\x18", b"\x28\xb5\x2f\xfd"  # the codecs' magic numbers
 FILTERS = {"sort": "start_asc", "timezone": "UTC"}
 
 
@@ -74,6 +77,24 @@ def test_a_checkpoint_that_is_not_this_runs_is_refused_by_name(
     (path.with_name("gone.json")).unlink(missing_ok=True)
     with pytest.raises(ConfigError, match="is gone"):
         Checkpoint.load(path.with_name("gone.json"), FILTERS)
+
+
+def test_parts_are_written_in_lz4_and_a_zstd_part_of_an_earlier_version_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "m.checkpoint.json"
+    cp = saved(path)
+    batch = pa.record_batch({"meeting_id": ["a", "b"], "n": [1, 2]})
+    Checkpoint._write_many(path, None, [("w0000-00001.arrow", batch)])
+    earlier = parts_dir_for(path) / "w0000-00000.arrow"  # as the version before wrote it: zstd
+    with (
+        pa.OSFile(str(earlier), "wb") as sink,
+        ipc.new_file(sink, batch.schema, options=ipc.IpcWriteOptions(compression="zstd")) as writer,
+    ):
+        writer.write_batch(batch)
+    raw = (parts_dir_for(path) / "w0000-00001.arrow").read_bytes()
+    assert LZ4_FRAME in raw and ZSTD_FRAME not in raw  # each buffer is one compressed frame
+    assert ZSTD_FRAME in earlier.read_bytes()
+    back = list(cp.read_parts(["w0000-00000.arrow", "w0000-00001.arrow"]))
+    assert [b.to_pylist() for b in back] == [batch.to_pylist(), batch.to_pylist()]
 
 
 def test_loading_drops_parts_it_does_not_list_and_nothing_else(tmp_path: Path) -> None:

@@ -195,7 +195,7 @@ BAD_FILES = [
         id="vtt-negative-start",
     ),
     pytest.param("t.vtt", "WEBVTT\n\nNOTE nothing said\n", "an empty transcript", id="vtt-empty"),
-    pytest.param("t.vtt", "", "line 1: not a WebVTT file", id="vtt-empty-file"),
+    pytest.param("t.vtt", "", "line 1: the file is empty: a WebVTT file starts with", id="vtt-empty-file"),
     pytest.param(
         "t.vtt",
         "1\n00:00:01,000 --> 00:00:02,000\nA: srt in disguise\n",

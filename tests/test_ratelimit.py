@@ -24,10 +24,12 @@ from load_helpers import meeting_rows, write_rows
 from redis_helpers import RedisServer, free_port, redis_server
 from trio.testing import MockClock
 
-from connector import AttioClient, RateLimitError, RateLimitStoreError
+from connector import AttioClient, MeetingQuery, RateLimitError, RateLimitStoreError
 from connector.cli import main
 from connector.config import RateLimits, RetryPolicy
-from connector.ratelimit import RateLimiter, RedisBudget, WindowBudget, budget_key, smoothing_period
+from connector.extract import ExtractConfig
+from connector.extract.run import ExtractRun
+from connector.ratelimit import PEER_TTL, RateLimiter, RedisBudget, WindowBudget, budget_key, smoothing_period
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
 
@@ -48,7 +50,9 @@ def max_in_any_window(times: list[float], period: float) -> int:
     gaps=st.lists(st.floats(min_value=0, max_value=0.2), min_size=1, max_size=600),
     pauses=st.lists(st.tuples(st.integers(0, 599), st.floats(0, 2)), max_size=5),
 )
-def test_budget_never_exceeded_in_any_window(rate: float, gaps: list[float], pauses: list[tuple[int, float]]) -> None:
+def test_budget_never_exceeded_in_any_window(
+    rate: float, gaps: list[float], pauses: list[tuple[int, float]]
+) -> None:
     budget = WindowBudget(rate)
     now, not_before, grants = 0.0, 0.0, []
     pause_at = dict(pauses)
@@ -83,7 +87,9 @@ def test_budget_is_spread_evenly() -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", [pytest.param(("trio", {"clock": MockClock(autojump_threshold=0)}), id="fake-clock")])
+@pytest.mark.parametrize(
+    "anyio_backend", [pytest.param(("trio", {"clock": MockClock(autojump_threshold=0)}), id="fake-clock")]
+)
 async def test_limiter_shares_one_budget_and_pauses_everyone_after_a_429() -> None:
     # Trio's MockClock is the limiter's clock (anyio's time) and its sleeps' clock: whenever every task waits,
     # time jumps to the next wake-up, so the start times below are the grants' own, whatever the machine's load.
@@ -157,6 +163,70 @@ async def test_reservations_from_two_processes_queue_on_one_clock(redis_server: 
 
 
 @pytest.mark.anyio
+async def test_processes_on_one_budget_each_plan_for_their_share_of_it(redis_server: RedisServer) -> None:
+    limits = RateLimits(reads_per_second=96, writes_per_second=24)
+    a, b, c = (RateLimiter(limits, shared=RedisBudget(redis_server.url, "k")) for _ in range(3))
+    elsewhere = RateLimiter(limits, shared=RedisBudget(redis_server.url, "another-token"))
+    for limiter in (a, b, c, elsewhere):
+        await limiter.open()
+    store = _redis(redis_server.url)
+    try:
+        assert await RateLimiter(limits).share("read") == 96, "a local budget is all this process's"
+        assert await a.share("read") == 96, "alone so far"
+        assert await b.share("read") == 48
+        async with c.slot("read"):  # a grant taken is a heartbeat: c counts as a peer from then on
+            pass
+        assert await a.share("read") == 32
+        assert await elsewhere.share("read") == 96, "another token's budget has peers of its own"
+        assert await c.share("write") == 24, "readers are no writers' peers"
+        # A peer whose heartbeat ran out (a killed process) counts no more, and is dropped.
+        now = store.time()
+        store.zadd("k:read:peers", {"gone": now[0] * 1_000_000 + now[1] - 1})
+        assert await a.share("read") == 32 and store.zscore("k:read:peers", "gone") is None
+        ttl = store.pttl("k:read:peers")
+        assert 0 < ttl <= PEER_TTL * 1000, "the peers themselves expire once all are gone"
+        await b.aclose()
+        assert await a.share("read") == 48, "a closed budget leaves its peers"
+        assert store.zcard("k:write:peers") == 1
+        await c.aclose()
+        assert store.exists("k:write:peers", "k:read:peers") == 1
+    finally:
+        for limiter in (a, b, c, elsewhere):
+            await limiter.aclose()
+
+
+@pytest.mark.anyio
+async def test_an_extract_on_a_shared_budget_opens_cursors_for_its_share(
+    make_emulator: Any, redis_server: RedisServer
+) -> None:
+    # 300 ms a request at 96 reads/s: alone, an extract wants more cursors than its 32 in flight; with 63
+    # other processes on the token's budget it plans for twice its share, 3 reads/s (a few cursors, hence
+    # few windows, even if a loaded machine makes the measured round trip seconds long).
+    emu = make_emulator(meetings=2000, latency_ms=300)
+    limits = RateLimits(reads_per_second=96, max_in_flight=32)
+    query = MeetingQuery(limit=200)
+
+    async def planned() -> int:
+        async with AttioClient(client_config(emu, limits=limits, rate_limit_url=redis_server.url)) as client:
+            run = ExtractRun(client, ExtractConfig(query=query))
+            await run.plan()
+            return run.slices
+
+    alone = await planned()
+    others = [RedisBudget(redis_server.url, budget_key(emu.url, emu.token)) for _ in range(63)]
+    for other in others:
+        await other.open()
+        await other.peers("read")
+    try:
+        shared = await planned()
+    finally:
+        for other in others:
+            await other.aclose()
+    assert alone == 32 and shared < alone / 2, (alone, shared)
+    assert emu.emulator.stats.count(status=429) == 0
+
+
+@pytest.mark.anyio
 async def test_a_pause_held_by_one_limiter_holds_every_other(redis_server: RedisServer) -> None:
     limits = RateLimits(reads_per_second=0, writes_per_second=0)
     one, other = (RateLimiter(limits, shared=RedisBudget(redis_server.url, "k")) for _ in range(2))
@@ -196,12 +266,16 @@ async def test_a_429_pauses_the_shared_budget_under_a_hash_of_the_token(
 
 @pytest.mark.anyio
 async def test_redis_lost_mid_run_fails_the_request_clearly(emulator: Any, redis_server: RedisServer) -> None:
-    config = client_config(emulator, rate_limit_url=redis_server.url, retry=RetryPolicy(max_attempts=2, initial_delay=0))
+    config = client_config(
+        emulator, rate_limit_url=redis_server.url, retry=RetryPolicy(max_attempts=2, initial_delay=0)
+    )
     async with AttioClient(config) as client:
         await client.list_page()
         sent = emulator.emulator.stats.requests
         redis_server.stop()
-        with pytest.raises(RateLimitStoreError, match=rf"shared rate budget at redis://127\.0\.0\.1:{redis_server.port}/0"):
+        with pytest.raises(
+            RateLimitStoreError, match=rf"shared rate budget at redis://127\.0\.0\.1:{redis_server.port}/0"
+        ):
             await client.list_page()
         assert client.stats.retries == 1, "retried like a dropped connection"
     assert emulator.emulator.stats.requests == sent, "nothing is sent without a grant"
@@ -212,7 +286,17 @@ def test_redis_unreachable_at_start_is_one_line_exit_4_without_the_password(
 ) -> None:
     monkeypatch.setenv("ATTIO_API_KEY", emulator.token)
     url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
-    code = main(["extract", "--base-url", emulator.url, "--output", str(tmp_path / "m.parquet"), "--rate-limit-url", url])
+    code = main(
+        [
+            "extract",
+            "--base-url",
+            emulator.url,
+            "--output",
+            str(tmp_path / "m.parquet"),
+            "--rate-limit-url",
+            url,
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 4 and len(err) == 1, err
     assert f"redis://***@127.0.0.1:{url.rsplit(':', 1)[1]}" in err[0] and "CONNECTOR_RATE_LIMIT_URL" in err[0]
@@ -221,8 +305,12 @@ def test_redis_unreachable_at_start_is_one_line_exit_4_without_the_password(
 
 
 # Four quarters of the emulator's 2024-2026: disjoint windows of one workspace.
-QUARTERS = [("2024-01-01", "2024-10-01"), ("2024-10-01", "2025-07-01"), ("2025-07-01", "2026-04-01"),
-            ("2026-04-01", "2027-01-01")]
+QUARTERS = [
+    ("2024-01-01", "2024-10-01"),
+    ("2024-10-01", "2025-07-01"),
+    ("2025-07-01", "2026-04-01"),
+    ("2026-04-01", "2027-01-01"),
+]
 
 
 @pytest.mark.xdist_group("timing")  # see tests/conftest.py
@@ -237,9 +325,30 @@ def test_four_processes_share_one_budget_without_a_429(
     env = os.environ | {"ATTIO_API_KEY": emu.token, "CONNECTOR_RATE_LIMIT_URL": redis_server.url}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "connector", "extract", "--base-url", emu.url, "--output", str(tmp_path / f"q{i}.parquet"),
-             "--window", "start", "--ends-from", start, "--starts-before", end, "--page-size", "10", "--json", "--quiet"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "connector",
+                "extract",
+                "--base-url",
+                emu.url,
+                "--output",
+                str(tmp_path / f"q{i}.parquet"),
+                "--window",
+                "start",
+                "--ends-from",
+                start,
+                "--starts-before",
+                end,
+                "--page-size",
+                "10",
+                "--json",
+                "--quiet",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i, (start, end) in enumerate(QUARTERS)
     ]
@@ -251,7 +360,13 @@ def test_four_processes_share_one_budget_without_a_429(
     assert emu.emulator.stats.count(status=429) == 0
     assert [r["rate_limited"] for r in reports] == [0, 0, 0, 0]
     assert sum(r["requests"] for r in reports) == emu.emulator.stats.count(method="GET") > 300
-    ids = [i for n in range(4) for i in pq.read_table(tmp_path / f"q{n}.parquet", columns=["meeting_id"]).column("meeting_id").to_pylist()]
+    ids = [
+        i
+        for n in range(4)
+        for i in pq.read_table(tmp_path / f"q{n}.parquet", columns=["meeting_id"])
+        .column("meeting_id")
+        .to_pylist()
+    ]
     assert len(ids) == len(set(ids)) == 3000, "every meeting once, across the four windows"
 
 
@@ -262,7 +377,9 @@ def test_a_rate_limit_url_flag_that_is_no_redis_url_is_exit_2(
     out = str(tmp_path / "m.parquet")
     assert main(["extract", "--output", out, "--rate-limit-url", "http://:pw-1@redis:6379"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "invalid --rate-limit-url: must be a Redis URL" in err[0] and "pw-1" not in err[0]
+    assert (
+        len(err) == 1 and "invalid --rate-limit-url: must be a Redis URL" in err[0] and "pw-1" not in err[0]
+    )
 
 
 @pytest.mark.xdist_group("timing")  # see tests/conftest.py
@@ -276,7 +393,9 @@ def test_two_loads_share_one_write_budget_without_a_429(
     for name in ("a", "b"):
         source = write_rows(tmp_path / f"{name}.csv", meeting_rows(80, prefix=name))
         cmd = [sys.executable, "-m", "connector", "load", str(source), "--base-url", emu.url, "-q", "--json"]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
     for proc in procs:
         out, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err

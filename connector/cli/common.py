@@ -129,6 +129,11 @@ def output_path(text: str) -> Path:
     """An argparse type: a non-blank path ('.' or '/' are judged by the extract, which knows --partition-by)."""
     if not text.strip():
         raise argparse.ArgumentTypeError(f"give a file name, e.g. meetings.parquet; {text!r} names no file")
+    if text == "-":  # the Unix spelling of standard output: it would have made a file named '-'
+        raise argparse.ArgumentTypeError(
+            "'-' (standard output) is not supported: the output is published whole at the end; give a file name, "
+            "e.g. meetings.csv"
+        )
     return Path(text)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import BASE_URL_ENV, read_toml, read_workspaces, toml_type
-from ..errors import ConfigError, shown
+from ..errors import ConfigError, did_you_mean, shown
 from ..storage.location import local_or_url
 from .common import (
     non_negative_int,
@@ -140,7 +140,8 @@ def _defaults_for(
             )
         if dest not in known:
             names = ", ".join(sorted(d for d, a in known.items() if a.option_strings))
-            raise ConfigError(f"{where} has unknown key {key!r}; known keys: {names}")
+            close = did_you_mean(dest, (d for d, a in known.items() if a.option_strings))
+            raise ConfigError(f"{where} has unknown key {key!r}{close}; known keys: {names}")
         converted = _value(where, key, known[dest], value)
         if dest == "base_url" and os.environ.get(BASE_URL_ENV):
             continue  # the environment wins over the file

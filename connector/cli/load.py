@@ -28,17 +28,11 @@ from .common import (
     EXIT_ROWS_FAILED,
     EXIT_TRANSPORT,
     add_client_options,
+    non_negative_int,
     positive_int,
     print_report,
     run_load_command,
 )
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
 
 
 def _share(text: str) -> float:
@@ -80,7 +74,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"rows sent at once (default {defaults.LOAD_CONCURRENCY})",
     )
     parser.add_argument("--dry-run", action="store_true", help="validate and map every row, send nothing")
-    parser.add_argument("--max-errors", type=_count, metavar="N", help="stop once more than N rows were rejected or failed")
+    parser.add_argument("--max-errors", type=non_negative_int, metavar="N", help="stop once more than N rows were rejected or failed")
     parser.add_argument(
         "--contract",
         choices=("find-or-create", "create-only"),

@@ -186,13 +186,15 @@ class Emulator:
                 )
         return None
 
-    async def _guarded(self, request: web.Request, handler: Handler, method: str) -> web.StreamResponse:
+    async def _guarded(
+        self, request: web.Request, handler: Handler, method: str, token: str | None, recordings: bool
+    ) -> web.StreamResponse:
+        """Authenticate, check scopes, admit within the budgets, maybe inject a fault, then handle."""
         write = method != "GET"  # POST, PATCH, PUT and DELETE share the write budget
-        scopes = DELETE_SCOPES if method == "DELETE" else WRITE_SCOPES if write else READ_SCOPES
+        scopes: tuple[str, ...] = DELETE_SCOPES if method == "DELETE" else WRITE_SCOPES if write else READ_SCOPES
         budgets: tuple[WindowLimiter, ...] = ()
-        if getattr(handler, "__self__", None) is self.call_recordings:
+        if recordings:
             scopes, budgets = self.call_recordings.policy(method)
-        token = token_from_header(request.headers.get("Authorization"))
         missing = None if token is None else missing_scopes(self.config, token, scopes)
         if missing is None:
             return error(
@@ -233,15 +235,12 @@ class Emulator:
     async def _in_workspace(self, request: web.Request, handler: Handler, method: str) -> web.StreamResponse:
         """Guard and handle the request in the workspace its token belongs to (this one unless another's)."""
         token = token_from_header(request.headers.get("Authorization"))
-        workspace = self.workspaces.get(token) if token else None
+        recordings = getattr(handler, "__self__", None) is self.call_recordings
+        workspace = self.workspaces.get(token) if token and self.workspaces else None
         if workspace is None:
-            return await self._guarded(request, handler, method)
-        owner = (
-            workspace.call_recordings
-            if getattr(handler, "__self__", None) is self.call_recordings
-            else workspace
-        )
-        return await workspace._guarded(request, getattr(owner, handler.__name__), method)
+            return await self._guarded(request, handler, method, token, recordings)
+        owner = workspace.call_recordings if recordings else workspace
+        return await workspace._guarded(request, getattr(owner, handler.__name__), method, token, recordings)
 
     # ---- handlers ---------------------------------------------------------------------------
     async def _list(self, request: web.Request) -> web.Response:
@@ -265,7 +264,9 @@ class Emulator:
         cursor = b"null"
         if next_key is not None:
             sort_ms, id_int = split_key(next_key)
-            cursor = orjson.dumps(encode_cursor(sort_ms, str(uuid.UUID(int=id_int)), q.filter_hash))
+            h = f"{id_int:032x}"  # the canonical UUID text, without building a uuid.UUID
+            meeting_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            cursor = orjson.dumps(encode_cursor(sort_ms, meeting_id, q.filter_hash))
         body = store.meetings_json(rows, b'{"data":[', b'],"pagination":{"next_cursor":' + cursor + b"}}")
         return json_response(200, body)
 

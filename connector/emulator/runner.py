@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import errno
 import logging
+import os
+import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -343,7 +347,11 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
-async def _serve_forever(config: EmulatorConfig) -> None:
+async def _serve_forever(config: EmulatorConfig, stop_on_sigterm: bool = False) -> None:
+    stop = asyncio.Event()
+    # a profiled run stops on SIGTERM as on Ctrl-C, from inside the loop, so that it writes its profile
+    if stop_on_sigterm:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with run_emulator(config) as running:
         hint = (
             f"set ATTIO_API_KEY={config.token}"
@@ -354,7 +362,7 @@ async def _serve_forever(config: EmulatorConfig) -> None:
             f"Attio emulator listening on {running.url} ({len(running.emulator.store)} meetings; token: {hint})",
             flush=True,
         )
-        await asyncio.Event().wait()
+        await stop.wait()
 
 
 def _listen_error(exc: OSError, host: str, port: int) -> str:
@@ -370,15 +378,30 @@ def _listen_error(exc: OSError, host: str, port: int) -> str:
     return f"cannot listen on {host}:{port}: {exc.strerror or exc} (hint: pick another --host or --port)"
 
 
+PROFILE_ENV = "CONNECTOR_EMULATOR_PROFILE"
+
+
 def serve(config: EmulatorConfig) -> int:
-    """Serve until Ctrl-C; returns the exit code (0 on Ctrl-C, 2 if it cannot listen on the host and port)."""
+    """Serve until Ctrl-C; returns the exit code (0 on Ctrl-C, 2 if it cannot listen on the host and port).
+
+    With ``CONNECTOR_EMULATOR_PROFILE=FILE`` set (benchmarks), the process's CPU time is profiled
+    (cProfile on ``time.process_time``) and written to FILE when it stops, on Ctrl-C or SIGTERM.
+    """
+    profile_to = os.environ.get(PROFILE_ENV)
+    profiler = cProfile.Profile(time.process_time) if profile_to else None
+    if profiler is not None:
+        profiler.enable()
     try:
-        asyncio.run(_serve_forever(config))
+        asyncio.run(_serve_forever(config, stop_on_sigterm=profiler is not None))
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
         print(f"error: {_listen_error(exc, config.host, config.port)}", file=sys.stderr)
         return 2
+    finally:
+        if profiler is not None and profile_to:
+            profiler.disable()
+            profiler.dump_stats(profile_to)
     return 0
 
 

@@ -115,6 +115,7 @@ class MeetingStore:
         self._gone_count = 0
         self._blobs: list[tuple[bytes, array[int]]] = []  # prerendered seeded meetings, per chunk
         self._postings: dict[str, Posting] = {}  # built on first use from the seeded groups below
+        self._windows: dict[tuple[int, int], tuple[int, int]] = {}  # see _window_rows
         self._slugs_by_id = {object_id(s): s for s in KNOWN_OBJECTS}
         enabled = gc.isenabled()
         gc.disable()  # many long-lived objects: collecting while building only costs time
@@ -305,17 +306,17 @@ class MeetingStore:
             return False
         return not (w.ends_from is not None and end < w.ends_from)
 
-    def _seeded_in_window(self, rows: np.ndarray, w: Window) -> np.ndarray:
-        """``in_window`` for many seeded rows at once."""
-        start = self._start[rows]
-        # a start 17 h inside both bounds settles it (the end follows the start, offsets are smaller)
-        near = np.zeros(len(rows), dtype=bool)
-        if w.ends_from is not None:
-            near |= start < w.ends_from + 17 * HOUR_MS
-        if w.starts_before is not None:
-            near |= start >= w.starts_before - 17 * HOUR_MS
-        if not near.any():
-            return np.ones(len(rows), dtype=bool)
+    def _seeded_in_window(self, rows: np.ndarray, w: Window) -> np.ndarray | None:
+        """``in_window`` for many seeded rows at once (in key order, either way); None when all are in."""
+        # a start 17 h inside both bounds settles it (the end follows the start, offsets are smaller);
+        # the rows are in start order, so their first and last starts bound every other
+        starts = self._start
+        first, last = int(starts[rows[0]]), int(starts[rows[-1]])
+        if (w.ends_from is None or min(first, last) >= w.ends_from + 17 * HOUR_MS) and (
+            w.starts_before is None or max(first, last) < w.starts_before - 17 * HOUR_MS
+        ):
+            return None
+        start = starts[rows]
         end = self._end[rows]
         days = np.flatnonzero(self._all_day[rows])
         if len(days):  # all-day: the dates' midnights in the query's timezone
@@ -345,6 +346,19 @@ class MeetingStore:
             return c
         return c + int(np.searchsorted(self.seed_data.id_lo[c:d], lo, "right" if right else "left"))
 
+    def _window_rows(self, lo: int, hi: int) -> tuple[int, int]:
+        """``_seeded_bisect`` of a window's key bounds; a client asks for the same window page after page,
+        and seeded keys never change, so each pair is bisected once (the cache is kept small)."""
+        found = self._windows.get((lo, hi))
+        if found is None:
+            if len(self._windows) >= 4096:
+                self._windows.clear()
+            found = self._windows[lo, hi] = (
+                self._seeded_bisect(lo, right=False),
+                self._seeded_bisect(hi, right=False),
+            )
+        return found
+
     def _seeded_key(self, row: int) -> int:
         s = self.seed_data
         return make_key(int(s.start_ms[row]), (int(s.id_hi[row]) << 64) | int(s.id_lo[row]))
@@ -354,17 +368,18 @@ class MeetingStore:
     ) -> tuple[list[int], int | None]:
         """Up to ``limit`` rows after the cursor key, and the key to continue from (None at the end)."""
         lo, hi = self.key_bounds(w)
+        below_lo, below_hi = self._window_rows(lo, hi)
         # seeded rows from first to stop (exclusive) in walking order: the cursor and the window bound them
         if descending:
-            first = self._seeded_bisect(hi, right=False)
+            first = below_hi
             if after is not None:
                 first = min(first, self._seeded_bisect(after, right=False))
-            stop = self._seeded_bisect(lo, right=False)
+            stop = below_lo
         else:
-            first = self._seeded_bisect(lo, right=False)
+            first = below_lo
             if after is not None:
                 first = max(first, self._seeded_bisect(after, right=True))
-            stop = self._seeded_bisect(hi, right=False)
+            stop = below_hi
         seeded = [p.seeded for p in postings if p.seeded is None or len(p.seeded)]
         created = [p for p in postings if p.keys]
         if len(seeded) == 1 and not created:  # one list of seeded meetings: no keys needed
@@ -405,8 +420,10 @@ class MeetingStore:
             else:
                 nxt = min(first + size, stop)
                 candidates = np.arange(first, nxt) if seeded is None else seeded[first:nxt]
-            if check:
-                candidates = candidates[self._seeded_in_window(candidates, w)]
+            if check and len(candidates):
+                keep = self._seeded_in_window(candidates, w)
+                if keep is not None:
+                    candidates = candidates[keep]
             if self._gone is not None:
                 candidates = candidates[~self._gone[candidates]]
             yield candidates
@@ -422,6 +439,8 @@ class MeetingStore:
             total += len(chunk)
             if total >= want:
                 break
+        if len(found) == 1:
+            return found[0][:want]
         return np.concatenate(found)[:want] if found else _NO_ROWS
 
     def _seeded_walk(

@@ -12,7 +12,8 @@ import hashlib
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -87,14 +88,32 @@ class ListQuery:
 
 
 def parse_list(params: MultiMapping[str]) -> ListQuery:
+    """The list query of ``params``; :class:`Invalid` (every problem found) when they are not valid."""
+    cursors = params.getall("cursor", ())
+    # a client pages through the same filters many times: they are checked once per distinct set
+    query, errors = _filters((len(cursors) > 1, *(tuple(params.getall(n, ())) for n in _FILTER_PARAMS)))
+    if errors:
+        raise Invalid([dict(e) for e in errors])
+    if not cursors:
+        return query
+    return replace(query, after=decode_cursor(cursors[0], query.filter_hash))
+
+
+_FILTER_PARAMS = tuple(n for n in LIST_PARAMS if n != "cursor")
+
+
+@lru_cache(maxsize=1024)
+def _filters(key: tuple[Any, ...]) -> tuple[ListQuery, tuple[dict[str, Any], ...]]:
+    """The query (without a cursor) and the errors of one set of filter values (``parse_list``'s key)."""
+    many_cursors, *values = key
+    values.insert(LIST_PARAMS.index("cursor"), ("", "") if many_cursors else ())
     errors: list[dict[str, Any]] = []
     one: dict[str, str] = {}
-    for name in LIST_PARAMS:
-        values = params.getall(name, [])
-        if len(values) > 1:
+    for name, given in zip(LIST_PARAMS, values, strict=True):
+        if len(given) > 1:
             errors.append(field_error("invalid_type", [name], f"Parameter {name} may be given only once."))
-        elif values:
-            one[name] = values[0]
+        elif given:
+            one[name] = given[0]
     limit = 50
     if "limit" in one:
         text = one["limit"]
@@ -150,14 +169,9 @@ def parse_list(params: MultiMapping[str]) -> ListQuery:
                 )
     fingerprint = orjson.dumps([linked, emails, sort, bounds["ends_from"], bounds["starts_before"], tz])
     filter_hash = hashlib.sha256(fingerprint).hexdigest()[:16]
-    after = None
-    if "cursor" in one and not errors:
-        after = decode_cursor(one["cursor"], filter_hash)
-    if errors:
-        raise Invalid(errors)
-    return ListQuery(
+    query = ListQuery(
         limit=limit,
-        after=after,
+        after=None,
         linked=linked,
         participants=emails,
         descending=sort == "start_desc",
@@ -166,6 +180,7 @@ def parse_list(params: MultiMapping[str]) -> ListQuery:
         timezone=tz,
         filter_hash=filter_hash,
     )
+    return query, tuple(errors)
 
 
 def encode_cursor(sort_ms: int, meeting_id: str, filter_hash: str) -> str:
@@ -174,18 +189,17 @@ def encode_cursor(sort_ms: int, meeting_id: str, filter_hash: str) -> str:
 
 
 def decode_cursor(cursor: str, filter_hash: str) -> tuple[int, str]:
-    bad = Invalid([field_error("invalid_string", ["cursor"], "cursor is not a valid pagination cursor.")])
     try:
         data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
-        raise bad from None
+        data = None
     if (
         not isinstance(data, dict)
         or data.get("v") != 1
         or not isinstance(data.get("s"), int)
         or not is_uuid(data.get("id"))
     ):
-        raise bad
+        raise Invalid([field_error("invalid_string", ["cursor"], "cursor is not a valid pagination cursor.")])
     if data.get("f") != filter_hash:
         raise Invalid(
             [field_error("custom", ["cursor"], "cursor was issued for different filter parameters.")]

@@ -16,7 +16,6 @@ to name the drift in its report or raise the precise :class:`~connector.errors.S
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -60,8 +59,10 @@ class _NotPlain(Exception):
 
 def _read(body: bytes) -> FastPage:
     converter, options = _decoder()
+    # An Arrow buffer over the bytes, not a Python file: Arrow reads a file object on its IO thread,
+    # which must take the GIL from the event loop for every read.
     table = pj.read_json(
-        io.BytesIO(body),
+        pa.BufferReader(body),
         read_options=pj.ReadOptions(use_threads=False, block_size=max(len(body) + 64, 1 << 16)),
         parse_options=options,
     )

@@ -46,6 +46,7 @@ import pyarrow as pa
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..client import Cursors, MeetingReader, RecordingReader
+from ..ratelimit import read_share
 from ..schema import SCHEMA_VERSION
 from .arrow import boolean_array, concat_batches
 from .checkpoint import Checkpoint, FanOutState, TableState, WindowState
@@ -181,7 +182,7 @@ class ExtractRun:
             # With a child stream one meetings cursor (a page of 200 a round trip) outruns the children (a request
             # or more a meeting) a hundredfold: no range probe and no windows to plan unless asked for.
             config.slices if config.slices is not None or self.child is None else 1,
-            reads_per_second=float(limits.reads_per_second),
+            reads_per_second=await read_share(self.client),
             max_in_flight=int(limits.max_in_flight),
             by_start=config.window == "start",
             probe=watched,

@@ -152,7 +152,8 @@ def attio_source(
     True always (dlt then fails without an interval), False never.
     """
     if external_schedulers is None:
-        external_schedulers = True if get_interval_context().interval is not None else None
+        context = get_interval_context()  # None when no scheduler put an interval in dlt's container
+        external_schedulers = True if context is not None and context.interval is not None else None
     cursor = incremental[datetime](
         "start_datetime",
         initial_value=initial_start,

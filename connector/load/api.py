@@ -65,14 +65,32 @@ def check_paths(
 ) -> None:
     """Refuse, before anything is read, sent or written, a load that would write over its own input, mapping or
     ledger: the results file, the ledger and the ledger's side files (``.lock``, ``-wal``, ``-shm``,
-    ``-journal``) must each be a file of their own. Also refuses a results name that is not ``.csv`` or
-    ``.parquet`` and an existing file there that is not a results file (see :func:`.results.check_results_path`).
+    ``-journal``) must each be a file of their own, in a folder that exists, and an existing ledger a regular
+    file. Also refuses a results name that is not ``.csv`` or ``.parquet`` and an existing file there that is
+    not a results file (see :func:`.results.check_results_path`).
     ``config`` has ``mapping`` and ``dry_run`` (a :class:`LoadConfig`, or ``load-recordings``' config with its
     results ``layout``).
     """
     for what, flag, path in (("results file", "--results", results), ("ledger", "--ledger", ledger)):
         if path is not None and (not path.name or path.is_dir()):
             raise ConfigError(f"{what} {path} is a folder; give {flag} a file name; nothing was sent or written")
+    beside = Path(source).parent if isinstance(source, str | Path) else None
+    for what, flag, path in (("results file", "--results", results), ("ledger", "--ledger", ledger)):
+        if path is None or (what == "ledger" and config.dry_run) or path.parent.is_dir():
+            continue
+        if beside is not None and same_path(path.parent, beside):
+            continue  # the input's own folder: opening the input says what is wrong with it
+        why = "is a file, not a folder" if path.parent.exists() else "does not exist"
+        raise ConfigError(
+            f"{what} {path} cannot be written: the folder {path.parent} {why}; fix {flag}; "
+            "nothing was sent or written"
+        )
+    if ledger is not None and ledger.exists() and not ledger.is_file():
+        # SQLite would put its journal and lock beside a device (/dev/null-journal) before failing on it.
+        raise ConfigError(
+            f"ledger {ledger} is not a regular file (a device or a pipe); give --ledger a file name; "
+            "nothing was sent or written"
+        )
     read: list[tuple[str, Path]] = []
     if isinstance(source, str | Path):
         read.append(("the input", Path(source)))
@@ -132,7 +150,11 @@ async def load(
     mapping = _mapping(config.mapping)
     started = time.monotonic()
     with open_source(source, **mapping.source_options()) as src:
-        mapper = RowMapper(mapping, src.headers, src.name)
+        try:
+            mapper = RowMapper(mapping, src.headers, src.name)
+        except ConfigError as exc:
+            exc.hint = src.headers_hint or exc.hint
+            raise
         if config.dry_run:
             report = await anyio.to_thread.run_sync(_dry_run, src, mapper, config, results_path, ledger_path, started)
             return dataclasses.replace(report, source=src.name)

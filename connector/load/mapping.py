@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import read_toml, toml_type
-from ..errors import ConfigError, shown
+from ..errors import ConfigError, did_you_mean, shown
 from ..models import LIMITS, PARTICIPANT_STATUSES, PROVIDERS, control_character
 from ..timezones import is_valid_timezone
 
@@ -147,7 +147,10 @@ class Mapping:
         origin = self.origin
         for name in self.columns:
             if name not in FIELDS or name == "participants":
-                raise ConfigError(f"{origin}: [columns] {name!r} is not a meeting field; use one of {', '.join(FIELDS)}")
+                raise ConfigError(
+                    f"{origin}: [columns] {name!r} is not a meeting field{did_you_mean(name, FIELDS)}; "
+                    f"use one of {', '.join(FIELDS)}"
+                )
         for name, value in self.defaults.items():
             if name not in _DEFAULT_RULES:
                 raise ConfigError(f"{origin}: [defaults] {name!r} is unknown; use one of {', '.join(_DEFAULT_RULES)}")
@@ -229,7 +232,8 @@ def _tables(origin: str, data: Any) -> dict[str, dict[str, Any]]:
     unknown = set(data) - set(_SECTIONS)
     if unknown:
         raise ConfigError(
-            f"{origin}: unknown section(s) {', '.join(sorted(map(str, unknown)))}; use {', '.join(sorted(_SECTIONS))} "
+            f"{origin}: unknown section(s) {', '.join(sorted(map(str, unknown)))}"
+            f"{did_you_mean(str(min(map(str, unknown))), _SECTIONS)}; use {', '.join(sorted(_SECTIONS))} "
             "(a key above the first [table] is a top-level key: put it under its table)"
         )
     tables = {}

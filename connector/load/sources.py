@@ -144,6 +144,7 @@ class Source:
 
     name: str = "<input>"
     headers: list[str]
+    headers_hint: str | None = None  # where the headers came from, when that may be why a column is missing
 
     def batches(self, size: int) -> Iterator[Batch]:  # pragma: no cover - interface
         """Yield the rows in batches of at most ``size``; a BrokenInputError after the rows before a break."""
@@ -469,6 +470,12 @@ class ExcelSource(Source):
             self._book.close()
             raise ConfigError(f"{path}: no worksheet {sheet!r}; it has {', '.join(self._book.sheetnames)}")
         self._sheet = self._book[sheet] if sheet else self._book.worksheets[0]
+        others = [name for name in self._book.sheetnames if name != self._sheet.title]
+        if sheet is None and others:
+            self.headers_hint = (
+                f"the first worksheet, {self._sheet.title!r}, was read; the workbook also has "
+                f"{', '.join(map(repr, others))}: choose one with sheet = \"...\" under [source] in the mapping"
+            )
         self._rows = self._numbered()
         try:
             for _number, row in self._rows:  # the first non-empty row is the header

@@ -10,7 +10,10 @@ is complete, and never read to resume. The format writing is the local sink's (P
 Lines, the partitioned dataset); :meth:`commit` then publishes:
 
 * a file as one object: a single PUT, or a multipart upload that is completed only after its last part
-  (an error aborts it; a killed process leaves an unfinished upload, which no reader sees);
+  (an error aborts it; a killed process leaves an unfinished upload, which no reader sees). On S3 the
+  parts of a file larger than one part are sent while the file is written (:mod:`.stream`), so the
+  commit sends only the last one and completes the upload: the tail of an extract to S3 costs about what
+  a local rename does;
 * a dataset partition by partition (each one object, merged with the store's copy where the run covers
   the partition only in part: the plan of :mod:`connector.extract.dataset`, as locally), then ``_SUCCESS``
   last. The marker of an earlier run is removed first, so a reader never sees it over a half-published run.
@@ -30,6 +33,7 @@ from ..extract.dataset import SUCCESS_MARKER, Coverage, Leaf, Partitioning, Publ
 from ..extract.sinks import FileSink, ParquetSink, sink_for_path
 from ..paths import remove_path
 from .location import S3Settings, StoreLocation, open_filesystem, scratch_root
+from .stream import PartStream
 from .transfer import Store, release_free_memory
 
 __all__ = ["SUCCESS_MARKER", "ObjectStoreSink"]
@@ -79,6 +83,7 @@ class ObjectStoreSink(FileSink):
         self.format = self.local.format
         self.settings = settings
         self._store: Store | None = None
+        self._stream: PartStream | None = None
         self._coverage = Coverage()
 
     def __repr__(self) -> str:
@@ -120,25 +125,38 @@ class ObjectStoreSink(FileSink):
             )
             error.hint = "pass --overwrite to replace it, or choose another --output"
             raise error
-        # The client holds ~16 MB (botocore's service model): not kept through the fetch, made again to publish.
-        self._store = None
+        if not self._streams:
+            # The client holds ~16 MB (botocore's service model): not kept through the fetch, made again to publish.
+            self._store = None
+
+    @property
+    def _streams(self) -> bool:
+        """True when the file goes up while it is written: one file (not a dataset) on S3."""
+        return self.location.scheme == "s3" and not self.is_folder
 
     def open(self, schema: pa.Schema, metadata: Mapping[str, str]) -> None:
         """Start the local staging copy (a scratch copy left by a killed upload is the sink's own: replaced)."""
         remove_path(self.path)
         self._coverage = Coverage.from_metadata(metadata)
         self.local.open(schema, metadata)
+        if self._streams:
+            self._stream = PartStream(self.store.fs, self.location)
+            self._stream.start(self.local.staging)
 
     def write(self, batch: pa.RecordBatch) -> None:
-        """Write to the local staging copy."""
+        """Write to the local staging copy (on S3, send the parts it has grown by)."""
         self.local.write(batch)
+        if self._stream is not None:
+            self._stream.advance()
 
     def commit(self) -> str:
         """Finish the local copy, publish it to the store, remove the local copy; return the URL."""
         if not self.is_folder:
             self.local.commit()
             release_free_memory()  # the writer's freed buffers go back before the client and the upload take theirs
-            self.store.upload({self.path: self.location})
+            stream, self._stream = self._stream, None
+            if stream is None or not stream.finish():
+                self.store.upload({self.path: self.location})
         else:
             remote = self._remote_parts()
             plan = PublishPlan.make(
@@ -156,6 +174,9 @@ class ObjectStoreSink(FileSink):
 
     def abort(self) -> None:
         """Drop the local copies; the store is untouched (an unfinished upload was aborted or never completed)."""
+        if self._stream is not None:
+            self._stream.cancel()
+            self._stream = None
         self.local.abort()
         remove_path(self.path)
 

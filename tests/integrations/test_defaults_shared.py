@@ -41,3 +41,14 @@ def test_dagster_defaults_are_the_named_ones() -> None:
     assert fields["max_attempts"].default == defaults.MAX_ATTEMPTS
     for factory in (meetings_import_asset, meetings_import_op):
         assert inspect.signature(factory).parameters["concurrency"].default is defaults.LOAD_CONCURRENCY
+
+
+@pytest.mark.dlt
+def test_dlt_defaults_are_the_named_ones() -> None:
+    pytest.importorskip("dlt", reason="needs the dlt extra: pip install -e '.[dlt,dev]'")
+    from connector.integrations.dlt import attio_source, meetings
+
+    for factory in (attio_source, meetings):
+        parameters = inspect.signature(factory).parameters
+        assert parameters["batch_size"].default is defaults.EXTRACT_BATCH_SIZE
+        assert parameters["slices"].default is None  # None: the extractor's own default (ExtractConfig)

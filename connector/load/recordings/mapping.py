@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ...config import read_toml, toml_type
-from ...errors import ConfigError, shown
+from ...errors import ConfigError, did_you_mean, shown
 from ...models import control_character, email_problem, is_valid_uuid
 from ..ledger import DONE
 from ..rows import ref_key
@@ -152,7 +152,8 @@ def load_recordings_mapping(path: str | Path | None) -> RecordingsMapping:
     unknown = sorted(set(data) - set(_KEYS) - {"speakers"})
     if unknown:
         raise ConfigError(
-            f"{origin}: unknown table [{unknown[0]}]; known: {', '.join(sorted([*_KEYS, 'speakers']))}"
+            f"{origin}: unknown table [{unknown[0]}]{did_you_mean(unknown[0], [*_KEYS, 'speakers'])}; "
+            f"known: {', '.join(sorted([*_KEYS, 'speakers']))}"
         )
     for table, keys in _KEYS.items():
         value = data.get(table, {})
@@ -160,7 +161,8 @@ def load_recordings_mapping(path: str | Path | None) -> RecordingsMapping:
             raise ConfigError(f"{origin}: [{table}] must be a table, got {toml_type(value)}")
         if bad := sorted(set(value) - set(keys)):
             raise ConfigError(
-                f"{origin}: [{table}] has unknown key {bad[0]!r}; known keys: {', '.join(keys)}"
+                f"{origin}: [{table}] has unknown key {bad[0]!r}{did_you_mean(bad[0], keys)}; "
+                f"known keys: {', '.join(keys)}"
             )
     base = path.parent
     meeting, columns, transcripts, source = (

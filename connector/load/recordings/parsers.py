@@ -206,7 +206,9 @@ def _segments(
 
 def parse_vtt(lines: list[str], rules: SpeakerRules) -> list[Segment]:
     """The segments of a WebVTT file's lines; TranscriptError at the first problem."""
-    if not lines or not re.fullmatch(r"WEBVTT(?:[ \t].*)?", lines[0]):
+    if not any(line.strip() for line in lines):
+        raise TranscriptError(1, "the file is empty: a WebVTT file starts with a 'WEBVTT' line, then its cues")
+    if not re.fullmatch(r"WEBVTT(?:[ \t].*)?", lines[0]):
         raise TranscriptError(1, "not a WebVTT file: the first line must be 'WEBVTT'")
     segments: list[Segment] = []
     seen_cue = False
