@@ -47,7 +47,8 @@ async def test_retries_transient_faults(emulator, fault: str) -> None:
 
 async def test_timeout_is_retried(emulator) -> None:
     emulator.emulator.faults.script(["slow"])
-    async with AttioClient(config_for(emulator, timeout=0.3)) as client:
+    # 2 s: well under the fault's 5 s, and room for the retried answer on a starved machine (0.3 s timed it out too)
+    async with AttioClient(config_for(emulator, timeout=2.0)) as client:
         page = await client.list_page(MeetingQuery(limit=3))
     assert len(page.meetings) == 3 and client.stats.retries == 1 and client.stats.transport_errors == 1
 

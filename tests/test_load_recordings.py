@@ -304,7 +304,7 @@ def test_sigkill_mid_run_then_rerun_creates_each_recording_exactly_once(
         "--read-rate",
         "0",
         "--recording-rate",
-        "10",
+        "2",  # ~16 s for the 33 inputs: the kill after the 5th lands mid-run even on a starved machine
     ]
     env = {**os.environ, "ATTIO_API_KEY": emu.token}
     proc = subprocess.Popen(
