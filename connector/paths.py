@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["is_within", "refuse_same", "remove_path", "same_path"]
+__all__ = ["is_within", "refuse_same", "refuse_symlink", "remove_path", "same_path"]
 
 
 def _resolved(path: str | os.PathLike[str]) -> Path:
@@ -102,6 +102,22 @@ def refuse_same(role_a: str, a: str | os.PathLike[str], role_b: str, b: str | os
         same = "" if os.fspath(a) == os.fspath(b) else f" ({os.fspath(b)})"
         error = ConfigError(f"{role_a} {os.fspath(a)} is the same file as {role_b}{same}")
         error.hint = f"give {role_a} and {role_b} different paths"
+        raise error
+
+
+def refuse_symlink(path: str | os.PathLike[str], role: str) -> None:
+    """Raise a :class:`~connector.errors.ConfigError` when ``path`` is a symbolic link.
+
+    Outputs are published by renaming a staging file onto their path, which replaces a link itself, not its
+    target: ``--output /dev/stdout`` would have put a regular file where the system's link was.
+    """
+    if os.path.islink(path):
+        error = ConfigError(
+            f"{role} {os.fspath(path)} is a symbolic link (to {os.readlink(path)}); nothing was changed"
+        )
+        error.hint = (
+            "name the file itself: publishing renames onto the path, which replaces a link, not its target"
+        )
         raise error
 
 

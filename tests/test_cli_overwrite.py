@@ -145,6 +145,44 @@ def test_a_pipe_or_device_is_never_replaced_even_with_overwrite(
     assert fifo.is_fifo()
 
 
+@pytest.mark.parametrize("target", ["empty", "ours", "dangling", "stdout"])
+def test_a_symbolic_link_is_never_replaced_even_with_overwrite(
+    emulator: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    target: str,
+) -> None:
+    # `--output /dev/stdout > out.txt` once replaced the system's /dev/stdout link with a file: a rename onto a
+    # link replaces the link. An empty target or one of our own outputs would pass the content check.
+    real = tmp_path / "real.csv"
+    if target == "empty":
+        real.write_bytes(b"")
+    elif target == "ours":
+        assert _extract(emulator, monkeypatch, capsys, "--output", str(real))[0] == 0
+    before = real.read_bytes() if real.exists() else None
+    link = tmp_path / "m.csv"
+    link.symlink_to("/proc/self/fd/1" if target == "stdout" else real)
+    for extra in ([], ["--overwrite"]):
+        code, err = _extract(emulator, monkeypatch, capsys, "--output", str(link), *extra)
+        assert code == 2 and f"output {link} is a symbolic link" in _one_line(err)
+        assert link.is_symlink() and (real.read_bytes() if real.exists() else None) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        {"m.csv", *([real.name] if before is not None else [])}
+    )
+
+
+def test_load_results_on_a_symbolic_link_are_refused(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_rows(tmp_path / "in.csv", meeting_rows(3))
+    link = tmp_path / "results.parquet"
+    link.symlink_to(tmp_path / "elsewhere.parquet")
+    run = run_load(emulator, monkeypatch, capsys, str(source), "--results", str(link), "--overwrite")
+    assert run.code == 2 and f"results file {link} is a symbolic link" in _one_line(run.err)
+    assert link.is_symlink() and posts(emulator) == 0
+
+
 def test_a_file_that_appears_while_the_extract_runs_is_not_replaced(emulator: Any, tmp_path: Path) -> None:
     out = tmp_path / "m.csv"
 

@@ -50,7 +50,7 @@ import pyarrow.parquet as pq
 
 from ..csvsafe import neutralise_array
 from ..errors import ConfigError, InvalidArgumentError
-from ..paths import remove_path
+from ..paths import refuse_symlink, remove_path
 from .checkpoint import default_checkpoint_path
 from .dataset import PART_FILE, Coverage, Partitioning, check_dataset, publish_dataset
 
@@ -235,6 +235,7 @@ class FileSink(ABC):
     def _check_replaceable(self) -> None:
         """Refuse a file at ``path`` that is not an extract's output (unless ``overwrite``), and anything that is
         not a regular file (a device or a pipe: a rename would put a file in its place)."""
+        refuse_symlink(self.path, "output")
         try:
             st = self.path.stat()
         except FileNotFoundError:

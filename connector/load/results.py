@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from ..csvsafe import neutralise_cell
 from ..errors import ConfigError
+from ..paths import refuse_symlink
 
 __all__ = [
     "MEETING_RESULTS",
@@ -215,6 +216,7 @@ def check_results_path(path: Path, layout: ResultsLayout = MEETING_RESULTS, *, o
     exists and is not a results file and ``overwrite`` is False (so a mistyped ``--results`` never overwrites
     someone's file)."""
     fmt = results_format(path)
+    refuse_symlink(path, "results file")
     if path.is_dir():
         raise ConfigError(f"results file {path} is a directory; give a file name ending in .csv or .parquet")
     if path.exists() and not path.is_file():
