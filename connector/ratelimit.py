@@ -224,12 +224,16 @@ class RedisBudget:
             try:
                 async with client.pipeline(transaction=False) as pipe:
                     for kind in get_args(RequestKind):
-                        pipe.zrem(f"{self.key}:{kind}:peers", self.peer)
+                        pipe.zrem(self._peers_key(kind), self.peer)
                     await pipe.execute()
             except self._errors:
                 pass  # a Redis gone by now forgets this peer anyway when its TTL runs out
             finally:
                 await client.aclose()
+
+    def _peers_key(self, kind: RequestKind) -> str:
+        """The sorted set of the processes sharing this budget of ``kind`` (beside its hash)."""
+        return f"{self.key}:{kind}:peers"
 
     async def _call(self, script: Any, keys: list[str], *args: Any) -> int:
         if self._redis is None:
@@ -243,7 +247,7 @@ class RedisBudget:
         """Seconds until this caller's grant (after any pause); with ``confirm``, None when no pause began."""
         wait = await self._call(
             self._reserve,
-            [f"{self.key}:{kind}", f"{self.key}:{kind}:peers"],
+            [f"{self.key}:{kind}", self._peers_key(kind)],
             round(interval * 1e6),
             "confirm" if confirm else "reserve",
             self.peer,
@@ -257,7 +261,7 @@ class RedisBudget:
         A peer is a process that reserved a grant, or asked this, within the last :data:`PEER_TTL` seconds
         and has not closed its budget since.
         """
-        return await self._call(self._peers, [f"{self.key}:{kind}:peers"], self.peer, round(PEER_TTL * 1e6))
+        return await self._call(self._peers, [self._peers_key(kind)], self.peer, round(PEER_TTL * 1e6))
 
     async def pause(self, kind: RequestKind, seconds: float) -> None:
         """Hold every process's requests of this kind for ``seconds``."""
