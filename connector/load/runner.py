@@ -6,8 +6,9 @@
 A slow API fills the bounded streams and so slows the reader; memory is set by ``batch_size`` and
 ``concurrency``. The write rate is the client's (one limiter shared by all workers).
 
-Exactly once: every valid row is claimed in the ledger (committed, with the body about to be sent) before
-it is sent, and its outcome is recorded right after the answer. A re-run skips done rows. The loader never
+Exactly once: every valid row is claimed in the ledger (committed) before it is sent, the send itself is
+recorded (committed, with the body) right before the POST goes out, after its rate-limit wait, and the
+outcome right after the answer. A re-run skips done rows. The loader never
 relies on the server alone to avoid duplicates: POSTs are sent with ``retry_ambiguous=False``, and a row
 whose send may have been carried out without an answer (a killed run, a dropped connection, a timeout, a
 5xx) is first looked for, on either contract, with a list call over the time window of every body sent
@@ -29,6 +30,7 @@ import random
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
@@ -317,8 +319,9 @@ class LoadRun:
         maybe_sent = claim.maybe_sent
         try:
             if maybe_sent:
-                # An earlier run may have created it, perhaps from a body the row had then: look for each.
-                bodies = [*claim.sent_bodies, item.body]
+                # An earlier run may have created it, perhaps from a body the row had then: look for each
+                # body sent (only those: a meeting like a body never sent is someone else's).
+                bodies = list(claim.sent_bodies)
                 if (meeting := await self.look_for(item.key, bodies)) is not None:
                     made_from = next((b for b in bodies if same_meeting(meeting, b)), item.body)
                     result = self._finish(claim, meeting, attempts, fresh=False, body=made_from)
@@ -326,13 +329,16 @@ class LoadRun:
                         return await self.sync.refresh(item, result, made_from)
                     return result
             sends = 0
+            sending = partial(self.ledger.sending, item.key, item.body)
             while True:
                 attempts += 1
                 sends += 1
                 try:
                     # Never let the client repeat a POST whose answer was lost: on a create-only API that
                     # duplicates, and the contract flag cannot be trusted to say what the server does.
-                    meeting = await self.client.find_or_create_meeting(item.body, retry_ambiguous=False)
+                    meeting = await self.client.find_or_create_meeting(
+                        item.body, retry_ambiguous=False, on_send=sending
+                    )
                     return self._finish(claim, meeting, attempts, fresh=self.create_only)
                 except ConnectorError as exc:
                     maybe_sent = maybe_sent or exc.ambiguous

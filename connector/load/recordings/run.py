@@ -24,6 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -206,11 +207,13 @@ class RecordingsRun:
             while found is None:
                 attempts += 1
                 sends += 1
-                self.ledger.sending(item.label, meeting_id, fingerprint, attempts)
                 self.counts["creates"] += 1
                 try:
                     recording = await self.client.create_call_recording(
-                        meeting_id, body, retry_ambiguous=False
+                        meeting_id,
+                        body,
+                        retry_ambiguous=False,
+                        on_send=partial(self.ledger.sending, item.label, meeting_id, fingerprint, attempts),
                     )
                 except ConnectorError as exc:
                     maybe_sent = maybe_sent or exc.ambiguous
