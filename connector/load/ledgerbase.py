@@ -22,13 +22,19 @@ from typing import Any, ClassVar, TypeVar
 from ..errors import ConfigError, LedgerError
 from ..locks import FileLock
 
-__all__ = ["SqliteLedger", "guarded"]
+__all__ = ["SqliteLedger", "guarded", "ledger_lock"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _columns(db: sqlite3.Connection, table: str) -> frozenset[str]:
     return frozenset(row[1] for row in db.execute(f"PRAGMA table_info({table})"))
+
+
+def ledger_lock(path: str | Path) -> FileLock:
+    """The lock a run holds on the ledger at ``path``: ``<ledger>.lock`` beside the file a symlink leads to."""
+    target = Path(os.path.realpath(path))
+    return FileLock(target.with_name(target.name + ".lock"), remove=True)
 
 
 def guarded(func: _F) -> _F:
@@ -58,8 +64,7 @@ class SqliteLedger:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
         self._open_tx = False
-        target = Path(os.path.realpath(self.path))
-        self._file_lock = FileLock(target.with_name(target.name + ".lock"), remove=True)
+        self._file_lock = ledger_lock(self.path)
         self._take_lock()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
