@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 
 from ..config import ClientConfig
-from ..errors import BrokenInputError, ConfigError
+from ..errors import BrokenInputError, ConfigError, LedgerError
 from ..paths import is_within, same_path
 from .config import LoadConfig, LoadReport
 from .ledger import Ledger
@@ -174,8 +174,10 @@ async def load(
             run = LoadRun(
                 source=src, mapper=mapper, config=config, client=client, ledger=ledger, results=results, progress=progress
             )
+            stopped = True
             try:
                 await run.run()
+                stopped = False
             finally:
                 after = client.stats.snapshot()
                 stats = {k: after.get(k, 0) - before.get(k, 0) for k in ("requests", "retries", "rate_limited", "writes")}
@@ -188,7 +190,12 @@ async def load(
                     ),
                     source=src.name,
                 )
-                ledger.finish_run(run.run_id, report.to_dict())
+                try:
+                    ledger.finish_run(run.run_id, report.to_dict())
+                except LedgerError:
+                    if not stopped:
+                        raise
+                    # else the error that stopped the load (a full disk, say) is the one to show, not this echo
             return report
     raise AssertionError("unreachable")  # pragma: no cover - the with block always returns or raises
 

@@ -147,15 +147,15 @@ class Ledger(SqliteLedger):
         """Claim rows for this run in one transaction, committed before the call returns."""
         now = time.time()
         claims = []
+        self.commit()  # the outcomes recorded so far are kept, whatever becomes of this claim
         self._begin()
         try:
             for item in items:
                 claims.append(self._claim_one(item, run_id, now))
             self.commit()
         except BaseException:
-            if self._open_tx:
+            if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-                self._open_tx = False
             raise
         return claims
 

@@ -63,7 +63,6 @@ class SqliteLedger:
     def __init__(self, path: str | Path, *, durable: bool = False) -> None:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
-        self._open_tx = False
         self._file_lock = ledger_lock(self.path)
         self._take_lock()
         try:
@@ -123,16 +122,15 @@ class SqliteLedger:
         return self._db
 
     def _begin(self) -> None:
-        if not self._open_tx:
+        # SQLite's own flag, not a copy: a failed COMMIT (disk full) may have rolled the transaction back.
+        if not self._conn.in_transaction:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._open_tx = True
 
     @guarded
     def commit(self) -> None:
         """Make everything recorded so far durable (outside a transaction each statement already is)."""
-        if self._open_tx:
+        if self._conn.in_transaction:
             self._conn.execute("COMMIT")
-            self._open_tx = False
 
     def close(self) -> None:
         """Commit, close and release the lock."""

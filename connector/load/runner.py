@@ -39,20 +39,14 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..config import RetryPolicy
-from ..errors import (
-    AuthenticationError,
-    BrokenInputError,
-    ConnectorError,
-    InvalidArgumentError,
-    PermissionDeniedError,
-)
+from ..errors import BrokenInputError, ConnectorError, InvalidArgumentError
 from ..models import MeetingQuery
 from .config import LoadConfig, LoadReport
 from .ledger import Claim, Ledger
 from .results import ResultWriter, RowResult
 from .rows import Prepared, Rejected, RowMapper, ref_label
 from .sources import Source
-from .sync import Step, SyncSteps, error_text
+from .sync import STOPS_THE_LOAD, Step, SyncSteps, error_text
 
 if TYPE_CHECKING:
     from ..client import AttioClient
@@ -304,7 +298,7 @@ class LoadRun:
         if job.op == "replace" and job.old_meeting_id:  # an earlier run's replace, its create unconfirmed
             try:
                 return await self.sync.after_create(job.item, result, job.old_meeting_id)
-            except (AuthenticationError, PermissionDeniedError):
+            except STOPS_THE_LOAD:
                 raise
             except ConnectorError as exc:
                 return RowResult(job.item.row_number, job.item.key, "failed", result.meeting_id, error_text(exc),
@@ -342,7 +336,7 @@ class LoadRun:
                     return self._finish(claim, meeting, attempts, fresh=self.create_only)
                 except ConnectorError as exc:
                     maybe_sent = maybe_sent or exc.ambiguous
-                    if isinstance(exc, AuthenticationError | PermissionDeniedError):
+                    if isinstance(exc, STOPS_THE_LOAD):
                         raise  # every row would fail the same way: stop the load
                     if not (exc.ambiguous and sends < self.config.max_sends):
                         raise
@@ -350,7 +344,7 @@ class LoadRun:
                 await anyio.sleep(self.backoff(sends))
                 if (meeting := await self.look_for(item.key, [item.body])) is not None:
                     return self._finish(claim, meeting, attempts, fresh=False)
-        except (AuthenticationError, PermissionDeniedError):
+        except STOPS_THE_LOAD:
             raise
         except InvalidArgumentError as exc:
             self.ledger.record(item.key, "failed", attempts=attempts, maybe_sent=maybe_sent, error=str(exc))
@@ -469,8 +463,11 @@ class LoadRun:
 
 
 def _only_error(group: BaseExceptionGroup) -> ConnectorError | None:
-    """The first ConnectorError of a group that holds nothing but ConnectorErrors, else None."""
-    rest = group.subgroup(lambda exc: not isinstance(exc, ConnectorError | BaseExceptionGroup))
+    """The first ConnectorError of a group that holds nothing but ConnectorErrors (and the BrokenResourceErrors
+    of stages that sent to the stage the error stopped), else None."""
+    rest = group.subgroup(
+        lambda exc: not isinstance(exc, ConnectorError | BaseExceptionGroup | anyio.BrokenResourceError)
+    )
     if rest is not None:
         return None
     for exc in group.exceptions:

@@ -33,18 +33,16 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ...config import RetryPolicy
 from ...errors import (
-    AuthenticationError,
     BadRequestError,
     ConnectorError,
     InvalidArgumentError,
     NotFoundError,
-    PermissionDeniedError,
 )
 from ...models import is_valid_uuid
 from ...transcripts import transcript_fingerprint
 from ..results import ResultWriter
 from ..runner import _only_error
-from ..sync import error_text
+from ..sync import STOPS_THE_LOAD, error_text
 from .config import RecordingResult, RecordingsConfig
 from .inputs import InputRejection, RecordingInput, read_inputs
 from .ledger import RecordingClaim, RecordingsLedger
@@ -230,7 +228,7 @@ class RecordingsRun:
                 return self._finish(claim, found, "created", attempts, n, note)
             note = "the meeting already has a recording with this transcript"
             return self._finish(claim, found, "already_present", attempts, n, note)
-        except (AuthenticationError, PermissionDeniedError):
+        except STOPS_THE_LOAD:
             raise  # every input would fail the same way: stop the load
         except NotFoundError as exc:
             return self._failed(

@@ -1,0 +1,156 @@
+"""Mistakes and mishaps of a new user trying the tool adversarially (December 2026, second trial): a full disk, a
+folder it may not write in, a Ctrl-C; each once ended in a misleading line, an internal error, a half-written
+file or a file left behind. Now: one line naming the file or flag, the documented exit code, nothing half-written.
+
+A full disk is stood in for by ``RLIMIT_FSIZE`` on the CLI's process: a write past the limit fails with EFBIG
+("File too large") as one past the free space fails with ENOSPC, through the same code.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import resource
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from load_helpers import meeting_rows, result_rows, write_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _limit_file_size(kib: int) -> Callable[[], None]:
+    def preexec() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (kib * 1024, kib * 1024))
+
+    return preexec
+
+
+def cli(emu: Any, cwd: Path, *args: str, file_kib: int | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m connector ARGS`` in its own process against ``emu``, its files limited to ``file_kib`` KiB."""
+    env = os.environ | {"ATTIO_API_KEY": emu.token}
+    return subprocess.run(
+        [sys.executable, "-m", "connector", *args, "--base-url", emu.url, "--write-rate", "0", "-q"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=None if file_kib is None else _limit_file_size(file_kib),
+    )
+
+
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "internal error" not in err and "Traceback" not in err, err
+    return lines[0]
+
+
+def long_rows(n: int) -> list[list[str]]:
+    """Rows with long titles, so that a few hundred KiB of ledger come quickly."""
+    return [[ref, title + " " + "x" * 200, *rest] for ref, title, *rest in meeting_rows(n)]
+
+
+def test_a_disk_full_under_the_ledger_says_so_and_the_rerun_loads_every_row_once(
+    make_emulator: Any, tmp_path: Path
+) -> None:
+    # Once: "error: ledger in.ledger.sqlite: cannot commit - no transaction is active" (the cleanup's commit hid
+    # the disk error), and rows whose send was stopped by the ledger were written as failed "transport/LedgerError".
+    emu = make_emulator(meetings=0)
+    n = 600
+    write_rows(tmp_path / "in.csv", long_rows(n))
+    run = cli(emu, tmp_path, "load", "in.csv", file_kib=300)
+    assert run.returncode == 2, run.stderr
+    assert one_line(run.stderr) == (
+        "error: ledger in.ledger.sqlite: disk I/O error (hint: check the ledger file, its directory and the free "
+        "disk space; run the same command again)"
+    )
+    done = result_rows(tmp_path / "in.results.csv")
+    assert 0 < len(done) < n
+    assert {r["outcome"] for r in done.values()} == {"created"}, "a ledger error is no row's failure"
+
+    run = cli(emu, tmp_path, "load", "in.csv")
+    assert run.returncode == 0, run.stderr
+    assert sorted(result_rows(tmp_path / "in.results.csv")) == list(range(2, n + 2))
+    titles = Counter(m["title"] for m in emu.emulator.store.all_meetings())
+    assert len(titles) == n and set(titles.values()) == {1}
+
+
+def bad_rows(n: int) -> list[list[str]]:
+    """Rows each rejected with a long reason of its own (no compression shrinks it): the results file grows
+    while the ledger stays small."""
+    return [
+        [ref, title, f"not a date {hashlib.sha256(ref.encode()).hexdigest()}", *rest]
+        for ref, title, _, *rest in meeting_rows(n)
+    ]
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["load", "dry-run"])
+def test_a_disk_full_under_the_results_file_cuts_it_to_whole_lines_and_names_it(
+    make_emulator: Any, tmp_path: Path, dry_run: bool
+) -> None:
+    # Once: "error: [Errno 27] File too large (hint: check the path and its permissions)", the results file ending
+    # mid-line; during a load an "internal error: ExceptionGroup" (exit 70).
+    emu = make_emulator(meetings=0)
+    write_rows(tmp_path / "in.csv", bad_rows(3000))
+    dry = ["--dry-run", "--results", "in.results.csv"] if dry_run else []
+    run = cli(emu, tmp_path, "load", "in.csv", *dry, file_kib=100)
+    assert run.returncode == 2, run.stderr
+    assert one_line(run.stderr) == (
+        "error: results file in.results.csv cannot be written: File too large (hint: check the free disk space "
+        "and that the folder may be written, or give --results another place; then run the same command again)"
+    )
+    text = (tmp_path / "in.results.csv").read_bytes()
+    assert text.endswith(b"\r\n") and len(text) <= 100 * 1024
+    with open(tmp_path / "in.results.csv", newline="", encoding="utf-8") as f:
+        lines = list(csv.DictReader(f))
+    assert all(r["outcome"] == "rejected" and r["column"] == "start" for r in lines)
+    assert len({r["row_number"] for r in lines}) == len(lines)
+
+
+def test_a_disk_full_under_a_parquet_results_file_leaves_the_earlier_one_and_no_part(
+    make_emulator: Any, tmp_path: Path
+) -> None:
+    # Once: "error: internal error: ArrowInvalid: Operation on closed file" (exit 70) and in.results.parquet.part left.
+    import pyarrow.parquet as pq
+
+    emu = make_emulator(meetings=0)
+    write_rows(tmp_path / "in.csv", meeting_rows(3))
+    assert cli(emu, tmp_path, "load", "in.csv", "--results", "in.results.parquet").returncode == 0
+    earlier = (tmp_path / "in.results.parquet").read_bytes()
+    write_rows(tmp_path / "in.csv", bad_rows(12_000))  # more than a row group of 10,000 results
+    run = cli(emu, tmp_path, "load", "in.csv", "--results", "in.results.parquet", file_kib=200)
+    assert run.returncode == 2, run.stderr
+    assert one_line(run.stderr).startswith("error: results file in.results.parquet cannot be written: ")
+    assert (tmp_path / "in.results.parquet").read_bytes() == earlier
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "in.ledger.sqlite", "in.results.parquet"]
+    assert pq.read_table(tmp_path / "in.results.parquet").num_rows == 3
+
+
+def test_a_parquet_results_file_is_not_one_row_group_per_row(make_emulator: Any, tmp_path: Path) -> None:
+    # Once: every momentary lull of the load wrote a row group: 297 groups and 414 kB for 300 rows.
+    import pyarrow.parquet as pq
+
+    emu = make_emulator(meetings=0)
+    write_rows(tmp_path / "in.csv", meeting_rows(300))
+    assert cli(emu, tmp_path, "load", "in.csv", "--results", "in.results.parquet").returncode == 0
+    results = pq.ParquetFile(tmp_path / "in.results.parquet")
+    assert (results.metadata.num_rows, results.metadata.num_row_groups) == (300, 1)
+
+
+def test_a_results_file_in_a_folder_that_cannot_be_written_names_the_file(
+    make_emulator: Any, tmp_path: Path
+) -> None:
+    # Once: "error: [Errno 2] No such file or directory: '/proc/r.csv' (hint: check the path and its permissions)".
+    emu = make_emulator(meetings=0)
+    write_rows(tmp_path / "in.csv", meeting_rows(2))
+    run = cli(emu, tmp_path, "load", "in.csv", "--results", "/proc/r.csv")
+    assert run.returncode == 2, run.stderr
+    assert one_line(run.stderr).startswith("error: results file /proc/r.csv cannot be written: ")
+    assert emu.emulator.stats.count(method="POST") == 0
