@@ -154,3 +154,47 @@ def test_a_results_file_in_a_folder_that_cannot_be_written_names_the_file(
     assert run.returncode == 2, run.stderr
     assert one_line(run.stderr).startswith("error: results file /proc/r.csv cannot be written: ")
     assert emu.emulator.stats.count(method="POST") == 0
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/O", "rediss://:pw@127.0.0.1:6379/0/extra", "redis://h/-1"])
+def test_a_rate_limit_url_whose_database_is_no_number_is_refused_before_anything_is_sent(
+    make_emulator: Any, tmp_path: Path, url: str
+) -> None:
+    # Once: redis://host:6379/O (a letter O) was taken as database 0 and the load ran on a budget nobody shared.
+    emu = make_emulator(meetings=0)
+    write_rows(tmp_path / "in.csv", meeting_rows(2))
+    run = cli(emu, tmp_path, "load", "in.csv", "--rate-limit-url", url)
+    assert run.returncode == 2, run.stderr
+    assert one_line(run.stderr).startswith("error: invalid --rate-limit-url: the database after the host must be ")
+    assert "pw" not in run.stderr
+    assert emu.emulator.stats.count(method="POST") == 0
+
+
+def test_a_transcript_the_sidecar_names_but_the_folder_lacks_gets_a_rejected_line(
+    make_emulator: Any, tmp_path: Path
+) -> None:
+    # Once: a sidecar row whose file was missing (or was no transcript: call.mp3) was silently dropped; the run
+    # said nothing of it and exited 0.
+    emu = make_emulator(meetings=3, recording_share=0.0, recording_write_rate=0.0)
+    meetings = [m["id"]["meeting_id"] for m in emu.emulator.store.all_meetings()]
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "kickoff.vtt").write_text("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\n<v Ana>Hello</v>\n", "utf-8")
+    (folder / "call.mp3").write_bytes(b"ID3\x03\x00\x00\x00" + bytes(200))
+    with open(tmp_path / "sidecar.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(
+            [["file", "meeting_id"], ["kickoff.vtt", meetings[0]], ["review.vtt", meetings[1]], ["call.mp3", meetings[2]]]
+        )
+    (tmp_path / "rec.toml").write_text('[meeting]\nsidecar = "sidecar.csv"\n', encoding="utf-8")
+    args = ["load-recordings", "calls", "--mapping", "rec.toml", "--results", "r.csv", "--recording-rate", "0"]
+    run = cli(emu, tmp_path, *args)
+    assert run.returncode == 1, run.stderr
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as f:
+        lines = {r["input"]: r for r in csv.DictReader(f)}
+    assert lines["kickoff.vtt"]["outcome"] == "created"
+    assert (lines["review.vtt"]["outcome"], lines["review.vtt"]["meeting_id"]) == ("rejected", meetings[1])
+    assert lines["review.vtt"]["reason"] == "sidecar sidecar.csv row 3 names this file, but calls has no file of that name"
+    assert lines["call.mp3"]["reason"] == (
+        "sidecar sidecar.csv row 4 names this file, but it is not a transcript (.vtt, .srt) or a table of "
+        "segments (.csv, .tsv, .parquet)"
+    )

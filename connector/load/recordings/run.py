@@ -22,7 +22,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -89,25 +89,21 @@ class RecordingsRun:
         self._meetings = meetings
         self._locks: dict[str, anyio.Lock] = {}
 
-    async def run(self, files: list[Path]) -> None:
-        """Read, send and record every input of ``files``."""
+    async def run(self, files: list[Path], rejected: Sequence[InputRejection] = ()) -> None:
+        """Read, send and record every input of ``files``; ``rejected``: inputs refused before reading."""
         jobs_in, jobs_out = anyio.create_memory_object_stream[_Job](self.config.concurrency)
         done_in, done_out = anyio.create_memory_object_stream[RecordingResult](self.config.concurrency)
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._read, files, jobs_in, done_in.clone())
+                tg.start_soon(self._read, files, rejected, jobs_in, done_in.clone())
                 for _ in range(self.config.concurrency if self.client is not None else 0):
                     tg.start_soon(self._work, jobs_out.clone(), done_in.clone())
                 tg.start_soon(self._write, done_out)
                 jobs_out.close()
                 done_in.close()
         except BaseExceptionGroup as group:
-            # The error that stopped the load (a refused token, a quota), not the group; a stage that found
-            # its peer's stream closed by that error is no error of its own.
-            kept = group.subgroup(
-                lambda exc: not isinstance(exc, BaseExceptionGroup | anyio.BrokenResourceError)
-            )
-            error = _only_error(kept) if kept is not None else None
+            # The error that stopped the load (a refused token, a quota), not the group.
+            error = _only_error(group)
             if error is None:
                 raise
             raise error from None
@@ -117,10 +113,17 @@ class RecordingsRun:
     async def _read(
         self,
         files: list[Path],
+        rejected: Sequence[InputRejection],
         jobs: MemoryObjectSendStream[_Job],
         done: MemoryObjectSendStream[RecordingResult],
     ) -> None:
         async with jobs, done:
+            for rejection in rejected:
+                await done.send(
+                    RecordingResult(
+                        rejection.label, self._known_meeting(rejection), None, "rejected", rejection.reason
+                    )
+                )
             for path in files:
                 items = await anyio.to_thread.run_sync(lambda p: list(read_inputs(p, self.mapping)), path)
                 for item in items:
