@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from load_helpers import meeting_rows, result_rows, write_rows
+from load_helpers import HEADER, meeting_rows, result_rows, write_rows
+
+from connector.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -156,7 +158,9 @@ def test_a_results_file_in_a_folder_that_cannot_be_written_names_the_file(
     assert emu.emulator.stats.count(method="POST") == 0
 
 
-@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/O", "rediss://:pw@127.0.0.1:6379/0/extra", "redis://h/-1"])
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6379/O", "rediss://:pw@127.0.0.1:6379/0/extra", "redis://h/-1"]
+)
 def test_a_rate_limit_url_whose_database_is_no_number_is_refused_before_anything_is_sent(
     make_emulator: Any, tmp_path: Path, url: str
 ) -> None:
@@ -165,7 +169,9 @@ def test_a_rate_limit_url_whose_database_is_no_number_is_refused_before_anything
     write_rows(tmp_path / "in.csv", meeting_rows(2))
     run = cli(emu, tmp_path, "load", "in.csv", "--rate-limit-url", url)
     assert run.returncode == 2, run.stderr
-    assert one_line(run.stderr).startswith("error: invalid --rate-limit-url: the database after the host must be ")
+    assert one_line(run.stderr).startswith(
+        "error: invalid --rate-limit-url: the database after the host must be "
+    )
     assert "pw" not in run.stderr
     assert emu.emulator.stats.count(method="POST") == 0
 
@@ -179,22 +185,69 @@ def test_a_transcript_the_sidecar_names_but_the_folder_lacks_gets_a_rejected_lin
     meetings = [m["id"]["meeting_id"] for m in emu.emulator.store.all_meetings()]
     folder = tmp_path / "calls"
     folder.mkdir()
-    (folder / "kickoff.vtt").write_text("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\n<v Ana>Hello</v>\n", "utf-8")
+    (folder / "kickoff.vtt").write_text(
+        "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\n<v Ana>Hello</v>\n", "utf-8"
+    )
     (folder / "call.mp3").write_bytes(b"ID3\x03\x00\x00\x00" + bytes(200))
     with open(tmp_path / "sidecar.csv", "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(
-            [["file", "meeting_id"], ["kickoff.vtt", meetings[0]], ["review.vtt", meetings[1]], ["call.mp3", meetings[2]]]
+            [
+                ["file", "meeting_id"],
+                ["kickoff.vtt", meetings[0]],
+                ["review.vtt", meetings[1]],
+                ["call.mp3", meetings[2]],
+            ]
         )
     (tmp_path / "rec.toml").write_text('[meeting]\nsidecar = "sidecar.csv"\n', encoding="utf-8")
-    args = ["load-recordings", "calls", "--mapping", "rec.toml", "--results", "r.csv", "--recording-rate", "0"]
+    args = [
+        "load-recordings",
+        "calls",
+        "--mapping",
+        "rec.toml",
+        "--results",
+        "r.csv",
+        "--recording-rate",
+        "0",
+    ]
     run = cli(emu, tmp_path, *args)
     assert run.returncode == 1, run.stderr
     with open(tmp_path / "r.csv", newline="", encoding="utf-8") as f:
         lines = {r["input"]: r for r in csv.DictReader(f)}
     assert lines["kickoff.vtt"]["outcome"] == "created"
     assert (lines["review.vtt"]["outcome"], lines["review.vtt"]["meeting_id"]) == ("rejected", meetings[1])
-    assert lines["review.vtt"]["reason"] == "sidecar sidecar.csv row 3 names this file, but calls has no file of that name"
+    assert (
+        lines["review.vtt"]["reason"]
+        == "sidecar sidecar.csv row 3 names this file, but calls has no file of that name"
+    )
     assert lines["call.mp3"]["reason"] == (
         "sidecar sidecar.csv row 4 names this file, but it is not a transcript (.vtt, .srt) or a table of "
         "segments (.csv, .tsv, .parquet)"
     )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_title_line_above_the_header_row_is_named_as_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    # Once: "no column for title, start, participants, external_ref; the file has: Meetings export, December"
+    # with advice to write a mapping, when the header was simply on row 3, under a title line and a blank one.
+    import openpyxl
+
+    rows = [["Meetings export, December"], [], HEADER, *meeting_rows(2)]
+    path = tmp_path / f"in{suffix}"
+    if suffix == ".csv":
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([[*row, *[""] * (len(HEADER) - len(row))] if row else [] for row in rows])
+    else:
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append(row)
+        book.save(path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["load", path.name, "--dry-run", "-q"]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        f"error: in{suffix}: row 3 looks like the header row ('Meetings export, December' was read as the header: "
+        "the first row that is not blank is); delete the rows above row 3 (hint: check the arguments and "
+        "configuration)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
