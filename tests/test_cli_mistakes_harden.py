@@ -251,3 +251,35 @@ def test_a_title_line_above_the_header_row_is_named_as_the_reason(
         "configuration)"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+@pytest.mark.parametrize("kind", ["text", "other-db", "empty"])
+def test_a_sync_dry_run_on_a_ledger_that_is_not_one_is_refused_and_the_file_left_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    # Once: "error: internal error: DatabaseError: file is not a database" (or "no such table: refs"), exit 70.
+    import sqlite3
+
+    monkeypatch.chdir(tmp_path)
+    write_rows(tmp_path / "in.csv", meeting_rows(2))
+    ledger = tmp_path / "crm.db"
+    if kind == "text":
+        ledger.write_text("[load]\nconcurrency = 4\n")
+    elif kind == "other-db":
+        with sqlite3.connect(ledger) as db:
+            db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+        db.close()
+    else:
+        ledger.write_bytes(b"")
+    before = ledger.read_bytes()
+    code = main(["load", "in.csv", "--dry-run", "--sync", "--delete-missing", "--ledger", "crm.db", "-q"])
+    err = capsys.readouterr().err
+    if kind == "empty":  # an empty file is an empty ledger: every row planned as a create
+        assert code == 0 and not err, err
+    else:
+        line = one_line(err)
+        assert code == 2
+        assert line.startswith("error: ledger crm.db ")
+        assert "is an SQLite database of something else" in line or "file is not a database" in line
+    assert ledger.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.db", "in.csv"]

@@ -67,21 +67,7 @@ class SqliteLedger:
         self._take_lock()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            tables = {
-                row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-            # Someone's database: adding our tables to it would change it.
-            if tables and self.table not in tables:
-                raise ConfigError(
-                    f"ledger {self.path} is an SQLite database of something else (tables: "
-                    f"{', '.join(sorted(tables)[:5])}); give {self.command} a ledger of its own (--ledger NEW_FILE)"
-                )
-            if tables and _columns(self._db, self.table) != self._expected_columns():
-                # An unreleased 0.x upgrades no ledgers: refused, unchanged.
-                raise ConfigError(
-                    f"ledger {self.path} was written by another version of the connector; give {self.command} "
-                    "a new ledger (--ledger NEW_FILE)"
-                )
+            self.check_file(self._db, self.path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.executescript(self.schema)
@@ -91,6 +77,25 @@ class SqliteLedger:
         except ConfigError:
             self.close()
             raise
+
+    @classmethod
+    def check_file(cls, db: sqlite3.Connection, path: Path) -> bool:
+        """Whether the file ``db`` reads holds a ledger (False: no tables yet); a ConfigError when it is another
+        program's database or another version's ledger (sqlite3.Error when it is no database at all)."""
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        # Someone's database: adding our tables to it would change it.
+        if tables and cls.table not in tables:
+            raise ConfigError(
+                f"ledger {path} is an SQLite database of something else (tables: "
+                f"{', '.join(sorted(tables)[:5])}); give {cls.command} a ledger of its own (--ledger NEW_FILE)"
+            )
+        if tables and _columns(db, cls.table) != cls._expected_columns():
+            # An unreleased 0.x upgrades no ledgers: refused, unchanged.
+            raise ConfigError(
+                f"ledger {path} was written by another version of the connector; give {cls.command} "
+                "a new ledger (--ledger NEW_FILE)"
+            )
+        return bool(tables)
 
     @classmethod
     def _expected_columns(cls) -> frozenset[str]:

@@ -15,8 +15,9 @@ import json
 import sqlite3
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..locks import FileLock
-from .ledger import body_fingerprint
+from .ledger import Ledger, body_fingerprint
 from .ledgerbase import ledger_lock
 from .rows import Prepared, differing_fields, field_fingerprints
 
@@ -44,6 +45,12 @@ class SyncPlan:
             self._db = sqlite3.connect(
                 f"{target.as_uri()}?mode=ro{'&immutable=1' if immutable else ''}", uri=True
             )
+            if not Ledger.check_file(self._db, ledger):  # an empty file: nothing loaded yet
+                self._db.close()
+                self._db = None
+        except sqlite3.Error as exc:
+            self.close()
+            raise ConfigError(f"ledger {ledger} cannot be used: {exc}") from None
         except BaseException:
             self.close()
             raise
