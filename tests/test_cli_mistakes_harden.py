@@ -225,9 +225,13 @@ def test_a_transcript_the_sidecar_names_but_the_folder_lacks_gets_a_rejected_lin
     )
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+@pytest.mark.parametrize(("suffix", "delimiter"), [(".csv", ","), (".csv", ";"), (".xlsx", "")])
 def test_a_title_line_above_the_header_row_is_named_as_the_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], suffix: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    suffix: str,
+    delimiter: str,
 ) -> None:
     # Once: "no column for title, start, participants, external_ref; the file has: Meetings export, December"
     # with advice to write a mapping, when the header was simply on row 3, under a title line and a blank one.
@@ -235,9 +239,11 @@ def test_a_title_line_above_the_header_row_is_named_as_the_reason(
 
     rows = [["Meetings export, December"], [], HEADER, *meeting_rows(2)]
     path = tmp_path / f"in{suffix}"
-    if suffix == ".csv":
+    if delimiter == ",":
         with open(path, "w", newline="", encoding="utf-8") as f:
             csv.writer(f).writerows([[*row, *[""] * (len(HEADER) - len(row))] if row else [] for row in rows])
+    elif delimiter:  # the title line has no ';': the delimiter guessed from it is wrong for the rest
+        path.write_text("\n".join(";".join(row) for row in rows) + "\n", encoding="utf-8")
     else:
         book = openpyxl.Workbook()
         for row in rows:

@@ -214,11 +214,15 @@ def _header_below(src: Source, mapping: Mapping) -> int | None:
     except ConnectorError:
         return None
     for number, row in zip(batch.row_numbers, batch.rows, strict=True) if batch else ():
-        try:
-            RowMapper(mapping, ["" if cell is None else str(cell).strip() for cell in row], src.name)
-        except ConfigError:
-            continue
-        return number
+        cells = ["" if cell is None else str(cell).strip() for cell in row]
+        # A CSV's delimiter is guessed from its first line: a title line has none, so ';' rows come whole.
+        splits = [cells.copy()] + [cells[0].split(d) for d in ";\t|" if len(cells) == 1 and d in cells[0]]
+        for headers in splits:
+            try:
+                RowMapper(mapping, [h.strip() for h in headers], src.name)
+            except ConfigError:
+                continue
+            return number
     return None
 
 
