@@ -31,9 +31,10 @@ created with an earlier body, so the lookup searches for each of them. They are 
 done (or failed with no send that may have been carried out).
 
 Claims are committed per small group before their rows are sent; ``maybe_sent`` and the body sent are
-committed right before each POST (:meth:`Ledger.sending`), and the outcome after the answer. WAL mode with ``synchronous=NORMAL`` survives a
-crash or a kill of the loader; ``durable=True`` (``synchronous=FULL``) also survives a power cut. One load
-at a time owns a ledger: an exclusive lock on ``<ledger>.lock`` is held while it is open.
+committed right before each POST (:meth:`Ledger.sending`), and the outcome after the answer. WAL mode with
+``synchronous=NORMAL`` survives a crash or a kill of the loader; ``durable=True`` (``synchronous=FULL``)
+also survives a power cut. One load at a time owns a ledger: an exclusive lock on ``<ledger>.lock`` is
+held while it is open.
 """
 
 from __future__ import annotations
