@@ -289,3 +289,36 @@ def test_a_sync_dry_run_on_a_ledger_that_is_not_one_is_refused_and_the_file_left
         assert "is an SQLite database of something else" in line or "file is not a database" in line
     assert ledger.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.db", "in.csv"]
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "what"),
+    [
+        ("zoom.srt", b"\x00\x00\x00\x18ftypmp42", "an MP4 or MOV video (or audio) file"),
+        ("call.vtt", b"ID3\x03\x00\x00\x00", "an MP3 audio file"),
+        ("teams.vtt", b"RIFF\x24\x00\x00\x00WAVEfmt ", "a WAV audio file"),
+    ],
+)
+def test_a_recording_named_like_a_transcript_is_rejected_as_what_it_looks_like(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    head: bytes,
+    what: str,
+) -> None:
+    # Once: "line 1: byte 0x93 is not UTF-8 (transcripts are read as UTF-8)" for a video saved as zoom.srt.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "calls" / name).write_bytes(head + bytes(range(128, 256)) * 8)
+    meeting = "5d2f1e3a-7b8c-4d9e-8f0a-1b2c3d4e5f60"
+    (tmp_path / "sidecar.csv").write_text(f"file,meeting_id\n{name},{meeting}\n", encoding="utf-8")
+    (tmp_path / "rec.toml").write_text('[meeting]\nsidecar = "sidecar.csv"\n', encoding="utf-8")
+    code = main(["load-recordings", "calls", "--mapping", "rec.toml", "--dry-run", "--results", "r.csv", "-q"])
+    assert code == 1, capsys.readouterr().err
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as f:
+        (line,) = list(csv.DictReader(f))
+    assert (line["input"], line["outcome"]) == (name, "rejected")
+    assert line["reason"] == (
+        f"it looks like {what}, not a transcript: give the .vtt or .srt text file (or a table of segments)"
+    )

@@ -55,6 +55,9 @@ _SIGNATURES = (
     (b"\x1f\x8b", "a gzip archive"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office file (.xls or .doc)"),
     (b"SQLite format 3\x00", "an SQLite database"),
+    (b"ID3", "an MP3 audio file"),
+    (b"OggS", "an Ogg audio or video file"),
+    (b"\x1aE\xdf\xa3", "a WebM or MKV video"),
 )
 _HINTS = {
     "a Parquet file": "; name it .parquet to load it",
@@ -71,6 +74,11 @@ def describe_bytes(head: bytes) -> str | None:
             if magic == b"PK\x03\x04" and b"xl/" in head:
                 return "an Excel workbook (.xlsx)"
             return what
+    # Signatures that do not start the file: a box size, then "ftyp"; "RIFF", a size, then the kind.
+    if head[4:8] == b"ftyp":
+        return "an MP4 or MOV video (or audio) file"
+    if head.startswith(b"RIFF") and head[8:12] in (b"WAVE", b"AVI "):
+        return "a WAV audio file" if head[8:12] == b"WAVE" else "an AVI video"
     return None
 
 

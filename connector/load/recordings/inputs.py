@@ -109,7 +109,8 @@ def read_inputs(path: Path, mapping: RecordingsMapping) -> Iterator[RecordingInp
         yield InputRejection(path.name, f"cannot be read: {exc.strerror or exc}", meeting)
         return
     except TranscriptError as exc:
-        yield InputRejection(path.name, f"line {exc.line}: {exc.reason}", meeting)
+        where = "" if exc.line is None else f"line {exc.line}: "  # None: the file as a whole
+        yield InputRejection(path.name, where + exc.reason, meeting)
         return
     yield _checked(path.name, segments, meeting, "line")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ...errors import shown
 from ...models import control_character
+from ..sources import describe_bytes
 
 __all__ = ["Segment", "SpeakerRules", "TranscriptError", "parse_srt", "parse_time", "parse_vtt", "read_text"]
 
@@ -95,6 +96,10 @@ def read_text(path: Path) -> list[str]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if (what := describe_bytes(data[:64])) is not None:
+            raise TranscriptError(
+                None, f"it looks like {what}, not a transcript: give the .vtt or .srt text file (or a table of segments)"
+            ) from None
         line = data.count(b"\n", 0, exc.start) + 1
         raise TranscriptError(
             line, f"byte 0x{data[exc.start]:02x} is not UTF-8 (transcripts are read as UTF-8)"
