@@ -374,3 +374,28 @@ def test_a_killed_load_marks_maybe_sent_only_rows_it_sent_and_the_rerun_creates_
     counts = meetings_by_title(emu)
     assert counts.pop(f"Meeting {hand}") == 2  # the hand-made one and the row's own
     assert counts == {f"Meeting ref-{k}": 1 for k in range(n) if k != i}
+
+
+# ------------------------------------------------------------------------------------------- bug 8
+
+
+@pytest.mark.anyio
+async def test_a_create_only_flag_on_a_server_that_finds_never_calls_an_older_meeting_created(
+    make_emulator: Any, tmp_path: Path
+) -> None:
+    # Once: with --contract create-only against a find-or-create server, the meeting another ledger had made for
+    # ref-0 was recorded as *created* by this ledger, so a later --sync --delete-missing would delete it.
+    emu = make_emulator(meetings=0, contract="find-or-create")
+    source = write_csv(tmp_path / "m.csv", rows(2))
+    async with AttioClient(client_config(emu)) as client:
+        first = await load(source, client, LoadConfig(ledger_path=tmp_path / "other.sqlite"))
+        assert first.created == 2
+        (tmp_path / "m.results.csv").unlink()
+        write_csv(source, rows(3))
+        config = LoadConfig(contract="create-only", clock_skew=0, sync=True, delete_missing=True, max_delete=1)
+        report = await load(source, client, config)
+        assert (report.found, report.created) == (2, 1), report.format()
+        write_csv(source, rows(3)[2:])  # ref-0 and ref-1 leave the input: only ref-2's meeting is this ledger's
+        report = await load(source, client, config)
+    assert report.deleted == 0, report.format()
+    assert meetings_by_title(emu) == {f"Meeting ref-{i}": 1 for i in range(3)}

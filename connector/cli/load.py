@@ -80,8 +80,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         choices=("find-or-create", "create-only"),
         default="find-or-create",
         help="what POST /v2/meetings does: find-or-create (the default) or create-only (Attio's API since "
-        "2026-07-31); decides only found vs created: on both the loader looks for a meeting before re-sending a row "
-        "whose earlier send may have been carried out",
+        "2026-07-31); decides only the order of a --sync replace (create first on create-only): on both the "
+        "loader looks for a meeting before re-sending a row whose earlier send may have been carried out",
     )
     parser.add_argument(
         "--sync",

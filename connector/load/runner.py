@@ -21,7 +21,8 @@ finish and, with ``delete_missing``, the meetings this ledger created for them t
 
 Found or created (Attio answers 200 for both): a row is *created* when the meeting's ``created_at`` is not
 earlier than the moment this external_ref was first claimed in the ledger, less ``clock_skew`` seconds;
-otherwise *found*. On ``create-only`` the answer to a POST is always *created*.
+otherwise *found*, on either contract (a ``create-only`` flag on a server that de-duplicates would otherwise
+call another ledger's meeting created, and ``--sync`` could delete it).
 """
 
 from __future__ import annotations
@@ -392,11 +393,15 @@ class LoadRun:
     def _finish(
         self, claim: Claim, meeting: dict[str, Any], attempts: int, *, fresh: bool, body: dict[str, Any] | None = None
     ) -> RowResult:
-        """Record the row's meeting, made from ``body`` (the row's body unless an earlier one of it was found)."""
+        """Record the row's meeting, made from ``body`` (the row's body unless an earlier one of it was found);
+        ``fresh``: the answer to this row's POST on create-only, which decides only when the meeting has no
+        ``created_at``."""
         item = claim.item
         meeting_id = (meeting.get("id") or {}).get("meeting_id")
         created_at = _created_at(meeting)
-        created = fresh or (created_at is not None and created_at >= claim.claimed_at - self.config.clock_skew)
+        # Even on create-only: a meeting older than the claim was not made by it (the flag may be wrong, and a
+        # meeting called created may later be replaced or deleted by --sync).
+        created = fresh if created_at is None else created_at >= claim.claimed_at - self.config.clock_skew
         outcome: Literal["created", "found"] = "created" if created else "found"
         self.ledger.record(item.key, outcome, meeting_id=meeting_id, attempts=attempts, body=body or item.body)
         self._unreachable_streak = 0
