@@ -130,10 +130,10 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[st
     every child this process ever had.
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        began = time.perf_counter()
+        began = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True, env=child_env(env))
         _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - began
+        ended = time.monotonic()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -142,17 +142,24 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[st
         raise RuntimeError(f"{' '.join(cmd[:4])} failed ({proc.returncode}):\n{errors[-3000:]}")
     start = text.rfind("\n{")
     data = json.loads(text[start + 1 if start >= 0 else 0:])
-    data["wall_seconds"] = wall
+    data["wall_seconds"] = ended - began
+    if "start_monotonic" in data:  # a connector child: its fixed costs on either side of the extract
+        data["startup_seconds"] = data["start_monotonic"] - began
+        data["exit_seconds"] = ended - data["done_monotonic"]
+    data["child_cpu_seconds"] = usage.ru_utime + usage.ru_stime
     return data, usage.ru_maxrss / 1024
 
 
 # The connector's side: a child that runs the library and prints its report (and its own peak RSS).
 CONNECTOR_CHILD = r"""
-import json, resource, sys, tempfile, time
+import time
+began = time.monotonic()  # the parent's clock too (CLOCK_MONOTONIC): start-up is measured from its Popen
+import json, resource, sys, tempfile
 from pathlib import Path
 import anyio
 from connector import AttioClient, ClientConfig, MeetingQuery, RateLimits
 from connector.extract import ExtractConfig, extract, sink_for_path
+imported = time.monotonic()
 url, token, slices, rate, fmt, page = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5], int(sys.argv[6])
 cfg = ClientConfig(token=token, base_url=url, limits=RateLimits(reads_per_second=rate, max_in_flight=64))
 times = {"first": None, "last": None}
@@ -183,6 +190,7 @@ async def main(out):
 
         sink.write = counted
         times["start"] = time.perf_counter()
+        times["start_monotonic"] = time.monotonic()
         report = await extract(client, config, sink)
         times["end"] = time.perf_counter()
         return report
@@ -197,7 +205,11 @@ data["tail_rows"] = sum(n for t, n in written if times["last"] is not None and t
 usage = resource.getrusage(resource.RUSAGE_SELF)
 data["cpu_seconds"] = usage.ru_utime + usage.ru_stime
 data["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps(data, default=str))
+data["interpreter_monotonic"] = began
+data["imported_monotonic"] = imported
+data["start_monotonic"] = times["start_monotonic"]
+data["done_monotonic"] = time.monotonic()
+print(json.dumps(data, default=str), flush=True)
 """
 
 # dlt's side: the rest_api source on the same emulator, either just iterated or run into duckdb.
