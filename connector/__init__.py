@@ -131,16 +131,26 @@ def _entry_point(package: str) -> property:
     ``extract`` and ``load`` are both a subpackage and its main function. Importing a subpackage binds it
     on its parent, which would replace the function once anything imports ``connector.extract``; a property
     on the module's class wins over that binding (the import system's assignment is ignored, the package
-    stays in ``sys.modules``), so ``connector.extract`` is the function whatever was imported first.
+    stays in ``sys.modules``), so ``connector.extract`` is the function whatever was imported first. Any
+    other value assigned (a test's stand-in) is kept until deleted, as a plain attribute would be.
     """
+    subpackage = f"{__name__}.{package}"
+    replaced: dict[str, Any] = {}
 
-    def function(_: types.ModuleType) -> Any:
-        return getattr(importlib.import_module(f"{__name__}.{package}"), package)
+    def get(_: types.ModuleType) -> Any:
+        if package in replaced:
+            return replaced[package]
+        return getattr(importlib.import_module(subpackage), package)
 
     def bind(_: types.ModuleType, value: Any) -> None:
-        pass
+        if not (isinstance(value, types.ModuleType) and value.__name__ == subpackage):
+            replaced[package] = value
 
-    return property(function, bind, doc=f"the function :func:`connector.{package}.{package}`")
+    def unbind(_: types.ModuleType) -> None:
+        if replaced.pop(package, None) is None:
+            raise AttributeError(package)
+
+    return property(get, bind, unbind, doc=f"the function :func:`connector.{package}.{package}`")
 
 
 class _Connector(types.ModuleType):

@@ -87,3 +87,15 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         _ = connector.nope  # type: ignore[attr-defined]
     with pytest.raises(ImportError):
         exec("from connector import nope", {})
+
+
+def test_a_stand_in_for_extract_is_kept_until_deleted() -> None:
+    code = (
+        "import importlib, connector\nfunction = connector.extract\n"
+        "connector.extract = 'stand-in'\nimportlib.import_module('connector.extract.sinks')\n"
+        "assert connector.extract == 'stand-in', connector.extract\n"
+        "del connector.extract\nassert connector.extract is function\nprint('ok')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
