@@ -394,10 +394,10 @@ async def read_share(client: MeetingReader) -> float:
     """The reads per second an extract by ``client`` plans its cursors for: :data:`SHARE_HEADROOM` times its
     :meth:`RateLimiter.share`, at most the whole read rate.
 
-    A client without a limiter of ours (a caller's own reader) plans for its configured read rate.
+    A reader without a limiter (a caller's own, whose ``limiter`` is None) plans for its configured read rate.
     """
     rate = float(client.config.limits.reads_per_second)
-    limiter = getattr(client, "limiter", None)
-    if isinstance(limiter, RateLimiter):
-        return min(rate, SHARE_HEADROOM * await limiter.share("read"))
-    return rate
+    limiter = client.limiter
+    if limiter is None:
+        return rate
+    return min(rate, SHARE_HEADROOM * await limiter.share("read"))
