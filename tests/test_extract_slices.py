@@ -20,6 +20,7 @@ from connector.extract.checkpoint import Checkpoint, WindowState
 from connector.extract.run import ExtractRun
 from connector.extract.slices import (
     FIRST_ROUND_RAMP,
+    MIN_WINDOW_PAGES,
     ROUND_SHARES,
     WINDOWS_PER_SLICE,
     Window,
@@ -193,15 +194,31 @@ def test_rounds_ramp_the_first_and_give_the_later_a_window_per_busy_cursor() -> 
     )
 
 
+def test_an_estimate_of_few_pages_plans_fewer_windows_of_at_least_min_window_pages() -> None:
+    pages = 300.0  # 60k meetings at 200 a page
+    weights = round_weights(24, 18, descending=False, pages=pages)
+    counts = [round(share * pages / MIN_WINDOW_PAGES) for share in ROUND_SHARES]
+    assert counts == [26, 8, 3] and len(weights) == 24 + 8 + 3, (
+        "the first round: one window per cursor at most"
+    )
+    assert sum(weights) == pytest.approx(1.0)
+    assert len(round_weights(24, 18, descending=False, pages=4.0)) == WINDOWS_PER_SLICE, (
+        "at least one a round"
+    )
+    assert round_weights(24, 18, descending=False, pages=1e9) == round_weights(24, 18, descending=False)
+
+
 async def test_an_auto_sliced_run_plans_its_later_rounds_for_the_busy_cursors(make_emulator: Any) -> None:
-    emu = make_emulator(meetings=1500, latency_ms=100)
-    query = MeetingQuery(limit=20)
+    emu = make_emulator(meetings=2000, latency_ms=100)
+    query = MeetingQuery(
+        limit=10
+    )  # 200 pages: windows of at least MIN_WINDOW_PAGES, fewer than a cursor each
     limits = RateLimits(reads_per_second=96, max_in_flight=32)
     async with AttioClient(client_config(emu, limits=limits)) as client:
         run = ExtractRun(client, ExtractConfig(query=query))
         await run.plan()
         # 96 reads/s x >= 0.1 s round trip x 1.5: >= 15 cursors, of which ~1.1 per (rate x round trip) stay busy
         assert run.slices >= 15 and run.busy == busy_cursors(run.slices, auto=True) < run.slices
-        assert run.planned == run.slices + run.busy * (WINDOWS_PER_SLICE - 1)
+        assert run.slices < run.planned < run.slices + (WINDOWS_PER_SLICE - 1) * run.busy, run.planned
         ids = [i async for _, batch in run.deliveries() for i in batch.column("meeting_id").to_pylist()]
     assert sorted(ids) == sorted(brute_force(emu.emulator.store.all_meetings(), query))

@@ -250,12 +250,13 @@ async def test_processes_on_one_budget_each_plan_for_their_share_of_it(redis_ser
 async def test_an_extract_on_a_shared_budget_opens_cursors_for_its_share(
     make_emulator: Any, redis_server: RedisServer
 ) -> None:
-    # 300 ms a request at 96 reads/s: alone, an extract wants more cursors than its 32 in flight; with 63
-    # other processes on the token's budget it plans for its share, 1.5 reads/s (a few cursors, hence few
+    # 300 ms a request at 96 reads/s: alone, an extract of ~400 pages wants its 32 cursors in flight (or as
+    # many windows of at least MIN_WINDOW_PAGES as its range probe's estimate allows); with 63 other
+    # processes on the token's budget it plans for its share, 1.5 reads/s (a few cursors, hence few
     # windows, even if a loaded machine makes the measured round trip seconds long).
-    emu = make_emulator(meetings=2000, latency_ms=300)
+    emu = make_emulator(meetings=4000, latency_ms=300)
     limits = RateLimits(reads_per_second=96, max_in_flight=32)
-    query = MeetingQuery(limit=200)
+    query = MeetingQuery(limit=10)
 
     async def planned() -> int:
         async with AttioClient(client_config(emu, limits=limits, rate_limit_url=redis_server.url)) as client:
@@ -273,7 +274,7 @@ async def test_an_extract_on_a_shared_budget_opens_cursors_for_its_share(
     finally:
         for other in others:
             await other.aclose()
-    assert alone == 32 and shared < alone / 2, (alone, shared)
+    assert alone >= 16 and shared < alone / 2, (alone, shared)
     assert emu.emulator.stats.count(status=429) == 0
 
 

@@ -74,6 +74,10 @@ WINDOWS_PER_SLICE = len(ROUND_SHARES)
 # those that keep the budget busy once running (fewer running: a freed cursor splits a running window).
 CURSOR_HEADROOM = 1.5
 BUSY_HEADROOM = 1.1
+# An auto-sliced run sizes its windows by the meetings its range probe estimates: a window of fewer pages
+# than this costs more than ~10 % over its pages (bench/extract.py's 60k at page 200: 60-75 windows for 300
+# pages before). Cursors without a window then split running ones, but only while the budget needs them.
+MIN_WINDOW_PAGES = 8
 MAX_SLICES = 64
 
 
@@ -194,14 +198,22 @@ def _floor_second(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
-def round_weights(slices: int, busy: int, *, descending: bool) -> list[float]:
+def round_weights(slices: int, busy: int, *, descending: bool, pages: float | None = None) -> list[float]:
     """Relative time spans of the windows of :data:`ROUND_SHARES` in output order, reversed for ``descending``
-    (time order): ``slices`` windows in the first round growing to :data:`FIRST_ROUND_RAMP` times the first,
-    ``busy`` equal ones in each later round."""
-    ramp = [1 + (FIRST_ROUND_RAMP - 1) * i / max(1, slices - 1) for i in range(slices)]
+    (time order): up to ``slices`` windows in the first round growing to :data:`FIRST_ROUND_RAMP` times the
+    first, up to ``busy`` equal ones in each later round; fewer where a round's share of the ``pages``
+    estimated would give windows of less than :data:`MIN_WINDOW_PAGES` (at least one a round)."""
+    caps = [slices] + [busy] * (len(ROUND_SHARES) - 1)
+    if pages is not None:
+        caps = [
+            max(1, min(cap, round(share * pages / MIN_WINDOW_PAGES)))
+            for share, cap in zip(ROUND_SHARES, caps, strict=True)
+        ]
+    first = caps[0]
+    ramp = [1 + (FIRST_ROUND_RAMP - 1) * i / max(1, first - 1) for i in range(first)]
     weights = [ROUND_SHARES[0] * w / sum(ramp) for w in ramp]
-    for share in ROUND_SHARES[1:]:
-        weights += [share / busy] * busy
+    for share, count in zip(ROUND_SHARES[1:], caps[1:], strict=True):
+        weights += [share / count] * count
     return weights[::-1] if descending else weights
 
 
@@ -246,25 +258,27 @@ def split_windows(
 
 
 async def discover_range(
-    client: MeetingReader, query: MeetingQuery, stream: Stream = MEETINGS
-) -> tuple[datetime, datetime, float] | None:
-    """(first start, last start + 1 s, round-trip seconds) of the query's meetings; None if none.
+    client: MeetingReader, query: MeetingQuery, stream: Stream = MEETINGS, *, sample: int = 1
+) -> tuple[datetime, datetime, float, float | None] | None:
+    """(first start, last start + 1 s, round-trip seconds, meetings estimated) of the query; None if none.
 
-    Two one-meeting requests (``start_asc`` and ``start_desc``), sent together, find the range cheaply;
-    the quicker one's duration is the measured round trip used to choose the number of slices. The
-    starts are the stream's start keys (all-day meetings: 00:00 in the query's timezone), as the
-    windows keep them.
+    Two requests of ``sample`` meetings (``start_asc`` and ``start_desc``), sent together, find the range
+    cheaply; the quicker one's duration is the measured round trip used to choose the number of slices.
+    With ``sample`` > 1 the starts they span give the density at both ends of the range, hence an
+    estimate of the meetings in it (exact when the first request holds them all; None with one meeting
+    a request). The starts are the stream's start keys (all-day meetings: 00:00 in the query's
+    timezone), as the windows keep them.
     """
     converter = stream.converter()
-    keys: dict[str, int | None] = {}
+    keys: dict[str, Any] = {}
     rtts: list[float] = []
 
     async def probe(sort: str) -> None:
         began = time.perf_counter()
-        batch, _ = await stream.read_page(client, query.replace(limit=1, sort=sort), None, converter)
+        batch, _ = await stream.read_page(client, query.replace(limit=sample, sort=sort), None, converter)
         rtts.append(time.perf_counter() - began)
         keys[sort] = (
-            int(stream.start_keys(batch, query.timezone)[0]) if batch is not None and batch.num_rows else None
+            stream.start_keys(batch, query.timezone) if batch is not None and batch.num_rows else None
         )
 
     try:
@@ -274,11 +288,19 @@ async def discover_range(
     except BaseExceptionGroup as group:
         leaf = first_error(group)
         raise leaf.with_traceback(leaf.__traceback__) from None
-    first, last, rtt = keys["start_asc"], keys["start_desc"], min(rtts)
-    if first is None or last is None:
+    asc, desc, rtt = keys["start_asc"], keys["start_desc"], min(rtts)
+    if asc is None or desc is None:
         return None
-    lo, hi = from_key(first), from_key(last) + timedelta(seconds=1)
-    return lo, max(hi, lo + timedelta(seconds=1)), rtt
+    lo = from_key(int(asc[0]))
+    hi = max(from_key(int(desc[0])), lo) + timedelta(seconds=1)
+    estimate: float | None = None
+    if sample > 1:
+        if len(asc) < sample:  # the first page holds them all
+            estimate = float(len(asc))
+        else:
+            spanned = sum(max(int(k.max()) - int(k.min()), KEYS_PER_SECOND) for k in (asc, desc))
+            estimate = max(float(len(asc)), (len(asc) + len(desc)) * (to_key(hi) - to_key(lo)) / spanned)
+    return lo, hi, rtt, estimate
 
 
 def auto_slices(reads_per_second: float, rtt: float, max_in_flight: int) -> int:
@@ -333,18 +355,20 @@ async def plan_windows(
     single = [Window(0, query.ends_from, query.starts_before, query.ends_from if by_start else None)]
     if slices == 1 and not probe:
         return Plan(single, 1, 1, None)
-    found = await discover_range(client, query)
+    auto = slices is None
+    found = await discover_range(client, query, sample=query.limit if auto else 1)
     if found is None:
         return Plan(single, 1, 1, None)
-    lo, hi, rtt = found
+    lo, hi, rtt, estimate = found
     if slices == 1:
         return Plan(single, 1, 1, (lo, hi))
     n = slices if slices is not None else auto_slices(reads_per_second, rtt, max_in_flight)
     n = max(1, min(n, MAX_SLICES))
-    if n == 1:
+    pages = estimate / query.limit if estimate is not None else None
+    if n == 1 or (pages is not None and pages <= 1):
         return Plan(split_windows(query, lo, hi, 1, by_start=by_start), 1, 1, (lo, hi))
-    busy = busy_cursors(n, auto=slices is None)
-    weights = round_weights(n, busy, descending=query.sort == "start_desc")
+    busy = busy_cursors(n, auto=auto)
+    weights = round_weights(n, busy, descending=query.sort == "start_desc", pages=pages)
     windows = split_windows(query, lo, hi, len(weights), by_start=by_start, weights=weights)
     n = min(n, len(windows))
     return Plan(windows, n, min(busy, n), (lo, hi))
