@@ -4,8 +4,9 @@
                 :class:`~.checkpoint.Checkpoint` holds them from then on
     cursors     one task per window, ``slices`` at a time, all on the client's shared read budget:
                 Stream.read_page -> keep the window's start keys -> a Chunk every ``flush`` rows
-    splits      a cursor that ends while no window waits: :class:`~.split.Splitter` chooses the window
-                and the point, :meth:`Checkpoint.split` applies it, a new cursor takes the freed slot
+    splits      a cursor that ends while fewer than ``busy`` cursors run or wait (:mod:`.slices`, the
+                rounds): :class:`~.split.Splitter` chooses the window and the point, :meth:`Checkpoint.split`
+                applies it, a new cursor takes the freed slot; on a shared budget the share is re-read first
     children    with child tables (call recordings): workers fetch each committed meeting's children
                 (:mod:`.fanout`, :mod:`.streams`) on the same client, while the cursors wait for room
     consumer    ONE loop (:meth:`ExtractRun.deliveries`): every Chunk and every child result is committed

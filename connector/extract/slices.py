@@ -64,9 +64,9 @@ __all__ = [
 # - once the first round runs, only the cursors that keep the read budget busy (:func:`busy_cursors`) go
 #   on, and the later rounds have a window for each of them: the cursors beyond are headroom for the
 #   ramp-up, and a window each would cost requests, not save time.
-# Uneven data is evened out by splits (:mod:`.split`). bench/extract.py's 300k at page 200 (~24 cursors):
-# three rounds of a window per cursor cost 1,566-1,574 requests for 1,500 pages (80-90 windows with
-# the splits); these rounds 1,546-1,563 (54-68 windows), alternating runs on 2 December 2026.
+# Uneven data is evened out by splits (:mod:`.split`). bench/pace.py, 300k at page 200 (23-31 cursors),
+# alternating runs under load on 2 December 2026: three rounds of a window per cursor cost 66-78 requests
+# over the 1,500 pages (80-97 windows with the splits); these rounds 55-69 (68-75 windows).
 ROUND_SHARES = (0.70, 0.22, 0.08)
 FIRST_ROUND_RAMP = 2.0
 WINDOWS_PER_SLICE = len(ROUND_SHARES)
@@ -75,8 +75,8 @@ WINDOWS_PER_SLICE = len(ROUND_SHARES)
 CURSOR_HEADROOM = 1.5
 BUSY_HEADROOM = 1.1
 # An auto-sliced run sizes its windows by the meetings its range probe estimates: a window of fewer pages
-# than this costs more than ~10 % over its pages (bench/extract.py's 60k at page 200: 60-75 windows for 300
-# pages before). Cursors without a window then split running ones, but only while the budget needs them.
+# than this costs more than ~10 % over its pages (bench/pace.py's 60k at page 200: 60-87 windows for 300
+# pages before, 40-47 after). Cursors without a window split running ones, only while the budget needs them.
 MIN_WINDOW_PAGES = 8
 MAX_SLICES = 64
 

@@ -1,8 +1,8 @@
-"""Dynamic work splitting: when a cursor finishes and no window waits, halve the largest running window.
+"""Dynamic work splitting: when too few cursors would be left busy, halve the largest running window.
 
 At the end of a sliced extract a few cursors still run on the fullest windows while the others sit
-idle, and the read budget goes unused. So when a cursor finishes and no window is waiting for a slot,
-the running window with the most rows left (rows/s of start time seen so far x time left) is split at
+idle, and the read budget goes unused. So when a cursor finishes and fewer cursors than keep the budget
+busy run or wait (the run's ``busy``, :mod:`.slices`), the running window with the most rows left (rows/s of start time seen so far x time left) is split at
 ``m``, the midpoint (whole seconds) between the last start it has seen and its end:
 
     start_asc:  the running cursor keeps [its position, m) and stops once the API's order is past m;
