@@ -10,6 +10,8 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +248,20 @@ async def test_processes_on_one_budget_each_plan_for_their_share_of_it(redis_ser
             await limiter.aclose()
 
 
+@asynccontextmanager
+async def other_peers(redis_server: RedisServer, emu: Any, count: int) -> AsyncIterator[list[RedisBudget]]:
+    """``count`` other processes' budgets on the emulator token's read budget, each counted as a peer."""
+    others = [RedisBudget(redis_server.url, budget_key(emu.url, emu.token)) for _ in range(count)]
+    try:
+        for other in others:
+            await other.open()
+            await other.peers("read")
+        yield others
+    finally:
+        for other in others:
+            await other.aclose()
+
+
 @pytest.mark.anyio
 async def test_an_extract_on_a_shared_budget_opens_cursors_for_its_share(
     make_emulator: Any, redis_server: RedisServer
@@ -265,15 +281,8 @@ async def test_an_extract_on_a_shared_budget_opens_cursors_for_its_share(
             return run.slices
 
     alone = await planned()
-    others = [RedisBudget(redis_server.url, budget_key(emu.url, emu.token)) for _ in range(63)]
-    for other in others:
-        await other.open()
-        await other.peers("read")
-    try:
+    async with other_peers(redis_server, emu, 63):
         shared = await planned()
-    finally:
-        for other in others:
-            await other.aclose()
     assert alone >= 16 and shared < alone / 2, (alone, shared)
     assert emu.emulator.stats.count(status=429) == 0
 
@@ -467,11 +476,7 @@ async def test_an_extract_opens_more_cursors_when_its_peers_leave(
     emu = make_emulator(meetings=2000, latency_ms=400)
     limits = RateLimits(reads_per_second=96, max_in_flight=32)
     query = MeetingQuery(limit=50)
-    others = [RedisBudget(redis_server.url, budget_key(emu.url, emu.token)) for _ in range(15)]
-    for other in others:
-        await other.open()
-        await other.peers("read")
-    try:
+    async with other_peers(redis_server, emu, 15) as others:
         async with AttioClient(client_config(emu, limits=limits, rate_limit_url=redis_server.url)) as client:
             run = ExtractRun(client, ExtractConfig(query=query))
             await run.plan()
@@ -479,9 +484,6 @@ async def test_an_extract_opens_more_cursors_when_its_peers_leave(
             for other in others:
                 await other.aclose()
             ids = [i async for _, batch in run.deliveries() for i in batch.column("meeting_id").to_pylist()]
-    finally:
-        for other in others:
-            await other.aclose()
     assert 1 < planned < 16 and run.slices == 32, (planned, run.slices)
     assert len(ids) == len(set(ids)) == 2000, (
         "every meeting once, across the windows split for the new cursors"
