@@ -11,9 +11,6 @@ import csv
 import importlib.util
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +31,11 @@ from cloud_helpers import (  # noqa: F401 - fixtures
     bucket_fixture,
     fake_gcs_fixture,
 )
-from extract_helpers import assert_table_matches, brute_force, checkpoint_has, kill_when
+from extract_helpers import assert_table_matches, brute_force
+from objectstore_helpers import killed_then_resumed
 
 from connector import MeetingQuery
 from connector.cli import main
-from connector.extract.checkpoint import default_checkpoint_path
-from connector.storage import ObjectStoreSink
 
 pytestmark = pytest.mark.cloud
 
@@ -139,27 +135,7 @@ def test_sigkill_leaves_nothing_at_the_key_and_resume_publishes_all(
     bucket: Bucket, make_emulator: Any
 ) -> None:
     emulator = make_emulator(meetings=300, latency_ms=40)
-    url = bucket.url("m.parquet")
-    args = ["extract", "--base-url", emulator.url, "--output", url, "--page-size", "5", "--slices", "2",
-            "--batch-size", "10", "--quiet"]  # fmt: skip
-    env = {**os.environ, "ATTIO_API_KEY": emulator.token}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "connector", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    checkpoint = default_checkpoint_path(ObjectStoreSink(url).path)
-    # the checkpoint lives in local scratch, not in the store
-    assert checkpoint.is_relative_to(bucket.scratch)
-    kill_when(proc, checkpoint_has(checkpoint, 60))
-    assert bucket.keys() == []
-    resumed = subprocess.run(
-        [sys.executable, "-m", "connector", *args, "--resume", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["resumed_rows"] >= 60
+    killed_then_resumed(emulator, bucket.url("m.parquet"), bucket.scratch, bucket.keys)
     assert_table_matches(pq.read_table(pa.BufferReader(bucket.get("m.parquet"))), _all(emulator))
     assert bucket.scratch_files() == []
 
