@@ -11,6 +11,7 @@ import csv
 import importlib.util
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,13 @@ from cloud_helpers import (  # noqa: F401 - fixtures
     bucket_fixture,
     fake_gcs_fixture,
 )
-from extract_helpers import assert_table_matches, brute_force
+from extract_helpers import assert_table_matches, brute_force, client_config
 from objectstore_helpers import killed_then_resumed
 
 from connector import MeetingQuery
 from connector.cli import main
+from connector.extract import extract_to_path
+from connector.storage import AzureSettings, GCSSettings, StoreSettings
 
 pytestmark = pytest.mark.cloud
 
@@ -210,3 +213,25 @@ def test_wrong_credentials_are_exit_2_naming_the_store_and_never_shown(
     assert secret not in out + err
     bucket.sweep(out, err)
     assert bucket.keys() == []
+
+
+def test_settings_handed_over_in_process_reach_the_store_without_the_environment(
+    bucket: Bucket, emulator: Any, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """The path of an Airflow connection or a Dagster resource: GCSSettings / AzureSettings, and an environment
+    that points nowhere useful (GCS: an emulator address with nothing listening; Azure: no variables)."""
+    if bucket.scheme == "gs":
+        server = request.getfixturevalue("fake_gcs")
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:9")  # the settings' endpoint must win
+        settings: StoreSettings = GCSSettings(endpoint_url=server.url, project="lake")
+    else:
+        server = request.getfixturevalue("azurite")
+        monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")
+        settings = AzureSettings(connection_string=server.connection_string())
+    url = bucket.url("handed/m.parquet")
+    report = extract_to_path(url, client_config=client_config(emulator), store_settings=settings)
+    assert report.output == url and report.rows == 300
+    assert_table_matches(pq.read_table(pa.BufferReader(bucket.get("handed/m.parquet"))), _all(emulator))
+    bucket.sweep(json.dumps(report.to_dict(), default=str), repr(settings))
+    # the settings went to the store's client only, never into the environment
+    assert not [name for name in os.environ if name.startswith("AZURE_")]
