@@ -78,8 +78,9 @@ def staged_load(
     ``<input stem>.results.csv`` beside it in the store) is written locally and uploaded when the block
     ends without an exception. ``settings``: a store's credentials handed over in-process (an
     orchestrator's connection; :mod:`.settings`) for the URLs on that store, or several stores' (the
-    input on one, the results on another): each URL gets its store's, or the environment's. A remote results object already there is replaced only when it is a
-    results file (or empty), or ``overwrite`` is True, as a local one (:func:`connector.load.results.check_results_path`).
+    input on one, the results on another): each URL gets its store's, or the environment's. A remote
+    results object already there is replaced only when it is a results file (or empty), or ``overwrite``
+    is True, as a local one (:func:`connector.load.results.check_results_path`).
     """
     root = Path(scratch) if scratch is not None else None
     remote_input = StoreLocation.parse(os.fspath(source), "INPUT") if is_url(source) else None
