@@ -33,6 +33,7 @@ from .config import ClientConfig
 from .errors import InvalidArgumentError, MalformedResponseError, PaginationError
 from .http import ClientStats, HttpTransport
 from .models import MEETINGS_PATH, MeetingQuery, is_valid_uuid, validate_linked_records, validate_meeting_body
+from .ratelimit import RateLimiter
 from .transcripts import validate_transcript
 
 __all__ = [
@@ -146,6 +147,9 @@ class MeetingReader(Protocol):
 
     @property
     def stats(self) -> ClientStats: ...
+
+    @property
+    def limiter(self) -> RateLimiter | None: ...  # whose share of the read budget an extract plans for
 
     async def fetch_page(self, query: MeetingQuery, cursor: str | None, decode: Callable[[bytes], T]) -> T: ...
 
