@@ -326,3 +326,19 @@ def test_a_recording_named_like_a_transcript_is_rejected_as_what_it_looks_like(
     assert line["reason"] == (
         f"it looks like {what}, not a transcript: give the .vtt or .srt text file (or a table of segments)"
     )
+
+
+def test_a_workspace_name_one_typo_away_suggests_the_one_meant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_rows(tmp_path / "in.csv", meeting_rows(1))
+    (tmp_path / "c.toml").write_text(
+        '[workspaces.acme]\ntoken_env = "ACME_TOKEN"\n[workspaces.globex]\ntoken_env = "GLOBEX_TOKEN"\n'
+    )
+    assert main(["--config", "c.toml", "load", "in.csv", "--workspace", "Acme", "--dry-run"]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        "error: --workspace 'Acme': config file c.toml has no such [workspaces.NAME] table (did you mean 'acme'?) "
+        "(known: acme, globex) (hint: check the arguments and configuration)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "in.csv"]

@@ -177,7 +177,8 @@ def apply_config_file(
         if workspace not in workspaces:
             known = ", ".join(sorted(workspaces)) or "none"
             raise ConfigError(
-                f"--workspace {shown(workspace)}: config file {path} has no such [workspaces.NAME] table (known: {known})"
+                f"--workspace {shown(workspace)}: config file {path} has no such [workspaces.NAME] table"
+                f"{did_you_mean(workspace, workspaces)} (known: {known})"
             )
         shared |= document["workspaces"][workspace]
     for name, parser in subparsers.items():
