@@ -276,7 +276,7 @@ def test_ledger_tells_duplicate_from_conflict(tmp_path: Path) -> None:
     same = map_one(GOOD | {"participants": "bob@example.org; ana@acme.com"})
     other = map_one(GOOD | {"title": "Another meeting"})
     assert isinstance(first, Prepared) and isinstance(same, Prepared) and isinstance(other, Prepared)
-    ledger = Ledger(tmp_path / "ledger.sqlite", keep_bodies=False)
+    ledger = Ledger(tmp_path / "ledger.sqlite", fingerprints=False)
     try:
         items = [dataclasses.replace(p, row_number=n) for n, p in ((2, first), (3, same), (4, other))]
         claims = ledger.claim(items, "run-1")

@@ -250,7 +250,7 @@ def _dry_run(
             refs.append(key)
 
     with tempfile.TemporaryDirectory(prefix="connector-dry-run-") as tmp:
-        scratch = Ledger(Path(tmp) / "seen.sqlite", keep_bodies=False)
+        scratch = Ledger(Path(tmp) / "seen.sqlite", fingerprints=False)
         batches = iter(src.batches(config.batch_size))
         try:
             while True:

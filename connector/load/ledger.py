@@ -132,6 +132,7 @@ class Ledger(SqliteLedger):
 
     Opening it takes an exclusive lock for as long as it is open: a second load on the same ledger gets a
     :class:`~connector.errors.ConfigError` at once instead of "database is locked" halfway through.
+    ``fingerprints=False`` (a dry run's scratch ledger, which only finds repeated refs) skips the body hashes.
     """
 
     table = "refs"
@@ -139,8 +140,8 @@ class Ledger(SqliteLedger):
     done = DONE
     command = "load"
 
-    def __init__(self, path: str | Path, *, durable: bool = False, keep_bodies: bool = True) -> None:
-        self.keep_bodies = keep_bodies
+    def __init__(self, path: str | Path, *, durable: bool = False, fingerprints: bool = True) -> None:
+        self.fingerprints = fingerprints
         super().__init__(path, durable=durable)
 
     @guarded
@@ -167,7 +168,7 @@ class Ledger(SqliteLedger):
             " run_fields, loaded_fields, links, op, old_meeting_id, op_links FROM refs WHERE key = ?",
             (item.key,),
         ).fetchone()
-        fingerprint = body_fingerprint(item.body)[1] if self.keep_bodies else None
+        fingerprint = body_fingerprint(item.body)[1] if self.fingerprints else None
         fields = field_fingerprints(item.body)
         fields_text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         if row is None:
