@@ -142,6 +142,9 @@ class Ledger(SqliteLedger):
 
     def __init__(self, path: str | Path, *, durable: bool = False, fingerprints: bool = True) -> None:
         self.fingerprints = fingerprints
+        # Per key claimed to be sent, until its outcome is recorded: the body and its canonical text, fingerprint
+        # and per-field hashes, so that sending() and record() of that same body do not encode it again.
+        self._texts: dict[str, tuple[dict[str, Any], str, str, str]] = {}
         super().__init__(path, durable=durable)
 
     @guarded
@@ -168,7 +171,7 @@ class Ledger(SqliteLedger):
             " run_fields, loaded_fields, links, op, old_meeting_id, op_links FROM refs WHERE key = ?",
             (item.key,),
         ).fetchone()
-        fingerprint = body_fingerprint(item.body)[1] if self.fingerprints else None
+        text, fingerprint = body_fingerprint(item.body) if self.fingerprints else (None, None)
         fields = field_fingerprints(item.body)
         fields_text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         if row is None:
@@ -177,6 +180,7 @@ class Ledger(SqliteLedger):
                 " run_fields, seen_run) VALUES (?, 'in_flight', 0, ?, ?, ?, ?, ?, ?, ?)",
                 (item.key, item.row_number, run_id, fingerprint, now, now, fields_text, run_id),
             )
+            self._keep_texts(item, text, fingerprint, fields_text)
             return Claim(item, "send", claimed_at=now)
         (state, maybe_sent, meeting_id, first_row, owner, claimed_at, attempts, old_fingerprint, first_fields,
          loaded_text, links_text, op, old_meeting_id, op_links) = row
@@ -219,6 +223,7 @@ class Ledger(SqliteLedger):
             " fingerprint = ?, updated_at = ?, run_fields = ?, seen_run = ? WHERE key = ?",
             (run_id, item.row_number, fingerprint, now, fields_text, run_id, item.key),
         )
+        self._keep_texts(item, text, fingerprint, fields_text)
         return Claim(
             item,
             "send",
@@ -232,11 +237,21 @@ class Ledger(SqliteLedger):
             old_meeting_id=old_meeting_id,
         )
 
+    def _keep_texts(self, item: Prepared, text: str | None, fingerprint: str | None, fields_text: str) -> None:
+        if text is not None and fingerprint is not None:
+            self._texts[item.key] = (item.body, text, fingerprint, fields_text)
+
+    def _kept_texts(self, key: str, body: dict[str, Any]) -> tuple[str, str, str] | None:
+        """The claim's text, fingerprint and per-field hashes of ``body`` when it is the very body claimed."""
+        kept = self._texts.get(key)
+        return kept[1:] if kept is not None and kept[0] is body else None
+
     @guarded
     def sending(self, key: str, body: dict[str, Any]) -> None:
         """Record, durably, that a POST of ``body`` for this row goes out now (called right before it is sent):
         from here on the row may have a meeting, to be looked for before it is sent again."""
-        text, fingerprint = body_fingerprint(body)
+        kept = self._kept_texts(key, body)
+        text, fingerprint = kept[:2] if kept is not None else body_fingerprint(body)
         self._begin()
         self._conn.execute("INSERT OR IGNORE INTO sent (key, fingerprint, body) VALUES (?, ?, ?)", (key, fingerprint, text))
         self._conn.execute("UPDATE refs SET maybe_sent = 1, updated_at = ? WHERE key = ?", (time.time(), key))
@@ -260,6 +275,7 @@ class Ledger(SqliteLedger):
         self._record_outcome(key, state, attempts=attempts, maybe_sent=maybe_sent, error=error, columns=columns)
         if state in DONE and body is not None:
             self._loaded(key, body)
+        self._texts.pop(key, None)
 
     @guarded
     def owned_by_other(self, meeting_id: str, key: str) -> bool:
@@ -276,7 +292,8 @@ class Ledger(SqliteLedger):
     # ------------------------------------------------------------------------------ sync steps
 
     def _loaded(self, key: str, body: dict[str, Any]) -> None:
-        fields = json.dumps(field_fingerprints(body), sort_keys=True, separators=(",", ":"))
+        kept = self._kept_texts(key, body)
+        fields = kept[2] if kept is not None else json.dumps(field_fingerprints(body), sort_keys=True, separators=(",", ":"))
         self._conn.execute("UPDATE refs SET loaded_fields = ?, links = ? WHERE key = ?", (fields, _links_text(body), key))
 
     def _set_op(
