@@ -16,13 +16,16 @@ ratios depend on what else runs, the CPU per row much less. Children run with co
 environment (``bench/.venv-dlt``, created on first use); it is no dependency of the project.
 
 Paths:
-  CPU      no latency, no rate limit: how fast the connector turns pages into Parquet.
+  CPU      no latency, no rate limit: how fast the connector turns pages into Parquet; "process rows/s"
+           is the whole child process (start to exit, the issue's 1M figure).
   latency  150 ms per answer and Attio's 100 reads/s: the ceiling is 100 requests/s x page size;
            one cursor reaches a few percent of it, sliced cursors should reach 90 % with no 429.
            The emulator runs with default flags (cold rendering; ``--prerender`` here pre-renders it).
            Figures: whole process (start to exit, as the issue measures it), end to end inside the
            child (range probe, fetch and the written output), steady state (first data request to
            last page), and the probe and the tail (last page to committed output) in seconds.
+Both paths show the fixed costs around the extract: start-up (the child's start to the extract's call:
+interpreter, imports, client) and exit (its report to the process's end).
 """
 
 from __future__ import annotations
@@ -130,10 +133,10 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[st
     every child this process ever had.
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        began = time.perf_counter()
+        began = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True, env=child_env(env))
         _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - began
+        ended = time.monotonic()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -142,17 +145,24 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[st
         raise RuntimeError(f"{' '.join(cmd[:4])} failed ({proc.returncode}):\n{errors[-3000:]}")
     start = text.rfind("\n{")
     data = json.loads(text[start + 1 if start >= 0 else 0:])
-    data["wall_seconds"] = wall
+    data["wall_seconds"] = ended - began
+    if "start_monotonic" in data:  # a connector child: its fixed costs on either side of the extract
+        data["startup_seconds"] = data["start_monotonic"] - began
+        data["exit_seconds"] = ended - data["done_monotonic"]
+    data["child_cpu_seconds"] = usage.ru_utime + usage.ru_stime
     return data, usage.ru_maxrss / 1024
 
 
 # The connector's side: a child that runs the library and prints its report (and its own peak RSS).
 CONNECTOR_CHILD = r"""
-import json, resource, sys, tempfile, time
+import time
+began = time.monotonic()  # the parent's clock too (CLOCK_MONOTONIC): start-up is measured from its Popen
+import json, resource, sys, tempfile
 from pathlib import Path
 import anyio
 from connector import AttioClient, ClientConfig, MeetingQuery, RateLimits
 from connector.extract import ExtractConfig, extract, sink_for_path
+imported = time.monotonic()
 url, token, slices, rate, fmt, page = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5], int(sys.argv[6])
 cfg = ClientConfig(token=token, base_url=url, limits=RateLimits(reads_per_second=rate, max_in_flight=64))
 times = {"first": None, "last": None}
@@ -186,6 +196,7 @@ async def main(out):
 
         sink.write = counted
         times["start"] = time.perf_counter()
+        times["start_monotonic"] = time.monotonic()
         report = await extract(client, config, sink)
         times["end"] = time.perf_counter()
         return report
@@ -200,7 +211,11 @@ data["tail_rows"] = sum(n for t, n in written if times["last"] is not None and t
 usage = resource.getrusage(resource.RUSAGE_SELF)
 data["cpu_seconds"] = usage.ru_utime + usage.ru_stime
 data["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps(data, default=str))
+data["interpreter_monotonic"] = began
+data["imported_monotonic"] = imported
+data["start_monotonic"] = times["start_monotonic"]
+data["done_monotonic"] = time.monotonic()
+print(json.dumps(data, default=str), flush=True)
 """
 
 # dlt's side: the rest_api source on the same emulator, either just iterated or run into duckdb.
@@ -265,6 +280,18 @@ def steady(r: Result) -> float:
     return r.rows / seconds if seconds else 0.0
 
 
+def whole_process(r: Result) -> float:
+    """Rows/s of the whole child process, from its start to its exit."""
+    return r.rows / r.extra["wall_seconds"] if r.extra.get("wall_seconds") else 0.0
+
+
+def fixed_costs(r: Result) -> list[str]:
+    """The child's start-up (to the extract's call) and exit (from its report), in seconds; "-" for dlt."""
+    if "startup_seconds" not in r.extra:
+        return ["-", "-"]
+    return [f"{r.extra['startup_seconds']:.2f}", f"{r.extra['exit_seconds']:.2f}"]
+
+
 def table(title: str, header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
     line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
@@ -310,8 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(table(
             "CPU path (no latency, no rate limit; connector writes Parquet zstd; emulator in its own process)",
-            ["run", "rows", "seconds", "rows/s", "CPU us/row", "emulator us/row", "load", "peak RSS MB", "slices"],
-            [[r.label, f"{r.rows:,}", f"{r.seconds:.1f}", f"{r.rows_per_second:,.0f}",
+            ["run", "rows", "seconds", "rows/s", "process rows/s", "start-up s", "exit s", "CPU us/row",
+             "emulator us/row", "load", "peak RSS MB", "slices"],
+            [[r.label, f"{r.rows:,}", f"{r.seconds:.1f}", f"{r.rows_per_second:,.0f}", f"{whole_process(r):,.0f}",
+              *fixed_costs(r),
               f"{r.extra.get('cpu_seconds', 0) / max(r.rows, 1) * 1e6:.0f}" if "cpu_seconds" in r.extra else "-",
               f"{r.extra['emulator_cpu_seconds'] / max(r.rows, 1) * 1e6:.0f}" if "emulator_cpu_seconds" in r.extra else "-",
               f"{r.extra.get('load_before', 0):.1f}", f"{r.peak_rss_mb:.0f}", str(r.extra.get("slices", "-"))]
@@ -342,20 +371,22 @@ def main(argv: list[str] | None = None) -> int:
     print(table(
         f"Latency path ({args.latency_ms:.0f} ms per answer, emulator limit {args.attio_rate:.0f} reads/s, "
         f"client budget {args.client_rate:.0f}/s; ceiling = {args.attio_rate:.0f} requests/s x page size)",
-        ["run", "rows", "seconds", "rows/s", "ceiling", "process", "of ceiling", "steady", "probe s", "tail s",
-         "tail rows", "CPU us/row", "emulator us/row", "load", "slices", "windows", "requests", "req/s", "429s",
+        ["run", "rows", "seconds", "rows/s", "ceiling", "process", "of ceiling", "steady", "start-up s", "probe s",
+         "tail s", "exit s", "tail rows", "CPU us/row", "emulator us/row", "load", "slices", "windows", "requests", "req/s", "429s",
          "peak RSS MB"],
         [[r.label, f"{r.rows:,}", f"{r.seconds:.1f}", f"{r.rows_per_second:,.0f}", f"{args.attio_rate * size:,.0f}",
           f"{r.rows / r.extra['wall_seconds'] / (args.attio_rate * size):.1%}",
           f"{r.rows_per_second / (args.attio_rate * size):.1%}", f"{steady(r) / (args.attio_rate * size):.1%}",
-          f"{r.extra.get('probe_seconds', 0):.2f}", f"{r.extra.get('tail_seconds', 0):.2f}",
-          f"{r.extra.get('tail_rows', 0) / max(r.rows, 1):.0%}", f"{r.extra.get('cpu_seconds', 0) / max(r.rows, 1) * 1e6:.0f}",
+          fixed_costs(r)[0], f"{r.extra.get('probe_seconds', 0):.2f}", f"{r.extra.get('tail_seconds', 0):.2f}",
+          fixed_costs(r)[1], f"{r.extra.get('tail_rows', 0) / max(r.rows, 1):.0%}", f"{r.extra.get('cpu_seconds', 0) / max(r.rows, 1) * 1e6:.0f}",
           f"{r.extra.get('emulator_cpu_seconds', 0) / max(r.rows, 1) * 1e6:.0f}", f"{r.extra['load_before']:.1f}",
           str(r.extra["slices"]), str(r.extra["windows"]), str(r.extra["requests"]),
           f"{r.extra['requests'] / r.seconds:.0f}", str(r.extra["rate_limited"]), f"{r.peak_rss_mb:.0f}"]
          for r, size in latency_runs],
     ))
     print("process: whole child process, start to exit; of ceiling: end to end inside it (probe + fetch + output);")
+    print("start-up: the child's start to the extract's call (interpreter, imports, client); exit: its report to")
+    print("the process's end;")
     print("steady: first data request to last page; tail: last page to committed output; tail rows: share of rows")
     print("written to the output after the last page; CPU us/row: the connector process's CPU time per row (all its")
     print("threads); emulator us/row: the emulator process's CPU serving the run; load: the machine's 1-minute load")
@@ -388,6 +419,10 @@ def main(argv: list[str] | None = None) -> int:
                        f"{whole:.1%} (end to end {share:.1%}, steady {fair:.1%})"))
         checks.append((f"no 429 when sliced, page {size}", r.extra["rate_limited"] == 0, str(r.extra["rate_limited"])))
     big = max(cpu, key=lambda r: (r.rows, r.peak_rss_mb)) if cpu else None
+    for r in cpu:
+        if r.rows >= 1_000_000 and "auto" in r.label:  # the issue's figure: default flags, start to exit
+            checks.append(("1M meetings >= 30k/s, no latency or limit (whole process)", whole_process(r) >= 30_000,
+                           f"{whole_process(r):,.0f}/s ({r.extra.get('cpu_seconds', 0) / r.rows * 1e6:.0f} us/row)"))
     if big is not None and big.rows >= 1_000_000:
         checks.append(("1M meetings under 300 MB peak RSS", big.peak_rss_mb < 300, f"{big.peak_rss_mb:.0f} MB"))
     heaviest = max([*cpu, *(r for r, _ in latency_runs)], key=lambda r: r.peak_rss_mb)
@@ -400,8 +435,11 @@ def main(argv: list[str] | None = None) -> int:
                        f"{base.rows_per_second / worst.rows_per_second:.1f}x"))
         checks.append(("CPU path vs dlt just iterating", True, f"{base.rows_per_second / best.rows_per_second:.1f}x (informational)"))
     if paced:
-        ratio = paced[0].rows_per_second / paced[2].rows_per_second
-        checks.append(("at Attio's pace >= 15x dlt (pipeline to duckdb)", ratio >= 15, f"{ratio:.1f}x"))
+        # The issue's comparison is with dlt's rest_api *source*: dlt iterating the same pages; into duckdb too.
+        ratio = paced[0].rows_per_second / paced[1].rows_per_second
+        into_duckdb = paced[0].rows_per_second / paced[2].rows_per_second
+        checks.append(("at Attio's pace >= 15x dlt's rest_api source (iterating)", ratio >= 15,
+                       f"{ratio:.1f}x (dlt's pipeline into duckdb: {into_duckdb:.1f}x)"))
     for name, ok, value in checks:
         print(f"  [{'ok' if ok else 'MISS'}] {name}: {value}")
     return 0

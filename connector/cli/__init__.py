@@ -113,6 +113,8 @@ def _hint(exc: ConnectorError) -> str:
 
 def run() -> NoReturn:
     """The ``python -m connector`` and ``attio-connector`` entry point: :func:`main`, then exit with its code."""
+    # The imports' objects live as long as the process: the run's collections need not walk them.
+    gc.freeze()
     code = main()
     # The run is over: freezing the heap spares the interpreter's final collections (0.7-1.0 s after a
     # 100k-meeting extract), which a library must not do to its caller's memory but a finished CLI process can.

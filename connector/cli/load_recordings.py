@@ -12,7 +12,6 @@ import argparse
 from pathlib import Path
 
 from .. import defaults
-from ..load.recordings import RecordingsConfig, load_recordings
 from .common import (
     EXIT_OK,
     EXIT_ROWS_FAILED,
@@ -60,7 +59,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT.recordings.ledger.sqlite)"
     )
     parser.add_argument(
-        "--concurrency", type=positive_int, default=defaults.RECORDINGS_CONCURRENCY, metavar="N",
+        "--concurrency",
+        type=positive_int,
+        default=defaults.RECORDINGS_CONCURRENCY,
+        metavar="N",
         help=f"inputs handled at once (default {defaults.RECORDINGS_CONCURRENCY})",
     )
     parser.add_argument(
@@ -80,6 +82,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Run the load and print its report; 1 when any input was rejected or failed."""
+    from ..load.recordings import RecordingsConfig, load_recordings  # here: see cli/load.py's run
+
     config = RecordingsConfig(
         mapping=args.mapping,
         results_path=args.results,

@@ -7,9 +7,26 @@ with ``python -m connector emulator``. See ``store`` for ordering and windows, `
 fault kinds and ``app`` for the request pipeline.
 """
 
-from .app import Emulator, Stats
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .config import FAULT_KINDS, EmulatorConfig
 from .runner import EmulatorThread, RunningEmulator, main, run_emulator
+
+if TYPE_CHECKING:
+    from .app import Emulator, Stats
+
+
+def __getattr__(name: str) -> Any:
+    """``Emulator`` and ``Stats``, imported with the server on first use (the CLI imports this package for
+    its flags on every command)."""
+    if name in ("Emulator", "Stats"):
+        from . import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FAULT_KINDS",

