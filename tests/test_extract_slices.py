@@ -198,7 +198,7 @@ def test_an_estimate_of_few_pages_plans_fewer_windows_of_at_least_min_window_pag
     pages = 300.0  # 60k meetings at 200 a page
     weights = round_weights(24, 18, descending=False, pages=pages)
     counts = [round(share * pages / MIN_WINDOW_PAGES) for share in ROUND_SHARES]
-    assert counts == [26, 8, 3] and len(weights) == 24 + 8 + 3, (
+    assert counts == [30, 5, 2] and len(weights) == 24 + 5 + 2, (
         "the first round: one window per cursor at most"
     )
     assert sum(weights) == pytest.approx(1.0)

@@ -66,8 +66,10 @@ __all__ = [
 #   ramp-up, and a window each would cost requests, not save time.
 # Uneven data is evened out by splits (:mod:`.split`). bench/pace.py, 300k at page 200 (23-31 cursors),
 # alternating runs under load on 2 December 2026: three rounds of a window per cursor cost 66-78 requests
-# over the 1,500 pages (80-97 windows with the splits); these rounds 55-69 (68-75 windows).
-ROUND_SHARES = (0.70, 0.22, 0.08)
+# over the 1,500 pages (80-97 windows with the splits); these rounds 53-69 (65-75 windows). Shares of
+# (0.70, 0.22, 0.08) held 43k rows to write until the last page (the last round-2 windows start as the
+# largest first-round ones end, and run to the end); (0.80, 0.14, 0.06) 20-23k (the tree before: 17k).
+ROUND_SHARES = (0.80, 0.14, 0.06)
 FIRST_ROUND_RAMP = 2.0
 WINDOWS_PER_SLICE = len(ROUND_SHARES)
 # Cursors per (read rate x round trip): those a run opens (jitter, our own CPU per page, the ramp-up) and
