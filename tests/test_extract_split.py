@@ -90,7 +90,9 @@ async def test_resume_after_a_split(skewed: Any, tmp_path: Path) -> None:
     def progress(rows: int, pages: int) -> None:
         state["pages"] += pages
         cp = default_checkpoint_path(out)
-        if state["pages"] >= 60 and cp.exists():
+        # Stop at the first page after a split reached the saved checkpoint (not after a fixed page count: on a
+        # loaded machine the split may come late, and a run that ends first proves nothing).
+        if cp.exists():
             data = json.loads(cp.read_text())
             if any(w.get("keep_before") for w in data["windows"]) and any(w["rows"] for w in data["windows"]):
                 state["checkpoint"] = data
