@@ -31,7 +31,8 @@ request, first come first served, evenly spaced, on one clock, and it is the sam
 
 Redis down or unreachable: a clear error, not a fallback. At the start the client pings Redis and stops
 with :class:`~connector.errors.RateLimitStoreError` (exit 4) naming the URL without its password; a Redis
-lost mid-run fails the request like a dropped connection (retried by the retry policy, then exit 4). A
+lost mid-run fails the request like a dropped connection (retried by the retry policy, then exit 4). A Redis
+that answers but refuses the URL's password or database number is a configuration error (exit 2). A
 local fallback would have to guess how many processes share the token: guessing high is the 429 storm
 the shared budget exists to prevent, guessing low silently slows every worker, and neither is visible.
 """
@@ -197,7 +198,7 @@ class RedisBudget:
         """Connect and ping; a Redis that cannot be reached is a clear error now, not a slow one later."""
         try:
             import redis.asyncio as aioredis
-            from redis.exceptions import RedisError
+            from redis.exceptions import AuthenticationError, RedisError, ResponseError
         except ImportError:
             raise ConfigError(
                 "rate_limit_url needs the redis package: pip install 'connector[redis]'"
@@ -212,6 +213,14 @@ class RedisBudget:
         self._peers = self._redis.register_script(_PEERS_LUA)
         try:
             await self._redis.ping()
+        except (AuthenticationError, ResponseError) as exc:
+            # Redis answered, and refused what the URL asks (a password, a database number it does not have):
+            # a configuration mistake that waiting will not fix. Redis' own message names no credentials.
+            await self.aclose()
+            raise ConfigError(
+                f"the shared rate budget at {masked_url(self.url)} refused the connection: {exc}"
+                " (check the password and the database number in the URL)"
+            ) from None
         except (RedisError, OSError) as exc:
             await self.aclose()
             raise self._error(exc) from None

@@ -365,6 +365,30 @@ def test_redis_unreachable_at_start_is_one_line_exit_4_without_the_password(
     assert emulator.emulator.stats.requests == 0 and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [("127.0.0.1:{port}/99", "DB index is out of range"), ("ops:pw-secret-9@127.0.0.1:{port}/0", "username-password")],
+)
+def test_a_redis_that_refuses_the_urls_database_or_password_is_exit_2(
+    emulator: Any,
+    redis_server: RedisServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    reason: str,
+) -> None:
+    # Redis answers and refuses: a mistake in the URL, which no retry fixes (exit 4 would say "wait").
+    monkeypatch.setenv("ATTIO_API_KEY", emulator.token)
+    url = "redis://" + path.format(port=redis_server.port)
+    out = tmp_path / "m.parquet"
+    code = main(["extract", "--base-url", emulator.url, "--output", str(out), "--rate-limit-url", url])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and reason in err[0], err
+    assert "pw-secret-9" not in err[0] and "refused the connection" in err[0]
+    assert emulator.emulator.stats.requests == 0 and not out.exists()
+
+
 # Four quarters of the emulator's 2024-2026: disjoint windows of one workspace.
 QUARTERS = [
     ("2024-01-01", "2024-10-01"),
