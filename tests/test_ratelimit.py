@@ -367,7 +367,10 @@ def test_redis_unreachable_at_start_is_one_line_exit_4_without_the_password(
 
 @pytest.mark.parametrize(
     ("path", "reason"),
-    [("127.0.0.1:{port}/99", "DB index is out of range"), ("ops:pw-secret-9@127.0.0.1:{port}/0", "username-password")],
+    [
+        ("127.0.0.1:{port}/99", "DB index is out of range"),
+        ("ops:pw-secret-9@127.0.0.1:{port}/0", "username-password"),
+    ],
 )
 def test_a_redis_that_refuses_the_urls_database_or_password_is_exit_2(
     emulator: Any,
