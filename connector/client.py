@@ -33,6 +33,7 @@ from .config import ClientConfig
 from .errors import InvalidArgumentError, MalformedResponseError, PaginationError
 from .http import ClientStats, HttpTransport
 from .models import MEETINGS_PATH, MeetingQuery, is_valid_uuid, validate_linked_records, validate_meeting_body
+from .ratelimit import RateLimiter
 from .transcripts import validate_transcript
 
 __all__ = [
@@ -146,6 +147,9 @@ class MeetingReader(Protocol):
 
     @property
     def stats(self) -> ClientStats: ...
+
+    @property
+    def limiter(self) -> RateLimiter | None: ...  # whose share of the read budget an extract plans for
 
     async def fetch_page(self, query: MeetingQuery, cursor: str | None, decode: Callable[[bytes], T]) -> T: ...
 
@@ -290,17 +294,23 @@ class AttioClient:
     # ----------------------------------------------------------------------------------------- writes
 
     async def find_or_create_meeting(
-        self, meeting: Mapping[str, Any], *, retry_ambiguous: bool = True, require_external_ref: bool = True
+        self,
+        meeting: Mapping[str, Any],
+        *,
+        retry_ambiguous: bool = True,
+        require_external_ref: bool = True,
+        on_send: Callable[[], object] | None = None,
     ) -> dict[str, Any]:
         """Find the meeting with this ``external_ref`` or create it; return the meeting.
 
         The body is validated first (:class:`~connector.errors.InvalidArgumentError`, nothing sent). With
         ``retry_ambiguous=False`` an answer that may hide a completed write (dropped connection, timeout, 5xx)
         is raised rather than retried, so that a caller on a create-only API can look before re-sending.
+        ``on_send`` is called right before each attempt of the POST goes out (after its rate-limit wait).
         """
         body = validate_meeting_body(meeting, require_external_ref=require_external_ref)
         answer = await self._http.request(
-            "POST", MEETINGS_PATH, kind="write", json={"data": body}, retry_ambiguous=retry_ambiguous
+            "POST", MEETINGS_PATH, kind="write", json={"data": body}, retry_ambiguous=retry_ambiguous, on_send=on_send
         )
         return _object(answer, "POST", MEETINGS_PATH)
 
@@ -332,20 +342,32 @@ class AttioClient:
     # are call_recordings_page / list_call_recordings / get_call_recording above.
 
     async def create_call_recording(
-        self, meeting_id: str, transcript: Any, *, video_url: str | None = None, retry_ambiguous: bool = True
+        self,
+        meeting_id: str,
+        transcript: Any,
+        *,
+        video_url: str | None = None,
+        retry_ambiguous: bool = True,
+        on_send: Callable[[], object] | None = None,
     ) -> dict[str, Any]:
         """Create a call recording on a meeting from its transcript; return the recording (``processing``).
 
         The transcript is checked first (:func:`~connector.transcripts.validate_transcript`, nothing sent if
         bad). Attio offers no idempotency key here: with ``retry_ambiguous=False`` an answer that may hide a
         completed create is raised rather than retried, so that the caller can look before sending again.
+        ``on_send`` is called right before each attempt goes out (after its rate-limit wait).
         """
         path = call_recordings_path(meeting_id)
         data: dict[str, Any] = {"transcript": validate_transcript(transcript)}
         if video_url is not None:
             data["video_url"] = video_url
         answer = await self._http.request(
-            "POST", path, kind="write-recordings", json={"data": data}, retry_ambiguous=retry_ambiguous
+            "POST",
+            path,
+            kind="write-recordings",
+            json={"data": data},
+            retry_ambiguous=retry_ambiguous,
+            on_send=on_send,
         )
         return _object(answer, "POST", path)
 

@@ -153,6 +153,12 @@ def check_rate_limit_url(url: str, source: str = "rate_limit_url") -> str:
         raise InvalidArgumentError(source, f"must be a Redis URL (redis://, rediss:// or unix://), got {got}")
     if any(char.isspace() or not char.isprintable() for char in text):
         raise InvalidArgumentError(source, f"{masked_url(text)!r} contains a space or a control character")
+    database = urlsplit(text).path.strip("/")
+    # redis-py reads a path that is no number as database 0: a typo (/O for /0) would share no budget.
+    if not text.lower().startswith("unix://") and database and not database.isdigit():
+        raise InvalidArgumentError(
+            source, f"the database after the host must be a number (e.g. /0), got {masked_url(text)!r}"
+        )
     return text
 
 

@@ -20,6 +20,7 @@
     ├── DestinationError             a database destination refused the write (login, permission, table)
     │   └── DestinationUnreachableError  the database could not be reached, or went away  (retryable)
     ├── LedgerError                  a load's SQLite ledger could not be read or written (disk full, damaged)
+    ├── ResultsError                 a load's results file could not be written (disk full, a folder it may not write)
     ├── PaginationError              the API broke the pagination contract (a cursor repeated)
     ├── SchemaError                  a meeting lacks a required field, or has the wrong type
     └── RowError                     one input row is invalid: file, row, column and reason
@@ -59,6 +60,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitStoreError",
     "RequestTimeoutError",
+    "ResultsError",
     "RowError",
     "SchemaError",
     "ServerError",
@@ -259,6 +261,16 @@ class LedgerError(ConnectorError):
     """The ledger file could not be read or written (disk full, read-only, damaged)."""
 
     hint = "check the ledger file, its directory and the free disk space; run the same command again"
+
+
+class ResultsError(ConnectorError):
+    """A load's results file could not be written (disk full, a folder it may not write in): names the file.
+
+    The file is left valid up to its last whole line (a Parquet one is not published); the ledger holds
+    every row done, so the same command run again writes a complete one.
+    """
+
+    hint = "check the free disk space and that the folder may be written, or give --results another place; then run the same command again"
 
 
 class PaginationError(ConnectorError):

@@ -248,16 +248,18 @@ class HttpTransport:
         json: Any = None,
         retry_ambiguous: bool = True,
         decode: Callable[[bytes], Any] | None = None,
+        on_send: Callable[[], object] | None = None,
     ) -> Any:
         """Send with retries; return the decoded JSON body of a 2xx answer or raise a :mod:`connector.errors` error.
 
         ``decode`` replaces orjson for a 2xx body: it runs in a worker thread, inside the retry loop (a
-        ``ValueError`` from it is a malformed answer, retried like one).
+        ``ValueError`` from it is a malformed answer, retried like one). ``on_send`` is called right before
+        each attempt goes out, once its rate-limit turn has come (a loader's ledger notes the send there).
         """
         if self._session is None:
             await self.open()
         send = self._send_retrying if retry_ambiguous else self._send_unambiguous
-        return await send(method, path, kind, params, json, decode)
+        return await send(method, path, kind, params, json, decode, on_send)
 
     async def _send_once(
         self,
@@ -267,6 +269,7 @@ class HttpTransport:
         params: Mapping[str, str] | None,
         json: Any,
         decode: Callable[[bytes], Any] | None = None,
+        on_send: Callable[[], object] | None = None,
     ) -> Any:
         if self._session is None or self.config.token is None:
             raise ConfigError("the client is closed")
@@ -277,6 +280,8 @@ class HttpTransport:
             data = orjson.dumps(json)
             headers["Content-Type"] = "application/json"
         async with self.limiter.slot(kind):
+            if on_send is not None:
+                on_send()
             self.stats.requests += 1
             if kind == "read":
                 self.stats.reads += 1

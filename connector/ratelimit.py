@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PEER_TTL",
-    "SHARE_HEADROOM",
     "RateLimiter",
     "RedisBudget",
     "RequestKind",
@@ -383,21 +382,14 @@ class RateLimiter:
             yield
 
 
-# An extract plans its cursors for this many times its share of a shared read budget, up to the whole: its
-# cursors are fixed once planned, and peers that finish first (or started after it counted them) leave their
-# part of the budget to those still running. Each window costs a partly filled last page, so planning for
-# the whole budget in each of four processes opens four times the windows (and partial pages) needed.
-SHARE_HEADROOM = 2.0
-
-
 async def read_share(client: MeetingReader) -> float:
-    """The reads per second an extract by ``client`` plans its cursors for: :data:`SHARE_HEADROOM` times its
-    :meth:`RateLimiter.share`, at most the whole read rate.
+    """The reads per second an extract by ``client`` plans its cursors for: its :meth:`RateLimiter.share` of
+    the read budget now. Peers that finish first leave their part to those still running, which re-read
+    their share as cursors end and open more (:class:`~connector.extract.run.ExtractRun`).
 
-    A client without a limiter of ours (a caller's own reader) plans for its configured read rate.
+    A reader without a limiter (a caller's own, whose ``limiter`` is None) plans for its configured read rate.
     """
-    rate = float(client.config.limits.reads_per_second)
-    limiter = getattr(client, "limiter", None)
-    if isinstance(limiter, RateLimiter):
-        return min(rate, SHARE_HEADROOM * await limiter.share("read"))
-    return rate
+    limiter = client.limiter
+    if limiter is None:
+        return float(client.config.limits.reads_per_second)
+    return await limiter.share("read")

@@ -12,18 +12,25 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from extract_helpers import checkpoint_has, kill_when
 from moto.server import ThreadedMotoServer
+
+from connector.extract.checkpoint import default_checkpoint_path
+from connector.storage import ObjectStoreSink
 
 KEY_ID = "AKIAEXAMPLEEXAMPLE12"
 SECRET = "sEcReT-never-shown-0123456789abcdefghijkl"  # swept for in every output
@@ -242,3 +249,31 @@ def cutting_fixture(s3: S3, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cutting
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     yield proxy
     proxy.close()
+
+
+def killed_then_resumed(
+    emulator: Any, url: str, scratch: Path, keys: Callable[[], list[str]]
+) -> dict[str, Any]:
+    """``extract --output URL`` in a CLI process, SIGKILLed once 60 rows are checkpointed: nothing may be in the
+    store (``keys()``) and the checkpoint must be in local ``scratch``; then ``--resume``: its JSON report."""
+    args = ["extract", "--base-url", emulator.url, "--output", url, "--page-size", "5", "--slices", "2",
+            "--batch-size", "10", "--quiet"]  # fmt: skip
+    env = {**os.environ, "ATTIO_API_KEY": emulator.token}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    checkpoint = default_checkpoint_path(ObjectStoreSink(url).path)
+    assert checkpoint.is_relative_to(scratch)  # the checkpoint lives in local scratch, not in the store
+    kill_when(proc, checkpoint_has(checkpoint, 60))
+    assert keys() == []
+    resumed = subprocess.run(
+        [sys.executable, "-m", "connector", *args, "--resume", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    report: dict[str, Any] = json.loads(resumed.stdout)
+    assert report["resumed_rows"] >= 60
+    return report

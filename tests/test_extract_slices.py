@@ -13,11 +13,22 @@ import pytest
 from extract_helpers import brute_force, client_config
 
 from connector import AttioClient, MeetingQuery
+from connector.config import RateLimits
 from connector.emulator import EmulatorThread
 from connector.extract import ExtractConfig, extract_table
 from connector.extract.checkpoint import Checkpoint, WindowState
 from connector.extract.run import ExtractRun
-from connector.extract.slices import Window, auto_slices, split_windows
+from connector.extract.slices import (
+    FIRST_ROUND_RAMP,
+    MIN_WINDOW_PAGES,
+    ROUND_SHARES,
+    WINDOWS_PER_SLICE,
+    Window,
+    auto_slices,
+    busy_cursors,
+    round_weights,
+    split_windows,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -28,8 +39,12 @@ ZONES = ["UTC", "Asia/Tokyo", "America/Los_Angeles", "Pacific/Kiritimati", "Paci
 def _timed(ref: str, start: datetime, minutes: int, tz: str = "UTC") -> dict[str, Any]:
     end = start + timedelta(minutes=minutes)
     return {
-        "title": ref, "description": "", "is_all_day": False, "external_ref": ref,
-        "start": {"datetime": start.isoformat(), "timezone": tz}, "end": {"datetime": end.isoformat(), "timezone": tz},
+        "title": ref,
+        "description": "",
+        "is_all_day": False,
+        "external_ref": ref,
+        "start": {"datetime": start.isoformat(), "timezone": tz},
+        "end": {"datetime": end.isoformat(), "timezone": tz},
         "participants": [{"email_address": "edge@example.com", "is_organizer": True, "status": "accepted"}],
     }
 
@@ -37,8 +52,12 @@ def _timed(ref: str, start: datetime, minutes: int, tz: str = "UTC") -> dict[str
 def _all_day(ref: str, day: str, days: int = 1) -> dict[str, Any]:
     start = datetime.fromisoformat(day)
     return {
-        "title": ref, "description": "", "is_all_day": True, "external_ref": ref,
-        "start": {"date": day}, "end": {"date": (start + timedelta(days=days)).date().isoformat()},
+        "title": ref,
+        "description": "",
+        "is_all_day": True,
+        "external_ref": ref,
+        "start": {"date": day},
+        "end": {"date": (start + timedelta(days=days)).date().isoformat()},
         "participants": [{"email_address": "edge@example.com", "is_organizer": True, "status": "accepted"}],
     }
 
@@ -47,7 +66,10 @@ def edge_meetings() -> list[dict[str, Any]]:
     out = [_timed(f"same-{i}", EDGE, 30) for i in range(6)]  # equal starts, exactly on the edge
     out += [_timed(f"before-{i}", EDGE - timedelta(milliseconds=1), 30) for i in range(3)]
     out += [_timed(f"after-{i}", EDGE + timedelta(milliseconds=1), 30) for i in range(3)]
-    out += [_timed("crossing", EDGE - timedelta(hours=2), 240), _timed("long", EDGE - timedelta(days=10), 60 * 24 * 20)]
+    out += [
+        _timed("crossing", EDGE - timedelta(hours=2), 240),
+        _timed("long", EDGE - timedelta(days=10), 60 * 24 * 20),
+    ]
     out += [_timed("offset", datetime(2027, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Tokyo")), 60, "Asia/Tokyo")]
     for zone in ZONES:  # meetings starting exactly at each zone's local midnight of the edge day
         local = datetime(2027, 3, 1, tzinfo=ZoneInfo(zone))
@@ -87,19 +109,26 @@ async def _collect(client: AttioClient, query: MeetingQuery, windows: list[Windo
     "bounds",
     [
         pytest.param({}, id="open"),
-        pytest.param({"ends_from": EDGE - timedelta(days=3), "starts_before": EDGE + timedelta(days=2)}, id="bounded"),
+        pytest.param(
+            {"ends_from": EDGE - timedelta(days=3), "starts_before": EDGE + timedelta(days=2)}, id="bounded"
+        ),
         pytest.param({"ends_from": EDGE, "starts_before": EDGE + timedelta(hours=30)}, id="from-edge"),
     ],
 )
 @pytest.mark.parametrize("count", [2, 5, 24])
-async def test_windows_hold_every_meeting_exactly_once(edge_emulator: Any, zone: str, bounds: dict[str, Any], count: int) -> None:
+async def test_windows_hold_every_meeting_exactly_once(
+    edge_emulator: Any, zone: str, bounds: dict[str, Any], count: int
+) -> None:
     meetings = edge_emulator.emulator.store.all_meetings()
     query = MeetingQuery(limit=4, timezone=zone, **bounds)
     expected = sorted(brute_force(meetings, query))
     local_edge = datetime(2027, 3, 1, tzinfo=ZoneInfo(zone)).astimezone(UTC)
     async with AttioClient(client_config(edge_emulator)) as client:
         # ranges chosen so that boundaries fall exactly on the UTC edge and on the zone's local midnight
-        for lo, hi in ((EDGE - timedelta(days=1), EDGE + timedelta(days=1)), (local_edge - timedelta(days=2), local_edge + timedelta(days=2))):
+        for lo, hi in (
+            (EDGE - timedelta(days=1), EDGE + timedelta(days=1)),
+            (local_edge - timedelta(days=2), local_edge + timedelta(days=2)),
+        ):
             windows = split_windows(query, lo, hi, count)
             got = await _collect(client, query, windows, slices=3)
             assert sorted(got) == expected, (lo, hi, [w.to_dict() for w in windows])
@@ -133,7 +162,63 @@ def test_split_windows_shape() -> None:
 
 @pytest.mark.parametrize(
     ("reads", "rtt", "in_flight", "expected"),
-    [(100, 0.150, 32, 23), (90, 0.150, 32, 21), (90, 0.002, 32, 1), (0, 0.001, 32, 2), (100, 1.0, 32, 32), (100, 0.3, 8, 8)],
+    [
+        (100, 0.150, 32, 23),
+        (90, 0.150, 32, 21),
+        (90, 0.002, 32, 1),
+        (0, 0.001, 32, 2),
+        (100, 1.0, 32, 32),
+        (100, 0.3, 8, 8),
+    ],
 )
 def test_auto_slices_fill_the_read_budget(reads: float, rtt: float, in_flight: int, expected: int) -> None:
     assert auto_slices(reads, rtt, in_flight) == expected
+
+
+def test_rounds_ramp_the_first_and_give_the_later_a_window_per_busy_cursor() -> None:
+    weights = round_weights(24, 18, descending=False)
+    assert len(weights) == 24 + 18 * (WINDOWS_PER_SLICE - 1)
+    first, later = weights[:24], weights[24:]
+    assert first == sorted(first) and first[-1] == pytest.approx(FIRST_ROUND_RAMP * first[0]), (
+        "they end in output order"
+    )
+    assert sum(first) == pytest.approx(ROUND_SHARES[0]) and sum(weights) == pytest.approx(1.0)
+    assert later[:18] == [pytest.approx(ROUND_SHARES[1] / 18)] * 18 and later[-1] == pytest.approx(
+        ROUND_SHARES[-1] / 18
+    )
+    assert round_weights(24, 18, descending=True) == weights[::-1]
+    assert (busy_cursors(24, auto=True), busy_cursors(24, auto=False), busy_cursors(1, auto=True)) == (
+        18,
+        24,
+        1,
+    )
+
+
+def test_an_estimate_of_few_pages_plans_fewer_windows_of_at_least_min_window_pages() -> None:
+    pages = 300.0  # 60k meetings at 200 a page
+    weights = round_weights(24, 18, descending=False, pages=pages)
+    counts = [round(share * pages / MIN_WINDOW_PAGES) for share in ROUND_SHARES]
+    assert counts == [26, 8, 3] and len(weights) == 24 + 8 + 3, (
+        "the first round: one window per cursor at most"
+    )
+    assert sum(weights) == pytest.approx(1.0)
+    assert len(round_weights(24, 18, descending=False, pages=4.0)) == WINDOWS_PER_SLICE, (
+        "at least one a round"
+    )
+    assert round_weights(24, 18, descending=False, pages=1e9) == round_weights(24, 18, descending=False)
+
+
+async def test_an_auto_sliced_run_plans_its_later_rounds_for_the_busy_cursors(make_emulator: Any) -> None:
+    emu = make_emulator(meetings=2000, latency_ms=100)
+    query = MeetingQuery(
+        limit=10
+    )  # 200 pages: windows of at least MIN_WINDOW_PAGES, fewer than a cursor each
+    limits = RateLimits(reads_per_second=96, max_in_flight=32)
+    async with AttioClient(client_config(emu, limits=limits)) as client:
+        run = ExtractRun(client, ExtractConfig(query=query))
+        await run.plan()
+        # 96 reads/s x >= 0.1 s round trip x 1.5: >= 15 cursors, of which ~1.1 per (rate x round trip) stay busy
+        assert run.slices >= 15 and run.busy == busy_cursors(run.slices, auto=True) < run.slices
+        assert run.slices < run.planned < run.slices + (WINDOWS_PER_SLICE - 1) * run.busy, run.planned
+        ids = [i async for _, batch in run.deliveries() for i in batch.column("meeting_id").to_pylist()]
+    assert sorted(ids) == sorted(brute_force(emu.emulator.store.all_meetings(), query))

@@ -52,7 +52,7 @@ def test_a_send_cut_off_without_an_answer_keeps_the_body_it_sent(tmp_path: Path)
     (item,) = prepared(1)
     ledger = Ledger(path)
     ledger.claim([item], "run-1")
-    ledger.commit()
+    ledger.sending(item.key, item.body)
     ledger._db.close()  # type: ignore[union-attr]  # the process dies mid-POST: no record, no close
     ledger._db = None
     ledger.close()
@@ -63,6 +63,28 @@ def test_a_send_cut_off_without_an_answer_keeps_the_body_it_sent(tmp_path: Path)
         assert claim.sent_bodies == (item.body,), "so the next run looks for the meeting it would have made"
     finally:
         ledger.close()
+
+
+def test_a_row_claimed_but_never_sent_is_not_maybe_sent_and_a_claim_keeps_an_earlier_send(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "m.ledger.sqlite"
+    sent, unsent = prepared(2)
+    ledger = Ledger(path)
+    ledger.claim([sent, unsent], "run-1")
+    ledger.sending(sent.key, sent.body)
+    ledger._db.close()  # type: ignore[union-attr]  # killed: one row's POST went out, the other's never did
+    ledger._db = None
+    ledger.close()
+    for run in ("run-2", "run-3"):  # run-2 is killed too, before it sends anything
+        ledger = Ledger(path)
+        try:
+            again, fresh = ledger.claim([sent, unsent], run)
+            assert (again.maybe_sent, again.sent_bodies) == (True, (sent.body,))
+            assert (fresh.action, fresh.maybe_sent, fresh.sent_bodies) == ("send", False, ())
+            assert ledger.sent_bodies(unsent.key) == []
+        finally:
+            ledger.close()
 
 
 def test_a_database_that_is_not_a_ledger_is_refused_and_left_as_it_was(tmp_path: Path) -> None:

@@ -341,6 +341,47 @@ def test_dry_run_prints_the_plan_and_sends_nothing(
     assert_attio_matches(emu, export(12))
 
 
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_sync_dry_run_leaves_no_trace_beside_the_ledger(
+    make_emulator: Any, tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    """A dry run must leave the folder as it was: no ``-wal``/``-shm`` beside the WAL ledger, no lock file."""
+    emu = make_emulator(meetings=0, contract="create-only")
+    source = tmp_path / "m.csv"
+    monkeypatch.setenv("ATTIO_API_KEY", emu.token)
+    write(source, export(6))
+    assert main(["load", str(source), "--sync", "--contract", "create-only", "--base-url", emu.url, "-q"]) == 0
+    capsys.readouterr()
+    write(source, export(6, changed={1: "title"}, removed={5}))
+    before = _listing(tmp_path)
+    assert set(before) == {"m.csv", "m.ledger.sqlite", "m.results.csv"}
+    dry = ["load", str(source), "--sync", "--delete-missing", "--max-delete", "50", "--dry-run", "--json", "-q"]
+    assert main(dry) == 0
+    assert json.loads(capsys.readouterr().out)["plan"] == {"unchanged": 4, "replace": 1, "delete": 1}
+    assert _listing(tmp_path) == before
+
+    # While a load holds the ledger its -wal and -shm are there: the dry run reads through them (the WAL holds
+    # a step the main file lacks) and leaves the ledger and its WAL as they were.
+    db = sqlite3.connect(tmp_path / "m.ledger.sqlite", isolation_level=None)
+    try:
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        db.execute("UPDATE refs SET loaded_fields = NULL, fingerprint = 'other' WHERE key = 's-0'")
+        running = _listing(tmp_path)
+        assert {"m.ledger.sqlite-wal", "m.ledger.sqlite-shm"} <= set(running)
+        assert main(dry) == 0
+        assert json.loads(capsys.readouterr().out)["plan"] == {"unchanged": 3, "replace": 2, "delete": 1}
+        after = _listing(tmp_path)
+        assert set(after) == set(running)
+        assert {k: after[k] for k in ("m.ledger.sqlite", "m.ledger.sqlite-wal")} == {
+            k: running[k] for k in ("m.ledger.sqlite", "m.ledger.sqlite-wal")
+        }
+    finally:
+        db.close()
+
+
 def test_delete_missing_needs_sync(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
     source = write(tmp_path / "m.csv", export(2))
     monkeypatch.setenv("ATTIO_API_KEY", "unused")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +12,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
-from extract_helpers import assert_table_matches, brute_force, checkpoint_has, client_config, kill_when
-from objectstore_helpers import S3, SECRET, moto_fixture, s3_fixture  # noqa: F401 - fixtures
+from extract_helpers import assert_table_matches, brute_force, client_config
+from objectstore_helpers import S3, SECRET, killed_then_resumed, moto_fixture, s3_fixture  # noqa: F401 - fixtures
 
 from connector import AttioClient, MeetingQuery
 from connector.cli import main
 from connector.extract import ExtractConfig, extract
-from connector.extract.checkpoint import default_checkpoint_path
 from connector.storage import ObjectStoreSink, StoreUnreachableError
 
 MULTILINE = pacsv.ParseOptions(newlines_in_values=True)
@@ -141,38 +138,7 @@ def test_sigkill_then_resume_leaves_nothing_at_the_key_then_all(
     s3: S3, make_emulator: Any, tmp_path: Path
 ) -> None:
     emulator = make_emulator(meetings=300, latency_ms=40)
-    url = s3.url("m.parquet")
-    args = [
-        "extract",
-        "--base-url",
-        emulator.url,
-        "--output",
-        url,
-        "--page-size",
-        "5",
-        "--slices",
-        "2",
-        "--batch-size",
-        "10",
-        "--quiet",
-    ]
-    env = {**os.environ, "ATTIO_API_KEY": emulator.token}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "connector", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    checkpoint = default_checkpoint_path(ObjectStoreSink(url).path)
-    assert checkpoint.is_relative_to(s3.scratch)  # the checkpoint lives in local scratch, not in the store
-    kill_when(proc, checkpoint_has(checkpoint, 60))
-    assert s3.keys() == []
-    resumed = subprocess.run(
-        [sys.executable, "-m", "connector", *args, "--resume", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["resumed_rows"] >= 60
+    killed_then_resumed(emulator, s3.url("m.parquet"), s3.scratch, s3.keys)
     assert_table_matches(pq.read_table(s3.buffer("m.parquet")), _all(emulator))
     assert s3.scratch_files() == []
 

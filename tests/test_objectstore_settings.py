@@ -1,8 +1,9 @@
 """GCS and Azure credentials handed over in-process (connector/storage/settings.py): the options gcsfs and adlfs get,
 secret-free reprs and errors, and settings refused for another store's URL.
 
-gcsfs and adlfs are not in the dev venv (no emulator of theirs installs from the registries here), so these
-tests stop at the filesystem's keyword arguments (:func:`connector.storage.location.filesystem_options`).
+gcsfs and adlfs are not in the dev venv, so these tests stop at the filesystem's keyword arguments
+(:func:`connector.storage.location.filesystem_options`); the round trips to their emulators are in
+test_gcs_azure.py, run in the cloud extra's venv (``bash .ci/extras cloud``).
 """
 
 from __future__ import annotations
@@ -95,3 +96,17 @@ def test_settings_that_cannot_be_used_are_refused_without_echoing_them(make: obj
 def test_settings_for_another_store_are_refused(url: str, settings: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         open_filesystem(StoreLocation.parse(url), settings)  # type: ignore[arg-type]
+
+
+def test_a_gcs_emulator_takes_no_credentials_unless_a_key_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Google's own client: STORAGE_EMULATOR_HOST means anonymous requests (looking for application
+    default credentials, the metadata server among them, costs seconds), unless a key file is named."""
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    assert _options("gs://acme-lake/m.parquet", None) == {}
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", "http://127.0.0.1:4443")
+    assert _options("gs://acme-lake/m.parquet", None) == {"token": "anon"}
+    keyed = GCSSettings(keyfile_json=json.dumps(KEYFILE))
+    assert _options("gs://acme-lake/m.parquet", keyed) == {"token": KEYFILE}
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/secrets/key.json")
+    assert _options("gs://acme-lake/m.parquet", None) == {}  # gcsfs reads the named key itself

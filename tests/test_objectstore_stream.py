@@ -149,3 +149,17 @@ def test_a_part_stream_sends_exactly_the_file(s3: S3, tmp_path: Path, size: int)
     if streamed:
         assert s3.get("raw.bin") == data
     assert s3.unfinished_uploads() == []
+
+
+def test_the_s3_client_lets_go_of_botocores_endpoint_table_and_still_works(s3: S3, tmp_path: Path) -> None:
+    """The client kept through the fetch does not keep botocore's parsed endpoints.json (~7 MB) beside the
+    meetings; the table is read again if anything asks for it, and the client goes on working."""
+    location = StoreLocation.parse(s3.url("shed/m.bin"))
+    fs = open_filesystem(location)
+    loader = fs.session.get_component("data_loader")
+    # a botocore upgrade that defeats the shedding fails here
+    assert ("load_data_with_path", "endpoints") not in loader._cache
+    resolver = fs.session._internal_components.get_component("endpoint_resolver")
+    assert resolver.construct_endpoint("s3", "eu-west-1")["hostname"] == "s3.eu-west-1.amazonaws.com"
+    fs.pipe_file(location.path, b"still writes")
+    assert s3.get("shed/m.bin") == b"still writes"

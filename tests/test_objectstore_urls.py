@@ -212,6 +212,62 @@ S3 = StoreLocation.parse("s3://acme-lake/m.parquet")
             "Azure Blob Storage could not be reached",
             "--resume",
         ),
+        (
+            # azure-core keeps the service's code and status on the exception (Azurite's answer to a wrong key)
+            type(
+                "HttpResponseError", (Exception,), {"error_code": "AuthorizationFailure", "status_code": 403}
+            )("secret-ish signature text"),
+            AZ,
+            ConfigError,
+            "Azure Blob Storage refused the request (AuthorizationFailure): wrong credentials or no permission",
+            "AZURE_STORAGE_CONNECTION_STRING",
+        ),
+        (
+            type("ClientAuthenticationError", (Exception,), {"error_code": "AuthenticationFailed"})(
+                "secret-ish"
+            ),
+            AZ,
+            ConfigError,
+            "Azure Blob Storage refused the credentials (AuthenticationFailed)",
+            "AZURE_STORAGE_ACCOUNT_KEY",
+        ),
+        (
+            type(
+                "ResourceNotFoundError", (Exception,), {"error_code": "ContainerNotFound", "status_code": 404}
+            )(),
+            AZ,
+            ConfigError,
+            "the bucket lake does not exist",
+            "create it first",
+        ),
+        (
+            type("RefreshError", (Exception,), {})("secret-ish token endpoint answer"),
+            GS,
+            ConfigError,
+            "Google Cloud Storage refused the credentials",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        ),
+        (
+            type("HttpError", (Exception,), {"code": 401})("secret-ish"),
+            GS,
+            ConfigError,
+            "Google Cloud Storage refused the credentials (401)",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        ),
+        (
+            type("HttpError", (Exception,), {"code": 503})("secret-ish"),
+            GS,
+            StoreUnreachableError,
+            "Google Cloud Storage kept failing (503)",
+            "--resume",
+        ),
+        (
+            FileNotFoundError("http://127.0.0.1/upload/storage/v1/b/acme-lake/o?name=m.parquet"),
+            GS,
+            ConfigError,
+            "writing gs://acme-lake/m.parquet: the bucket acme-lake does not exist",
+            "create it first",
+        ),
     ],
     ids=[
         "s3-bucket",
@@ -224,6 +280,13 @@ S3 = StoreLocation.parse("s3://acme-lake/m.parquet")
         "gs-no-adc",
         "az-credentials",
         "az-reset",
+        "az-authorization-failure",
+        "az-authentication-failed",
+        "az-no-container",
+        "gs-refresh",
+        "gs-401",
+        "gs-503",
+        "gs-no-bucket-on-write",
     ],
 )
 def test_sdk_errors_become_one_line_connector_errors_without_sdk_text(

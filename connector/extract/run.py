@@ -4,8 +4,9 @@
                 :class:`~.checkpoint.Checkpoint` holds them from then on
     cursors     one task per window, ``slices`` at a time, all on the client's shared read budget:
                 Stream.read_page -> keep the window's start keys -> a Chunk every ``flush`` rows
-    splits      a cursor that ends while no window waits: :class:`~.split.Splitter` chooses the window
-                and the point, :meth:`Checkpoint.split` applies it, a new cursor takes the freed slot
+    splits      a cursor that ends while fewer than ``busy`` cursors run or wait (:mod:`.slices`, the
+                rounds): :class:`~.split.Splitter` chooses the window and the point, :meth:`Checkpoint.split`
+                applies it, a new cursor takes the freed slot; on a shared budget the share is re-read first
     children    with child tables (call recordings): workers fetch each committed meeting's children
                 (:mod:`.fanout`, :mod:`.streams`) on the same client, while the cursors wait for room
     consumer    ONE loop (:meth:`ExtractRun.deliveries`): every Chunk and every child result is committed
@@ -30,6 +31,7 @@ the run goes (no second pass).
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
@@ -55,7 +57,7 @@ from .fanout import Fanned, FanOut
 from .progress import ProgressTracker
 from .report import ExtractReport
 from .sinks import AtomicSink, Sink
-from .slices import discover_range, plan_windows, to_key
+from .slices import MAX_SLICES, discover_range, plan_windows, to_key
 from .split import Splitter, past_window, sort_key_of_last
 from .streams import CALL_RECORDINGS, MEETINGS, TABLES, ChildStream, Stream, check_tables
 from .tasks import first_error, release_now_and_then
@@ -149,6 +151,8 @@ class ExtractRun:
         self.resumed_rows = 0
         self._checkpoint: Checkpoint | None = None
         self.slices = 1
+        self.busy = 1
+        self._share: float | None = None
         self.planned = 1
         self.splitter: Splitter | None = None
         self.tracker: ProgressTracker | None = None
@@ -176,13 +180,14 @@ class ExtractRun:
             self.begin(cp, min(config.slices or cp.slices, len(cp.windows)), span)
             return
         limits = self.client.config.limits
-        windows, slices, span = await plan_windows(
+        share = await read_share(self.client)
+        plan = await plan_windows(
             self.client,
             config.query,
             # With a child stream one meetings cursor (a page of 200 a round trip) outruns the children (a request
             # or more a meeting) a hundredfold: no range probe and no windows to plan unless asked for.
             config.slices if config.slices is not None or self.child is None else 1,
-            reads_per_second=await read_share(self.client),
+            reads_per_second=share,
             max_in_flight=int(limits.max_in_flight),
             by_start=config.window == "start",
             probe=watched,
@@ -194,9 +199,12 @@ class ExtractRun:
             if self.child
             else None
         )
-        cp = Checkpoint(path, filters, [WindowState(w) for w in windows], slices, span=span, fanout=fanout)
+        windows = [WindowState(w) for w in plan.windows]
+        cp = Checkpoint(path, filters, windows, plan.slices, span=plan.span, fanout=fanout)
         await anyio.to_thread.run_sync(cp.save)
-        self.begin(cp, slices, span)
+        self.begin(cp, plan.slices, plan.span, busy=plan.busy)
+        if config.slices is None and share < float(limits.reads_per_second):
+            self._share = share  # planned for a part of a shared budget: re-read as cursors end
 
     def filters(self) -> dict[str, str]:
         """What a checkpoint must have been made for to be resumed: the query's filters, the window mode and,
@@ -210,9 +218,15 @@ class ExtractRun:
         return filters
 
     def begin(
-        self, checkpoint: Checkpoint, slices: int, span: tuple[datetime, datetime] | None = None
+        self,
+        checkpoint: Checkpoint,
+        slices: int,
+        span: tuple[datetime, datetime] | None = None,
+        *,
+        busy: int | None = None,
     ) -> None:
-        """Take ``checkpoint``'s windows as the run's, with ``slices`` cursors (``span``: the range of starts)."""
+        """Take ``checkpoint``'s windows as the run's, with ``slices`` cursors (``span``: the range of starts),
+        ``busy`` of which keep the read budget busy (default all)."""
         self._checkpoint = checkpoint
         if self.staged:  # the rows are in part files, delivered nowhere yet: saves may lag (checkpoint.py)
             checkpoint.save_every = SAVE_EVERY
@@ -230,6 +244,7 @@ class ExtractRun:
             began = datetime.fromisoformat(checkpoint.started_at)
             self._began_key = to_key(began if began.tzinfo else began.replace(tzinfo=UTC))
         self.slices = max(1, slices)
+        self.busy = min(self.slices, busy or self.slices)
         self.planned = len(checkpoint.windows)
         query = self.config.query
         self.splitter = Splitter(query=query, span=checkpoint.span) if self.slices > 1 else None
@@ -300,6 +315,24 @@ class ExtractRun:
             if done:
                 return
 
+    async def _rescale(self, limiter: anyio.CapacityLimiter) -> None:
+        """A cursor ended: on a shared budget, peers may have left; open more cursors if the share has grown.
+
+        The cursors were planned for a share of the budget (:func:`~connector.ratelimit.read_share`); a peer
+        that finishes first leaves its part to those still running, which need the cursors to use it.
+        """
+        if self._share is None:
+            return
+        share = await read_share(self.client)
+        if share <= self._share:
+            return
+        grown = share / self._share
+        cap = int(self.client.config.limits.max_in_flight)
+        self._share = share
+        self.slices = min(cap, MAX_SLICES, math.ceil(self.slices * grown))
+        self.busy = min(self.slices, math.ceil(self.busy * grown))
+        limiter.total_tokens = max(limiter.total_tokens, self.busy)
+
     def _on_page(self, state: WindowState, rows: int, position: int | None, done: bool) -> None:
         assert self.tracker is not None
         self.tracker.page(self.checkpoint.windows, state, rows, position, done)
@@ -338,20 +371,28 @@ class ExtractRun:
                 async with limiter:
                     waiting -= 1
                     running.append(state)
+                    if len(running) == self.slices:  # the first round runs: from now on, the cursors that
+                        limiter.total_tokens = self.busy  # keep the budget busy (slices.py, the rounds)
                     try:
                         await self._cursor(state, stream, flush)
                     finally:
                         running.remove(state)
                         if self.splitter is not None:
                             self.splitter.finished(state)
-                if self.splitter is not None and waiting == 0:
+                if self.splitter is None:
+                    return
+                await self._rescale(limiter)
+                # Split while fewer cursors than keep the budget busy run or wait: each split costs about a
+                # request (the running cursor's page past the split, the new window's first and last).
+                while len(running) + waiting < self.busy:
                     choice = self.splitter.choose(running)
-                    if choice is not None:
-                        new = cp.split(
-                            *choice, descending=query.sort == "start_desc", base_ends_from=query.ends_from
-                        )
-                        waiting += 1
-                        tg.start_soon(worker, new, stream.clone(), tg)
+                    if choice is None:
+                        break
+                    new = cp.split(
+                        *choice, descending=query.sort == "start_desc", base_ends_from=query.ends_from
+                    )
+                    waiting += 1
+                    tg.start_soon(worker, new, stream.clone(), tg)
 
         try:
             async with anyio.create_task_group() as tg:

@@ -40,8 +40,10 @@ from .tasks import first_error
 __all__ = [
     "KEYS_PER_SECOND",
     "KEY_UNIT",
+    "Plan",
     "Window",
     "auto_slices",
+    "busy_cursors",
     "discover_range",
     "from_key",
     "plan_windows",
@@ -50,17 +52,32 @@ __all__ = [
     "to_key",
 ]
 
-# Windows per concurrent cursor, in rounds: the first ``slices`` windows (in output order) run first, then
-# the next, and so on. Windows start in output order and a file is written in that order while the run
-# goes, so the last round's windows are what is left to write after the last page, and each window costs
-# a partly filled page (plus the meetings that cross its start, fetched and dropped). So rounds shrink:
-# each round's windows span ROUND_SHRINK of the previous round's time (64%, 26%, 10% of the range for
-# three), few windows (fewer partial pages) and a short tail. The writer keeps up: a round's rows are
-# written while the next round is fetched (~8 us a row against ~50 us a row at Attio's pace). Uneven data
-# (more meetings in recent months) is evened out by splits (:mod:`.split`). bench/extract.py, 100k at page
-# 200: four equal windows per cursor left 23% of the rows to the tail and cost 578 requests for 500 pages.
-WINDOWS_PER_SLICE = 3
-ROUND_SHRINK = 0.4
+# Windows in rounds: the first round has a window per cursor, and the windows of the next rounds start as
+# cursors free up, in output order. A file is written in that order while the run goes, so the last
+# round's windows are what is left to write after the last page; and every window costs about 0.85 of a
+# request over the minimum: its partly filled last page (half a page on average) and the meetings that
+# cross its start (fetched and dropped: ~75 of a page at 300k meetings over three years). Hence:
+# - the rounds shrink (ROUND_SHARES of the range of starts) for a short tail;
+# - the first round's windows grow from 1 to FIRST_ROUND_RAMP (in output order), so that they end in
+#   output order and the file is written as they do, not in one flood once the slowest is done (a flood
+#   of 85 % of the rows held the cursors up 0.7 s in one run);
+# - once the first round runs, only the cursors that keep the read budget busy (:func:`busy_cursors`) go
+#   on, and the later rounds have a window for each of them: the cursors beyond are headroom for the
+#   ramp-up, and a window each would cost requests, not save time.
+# Uneven data is evened out by splits (:mod:`.split`). bench/pace.py, 300k at page 200 (23-31 cursors),
+# alternating runs under load on 2 December 2026: three rounds of a window per cursor cost 66-78 requests
+# over the 1,500 pages (80-97 windows with the splits); these rounds 55-69 (68-75 windows).
+ROUND_SHARES = (0.70, 0.22, 0.08)
+FIRST_ROUND_RAMP = 2.0
+WINDOWS_PER_SLICE = len(ROUND_SHARES)
+# Cursors per (read rate x round trip): those a run opens (jitter, our own CPU per page, the ramp-up) and
+# those that keep the budget busy once running (fewer running: a freed cursor splits a running window).
+CURSOR_HEADROOM = 1.5
+BUSY_HEADROOM = 1.1
+# An auto-sliced run sizes its windows by the meetings its range probe estimates: a window of fewer pages
+# than this costs more than ~10 % over its pages (bench/pace.py's 60k at page 200: 60-87 windows for 300
+# pages before, 40-47 after). Cursors without a window split running ones, only while the budget needs them.
+MIN_WINDOW_PAGES = 8
 MAX_SLICES = 64
 
 
@@ -94,7 +111,9 @@ class Window:
         """``keep_before`` as a start key (:func:`to_key`)."""
         return to_key(self.keep_before)
 
-    def split_at(self, at: datetime, index: int, *, descending: bool, base_ends_from: datetime | None) -> tuple[Window, Window]:
+    def split_at(
+        self, at: datetime, index: int, *, descending: bool, base_ends_from: datetime | None
+    ) -> tuple[Window, Window]:
         """(this window narrowed, the new window ``index``) when its cursor hands the far side of ``at`` on.
 
         ``start_asc``: this window keeps ``[.., at)``, the new one ``[at, ..)`` with ``ends_from`` at least
@@ -104,7 +123,9 @@ class Window:
             return replace(self, keep_from=at), replace(self, index=index, starts_before=at, keep_before=None)
         upper = self.keep_before if self.keep_before is not None else self.starts_before
         ends_from = at if base_ends_from is None else max(base_ends_from, at)
-        new = replace(self, index=index, ends_from=ends_from, starts_before=upper, keep_from=at, keep_before=None)
+        new = replace(
+            self, index=index, ends_from=ends_from, starts_before=upper, keep_from=at, keep_before=None
+        )
         return replace(self, keep_before=at), new
 
     def order_key(self) -> tuple[bool, datetime]:
@@ -118,11 +139,17 @@ class Window:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Window:
         """The window back from :meth:`to_dict`."""
+
         def parse(value: str | None) -> datetime | None:
             return datetime.fromisoformat(value) if value is not None else None
 
-        return cls(int(data["index"]), parse(data["ends_from"]), parse(data["starts_before"]), parse(data["keep_from"]),
-                   parse(data.get("keep_before")))
+        return cls(
+            int(data["index"]),
+            parse(data["ends_from"]),
+            parse(data["starts_before"]),
+            parse(data["keep_from"]),
+            parse(data.get("keep_before")),
+        )
 
 
 @lru_cache(maxsize=4096)
@@ -171,10 +198,22 @@ def _floor_second(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
-def round_weights(slices: int, rounds: int, *, descending: bool) -> list[float]:
-    """Relative time spans of ``slices x rounds`` windows in time order: each round ROUND_SHRINK of the one
-    before, the rounds in output order (``descending``: the latest times first)."""
-    weights = [ROUND_SHRINK**r for r in range(rounds) for _ in range(slices)]
+def round_weights(slices: int, busy: int, *, descending: bool, pages: float | None = None) -> list[float]:
+    """Relative time spans of the windows of :data:`ROUND_SHARES` in output order, reversed for ``descending``
+    (time order): up to ``slices`` windows in the first round growing to :data:`FIRST_ROUND_RAMP` times the
+    first, up to ``busy`` equal ones in each later round; fewer where a round's share of the ``pages``
+    estimated would give windows of less than :data:`MIN_WINDOW_PAGES` (at least one a round)."""
+    caps = [slices] + [busy] * (len(ROUND_SHARES) - 1)
+    if pages is not None:
+        caps = [
+            max(1, min(cap, round(share * pages / MIN_WINDOW_PAGES)))
+            for share, cap in zip(ROUND_SHARES, caps, strict=True)
+        ]
+    first = caps[0]
+    ramp = [1 + (FIRST_ROUND_RAMP - 1) * i / max(1, first - 1) for i in range(first)]
+    weights = [ROUND_SHARES[0] * w / sum(ramp) for w in ramp]
+    for share, count in zip(ROUND_SHARES[1:], caps[1:], strict=True):
+        weights += [share / count] * count
     return weights[::-1] if descending else weights
 
 
@@ -219,24 +258,28 @@ def split_windows(
 
 
 async def discover_range(
-    client: MeetingReader, query: MeetingQuery, stream: Stream = MEETINGS
-) -> tuple[datetime, datetime, float] | None:
-    """(first start, last start + 1 s, round-trip seconds) of the query's meetings; None if none.
+    client: MeetingReader, query: MeetingQuery, stream: Stream = MEETINGS, *, sample: int = 1
+) -> tuple[datetime, datetime, float, float | None] | None:
+    """(first start, last start + 1 s, round-trip seconds, meetings estimated) of the query; None if none.
 
-    Two one-meeting requests (``start_asc`` and ``start_desc``), sent together, find the range cheaply;
-    the quicker one's duration is the measured round trip used to choose the number of slices. The
-    starts are the stream's start keys (all-day meetings: 00:00 in the query's timezone), as the
-    windows keep them.
+    Two requests of ``sample`` meetings (``start_asc`` and ``start_desc``), sent together, find the range
+    cheaply; the quicker one's duration is the measured round trip used to choose the number of slices.
+    With ``sample`` > 1 the starts they span give the density at both ends of the range, hence an
+    estimate of the meetings in it (exact when the first request holds them all; None with one meeting
+    a request). The starts are the stream's start keys (all-day meetings: 00:00 in the query's
+    timezone), as the windows keep them.
     """
     converter = stream.converter()
-    keys: dict[str, int | None] = {}
+    keys: dict[str, Any] = {}
     rtts: list[float] = []
 
     async def probe(sort: str) -> None:
         began = time.perf_counter()
-        batch, _ = await stream.read_page(client, query.replace(limit=1, sort=sort), None, converter)
+        batch, _ = await stream.read_page(client, query.replace(limit=sample, sort=sort), None, converter)
         rtts.append(time.perf_counter() - began)
-        keys[sort] = int(stream.start_keys(batch, query.timezone)[0]) if batch is not None and batch.num_rows else None
+        keys[sort] = (
+            stream.start_keys(batch, query.timezone) if batch is not None and batch.num_rows else None
+        )
 
     try:
         async with anyio.create_task_group() as tg:
@@ -245,50 +288,87 @@ async def discover_range(
     except BaseExceptionGroup as group:
         leaf = first_error(group)
         raise leaf.with_traceback(leaf.__traceback__) from None
-    first, last, rtt = keys["start_asc"], keys["start_desc"], min(rtts)
-    if first is None or last is None:
+    asc, desc, rtt = keys["start_asc"], keys["start_desc"], min(rtts)
+    if asc is None or desc is None:
         return None
-    lo, hi = from_key(first), from_key(last) + timedelta(seconds=1)
-    return lo, max(hi, lo + timedelta(seconds=1)), rtt
+    lo = from_key(int(asc[0]))
+    hi = max(from_key(int(desc[0])), lo) + timedelta(seconds=1)
+    estimate: float | None = None
+    if sample > 1:
+        if len(asc) < sample:  # the first page holds them all
+            estimate = float(len(asc))
+        else:
+            spanned = sum(max(int(k.max()) - int(k.min()), KEYS_PER_SECOND) for k in (asc, desc))
+            estimate = max(float(len(asc)), (len(asc) + len(desc)) * (to_key(hi) - to_key(lo)) / spanned)
+    return lo, hi, rtt, estimate
 
 
 def auto_slices(reads_per_second: float, rtt: float, max_in_flight: int) -> int:
     """Enough concurrent cursors to keep the read budget busy: budget x round trip, with headroom.
 
     One cursor makes at most 1/rtt requests per second; ``reads_per_second * rtt`` cursors fill the
-    budget, and half as many again absorb jitter and our own per-page CPU time. Without a budget the
-    extract is CPU bound and two cursors keep both sides of the connection busy.
+    budget, and half as many again (:data:`CURSOR_HEADROOM`) absorb jitter and our own per-page CPU time.
+    Without a budget the extract is CPU bound and two cursors keep both sides of the connection busy.
     """
     if reads_per_second <= 0:
         wanted = 2
     else:
-        wanted = math.ceil(reads_per_second * max(rtt, 0.0) * 1.5)
+        wanted = math.ceil(reads_per_second * max(rtt, 0.0) * CURSOR_HEADROOM)
     return max(1, min(wanted, max_in_flight, MAX_SLICES))
 
 
+def busy_cursors(slices: int, *, auto: bool) -> int:
+    """Of ``slices`` cursors, how many keep the read budget busy: the windows of a later round, and the running
+    cursors below which a freed one splits a running window. Chosen slices are all meant to be busy."""
+    if not auto:
+        return slices
+    return max(1, min(slices, math.ceil(slices * BUSY_HEADROOM / CURSOR_HEADROOM)))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An extract's windows, its cursors at once (``slices``), those that keep the budget busy (``busy``), and
+    the range of starts found (None when not probed)."""
+
+    windows: list[Window]
+    slices: int
+    busy: int
+    span: tuple[datetime, datetime] | None
+
+
 async def plan_windows(
-    client: MeetingReader, query: MeetingQuery, slices: int | None, *, reads_per_second: float, max_in_flight: int,
-    by_start: bool = False, probe: bool = False,
-) -> tuple[list[Window], int, tuple[datetime, datetime] | None]:
-    """The windows of an extract, the number of concurrent cursors, and the range of starts found.
+    client: MeetingReader,
+    query: MeetingQuery,
+    slices: int | None,
+    *,
+    reads_per_second: float,
+    max_in_flight: int,
+    by_start: bool = False,
+    probe: bool = False,
+) -> Plan:
+    """The plan of an extract: its windows, cursors and range of starts.
 
     ``slices`` 1 means one cursor over the query unchanged; None chooses from the measured round trip.
-    The range (None when not probed) guides later splits of open-ended windows and measures progress;
-    ``probe``: find it with one slice too.
+    The range guides later splits of open-ended windows and measures progress; ``probe``: find it with
+    one slice too.
     """
     single = [Window(0, query.ends_from, query.starts_before, query.ends_from if by_start else None)]
     if slices == 1 and not probe:
-        return single, 1, None
-    found = await discover_range(client, query)
+        return Plan(single, 1, 1, None)
+    auto = slices is None
+    found = await discover_range(client, query, sample=query.limit if auto else 1)
     if found is None:
-        return single, 1, None
-    lo, hi, rtt = found
+        return Plan(single, 1, 1, None)
+    lo, hi, rtt, estimate = found
     if slices == 1:
-        return single, 1, (lo, hi)
+        return Plan(single, 1, 1, (lo, hi))
     n = slices if slices is not None else auto_slices(reads_per_second, rtt, max_in_flight)
     n = max(1, min(n, MAX_SLICES))
-    if n == 1:
-        return split_windows(query, lo, hi, 1, by_start=by_start), 1, (lo, hi)
-    weights = round_weights(n, WINDOWS_PER_SLICE, descending=query.sort == "start_desc")
+    pages = estimate / query.limit if estimate is not None else None
+    if n == 1 or (pages is not None and pages <= 1):
+        return Plan(split_windows(query, lo, hi, 1, by_start=by_start), 1, 1, (lo, hi))
+    busy = busy_cursors(n, auto=auto)
+    weights = round_weights(n, busy, descending=query.sort == "start_desc", pages=pages)
     windows = split_windows(query, lo, hi, len(weights), by_start=by_start, weights=weights)
-    return windows, min(n, len(windows)), (lo, hi)
+    n = min(n, len(windows))
+    return Plan(windows, n, min(busy, n), (lo, hi))

@@ -1,8 +1,8 @@
-"""Dynamic work splitting: when a cursor finishes and no window waits, halve the largest running window.
+"""Dynamic work splitting: when too few cursors would be left busy, halve the largest running window.
 
 At the end of a sliced extract a few cursors still run on the fullest windows while the others sit
-idle, and the read budget goes unused. So when a cursor finishes and no window is waiting for a slot,
-the running window with the most rows left (rows/s of start time seen so far x time left) is split at
+idle, and the read budget goes unused. So when a cursor finishes and fewer cursors than keep the budget
+busy run or wait (the run's ``busy``, :mod:`.slices`), the running window with the most rows left (rows/s of start time seen so far x time left) is split at
 ``m``, the midpoint (whole seconds) between the last start it has seen and its end:
 
     start_asc:  the running cursor keeps [its position, m) and stops once the API's order is past m;
@@ -94,6 +94,7 @@ class Splitter:
         self.descending = query.sort == "start_desc"
         self.min_rows = 2 * query.limit  # a split costs a partial page or two: not worth it for less
         self.span = (to_key(span[0]), to_key(span[1])) if span else None
+        self.ends_from = to_key(query.ends_from)
         self.seen: dict[int, _Seen] = {}
 
     # ------------------------------------------------------------------------------- progress
@@ -143,10 +144,23 @@ class Splitter:
             left, covered = hi - seen.pos, seen.pos - seen.first
             m = (seen.pos + left // 2) // _SECOND * _SECOND
             ok = seen.pos < m < hi
-        if not ok or left < 2 * _SECOND:
+        if not ok or left < 2 * _SECOND or not self._valid(state, m):
             return None
         estimate = seen.rows * left / max(covered, _SECOND)
         return (estimate, m) if estimate >= self.min_rows else None
+
+    def _valid(self, state: WindowState, m: int) -> bool:
+        """Whether the new window of a split at ``m`` asks the API for a time range (ends_from before starts_before).
+
+        A window split before may already end before the query's ``ends_from`` (the first window keeps the
+        meetings that started earlier), and a window that ends before it cannot be split again.
+        """
+        w = state.window
+        if self.descending:
+            floor = to_key(w.ends_from)
+            return floor is None or floor < m
+        upper = w.keep_before_key if w.keep_before is not None else to_key(w.starts_before)
+        return upper is None or max(m, self.ends_from if self.ends_from is not None else m) < upper
 
     def choose(self, running: Sequence[WindowState]) -> tuple[WindowState, datetime] | None:
         """The running window with the most rows left and where to split it (whole seconds), or None."""

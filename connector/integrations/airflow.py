@@ -6,8 +6,9 @@
   ``connect_timeout``, ``max_attempts``, ``max_retry_time``, and ``rate_limit_url``: the Redis of a rate
   budget that every task using the connection shares, so a 30-day backfill stays within Attio's budget).
 - :class:`AttioExtractOperator` extracts the meetings of a time window to Parquet: a local path, an
-  object-store URL (``s3://``, ``gs://``, ``az://``; ``aws_conn_id=`` takes S3 credentials from an Airflow
-  AWS connection, in-process) or a database URL; with ``tables=`` also the meetings' call recordings and
+  object-store URL (``s3://``, ``gs://``, ``az://``; ``aws_conn_id=``, ``gcp_conn_id=`` and ``wasb_conn_id=``
+  take each store's credentials from an Airflow AWS, Google Cloud or Azure Blob connection, in-process) or a
+  database URL; with ``tables=`` also the meetings' call recordings and
   transcript segments, a file (or database table) each, from one run. Its bounds are templated and default
   to the run's data interval, so a daily DAG extracts its day. Each table's output is declared as an Airflow
   Asset (Dataset on Airflow 2) in ``outlets``, so downstream DAGs can be scheduled on fresh transcripts.
@@ -28,6 +29,7 @@ an interrupted extract or load resumes from its checkpoint/ledger on the task's 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -46,6 +48,7 @@ from connector import (
     MeetingQuery,
     RateLimits,
     RetryPolicy,
+    Secret,
     SyncAttioClient,
     defaults,
     extract_to_path,
@@ -55,7 +58,7 @@ from connector.destinations import extract_to_database, redact
 from connector.destinations.urls import is_database_url
 from connector.extract.helpers import table_paths
 from connector.extract.streams import TABLES, check_tables
-from connector.storage import S3Settings, StoreLocation, is_url
+from connector.storage import AzureSettings, GCSSettings, S3Settings, StoreLocation, StoreSettings, is_url
 from connector.storage.load import staged_load
 
 from ._airflow_compat import AirflowException, AirflowFailException, Asset, BaseHook, BaseOperator
@@ -65,7 +68,9 @@ __all__ = [
     "AttioExtractOperator",
     "AttioHook",
     "AttioLoadOperator",
+    "azure_settings_from_connection",
     "client_config_from_connection",
+    "gcs_settings_from_connection",
     "output_asset",
     "output_assets",
     "s3_settings_from_connection",
@@ -212,8 +217,131 @@ def s3_settings_from_connection(conn: Any) -> S3Settings:
         raise ConfigError(f"Airflow connection {conn_id!r}: {exc}") from None
 
 
-def _store_settings(aws_conn_id: str | None) -> S3Settings | None:
-    return s3_settings_from_connection(BaseHook.get_connection(aws_conn_id)) if aws_conn_id else None
+def _extra(conn: Any, prefix: str, name: str) -> Any:
+    """An extra field of a provider's connection: ``name``, or the ``extra__<type>__name`` form of older providers."""
+    extra = conn.extra_dejson or {}
+    return extra.get(name) or extra.get(f"extra__{prefix}__{name}") or None
+
+
+def _conn_id(conn: Any) -> str:
+    return getattr(conn, "conn_id", None) or "<connection>"
+
+
+# Google connection extras that pick other credentials through the Google provider's own machinery.
+_GCP_UNSUPPORTED = ("key_secret_name", "impersonation_chain", "credential_config_file", "is_anonymous")
+
+
+def gcs_settings_from_connection(conn: Any) -> GCSSettings:
+    """:class:`connector.storage.GCSSettings` from an Airflow Google Cloud connection (type ``google_cloud_platform``).
+
+    Read as the Google provider reads it, without needing it: the extra's ``keyfile_dict`` (the service
+    account key's JSON, text or object) or ``key_path`` (its path on the worker), else the worker's
+    application default credentials; ``project`` too. The key goes to the store's client in this process
+    only: never into ``os.environ``, a log line or an error.
+    """
+    refused = [key for key in _GCP_UNSUPPORTED if _extra(conn, "google_cloud_platform", key)]
+    if refused:
+        raise ConfigError(
+            f"Airflow connection {_conn_id(conn)!r}: {', '.join(refused)} is not supported; give keyfile_dict or "
+            "key_path in the connection, or leave gcp_conn_id unset so that the worker's application default "
+            "credentials are used"
+        )
+    keyfile = _extra(conn, "google_cloud_platform", "keyfile_dict")
+    try:
+        return GCSSettings(
+            keyfile_json=Secret(json.dumps(keyfile) if isinstance(keyfile, dict) else str(keyfile))
+            if keyfile
+            else None,
+            keyfile_path=_extra(conn, "google_cloud_platform", "key_path"),
+            project=_extra(conn, "google_cloud_platform", "project"),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"Airflow connection {_conn_id(conn)!r}: {exc}") from None
+
+
+_AZ_ACCOUNT_HOST = re.compile(r"(?:https?://)?([a-z0-9]{3,24})\.(?:blob|dfs)\.core\.windows\.net(?:/.*)?")
+
+
+def _azure_account(conn: Any, extra: str | None, login_is_account: bool) -> str | None:
+    """The storage account: from the host (``https://ACCOUNT.blob.core.windows.net``, or the bare name), from a
+    SAS URL, or the login where the login is the account (not a service principal's client ID)."""
+    for text in (conn.host, extra):
+        found = _AZ_ACCOUNT_HOST.match((text or "").strip().lower())
+        if found:
+            return found.group(1)
+    host = (conn.host or "").strip()
+    if re.fullmatch(r"[a-z0-9]{3,24}", host):
+        return host
+    return (conn.login or None) if login_is_account else None
+
+
+def azure_settings_from_connection(conn: Any) -> AzureSettings:
+    """:class:`connector.storage.AzureSettings` from an Airflow Azure Blob Storage connection (type ``wasb``; an
+    Azure Data Lake Storage Gen2 connection, type ``adls``, is read alike).
+
+    Read as the Microsoft provider reads it, without needing it, in its order: the extra's
+    ``connection_string``; a service principal (extra ``tenant_id``, the login its client ID, the password
+    its secret); the extra's ``sas_token`` (a token, or a SAS URL); the extra's ``shared_access_key`` or the
+    password as the account key; else the worker's Azure credential chain. The account is the host
+    (``https://ACCOUNT.blob.core.windows.net`` or the bare name) or, but for a service principal, the
+    login. The secrets go to the store's client in this process only.
+    """
+    prefix = "azure_data_lake" if getattr(conn, "conn_type", None) == "adls" else "wasb"
+    connection_string = _extra(conn, prefix, "connection_string")
+    tenant = _extra(conn, prefix, "tenant_id")
+    sas = _extra(conn, prefix, "sas_token")
+    try:
+        if connection_string:
+            return AzureSettings(connection_string=connection_string)
+        if tenant:
+            account = _azure_account(conn, None, login_is_account=False)
+            if account is None:
+                raise ConfigError(
+                    "a service principal connection needs the storage account in its host "
+                    "(https://ACCOUNT.blob.core.windows.net)"
+                )
+            return AzureSettings(
+                account_name=account,
+                tenant_id=tenant,
+                client_id=conn.login or None,
+                client_secret=conn.password or None,
+            )
+        account = _azure_account(conn, sas if isinstance(sas, str) else None, login_is_account=True)
+        if sas:
+            token = sas.split("?", 1)[1] if sas.startswith("http") and "?" in sas else sas
+            return AzureSettings(account_name=account, sas_token=token)
+        key = _extra(conn, prefix, "shared_access_key") or conn.password or None
+        return AzureSettings(account_name=account, account_key=key)
+    except ConfigError as exc:
+        raise ConfigError(f"Airflow connection {_conn_id(conn)!r}: {exc}") from None
+
+
+# Each operator's store connection parameter -> the settings it makes, and the stores (URL schemes) they are for.
+_STORE_CONNECTIONS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "aws_conn_id": (s3_settings_from_connection, S3Settings.schemes),
+    "gcp_conn_id": (gcs_settings_from_connection, GCSSettings.schemes),
+    "wasb_conn_id": (azure_settings_from_connection, AzureSettings.schemes),
+}
+
+
+def _store_settings(urls: Sequence[str | None], conn_ids: dict[str, str | None]) -> tuple[StoreSettings, ...]:
+    """The settings of each store connection named in ``conn_ids``; one for a store that none of ``urls`` is on
+    is refused (a typo, or a connection that would silently be unused)."""
+    schemes = {
+        StoreLocation.parse(url, "URL").scheme
+        for url in urls
+        if url and is_url(url) and not is_database_url(url)
+    }
+    found = []
+    for param, conn_id in conn_ids.items():
+        if not conn_id:
+            continue
+        make, stores = _STORE_CONNECTIONS[param]
+        if not schemes & set(stores):
+            named = " and ".join(redact(url) for url in urls if url)
+            raise ConfigError(f"{param} is for {stores[0]}:// URLs, and {named} is not on that store")
+        found.append(make(BaseHook.get_connection(conn_id)))
+    return tuple(found)
 
 
 def output_asset(path: str) -> Any | None:
@@ -294,7 +422,19 @@ def _no_retry(exc: ConnectorError) -> AirflowFailException | None:
     return None
 
 
-class AttioExtractOperator(BaseOperator):
+class _StoreConnections:
+    """The store connections an operator names: ``aws_conn_id``, ``gcp_conn_id``, ``wasb_conn_id``."""
+
+    aws_conn_id: str | None
+    gcp_conn_id: str | None
+    wasb_conn_id: str | None
+
+    @property
+    def _store_conn_ids(self) -> dict[str, str | None]:
+        return {name: getattr(self, name) for name in _STORE_CONNECTIONS}
+
+
+class AttioExtractOperator(_StoreConnections, BaseOperator):
     """Extracts the meetings of a time window (and with ``tables=``, their call recordings and transcript
     segments) to Parquet and returns the extract report (XCom).
 
@@ -321,7 +461,9 @@ class AttioExtractOperator(BaseOperator):
 
     An object-store URL (``s3://``, ``gs://``, ``az://``) is written through local scratch and published
     whole (see the docs' "Object stores"); ``aws_conn_id`` names an Airflow AWS connection whose key pair,
-    endpoint and region are used for ``s3://`` (else the worker's AWS environment). Unless ``outlets`` is
+    endpoint and region are used for ``s3://`` (else the worker's AWS environment), ``gcp_conn_id`` a Google
+    Cloud connection for ``gs://`` (:func:`gcs_settings_from_connection`), ``wasb_conn_id`` an Azure Blob
+    Storage or Data Lake connection for ``az://`` (:func:`azure_settings_from_connection`). Unless ``outlets`` is
     given, each table's output is declared as an Asset (:func:`output_assets`; ``table_assets`` maps the
     tables to them), and each run's event on it carries ``table``, ``output`` (the URL or path written),
     ``rows`` and ``schema_version`` in its extra.
@@ -359,6 +501,8 @@ class AttioExtractOperator(BaseOperator):
         write_mode: str | None = None,
         aws_conn_id: str | None = None,
         tables: Sequence[str] | str | None = None,
+        gcp_conn_id: str | None = None,
+        wasb_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         # Checked here, when the DAG is parsed: a typo shows as an import error, not a failed run at night.
@@ -382,6 +526,8 @@ class AttioExtractOperator(BaseOperator):
             kwargs["outlets"] = list(self.table_assets.values())
         super().__init__(**kwargs)
         self.aws_conn_id = aws_conn_id
+        self.gcp_conn_id = gcp_conn_id
+        self.wasb_conn_id = wasb_conn_id
         self.table = table
         self.write_mode = write_mode or ("merge" if several else "replace-window")
         self.window = window
@@ -451,11 +597,8 @@ class AttioExtractOperator(BaseOperator):
                 options[name] = value
         client_config = AttioHook(self.attio_conn_id).get_conn()
         self.log.info("Extracting Attio meetings (%s) to %s", query.describe(), redact(self.output_path))
+        settings = _store_settings([self.output_path], self._store_conn_ids)
         if is_database_url(self.output_path):
-            if self.aws_conn_id:
-                raise ConfigError(
-                    f"aws_conn_id is for s3:// outputs, and {redact(self.output_path)} is a database"
-                )
             options.pop("resume")  # a database run is one transaction: nothing to resume
             report = extract_to_database(
                 self.output_path,
@@ -471,7 +614,7 @@ class AttioExtractOperator(BaseOperator):
                 format="parquet",
                 config=ExtractConfig(**options),
                 client_config=client_config,
-                store_settings=_store_settings(self.aws_conn_id),
+                store_settings=settings[0] if settings else None,
                 tables=self.tables,
             )
         result = jsonable(report.to_dict())
@@ -529,13 +672,14 @@ def workspace_windows(
     return plan
 
 
-class AttioLoadOperator(BaseOperator):
+class AttioLoadOperator(_StoreConnections, BaseOperator):
     """Loads a CSV / Parquet / .xlsx file into Attio (find-or-create per row) and returns the load report.
 
     Paths are templated; ``source`` and ``results_path`` may be object-store URLs (the input is downloaded
-    to local scratch first, the results uploaded as one object at the end; ``aws_conn_id`` as for the
-    extract). The ledger (default beside the source: in local scratch for a URL) makes a retried task skip
-    rows already sent, so Airflow retries are safe. When rows are rejected (bad input: no retry can fix it) the task
+    to local scratch first, the results uploaded as one object at the end; ``aws_conn_id``,
+    ``gcp_conn_id`` and ``wasb_conn_id`` as for the extract, each for the URLs on its store). The ledger
+    (default beside the source: in local scratch for a URL) makes a retried task skip rows already sent, so
+    Airflow retries are safe. When rows are rejected (bad input: no retry can fix it) the task
     fails without retrying; when rows failed at the API it fails and Airflow may retry. Either way the
     report is pushed to XCom as ``report`` first, and names the per-row results file.
     """
@@ -557,10 +701,14 @@ class AttioLoadOperator(BaseOperator):
         fail_on_row_errors: bool = True,
         attio_conn_id: str = AttioHook.default_conn_name,
         aws_conn_id: str | None = None,
+        gcp_conn_id: str | None = None,
+        wasb_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.aws_conn_id = aws_conn_id
+        self.gcp_conn_id = gcp_conn_id
+        self.wasb_conn_id = wasb_conn_id
         self.source = source
         self.mapping = mapping
         self.results_path = results_path
@@ -611,7 +759,7 @@ class AttioLoadOperator(BaseOperator):
             self.source,
             self.results_path or None,
             dry_run=self.dry_run,
-            settings=_store_settings(self.aws_conn_id),
+            settings=_store_settings([self.source, self.results_path], self._store_conn_ids),
         )
         with staged as (source, results):
             return load_sync(

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 
 from ..config import ClientConfig
-from ..errors import BrokenInputError, ConfigError
+from ..errors import BrokenInputError, ConfigError, ConnectorError, LedgerError
 from ..paths import is_within, same_path
 from .config import LoadConfig, LoadReport
 from .ledger import Ledger
@@ -153,6 +153,12 @@ async def load(
         try:
             mapper = RowMapper(mapping, src.headers, src.name)
         except ConfigError as exc:
+            if (row := _header_below(src, mapping)) is not None:
+                read = ", ".join(h for h in src.headers if h)
+                raise ConfigError(
+                    f"{src.name}: row {row} looks like the header row ({read!r} was read as the header: the first "
+                    f"row that is not blank is); delete the rows above row {row}"
+                ) from None
             exc.hint = src.headers_hint or exc.hint
             raise
         if config.dry_run:
@@ -174,8 +180,10 @@ async def load(
             run = LoadRun(
                 source=src, mapper=mapper, config=config, client=client, ledger=ledger, results=results, progress=progress
             )
+            stopped = True
             try:
                 await run.run()
+                stopped = False
             finally:
                 after = client.stats.snapshot()
                 stats = {k: after.get(k, 0) - before.get(k, 0) for k in ("requests", "retries", "rate_limited", "writes")}
@@ -188,9 +196,34 @@ async def load(
                     ),
                     source=src.name,
                 )
-                ledger.finish_run(run.run_id, report.to_dict())
+                try:
+                    ledger.finish_run(run.run_id, report.to_dict())
+                except LedgerError:
+                    if not stopped:
+                        raise
+                    # else the error that stopped the load (a full disk, say) is the one to show, not this echo
             return report
     raise AssertionError("unreachable")  # pragma: no cover - the with block always returns or raises
+
+
+def _header_below(src: Source, mapping: Mapping) -> int | None:
+    """The number of a row among the next few that the mapping could read as the header (a title line above
+    the table, say), or None."""
+    try:
+        batch = next(iter(src.batches(10)), None)
+    except ConnectorError:
+        return None
+    for number, row in zip(batch.row_numbers, batch.rows, strict=True) if batch else ():
+        cells = ["" if cell is None else str(cell).strip() for cell in row]
+        # A CSV's delimiter is guessed from its first line: a title line has none, so ';' rows come whole.
+        splits = [cells.copy()] + [cells[0].split(d) for d in ";\t|" if len(cells) == 1 and d in cells[0]]
+        for headers in splits:
+            try:
+                RowMapper(mapping, [h.strip() for h in headers], src.name)
+            except ConfigError:
+                continue
+            return number
+    return None
 
 
 def _dry_run(

@@ -6,8 +6,11 @@ One row per external_ref (its ledger key, see :func:`~.rows.ref_key`) in ``refs`
                  created     Attio made the meeting during a load      -> done, skipped on re-runs
                  found       Attio already had the meeting             -> done, skipped on re-runs
                  failed      Attio refused it, or it failed after all retries; sent again on a re-run
-    maybe_sent   1 when a send may have been carried out without an answer (in_flight, or a failure such
-                 as a dropped connection): the loader looks for the meeting before it sends the row again
+    maybe_sent   1 once a send of the row went out (set durably right before the POST, after its rate-limit
+                 wait) and its outcome is not known (in_flight, or a failure such as a dropped connection):
+                 the loader looks for the meeting before it sends the row again. A claim keeps the value an
+                 earlier run left, so a row claimed but never sent is not looked for (a look-alike meeting
+                 made by someone else would be taken for it)
     meeting_id   the meeting of a done row (indexed: a lookup never takes a meeting another ref owns)
     fingerprint  a hash of the body last claimed, kept, to tell a row that changed since it was loaded
     claimed_at   when this ref was first claimed; tells found from created (see runner.py)
@@ -23,14 +26,15 @@ One row per external_ref (its ledger key, see :func:`~.rows.ref_key`) in ``refs`
     seen_run     the last run whose input held the ref (--delete-missing deletes the created ones not seen)
 
 and in ``deleted`` every meeting a sync deleted for a ref that left the input (the ref's row goes), and in
-``sent`` every distinct body claimed for sending while the ref is not done: a row edited between
-runs may have been created with an earlier body, so the lookup searches for each of them. They are
-dropped once the row is done (or failed with no send that may have been carried out).
+``sent`` every distinct body sent while the ref is not done: a row edited between runs may have been
+created with an earlier body, so the lookup searches for each of them. They are dropped once the row is
+done (or failed with no send that may have been carried out).
 
-The in-flight mark and the body of a row are committed before the row is sent (claims are committed per
-small group), and the outcome right after the answer. WAL mode with ``synchronous=NORMAL`` survives a
-crash or a kill of the loader; ``durable=True`` (``synchronous=FULL``) also survives a power cut. One load
-at a time owns a ledger: an exclusive lock on ``<ledger>.lock`` is held while it is open.
+Claims are committed per small group before their rows are sent; ``maybe_sent`` and the body sent are
+committed right before each POST (:meth:`Ledger.sending`), and the outcome after the answer. WAL mode with
+``synchronous=NORMAL`` survives a crash or a kill of the loader; ``durable=True`` (``synchronous=FULL``)
+also survives a power cut. One load at a time owns a ledger: an exclusive lock on ``<ledger>.lock`` is
+held while it is open.
 """
 
 from __future__ import annotations
@@ -144,15 +148,15 @@ class Ledger(SqliteLedger):
         """Claim rows for this run in one transaction, committed before the call returns."""
         now = time.time()
         claims = []
+        self.commit()  # the outcomes recorded so far are kept, whatever becomes of this claim
         self._begin()
         try:
             for item in items:
                 claims.append(self._claim_one(item, run_id, now))
             self.commit()
         except BaseException:
-            if self._open_tx:
+            if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-                self._open_tx = False
             raise
         return claims
 
@@ -163,18 +167,15 @@ class Ledger(SqliteLedger):
             " run_fields, loaded_fields, links, op, old_meeting_id, op_links FROM refs WHERE key = ?",
             (item.key,),
         ).fetchone()
-        body = fingerprint = None
-        if self.keep_bodies:
-            body, fingerprint = body_fingerprint(item.body)
+        fingerprint = body_fingerprint(item.body)[1] if self.keep_bodies else None
         fields = field_fingerprints(item.body)
         fields_text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         if row is None:
             db.execute(
                 "INSERT INTO refs (key, state, maybe_sent, row_number, run_id, fingerprint, claimed_at, updated_at,"
-                " run_fields, seen_run) VALUES (?, 'in_flight', 1, ?, ?, ?, ?, ?, ?, ?)",
+                " run_fields, seen_run) VALUES (?, 'in_flight', 0, ?, ?, ?, ?, ?, ?, ?)",
                 (item.key, item.row_number, run_id, fingerprint, now, now, fields_text, run_id),
             )
-            self._remember(item.key, body, fingerprint)
             return Claim(item, "send", claimed_at=now)
         (state, maybe_sent, meeting_id, first_row, owner, claimed_at, attempts, old_fingerprint, first_fields,
          loaded_text, links_text, op, old_meeting_id, op_links) = row
@@ -210,14 +211,13 @@ class Ledger(SqliteLedger):
             )
         # An earlier run's unfinished or failed row: this run takes it over. Every body sent for it before
         # comes back in the claim (the runner looks for the meeting any of them may have made before sending
-        # the row again), and the body this run will send joins them, durably, before it is sent.
+        # the row again); maybe_sent stays as that run left it until this run's own send (sending()).
         sent = [b for (b,) in db.execute("SELECT body FROM sent WHERE key = ?", (item.key,))]
         db.execute(
-            "UPDATE refs SET run_id = ?, row_number = ?, state = 'in_flight', maybe_sent = ?,"
+            "UPDATE refs SET run_id = ?, row_number = ?, state = 'in_flight',"
             " fingerprint = ?, updated_at = ?, run_fields = ?, seen_run = ? WHERE key = ?",
-            (run_id, item.row_number, 1, fingerprint, now, fields_text, run_id, item.key),
+            (run_id, item.row_number, fingerprint, now, fields_text, run_id, item.key),
         )
-        self._remember(item.key, body, fingerprint)
         return Claim(
             item,
             "send",
@@ -231,9 +231,15 @@ class Ledger(SqliteLedger):
             old_meeting_id=old_meeting_id,
         )
 
-    def _remember(self, key: str, body: str | None, fingerprint: str | None) -> None:
-        if body is not None and fingerprint is not None:
-            self._conn.execute("INSERT OR IGNORE INTO sent (key, fingerprint, body) VALUES (?, ?, ?)", (key, fingerprint, body))
+    @guarded
+    def sending(self, key: str, body: dict[str, Any]) -> None:
+        """Record, durably, that a POST of ``body`` for this row goes out now (called right before it is sent):
+        from here on the row may have a meeting, to be looked for before it is sent again."""
+        text, fingerprint = body_fingerprint(body)
+        self._begin()
+        self._conn.execute("INSERT OR IGNORE INTO sent (key, fingerprint, body) VALUES (?, ?, ?)", (key, fingerprint, text))
+        self._conn.execute("UPDATE refs SET maybe_sent = 1, updated_at = ? WHERE key = ?", (time.time(), key))
+        self.commit()
 
     @guarded
     def record(
@@ -298,16 +304,16 @@ class Ledger(SqliteLedger):
     @guarded
     def resend(self, item: Prepared, old_meeting_id: str | None) -> float:
         """Make a done row a row to send again with its new body, durably, before the POST of a replace
-        (``old_meeting_id`` still to delete afterwards, or None when it is deleted already); its claim time."""
+        (``old_meeting_id`` still to delete afterwards, or None when it is deleted already); its claim time.
+        (The send itself is noted by :meth:`sending`.)"""
         now = time.time()
-        body, fingerprint = body_fingerprint(item.body)
+        fingerprint = body_fingerprint(item.body)[1]
         self._begin()
         self._conn.execute(
-            "UPDATE refs SET state = 'in_flight', maybe_sent = 1, fingerprint = ?, claimed_at = ?, updated_at = ?,"
+            "UPDATE refs SET state = 'in_flight', fingerprint = ?, claimed_at = ?, updated_at = ?,"
             " op = ?, old_meeting_id = ?, meeting_id = CASE WHEN ? IS NULL THEN NULL ELSE meeting_id END WHERE key = ?",
             (fingerprint, now, now, "replace" if old_meeting_id else None, old_meeting_id, old_meeting_id, item.key),
         )
-        self._remember(item.key, body, fingerprint)
         self.commit()
         return now
 

@@ -22,13 +22,19 @@ from typing import Any, ClassVar, TypeVar
 from ..errors import ConfigError, LedgerError
 from ..locks import FileLock
 
-__all__ = ["SqliteLedger", "guarded"]
+__all__ = ["SqliteLedger", "guarded", "ledger_lock"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _columns(db: sqlite3.Connection, table: str) -> frozenset[str]:
     return frozenset(row[1] for row in db.execute(f"PRAGMA table_info({table})"))
+
+
+def ledger_lock(path: str | Path) -> FileLock:
+    """The lock a run holds on the ledger at ``path``: ``<ledger>.lock`` beside the file a symlink leads to."""
+    target = Path(os.path.realpath(path))
+    return FileLock(target.with_name(target.name + ".lock"), remove=True)
 
 
 def guarded(func: _F) -> _F:
@@ -57,27 +63,11 @@ class SqliteLedger:
     def __init__(self, path: str | Path, *, durable: bool = False) -> None:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
-        self._open_tx = False
-        target = Path(os.path.realpath(self.path))
-        self._file_lock = FileLock(target.with_name(target.name + ".lock"), remove=True)
+        self._file_lock = ledger_lock(self.path)
         self._take_lock()
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            tables = {
-                row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-            # Someone's database: adding our tables to it would change it.
-            if tables and self.table not in tables:
-                raise ConfigError(
-                    f"ledger {self.path} is an SQLite database of something else (tables: "
-                    f"{', '.join(sorted(tables)[:5])}); give {self.command} a ledger of its own (--ledger NEW_FILE)"
-                )
-            if tables and _columns(self._db, self.table) != self._expected_columns():
-                # An unreleased 0.x upgrades no ledgers: refused, unchanged.
-                raise ConfigError(
-                    f"ledger {self.path} was written by another version of the connector; give {self.command} "
-                    "a new ledger (--ledger NEW_FILE)"
-                )
+            self.check_file(self._db, self.path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             self._db.executescript(self.schema)
@@ -87,6 +77,25 @@ class SqliteLedger:
         except ConfigError:
             self.close()
             raise
+
+    @classmethod
+    def check_file(cls, db: sqlite3.Connection, path: Path) -> bool:
+        """Whether the file ``db`` reads holds a ledger (False: no tables yet); a ConfigError when it is another
+        program's database or another version's ledger (sqlite3.Error when it is no database at all)."""
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        # Someone's database: adding our tables to it would change it.
+        if tables and cls.table not in tables:
+            raise ConfigError(
+                f"ledger {path} is an SQLite database of something else (tables: "
+                f"{', '.join(sorted(tables)[:5])}); give {cls.command} a ledger of its own (--ledger NEW_FILE)"
+            )
+        if tables and _columns(db, cls.table) != cls._expected_columns():
+            # An unreleased 0.x upgrades no ledgers: refused, unchanged.
+            raise ConfigError(
+                f"ledger {path} was written by another version of the connector; give {cls.command} "
+                "a new ledger (--ledger NEW_FILE)"
+            )
+        return bool(tables)
 
     @classmethod
     def _expected_columns(cls) -> frozenset[str]:
@@ -118,16 +127,15 @@ class SqliteLedger:
         return self._db
 
     def _begin(self) -> None:
-        if not self._open_tx:
+        # SQLite's own flag, not a copy: a failed COMMIT (disk full) may have rolled the transaction back.
+        if not self._conn.in_transaction:
             self._conn.execute("BEGIN IMMEDIATE")
-            self._open_tx = True
 
     @guarded
     def commit(self) -> None:
         """Make everything recorded so far durable (outside a transaction each statement already is)."""
-        if self._open_tx:
+        if self._conn.in_transaction:
             self._conn.execute("COMMIT")
-            self._open_tx = False
 
     def close(self) -> None:
         """Commit, close and release the lock."""

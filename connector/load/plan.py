@@ -1,7 +1,10 @@
 """The plan of a ``--sync`` dry run: what a real run would do to each row, read from the ledger, nothing sent.
 
-The ledger is opened read-only (no lock is taken, nothing is written; a missing ledger plans every row as a
-create). Each valid row is classified as :mod:`.sync` would: ``create``, ``unchanged``, ``update``,
+The ledger is read, never written, and the dry run leaves nothing beside it: SQLite makes ``-wal``/``-shm``
+files for any connection to a WAL database, even a read-only one, so a ledger no load holds (its lock is
+taken for the dry run, and released) with no ``-wal`` (closed cleanly: all of it is in the file) is read as
+an immutable file; one a load holds, or that a killed load left with its ``-wal``, is read through the
+files already there. A missing ledger plans every row as a create. Each valid row is classified as :mod:`.sync` would: ``create``, ``unchanged``, ``update``,
 ``replace`` or ``skip`` (a found meeting whose content changed); with ``--delete-missing``, the meetings
 this ledger created whose external_ref is not among the rows are planned as ``delete``.
 """
@@ -12,7 +15,10 @@ import json
 import sqlite3
 from pathlib import Path
 
-from .ledger import body_fingerprint
+from ..errors import ConfigError
+from ..locks import FileLock
+from .ledger import Ledger, body_fingerprint
+from .ledgerbase import ledger_lock
 from .rows import Prepared, differing_fields, field_fingerprints
 
 __all__ = ["SyncPlan"]
@@ -23,8 +29,31 @@ class SyncPlan:
 
     def __init__(self, ledger: Path | None) -> None:
         self._db: sqlite3.Connection | None = None
-        if ledger is not None and ledger.exists():
-            self._db = sqlite3.connect(f"{ledger.resolve().as_uri()}?mode=ro", uri=True)
+        self._lock: FileLock | None = None
+        if ledger is None or not ledger.exists():
+            return
+        lock = ledger_lock(ledger)
+        try:
+            free = lock.acquire()
+        except OSError:  # a lock file that cannot be made: read it as any reader would
+            free = False
+        if free:
+            self._lock = lock  # no load can start on it (and write) until close()
+        target = ledger.resolve()
+        immutable = free and not target.with_name(target.name + "-wal").exists()
+        try:
+            self._db = sqlite3.connect(
+                f"{target.as_uri()}?mode=ro{'&immutable=1' if immutable else ''}", uri=True
+            )
+            if not Ledger.check_file(self._db, ledger):  # an empty file: nothing loaded yet
+                self._db.close()
+                self._db = None
+        except sqlite3.Error as exc:
+            self.close()
+            raise ConfigError(f"ledger {ledger} cannot be used: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
 
     def classify(self, item: Prepared) -> tuple[str, str | None, str]:
         """``(step, meeting_id, what differs)`` of a valid row."""
@@ -66,7 +95,10 @@ class SyncPlan:
         return [tuple(g) for g in gone], total
 
     def close(self) -> None:
-        """Close the ledger."""
+        """Close the ledger and release its lock."""
         if self._db is not None:
             self._db.close()
             self._db = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

@@ -6,11 +6,14 @@ message``), ``column`` (the input column of a rejected row), ``attempts`` and ``
 meeting a sync replaced or deleted). A meeting deleted by ``--delete-missing`` has a line with no
 row number. Rows appear in the order they finish, not in input order.
 
-A CSV results file is flushed after every group of rows, so after an interruption it is valid up to its
-last line; a re-run (which skips what the ledger says is done) writes a complete one. Its text cells that a
+A CSV results file is written after every group of rows, whole lines only, so after an interruption it is
+valid up to its last line; a write that fails (disk full) is cut back to the last whole line and raises a
+:class:`~connector.errors.ResultsError` naming the file. A re-run (which skips what the ledger says is done)
+writes a complete one. Its text cells that a
 spreadsheet would run as a formula (``=HYPERLINK(...)`` in an external_ref) get a leading ``'``
 (:func:`~connector.csvsafe.neutralise_cell`); a Parquet results file keeps exact values. A Parquet results
-file is written to ``<name>.part`` and renamed when the load ends (also on Ctrl-C).
+file is written to ``<name>.part`` in row groups of 10,000 and renamed when the load ends (also on Ctrl-C);
+one that cannot be written is removed, leaving ``<name>`` as it was.
 
 Only ``.csv`` and ``.parquet``/``.pq`` names are accepted, and an existing file is replaced only when it is
 empty or a results file (one this tool wrote), unless ``--overwrite`` says so: :func:`check_results_path`.
@@ -18,14 +21,16 @@ empty or a results file (one this tool wrote), unless ``--overwrite`` says so: :
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import os
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from ..csvsafe import neutralise_cell
-from ..errors import ConfigError
+from ..errors import ConfigError, ResultsError
 from ..paths import refuse_symlink
 
 __all__ = [
@@ -111,24 +116,56 @@ class ResultWriter:
         """Finish the file."""
 
 
+def _cannot_write(path: Path, exc: BaseException) -> ResultsError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return ResultsError(f"results file {path} cannot be written: {reason}")
+
+
 class CsvResults(ResultWriter):
-    """A UTF-8 CSV results file, flushed per group of rows."""
+    """A UTF-8 CSV results file, written per group of rows and always in whole lines."""
 
     def __init__(self, path: Path, layout: ResultsLayout = MEETING_RESULTS) -> None:
-        self.path = path
-        self._file = open(path, "w", encoding="utf-8", newline="")
-        self._writer = csv.writer(self._file)
+        self.path: Path = path
+        try:
+            self._file: io.FileIO | None = io.FileIO(path, "w")
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
+        self._lines = io.StringIO()
+        self._writer = csv.writer(self._lines)
+        self._size = 0  # bytes of whole lines in the file
         self._writer.writerow(layout.names)
+        self.flush()
 
     def write(self, result: Any) -> None:
         self._writer.writerow([neutralise_cell(v) if isinstance(v, str) else "" if v is None else v for v in astuple(result)])
 
     def flush(self) -> None:
-        self._file.flush()
+        data = self._lines.getvalue().encode("utf-8")
+        if not data or self._file is None:
+            return
+        self._lines.seek(0)
+        self._lines.truncate()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[self._file.write(view) or 0 :]
+        except BaseException as exc:
+            # A file that ends mid-line (disk full, Ctrl-C between two short writes) is cut back to its last whole line.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._file.fileno(), self._size)
+            self._file.close()
+            self._file = None
+            if isinstance(exc, OSError):
+                raise _cannot_write(self.path, exc) from None
+            raise
+        self._size += len(data)
 
     def close(self) -> None:
-        if not self._file.closed:
+        if self._file is not None:
+            self.flush()
+        if self._file is not None:
             self._file.close()
+            self._file = None
 
 
 class ParquetResults(ResultWriter):
@@ -143,27 +180,53 @@ class ParquetResults(ResultWriter):
         self._pa = pa
         self._names = layout.names
         self._schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in layout.columns])
-        self._writer = pq.ParquetWriter(self._part, self._schema)
+        try:
+            self._writer: Any = pq.ParquetWriter(self._part, self._schema)
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
         self._rows: list[tuple[Any, ...]] = []
         self._group_size = group_size
 
     def write(self, result: Any) -> None:
         self._rows.append(astuple(result))
         if len(self._rows) >= self._group_size:
-            self.flush()
+            self._write_group()
 
     def flush(self) -> None:
-        if self._rows:
-            columns = list(zip(*self._rows, strict=True))
-            self._writer.write_table(self._pa.table(dict(zip(self._names, columns, strict=True)), schema=self._schema))
-            self._rows = []
+        """Nothing to do: the file is seen whole or not at all (a row group per flush would bloat it)."""
+
+    def _write_group(self) -> None:
+        if not self._rows or self._writer is None:
+            return
+        columns = list(zip(*self._rows, strict=True))
+        table = self._pa.table(dict(zip(self._names, columns, strict=True)), schema=self._schema)
+        self._rows = []
+        try:
+            self._writer.write_table(table)
+        except (OSError, self._pa.ArrowException) as exc:
+            self._discard()
+            raise _cannot_write(self.path, exc) from None
+
+    def _discard(self) -> None:
+        """Drop the unfinished ``.part`` (this writer's own file); the results path stays as it was."""
+        writer, self._writer = self._writer, None
+        with contextlib.suppress(OSError, self._pa.ArrowException):
+            writer.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._part)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self.flush()
-            self._writer.close()
-            self._writer = None
-            os.replace(self._part, self.path)
+        if self._writer is None:
+            return
+        try:
+            self._write_group()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+                os.replace(self._part, self.path)
+        except (OSError, self._pa.ArrowException) as exc:
+            self._discard()
+            raise _cannot_write(self.path, exc) from None
 
 
 def results_format(path: Path) -> Format:

@@ -6,8 +6,9 @@
 A slow API fills the bounded streams and so slows the reader; memory is set by ``batch_size`` and
 ``concurrency``. The write rate is the client's (one limiter shared by all workers).
 
-Exactly once: every valid row is claimed in the ledger (committed, with the body about to be sent) before
-it is sent, and its outcome is recorded right after the answer. A re-run skips done rows. The loader never
+Exactly once: every valid row is claimed in the ledger (committed) before it is sent, the send itself is
+recorded (committed, with the body) right before the POST goes out, after its rate-limit wait, and the
+outcome right after the answer. A re-run skips done rows. The loader never
 relies on the server alone to avoid duplicates: POSTs are sent with ``retry_ambiguous=False``, and a row
 whose send may have been carried out without an answer (a killed run, a dropped connection, a timeout, a
 5xx) is first looked for, on either contract, with a list call over the time window of every body sent
@@ -29,6 +30,7 @@ import random
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
@@ -37,20 +39,14 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..config import RetryPolicy
-from ..errors import (
-    AuthenticationError,
-    BrokenInputError,
-    ConnectorError,
-    InvalidArgumentError,
-    PermissionDeniedError,
-)
+from ..errors import BrokenInputError, ConnectorError, InvalidArgumentError
 from ..models import MeetingQuery
 from .config import LoadConfig, LoadReport
 from .ledger import Claim, Ledger
 from .results import ResultWriter, RowResult
 from .rows import Prepared, Rejected, RowMapper, ref_label
 from .sources import Source
-from .sync import Step, SyncSteps, error_text
+from .sync import STOPS_THE_LOAD, Step, SyncSteps, error_text
 
 if TYPE_CHECKING:
     from ..client import AttioClient
@@ -302,7 +298,7 @@ class LoadRun:
         if job.op == "replace" and job.old_meeting_id:  # an earlier run's replace, its create unconfirmed
             try:
                 return await self.sync.after_create(job.item, result, job.old_meeting_id)
-            except (AuthenticationError, PermissionDeniedError):
+            except STOPS_THE_LOAD:
                 raise
             except ConnectorError as exc:
                 return RowResult(job.item.row_number, job.item.key, "failed", result.meeting_id, error_text(exc),
@@ -317,8 +313,9 @@ class LoadRun:
         maybe_sent = claim.maybe_sent
         try:
             if maybe_sent:
-                # An earlier run may have created it, perhaps from a body the row had then: look for each.
-                bodies = [*claim.sent_bodies, item.body]
+                # An earlier run may have created it, perhaps from a body the row had then: look for each
+                # body sent (only those: a meeting like a body never sent is someone else's).
+                bodies = list(claim.sent_bodies)
                 if (meeting := await self.look_for(item.key, bodies)) is not None:
                     made_from = next((b for b in bodies if same_meeting(meeting, b)), item.body)
                     result = self._finish(claim, meeting, attempts, fresh=False, body=made_from)
@@ -326,17 +323,20 @@ class LoadRun:
                         return await self.sync.refresh(item, result, made_from)
                     return result
             sends = 0
+            sending = partial(self.ledger.sending, item.key, item.body)
             while True:
                 attempts += 1
                 sends += 1
                 try:
                     # Never let the client repeat a POST whose answer was lost: on a create-only API that
                     # duplicates, and the contract flag cannot be trusted to say what the server does.
-                    meeting = await self.client.find_or_create_meeting(item.body, retry_ambiguous=False)
+                    meeting = await self.client.find_or_create_meeting(
+                        item.body, retry_ambiguous=False, on_send=sending
+                    )
                     return self._finish(claim, meeting, attempts, fresh=self.create_only)
                 except ConnectorError as exc:
                     maybe_sent = maybe_sent or exc.ambiguous
-                    if isinstance(exc, AuthenticationError | PermissionDeniedError):
+                    if isinstance(exc, STOPS_THE_LOAD):
                         raise  # every row would fail the same way: stop the load
                     if not (exc.ambiguous and sends < self.config.max_sends):
                         raise
@@ -344,7 +344,7 @@ class LoadRun:
                 await anyio.sleep(self.backoff(sends))
                 if (meeting := await self.look_for(item.key, [item.body])) is not None:
                     return self._finish(claim, meeting, attempts, fresh=False)
-        except (AuthenticationError, PermissionDeniedError):
+        except STOPS_THE_LOAD:
             raise
         except InvalidArgumentError as exc:
             self.ledger.record(item.key, "failed", attempts=attempts, maybe_sent=maybe_sent, error=str(exc))
@@ -463,8 +463,11 @@ class LoadRun:
 
 
 def _only_error(group: BaseExceptionGroup) -> ConnectorError | None:
-    """The first ConnectorError of a group that holds nothing but ConnectorErrors, else None."""
-    rest = group.subgroup(lambda exc: not isinstance(exc, ConnectorError | BaseExceptionGroup))
+    """The first ConnectorError of a group that holds nothing but ConnectorErrors (and the BrokenResourceErrors
+    of stages that sent to the stage the error stopped), else None."""
+    rest = group.subgroup(
+        lambda exc: not isinstance(exc, ConnectorError | BaseExceptionGroup | anyio.BrokenResourceError)
+    )
     if rest is not None:
         return None
     for exc in group.exceptions:

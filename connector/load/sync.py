@@ -35,6 +35,7 @@ from ..errors import (
     AuthenticationError,
     BadRequestError,
     ConnectorError,
+    LedgerError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -45,7 +46,10 @@ from .rows import Prepared, differing_fields, field_fingerprints
 if TYPE_CHECKING:
     from .runner import LoadRun
 
-__all__ = ["Step", "SyncSteps", "error_text", "link_changes"]
+__all__ = ["STOPS_THE_LOAD", "Step", "SyncSteps", "error_text", "link_changes"]
+
+# Errors every row would meet (the token, its scopes, the ledger's file): they stop the load, never fail one row.
+STOPS_THE_LOAD = (AuthenticationError, PermissionDeniedError, LedgerError)
 
 # (external_ref key, meeting ID, pending op or None): a step for a ref the input no longer holds.
 Step = tuple[str, str, str | None]
@@ -102,7 +106,7 @@ class SyncSteps:
             except NotFoundError:
                 # The meeting was deleted in Attio since it was loaded: the row gets a new one.
                 return await self._create(item, None, replaced=meeting_id)
-        except (AuthenticationError, PermissionDeniedError):
+        except STOPS_THE_LOAD:
             raise
         except ConnectorError as exc:
             return self._failed(claim, exc, meeting_id)
@@ -233,7 +237,7 @@ class SyncSteps:
                 )
             self.ledger.removed(key, meeting_id, self.run.run_id)
             return RowResult(None, key, "deleted", old_meeting_id=meeting_id)
-        except (AuthenticationError, PermissionDeniedError):
+        except STOPS_THE_LOAD:
             raise
         except ConnectorError as exc:
             text = error_text(exc)

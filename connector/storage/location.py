@@ -22,6 +22,7 @@ import importlib
 import logging
 import os
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ __all__ = [
     "filesystem_options",
     "is_url",
     "local_or_url",
+    "missing_bucket",
     "open_filesystem",
     "scratch_root",
     "store_error",
@@ -187,7 +189,52 @@ def open_filesystem(location: StoreLocation, settings: StoreSettings | None = No
             f"pip install 'connector[{extra}]'",
         ) from exc
     _quiet_abandoned_tasks(fsspec)
-    return fsspec.filesystem(protocol, **options)
+    if protocol == "gcs":
+        # gcsfs's default class (ExtendedGcsFileSystem) first asks the gRPC Storage Control API for every
+        # bucket's layout, for appends and folder renames that the connector never does: a request more per
+        # bucket, and a warning on stderr wherever that API is not served (emulators). Plain JSON API instead.
+        return importlib.import_module("gcsfs.core").GCSFileSystem(**options)
+    fs = fsspec.filesystem(protocol, **options)
+    if protocol == "s3":
+        _shed_endpoint_table(fs)
+    return fs
+
+
+class _EndpointsOnDemand(Mapping[str, Any]):
+    """botocore's endpoint table, read again from its package data if anything asks for it after the client is made."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def __getitem__(self, key: str) -> Any:
+        return self._loader.load_data("endpoints")[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loader.load_data("endpoints"))
+
+    def __len__(self) -> int:
+        return len(self._loader.load_data("endpoints"))
+
+
+def _shed_endpoint_table(fs: Any) -> None:
+    """Make the S3 client now, then let go of botocore's table of every region of every AWS service.
+
+    botocore parses endpoints.json (~7 MB of Python objects) to make a client, and its session keeps it for
+    the next one; an extract keeps one client through the whole fetch (:mod:`.stream`), so the table would
+    be held beside the meetings for nothing (issue 10: the same peak memory as a local extract, within 10 %).
+    Best effort: a botocore whose internals differ keeps the table, and a client that cannot be made now
+    (no credentials) fails at its first request, where the error is translated.
+    """
+    try:
+        fs.connect()
+        session = fs.session
+        loader = session.get_component("data_loader")
+        resolver = session._internal_components.get_component("endpoint_resolver")
+        table = loader._cache.pop(("load_data_with_path", "endpoints"))
+        if resolver._endpoint_data is table[0]:
+            resolver._endpoint_data = _EndpointsOnDemand(loader)
+    except Exception as exc:  # any: this is an optimisation, never a reason to fail
+        _log.debug("botocore's endpoint table is kept: %r", exc)
 
 
 def filesystem_options(location: StoreLocation, settings: StoreSettings | None = None) -> dict[str, Any]:
@@ -210,6 +257,12 @@ def filesystem_options(location: StoreLocation, settings: StoreSettings | None =
         if region:
             options["client_kwargs"] = {"region_name": region}
         options["max_concurrency"] = S3_PARTS_IN_FLIGHT
+    elif location.scheme == "gs":
+        emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
+        if emulator not in ("", "default") and not os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+            # As Google's own client does: an emulator takes no credentials, and looking for them (the
+            # metadata server among them) costs seconds. A key file named in the environment still goes.
+            options["token"] = "anon"
     elif location.account:  # abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/...
         named = settings.account_name if isinstance(settings, AzureSettings) else None
         if named and named != location.account:
@@ -276,6 +329,9 @@ _UNREACHABLE_NAMES = frozenset(
         "TransportError",
     }
 )
+_NO_PERMISSION = frozenset({"AccessDenied", "AllAccessDisabled", "AuthorizationPermissionMismatch"})
+# Google's auth library refusing a key (its token endpoint said no): these credentials are wrong.
+_BAD_CREDENTIALS_NAMES = frozenset({"RefreshError"})
 _NO_CREDENTIALS_NAMES = frozenset(
     {
         "NoCredentialsError",
@@ -305,14 +361,42 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def error_code(exc: BaseException) -> str | None:
-    """The store API's error code (``NoSuchBucket``, ``AccessDenied``...) carried by ``exc`` or its causes, if any."""
+    """The store API's error code (``NoSuchBucket``, ``AccessDenied``, ``ContainerNotFound``...) carried by
+    ``exc`` or its causes, if any: botocore keeps it in ``response``, azure-core in ``error_code``."""
     for link in _chain(exc):
         response = getattr(link, "response", None)
         if isinstance(response, dict):
             code = response.get("Error", {}).get("Code")
             if code:
                 return str(code)
+        code = getattr(link, "error_code", None)
+        if isinstance(code, str) and code:
+            return code
     return None
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status of the store's answer behind ``exc``: botocore's ``response``, azure-core's
+    ``status_code``, gcsfs's ``HttpError.code``."""
+    for link in _chain(exc):
+        response = getattr(link, "response", None)
+        if isinstance(response, dict):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if isinstance(status, int):
+                return status
+        for name in ("status_code", "code"):
+            status = getattr(link, name, None)
+            if isinstance(status, int) and 100 <= status < 600:
+                return status
+    return None
+
+
+def missing_bucket(location: StoreLocation, action: str) -> ConfigError:
+    """The error for a bucket (or container) that does not exist."""
+    return _refused(
+        f"{action} {location.url}: the bucket {location.bucket} does not exist",
+        "create it first, or check the name and the endpoint",
+    )
 
 
 def store_error(exc: BaseException, location: StoreLocation, action: str) -> ConnectorError:
@@ -327,33 +411,29 @@ def store_error(exc: BaseException, location: StoreLocation, action: str) -> Con
     code = error_code(exc)
     where = f"{action} {location.url}"
     hint = _CREDENTIAL_HINTS[location.scheme]
+    status = _http_status(exc)
+    if code in _BAD_CREDENTIALS or names & _BAD_CREDENTIALS_NAMES or (status == 401 and code is None):
+        return _refused(
+            f"{where}: {location.store} refused the credentials ({code or status or 'refresh'})", hint
+        )
     if names & _NO_CREDENTIALS_NAMES:
         return _refused(f"{where}: no {location.store} credentials were found", hint)
-    if code in _BAD_CREDENTIALS:
-        return _refused(f"{where}: {location.store} refused the credentials ({code})", hint)
-    if code in ("NoSuchBucket", "ContainerNotFound"):
+    if code == "AuthorizationFailure":
+        # Azure's answer to a signature made with a wrong key (Azurite's) as well as to a network rule or a
+        # SAS without the permission: the credentials and the permissions are both to check.
         return _refused(
-            f"{where}: the bucket {location.bucket} does not exist",
-            "create it first, or check the name and the endpoint",
+            f"{where}: {location.store} refused the request ({code}): wrong credentials or no permission",
+            hint,
         )
-    if isinstance(exc, PermissionError) or code in (
-        "AccessDenied",
-        "AllAccessDisabled",
-        "AuthorizationFailure",
-        "AuthorizationPermissionMismatch",
-    ):
+    if code in ("NoSuchBucket", "ContainerNotFound"):
+        return missing_bucket(location, action)
+    if isinstance(exc, PermissionError) or status == 403 or code in _NO_PERMISSION:
         return _refused(
             f"{where}: permission denied ({code or 'forbidden'})",
             "grant these credentials read and write access to the bucket and prefix",
         )
     if names & _UNREACHABLE_NAMES or isinstance(exc, ConnectionError | TimeoutError):
         return StoreUnreachableError(f"{where}: {location.store} could not be reached ({type(exc).__name__})")
-    status = None
-    for link in _chain(exc):
-        response = getattr(link, "response", None)
-        if isinstance(response, dict):
-            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            break
     if (isinstance(status, int) and status >= 500) or code in (
         "SlowDown",
         "ServiceUnavailable",
@@ -361,6 +441,9 @@ def store_error(exc: BaseException, location: StoreLocation, action: str) -> Con
     ):
         return StoreUnreachableError(f"{where}: {location.store} kept failing ({code or status})")
     if isinstance(exc, FileNotFoundError):
+        # A write finds no object missing, but its bucket: GCS and Azure answer a missing bucket this way.
+        if action == "writing":
+            return missing_bucket(location, action)
         return _refused(f"{where}: no such object", "check the URL")
     return _refused(
         f"{where}: {location.store} answered {code or type(exc).__name__}",

@@ -26,7 +26,7 @@ from ..errors import ConfigError, ConnectorError
 from ..extract.dataset import Partitioning, survey
 from ..extract.sinks import OWN_HEAD_BYTES, OWN_TAIL_BYTES, is_extract_output
 from ..schema import SCHEMA_VERSION
-from .location import S3_PART_BYTES, StoreLocation, error_code, store_error
+from .location import S3_PART_BYTES, StoreLocation, error_code, missing_bucket, store_error
 
 __all__ = ["Store", "release_free_memory"]
 
@@ -87,10 +87,11 @@ class Store:
                     f"{self.location.bucket}/{self._parent(self.location.key)}", detail=False, refresh=True
                 )
             except FileNotFoundError as exc:
-                if (
-                    error_code(exc) is not None
-                ):  # the store said why (NoSuchBucket); else the prefix is just empty
+                if error_code(exc) is not None:  # the store said why (S3: NoSuchBucket)
                     raise
+                # An empty prefix, or (GCS and Azure answer both alike) no bucket at all.
+                if not self.fs.exists(self.location.bucket):
+                    raise missing_bucket(self.location, "checking") from None
 
     @staticmethod
     def _parent(key: str) -> str:

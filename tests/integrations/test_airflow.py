@@ -48,7 +48,9 @@ from connector.integrations import _airflow_compat  # noqa: E402
 from connector.integrations.airflow import (  # noqa: E402
     AttioExtractOperator,
     AttioLoadOperator,
+    azure_settings_from_connection,
     client_config_from_connection,
+    gcs_settings_from_connection,
     output_asset,
     output_assets,
     s3_settings_from_connection,
@@ -504,6 +506,157 @@ def test_aws_connection_fields_become_s3_settings() -> None:
     assert settings.region == "eu-west-1" and SECRET not in repr(settings) and "tok-777" not in repr(settings)
     empty = s3_settings_from_connection(Connection(conn_id="role", conn_type="aws"))
     assert empty.options() == {}  # no key pair: the worker's AWS chain (its role)
+
+
+# A service account key as the Google provider keeps it (the private key is never parsed here: only gcsfs does).
+GCP_KEY = {"type": "service_account", "project_id": "lake", "private_key_id": "k1",
+           "private_key": "-----BEGIN PRIVATE KEY-----\ngcp-sEcReT-0123456789\n-----END PRIVATE KEY-----\n",
+           "client_email": "extract@lake.iam.gserviceaccount.com", "token_uri": "https://oauth2.googleapis.com/token"}  # fmt: skip
+AZ_KEY = "YXotc0VjUmVULWFjY291bnQta2V5LW5ldmVyLXNob3du"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param({"keyfile_dict": GCP_KEY, "project": "lake"}, id="keyfile-dict"),
+        pytest.param({"keyfile_dict": json.dumps(GCP_KEY), "project": "lake"}, id="keyfile-json-text"),
+        pytest.param(
+            {
+                "extra__google_cloud_platform__keyfile_dict": json.dumps(GCP_KEY),
+                "extra__google_cloud_platform__project": "lake",
+            },
+            id="older-provider-prefix",
+        ),
+    ],
+)
+def test_google_connection_key_becomes_gcs_settings(extra: dict[str, Any]) -> None:
+    conn = Connection(conn_id="lake_gcp", conn_type="google_cloud_platform", extra=json.dumps(extra))
+    settings = gcs_settings_from_connection(conn)
+    options = settings.options()
+    assert options["token"] == GCP_KEY and options["project"] == "lake"
+    assert "gcp-sEcReT" not in repr(settings) and "gcp-sEcReT" not in str(settings)
+
+
+def test_google_connection_with_a_key_path_or_nothing_uses_that_file_or_the_default_credentials() -> None:
+    path = Connection(
+        conn_id="p", conn_type="google_cloud_platform", extra=json.dumps({"key_path": "/keys/k.json"})
+    )
+    assert gcs_settings_from_connection(path).options() == {"token": "/keys/k.json"}
+    bare = Connection(conn_id="adc", conn_type="google_cloud_platform")
+    assert gcs_settings_from_connection(bare).options() == {}  # application default credentials
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        pytest.param(
+            {"impersonation_chain": "a@b.iam.gserviceaccount.com"},
+            "impersonation_chain is not supported",
+            id="impersonation",
+        ),
+        pytest.param(
+            {"key_secret_name": "lake-key"}, "key_secret_name is not supported", id="secret-manager"
+        ),
+        pytest.param(
+            {"keyfile_dict": '{"private_key": "gcp-sEcReT-0123456789", '}, "not valid JSON", id="broken"
+        ),
+        pytest.param({"keyfile_dict": GCP_KEY, "key_path": "/k.json"}, "not both", id="two-keys"),
+    ],
+)
+def test_google_connections_that_cannot_be_honoured_are_refused(extra: dict[str, Any], message: str) -> None:
+    conn = Connection(conn_id="lake_gcp", conn_type="google_cloud_platform", extra=json.dumps(extra))
+    with pytest.raises(ConfigError, match=message) as info:
+        gcs_settings_from_connection(conn)
+    assert "'lake_gcp'" in str(info.value) and "gcp-sEcReT" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param({"extra": {"connection_string": f"AccountName=lake;AccountKey={AZ_KEY}"}},
+                     {"connection_string": f"AccountName=lake;AccountKey={AZ_KEY}"}, id="connection-string"),
+        pytest.param({"login": "lakeacct", "password": AZ_KEY},
+                     {"account_name": "lakeacct", "account_key": AZ_KEY}, id="account-key"),
+        pytest.param({"host": "https://lakeacct.blob.core.windows.net", "extra": {"shared_access_key": AZ_KEY}},
+                     {"account_name": "lakeacct", "account_key": AZ_KEY}, id="shared-access-key"),
+        pytest.param({"login": "lakeacct", "extra": {"sas_token": f"sv=2024&sig={AZ_KEY}"}},
+                     {"account_name": "lakeacct", "sas_token": f"sv=2024&sig={AZ_KEY}"}, id="sas-token"),
+        pytest.param({"extra": {"sas_token": f"https://lakeacct.blob.core.windows.net/?sv=2024&sig={AZ_KEY}"}},
+                     {"account_name": "lakeacct", "sas_token": f"sv=2024&sig={AZ_KEY}"}, id="sas-url"),
+        pytest.param({"host": "https://lakeacct.blob.core.windows.net", "login": "app-id", "password": AZ_KEY,
+                      "extra": {"tenant_id": "tenant-1"}},
+                     {"account_name": "lakeacct", "tenant_id": "tenant-1", "client_id": "app-id",
+                      "client_secret": AZ_KEY}, id="service-principal"),
+        pytest.param({"conn_type": "adls", "host": "lakeacct", "login": "app-id", "password": AZ_KEY,
+                      "extra": {"tenant_id": "tenant-1"}},
+                     {"account_name": "lakeacct", "tenant_id": "tenant-1", "client_id": "app-id",
+                      "client_secret": AZ_KEY}, id="data-lake-service-principal"),
+        pytest.param({"host": "https://lakeacct.blob.core.windows.net"}, {"account_name": "lakeacct"},
+                     id="default-credential-chain"),
+    ],
+)  # fmt: skip
+def test_azure_connection_fields_become_azure_settings(
+    fields: dict[str, Any], expected: dict[str, str]
+) -> None:
+    fields = {"conn_type": "wasb", **fields, "extra": json.dumps(fields.get("extra", {}))}
+    settings = azure_settings_from_connection(Connection(conn_id="lake_az", **fields))
+    assert settings.options() == expected
+    assert AZ_KEY not in repr(settings) and AZ_KEY not in str(settings)
+
+
+def test_an_azure_service_principal_without_its_account_is_refused() -> None:
+    conn = Connection(conn_id="lake_az", conn_type="wasb", login="app-id", password=AZ_KEY,
+                      extra=json.dumps({"tenant_id": "tenant-1"}))  # fmt: skip
+    with pytest.raises(ConfigError, match="needs the storage account in its host") as info:
+        azure_settings_from_connection(conn)
+    assert "'lake_az'" in str(info.value) and AZ_KEY not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"output_path": "s3://lake/m.parquet", "gcp_conn_id": "lake_gcp"},
+                     "gcp_conn_id is for gs:// URLs, and s3://lake/m.parquet is not on that store", id="gcs-for-s3"),
+        pytest.param({"output_path": "gs://lake/m.parquet", "wasb_conn_id": "lake_az"},
+                     "wasb_conn_id is for az:// URLs", id="azure-for-gcs"),
+        pytest.param({"output_path": "duckdb:///w.duckdb", "aws_conn_id": "lake_aws"},
+                     "aws_conn_id is for s3:// URLs", id="aws-for-a-database"),
+    ],
+)  # fmt: skip
+def test_a_store_connection_for_another_store_fails_the_task_without_a_retry(
+    attio_connection: EmulatorThread, kwargs: dict[str, str], message: str
+) -> None:
+    op = AttioExtractOperator(task_id="x", ends_from=None, starts_before=None, **kwargs)
+    with pytest.raises(_airflow_compat.AirflowFailException, match=message):
+        op.execute({})
+
+
+def test_the_operators_read_the_google_and_azure_connections_that_airflow_holds(
+    attio_connection: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Connections in Airflow's own store (here AIRFLOW_CONN_* JSON) reach the store settings: a broken key in
+    one fails the task naming the connection, never showing the key, before a meeting is fetched."""
+    broken = {
+        "conn_type": "google_cloud_platform",
+        "extra": {"keyfile_dict": '{"private_key": "gcp-sEcReT-0123'},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_LAKE_GCP", json.dumps(broken))
+    principal = {"conn_type": "wasb", "login": "app-id", "password": AZ_KEY, "extra": {"tenant_id": "t"}}
+    monkeypatch.setenv("AIRFLOW_CONN_LAKE_AZ", json.dumps(principal))
+    before = attio_connection.emulator.store.count_by_external_ref()
+    extract = AttioExtractOperator(task_id="x", output_path="gs://lake/m.parquet", gcp_conn_id="lake_gcp",
+                                   ends_from=None, starts_before=None)  # fmt: skip
+    with pytest.raises(
+        _airflow_compat.AirflowFailException, match="'lake_gcp': the GCS key file JSON"
+    ) as gcs:
+        extract.execute({})
+    load = AttioLoadOperator(task_id="y", source=str(tmp_path / "m.csv"),
+                             results_path="az://drop/results.csv", wasb_conn_id="lake_az")  # fmt: skip
+    with pytest.raises(_airflow_compat.AirflowFailException, match=r"'lake_az': .*storage account") as azure:
+        load.execute({})
+    for error in (gcs.value, azure.value):
+        assert "gcp-sEcReT" not in str(error) and AZ_KEY not in str(error)
+    assert attio_connection.emulator.store.count_by_external_ref() == before
 
 
 # ---------------------------------------------------------------------------------------- several tables

@@ -13,7 +13,7 @@ from ...config import ClientConfig
 from ..api import check_paths
 from ..results import open_results
 from .config import RECORDING_RESULTS, RecordingsConfig, RecordingsReport
-from .inputs import list_inputs
+from .inputs import list_inputs, unread_sidecar_files
 from .ledger import RecordingsLedger
 from .mapping import MeetingsLedgerView, RecordingsMapping, load_recordings_mapping
 from .run import RecordingsRun
@@ -89,7 +89,7 @@ async def load_recordings(
     try:
         if ledger is not None:
             ledger.start_run(run.run_id, str(source))
-        await run.run(files)
+        await run.run(files, unread_sidecar_files(source, files, mapping))
         if ledger is not None:
             ledger.finish_run(run.run_id, run.summary())
     finally:

@@ -27,7 +27,7 @@ from ..values import cell_text, is_blank
 from .mapping import MeetingRef, RecordingsMapping
 from .parsers import Segment, TranscriptError, parse_srt, parse_vtt, read_text
 
-__all__ = ["SUFFIXES", "InputRejection", "RecordingInput", "list_inputs", "read_inputs"]
+__all__ = ["SUFFIXES", "InputRejection", "RecordingInput", "list_inputs", "read_inputs", "unread_sidecar_files"]
 
 SUFFIXES = {
     ".vtt": "vtt",
@@ -75,6 +75,24 @@ def list_inputs(path: Path, skip: tuple[Path, ...] = ()) -> tuple[list[Path], li
             f"input {path}: a transcript is a .vtt or .srt file, or a .csv/.tsv/.parquet table of segments"
         )
     return [path], []
+
+
+def unread_sidecar_files(folder: Path, files: list[Path], mapping: RecordingsMapping) -> list[InputRejection]:
+    """The files the sidecar names that a folder's run does not read (missing, or no transcript), each rejected:
+    a row of the sidecar is an input the user expects loaded, never dropped in silence."""
+    if not folder.is_dir():
+        return []  # one file given: the sidecar may list the others of its folder
+    read = {path.name for path in files}
+    out = []
+    for name, ref in mapping.sidecar.items():
+        if name in read:
+            continue
+        if (folder / name).is_file():
+            why = "it is not a transcript (.vtt, .srt) or a table of segments (.csv, .tsv, .parquet)"
+        else:
+            why = f"{folder} has no file of that name"
+        out.append(InputRejection(name, f"{ref.origin} names this file, but {why}", ref))
+    return out
 
 
 def read_inputs(path: Path, mapping: RecordingsMapping) -> Iterator[RecordingInput | InputRejection]:

@@ -6,8 +6,9 @@ One row per input label (``call.vtt``, ``segments.csv#rec-7``) in ``recordings``
                        created          this loader created the recording          -> done, skipped on re-runs
                        already_present  the meeting had a recording with this very transcript -> done
                        failed           refused, or failed after every retry; looked at again on a re-run
-    maybe_sent         1 once a create was about to be sent and its answer is not known (committed before
-                       the POST): the next look treats a matching recording made since the claim as this one's
+    maybe_sent         1 once a create went out and its answer is not known (committed right before the POST,
+                       after its rate-limit wait): the next look treats a matching recording made since the
+                       claim as this one's
     meeting_id, fingerprint   what the input named last (:func:`~connector.transcripts.transcript_fingerprint`)
     call_recording_id  the recording of a done input
     claimed_at         when the input was first claimed: tells *created* (after a lost answer) from *already_present*

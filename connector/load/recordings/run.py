@@ -22,8 +22,9 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,18 +33,16 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ...config import RetryPolicy
 from ...errors import (
-    AuthenticationError,
     BadRequestError,
     ConnectorError,
     InvalidArgumentError,
     NotFoundError,
-    PermissionDeniedError,
 )
 from ...models import is_valid_uuid
 from ...transcripts import transcript_fingerprint
 from ..results import ResultWriter
 from ..runner import _only_error
-from ..sync import error_text
+from ..sync import STOPS_THE_LOAD, error_text
 from .config import RecordingResult, RecordingsConfig
 from .inputs import InputRejection, RecordingInput, read_inputs
 from .ledger import RecordingClaim, RecordingsLedger
@@ -90,25 +89,21 @@ class RecordingsRun:
         self._meetings = meetings
         self._locks: dict[str, anyio.Lock] = {}
 
-    async def run(self, files: list[Path]) -> None:
-        """Read, send and record every input of ``files``."""
+    async def run(self, files: list[Path], rejected: Sequence[InputRejection] = ()) -> None:
+        """Read, send and record every input of ``files``; ``rejected``: inputs refused before reading."""
         jobs_in, jobs_out = anyio.create_memory_object_stream[_Job](self.config.concurrency)
         done_in, done_out = anyio.create_memory_object_stream[RecordingResult](self.config.concurrency)
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._read, files, jobs_in, done_in.clone())
+                tg.start_soon(self._read, files, rejected, jobs_in, done_in.clone())
                 for _ in range(self.config.concurrency if self.client is not None else 0):
                     tg.start_soon(self._work, jobs_out.clone(), done_in.clone())
                 tg.start_soon(self._write, done_out)
                 jobs_out.close()
                 done_in.close()
         except BaseExceptionGroup as group:
-            # The error that stopped the load (a refused token, a quota), not the group; a stage that found
-            # its peer's stream closed by that error is no error of its own.
-            kept = group.subgroup(
-                lambda exc: not isinstance(exc, BaseExceptionGroup | anyio.BrokenResourceError)
-            )
-            error = _only_error(kept) if kept is not None else None
+            # The error that stopped the load (a refused token, a quota), not the group.
+            error = _only_error(group)
             if error is None:
                 raise
             raise error from None
@@ -118,10 +113,17 @@ class RecordingsRun:
     async def _read(
         self,
         files: list[Path],
+        rejected: Sequence[InputRejection],
         jobs: MemoryObjectSendStream[_Job],
         done: MemoryObjectSendStream[RecordingResult],
     ) -> None:
         async with jobs, done:
+            for rejection in rejected:
+                await done.send(
+                    RecordingResult(
+                        rejection.label, self._known_meeting(rejection), None, "rejected", rejection.reason
+                    )
+                )
             for path in files:
                 items = await anyio.to_thread.run_sync(lambda p: list(read_inputs(p, self.mapping)), path)
                 for item in items:
@@ -206,11 +208,13 @@ class RecordingsRun:
             while found is None:
                 attempts += 1
                 sends += 1
-                self.ledger.sending(item.label, meeting_id, fingerprint, attempts)
                 self.counts["creates"] += 1
                 try:
                     recording = await self.client.create_call_recording(
-                        meeting_id, body, retry_ambiguous=False
+                        meeting_id,
+                        body,
+                        retry_ambiguous=False,
+                        on_send=partial(self.ledger.sending, item.label, meeting_id, fingerprint, attempts),
                     )
                 except ConnectorError as exc:
                     maybe_sent = maybe_sent or exc.ambiguous
@@ -227,7 +231,7 @@ class RecordingsRun:
                 return self._finish(claim, found, "created", attempts, n, note)
             note = "the meeting already has a recording with this transcript"
             return self._finish(claim, found, "already_present", attempts, n, note)
-        except (AuthenticationError, PermissionDeniedError):
+        except STOPS_THE_LOAD:
             raise  # every input would fail the same way: stop the load
         except NotFoundError as exc:
             return self._failed(
