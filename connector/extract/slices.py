@@ -66,8 +66,10 @@ __all__ = [
 #   ramp-up, and a window each would cost requests, not save time.
 # Uneven data is evened out by splits (:mod:`.split`). bench/pace.py, 300k at page 200 (23-31 cursors),
 # alternating runs under load on 2 December 2026: three rounds of a window per cursor cost 66-78 requests
-# over the 1,500 pages (80-97 windows with the splits); these rounds 55-69 (68-75 windows).
-ROUND_SHARES = (0.70, 0.22, 0.08)
+# over the 1,500 pages (80-97 windows with the splits); these rounds 53-69 (65-75 windows). Shares of
+# (0.70, 0.22, 0.08) held 43k rows to write until the last page (the last round-2 windows start as the
+# largest first-round ones end, and run to the end); (0.80, 0.14, 0.06) 20-23k (the tree before: 17k).
+ROUND_SHARES = (0.80, 0.14, 0.06)
 FIRST_ROUND_RAMP = 2.0
 WINDOWS_PER_SLICE = len(ROUND_SHARES)
 # Cursors per (read rate x round trip): those a run opens (jitter, our own CPU per page, the ramp-up) and
@@ -262,20 +264,21 @@ async def discover_range(
 ) -> tuple[datetime, datetime, float, float | None] | None:
     """(first start, last start + 1 s, round-trip seconds, meetings estimated) of the query; None if none.
 
-    Two requests of ``sample`` meetings (``start_asc`` and ``start_desc``), sent together, find the range
-    cheaply; the quicker one's duration is the measured round trip used to choose the number of slices.
-    With ``sample`` > 1 the starts they span give the density at both ends of the range, hence an
-    estimate of the meetings in it (exact when the first request holds them all; None with one meeting
-    a request). The starts are the stream's start keys (all-day meetings: 00:00 in the query's
+    Two requests sent together find the range cheaply: the first ``sample`` meetings (``start_asc``) and
+    the last one (``start_desc``, one meeting); the quicker one's duration is the measured round trip used
+    to choose the number of slices (a one-meeting answer: a page's decoding would count in it on a busy
+    machine). With ``sample`` > 1 the starts the first page spans give the density at the start of the
+    range, hence an estimate of the meetings in it (exact when that page holds them all; None with one
+    meeting a request). The starts are the stream's start keys (all-day meetings: 00:00 in the query's
     timezone), as the windows keep them.
     """
     converter = stream.converter()
     keys: dict[str, Any] = {}
     rtts: list[float] = []
 
-    async def probe(sort: str) -> None:
+    async def probe(sort: str, limit: int) -> None:
         began = time.perf_counter()
-        batch, _ = await stream.read_page(client, query.replace(limit=sample, sort=sort), None, converter)
+        batch, _ = await stream.read_page(client, query.replace(limit=limit, sort=sort), None, converter)
         rtts.append(time.perf_counter() - began)
         keys[sort] = (
             stream.start_keys(batch, query.timezone) if batch is not None and batch.num_rows else None
@@ -283,8 +286,8 @@ async def discover_range(
 
     try:
         async with anyio.create_task_group() as tg:
-            for sort in ("start_asc", "start_desc"):
-                tg.start_soon(probe, sort)
+            tg.start_soon(probe, "start_asc", sample)
+            tg.start_soon(probe, "start_desc", 1)
     except BaseExceptionGroup as group:
         leaf = first_error(group)
         raise leaf.with_traceback(leaf.__traceback__) from None
@@ -295,11 +298,11 @@ async def discover_range(
     hi = max(from_key(int(desc[0])), lo) + timedelta(seconds=1)
     estimate: float | None = None
     if sample > 1:
-        if len(asc) < sample:  # the first page holds them all
-            estimate = float(len(asc))
-        else:
-            spanned = sum(max(int(k.max()) - int(k.min()), KEYS_PER_SECOND) for k in (asc, desc))
-            estimate = max(float(len(asc)), (len(asc) + len(desc)) * (to_key(hi) - to_key(lo)) / spanned)
+        spanned = max(int(asc.max()) - int(asc.min()), KEYS_PER_SECOND)
+        exact = len(asc) < sample  # the first page holds them all
+        estimate = (
+            float(len(asc)) if exact else max(float(len(asc)), len(asc) * (to_key(hi) - to_key(lo)) / spanned)
+        )
     return lo, hi, rtt, estimate
 
 

@@ -2,8 +2,9 @@
 
 At the end of a sliced extract a few cursors still run on the fullest windows while the others sit
 idle, and the read budget goes unused. So when a cursor finishes and fewer cursors than keep the budget
-busy run or wait (the run's ``busy``, :mod:`.slices`), the running window with the most rows left (rows/s of start time seen so far x time left) is split at
-``m``, the midpoint (whole seconds) between the last start it has seen and its end:
+busy run or wait (the run's ``busy``, :mod:`.slices`), the running window with the most rows left (rows/s
+of start time seen so far x time left) is split at ``m``, the midpoint (whole seconds) between the last
+start it has seen and its end:
 
     start_asc:  the running cursor keeps [its position, m) and stops once the API's order is past m;
                 the new window [m, b) gets a fresh cursor (ends_from = max(E, m), starts_before =
