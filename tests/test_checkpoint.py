@@ -122,6 +122,27 @@ def test_discard_and_remove_delete_only_the_checkpoints_own_files(tmp_path: Path
 
 
 @pytest.mark.parametrize(
+    "started_at",
+    [None, "2025-01-01T00:00:00+00:00", "unreadable"],
+    ids=["young-one-by-one", "old-from-threads", "unknown-age-from-threads"],
+)
+def test_remove_deletes_every_part_and_nothing_else_whatever_the_run_s_age(
+    tmp_path: Path, started_at: str | None
+) -> None:
+    path = tmp_path / "m.checkpoint.json"
+    cp = saved(path, started_at=started_at)
+    parts = parts_dir_for(path)
+    for i in range(1, 40):
+        (parts / f"w0000-{i:05d}.arrow").write_bytes(b"part")
+    (parts / "keep.txt").write_text("someone's")
+    cp.remove()
+    assert not path.exists() and [p.name for p in parts.iterdir()] == ["keep.txt"]
+    (parts / "keep.txt").unlink()
+    saved(path, started_at=started_at).remove()
+    assert not parts.exists()  # the folder goes with its last part
+
+
+@pytest.mark.parametrize(
     ("content", "message"),
     [
         pytest.param('{"format": 3}', "is not an extract checkpoint", id="json-without-windows"),

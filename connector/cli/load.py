@@ -54,42 +54,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "5 when the input broke part-way (the rows before the break were loaded).",
     )
     parser.add_argument(
-        "input",
-        type=local_or_url,
-        metavar="INPUT",
+        "input", type=local_or_url, metavar="INPUT",
         help="a .csv/.tsv, .parquet or .xlsx file with a header row (or an s3://, gs://, az:// URL)",
     )
+    parser.add_argument("--mapping", type=Path, metavar="FILE", help="TOML column mapping (see sample_configs/)")
     parser.add_argument(
-        "--mapping", type=Path, metavar="FILE", help="TOML column mapping (see sample_configs/)"
-    )
-    parser.add_argument(
-        "--results",
-        type=local_or_url,
-        metavar="PATH",
+        "--results", type=local_or_url, metavar="PATH",
         help="results file, .csv or .parquet, or a store URL (default INPUT_STEM.results.csv)",
     )
     parser.add_argument(
-        "--overwrite",
-        action="store_true",
+        "--overwrite", action="store_true",
         help="replace an existing --results file even if it is not a results file of this tool (without it: refused)",
     )
+    parser.add_argument("--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT_STEM.ledger.sqlite)")
     parser.add_argument(
-        "--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT_STEM.ledger.sqlite)"
-    )
-    parser.add_argument(
-        "--concurrency",
-        type=positive_int,
-        default=defaults.LOAD_CONCURRENCY,
-        metavar="N",
+        "--concurrency", type=positive_int, default=defaults.LOAD_CONCURRENCY, metavar="N",
         help=f"rows sent at once (default {defaults.LOAD_CONCURRENCY})",
     )
     parser.add_argument("--dry-run", action="store_true", help="validate and map every row, send nothing")
-    parser.add_argument(
-        "--max-errors",
-        type=non_negative_int,
-        metavar="N",
-        help="stop once more than N rows were rejected or failed",
-    )
+    parser.add_argument("--max-errors", type=non_negative_int, metavar="N", help="stop once more than N rows were rejected or failed")
     parser.add_argument(
         "--contract",
         choices=("find-or-create", "create-only"),
@@ -118,10 +101,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         f"the input (default {defaults.MAX_DELETE * 100:g})",
     )
     parser.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=defaults.LOAD_BATCH_SIZE,
-        metavar="N",
+        "--batch-size", type=positive_int, default=defaults.LOAD_BATCH_SIZE, metavar="N",
         help=f"rows read at a time (default {defaults.LOAD_BATCH_SIZE})",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
@@ -154,10 +134,7 @@ def run(args: argparse.Namespace) -> int:
         max_delete=args.max_delete,
     )
     # An input or results file on an object store goes through local scratch (connector.storage.load).
-    with staged_load(args.input, args.results, dry_run=args.dry_run, overwrite=args.overwrite) as (
-        source,
-        results,
-    ):
+    with staged_load(args.input, args.results, dry_run=args.dry_run, overwrite=args.overwrite) as (source, results):
         config = dataclasses.replace(config, results_path=results)
         report = run_load_command(args, load, source, config, unit="row", desc="load")
     print_report(args, report)

@@ -59,10 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--ledger", type=Path, metavar="PATH", help="SQLite ledger (default INPUT.recordings.ledger.sqlite)"
     )
     parser.add_argument(
-        "--concurrency",
-        type=positive_int,
-        default=defaults.RECORDINGS_CONCURRENCY,
-        metavar="N",
+        "--concurrency", type=positive_int, default=defaults.RECORDINGS_CONCURRENCY, metavar="N",
         help=f"inputs handled at once (default {defaults.RECORDINGS_CONCURRENCY})",
     )
     parser.add_argument(

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import time
@@ -457,12 +458,27 @@ class Checkpoint:
         """Delete the checkpoint and its parts (after the output was committed)."""
         if self.path is None:
             return
-        _clear_parts(parts_dir_for(self.path), keep=())
+        _clear_parts(parts_dir_for(self.path), keep=(), written_back=_age(self.started_at) > WRITTEN_BACK_AFTER)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
 
+# Deleting a part whose blocks are on disk is mostly waiting on the file system: 560 such files of 250 kB took
+# 2.3-2.6 s one by one on the dev machine's ext4 (mounted with discard), 0.2-0.7 s from 4 threads (docs/
+# performance.md). A part still only in the page cache is cheap to drop, and 4 threads then cost ~1.3x the
+# time: Linux writes dirty pages back after 30 s (vm.dirty_expire_centisecs), so a run younger than that
+# deletes its parts one by one.
+WRITTEN_BACK_AFTER = 30.0
 _UNLINKERS = 4
+
+
+def _age(started_at: str) -> float:
+    """Seconds since ``started_at`` (ISO 8601); infinite when it cannot be read."""
+    try:
+        began = datetime.fromisoformat(started_at)
+    except ValueError:
+        return math.inf
+    return (datetime.now(UTC) - (began if began.tzinfo else began.replace(tzinfo=UTC))).total_seconds()
 
 
 def _unlink(path: Path) -> None:
@@ -470,16 +486,18 @@ def _unlink(path: Path) -> None:
         path.unlink()
 
 
-def _clear_parts(folder: Path, keep: Collection[str]) -> None:
-    """Delete the part files in ``folder`` except ``keep``; then the folder, if that left it empty."""
+def _clear_parts(folder: Path, keep: Collection[str], *, written_back: bool = True) -> None:
+    """Delete the part files in ``folder`` except ``keep``; then the folder, if that left it empty.
+
+    ``written_back``: the parts may be on disk by now (an earlier run's, or a run older than
+    :data:`WRITTEN_BACK_AFTER`), so they are deleted from several threads.
+    """
     try:
         entries = list(folder.iterdir())
     except (FileNotFoundError, NotADirectoryError):
         return
     doomed = [e for e in entries if is_part_name(e.name) and e.name not in keep]
-    if len(doomed) > 1:
-        # Freeing a file's blocks is mostly waiting on the file system (1M meetings leave ~420 MB of parts: ~0.35 s
-        # one by one on the dev machine's ext4, 0.75x that from 4 threads), after the output, before the report.
+    if written_back and len(doomed) > 1:
         with ThreadPoolExecutor(_UNLINKERS) as pool:
             list(pool.map(_unlink, doomed))
     else:
