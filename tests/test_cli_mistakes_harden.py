@@ -342,3 +342,25 @@ def test_a_workspace_name_one_typo_away_suggests_the_one_meant(
         "(known: acme, globex) (hint: check the arguments and configuration)"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "in.csv"]
+
+
+@pytest.mark.parametrize("name", ["m.csv", "m.jsonl"])
+def test_a_disk_full_under_an_extracts_output_names_it_and_resume_completes(
+    make_emulator: Any, tmp_path: Path, name: str
+) -> None:
+    # Once: "error: [Errno 27] Error writing bytes to file. Detail: [errno 27] File too large (hint: check the path
+    # and its permissions)": Arrow's words, naming no file.
+    emu = make_emulator(meetings=1000)
+    run = cli(emu, tmp_path, "extract", "--output", name, file_kib=200)
+    assert run.returncode == 2, run.stderr
+    line = one_line(run.stderr)
+    assert f"output {name} cannot be written: File too large" in line and "free disk space" in line, line
+    assert not (tmp_path / name).exists(), "nothing half-written under the output's name"
+    again = cli(emu, tmp_path, "extract", "--output", name, "--resume")
+    assert again.returncode == 0, again.stderr
+    import pyarrow.csv as pacsv
+    import pyarrow.json as pajson
+
+    read = pacsv.read_csv if name.endswith(".csv") else pajson.read_json
+    ids = read(tmp_path / name).column("meeting_id").to_pylist()
+    assert len(ids) == len(set(ids)) == 1000, "every meeting once"

@@ -191,7 +191,7 @@ def _report(exc: BaseException, token_env: str = TOKEN_ENV) -> int:
         print(f"error: {exc}{hint}", file=sys.stderr)
         return exit_code(exc)
     if isinstance(exc, OSError):
-        print(f"error: {exc} (hint: check the path and its permissions)", file=sys.stderr)
+        print(f"error: {exc} (hint: check the path, its permissions and the free disk space)", file=sys.stderr)
         return EXIT_USAGE
     print(
         f"error: internal error: {type(exc).__name__}: {exc} (hint: run with -vv for the traceback, and report it)",

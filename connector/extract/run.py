@@ -34,7 +34,7 @@ import json
 import math
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +48,7 @@ import pyarrow as pa
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..client import Cursors, MeetingReader, RecordingReader
+from ..errors import ConnectorError
 from ..ratelimit import read_share
 from ..schema import SCHEMA_VERSION
 from .arrow import boolean_array, concat_batches
@@ -543,15 +544,17 @@ class ExtractRun:
             try:
                 for table, target in sinks.items():
                     opened.append(target)
-                    await call(target.open, TABLES[table].arrow_schema(), self.metadata(table))
+                    await _writing(
+                        target, call(target.open, TABLES[table].arrow_schema(), self.metadata(table))
+                    )
                 async with aclosing(self.deliveries()) as batches:
                     async for table, batch in batches:
-                        await call(sinks[table].write, batch)
+                        await _writing(sinks[table], call(sinks[table].write, batch))
                 outputs: dict[str, str | None] = {}
                 for table, target in reversed(
                     sinks.items()
                 ):  # the first opened last: it may hold the transaction
-                    outputs[table] = await call(target.commit)
+                    outputs[table] = await _writing(target, call(target.commit))
                     opened.remove(target)
             except BaseException:
                 with anyio.CancelScope(shield=True):
@@ -637,6 +640,19 @@ def _common_output(outputs: Mapping[str, str | None]) -> str | None:
     if len(databases) == 1 and all(" table " in o for o in places):
         return databases.pop()
     return places[0] if places else None
+
+
+async def _writing(sink: Sink, step: Awaitable[Any]) -> Any:
+    """Await a sink's ``step``; a file system's refusal (a full disk, a file-size limit, an I/O error) names the
+    output it was writing, which the bare error (Arrow's "Error writing bytes to file") does not."""
+    try:
+        return await step
+    except OSError as exc:
+        if isinstance(exc, ConnectorError):
+            raise
+        where = getattr(sink, "path", None) or type(sink).__name__  # a sink's repr is not ours to print
+        reason = exc.strerror or str(exc)
+        raise OSError(exc.errno, f"output {where} cannot be written: {reason}") from exc
 
 
 def _released(fn: Any, *args: Any) -> Any:
