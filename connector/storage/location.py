@@ -22,7 +22,6 @@ import importlib
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from urllib.parse import urlsplit
 
 from ..destinations.urls import DUCKDB_SCHEMES, POSTGRES_SCHEMES
 from ..errors import ConfigError, ConnectorError, StoreUnreachableError
+from .s3session import lean_session
 from .settings import AzureSettings, S3Settings, StoreSettings
 
 __all__ = [
@@ -194,47 +194,10 @@ def open_filesystem(location: StoreLocation, settings: StoreSettings | None = No
         # bucket's layout, for appends and folder renames that the connector never does: a request more per
         # bucket, and a warning on stderr wherever that API is not served (emulators). Plain JSON API instead.
         return importlib.import_module("gcsfs.core").GCSFileSystem(**options)
-    fs = fsspec.filesystem(protocol, **options)
     if protocol == "s3":
-        _shed_endpoint_table(fs)
-    return fs
-
-
-class _EndpointsOnDemand(Mapping[str, Any]):
-    """botocore's endpoint table, read again from its package data if anything asks for it after the client is made."""
-
-    def __init__(self, loader: Any) -> None:
-        self._loader = loader
-
-    def __getitem__(self, key: str) -> Any:
-        return self._loader.load_data("endpoints")[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._loader.load_data("endpoints"))
-
-    def __len__(self) -> int:
-        return len(self._loader.load_data("endpoints"))
-
-
-def _shed_endpoint_table(fs: Any) -> None:
-    """Make the S3 client now, then let go of botocore's table of every region of every AWS service.
-
-    botocore parses endpoints.json (~7 MB of Python objects) to make a client, and its session keeps it for
-    the next one; an extract keeps one client through the whole fetch (:mod:`.stream`), so the table would
-    be held beside the meetings for nothing (issue 10: the same peak memory as a local extract, within 10 %).
-    Best effort: a botocore whose internals differ keeps the table, and a client that cannot be made now
-    (no credentials) fails at its first request, where the error is translated.
-    """
-    try:
-        fs.connect()
-        session = fs.session
-        loader = session.get_component("data_loader")
-        resolver = session._internal_components.get_component("endpoint_resolver")
-        table = loader._cache.pop(("load_data_with_path", "endpoints"))
-        if resolver._endpoint_data is table[0]:
-            resolver._endpoint_data = _EndpointsOnDemand(loader)
-    except Exception as exc:  # any: this is an optimisation, never a reason to fail
-        _log.debug("botocore's endpoint table is kept: %r", exc)
+        # botocore's data files read leaner: the client is kept through the fetch (:mod:`.s3session`)
+        options["session"] = lean_session()
+    return fsspec.filesystem(protocol, **options)
 
 
 def filesystem_options(location: StoreLocation, settings: StoreSettings | None = None) -> dict[str, Any]:

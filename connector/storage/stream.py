@@ -60,13 +60,18 @@ class _Window(io.RawIOBase):
         self._at = min(max(0, base + offset), self._size)
         return self._at
 
-    def readinto(self, buffer: Any) -> int:
-        count = min(len(buffer), self._size - self._at)
+    def read(self, size: int = -1) -> bytes:
+        # One allocation per chunk: RawIOBase.read would fill a bytearray, then copy it into bytes.
+        count = self._size - self._at if size is None or size < 0 else min(size, self._size - self._at)
         if count <= 0:
-            return 0
+            return b""
         data = os.pread(self._fd, count, self._start + self._at)
-        buffer[: len(data)] = data
         self._at += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
         return len(data)
 
 

@@ -1,0 +1,119 @@
+"""The botocore session under s3fs, reading botocore's data files leaner (issue 10: an extract to S3 peaks within
+10 % of the memory of a local one).
+
+botocore parses its JSON data files into OrderedDicts, and its session keeps them for as long as the client
+lives, which for an extract to S3 is the whole fetch (the parts go up while the file is written: :mod:`.stream`).
+Python objects the S3 client keeps (tracemalloc, botocore 1.43):
+
+    data file                                   as botocore reads it     as read here
+    s3/2006-03-01/service-2, endpoint rule set  4.5 MB, OrderedDicts     plain dicts, documentation texts empty
+    endpoints.json (every region of every       6.7 MB parsed            S3's entries; the rest read again only
+      AWS service)                                                       if a service other than S3 is asked for
+    the client, in all                          11.9 MB                  2.6 MB
+
+Plain dicts keep the order botocore relies on; the documentation texts serve docstrings and ``help()``,
+which nobody sees on a client the connector makes for itself. Another service's endpoints (STS, for a
+profile that assumes a role) are read from the whole table when botocore asks for them.
+
+The hook is the loader's public ``file_loader``; tests/test_objectstore_stream.py fails if a botocore
+upgrade stops reading through it.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import importlib
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+__all__ = ["lean_session"]
+
+KEPT_SERVICES = ("s3",)  # the only service whose endpoints a session of the connector's is built for
+_OPENERS: tuple[tuple[str, Callable[..., Any]], ...] = ((".json", open), (".json.gz", gzip.open))
+
+
+def _plain(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # An empty documentation text: botocore reads the key (a client's context parameters), never shows it here.
+    return {key: "" if key == "documentation" and isinstance(value, str) else value for key, value in pairs}
+
+
+class _WholeTable:
+    """The whole endpoint table, read when a partition is asked for a service it was not kept with."""
+
+    def __init__(self, read: Callable[[], Any]) -> None:
+        self._read = read
+        self._services: dict[str, dict[str, Any]] | None = None
+
+    def services(self, partition: str) -> dict[str, Any]:
+        if self._services is None:
+            self._services = {p["partition"]: p.get("services", {}) for p in self._read()["partitions"]}
+        return self._services.get(partition, {})
+
+
+class _ServicesOnDemand(Mapping[str, Any]):
+    """One partition's ``services``: the kept entries at hand, any other from the whole table."""
+
+    def __init__(self, kept: dict[str, Any], whole: _WholeTable, partition: str) -> None:
+        self._kept = kept
+        self._whole = whole
+        self._partition = partition
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._kept:
+            return self._kept[name]
+        return self._whole.services(self._partition)[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._whole.services(self._partition))
+
+    def __len__(self) -> int:
+        return len(self._whole.services(self._partition))
+
+
+class LeanJSONFileLoader:
+    """A botocore ``file_loader``: ``load_file`` as botocore's (``.json`` then ``.json.gz``), read as described in
+    the module docstring; anything else (a format a later botocore adds) goes to the loader it replaces."""
+
+    def __init__(self, replaced: Any) -> None:
+        self._replaced = replaced
+
+    def exists(self, file_path: str) -> bool:
+        """As the replaced loader's."""
+        return bool(self._replaced.exists(file_path))
+
+    def load_file(self, file_path: str) -> Any:
+        """The data at ``file_path`` (without its extension), or None when there is no such file."""
+        for suffix, opener in _OPENERS:
+            if os.path.isfile(file_path + suffix):
+                read = functools.partial(_read, file_path + suffix, opener)
+                data = read()
+                if os.path.basename(file_path) == "endpoints" and isinstance(data, dict):
+                    return _kept_endpoints(data, read)
+                return data
+        return self._replaced.load_file(file_path)
+
+
+def _read(path: str, opener: Callable[..., Any]) -> Any:
+    with opener(path, "rb") as fp:
+        return json.loads(fp.read().decode("utf-8"), object_pairs_hook=_plain)
+
+
+def _kept_endpoints(table: dict[str, Any], read: Callable[[], Any]) -> dict[str, Any]:
+    """``table`` with each partition's services cut to :data:`KEPT_SERVICES`, the others on demand."""
+    whole = _WholeTable(read)
+    for partition in table.get("partitions", []):
+        services = partition.get("services", {})
+        kept = {name: services[name] for name in KEPT_SERVICES if name in services}
+        partition["services"] = _ServicesOnDemand(kept, whole, partition["partition"])
+    return table
+
+
+def lean_session() -> Any:
+    """A new aiobotocore session (as s3fs would make) whose data loader reads through :class:`LeanJSONFileLoader`."""
+    session = importlib.import_module("aiobotocore.session").AioSession()
+    loader = session.get_component("data_loader")
+    loader.file_loader = LeanJSONFileLoader(loader.file_loader)
+    return session
