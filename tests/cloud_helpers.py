@@ -13,7 +13,9 @@ The tests run in the cloud extra's venv (``bash .ci/extras cloud``); elsewhere t
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -21,11 +23,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +259,99 @@ def bucket_fixture(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: 
     fs = server.admin()
     fs.mkdir(name)
     return Bucket(request.param, name, fs, scratch, secrets)
+
+
+@dataclass
+class ServiceAccountKey:
+    """A service account's key file as Google issues it (a fresh RSA key), whose ``token_uri`` is ``token_uri``."""
+
+    token_uri: str
+    email: str = "extract@test.iam.gserviceaccount.com"
+    pem: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.pem = self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+
+    @property
+    def info(self) -> dict[str, str]:
+        """The key file's JSON object."""
+        return {"type": "service_account", "project_id": "test", "private_key_id": "0123",
+                "private_key": self.pem, "client_email": self.email, "client_id": "1",
+                "token_uri": self.token_uri}  # fmt: skip
+
+    @property
+    def secret(self) -> str:
+        """A line of the private key: what must never be shown."""
+        return self.pem.splitlines()[1]
+
+    def signed(self, assertion: str) -> dict[str, object]:
+        """The claims of a JWT ``assertion`` that this key signed (RS256); AssertionError for any other."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        def decoded(part: str) -> bytes:
+            return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+        header, claims, signature = assertion.split(".")
+        try:
+            self._key.public_key().verify(
+                decoded(signature), f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
+        except InvalidSignature:
+            raise AssertionError("the assertion was not signed by this key") from None
+        return dict(json.loads(decoded(claims)))
+
+
+class TokenEndpoint:
+    """Google's OAuth token endpoint, as a service account key names it (``token_uri``), on a free loopback port:
+    it grants a token for any JWT assertion and keeps each assertion (to check which key signed it)."""
+
+    TOKEN = "ya29.granted-by-the-test-endpoint"
+
+    def __init__(self) -> None:
+        self.assertions: list[str] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                form = urllib.parse.parse_qs(body)
+                endpoint.assertions.extend(form.get("assertion", []))
+                answer = json.dumps(
+                    {"access_token": endpoint.TOKEN, "token_type": "Bearer", "expires_in": 3600}
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer.encode())
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # the test reads what was asked, not the access log
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/token"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture(name="token_endpoint")
+def token_endpoint_fixture() -> Iterator[TokenEndpoint]:
+    endpoint = TokenEndpoint()
+    yield endpoint
+    endpoint.close()

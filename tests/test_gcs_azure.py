@@ -28,6 +28,7 @@ from cloud_helpers import (  # noqa: F401 - fixtures
     WRONG_AZURE_KEY,
     Azurite,
     Bucket,
+    ServiceAccountKey,
     azurite_fixture,
     bucket_fixture,
     fake_gcs_fixture,
@@ -163,32 +164,11 @@ def _wrong_credentials(bucket: Bucket, monkeypatch: pytest.MonkeyPatch, tmp_path
         monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", server.connection_string(WRONG_AZURE_KEY))
         return WRONG_AZURE_KEY
     # A well-formed service-account key whose token endpoint (the emulator's, which serves none) says no.
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    pem = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        .private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        .decode()
-    )
-    key = tmp_path / "key.json"
-    key.write_text(
-        json.dumps(
-            {
-                "type": "service_account",
-                "project_id": "test",
-                "private_key_id": "0123",
-                "private_key": pem,
-                "client_email": "extract@test.iam.gserviceaccount.com",
-                "client_id": "1",
-                "token_uri": f"{server.url}/no-token-endpoint",
-            }
-        )
-    )
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
-    return pem.splitlines()[1]
+    key = ServiceAccountKey(token_uri=f"{server.url}/no-token-endpoint")
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps(key.info))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    return key.secret
 
 
 def test_wrong_credentials_are_exit_2_naming_the_store_and_never_shown(

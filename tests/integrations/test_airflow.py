@@ -37,6 +37,16 @@ import io  # noqa: E402
 
 import pyarrow.parquet as pq  # noqa: E402
 from airflow.sdk import Asset, Connection  # noqa: E402
+from cloud_helpers import (  # noqa: E402, F401 - fixtures
+    Azurite,
+    Bucket,
+    ServiceAccountKey,
+    TokenEndpoint,
+    azurite_fixture,
+    bucket_fixture,
+    fake_gcs_fixture,
+    token_endpoint_fixture,
+)
 from extract_helpers import assert_table_matches, brute_force  # noqa: E402
 from objectstore_helpers import KEY_ID, SECRET, Moto, moto_fixture, without_aws_environment  # noqa: E402, F401 - fixtures
 from recording_helpers import assert_recordings_match, segment_rows, table_segment_rows  # noqa: E402
@@ -657,6 +667,65 @@ def test_the_operators_read_the_google_and_azure_connections_that_airflow_holds(
     for error in (gcs.value, azure.value):
         assert "gcp-sEcReT" not in str(error) and AZ_KEY not in str(error)
     assert attio_connection.emulator.store.count_by_external_ref() == before
+
+
+def _store_connection(
+    bucket: Bucket, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, str, ServiceAccountKey | None]:
+    """An Airflow connection (AIRFLOW_CONN_LAKE JSON) that alone holds the credentials for ``bucket``'s emulator;
+    returns the operator's parameter naming it, the secret it holds, and (GCS) the service account key."""
+    if bucket.scheme == "gs":
+        # The key's token endpoint grants a token for what the key signs; the worker's environment only says where
+        # the emulator is (STORAGE_EMULATOR_HOST, Google's convention), and gives no credentials.
+        tokens: TokenEndpoint = request.getfixturevalue("token_endpoint")
+        key = ServiceAccountKey(token_uri=tokens.url)
+        conn: dict[str, Any] = {
+            "conn_type": "google_cloud_platform",
+            "extra": {"keyfile_dict": key.info, "project": "lake"},
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_LAKE", json.dumps(conn))
+        return "gcp_conn_id", key.secret, key
+    azurite: Azurite = request.getfixturevalue("azurite")
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING")  # only the connection reaches Azurite
+    conn = {"conn_type": "wasb", "extra": {"connection_string": azurite.connection_string()}}
+    monkeypatch.setenv("AIRFLOW_CONN_LAKE", json.dumps(conn))
+    return "wasb_conn_id", bucket.secrets[0], None
+
+
+def test_the_extract_operator_writes_gcs_and_azure_through_airflow_connections(
+    attio_connection: EmulatorThread, bucket: Bucket, request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """End to end on fake-gcs-server and Azurite: a Google Cloud / Azure Blob Storage connection in Airflow's own
+    store reaches the store's client, the object is read back whole, and the secret shows nowhere."""
+    param, secret, key = _store_connection(bucket, request, monkeypatch)
+    url = bucket.url("attio/meetings.parquet")
+    environ = dict(os.environ)
+    op = AttioExtractOperator(
+        task_id="x", output_path=url, ends_from=None, starts_before=None, **{param: "lake"}
+    )
+    assert op.outlets == [Asset(url)]
+
+    report = op.execute({})
+
+    assert report["output"] == url and report["rows"] == 3000
+    assert bucket.keys() == ["attio/meetings.parquet"]
+    data = bucket.get("attio/meetings.parquet")
+    assert_table_matches(
+        pq.read_table(io.BytesIO(data)),
+        brute_force(attio_connection.emulator.store.all_meetings(), MeetingQuery()),
+    )
+    if key is not None:  # GCS: the connection's key signed the grant behind the requests
+        tokens: TokenEndpoint = request.getfixturevalue("token_endpoint")
+        assert tokens.assertions and all(key.signed(a)["iss"] == key.email for a in tokens.assertions)
+    # the credentials went to the store's client only: not into the worker's environment
+    changed = {k for k, v in os.environ.items() if environ.get(k) != v and not k.startswith("AIRFLOW_CTX_")}
+    assert changed == set()
+    captured = capsys.readouterr()
+    for text in (captured.out, captured.err, caplog.text, repr(op), json.dumps(report, default=str), data):
+        shown = text.decode(errors="replace") if isinstance(text, bytes) else text
+        assert secret not in shown
+        bucket.sweep(shown)
 
 
 # ---------------------------------------------------------------------------------------- several tables
