@@ -12,6 +12,8 @@ import importlib.util
 import io
 import json
 import os
+import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from cloud_helpers import (  # noqa: F401 - fixtures
+    AZURE_ACCOUNT,
+    AZURE_KEY,
     WRONG_AZURE_KEY,
     Azurite,
     Bucket,
@@ -32,6 +36,7 @@ from cloud_helpers import (  # noqa: F401 - fixtures
     azurite_fixture,
     bucket_fixture,
     fake_gcs_fixture,
+    without_cloud_environment,
 )
 from extract_helpers import assert_table_matches, brute_force, client_config
 from objectstore_helpers import killed_then_resumed
@@ -215,3 +220,43 @@ def test_settings_handed_over_in_process_reach_the_store_without_the_environment
     bucket.sweep(json.dumps(report.to_dict(), default=str), repr(settings))
     # the settings went to the store's client only, never into the environment
     assert not [name for name in os.environ if name.startswith("AZURE_")]
+
+
+def test_an_expired_sas_is_exit_2_naming_the_store_and_never_shown(
+    azurite: Azurite,
+    emulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A SAS past its expiry (in AZURE_STORAGE_CONNECTION_STRING, as Azure's tools write it): refused before a
+    meeting is fetched, one line naming the store and the service's code, not azure-storage's enum name."""
+    from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+
+    without_cloud_environment(monkeypatch)
+    monkeypatch.setenv("CONNECTOR_SCRATCH", str(tmp_path / "scratch"))
+    container = f"test-{uuid.uuid4().hex[:12]}"
+    admin = azurite.admin()
+    admin.mkdir(container)
+    sas = generate_account_sas(
+        AZURE_ACCOUNT,
+        AZURE_KEY,
+        ResourceTypes(service=True, container=True, object=True),
+        AccountSasPermissions(read=True, write=True, list=True, create=True, add=True, delete=True),
+        expiry=datetime.now(timezone.utc) - timedelta(hours=1),
+    )
+    monkeypatch.setenv(
+        "AZURE_STORAGE_CONNECTION_STRING", f"BlobEndpoint={azurite.url};SharedAccessSignature={sas}"
+    )
+    monkeypatch.setenv("ATTIO_API_KEY", emulator.token)
+    url = f"az://{container}/m.parquet"
+    requests = emulator.emulator.stats.requests
+    assert main(_extract(emulator, url)) == 2
+    out, err = capsys.readouterr()
+    line = _one_line(err)
+    assert f"checking {url}: Azure Blob Storage refused the request (AuthorizationFailure)" in line
+    assert "AZURE_STORAGE_SAS_TOKEN" in line
+    signature = sas.split("sig=")[1].split("&")[0]
+    assert signature not in out + err and sas not in out + err
+    assert emulator.emulator.stats.requests == requests  # refused before a meeting was fetched
+    assert admin.find(container) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import errno
 import re
 from pathlib import Path
@@ -141,6 +142,13 @@ def _client_error(code: str, status: int) -> ClientError:
     )
 
 
+class StorageErrorCode(str, enum.Enum):  # noqa: UP042 - as azure declares it: a StrEnum would format as its value
+    """As azure-storage-blob declares its error codes (azure.storage.blob.StorageErrorCode)."""
+
+    AUTHENTICATION_FAILED = "AuthenticationFailed"
+    AUTHORIZATION_FAILURE = "AuthorizationFailure"
+
+
 def _wrapped(cause: BaseException, outer: BaseException) -> BaseException:
     outer.__cause__ = cause
     return outer
@@ -232,6 +240,29 @@ S3 = StoreLocation.parse("s3://acme-lake/m.parquet")
             "AZURE_STORAGE_ACCOUNT_KEY",
         ),
         (
+            # an expired or forged SAS on Azure: azure-storage-blob's code is a StorageErrorCode (a str Enum)
+            type(
+                "ClientAuthenticationError",
+                (Exception,),
+                {"error_code": StorageErrorCode.AUTHENTICATION_FAILED, "status_code": 403},
+            )("secret-ish"),
+            AZ,
+            ConfigError,
+            "Azure Blob Storage refused the credentials (AuthenticationFailed)",
+            "AZURE_STORAGE_SAS_TOKEN",
+        ),
+        (
+            type(
+                "HttpResponseError",
+                (Exception,),
+                {"error_code": StorageErrorCode.AUTHORIZATION_FAILURE, "status_code": 403},
+            )("secret-ish"),
+            AZ,
+            ConfigError,
+            "Azure Blob Storage refused the request (AuthorizationFailure): wrong credentials or no permission",
+            "AZURE_STORAGE_CONNECTION_STRING",
+        ),
+        (
             type(
                 "ResourceNotFoundError", (Exception,), {"error_code": "ContainerNotFound", "status_code": 404}
             )(),
@@ -282,6 +313,8 @@ S3 = StoreLocation.parse("s3://acme-lake/m.parquet")
         "az-reset",
         "az-authorization-failure",
         "az-authentication-failed",
+        "az-enum-authentication-failed",
+        "az-enum-authorization-failure",
         "az-no-container",
         "gs-refresh",
         "gs-401",

@@ -334,7 +334,9 @@ def error_code(exc: BaseException) -> str | None:
                 return str(code)
         code = getattr(link, "error_code", None)
         if isinstance(code, str) and code:
-            return code
+            # azure-storage-blob gives a StorageErrorCode, a str Enum: its value is the service's code, and only
+            # the value compares (and hashes) as that text
+            return str(getattr(code, "value", code))
     return None
 
 
