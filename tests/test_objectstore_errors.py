@@ -85,6 +85,18 @@ def test_a_url_that_cannot_be_an_output_is_exit_2(
     assert "sekrit" not in err and "X-Amz-Signature" not in err
 
 
+@pytest.mark.parametrize("url", ["s3://bucket", "s3://bucket/", "s3://bucket//"])
+def test_a_dataset_at_a_buckets_root_is_exit_2_with_a_prefix_to_use(
+    s3: S3, emulator: Any, token: str, url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The root of a bucket is shared with whatever else it holds: a dataset goes under a prefix of its own."""
+    assert main(_extract(emulator, url, "--partition-by", "start_month")) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "name an object under the bucket" in line
+    assert "or a prefix such as s3://bucket/attio/meetings for --partition-by" in line
+    assert emulator.emulator.stats.requests == 0
+
+
 @pytest.mark.parametrize(
     ("url", "extra"),
     [

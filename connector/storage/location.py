@@ -137,9 +137,12 @@ class StoreLocation:
         key = parts.path.lstrip("/")
         segments = key.rstrip("/").split("/")
         if not key.rstrip("/") or any(s in ("", ".", "..") for s in segments):
+            # a bucket's root is no output either: a dataset there would share it with whatever else it holds
+            dataset = f", or a prefix such as {scheme}://{netloc}/attio/meetings for --partition-by"
             raise _refused(
                 f"{what} {scheme}://{netloc}/{key}: name an object under the bucket",
-                "e.g. s3://bucket/attio/meetings.parquet (no empty, '.' or '..' parts)",
+                f"e.g. {scheme}://{netloc}/attio/meetings.parquet{dataset if what == '--output' else ''} "
+                "(no empty, '.' or '..' parts)",
             )
         return cls(
             "gs" if scheme == "gcs" else "az" if scheme == "abfss" else scheme,
