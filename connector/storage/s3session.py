@@ -6,10 +6,10 @@ lives, which for an extract to S3 is the whole fetch (the parts go up while the 
 Python objects the S3 client keeps (tracemalloc, botocore 1.43):
 
     data file                                   as botocore reads it     as read here
-    s3/2006-03-01/service-2, endpoint rule set  4.5 MB, OrderedDicts     plain dicts, documentation texts empty
+    s3/2006-03-01/service-2, endpoint rule set  4.3 MB, OrderedDicts     plain dicts, documentation texts empty
     endpoints.json (every region of every       6.7 MB parsed            S3's entries; the rest read again only
       AWS service)                                                       if a service other than S3 is asked for
-    the client, in all                          11.9 MB                  2.6 MB
+    the client, in all                          11.9 MB                  2.7 MB
 
 Plain dicts keep the order botocore relies on; the documentation texts serve docstrings and ``help()``,
 which nobody sees on a client the connector makes for itself. Another service's endpoints (STS, for a
@@ -29,7 +29,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["lean_session"]
+__all__ = ["KEPT_SERVICES", "LeanJSONFileLoader", "lean_session"]
 
 KEPT_SERVICES = ("s3",)  # the only service whose endpoints a session of the connector's is built for
 _OPENERS: tuple[tuple[str, Callable[..., Any]], ...] = ((".json", open), (".json.gz", gzip.open))
