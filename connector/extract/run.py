@@ -157,6 +157,8 @@ class ExtractRun:
         self.planned = 1
         self.splitter: Splitter | None = None
         self.tracker: ProgressTracker | None = None
+        # The range probe's page of the query: the first page of a window's cursor (slices.plan_windows).
+        self._first: dict[int, tuple[pa.RecordBatch | None, str | None]] = {}
 
     @property
     def checkpoint(self) -> Checkpoint:
@@ -175,8 +177,7 @@ class ExtractRun:
             cp = await anyio.to_thread.run_sync(Checkpoint.load, path, filters)
             span = cp.span
             if span is None and watched and not all(w.done for w in cp.windows):
-                found = await discover_range(self.client, config.query)
-                span = found[:2] if found is not None else None
+                span = (await discover_range(self.client, config.query)).span
             self.resumed_rows = cp.rows
             self.begin(cp, min(config.slices or cp.slices, len(cp.windows)), span)
             return
@@ -192,6 +193,7 @@ class ExtractRun:
             max_in_flight=int(limits.max_in_flight),
             by_start=config.window == "start",
             probe=watched,
+            converter=self.converter,
         )
         if path is not None:
             await anyio.to_thread.run_sync(Checkpoint.discard, path)  # an earlier run's, not resumed
@@ -204,6 +206,9 @@ class ExtractRun:
         cp = Checkpoint(path, filters, windows, plan.slices, span=plan.span, fanout=fanout)
         await anyio.to_thread.run_sync(cp.save)
         self.begin(cp, plan.slices, plan.span, busy=plan.busy)
+        if plan.first is not None:
+            index, batch, cursor = plan.first
+            self._first = {index: (batch, cursor)}
         if config.slices is None and share < float(limits.reads_per_second):
             self._share = share  # planned for a part of a shared budget: re-read as cursors end
 
@@ -273,10 +278,14 @@ class ExtractRun:
         position = state.position
         pending: list[pa.RecordBatch] = []
         rows = pages = 0
+        first = self._first.pop(state.window.index, None)
         while True:
             if self.fanout is not None:
                 await self.fanout.room()  # the children set the pace
-            batch, nxt = await self.stream.read_page(self.client, query, cursors.cursor, self.converter)
+            if first is not None:
+                (batch, nxt), first = first, None
+            else:
+                batch, nxt = await self.stream.read_page(self.client, query, cursors.cursor, self.converter)
             pages += 1
             added = 0
             past = False
