@@ -52,7 +52,7 @@ from ..errors import ConnectorError
 from ..ratelimit import read_share
 from ..schema import SCHEMA_VERSION
 from .arrow import boolean_array, concat_batches
-from .checkpoint import Checkpoint, FanOutState, TableState, WindowState
+from .checkpoint import Checkpoint, FanOutState, PartsNotWritten, TableState, WindowState
 from .config import ExtractConfig, query_filters
 from .fanout import Fanned, FanOut
 from .progress import ProgressTracker
@@ -557,8 +557,11 @@ class ExtractRun:
                         target, call(target.open, TABLES[table].arrow_schema(), self.metadata(table))
                     )
                 async with aclosing(self.deliveries()) as batches:
-                    async for table, batch in batches:
-                        await _writing(sinks[table], call(sinks[table].write, batch))
+                    try:
+                        async for table, batch in batches:
+                            await _writing(sinks[table], call(sinks[table].write, batch))
+                    except PartsNotWritten as exc:  # the part files staged beside the output
+                        raise _not_written(sinks[self.tables[0]], exc) from exc
                 outputs: dict[str, str | None] = {}
                 for table, target in reversed(
                     sinks.items()
@@ -659,9 +662,15 @@ async def _writing(sink: Sink, step: Awaitable[Any]) -> Any:
     except OSError as exc:
         if isinstance(exc, ConnectorError):
             raise
-        where = getattr(sink, "path", None) or type(sink).__name__  # a sink's repr is not ours to print
-        reason = exc.strerror or str(exc)
-        raise OSError(exc.errno, f"output {where} cannot be written: {reason}") from exc
+        raise _not_written(sink, exc) from exc
+
+
+def _not_written(sink: Sink, exc: OSError) -> OSError:
+    """The error of a write the file system refused under ``sink``'s output, naming the output (and the
+    system's words for the errno: Arrow's own say "Error writing bytes to file. Detail: ...")."""
+    where = getattr(sink, "path", None) or type(sink).__name__  # a sink's repr is not ours to print
+    reason = os.strerror(exc.errno) if exc.errno else exc.strerror or str(exc)
+    return OSError(exc.errno, f"output {where} cannot be written: {reason}")
 
 
 def _released(fn: Any, *args: Any) -> Any:
