@@ -331,6 +331,10 @@ def timeline(starts: list[float], exits: list[float], log: GrantLog, reports: li
     for row in range(0, len(cells), 16):
         chunk = " ".join(f"{c:2}" for c in cells[row : row + 16])
         lines.append(f"  {row / 4:5.1f} s  {chunk}")
+    lines.append("each process's grants per second:")
+    for i in range(len(starts)):
+        seconds = collections.Counter(int(t - t0) for t in grants.get(f"w{i}", []))
+        lines.append(f"  w{i}  " + " ".join(f"{seconds.get(k, 0):2}" for k in range(math.ceil(wall))))
     if every:
         head, tail = every[0] - t0, end - every[-1]
         # Between the first grant and the last, the budget is used for (grants - 1) / rate seconds.

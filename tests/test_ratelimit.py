@@ -10,8 +10,6 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from extract_helpers import client_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from load_helpers import meeting_rows, write_rows
-from redis_helpers import RedisServer, free_port, redis_server
+from redis_helpers import RedisServer, free_port, other_peers, redis_server
 from trio.testing import MockClock
 
 from connector import AttioClient, MeetingQuery, RateLimitError, RateLimitStoreError
@@ -246,20 +244,6 @@ async def test_processes_on_one_budget_each_plan_for_their_share_of_it(redis_ser
     finally:
         for limiter in (a, b, c, elsewhere):
             await limiter.aclose()
-
-
-@asynccontextmanager
-async def other_peers(redis_server: RedisServer, emu: Any, count: int) -> AsyncIterator[list[RedisBudget]]:
-    """``count`` other processes' budgets on the emulator token's read budget, each counted as a peer."""
-    others = [RedisBudget(redis_server.url, budget_key(emu.url, emu.token)) for _ in range(count)]
-    try:
-        for other in others:
-            await other.open()
-            await other.peers("read")
-        yield others
-    finally:
-        for other in others:
-            await other.aclose()
 
 
 @pytest.mark.anyio

@@ -34,7 +34,7 @@ import json
 import math
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import anyio
-import anyio.abc
 import numpy as np
 import pyarrow as pa
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -153,7 +152,8 @@ class ExtractRun:
         self._checkpoint: Checkpoint | None = None
         self.slices = 1
         self.busy = 1
-        self._share: float | None = None
+        self._share: float | None = None  # of a shared read budget, when the cursors follow it
+        self._planned: tuple[float, int, int] = (0.0, 1, 1)  # the share planned for, its slices and busy
         self.planned = 1
         self.splitter: Splitter | None = None
         self.tracker: ProgressTracker | None = None
@@ -204,8 +204,12 @@ class ExtractRun:
         cp = Checkpoint(path, filters, windows, plan.slices, span=plan.span, fanout=fanout)
         await anyio.to_thread.run_sync(cp.save)
         self.begin(cp, plan.slices, plan.span, busy=plan.busy)
-        if config.slices is None and share < float(limits.reads_per_second):
-            self._share = share  # planned for a part of a shared budget: re-read as cursors end
+        limiter = self.client.limiter
+        if config.slices is None and limiter is not None and limiter.shared is not None and self.splitter:
+            # Planned for a share of a shared budget: follow it as peers come and go (:meth:`_follow_share`),
+            # from what the range probe's grants counted (peers that started with this one register late).
+            self._share, self._planned = share, (share, self.slices, self.busy)
+            self._rescale(None, limiter.seen_share("read"))
 
     def filters(self) -> dict[str, str]:
         """What a checkpoint must have been made for to be resumed: the query's filters, the window mode and,
@@ -316,23 +320,36 @@ class ExtractRun:
             if done:
                 return
 
-    async def _rescale(self, limiter: anyio.CapacityLimiter) -> None:
-        """A cursor ended: on a shared budget, peers may have left; open more cursors if the share has grown.
+    def _rescale(self, limiter: anyio.CapacityLimiter | None, share: float) -> None:
+        """This process's share of a shared read budget is now ``share`` (peers came or left): scale the cursors.
 
-        The cursors were planned for a share of the budget (:func:`~connector.ratelimit.read_share`); a peer
-        that finishes first leaves its part to those still running, which need the cursors to use it.
+        The cursors were planned for the share then (:func:`~connector.ratelimit.read_share`); the grants of
+        one budget go first come first served, so each process gets it in proportion to its cursors. A peer
+        that leaves gives its part to those still running, which open cursors for it (splitting running
+        windows); one that comes takes its part, and fewer cursors go on as running ones end. Processes on one
+        budget so keep to their shares, and those that start together end together, rather than one
+        finishing alone on a budget its few last windows cannot use.
         """
-        if self._share is None:
+        if self._share is None or share == self._share:
             return
-        share = await read_share(self.client)
-        if share <= self._share:
-            return
-        grown = share / self._share
-        cap = int(self.client.config.limits.max_in_flight)
+        planned, slices, busy = self._planned
+        ratio = share / planned
+        before = self.busy
+        cap = min(int(self.client.config.limits.max_in_flight), MAX_SLICES)
         self._share = share
-        self.slices = min(cap, MAX_SLICES, math.ceil(self.slices * grown))
-        self.busy = min(self.slices, math.ceil(self.busy * grown))
-        limiter.total_tokens = max(limiter.total_tokens, self.busy)
+        self.slices = max(1, min(cap, math.ceil(slices * ratio)))
+        self.busy = max(1, min(self.slices, math.ceil(busy * ratio)))
+        if limiter is not None:  # above ``busy``: the first round is still opening
+            limiter.total_tokens = self.slices if limiter.total_tokens > before else self.busy
+
+    async def _follow_share(self, limiter: anyio.CapacityLimiter, fill: Callable[[], None]) -> None:
+        """On a shared budget: rescale the cursors as soon as a grant sees a peer come or leave, and ``fill``
+        the cursors that the share has grown by. Runs until cancelled."""
+        rate_limiter = self.client.limiter
+        assert rate_limiter is not None and self._share is not None
+        while True:
+            self._rescale(limiter, await rate_limiter.share_changed("read", self._share))
+            fill()
 
     def _on_page(self, state: WindowState, rows: int, position: int | None, done: bool) -> None:
         assert self.tracker is not None
@@ -363,12 +380,24 @@ class ExtractRun:
         limiter = anyio.CapacityLimiter(self.slices)
         running: list[WindowState] = []
         waiting = 0
+        live: list[MemoryObjectSendStream[Chunk | Fanned]] = []  # of the cursors not yet ended
 
-        async def worker(
-            state: WindowState, stream: MemoryObjectSendStream[Chunk | Fanned], tg: anyio.abc.TaskGroup
-        ) -> None:
+        def fill() -> None:
+            """Split while fewer cursors than keep the budget busy run or wait: each split costs about a request
+            (the running cursor's page past the split, the new window's first and last)."""
+            nonlocal waiting
+            while self.splitter is not None and live and len(running) + waiting < self.busy:
+                choice = self.splitter.choose(running)
+                if choice is None:
+                    break
+                new = cp.split(*choice, descending=query.sort == "start_desc", base_ends_from=query.ends_from)
+                waiting += 1
+                tg.start_soon(worker, new, live[-1].clone())
+
+        async def worker(state: WindowState, stream: MemoryObjectSendStream[Chunk | Fanned]) -> None:
             nonlocal waiting
             async with stream:
+                live.append(stream)
                 async with limiter:
                     waiting -= 1
                     running.append(state)
@@ -380,28 +409,18 @@ class ExtractRun:
                         running.remove(state)
                         if self.splitter is not None:
                             self.splitter.finished(state)
-                if self.splitter is None:
-                    return
-                await self._rescale(limiter)
-                # Split while fewer cursors than keep the budget busy run or wait: each split costs about a
-                # request (the running cursor's page past the split, the new window's first and last).
-                while len(running) + waiting < self.busy:
-                    choice = self.splitter.choose(running)
-                    if choice is None:
-                        break
-                    new = cp.split(
-                        *choice, descending=query.sort == "start_desc", base_ends_from=query.ends_from
-                    )
-                    waiting += 1
-                    tg.start_soon(worker, new, stream.clone(), tg)
+                fill()
+                live.remove(stream)
 
         try:
             async with anyio.create_task_group() as tg:
+                if self._share is not None:
+                    tg.start_soon(self._follow_share, limiter, fill)
                 async with send:
                     for state in output_order(cp.windows, query.sort):
                         if not state.done:
                             waiting += 1
-                            tg.start_soon(worker, state, send.clone(), tg)
+                            tg.start_soon(worker, state, send.clone())
                     if self.fanout is not None:
                         for _ in range(workers):
                             # A run with a child table is given a client that reads them too (the
@@ -412,6 +431,9 @@ class ExtractRun:
                             await self.fanout.close()  # resumed after the last meetings page
                 async with receive:
                     yield receive
+                tg.cancel_scope.cancel()  # every cursor has ended: the share no longer matters
+            if self._share is not None and self.client.limiter is not None:
+                await self.client.limiter.leave("read")  # its peers take this process's part at once
         except BaseExceptionGroup as group:
             leaf = first_error(group)
             raise leaf.with_traceback(leaf.__traceback__) from None
