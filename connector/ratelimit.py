@@ -16,9 +16,12 @@ the end of any pause. One Lua call *reserves* a grant: ``at = max(now, next, pau
 and the caller sleeps until ``at``; a caller that slept checks once more whether a 429 paused everyone
 meanwhile (the local limiter's rule). Times come from Redis' own clock (``TIME``), so hosts whose clocks
 disagree still space their requests evenly. Each process sharing a budget is one of its *peers* (a sorted
-set beside the hash, refreshed by every reservation, expiring :data:`PEER_TTL` after the last, left on
-close): :meth:`RateLimiter.share` is the budget divided among them, which an extract plans its cursors
-for (:func:`read_share`).
+set beside the hash, refreshed and counted by every reservation, expiring :data:`PEER_TTL` after the last,
+left on close or when done with it): :meth:`RateLimiter.share` is the budget divided among them, which an
+extract plans its cursors for (:func:`read_share`) and follows as peers come and go
+(:meth:`RateLimiter.share_changed`). Grants go first come first served, so a process holds only its part
+of its in-flight cap (:data:`SHARE_HEADROOM`): its part of the budget then follows its share, not how
+many requests it has waiting.
 
 Why own Lua rather than a library (measured with ``bench/shared_budget.py``, 4 processes x 32 tasks on
 one Redis, budget 96/s; figures in docs/scaling.md): pyrate-limiter 4.5's Redis GCRA and
@@ -43,7 +46,7 @@ import hashlib
 import math
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -241,7 +244,7 @@ class RedisBudget:
 
     async def leave(self, kind: RequestKind) -> None:
         """Leave the peers of the ``kind`` budget now (done with it); a later reservation joins them again."""
-        await self._call_command("zrem", self._peers_key(kind), self.peer)
+        await self._run(lambda client: client.zrem(self._peers_key(kind), self.peer))
 
     async def aclose(self) -> None:
         """Leave the budget's peers and close the connection pool."""
@@ -262,18 +265,14 @@ class RedisBudget:
         return f"{self.key}:{kind}:peers"
 
     async def _call(self, script: Any, keys: list[str], *args: Any) -> Any:
-        if self._redis is None:
-            raise RateLimitStoreError("the shared rate budget is closed")
-        try:
-            return await script(keys=keys, args=list(args), client=self._redis)
-        except self._errors as exc:
-            raise self._error(exc) from None
+        return await self._run(lambda client: script(keys=keys, args=list(args), client=client))
 
-    async def _call_command(self, name: str, *args: Any) -> Any:
+    async def _run(self, call: Callable[[Any], Awaitable[Any]]) -> Any:
+        """``call(the Redis client)``, its errors translated (the one place that does)."""
         if self._redis is None:
             raise RateLimitStoreError("the shared rate budget is closed")
         try:
-            return await getattr(self._redis, name)(*args)
+            return await call(self._redis)
         except self._errors as exc:
             raise self._error(exc) from None
 
@@ -468,7 +467,9 @@ class RateLimiter:
         latest grant counted them (:data:`SHARE_HEADROOM`); nothing to take on a budget of its own."""
         if self.shared is None:
             return nullcontext()
-        part = max(1, math.ceil(self.limits.max_in_flight * SHARE_HEADROOM / max(1, self.shared.counted(kind))))
+        part = max(
+            1, math.ceil(self.limits.max_in_flight * SHARE_HEADROOM / max(1, self.shared.counted(kind)))
+        )
         gate = self._gates.get(kind)
         if gate is None:
             gate = self._gates[kind] = anyio.CapacityLimiter(part)

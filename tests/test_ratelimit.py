@@ -483,7 +483,7 @@ async def test_an_extract_opens_more_cursors_when_its_peers_leave(
     make_emulator: Any, redis_server: RedisServer
 ) -> None:
     # 15 other processes share the budget when it plans: a few cursors for its share (6 reads/s). They leave
-    # before its first cursor ends; from then on the budget is all its own, and it opens cursors for all of it.
+    # before its cursors start; its next grant counts it alone, and it opens cursors for all of the budget.
     emu = make_emulator(meetings=2000, latency_ms=400)
     limits = RateLimits(reads_per_second=96, max_in_flight=32)
     query = MeetingQuery(limit=50)

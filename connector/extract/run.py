@@ -205,7 +205,13 @@ class ExtractRun:
         await anyio.to_thread.run_sync(cp.save)
         self.begin(cp, plan.slices, plan.span, busy=plan.busy)
         limiter = self.client.limiter
-        if config.slices is None and limiter is not None and limiter.shared is not None and self.splitter:
+        if (
+            config.slices is None
+            and limiter is not None
+            and limiter.shared is not None
+            and share
+            and self.splitter
+        ):
             # Planned for a share of a shared budget: follow it as peers come and go (:meth:`_follow_share`),
             # from what the range probe's grants counted (peers that started with this one register late).
             self._share, self._planned = share, (share, self.slices, self.busy)
