@@ -19,7 +19,12 @@ extract     4 ``python -m connector extract`` processes over disjoint windows of
             many more than full pages would need, rows per request (a full page is the page size) and the cursors and windows the four planned, with
             the shared budget and without it (each process then believes it owns 96 reads/s); the
             cursors are each process's at its end (more than planned once peers have left). Fails
-            unless the four outputs hold every seeded meeting once.
+            unless the four outputs hold every seeded meeting once. With the shared budget, a
+            timeline of it from Redis' MONITOR: each process's start, first and last grant and exit,
+            grants given up (woken too late), grants per quarter second of the whole budget and per
+            second of each process, the seconds of budget unused (before the first grant, between,
+            after the last) and how late tasks woke for their grants. ``--tree DIR`` runs the
+            extracts from another source tree (an A/B against an older commit's ``git archive``).
 cpu         one extract process against an emulator without latency or limits: its own user + system
             CPU time (``os.wait4``) per meeting written, the figure the README's "Scaling" sizes with.
 """
@@ -251,6 +256,7 @@ class GrantLog:
         self._names: dict[str, str] = {}  # client address -> process name
         self._peers: dict[str, str] = {}  # peer id -> process name
         self.lateness: list[float] = []  # seconds from a slept-for grant to its confirmation
+        self.pauses = 0  # of the whole budget, after a 429
         self._sleeping: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         # The reservation whose script runs next: process, interval, peer TTL and Redis' clock (us).
         self._pending: tuple[str, int, int, int] | None = None
@@ -282,7 +288,9 @@ class GrantLog:
         where = f"{event['client_address']}:{event['client_port']}"
         if words[:2] == ["CLIENT", "SETNAME"]:
             self._names[where] = words[2]
-        elif words[0] == "EVALSHA" and words[3].endswith(":read"):
+        elif words[0] == "EVALSHA" and words[2] == "1" and words[3].endswith(":read"):
+            self.pauses += 1  # the pause script (KEYS: the budget), after a 429
+        elif words[0] == "EVALSHA" and words[2] == "2" and words[3].endswith(":read"):
             peer = words[7]
             name = self._peers.setdefault(peer, self._names.get(where, peer[:8]))
             if words[6] == "reserve":
@@ -343,7 +351,8 @@ def timeline(starts: list[float], exits: list[float], log: GrantLog, reports: li
         lines.append(
             f"budget unused: {wall - sent / RATE:.2f} s of {wall:.2f} s wall ({sent:,} requests sent at {RATE}/s"
             f" fill {sent / RATE:.2f} s): {head:.2f} s before the first grant, {between:.2f} s between the first"
-            f" and the last, {tail:.2f} s after the last; {given_up} grants given up (woken late)"
+            f" and the last, {tail:.2f} s after the last; {given_up} grants given up (woken late);"
+            f" {log.pauses} pauses after a 429"
         )
         lasts = sorted(max(g) for g in grants.values() if g)
         if len(lasts) > 1:
