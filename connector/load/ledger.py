@@ -25,6 +25,7 @@ One row per external_ref (its ledger key, see :func:`~.rows.ref_key`) in ``refs`
                  one pending finishes it (a DELETE whose answer was lost is checked with a GET)
     seen_run     the last run whose input held the ref (--delete-missing deletes the created ones not seen)
 
+in ``settings`` the ``ref_rule``: how the last load made each row's external_ref (see :meth:`Ledger.check_ref_rule`),
 and in ``deleted`` every meeting a sync deleted for a ref that left the input (the ref's row goes), and in
 ``sent`` every distinct body sent while the ref is not done: a row edited between runs may have been
 created with an earlier body, so the lookup searches for each of them. They are dropped once the row is
@@ -47,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..errors import ConfigError
 from .ledgerbase import SqliteLedger, guarded
 from .rows import Prepared, differing_fields, field_fingerprints
 
@@ -92,6 +94,10 @@ CREATE TABLE IF NOT EXISTS deleted (
     run_id      TEXT NOT NULL,
     deleted_at  REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS settings (
+    name        TEXT PRIMARY KEY,
+    value       TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS refs_meeting_id ON refs (meeting_id) WHERE meeting_id IS NOT NULL;
 """
 
@@ -146,6 +152,33 @@ class Ledger(SqliteLedger):
         # and per-field hashes, so that sending() and record() of that same body do not encode it again.
         self._texts: dict[str, tuple[dict[str, Any], str, str, str]] = {}
         super().__init__(path, durable=durable)
+
+    @guarded
+    def check_ref_rule(self, rule: str, keys: Sequence[str]) -> None:
+        """Refuse a load whose external_refs are made another way than the ledger's and match none of its refs.
+
+        Every ref would be new, so every row would be created again as another meeting: a changed mapping
+        (another column, other hash columns or prefix) or another file's ledger. ``keys`` are the first rows'
+        refs: when any is done in the ledger the rule changed in name only (a renamed column) and is kept.
+        """
+        db = self._conn
+        row = db.execute("SELECT value FROM settings WHERE name = 'ref_rule'").fetchone()
+        if row is not None and row[0].casefold() != rule.casefold() and keys:
+            done = db.execute("SELECT count(*) FROM refs WHERE state IN ('created', 'found')").fetchone()[0]
+            marks = ",".join("?" * len(keys))
+            known = db.execute(
+                f"SELECT count(*) FROM refs WHERE state IN ('created', 'found') AND key IN ({marks})", tuple(keys)
+            ).fetchone()[0]
+            if done and not known:
+                raise ConfigError(
+                    f"ledger {self.path} holds {done} meetings loaded with {row[0]}; this load takes {rule}, and none "
+                    f"of its first {len(keys)} rows is in the ledger: each would be created again as another meeting. "
+                    "Load with the mapping used before, or give a new ledger (--ledger NEW_FILE) to load them as new"
+                )
+        if row is None or row[0] != rule:
+            self._begin()
+            db.execute("INSERT OR REPLACE INTO settings (name, value) VALUES ('ref_rule', ?)", (rule,))
+            self.commit()
 
     @guarded
     def claim(self, items: Sequence[Prepared], run_id: str) -> list[Claim]:

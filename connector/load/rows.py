@@ -228,6 +228,21 @@ class RowMapper:
         cols = self._cols.get("ical_uid")
         return cols[0][1] if cols else "external_ref"
 
+    @property
+    def ref_rule(self) -> str:
+        """How this mapping makes each row's external_ref, as a person reads it (kept in the ledger: a load
+        whose rule differs and whose rows the ledger does not know would create every meeting again)."""
+        parts = []
+        if "ical_uid" in self._cols:
+            parts.append(f"ical_uid from column {self._cols['ical_uid'][0][1]!r}")
+        if "external_ref" in self._cols:
+            parts.append(f"external_ref from column {self._cols['external_ref'][0][1]!r}")
+        if self._ref_cols:
+            names = ", ".join(repr(column) for _, column in self._ref_cols)
+            prefix = f" with prefix {self.mapping.ref_prefix!r}" if self.mapping.ref_prefix else ""
+            parts.append(f"external_ref hashed from columns {names}{prefix}")
+        return "; ".join(parts)
+
     def _column_of(self, field: str) -> str | None:
         if field == "participants" and self._participants:
             return self._participants[0][0][1]

@@ -224,6 +224,7 @@ class LoadRun:
         chunk = max(16, 2 * self.config.concurrency)
         async with jobs, done:
             batches = iter(self.source.batches(self.config.batch_size))
+            rule_checked = False
             while True:
                 try:
                     mapped = await anyio.to_thread.run_sync(_next_mapped, batches, self.mapper)
@@ -233,6 +234,11 @@ class LoadRun:
                     return
                 if mapped is None:
                     break
+                if not rule_checked and (keys := [item.key for item in mapped if item.key is not None]):
+                    # Before anything of this run is written: a mapping that makes refs another way would send
+                    # every row again (1,000 refs tell a renamed column from a changed key).
+                    self.ledger.check_ref_rule(self.mapper.ref_rule, keys[:1000])
+                    rule_checked = True
                 valid: list[Prepared] = []
                 if self.config.sync:  # a rejected row is still in the input: its meeting must not be deleted
                     rejected = [item.key for item in mapped if isinstance(item, Rejected)]
