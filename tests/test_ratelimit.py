@@ -21,15 +21,21 @@ from extract_helpers import client_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from load_helpers import meeting_rows, write_rows
-from redis_helpers import RedisServer, free_port, other_peers, redis_server
+from redis_helpers import RedisServer, free_port, redis_server
 from trio.testing import MockClock
 
-from connector import AttioClient, MeetingQuery, RateLimitError, RateLimitStoreError
+from connector import AttioClient, RateLimitError, RateLimitStoreError
 from connector.cli import main
 from connector.config import RateLimits, RetryPolicy
-from connector.extract import ExtractConfig
-from connector.extract.run import ExtractRun
-from connector.ratelimit import PEER_TTL, RateLimiter, RedisBudget, WindowBudget, budget_key, smoothing_period
+from connector.ratelimit import (
+    PEER_TTL,
+    SHARE_HEADROOM,
+    RateLimiter,
+    RedisBudget,
+    WindowBudget,
+    budget_key,
+    smoothing_period,
+)
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
 
@@ -165,12 +171,11 @@ async def test_limiter_shares_one_budget_and_pauses_everyone_after_a_429() -> No
     assert max_in_any_window(reads, 1.0) == 10 and max_in_any_window(writes, 1.0) == 5
 
 
-@pytest.mark.anyio
-async def test_in_flight_cap_holds() -> None:
-    limiter = RateLimiter(RateLimits(reads_per_second=0, writes_per_second=0, max_in_flight=3))
-    inside = peak = 0
+async def peak_in_flight(limiter: RateLimiter, expected: int, tasks: int = 40) -> int:
+    """The most of ``tasks`` requests inside ``limiter``'s slots at once; each holds its slot until ``expected``
+    have entered (then they all go), so a cap above ``expected`` shows in the peak."""
+    inside = peak = entered = 0
     release = anyio.Event()
-    entered = 0
 
     async def request() -> None:
         nonlocal inside, peak, entered
@@ -178,15 +183,23 @@ async def test_in_flight_cap_holds() -> None:
             inside += 1
             entered += 1
             peak = max(peak, inside)
-            if entered >= 3:
+            if entered >= expected:
                 release.set()
             await release.wait()
             inside -= 1
 
     async with anyio.create_task_group() as tg:
-        for _ in range(10):
+        for _ in range(tasks):
             tg.start_soon(request)
-    assert peak == 3 and entered == 10
+    assert entered == tasks
+    return peak
+
+
+@pytest.mark.anyio
+async def test_in_flight_cap_holds() -> None:
+    assert (
+        await peak_in_flight(RateLimiter(RateLimits(reads_per_second=0, max_in_flight=3)), 3, tasks=10) == 3
+    )
 
 
 # ------------------------------------------------------------------------------- shared budget (Redis)
@@ -244,31 +257,6 @@ async def test_processes_on_one_budget_each_plan_for_their_share_of_it(redis_ser
     finally:
         for limiter in (a, b, c, elsewhere):
             await limiter.aclose()
-
-
-@pytest.mark.anyio
-async def test_an_extract_on_a_shared_budget_opens_cursors_for_its_share(
-    make_emulator: Any, redis_server: RedisServer
-) -> None:
-    # 300 ms a request at 96 reads/s: alone, an extract of ~400 pages wants its 32 cursors in flight (or as
-    # many windows of at least MIN_WINDOW_PAGES as its range probe's estimate allows); with 63 other
-    # processes on the token's budget it plans for its share, 1.5 reads/s (a few cursors, hence few
-    # windows, even if a loaded machine makes the measured round trip seconds long).
-    emu = make_emulator(meetings=4000, latency_ms=300)
-    limits = RateLimits(reads_per_second=96, max_in_flight=32)
-    query = MeetingQuery(limit=10)
-
-    async def planned() -> int:
-        async with AttioClient(client_config(emu, limits=limits, rate_limit_url=redis_server.url)) as client:
-            run = ExtractRun(client, ExtractConfig(query=query))
-            await run.plan()
-            return run.slices
-
-    alone = await planned()
-    async with other_peers(redis_server, emu, 63):
-        shared = await planned()
-    assert alone >= 16 and shared < alone / 2, (alone, shared)
-    assert emu.emulator.stats.count(status=429) == 0
 
 
 @pytest.mark.anyio
@@ -479,24 +467,28 @@ def test_two_loads_share_one_write_budget_without_a_429(
 
 
 @pytest.mark.anyio
-async def test_an_extract_opens_more_cursors_when_its_peers_leave(
-    make_emulator: Any, redis_server: RedisServer
+async def test_a_process_holds_its_part_of_the_in_flight_cap_on_a_shared_budget(
+    redis_server: RedisServer,
 ) -> None:
-    # 15 other processes share the budget when it plans: a few cursors for its share (6 reads/s). They leave
-    # before its cursors start; its next grant counts it alone, and it opens cursors for all of the budget.
-    emu = make_emulator(meetings=2000, latency_ms=400)
-    limits = RateLimits(reads_per_second=96, max_in_flight=32)
-    query = MeetingQuery(limit=50)
-    async with other_peers(redis_server, emu, 15) as others:
-        async with AttioClient(client_config(emu, limits=limits, rate_limit_url=redis_server.url)) as client:
-            run = ExtractRun(client, ExtractConfig(query=query))
-            await run.plan()
-            planned = run.slices
-            for other in others:
-                await other.aclose()
-            ids = [i async for _, batch in run.deliveries() for i in batch.column("meeting_id").to_pylist()]
-    assert 1 < planned < 16 and run.slices == 32, (planned, run.slices)
-    assert len(ids) == len(set(ids)) == 2000, (
-        "every meeting once, across the windows split for the new cursors"
-    )
-    assert emu.emulator.stats.count(status=429) == 0
+    # 4 peers on the budget: of 16 slots a process holds ceil(16 x SHARE_HEADROOM / 4) at once, so that one
+    # with more tasks than its peers does not take more of the budget (grants go first come first served).
+    limits = RateLimits(reads_per_second=0, max_in_flight=16)
+    limiter = RateLimiter(limits, shared=RedisBudget(redis_server.url, "k"))
+    others = [RedisBudget(redis_server.url, "k") for _ in range(3)]
+    await limiter.open()
+    try:
+        for other in others:
+            await other.open()
+            await other.peers("read")
+        assert limiter.shared is not None and await limiter.shared.peers("read") == 4
+        part = math.ceil(16 * SHARE_HEADROOM / 4)
+        assert part < 16 and await peak_in_flight(limiter, part) == part
+        for other in others:
+            await other.aclose()
+        await peak_in_flight(limiter, 1, tasks=1)  # a grant counts the peers again: alone now
+        assert await peak_in_flight(limiter, 16) == 16, "alone, all of its cap"
+        assert await peak_in_flight(RateLimiter(limits), 16) == 16, "a budget of its own: all of its cap"
+    finally:
+        await limiter.aclose()
+        for other in others:
+            await other.aclose()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 import pytest
 import redis
 from extract_helpers import client_config
@@ -15,9 +16,60 @@ from connector import AttioClient, MeetingQuery
 from connector.config import RateLimits
 from connector.extract import ExtractConfig
 from connector.extract.run import ExtractRun
-from connector.ratelimit import SHARE_HEADROOM, RateLimiter, RedisBudget, budget_key
+from connector.ratelimit import budget_key
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
+
+
+@asynccontextmanager
+async def planned_run(emu: Any, redis_server: RedisServer, limit: int) -> AsyncIterator[ExtractRun]:
+    """An extract of pages of ``limit`` planned on the emulator token's shared budget (96 reads/s, 32 in flight)."""
+    limits = RateLimits(reads_per_second=96, max_in_flight=32)
+    async with AttioClient(client_config(emu, limits=limits, rate_limit_url=redis_server.url)) as client:
+        run = ExtractRun(client, ExtractConfig(query=MeetingQuery(limit=limit)))
+        await run.plan()
+        yield run
+
+
+async def delivered_ids(run: ExtractRun) -> list[str]:
+    """The meeting ids a planned run delivers."""
+    return [i async for _, batch in run.deliveries() for i in batch.column("meeting_id").to_pylist()]
+
+
+@pytest.mark.anyio
+async def test_an_extract_on_a_shared_budget_opens_cursors_for_its_share(
+    make_emulator: Any, redis_server: RedisServer
+) -> None:
+    # 300 ms a request at 96 reads/s: alone, an extract of ~400 pages wants its 32 cursors in flight (or as
+    # many windows of at least MIN_WINDOW_PAGES as its range probe's estimate allows); with 63 other
+    # processes on the token's budget it plans for its share, 1.5 reads/s (a few cursors, hence few
+    # windows, even if a loaded machine makes the measured round trip seconds long).
+    emu = make_emulator(meetings=4000, latency_ms=300)
+    async with planned_run(emu, redis_server, 10) as run:
+        alone = run.slices
+    async with other_peers(redis_server, emu, 63), planned_run(emu, redis_server, 10) as run:
+        shared = run.slices
+    assert alone >= 16 and shared < alone / 2, (alone, shared)
+    assert emu.emulator.stats.count(status=429) == 0
+
+
+@pytest.mark.anyio
+async def test_an_extract_opens_more_cursors_when_its_peers_leave(
+    make_emulator: Any, redis_server: RedisServer
+) -> None:
+    # 15 other processes share the budget when it plans: a few cursors for its share (6 reads/s). They leave
+    # before its cursors start; its next grant counts it alone, and it opens cursors for all of the budget.
+    emu = make_emulator(meetings=2000, latency_ms=400)
+    async with other_peers(redis_server, emu, 15) as others, planned_run(emu, redis_server, 50) as run:
+        planned = run.slices
+        for other in others:
+            await other.aclose()
+        ids = await delivered_ids(run)
+    assert 1 < planned < 16 and run.slices == 32, (planned, run.slices)
+    assert len(ids) == len(set(ids)) == 2000, (
+        "every meeting once, across the windows split for the new cursors"
+    )
+    assert emu.emulator.stats.count(status=429) == 0
 
 
 @pytest.mark.anyio
@@ -28,72 +80,18 @@ async def test_an_extract_follows_its_share_down_as_peers_come_and_leaves_the_bu
     # loaded machine); 3 peers come before its cursors start. Its first grant counts them: it goes on with
     # cursors for a quarter of the budget, not all of them.
     emu = make_emulator(meetings=3000, latency_ms=200)
-    limits = RateLimits(reads_per_second=96, max_in_flight=32)
-    config = client_config(emu, limits=limits, rate_limit_url=redis_server.url)
     peers = f"{budget_key(emu.url, emu.token)}:read:peers"
     store = redis.Redis.from_url(redis_server.url, decode_responses=True)
-    async with AttioClient(config) as client:
-        run = ExtractRun(client, ExtractConfig(query=MeetingQuery(limit=10)))
-        await run.plan()
+    async with planned_run(emu, redis_server, 10) as run:
         planned = run.slices
         async with other_peers(redis_server, emu, 3):
-            ids = [i async for _, batch in run.deliveries() for i in batch.column("meeting_id").to_pylist()]
-            assert client.limiter is not None and client.limiter.shared is not None
-            me = client.limiter.shared.peer
-            assert store.zscore(peers, me) is None, "done with the read budget: its peers have its part now"
+            ids = await delivered_ids(run)
+            limiter = run.client.limiter
+            assert limiter is not None and limiter.shared is not None
+            assert store.zscore(peers, limiter.shared.peer) is None, (
+                "done with the read budget: its peers have its part"
+            )
             assert store.zcard(peers) == 3
     assert planned >= 16 and run.slices <= math.ceil(planned / 4), (planned, run.slices)
     assert len(ids) == len(set(ids)) == 3000, "every meeting once"
     assert emu.emulator.stats.count(status=429) == 0
-
-
-async def peak_in_flight(limiter: RateLimiter, expected: int, tasks: int = 40) -> int:
-    """The most of ``tasks`` requests inside ``limiter``'s slots at once; each holds its slot until ``expected``
-    have entered (then they all go), so a cap above ``expected`` shows in the peak."""
-    inside = peak = entered = 0
-    release = anyio.Event()
-
-    async def request() -> None:
-        nonlocal inside, peak, entered
-        async with limiter.slot("read"):
-            inside += 1
-            entered += 1
-            peak = max(peak, inside)
-            if entered >= expected:
-                release.set()
-            await release.wait()
-            inside -= 1
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(tasks):
-            tg.start_soon(request)
-    assert entered == tasks
-    return peak
-
-
-@pytest.mark.anyio
-async def test_a_process_holds_its_part_of_the_in_flight_cap_on_a_shared_budget(
-    redis_server: RedisServer,
-) -> None:
-    # 4 peers on the budget: of 16 slots a process holds ceil(16 x SHARE_HEADROOM / 4) at once, so that one
-    # with more tasks than its peers does not take more of the budget (grants go first come first served).
-    limits = RateLimits(reads_per_second=0, max_in_flight=16)
-    limiter = RateLimiter(limits, shared=RedisBudget(redis_server.url, "k"))
-    others = [RedisBudget(redis_server.url, "k") for _ in range(3)]
-    await limiter.open()
-    try:
-        for other in others:
-            await other.open()
-            await other.peers("read")
-        assert limiter.shared is not None and await limiter.shared.peers("read") == 4
-        part = math.ceil(16 * SHARE_HEADROOM / 4)
-        assert part < 16 and await peak_in_flight(limiter, part) == part
-        for other in others:
-            await other.aclose()
-        await peak_in_flight(limiter, 1, tasks=1)  # a grant counts the peers again: alone now
-        assert await peak_in_flight(limiter, 16) == 16, "alone, all of its cap"
-        assert await peak_in_flight(RateLimiter(limits), 16) == 16, "a budget of its own: all of its cap"
-    finally:
-        await limiter.aclose()
-        for other in others:
-            await other.aclose()
