@@ -174,8 +174,11 @@ PEER_TTL = 10.0
 # On a shared budget a process holds at most this times its part (1 / peers) of its in-flight cap for one kind
 # of request. Grants go first come first served, so each process gets the budget in proportion to the requests
 # it has waiting: one that planned its cursors while it was alone (all 32) would otherwise take most of it,
-# end first, and leave the others to finish later on a budget that their few last windows cannot fill.
-SHARE_HEADROOM = 1.25
+# end first, and leave the others to finish later on a budget that their few last windows cannot fill. The
+# headroom lets a process use what a peer in its last windows leaves, and keeps enough requests in flight
+# when a starved CPU makes each take longer (at 1.25 four processes on two cores under a load of 16 left
+# the budget idle for seconds: bench/shared_budget.py).
+SHARE_HEADROOM = 1.5
 
 # How late a shared grant may still be used. Grants are sent within this much of their time, so a wall-clock
 # second holds at most ``floor(rate) * (1 + LATE_GRANT) + 1`` of them: 98 at the default 96 reads/s.
@@ -367,14 +370,6 @@ class RateLimiter:
         if self.shared is None or not rate:
             return rate
         return rate / max(1, await self.shared.peers(kind))
-
-    def seen_share(self, kind: RequestKind) -> float:
-        """:meth:`share` as this process's latest grant (or count) of the ``kind`` budget saw the peers: no round
-        trip. An extract planned for its share before its range probe, whose grants may count more peers."""
-        rate = self.rate(kind)
-        if self.shared is None or not rate:
-            return rate
-        return rate / max(1, self.shared.counted(kind))
 
     async def share_changed(self, kind: RequestKind, share: float) -> float:
         """Wait until this process's :meth:`share` of the ``kind`` budget is no longer ``share`` (a peer came or

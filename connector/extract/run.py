@@ -213,9 +213,9 @@ class ExtractRun:
             and self.splitter
         ):
             # Planned for a share of a shared budget: follow it as peers come and go (:meth:`_follow_share`),
-            # from what the range probe's grants counted (peers that started with this one register late).
+            # from a count after the range probe (peers that started with this one may have registered since).
             self._share, self._planned = share, (share, self.slices, self.busy)
-            self._rescale(None, limiter.seen_share("read"))
+            self._rescale(None, await read_share(self.client))
 
     def filters(self) -> dict[str, str]:
         """What a checkpoint must have been made for to be resumed: the query's filters, the window mode and,
