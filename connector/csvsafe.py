@@ -13,17 +13,23 @@ One place for the rule, used by every CSV the connector writes (extract output, 
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import pyarrow as pa
-import pyarrow.compute as pc
+from .deferred import deferred
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    pa = deferred("pyarrow")
+    pc = deferred("pyarrow.compute")
 
 __all__ = ["FORMULA_PREFIXES", "neutralise_array", "neutralise_cell"]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _PATTERN = "^[=+\\-@\\t\\r]"  # the same characters, as the RE2 pattern Arrow's kernels take
 
-_A = TypeVar("_A", pa.Array, pa.ChunkedArray)
+_A = TypeVar("_A", "pa.Array", "pa.ChunkedArray")
 
 
 def neutralise_cell(text: str) -> str:

@@ -11,7 +11,10 @@ import logging
 import math
 import os
 import random
-from collections.abc import Callable, Generator, Mapping
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -36,7 +39,7 @@ from .errors import (
 )
 from .ratelimit import RateLimiter, RedisBudget, RequestKind, budget_key
 
-__all__ = ["ClientStats", "HttpTransport", "parse_retry_after", "rate_limit_wait"]
+__all__ = ["ClientStats", "HttpTransport", "answer_times", "first_send", "parse_retry_after", "rate_limit_wait"]
 
 log = logging.getLogger("connector.http")
 
@@ -114,6 +117,39 @@ def _retry_waits(policy: RetryPolicy) -> Callable[[], Generator[float, Any, None
             exc = yield delay
 
     return waits
+
+
+# Where the requests of a task note when their answers are in (see answer_times); None: nobody asks.
+_ANSWERS: ContextVar[list[float] | None] = ContextVar("connector_answers", default=None)
+
+
+@contextmanager
+def answer_times() -> Iterator[list[float]]:
+    """A list that gets the ``time.perf_counter()`` of every answer this task's requests read, as soon as it is
+    read: a round trip measured to there leaves out the decoding that follows (in a worker thread, which at a
+    run's start may wait for Arrow's import)."""
+    marks: list[float] = []
+    token = _ANSWERS.set(marks)
+    try:
+        yield marks
+    finally:
+        _ANSWERS.reset(token)
+
+
+# Set when a task's first request goes out (see first_send); None: nobody waits for it.
+_SENDING: ContextVar[anyio.Event | None] = ContextVar("connector_sending", default=None)
+
+
+@contextmanager
+def first_send() -> Iterator[anyio.Event]:
+    """An event set when a request of this task (or of the tasks it starts) is about to go out, its rate-limit
+    turn come: what an extract waits for before it imports Arrow in a worker thread (deferred.py)."""
+    sending = anyio.Event()
+    token = _SENDING.set(sending)
+    try:
+        yield sending
+    finally:
+        _SENDING.reset(token)
 
 
 SNIPPET_CHARS = 200
@@ -282,6 +318,9 @@ class HttpTransport:
         async with self.limiter.slot(kind):
             if on_send is not None:
                 on_send()
+            sending = _SENDING.get()
+            if sending is not None:
+                sending.set()
             self.stats.requests += 1
             if kind == "read":
                 self.stats.reads += 1
@@ -291,6 +330,9 @@ class HttpTransport:
                 async with self._session.request(method, url, params=params, data=data, headers=headers) as resp:
                     status, reason = resp.status, resp.reason
                     body = await resp.read()
+                    marks = _ANSWERS.get()
+                    if marks is not None:
+                        marks.append(time.perf_counter())
                     retry_after_header = resp.headers.get("Retry-After")
                     content_type = resp.headers.get("Content-Type", "")
             except (TimeoutError, aiohttp.ServerTimeoutError) as exc:

@@ -40,11 +40,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
+from .deferred import deferred
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = deferred("pyarrow")
 
 __all__ = [
     "EACH_COLUMN",
@@ -70,16 +74,20 @@ SCHEMA_PATH = Path(
     os.environ.get("CONNECTOR_SCHEMA_PATH") or Path(__file__).resolve().parent / "schemas" / "meeting.json"
 )
 
-_SCALARS: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "bool": pa.bool_(),
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "date32": pa.date32(),
-    "timestamp[ms, tz=UTC]": pa.timestamp("ms", tz="UTC"),
-    "timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"),
-    "timestamp[ns, tz=UTC]": pa.timestamp("ns", tz="UTC"),
-}
+
+@cache
+def _scalars() -> dict[str, pa.DataType]:
+    """The schema files' scalar type names and their Arrow types (Arrow is imported on first use)."""
+    return {
+        "string": pa.string(),
+        "bool": pa.bool_(),
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "date32": pa.date32(),
+        "timestamp[ms, tz=UTC]": pa.timestamp("ms", tz="UTC"),
+        "timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"),
+        "timestamp[ns, tz=UTC]": pa.timestamp("ns", tz="UTC"),
+    }
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,9 @@ class StreamSchema:
     omitted: tuple[tuple[str, ...], ...] = ()
 
 
+@cache
 def _read(path: Path) -> dict[str, Any]:
+    """The schema file at ``path``, parsed (once) and checked for its name, version and fields."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -177,7 +187,7 @@ def _column(spec: Mapping[str, Any], file: Path, where: str) -> tuple[Column, pa
     children: tuple[Column, ...] = ()
     if isinstance(kind, str):
         try:
-            arrow_type = _SCALARS[kind]
+            arrow_type = _scalars()[kind]
         except KeyError:
             raise ConfigError(f"{file}: unknown type {kind!r} at {here}") from None
     elif (
@@ -306,8 +316,8 @@ def meeting_schema() -> StreamSchema:
 
 
 def schema_document() -> Mapping[str, Any]:
-    """The parsed meeting schema file."""
-    return meeting_schema().document
+    """The parsed meeting schema file (read without building its Arrow schema)."""
+    return _read(SCHEMA_PATH)
 
 
 def meeting_arrow_schema() -> pa.Schema:
@@ -350,4 +360,4 @@ def schema_markdown(schema: StreamSchema | None = None) -> str:
     return "\n".join(lines)
 
 
-SCHEMA_VERSION: str = meeting_schema().version
+SCHEMA_VERSION: str = str(schema_document()["version"])

@@ -3,6 +3,7 @@ writes, and error answers explained in one line without the token."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -25,7 +26,7 @@ from connector import (
     RetryPolicy,
     ServerError,
 )
-from connector.http import parse_retry_after, rate_limit_wait
+from connector.http import answer_times, first_send, parse_retry_after, rate_limit_wait
 
 pytestmark = pytest.mark.anyio
 
@@ -225,3 +226,17 @@ async def test_a_web_page_instead_of_the_api_says_so() -> None:
     text = str(info.value)
     assert "(HTTP 200) is text/html '<!doctype html><title>Attio</title>', not JSON" in text
     assert "base URL" in text
+
+
+async def test_a_task_can_wait_for_its_first_send_and_note_when_answers_are_read(emulator) -> None:
+    # What an extract's start uses: import Arrow once the probe is sent; its round trip ends at the answer.
+    async with AttioClient(config_for(emulator)) as client:
+        with first_send() as sent, answer_times() as answered:
+            assert not sent.is_set()
+            began = time.perf_counter()
+            page = await client.list_page(MeetingQuery(limit=5))
+            ended = time.perf_counter()
+            assert sent.is_set()
+        await client.list_page(MeetingQuery(limit=5))  # outside: noted nowhere
+    assert len(page.meetings) == 5
+    assert len(answered) == 1 and began < answered[0] < ended

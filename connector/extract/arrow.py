@@ -9,13 +9,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import pyarrow as pa
-
+from ..deferred import deferred
 from ..schema import meeting_arrow_schema, meeting_schema
 from .convert import Converter, timestamp_value
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+else:
+    np = deferred("numpy")
+    pa = deferred("pyarrow")
 
 __all__ = [
     "MeetingConverter",
@@ -29,14 +35,13 @@ __all__ = [
 _EPOCH_DAY_MS = 86_400 * 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_START_TYPE = pa.timestamp("ms", "UTC")  # int64 epoch ms in its buffers: the start keys' unit
 
 
 class MeetingConverter(Converter):
     """Turns lists of meeting dicts into RecordBatches of :func:`~connector.schema.meeting_arrow_schema`."""
 
     def __init__(self, *, strict: bool = False) -> None:
-        super().__init__(meeting_schema(), strict=strict)
+        super().__init__(meeting_schema, strict=strict)  # built when first used: Arrow may be importing still
 
 
 def empty_batch(schema: pa.Schema | None = None) -> pa.RecordBatch:
@@ -88,8 +93,9 @@ def start_keys(batch: pa.RecordBatch, tz_name: str) -> np.ndarray:
     hold every year 0001-9999 in an int64 (nanoseconds stop at 1677 and 2262).
     """
     timed = batch.column("start_datetime")
-    if timed.type != _START_TYPE:  # the meeting schema's type is read as is: no cast on the event loop
-        timed = timed.cast(_START_TYPE)
+    start_type = pa.timestamp("ms", "UTC")  # int64 epoch ms in its buffers: the start keys' unit
+    if timed.type != start_type:  # the meeting schema's type is read as is: no cast on the event loop
+        timed = timed.cast(start_type)
     # The converter leaves a start time null only where the start has a date: those slots are set below,
     # so the buffer's values under nulls (whatever they are) are never used and need no fill.
     keys = np.frombuffer(timed.buffers()[1], dtype=np.int64, count=len(timed), offset=timed.offset * 8).copy()

@@ -46,18 +46,25 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import orjson
-import pyarrow as pa
-import pyarrow.ipc as ipc
 
+from ..deferred import deferred
 from ..errors import ConfigError
 from ..paths import remove_path
 from ..schema import SCHEMA_VERSION
 from .slices import Window
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+else:
+    pa = deferred("pyarrow")
+    ipc = deferred("pyarrow.ipc")
 
 __all__ = [
     "Checkpoint",
@@ -78,8 +85,12 @@ FORMAT_VERSION = 3  # 3: positions in epoch ms (position_ms); earlier formats ar
 # (write + read back, ~5 vs ~9 us a meeting) for ~1.8x the bytes (~420 vs ~235 a meeting; raw ~1,100).
 # One thread each: the parts are written and read in a worker thread of a run that already keeps both
 # cores busy, where Arrow's per-column tasks on its own pool cost more in wake-ups than they save.
-_PART_OPTIONS = ipc.IpcWriteOptions(compression="lz4", use_threads=False)
-_PART_READ = ipc.IpcReadOptions(use_threads=False)
+@cache
+def _part_options() -> tuple[ipc.IpcWriteOptions, ipc.IpcReadOptions]:
+    """How part files are written and read (a function: Arrow is imported when first used)."""
+    return ipc.IpcWriteOptions(compression="lz4", use_threads=False), ipc.IpcReadOptions(use_threads=False)
+
+
 # w0003-00012.arrow and .w0003-00012.arrow.tmp (a window's); call_recordings-000004.arrow (a child table's)
 _PART_NAME = re.compile(r"\.?(w\d{4,}|[a-z][a-z_]*[a-z])-\d{5,}\.arrow(\.tmp)?")
 
@@ -433,7 +444,7 @@ class Checkpoint:
             folder = parts_dir_for(path)
             folder.mkdir(parents=True, exist_ok=True)
             tmp = folder / f".{name}.tmp"
-            with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, batch.schema, options=_PART_OPTIONS) as writer:
+            with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, batch.schema, options=_part_options()[0]) as writer:
                 writer.write_batch(batch)
             os.replace(tmp, folder / name)
         if snapshot is not None:
@@ -450,7 +461,7 @@ class Checkpoint:
         assert folder is not None, "a checkpoint without a path has no parts"
         for name in names:
             with pa.OSFile(str(folder / name), "rb") as source:
-                reader = ipc.open_file(source, options=_PART_READ)
+                reader = ipc.open_file(source, options=_part_options()[1])
                 batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
             yield from batches
 

@@ -34,22 +34,33 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from ..deferred import deferred
 from ..errors import ConfigError, SchemaError
 from ..schema import EACH_COLUMN, Column, Explode, StreamSchema
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    np = deferred("numpy")
+    pa = deferred("pyarrow")
+    pc = deferred("pyarrow.compute")
 
 __all__ = ["Converter", "Drift", "Unfit", "timestamp_value"]
 
 log = logging.getLogger(__name__)
 
-_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+
+def _arrow_errors(*more: type[Exception]) -> tuple[type[Exception], ...]:
+    """The errors by which Arrow refuses a value, and ``more`` (a function: Arrow is imported when first used)."""
+    return (*more, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+
+
 _MISSING = object()
 
 
@@ -114,12 +125,12 @@ def _typed(column: Column, values: pa.Array) -> pa.Array:
     if pa.types.is_integer(type_):
         try:
             values = values.cast(type_)  # safe: a fraction is an error
-        except _ARROW_ERRORS:
+        except _arrow_errors():
             raise Unfit from None
     elif _is_text_typed(type_):
         try:
             values = values.cast(type_)
-        except _ARROW_ERRORS:
+        except _arrow_errors():
             if not pa.types.is_timestamp(type_):
                 raise Unfit from None
             try:
@@ -132,14 +143,33 @@ def _typed(column: Column, values: pa.Array) -> pa.Array:
     return values
 
 
+# What a converter derives from its schema (Converter._build).
+_BUILT = frozenset({"schema", "arrow", "_json", "_known", "_record", "_top", "_key"})
+
+
 class Converter:
     """Turns lists of JSON records (dicts) into RecordBatches of the schema's Arrow schema."""
 
-    def __init__(self, schema: StreamSchema, *, strict: bool = False) -> None:
-        self.schema = schema
-        self.arrow = schema.arrow
+    def __init__(self, schema: StreamSchema | Callable[[], StreamSchema], *, strict: bool = False) -> None:
         self.strict = strict
         self.ignored_fields: set[str] = set()
+        self._source = schema
+        if isinstance(schema, StreamSchema):
+            self._build(schema)
+
+    def __getattr__(self, name: str) -> Any:
+        # A schema given as a function is built when first needed: until then the converter needs no Arrow
+        # (an extract makes its converter before its first request; docs/performance.md). Only called for
+        # attributes not set yet, so a built converter's lookups are plain ones.
+        if name in _BUILT and "_source" in vars(self):
+            source = self._source
+            self._build(source if isinstance(source, StreamSchema) else source())
+            return getattr(self, name)
+        raise AttributeError(name)
+
+    def _build(self, schema: StreamSchema) -> None:
+        self.schema = schema
+        self.arrow = schema.arrow
         try:
             self._json = _json_type(schema.columns)
         except ConfigError as exc:
@@ -159,7 +189,7 @@ class Converter:
             if records:
                 self._check_drift(records)
             batch = self.convert_rows(pa.array(records, type=self.json_type))
-        except (Unfit, *_ARROW_ERRORS, TypeError):
+        except _arrow_errors(Unfit, TypeError):
             raise self._diagnose(records) from None
         return batch
 
@@ -357,7 +387,7 @@ def _fits(column: Column, value: Any) -> str | None:
     """Why one non-null value does not fit its column (None if it does)."""
     try:
         _typed(column, pa.array([value], _json_leaf(column.type)))
-    except (Unfit, *_ARROW_ERRORS):
+    except _arrow_errors(Unfit):
         if pa.types.is_timestamp(column.type) and isinstance(value, str):
             try:
                 timestamp_value(value, column.type.unit)

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+import anyio
 
+from .. import deferred
 from ..client import MeetingReader
 from ..errors import InvalidArgumentError
+from ..http import first_send
 from .config import ExtractConfig
 from .files import ExtractFiles
 from .report import ExtractReport
 from .run import ExtractRun
 from .sinks import AtomicSink, Sink
 from .streams import check_tables
+from .tasks import first_error
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["ExtractConfig", "extract", "extract_batches"]
 
@@ -36,7 +43,7 @@ async def extract_batches(
     """
     with ExtractFiles.plan(None, config.checkpoint).claim():
         run = ExtractRun(client, config, checkpoint=config.checkpoint)
-        await run.plan()
+        await _plan(run)
         async with aclosing(run.deliveries()) as batches:
             async for _, batch in batches:
                 yield batch
@@ -83,5 +90,31 @@ async def extract(
     files = ExtractFiles.plan(sinks, config.checkpoint)
     with files.claim():
         run = ExtractRun(client, config, checkpoint=files.checkpoint, staged=all(atomic), tables=names)
-        await run.plan()
+        await _plan(run)
         return await run.into(sinks)
+
+
+async def _plan(run: ExtractRun) -> None:
+    """Plan ``run``, importing Arrow and numpy (if not yet) in a worker thread once its first request is out:
+    the import then takes the range probe's round trip, not a time of its own before it (deferred.py).
+
+    Started after the send, the import's thread does not hold the GIL while the request is made; a plan
+    that sends nothing (one cursor, or a reader of the caller's own) imports once it is made.
+    """
+    if deferred.loaded():
+        await run.plan()
+        return
+
+    async def load(sent: anyio.Event) -> None:
+        await sent.wait()
+        await anyio.to_thread.run_sync(deferred.load)
+
+    try:
+        with first_send() as sent:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(load, sent)
+                await run.plan()
+                sent.set()
+    except BaseExceptionGroup as group:
+        leaf = first_error(group)
+        raise leaf.with_traceback(leaf.__traceback__) from None

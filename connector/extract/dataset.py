@@ -38,15 +38,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
+from ..deferred import deferred
 from ..errors import ConfigError, InvalidArgumentError
 from ..schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+else:
+    pa = deferred("pyarrow")
+    pc = deferred("pyarrow.compute")
+    pq = deferred("pyarrow.parquet")
 
 __all__ = [
     "NULL_VALUE",

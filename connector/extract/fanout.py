@@ -17,14 +17,20 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
-import pyarrow as pa
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ..client import RecordingReader
+from ..deferred import deferred
 from .checkpoint import FanOutState
 from .streams import ChildStream
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = deferred("pyarrow")
 
 __all__ = ["COMMIT_EVERY", "FanOut", "Fanned"]
 

@@ -18,15 +18,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.json as pj
 
+from ..deferred import deferred
 from ..errors import SchemaError
 from .arrow import MeetingConverter
 from .convert import Drift, Unfit
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.json as pj
+else:
+    pa = deferred("pyarrow")
+    pj = deferred("pyarrow.json")
 
 __all__ = ["FastPage", "decode_page"]
 

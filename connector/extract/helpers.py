@@ -16,16 +16,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
-import pyarrow as pa
 
 from ..client import AttioClient
 from ..config import ClientConfig
+from ..deferred import deferred
 from ..errors import ConfigError, InvalidArgumentError
 from ..schema import meeting_arrow_schema
 from .core import ExtractConfig, extract
 from .report import ExtractReport
 from .sinks import FORMATS, CallableSink, FileSink, sink_for_path
 from .streams import TABLES, check_tables
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = deferred("pyarrow")
 
 if TYPE_CHECKING:
     import pandas as pd

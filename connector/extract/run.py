@@ -39,14 +39,13 @@ from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
-import numpy as np
-import pyarrow as pa
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..client import Cursors, MeetingReader, RecordingReader
+from ..deferred import deferred
 from ..errors import ConnectorError
 from ..ratelimit import read_share
 from ..schema import SCHEMA_VERSION
@@ -61,6 +60,13 @@ from .slices import MAX_SLICES, discover_range, plan_windows, to_key
 from .split import Splitter, past_window, sort_key_of_last
 from .streams import CALL_RECORDINGS, MEETINGS, TABLES, ChildStream, Stream, check_tables
 from .tasks import first_error, release_now_and_then
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+else:
+    np = deferred("numpy")
+    pa = deferred("pyarrow")
 
 __all__ = ["Chunk", "ExtractRun", "output_order"]
 

@@ -40,19 +40,27 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from ..csvsafe import neutralise_array
+from ..deferred import deferred
 from ..errors import ConfigError, InvalidArgumentError
 from ..paths import refuse_symlink, remove_path
 from .checkpoint import default_checkpoint_path
 from .dataset import PART_FILE, Coverage, Partitioning, check_dataset, publish_dataset
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+else:
+    pa = deferred("pyarrow")
+    pc = deferred("pyarrow.compute")
+    pacsv = deferred("pyarrow.csv")
+    pq = deferred("pyarrow.parquet")
 
 __all__ = [
     "FORMATS",

@@ -24,14 +24,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import pyarrow as pa
-
+from ..deferred import deferred
 from ..models import MeetingQuery
 from .checkpoint import WindowState
 from .slices import KEY_UNIT, KEYS_PER_SECOND, to_key
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+else:
+    np = deferred("numpy")
+    pa = deferred("pyarrow")
 
 __all__ = ["Splitter", "past_window", "sort_key_of_last"]
 

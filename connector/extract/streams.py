@@ -46,13 +46,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 import orjson
-import pyarrow as pa
 
 from ..client import Cursors, MeetingReader, RecordingReader, call_recordings_path, page_from_body
+from ..deferred import deferred
 from ..errors import InvalidArgumentError, MalformedResponseError, NotFoundError
 from ..models import MEETINGS_PATH, MeetingQuery
 from ..schema import StreamSchema, meeting_arrow_schema, meeting_schema, stream_schema
@@ -60,6 +59,13 @@ from .arrow import MeetingConverter, concat_batches, start_keys
 from .convert import Converter as SchemaConverter
 from .fastpath import decode_page
 from .tasks import release_now_and_then
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+else:
+    np = deferred("numpy")
+    pa = deferred("pyarrow")
 
 __all__ = [
     "CALL_RECORDINGS",
@@ -177,7 +183,9 @@ def check_tables(tables: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(n for n in TABLES if n in names)
 
 
-Fetch = Callable[[RecordingReader, str, Mapping[str, SchemaConverter]], Awaitable[dict[str, pa.RecordBatch]]]
+Fetch = Callable[
+    [RecordingReader, str, Mapping[str, SchemaConverter]], Awaitable[dict[str, "pa.RecordBatch"]]
+]
 
 
 @dataclass(frozen=True)

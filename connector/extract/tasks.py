@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import anyio
-import pyarrow as pa
+
+from ..deferred import deferred
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = deferred("pyarrow")
 
 __all__ = ["first_error", "release_now_and_then"]
 
