@@ -18,10 +18,8 @@ meanwhile (the local limiter's rule). Times come from Redis' own clock (``TIME``
 disagree still space their requests evenly. Each process sharing a budget is one of its *peers* (a sorted
 set beside the hash, refreshed and counted by every reservation, expiring :data:`PEER_TTL` after the last,
 left on close or when done with it): :meth:`RateLimiter.share` is the budget divided among them, which an
-extract plans its cursors for (:func:`read_share`) and follows as peers come and go
-(:meth:`RateLimiter.share_changed`). Grants go first come first served, so a process holds only its part
-of its in-flight cap (:data:`SHARE_HEADROOM`): its part of the budget then follows its share, not how
-many requests it has waiting.
+extract plans its cursors for (:func:`read_share`) and grows as peers leave
+(:meth:`RateLimiter.share_changed`).
 
 Why own Lua rather than a library (measured with ``bench/shared_budget.py``, 4 processes x 32 tasks on
 one Redis, budget 96/s; figures in docs/scaling.md): pyrate-limiter 4.5's Redis GCRA and
@@ -47,7 +45,7 @@ import math
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import anyio
@@ -60,7 +58,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PEER_TTL",
-    "SHARE_HEADROOM",
     "RateLimiter",
     "RedisBudget",
     "RequestKind",
@@ -170,15 +167,6 @@ return redis.call('ZCARD', KEYS[1])
 
 # A process counts as a peer of a budget for this long after its last reservation (or its count of peers).
 PEER_TTL = 10.0
-
-# On a shared budget a process holds at most this times its part (1 / peers) of its in-flight cap for one kind
-# of request. Grants go first come first served, so each process gets the budget in proportion to the requests
-# it has waiting: one that planned its cursors while it was alone (all 32) would otherwise take most of it,
-# end first, and leave the others to finish later on a budget that their few last windows cannot fill. The
-# headroom lets a process use what a peer in its last windows leaves, and keeps enough requests in flight
-# when a starved CPU makes each take longer (at 1.25 four processes on two cores under a load of 16 left
-# the budget idle for seconds: bench/shared_budget.py).
-SHARE_HEADROOM = 1.5
 
 # How late a shared grant may still be used. Grants are sent within this much of their time, so a wall-clock
 # second holds at most ``floor(rate) * (1 + LATE_GRANT) + 1`` of them: 98 at the default 96 reads/s.
@@ -347,7 +335,6 @@ class RateLimiter:
         }
         self._paused_until = dict.fromkeys(self._budgets, 0.0)
         self._in_flight = anyio.CapacityLimiter(limits.max_in_flight)
-        self._gates: dict[RequestKind, anyio.CapacityLimiter] = {}  # a shared budget's part (SHARE_HEADROOM)
 
     def rate(self, kind: RequestKind) -> float:
         """The whole budget of ``kind`` per second (0: unlimited)."""
@@ -453,24 +440,9 @@ class RateLimiter:
         The slot comes first so that a request starts right at its granted time: waiting for a slot after
         the grant could bunch delayed requests together and break the window promise.
         """
-        async with self._part(kind), self._in_flight:
+        async with self._in_flight:
             await self._wait_turn(kind)
             yield
-
-    def _part(self, kind: RequestKind) -> AbstractAsyncContextManager[Any]:
-        """This process's part of its in-flight cap for ``kind`` on a shared budget, sized to the peers as its
-        latest grant counted them (:data:`SHARE_HEADROOM`); nothing to take on a budget of its own."""
-        if self.shared is None:
-            return nullcontext()
-        part = max(
-            1, math.ceil(self.limits.max_in_flight * SHARE_HEADROOM / max(1, self.shared.counted(kind)))
-        )
-        gate = self._gates.get(kind)
-        if gate is None:
-            gate = self._gates[kind] = anyio.CapacityLimiter(part)
-        elif gate.total_tokens != part:
-            gate.total_tokens = part
-        return gate
 
 
 async def read_share(client: MeetingReader) -> float:

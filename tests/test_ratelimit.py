@@ -29,7 +29,6 @@ from connector.cli import main
 from connector.config import RateLimits, RetryPolicy
 from connector.ratelimit import (
     PEER_TTL,
-    SHARE_HEADROOM,
     RateLimiter,
     RedisBudget,
     WindowBudget,
@@ -464,31 +463,3 @@ def test_two_loads_share_one_write_budget_without_a_429(
         assert (report["created"], report["rate_limited"]) == (80, 0)
     assert emu.emulator.stats.count(status=429) == 0
     assert emu.emulator.stats.count(method="POST") == 160, "every row sent once, none retried"
-
-
-@pytest.mark.anyio
-async def test_a_process_holds_its_part_of_the_in_flight_cap_on_a_shared_budget(
-    redis_server: RedisServer,
-) -> None:
-    # 4 peers on the budget: of 16 slots a process holds ceil(16 x SHARE_HEADROOM / 4) at once, so that one
-    # with more tasks than its peers does not take more of the budget (grants go first come first served).
-    limits = RateLimits(reads_per_second=0, max_in_flight=16)
-    limiter = RateLimiter(limits, shared=RedisBudget(redis_server.url, "k"))
-    others = [RedisBudget(redis_server.url, "k") for _ in range(3)]
-    await limiter.open()
-    try:
-        for other in others:
-            await other.open()
-            await other.peers("read")
-        assert limiter.shared is not None and await limiter.shared.peers("read") == 4
-        part = math.ceil(16 * SHARE_HEADROOM / 4)
-        assert part < 16 and await peak_in_flight(limiter, part) == part
-        for other in others:
-            await other.aclose()
-        await peak_in_flight(limiter, 1, tasks=1)  # a grant counts the peers again: alone now
-        assert await peak_in_flight(limiter, 16) == 16, "alone, all of its cap"
-        assert await peak_in_flight(RateLimiter(limits), 16) == 16, "a budget of its own: all of its cap"
-    finally:
-        await limiter.aclose()
-        for other in others:
-            await other.aclose()

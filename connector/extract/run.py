@@ -158,7 +158,7 @@ class ExtractRun:
         self._checkpoint: Checkpoint | None = None
         self.slices = 1
         self.busy = 1
-        self._share: float | None = None  # of a shared read budget, when the cursors follow it
+        self._share: float | None = None  # of a shared read budget, when the cursors grow with it
         self._planned: tuple[float, int, int] = (0.0, 1, 1)  # the share planned for, its slices and busy
         self.planned = 1
         self.splitter: Splitter | None = None
@@ -210,18 +210,9 @@ class ExtractRun:
         cp = Checkpoint(path, filters, windows, plan.slices, span=plan.span, fanout=fanout)
         await anyio.to_thread.run_sync(cp.save)
         self.begin(cp, plan.slices, plan.span, busy=plan.busy)
-        limiter = self.client.limiter
-        if (
-            config.slices is None
-            and limiter is not None
-            and limiter.shared is not None
-            and share
-            and self.splitter
-        ):
-            # Planned for a share of a shared budget: follow it as peers come and go (:meth:`_follow_share`),
-            # from a count after the range probe (peers that started with this one may have registered since).
+        if config.slices is None and share < float(limits.reads_per_second) and self.splitter:
+            # Planned for a part of a shared budget: grow as peers leave (:meth:`_follow_share`).
             self._share, self._planned = share, (share, self.slices, self.busy)
-            self._rescale(None, await read_share(self.client))
 
     def filters(self) -> dict[str, str]:
         """What a checkpoint must have been made for to be resumed: the query's filters, the window mode and,
@@ -332,35 +323,32 @@ class ExtractRun:
             if done:
                 return
 
-    def _rescale(self, limiter: anyio.CapacityLimiter | None, share: float) -> None:
-        """This process's share of a shared read budget is now ``share`` (peers came or left): scale the cursors.
+    def _rescale(self, limiter: anyio.CapacityLimiter, share: float) -> None:
+        """This process's share of a shared read budget is now ``share``: if it has grown (peers left), open cursors
+        in proportion to what they were planned for (:func:`~connector.ratelimit.read_share`).
 
-        The cursors were planned for the share then (:func:`~connector.ratelimit.read_share`); the grants of
-        one budget go first come first served, so each process gets it in proportion to its cursors. A peer
-        that leaves gives its part to those still running, which open cursors for it (splitting running
-        windows); one that comes takes its part, and fewer cursors go on as running ones end. Processes on one
-        budget so keep to their shares, and those that start together end together, rather than one
-        finishing alone on a budget its few last windows cannot use.
+        A peer that finishes first leaves its part to those still running, which need the cursors to use it.
+        A share that shrinks (a peer came) changes nothing: the budget keeps every process within it, and on
+        a busy CPU the cursors a process has are what keeps its requests coming (bench/shared_budget.py).
         """
-        if self._share is None or share == self._share:
+        if self._share is None or share <= self._share:
             return
         planned, slices, busy = self._planned
-        ratio = share / planned
-        before = self.busy
         cap = min(int(self.client.config.limits.max_in_flight), MAX_SLICES)
         self._share = share
-        self.slices = max(1, min(cap, math.ceil(slices * ratio)))
-        self.busy = max(1, min(self.slices, math.ceil(busy * ratio)))
-        if limiter is not None:  # above ``busy``: the first round is still opening
-            limiter.total_tokens = self.slices if limiter.total_tokens > before else self.busy
+        self.slices = min(cap, math.ceil(slices * share / planned))
+        self.busy = min(self.slices, math.ceil(busy * share / planned))
+        limiter.total_tokens = max(limiter.total_tokens, self.busy)
 
     async def _follow_share(self, limiter: anyio.CapacityLimiter, fill: Callable[[], None]) -> None:
-        """On a shared budget: rescale the cursors as soon as a grant sees a peer come or leave, and ``fill``
-        the cursors that the share has grown by. Runs until cancelled."""
+        """On a shared budget: rescale the cursors as soon as a grant counts the peers other than before, and
+        ``fill`` the cursors that the share has grown by. Runs until cancelled."""
         rate_limiter = self.client.limiter
         assert rate_limiter is not None and self._share is not None
+        seen = self._share
         while True:
-            self._rescale(limiter, await rate_limiter.share_changed("read", self._share))
+            seen = await rate_limiter.share_changed("read", seen)
+            self._rescale(limiter, seen)
             fill()
 
     def _on_page(self, state: WindowState, rows: int, position: int | None, done: bool) -> None:
@@ -444,8 +432,8 @@ class ExtractRun:
                 async with receive:
                     yield receive
                 tg.cancel_scope.cancel()  # every cursor has ended: the share no longer matters
-            if self._share is not None and self.client.limiter is not None:
-                await self.client.limiter.leave("read")  # its peers take this process's part at once
+            if self.client.limiter is not None:
+                await self.client.limiter.leave("read")  # on a shared budget its peers take its part at once
         except BaseExceptionGroup as group:
             leaf = first_error(group)
             raise leaf.with_traceback(leaf.__traceback__) from None
