@@ -6,7 +6,8 @@
                 Stream.read_page -> keep the window's start keys -> a Chunk every ``flush`` rows
     splits      a cursor that ends while fewer than ``busy`` cursors run or wait (:mod:`.slices`, the
                 rounds): :class:`~.split.Splitter` chooses the window and the point, :meth:`Checkpoint.split`
-                applies it, a new cursor takes the freed slot; on a shared budget the share is re-read first
+                applies it, a new cursor takes the freed slot; on a shared budget, also as soon as a grant
+                counts fewer peers (the share grew: :meth:`ExtractRun._follow_share`)
     children    with child tables (call recordings): workers fetch each committed meeting's children
                 (:mod:`.fanout`, :mod:`.streams`) on the same client, while the cursors wait for room
     consumer    ONE loop (:meth:`ExtractRun.deliveries`): every Chunk and every child result is committed
