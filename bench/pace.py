@@ -8,9 +8,9 @@ its own process. Every page request is recorded: when the cursor asked, when its
 when the answer was back, its window (the query's bounds) and its rows. Printed: requests against the
 minimum (full pages), where the rest went (partly filled pages; meetings fetched and dropped, mostly those
 crossing a window's start, and the range probe), windows and cursors, 429s; then the budget: grants per
-second from the first data request to the last page, the seconds of budget left unused (gaps between
-grants beyond 1/rate), the probe and the tail, and grants per quarter second over the run (a full quarter
-is rate / 4). Counts do not depend on the machine's load; the seconds do.
+second from the ramp-up (the first request sent once the probe is back) to the last page, the seconds of
+budget left unused (gaps between grants beyond 1/rate), the probe and the tail (the rows written after the
+last page), and grants per quarter second over the run (a full quarter is rate / 4). Counts do not depend on the machine's load; the seconds do.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ async def timeline(url: str, out: Path, rate: float, page: int) -> dict[str, Any
         async def timed(query: MeetingQuery, cursor: str | None, decode: Any) -> Any:
             rec: dict[str, Any] = {
                 "window": [str(query.ends_from), str(query.starts_before)],
+                "limit": query.limit,
                 "asked": time.perf_counter(),
             }
 
@@ -68,35 +69,64 @@ async def timeline(url: str, out: Path, rate: float, page: int) -> dict[str, Any
 
         limiter._wait_turn = granted
         client.fetch_page = timed  # type: ignore[method-assign]
+        sink = sink_for_path(out)
+        write, written = sink.write, []
+
+        def counted(batch: Any) -> None:
+            # when rows reach the output: those written after the last page are the tail's
+            write(batch)
+            written.append((time.perf_counter(), batch.num_rows))
+
+        sink.write = counted  # type: ignore[method-assign]
         start = time.perf_counter()
-        report = await extract(client, ExtractConfig(query=MeetingQuery(limit=page)), sink_for_path(out))
+        report = await extract(client, ExtractConfig(query=MeetingQuery(limit=page)), sink)
         end = time.perf_counter()
-    return {"report": report.to_dict(), "requests": requests, "grants": grants, "start": start, "end": end}
+    return {
+        "report": report.to_dict(),
+        "requests": requests,
+        "grants": grants,
+        "written": written,
+        "start": start,
+        "end": end,
+    }
 
 
 def summary(run: dict[str, Any], rate: float, page: int) -> list[str]:
     """The printed lines of one run."""
     report, start, end = run["report"], run["start"], run["end"]
     requests = sorted(run["requests"], key=lambda r: r["asked"])
-    data = requests[2:]  # a sliced run's first two requests are its range probe
+    # The range probe is the one meeting of the range's far end (limit 1); its first page is data (slices.py).
+    probes = [r for r in requests if r.get("limit", page) != page]
+    data = [r for r in requests if r.get("limit", page) == page]
     minimum = -(-report["rows"] // page)
     fetched = sum(r.get("rows", 0) for r in data)
     partial = sum(page - r.get("rows", page) for r in data)
     grants = sorted(run["grants"])
-    first, last = data[0]["asked"], max(r["back"] for r in data)
+    answered = max((r["back"] for r in probes), default=start)
+    # The ramp-up starts with the first request sent once the probe is back (planned): until then only the
+    # probe and the query's first page are in flight.
+    first = min((r["asked"] for r in data if r["asked"] >= answered), default=data[0]["asked"])
+    last = max(r["back"] for r in data)
     steady = [t for t in grants if first <= t <= last]
     idle = sum(max(0.0, b - a - 1 / rate) for a, b in itertools.pairwise(steady))
     quarters = collections.Counter(int((t - start) / 0.25) for t in grants)
     windows = {tuple(r["window"]) for r in data}
+    ends: dict[tuple[str, str], float] = {}
+    for r in data:
+        ends[tuple(r["window"])] = max(ends.get(tuple(r["window"]), 0.0), r["back"])
+    tail_rows = sum(n for t, n in run.get("written", []) if t > last)
     return [
         f"rows {report['rows']:,}; requests {report['requests']:,} (minimum {minimum:,}: "
         f"{report['requests'] - minimum:+,}); slices {report['slices']}, windows {report['windows']} "
         f"({len(windows)} queries); 429s {report['rate_limited']}",
         f"over the minimum: {partial / page:.1f} pages' room left in partly filled pages, "
-        f"{(fetched - report['rows']) / page:.1f} pages of meetings fetched and dropped, 2 probe requests",
+        f"{(fetched - report['rows']) / page:.1f} pages of meetings fetched and dropped, "
+        f"{len(probes)} probe request(s)",
         f"seconds: {end - start:.2f} in all; probe {first - start:.2f}, steady {last - first:.2f}, tail {end - last:.2f}",
         f"budget: {(len(steady) - 1) / max(steady[-1] - steady[0], 1e-9):.1f} grants/s of {rate:g} in the steady "
         f"part; {idle:.2f} s of it unused (gaps beyond 1/rate)",
+        f"tail: {tail_rows:,} rows written after the last page; windows ending in the last 0.5 s: "
+        f"{sum(1 for t in ends.values() if t > last - 0.5)}",
         "grants per 0.25 s: " + " ".join(str(quarters[i]) for i in range(max(quarters) + 1)),
     ]
 

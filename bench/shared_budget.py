@@ -19,7 +19,12 @@ extract     4 ``python -m connector extract`` processes over disjoint windows of
             many more than full pages would need, rows per request (a full page is the page size) and the cursors and windows the four planned, with
             the shared budget and without it (each process then believes it owns 96 reads/s); the
             cursors are each process's at its end (more than planned once peers have left). Fails
-            unless the four outputs hold every seeded meeting once.
+            unless the four outputs hold every seeded meeting once. With the shared budget, a
+            timeline of it from Redis' MONITOR: each process's start, first and last grant and exit,
+            grants given up (woken too late), grants per quarter second of the whole budget and per
+            second of each process, the seconds of budget unused (before the first grant, between,
+            after the last) and how late tasks woke for their grants. ``--tree DIR`` runs the
+            extracts from another source tree (an A/B against an older commit's ``git archive``).
 cpu         one extract process against an emulator without latency or limits: its own user + system
             CPU time (``os.wait4``) per meeting written, the figure the README's "Scaling" sizes with.
 """
@@ -29,6 +34,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import collections
+import contextlib
 import json
 import math
 import multiprocessing
@@ -36,8 +43,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +58,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from extract import TOKEN, emulator  # noqa: E402  (bench/extract.py: an emulator process)
 from redis_helpers import RedisServer  # noqa: E402
+
+from connector.ratelimit import LATE_GRANT  # noqa: E402
 
 PYTHON = sys.executable
 RATE = 96
@@ -183,7 +192,7 @@ def primitives(url: str, seconds: float = 8.0) -> list[list[str]]:
         inside = [
             t for t in grants if start + 1 <= t < stop - 1
         ]  # steady state: the first and last second out
-        per_second = Counter(math.floor(t) for t in inside)
+        per_second = collections.Counter(math.floor(t) for t in inside)
         sliding, burst = _most_within(inside, 1.0), _most_within(inside, 0.1)
         rows.append(
             [
@@ -227,34 +236,189 @@ def _extract_cmd(url: str, output: Path, *flags: str) -> list[str]:
     ]
 
 
-def extract(emu_url: str, redis_url: str | None, workdir: Path, page: int, meetings: int) -> list[str]:
-    """4 extracts side by side; together rows/s over the wall time of the slowest, and the 429s.
+class GrantLog:
+    """Every read grant of the shared budget, recorded from Redis' ``MONITOR`` (the processes run unchanged).
+
+    Each process connects with its own ``client_name`` (``?client_name=w0`` in its Redis URL); a reservation
+    names the process's peer id and the script's ``HSET ... next`` gives the grant's time (``next`` minus the
+    interval), on Redis' clock, which on this host is the bench's ``time.time()``. A grant in the future is
+    slept for, then confirmed: a process's tasks wake in the order of their grants, so its confirmations,
+    in order, tell how late each woke (``lateness``: past :data:`~connector.ratelimit.LATE_GRANT` it gives
+    the grant up and queues again).
+    """
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._client = redis.Redis.from_url(url, socket_timeout=None)  # silent while the processes start
+        self._monitor = self._client.monitor()
+        self.grants: dict[str, list[float]] = {}  # process name -> grant times, s since the epoch
+        self._names: dict[str, str] = {}  # client address -> process name
+        self._peers: dict[str, str] = {}  # peer id -> process name
+        self.lateness: list[float] = []  # seconds from a slept-for grant to its confirmation
+        self.pauses = 0  # of the whole budget, after a 429
+        self._sleeping: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        # The reservation whose script runs next: process, interval, peer TTL and Redis' clock (us).
+        self._pending: tuple[str, int, int, int] | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+
+    def __enter__(self) -> GrantLog:
+        self._thread.start()
+        self._ready.wait()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.echo(self.STOP)  # the monitor sees it, and stops
+        self._thread.join()
+        self._client.close()
+
+    STOP = "connector-bench-grant-log-stop"
+
+    def _listen(self) -> None:
+        with self._monitor as monitor:
+            self._ready.set()
+            for event in monitor.listen():
+                if event["command"] == f"ECHO {self.STOP}":
+                    return
+                self._record(event)
+
+    def _record(self, event: dict[str, Any]) -> None:
+        words = event["command"].split()
+        where = f"{event['client_address']}:{event['client_port']}"
+        if words[:2] == ["CLIENT", "SETNAME"]:
+            self._names[where] = words[2]
+        elif words[0] == "EVALSHA" and words[2] == "1" and words[3].endswith(":read"):
+            self.pauses += 1  # the pause script (KEYS: the budget), after a 429
+        elif words[0] == "EVALSHA" and words[2] == "2" and words[3].endswith(":read"):
+            peer = words[7]
+            name = self._peers.setdefault(peer, self._names.get(where, peer[:8]))
+            if words[6] == "reserve":
+                self._pending = (name, int(words[5]), int(words[8]), 0)
+            elif self._sleeping[name]:
+                self.lateness.append(event["time"] - self._sleeping[name].popleft())
+        elif event["client_type"] != "lua" or self._pending is None:
+            return
+        elif words[0] == "ZADD":  # the peer's expiry: Redis' clock in the script plus the TTL
+            name, interval, ttl, _ = self._pending
+            self._pending = (name, interval, ttl, int(words[2]) - ttl)
+        elif words[0] == "HSET":
+            name, interval, _, now = self._pending
+            self._pending = None
+            at = int(words[3]) - interval
+            self.grants.setdefault(name, []).append(at / 1e6)
+            if at > now:  # the script answered a wait: slept for, then confirmed
+                self._sleeping[name].append(at / 1e6)
+
+
+def timeline(starts: list[float], exits: list[float], log: GrantLog, reports: list[dict[str, Any]]) -> str:
+    """Where the wall time went: each process's start, first and last grant and exit; the grants of the whole
+    budget per quarter second; and the seconds of budget unused, from the first start to the last exit."""
+    grants = log.grants
+    t0, end = min(starts), max(exits)
+    wall = end - t0
+    lines = ["timeline, seconds from the first start:"]
+    lines.append("  process  start  first grant  last grant   exit  grants  sent  given up")
+    every: list[float] = []
+    for i, (start, stop, report) in enumerate(zip(starts, exits, reports, strict=True)):
+        mine = sorted(grants.get(f"w{i}", []))
+        every += mine
+        first = f"{mine[0] - t0:11.2f}" if mine else "          -"
+        last = f"{mine[-1] - t0:10.2f}" if mine else "         -"
+        sent = report["requests"]
+        lines.append(
+            f"  w{i:<6} {start - t0:6.2f}  {first}  {last}  {stop - t0:5.2f}  {len(mine):6}  {sent:4}"
+            f"  {len(mine) - sent:8}"
+        )
+    every.sort()
+    sent = sum(r["requests"] for r in reports)
+    quarters = collections.Counter(int((t - t0) / 0.25) for t in every)
+    full = RATE / 4
+    cells = [quarters.get(q, 0) for q in range(math.ceil(wall / 0.25))]
+    lines.append(f"grants per quarter second (full: {full:g}), from the first start:")
+    for row in range(0, len(cells), 16):
+        chunk = " ".join(f"{c:2}" for c in cells[row : row + 16])
+        lines.append(f"  {row / 4:5.1f} s  {chunk}")
+    lines.append("each process's grants per second:")
+    for i in range(len(starts)):
+        seconds = collections.Counter(int(t - t0) for t in grants.get(f"w{i}", []))
+        lines.append(f"  w{i}  " + " ".join(f"{seconds.get(k, 0):2}" for k in range(math.ceil(wall))))
+    if every:
+        head, tail = every[0] - t0, end - every[-1]
+        # Between the first grant and the last, the budget is used for (grants - 1) / rate seconds.
+        between = max(0.0, (every[-1] - every[0]) - (len(every) - 1) / RATE)
+        given_up = len(every) - sent
+        lines.append(
+            f"budget unused: {wall - sent / RATE:.2f} s of {wall:.2f} s wall ({sent:,} requests sent at {RATE}/s"
+            f" fill {sent / RATE:.2f} s): {head:.2f} s before the first grant, {between:.2f} s between the first"
+            f" and the last, {tail:.2f} s after the last; {given_up} grants given up (woken late);"
+            f" {log.pauses} pauses after a 429"
+        )
+        lasts = sorted(max(g) for g in grants.values() if g)
+        if len(lasts) > 1:
+            alone = lasts[-1] - lasts[-2]
+            late = [t for t in every if t > lasts[-2]]
+            lines.append(
+                f"the end: {alone:.2f} s from the second-to-last process's last grant to the last's, "
+                f"{len(late)} grants in it ({len(late) / alone if alone else 0:.0f}/s)"
+            )
+    if log.lateness:
+        late = sorted(log.lateness)
+        pick = lambda q: late[min(len(late) - 1, int(q * len(late)))] * 1e3  # noqa: E731
+        lines.append(
+            f"woken after a slept-for grant (to its confirmation, {len(late):,}): median {pick(0.5):.1f} ms,"
+            f" 90 % {pick(0.9):.1f} ms, 99 % {pick(0.99):.1f} ms; past {LATE_GRANT * 1e3:g} ms:"
+            f" {sum(t > LATE_GRANT for t in late)}"
+        )
+    return "\n".join(lines)
+
+
+def extract(
+    emu_url: str, redis_url: str | None, workdir: Path, page: int, meetings: int, tree: Path = ROOT
+) -> tuple[list[str], str]:
+    """4 extracts side by side (run from the source ``tree``); together rows/s over the wall time of the slowest, and the 429s; with the
+    shared budget, the timeline of its grants.
 
     Fails unless the four outputs hold every one of the ``meetings`` seeded, once.
     """
-    env = os.environ | {"ATTIO_API_KEY": TOKEN}
+    env = os.environ | {"ATTIO_API_KEY": TOKEN, "PYTHONPATH": str(tree)}
     env.pop("CONNECTOR_RATE_LIMIT_URL", None)
     procs = []
-    began = time.perf_counter()
-    for i, (start, end) in enumerate(WINDOWS):
-        window = ["--window", "start", "--page-size", str(page)]
-        window += ["--ends-from", start] if start else []
-        window += ["--starts-before", end] if end else []
-        cmd = _extract_cmd(emu_url, workdir / f"w{i}-{bool(redis_url)}.parquet", *window)
-        if redis_url:
-            cmd += ["--rate-limit-url", redis_url]
-        procs.append(
-            subprocess.Popen(
-                cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    starts: list[float] = []
+    exits = [0.0] * len(WINDOWS)
+    outputs: list[tuple[str, str]] = [("", "")] * len(WINDOWS)
+    log = GrantLog(redis_url) if redis_url else None
+    with log or contextlib.nullcontext():
+        began = time.perf_counter()
+        for i, (start, end) in enumerate(WINDOWS):
+            window = ["--window", "start", "--page-size", str(page)]
+            window += ["--ends-from", start] if start else []
+            window += ["--starts-before", end] if end else []
+            cmd = _extract_cmd(emu_url, workdir / f"w{i}-{bool(redis_url)}.parquet", *window)
+            if redis_url:
+                cmd += ["--rate-limit-url", f"{redis_url}?client_name=w{i}"]  # names it in the timeline
+            starts.append(time.time())
+            procs.append(
+                subprocess.Popen(
+                    cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
             )
-        )
+
+        def wait(i: int) -> None:
+            outputs[i] = procs[i].communicate()
+            exits[i] = time.time()
+
+        waiters = [threading.Thread(target=wait, args=(i,)) for i in range(len(procs))]
+        for thread in waiters:
+            thread.start()
+        for thread in waiters:
+            thread.join()
+        wall = time.perf_counter() - began
     reports = []
-    for p in procs:
-        out, err = p.communicate()
+    for p, (out, err) in zip(procs, outputs, strict=True):
         if p.returncode:
             raise RuntimeError(f"an extract failed ({p.returncode}): {err.strip()[-400:]}")
         reports.append(json.loads(out))
-    wall = time.perf_counter() - began
     rows = sum(r["rows"] for r in reports)
     ids = pa.chunked_array(
         [
@@ -267,13 +431,14 @@ def extract(emu_url: str, redis_url: str | None, workdir: Path, page: int, meeti
     requests = sum(r["requests"] for r in reports)
     minimum = sum(-(-r["rows"] // page) for r in reports)  # every request a full page
     running = max(r["seconds"] for r in reports)  # the longest extract, start-up of Python excluded
-    return [
+    row = [
         ("shared budget" if redis_url else "each on its own"),
         f"{rows:,}",
         f"{wall:.1f}",
         f"{rows / wall:,.0f}",
         f"{rows / running:,.0f}",
         f"{rows / running / (100 * page):.2f}",
+        f"{rows / wall / (100 * page):.2f}",
         f"{requests / running:.1f}",
         f"{sum(r['rate_limited'] for r in reports)}",
         f"{requests:,}",
@@ -281,6 +446,7 @@ def extract(emu_url: str, redis_url: str | None, workdir: Path, page: int, meeti
         f"{rows / requests:.0f}",
         "+".join(str(r["slices"]) for r in reports) + f" / {sum(r['windows'] for r in reports)}",
     ]
+    return row, timeline(starts, exits, log, reports) if log is not None else ""
 
 
 def cpu_per_meeting(meetings: int, workdir: Path) -> list[str]:
@@ -320,6 +486,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shared-only", action="store_true", help="extract part: the shared budget only, not the contrast"
     )
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=ROOT,
+        help="extract part: run the extracts from this source tree (e.g. an older commit's, for an A/B)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(Path(tmp)).start()
@@ -342,10 +514,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if args.part in (None, "extract"):
                 with emulator(args.meetings, read_rate=100, latency_ms=150, prerender=True) as url:
-                    rows = [
-                        extract(url, redis, Path(tmp), args.page_size, args.meetings)
+                    runs = [
+                        extract(url, redis, Path(tmp), args.page_size, args.meetings, args.tree.resolve())
                         for redis in ((server.url,) if args.shared_only else (server.url, None))
                     ]
+                rows = [row for row, _ in runs]
                 print(
                     table(
                         f"4 extracts of {args.meetings:,} meetings, page {args.page_size}, 150 ms latency, "
@@ -357,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
                             "rows/s (wall)",
                             "rows/s (running)",
                             "of ceiling",
+                            "of ceiling (wall)",
                             "requests/s",
                             "429s",
                             "requests",
@@ -367,6 +541,9 @@ def main(argv: list[str] | None = None) -> int:
                         rows,
                     )
                 )
+                for _, lines in runs:
+                    if lines:
+                        print(lines)
             if args.part in (None, "cpu"):
                 print(
                     table(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from functools import partial
 from typing import Any
 
 __all__ = ["ARROW", "deferred", "load", "loaded"]
@@ -39,8 +40,13 @@ class _Deferred(types.ModuleType):
 
     def __getattr__(self, name: str) -> Any:
         module = importlib.import_module(self.__name__)
-        # Later lookups find the module's names in this namespace, as quickly as in the module itself.
-        vars(self).update(vars(module))
+        # From now on this is a plain module holding the module's names: a lookup costs what one in the module
+        # itself does (~10x less than through this method), and a name the module gains later (a submodule
+        # imported since) is still found, through a module __getattr__ (PEP 562) asked only for a missing one.
+        namespace = vars(self)
+        namespace.update(vars(module))
+        namespace["__getattr__"] = partial(getattr, module)
+        self.__class__ = types.ModuleType  # type: ignore[assignment]
         return getattr(module, name)
 
 

@@ -16,9 +16,10 @@ the end of any pause. One Lua call *reserves* a grant: ``at = max(now, next, pau
 and the caller sleeps until ``at``; a caller that slept checks once more whether a 429 paused everyone
 meanwhile (the local limiter's rule). Times come from Redis' own clock (``TIME``), so hosts whose clocks
 disagree still space their requests evenly. Each process sharing a budget is one of its *peers* (a sorted
-set beside the hash, refreshed by every reservation, expiring :data:`PEER_TTL` after the last, left on
-close): :meth:`RateLimiter.share` is the budget divided among them, which an extract plans its cursors
-for (:func:`read_share`).
+set beside the hash, refreshed and counted by every reservation, expiring :data:`PEER_TTL` after the last,
+left on close or when done with it): :meth:`RateLimiter.share` is the budget divided among them, which an
+extract plans its cursors for (:func:`read_share`) and grows as peers leave
+(:meth:`RateLimiter.share_changed`).
 
 Why own Lua rather than a library (measured with ``bench/shared_budget.py``, 4 processes x 32 tasks on
 one Redis, budget 96/s; figures in docs/scaling.md): pyrate-limiter 4.5's Redis GCRA and
@@ -43,7 +44,7 @@ import hashlib
 import math
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -114,25 +115,29 @@ def budget_key(base_url: str, token: str) -> str:
 
 
 # Microseconds on Redis' clock. KEYS: the budget's hash, its peers. ARGV: interval (us), mode ('reserve' or
-# 'confirm'), this process's peer id, the peer TTL (us). Returns the wait in us, or -1 from 'confirm' when no
-# pause began meanwhile (go now, the grant taken before still stands). A reservation is also the heartbeat
-# of this process as a peer: no background task, no extra round trip.
+# 'confirm'), this process's peer id, the peer TTL (us). Returns {wait in us, or -1 from 'confirm' when no
+# pause began meanwhile (go now, the grant taken before still stands); the peers, 0 from 'confirm'}. A
+# reservation is also the heartbeat of this process as a peer and its count of peers: no background task,
+# no extra round trip, and a process hears of a peer that came or left with its next grant.
 _RESERVE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local v = redis.call('HMGET', KEYS[1], 'next', 'paused')
 local paused = tonumber(v[2]) or 0
 if ARGV[2] == 'confirm' and paused <= now then
-  return -1
+  return {-1, 0}
 end
+local peers = 0
 if ARGV[2] == 'reserve' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now))
   redis.call('ZADD', KEYS[2], string.format('%.0f', now + tonumber(ARGV[4])), ARGV[3])
   redis.call('PEXPIRE', KEYS[2], math.floor(tonumber(ARGV[4]) / 1000))
+  peers = redis.call('ZCARD', KEYS[2])
 end
 local at = math.max(now, tonumber(v[1]) or 0, paused)
 redis.call('HSET', KEYS[1], 'next', string.format('%.0f', at + tonumber(ARGV[1])))
 redis.call('PEXPIRE', KEYS[1], math.floor((at - now) / 1000) + 60000)
-return at - now
+return {at - now, peers}
 """
 
 # ARGV: pause (us). Every reservation of this kind waits until then; a shorter pause never cuts a longer one.
@@ -184,6 +189,9 @@ class RedisBudget:
         self._pause: Any = None
         self._peers: Any = None
         self._errors: tuple[type[Exception], ...] = (OSError,)  # with redis' own errors once imported
+        # The peers of each budget as the latest reservation or count saw them, and who waits for a change.
+        self._counted: dict[RequestKind, int] = {}
+        self._recount: dict[RequestKind, anyio.Event] = {}
 
     def __repr__(self) -> str:
         return f"RedisBudget(url={masked_url(self.url)!r})"
@@ -225,6 +233,10 @@ class RedisBudget:
             await self.aclose()
             raise self._error(exc) from None
 
+    async def leave(self, kind: RequestKind) -> None:
+        """Leave the peers of the ``kind`` budget now (done with it); a later reservation joins them again."""
+        await self._run(lambda client: client.zrem(self._peers_key(kind), self.peer))
+
     async def aclose(self) -> None:
         """Leave the budget's peers and close the connection pool."""
         if self._redis is not None:
@@ -243,17 +255,29 @@ class RedisBudget:
         """The sorted set of the processes sharing this budget of ``kind`` (beside its hash)."""
         return f"{self.key}:{kind}:peers"
 
-    async def _call(self, script: Any, keys: list[str], *args: Any) -> int:
+    async def _call(self, script: Any, keys: list[str], *args: Any) -> Any:
+        return await self._run(lambda client: script(keys=keys, args=list(args), client=client))
+
+    async def _run(self, call: Callable[[Any], Awaitable[Any]]) -> Any:
+        """``call(the Redis client)``, its errors translated (the one place that does)."""
         if self._redis is None:
             raise RateLimitStoreError("the shared rate budget is closed")
         try:
-            return int(await script(keys=keys, args=list(args), client=self._redis))
+            return await call(self._redis)
         except self._errors as exc:
             raise self._error(exc) from None
 
+    def _count(self, kind: RequestKind, peers: int) -> None:
+        """Note how many peers Redis counted; wake whoever waits for a change (:meth:`recount`)."""
+        if peers and peers != self._counted.get(kind):
+            self._counted[kind] = peers
+            waiting = self._recount.pop(kind, None)
+            if waiting is not None:
+                waiting.set()
+
     async def reserve(self, kind: RequestKind, interval: float, *, confirm: bool = False) -> float | None:
         """Seconds until this caller's grant (after any pause); with ``confirm``, None when no pause began."""
-        wait = await self._call(
+        wait, peers = await self._call(
             self._reserve,
             [f"{self.key}:{kind}", self._peers_key(kind)],
             round(interval * 1e6),
@@ -261,7 +285,8 @@ class RedisBudget:
             self.peer,
             round(PEER_TTL * 1e6),
         )
-        return None if wait < 0 else wait / 1e6
+        self._count(kind, int(peers))
+        return None if int(wait) < 0 else int(wait) / 1e6
 
     async def peers(self, kind: RequestKind) -> int:
         """How many processes share this budget of ``kind`` now, this one included (and registered by asking).
@@ -269,7 +294,22 @@ class RedisBudget:
         A peer is a process that reserved a grant, or asked this, within the last :data:`PEER_TTL` seconds
         and has not closed its budget since.
         """
-        return await self._call(self._peers, [self._peers_key(kind)], self.peer, round(PEER_TTL * 1e6))
+        peers = int(await self._call(self._peers, [self._peers_key(kind)], self.peer, round(PEER_TTL * 1e6)))
+        self._count(kind, peers)
+        return peers
+
+    def counted(self, kind: RequestKind) -> int:
+        """The peers of the ``kind`` budget as the latest reservation or count saw them (0: none yet)."""
+        return self._counted.get(kind, 0)
+
+    async def recount(self, kind: RequestKind, known: int) -> int:
+        """Wait until a reservation of ``kind`` (or a count) sees other than ``known`` peers; return how many.
+
+        Every reservation counts the peers, so a process hears of one that came or left with its next grant.
+        """
+        while self._counted.get(kind, known) == known:
+            await self._recount.setdefault(kind, anyio.Event()).wait()
+        return self._counted[kind]
 
     async def pause(self, kind: RequestKind, seconds: float) -> None:
         """Hold every process's requests of this kind for ``seconds``."""
@@ -317,6 +357,20 @@ class RateLimiter:
         if self.shared is None or not rate:
             return rate
         return rate / max(1, await self.shared.peers(kind))
+
+    async def share_changed(self, kind: RequestKind, share: float) -> float:
+        """Wait until this process's :meth:`share` of the ``kind`` budget is no longer ``share`` (a peer came or
+        left, as this process's reservations see it); return the new share. Only for a shared budget."""
+        rate = self.rate(kind)
+        if self.shared is None or not rate:
+            raise RuntimeError("a budget of this process alone, or none: its share never changes")
+        return rate / await self.shared.recount(kind, max(1, round(rate / share)))
+
+    async def leave(self, kind: RequestKind) -> None:
+        """Done with the ``kind`` budget for now: on a shared one, its peers take this process's part at once
+        (their next grant counts one peer fewer), not once it has closed or its heartbeat has run out."""
+        if self.shared is not None:
+            await self.shared.leave(kind)
 
     async def open(self) -> None:
         """Connect to the shared budget, if there is one."""
@@ -393,8 +447,8 @@ class RateLimiter:
 
 async def read_share(client: MeetingReader) -> float:
     """The reads per second an extract by ``client`` plans its cursors for: its :meth:`RateLimiter.share` of
-    the read budget now. Peers that finish first leave their part to those still running, which re-read
-    their share as cursors end and open more (:class:`~connector.extract.run.ExtractRun`).
+    the read budget now. Peers that finish first leave their part to those still running, which hear of it
+    with their next grant and open more (:class:`~connector.extract.run.ExtractRun`).
 
     A reader without a limiter (a caller's own, whose ``limiter`` is None) plans for its configured read rate.
     """

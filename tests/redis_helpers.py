@@ -9,12 +9,16 @@ import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-__all__ = ["RedisServer", "redis_server"]
+from connector.ratelimit import RedisBudget, budget_key
+
+__all__ = ["RedisServer", "other_peers", "redis_server"]
 
 
 def free_port() -> int:
@@ -88,3 +92,17 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@asynccontextmanager
+async def other_peers(redis_server: RedisServer, emu: Any, count: int) -> AsyncIterator[list[RedisBudget]]:
+    """``count`` other processes' budgets on the emulator token's read budget, each counted as a peer."""
+    others = [RedisBudget(redis_server.url, budget_key(emu.url, emu.token)) for _ in range(count)]
+    try:
+        for other in others:
+            await other.open()
+            await other.peers("read")
+        yield others
+    finally:
+        for other in others:
+            await other.aclose()

@@ -224,3 +224,42 @@ async def test_an_auto_sliced_run_plans_its_later_rounds_for_the_busy_cursors(ma
         assert run.planned < WINDOWS_PER_SLICE * run.slices, "later rounds: fewer windows than cursors"
         ids = [i async for _, batch in run.deliveries() for i in batch.column("meeting_id").to_pylist()]
     assert sorted(ids) == sorted(brute_force(emu.emulator.store.all_meetings(), query))
+
+
+@pytest.mark.parametrize("sort", ["start_asc", "start_desc"])
+@pytest.mark.parametrize(
+    ("slices", "bounds"),
+    [
+        pytest.param(None, {}, id="auto-open"),
+        pytest.param(3, {}, id="three-open"),
+        pytest.param(3, {"ends_from": datetime(2025, 1, 1, tzinfo=UTC)}, id="three-from"),
+        pytest.param(3, {"starts_before": datetime(2025, 6, 1, tzinfo=UTC)}, id="three-before"),
+        pytest.param(3, {"ends_from": datetime(2099, 1, 1, tzinfo=UTC)}, id="none-match"),
+    ],
+)
+async def test_the_probes_first_page_is_the_first_windows_first_page(
+    emulator: Any, sort: str, slices: int | None, bounds: dict[str, Any]
+) -> None:
+    query = MeetingQuery(limit=20, sort=sort, **bounds)
+    gets = emulator.emulator.stats.count(method="GET")
+    async with AttioClient(client_config(emulator)) as client:
+        run = ExtractRun(client, ExtractConfig(query=query, slices=slices))
+        await run.plan()
+        planned = {s.window.index: s.window for s in run.checkpoint.windows}
+        first = (
+            min(planned.values(), key=lambda w: w.order_key())
+            if sort == "start_asc"
+            else max(planned.values(), key=lambda w: w.order_key())
+        )
+        assert (first.ends_from, first.starts_before) == (query.ends_from, query.starts_before), (
+            "the first window in output order asks for the whole query, whose first page the probe read"
+        )
+        if len(planned) > 1:
+            assert (first.keep_before if sort == "start_asc" else first.keep_from) is not None
+        ids = [i async for _, batch in run.deliveries() for i in batch.column("meeting_id").to_pylist()]
+        report = run.report(None, None)
+    assert sorted(ids) == sorted(brute_force(emulator.emulator.store.all_meetings(), query))
+    assert report.requests == report.pages + 1, (
+        "no page fetched twice: one request more, the far end's meeting"
+    )
+    assert emulator.emulator.stats.count(method="GET") - gets == report.requests

@@ -175,7 +175,8 @@ def test_a_deferred_module_is_imported_at_its_first_attribute_and_then_is_the_mo
         "import sys\nfrom connector.deferred import deferred\nstand_in = deferred('colorsys')\n"
         "assert 'colorsys' not in sys.modules\n"
         "assert stand_in.rgb_to_hsv(1, 0, 0) == (0.0, 1.0, 1.0)\n"
-        "import colorsys\nassert stand_in.hls_to_rgb is colorsys.hls_to_rgb and 'hls_to_rgb' in vars(stand_in)\n"
+        "import colorsys\nassert stand_in.hls_to_rgb is colorsys.hls_to_rgb and type(stand_in) is type(colorsys)\n"
+        "colorsys.later = 1\nassert stand_in.later == 1\n"
         "try:\n    stand_in.nope\nexcept AttributeError:\n    print('ok')"
     )
     _prints_ok(code)

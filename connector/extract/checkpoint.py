@@ -69,6 +69,7 @@ else:
 __all__ = [
     "Checkpoint",
     "FanOutState",
+    "PartsNotWritten",
     "TableState",
     "WindowState",
     "default_checkpoint_path",
@@ -162,6 +163,11 @@ def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
     with open(tmp, "wb") as fh:
         fh.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     os.replace(tmp, path)
+
+
+class PartsNotWritten(OSError):
+    """A part file could not be written (a full disk, a file-size limit, an I/O error): the output it stages
+    for cannot be either, and the run names the output (:class:`~.run.ExtractRun`)."""
 
 
 @dataclass
@@ -423,7 +429,10 @@ class Checkpoint:
 
     async def _write_parts(self, parts: Sequence[tuple[str, pa.RecordBatch]]) -> None:
         if parts and self.path is not None:
-            await anyio.to_thread.run_sync(self._write_many, self.path, None, parts)
+            try:
+                await anyio.to_thread.run_sync(self._write_many, self.path, None, parts)
+            except OSError as exc:
+                raise PartsNotWritten(exc.errno, exc.strerror or str(exc)) from exc
 
     async def _changed(self) -> None:
         """The state changed: save it now if due (``save_every``), else mark it for a later save or :meth:`flush`."""

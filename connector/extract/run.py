@@ -6,7 +6,8 @@
                 Stream.read_page -> keep the window's start keys -> a Chunk every ``flush`` rows
     splits      a cursor that ends while fewer than ``busy`` cursors run or wait (:mod:`.slices`, the
                 rounds): :class:`~.split.Splitter` chooses the window and the point, :meth:`Checkpoint.split`
-                applies it, a new cursor takes the freed slot; on a shared budget the share is re-read first
+                applies it, a new cursor takes the freed slot; on a shared budget, also as soon as a grant
+                counts fewer peers (the share grew: :meth:`ExtractRun._follow_share`)
     children    with child tables (call recordings): workers fetch each committed meeting's children
                 (:mod:`.fanout`, :mod:`.streams`) on the same client, while the cursors wait for room
     consumer    ONE loop (:meth:`ExtractRun.deliveries`): every Chunk and every child result is committed
@@ -34,7 +35,7 @@ import json
 import math
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,7 +43,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
-import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..client import Cursors, MeetingReader, RecordingReader
@@ -51,7 +51,7 @@ from ..errors import ConnectorError
 from ..ratelimit import read_share
 from ..schema import SCHEMA_VERSION
 from .arrow import boolean_array, concat_batches
-from .checkpoint import Checkpoint, FanOutState, TableState, WindowState
+from .checkpoint import Checkpoint, FanOutState, PartsNotWritten, TableState, WindowState
 from .config import ExtractConfig, query_filters
 from .fanout import Fanned, FanOut
 from .progress import ProgressTracker
@@ -159,10 +159,13 @@ class ExtractRun:
         self._checkpoint: Checkpoint | None = None
         self.slices = 1
         self.busy = 1
-        self._share: float | None = None
+        self._share: float | None = None  # of a shared read budget, when the cursors grow with it
+        self._planned: tuple[float, int, int] = (0.0, 1, 1)  # the share planned for, its slices and busy
         self.planned = 1
         self.splitter: Splitter | None = None
         self.tracker: ProgressTracker | None = None
+        # The range probe's page of the query: the first page of a window's cursor (slices.plan_windows).
+        self._first: dict[int, tuple[pa.RecordBatch | None, str | None]] = {}
 
     @property
     def checkpoint(self) -> Checkpoint:
@@ -181,8 +184,7 @@ class ExtractRun:
             cp = await anyio.to_thread.run_sync(Checkpoint.load, path, filters)
             span = cp.span
             if span is None and watched and not all(w.done for w in cp.windows):
-                found = await discover_range(self.client, config.query)
-                span = found[:2] if found is not None else None
+                span = (await discover_range(self.client, config.query)).span
             self.resumed_rows = cp.rows
             self.begin(cp, min(config.slices or cp.slices, len(cp.windows)), span)
             return
@@ -198,6 +200,7 @@ class ExtractRun:
             max_in_flight=int(limits.max_in_flight),
             by_start=config.window == "start",
             probe=watched,
+            converter=self.converter,
         )
         if path is not None:
             await anyio.to_thread.run_sync(Checkpoint.discard, path)  # an earlier run's, not resumed
@@ -210,8 +213,12 @@ class ExtractRun:
         cp = Checkpoint(path, filters, windows, plan.slices, span=plan.span, fanout=fanout)
         await anyio.to_thread.run_sync(cp.save)
         self.begin(cp, plan.slices, plan.span, busy=plan.busy)
-        if config.slices is None and share < float(limits.reads_per_second):
-            self._share = share  # planned for a part of a shared budget: re-read as cursors end
+        if plan.first is not None:
+            index, batch, cursor = plan.first
+            self._first = {index: (batch, cursor)}
+        if config.slices is None and share < float(limits.reads_per_second) and self.splitter:
+            # Planned for a part of a shared budget: grow as peers leave (:meth:`_follow_share`).
+            self._share, self._planned = share, (share, self.slices, self.busy)
 
     def filters(self) -> dict[str, str]:
         """What a checkpoint must have been made for to be resumed: the query's filters, the window mode and,
@@ -279,10 +286,14 @@ class ExtractRun:
         position = state.position
         pending: list[pa.RecordBatch] = []
         rows = pages = 0
+        first = self._first.pop(state.window.index, None)
         while True:
             if self.fanout is not None:
                 await self.fanout.room()  # the children set the pace
-            batch, nxt = await self.stream.read_page(self.client, query, cursors.cursor, self.converter)
+            if first is not None:
+                (batch, nxt), first = first, None
+            else:
+                batch, nxt = await self.stream.read_page(self.client, query, cursors.cursor, self.converter)
             pages += 1
             added = 0
             past = False
@@ -322,23 +333,33 @@ class ExtractRun:
             if done:
                 return
 
-    async def _rescale(self, limiter: anyio.CapacityLimiter) -> None:
-        """A cursor ended: on a shared budget, peers may have left; open more cursors if the share has grown.
+    def _rescale(self, limiter: anyio.CapacityLimiter, share: float) -> None:
+        """This process's share of a shared read budget is now ``share``: if it has grown (peers left), open cursors
+        in proportion to what they were planned for (:func:`~connector.ratelimit.read_share`).
 
-        The cursors were planned for a share of the budget (:func:`~connector.ratelimit.read_share`); a peer
-        that finishes first leaves its part to those still running, which need the cursors to use it.
+        A peer that finishes first leaves its part to those still running, which need the cursors to use it.
+        A share that shrinks (a peer came) changes nothing: the budget keeps every process within it, and on
+        a busy CPU the cursors a process has are what keeps its requests coming (bench/shared_budget.py).
         """
-        if self._share is None:
+        if self._share is None or share <= self._share:
             return
-        share = await read_share(self.client)
-        if share <= self._share:
-            return
-        grown = share / self._share
-        cap = int(self.client.config.limits.max_in_flight)
+        planned, slices, busy = self._planned
+        cap = min(int(self.client.config.limits.max_in_flight), MAX_SLICES)
         self._share = share
-        self.slices = min(cap, MAX_SLICES, math.ceil(self.slices * grown))
-        self.busy = min(self.slices, math.ceil(self.busy * grown))
+        self.slices = min(cap, math.ceil(slices * share / planned))
+        self.busy = min(self.slices, math.ceil(busy * share / planned))
         limiter.total_tokens = max(limiter.total_tokens, self.busy)
+
+    async def _follow_share(self, limiter: anyio.CapacityLimiter, fill: Callable[[], None]) -> None:
+        """On a shared budget: rescale the cursors as soon as a grant counts the peers other than before, and
+        ``fill`` the cursors that the share has grown by. Runs until cancelled."""
+        rate_limiter = self.client.limiter
+        assert rate_limiter is not None and self._share is not None
+        seen = self._share
+        while True:
+            seen = await rate_limiter.share_changed("read", seen)
+            self._rescale(limiter, seen)
+            fill()
 
     def _on_page(self, state: WindowState, rows: int, position: int | None, done: bool) -> None:
         assert self.tracker is not None
@@ -369,12 +390,24 @@ class ExtractRun:
         limiter = anyio.CapacityLimiter(self.slices)
         running: list[WindowState] = []
         waiting = 0
+        live: list[MemoryObjectSendStream[Chunk | Fanned]] = []  # of the cursors not yet ended
 
-        async def worker(
-            state: WindowState, stream: MemoryObjectSendStream[Chunk | Fanned], tg: anyio.abc.TaskGroup
-        ) -> None:
+        def fill() -> None:
+            """Split while fewer cursors than keep the budget busy run or wait: each split costs about a request
+            (the running cursor's page past the split, the new window's first and last)."""
+            nonlocal waiting
+            while self.splitter is not None and live and len(running) + waiting < self.busy:
+                choice = self.splitter.choose(running)
+                if choice is None:
+                    break
+                new = cp.split(*choice, descending=query.sort == "start_desc", base_ends_from=query.ends_from)
+                waiting += 1
+                tg.start_soon(worker, new, live[-1].clone())
+
+        async def worker(state: WindowState, stream: MemoryObjectSendStream[Chunk | Fanned]) -> None:
             nonlocal waiting
             async with stream:
+                live.append(stream)
                 async with limiter:
                     waiting -= 1
                     running.append(state)
@@ -386,28 +419,18 @@ class ExtractRun:
                         running.remove(state)
                         if self.splitter is not None:
                             self.splitter.finished(state)
-                if self.splitter is None:
-                    return
-                await self._rescale(limiter)
-                # Split while fewer cursors than keep the budget busy run or wait: each split costs about a
-                # request (the running cursor's page past the split, the new window's first and last).
-                while len(running) + waiting < self.busy:
-                    choice = self.splitter.choose(running)
-                    if choice is None:
-                        break
-                    new = cp.split(
-                        *choice, descending=query.sort == "start_desc", base_ends_from=query.ends_from
-                    )
-                    waiting += 1
-                    tg.start_soon(worker, new, stream.clone(), tg)
+                fill()
+                live.remove(stream)
 
         try:
             async with anyio.create_task_group() as tg:
+                if self._share is not None:
+                    tg.start_soon(self._follow_share, limiter, fill)
                 async with send:
                     for state in output_order(cp.windows, query.sort):
                         if not state.done:
                             waiting += 1
-                            tg.start_soon(worker, state, send.clone(), tg)
+                            tg.start_soon(worker, state, send.clone())
                     if self.fanout is not None:
                         for _ in range(workers):
                             # A run with a child table is given a client that reads them too (the
@@ -418,6 +441,9 @@ class ExtractRun:
                             await self.fanout.close()  # resumed after the last meetings page
                 async with receive:
                     yield receive
+                tg.cancel_scope.cancel()  # every cursor has ended: the share no longer matters
+            if self.client.limiter is not None:
+                await self.client.limiter.leave("read")  # on a shared budget its peers take its part at once
         except BaseExceptionGroup as group:
             leaf = first_error(group)
             raise leaf.with_traceback(leaf.__traceback__) from None
@@ -554,8 +580,11 @@ class ExtractRun:
                         target, call(target.open, TABLES[table].arrow_schema(), self.metadata(table))
                     )
                 async with aclosing(self.deliveries()) as batches:
-                    async for table, batch in batches:
-                        await _writing(sinks[table], call(sinks[table].write, batch))
+                    try:
+                        async for table, batch in batches:
+                            await _writing(sinks[table], call(sinks[table].write, batch))
+                    except PartsNotWritten as exc:  # the part files staged beside the output
+                        raise _not_written(sinks[self.tables[0]], exc) from exc
                 outputs: dict[str, str | None] = {}
                 for table, target in reversed(
                     sinks.items()
@@ -656,9 +685,15 @@ async def _writing(sink: Sink, step: Awaitable[Any]) -> Any:
     except OSError as exc:
         if isinstance(exc, ConnectorError):
             raise
-        where = getattr(sink, "path", None) or type(sink).__name__  # a sink's repr is not ours to print
-        reason = exc.strerror or str(exc)
-        raise OSError(exc.errno, f"output {where} cannot be written: {reason}") from exc
+        raise _not_written(sink, exc) from exc
+
+
+def _not_written(sink: Sink, exc: OSError) -> OSError:
+    """The error of a write the file system refused under ``sink``'s output, naming the output (and the
+    system's words for the errno: Arrow's own say "Error writing bytes to file. Detail: ...")."""
+    where = getattr(sink, "path", None) or type(sink).__name__  # a sink's repr is not ours to print
+    reason = os.strerror(exc.errno) if exc.errno else exc.strerror or str(exc)
+    return OSError(exc.errno, f"output {where} cannot be written: {reason}")
 
 
 def _released(fn: Any, *args: Any) -> Any:

@@ -28,20 +28,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import anyio
 
 from ..client import MeetingReader
 from ..http import answer_times
 from ..models import MeetingQuery
-from .streams import MEETINGS, Stream
+from .streams import MEETINGS, Converter, Stream
 from .tasks import first_error
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "KEYS_PER_SECOND",
     "KEY_UNIT",
     "Plan",
+    "Probe",
     "Window",
     "auto_slices",
     "busy_cursors",
@@ -260,28 +264,52 @@ def split_windows(
     return windows
 
 
-async def discover_range(
-    client: MeetingReader, query: MeetingQuery, stream: Stream = MEETINGS, *, sample: int = 1
-) -> tuple[datetime, datetime, float, float | None] | None:
-    """(first start, last start + 1 s, round-trip seconds, meetings estimated) of the query; None if none.
+@dataclass(frozen=True)
+class Probe:
+    """What the range probe found: the query's first and last start + 1 s (None: it has no meeting), the
+    measured round trip, the meetings estimated (None from a one-meeting page), and its page in the query's
+    own order (rows and next cursor): the query's first page, hence the first of the first window in output
+    order (:func:`plan_windows`)."""
 
-    Two requests sent together find the range cheaply: the first ``sample`` meetings (``start_asc``) and
-    the last one (``start_desc``, one meeting); the quicker one's duration is the measured round trip used
-    to choose the number of slices (a one-meeting answer: a page's decoding would count in it on a busy
-    machine). With ``sample`` > 1 the starts the first page spans give the density at the start of the
-    range, hence an estimate of the meetings in it (exact when that page holds them all; None with one
-    meeting a request). The starts are the stream's start keys (all-day meetings: 00:00 in the query's
-    timezone), as the windows keep them.
+    span: tuple[datetime, datetime] | None
+    rtt: float
+    estimate: float | None
+    page: tuple[pa.RecordBatch | None, str | None]
+
+
+async def discover_range(
+    client: MeetingReader,
+    query: MeetingQuery,
+    stream: Stream = MEETINGS,
+    *,
+    limit: int = 1,
+    converter: Converter | None = None,
+) -> Probe:
+    """The range of the query's starts and the first page read in its own order (:class:`Probe`).
+
+    Two requests sent together find the range cheaply: ``limit`` meetings in the query's own order (with
+    ``limit`` = the query's page size, that page is the query's first: data, not a probe) and one meeting
+    the other way; the quicker one's duration is the measured round trip used to choose the number of
+    slices (a one-meeting answer: a page's decoding would count in it on a busy machine). With ``limit`` >
+    1 the starts the page spans give the density at that end of the range, hence an estimate of the
+    meetings in it (exact when that page holds them all). The starts are the stream's start keys (all-day
+    meetings: 00:00 in the query's timezone), as the windows keep them. ``converter``: the run's, which
+    then notes the page's unknown fields.
     """
-    converter = stream.converter()
+    converter = converter or stream.converter()
     keys: dict[str, Any] = {}
     rtts: list[float] = []
+    own = query.sort
+    other = "start_asc" if own == "start_desc" else "start_desc"
+    pages: dict[str, tuple[pa.RecordBatch | None, str | None]] = {}
 
-    async def probe(sort: str, limit: int) -> None:
+    async def probe(sort: str, size: int) -> None:
         # To the answer, not to its decoding, which waits for Arrow's import at a run's start (deferred.py).
         with answer_times() as answered:
             began = time.perf_counter()
-            batch, _ = await stream.read_page(client, query.replace(limit=limit, sort=sort), None, converter)
+            pages[sort] = batch, _ = await stream.read_page(
+                client, query.replace(limit=size, sort=sort), None, converter
+            )
         rtts.append((answered[-1] if answered else time.perf_counter()) - began)
         keys[sort] = (
             stream.start_keys(batch, query.timezone) if batch is not None and batch.num_rows else None
@@ -289,24 +317,26 @@ async def discover_range(
 
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(probe, "start_asc", sample)
-            tg.start_soon(probe, "start_desc", 1)
+            tg.start_soon(probe, own, limit)
+            tg.start_soon(probe, other, 1)
     except BaseExceptionGroup as group:
         leaf = first_error(group)
         raise leaf.with_traceback(leaf.__traceback__) from None
-    asc, desc, rtt = keys["start_asc"], keys["start_desc"], min(rtts)
-    if asc is None or desc is None:
-        return None
-    lo = from_key(int(asc[0]))
-    hi = max(from_key(int(desc[0])), lo) + timedelta(seconds=1)
+    page, mine, theirs, rtt = pages[own], keys[own], keys[other], min(rtts)
+    if mine is None or theirs is None:
+        return Probe(None, rtt, None, page)
+    lo = from_key(min(int(mine.min()), int(theirs.min())))
+    hi = max(from_key(max(int(mine.max()), int(theirs.max()))), lo) + timedelta(seconds=1)
     estimate: float | None = None
-    if sample > 1:
-        spanned = max(int(asc.max()) - int(asc.min()), KEYS_PER_SECOND)
-        exact = len(asc) < sample  # the first page holds them all
+    if limit > 1:
+        spanned = max(int(mine.max()) - int(mine.min()), KEYS_PER_SECOND)
+        exact = len(mine) < limit  # the first page holds them all
         estimate = (
-            float(len(asc)) if exact else max(float(len(asc)), len(asc) * (to_key(hi) - to_key(lo)) / spanned)
+            float(len(mine))
+            if exact
+            else max(float(len(mine)), len(mine) * (to_key(hi) - to_key(lo)) / spanned)
         )
-    return lo, hi, rtt, estimate
+    return Probe((lo, hi), rtt, estimate, page)
 
 
 def auto_slices(reads_per_second: float, rtt: float, max_in_flight: int) -> int:
@@ -333,13 +363,28 @@ def busy_cursors(slices: int, *, auto: bool) -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """An extract's windows, its cursors at once (``slices``), those that keep the budget busy (``busy``), and
-    the range of starts found (None when not probed)."""
+    """An extract's windows, its cursors at once (``slices``), those that keep the budget busy (``busy``), the
+    range of starts found (None when not probed), and the first window's first page when the probe read it
+    (``first``: that window's index, the page's rows and next cursor)."""
 
     windows: list[Window]
     slices: int
     busy: int
     span: tuple[datetime, datetime] | None
+    first: tuple[int, pa.RecordBatch | None, str | None] | None = None
+
+
+def _asking_for_the_query(windows: list[Window], query: MeetingQuery, *, descending: bool) -> list[Window]:
+    """The windows, the first in output order asking the API for the whole query's range (keeping its own
+    starts, as a split's running side does): the range probe's page of the query is then its first page."""
+    windows = list(windows)
+    at = -1 if descending else 0
+    w = windows[at]
+    if descending:  # the latest starts: the query asks from the query's ends_from, keeps from its boundary
+        windows[at] = replace(w, ends_from=query.ends_from)
+    elif w.starts_before != query.starts_before:
+        windows[at] = replace(w, starts_before=query.starts_before, keep_before=w.starts_before)
+    return windows
 
 
 async def plan_windows(
@@ -351,30 +396,39 @@ async def plan_windows(
     max_in_flight: int,
     by_start: bool = False,
     probe: bool = False,
+    converter: Converter | None = None,
 ) -> Plan:
     """The plan of an extract: its windows, cursors and range of starts.
 
     ``slices`` 1 means one cursor over the query unchanged; None chooses from the measured round trip.
     The range guides later splits of open-ended windows and measures progress; ``probe``: find it with
-    one slice too.
+    one slice too. The probe reads the query's first page, which is the first page of the first window
+    in output order (no request of the run is a probe but the one meeting of the range's other end).
     """
     single = [Window(0, query.ends_from, query.starts_before, query.ends_from if by_start else None)]
     if slices == 1 and not probe:
         return Plan(single, 1, 1, None)
     auto = slices is None
-    found = await discover_range(client, query, sample=query.limit if auto else 1)
-    if found is None:
-        return Plan(single, 1, 1, None)
-    lo, hi, rtt, estimate = found
+    found = await discover_range(client, query, limit=query.limit, converter=converter)
+    descending = query.sort == "start_desc"
+
+    def planned(windows: list[Window], n: int, busy: int) -> Plan:
+        windows = _asking_for_the_query(windows, query, descending=descending)
+        first = windows[-1 if descending else 0].index
+        return Plan(windows, n, busy, found.span, (first, *found.page))
+
+    if found.span is None:
+        return planned(single, 1, 1)
+    (lo, hi), estimate = found.span, found.estimate if auto else None
     if slices == 1:
-        return Plan(single, 1, 1, (lo, hi))
-    n = slices if slices is not None else auto_slices(reads_per_second, rtt, max_in_flight)
+        return planned(single, 1, 1)
+    n = slices if slices is not None else auto_slices(reads_per_second, found.rtt, max_in_flight)
     n = max(1, min(n, MAX_SLICES))
     pages = estimate / query.limit if estimate is not None else None
     if n == 1 or (pages is not None and pages <= 1):
-        return Plan(split_windows(query, lo, hi, 1, by_start=by_start), 1, 1, (lo, hi))
+        return planned(split_windows(query, lo, hi, 1, by_start=by_start), 1, 1)
     busy = busy_cursors(n, auto=auto)
-    weights = round_weights(n, busy, descending=query.sort == "start_desc", pages=pages)
+    weights = round_weights(n, busy, descending=descending, pages=pages)
     windows = split_windows(query, lo, hi, len(weights), by_start=by_start, weights=weights)
     n = min(n, len(windows))
-    return Plan(windows, n, min(busy, n), (lo, hi))
+    return planned(windows, n, min(busy, n))
