@@ -52,6 +52,8 @@ def test_the_cli_extract_imports_no_loader_server_or_pandas() -> None:
     modules = _modules_after(code)
     assert "connector.extract.run" in modules  # the probe saw the extract's own modules
     assert [m for p in UNUSED_BY_AN_EXTRACT for m in _imported(modules, p)] == []
+    # Nor Arrow: the CLI's extract imports it while its first requests are out, as the library's does.
+    assert [m for p in ARROW for m in _imported(modules, p)] == []
 
 
 def test_the_library_extract_imports_no_loader_destinations_or_server() -> None:

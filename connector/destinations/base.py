@@ -26,14 +26,18 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import pyarrow as pa
-
+from ..deferred import deferred
 from ..errors import ConfigError, DestinationError, InvalidArgumentError
 from ..schema import SCHEMA_VERSION
 from .urls import DatabaseURL, TableName
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = deferred("pyarrow")
 
 __all__ = [
     "COMMENT_PREFIX",

@@ -20,13 +20,17 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
+from ..deferred import deferred
 from ..errors import ConfigError, DestinationError
 from .base import Column, DatabaseSink, scalar_kind
 from .urls import DatabaseURL, TableName, parse_database_url
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = deferred("pyarrow")
 
 __all__ = ["DuckDBSink"]
 

@@ -12,11 +12,19 @@ own, 100k meetings).
 from __future__ import annotations
 
 import json
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+from ..deferred import deferred
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    np = deferred("numpy")
+    pa = deferred("pyarrow")
+    pc = deferred("pyarrow.compute")
+
 
 __all__ = ["json_text"]
 

@@ -16,15 +16,19 @@ URL is accepted and never printed (errors, reports and reprs show the URL with `
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import pyarrow as pa
-
+from ..deferred import deferred
 from ..errors import ConfigError, DestinationError, DestinationUnreachableError
 from .base import Column, DatabaseSink, scalar_kind, stored_batch
 from .jsontext import json_text
 from .urls import DatabaseURL, TableName, parse_database_url, url_password
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = deferred("pyarrow")
 
 __all__ = ["PostgresSink"]
 

@@ -24,10 +24,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pyarrow as pa
-
+from ..deferred import deferred
 from ..errors import ConfigError
 from ..extract.dataset import SUCCESS_MARKER, Coverage, Leaf, Partitioning, PublishPlan, leaves_in
 from ..extract.sinks import FileSink, ParquetSink, sink_for_path
@@ -36,6 +35,11 @@ from .location import StoreLocation, open_filesystem, scratch_root
 from .settings import StoreSettings
 from .stream import PartStream
 from .transfer import Store, release_free_memory
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = deferred("pyarrow")
 
 __all__ = ["SUCCESS_MARKER", "ObjectStoreSink"]
 

@@ -17,16 +17,21 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from ..deferred import deferred
 from ..errors import ConfigError, ConnectorError
 from ..extract.dataset import Partitioning, survey
 from ..extract.sinks import OWN_HEAD_BYTES, OWN_TAIL_BYTES, is_extract_output
 from ..schema import SCHEMA_VERSION
 from .location import S3_PART_BYTES, StoreLocation, error_code, missing_bucket, store_error
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+else:
+    pa = deferred("pyarrow")
+    pq = deferred("pyarrow.parquet")
 
 __all__ = ["Store", "release_free_memory"]
 
