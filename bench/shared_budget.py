@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from extract import TOKEN, emulator  # noqa: E402  (bench/extract.py: an emulator process)
+from extract import TOKEN, child_env, emulator  # noqa: E402  (bench/extract.py: an emulator process)
 from redis_helpers import RedisServer  # noqa: E402
 
 from connector.ratelimit import LATE_GRANT  # noqa: E402
@@ -253,6 +253,7 @@ class GrantLog:
         self._client = redis.Redis.from_url(url, socket_timeout=None)  # silent while the processes start
         self._monitor = self._client.monitor()
         self.grants: dict[str, list[float]] = {}  # process name -> grant times, s since the epoch
+        self.connected: dict[str, float] = {}  # process name -> its first connection to Redis (its name set)
         self._names: dict[str, str] = {}  # client address -> process name
         self._peers: dict[str, str] = {}  # peer id -> process name
         self.lateness: list[float] = []  # seconds from a slept-for grant to its confirmation
@@ -288,6 +289,7 @@ class GrantLog:
         where = f"{event['client_address']}:{event['client_port']}"
         if words[:2] == ["CLIENT", "SETNAME"]:
             self._names[where] = words[2]
+            self.connected.setdefault(words[2], event["time"])
         elif words[0] == "EVALSHA" and words[2] == "1" and words[3].endswith(":read"):
             self.pauses += 1  # the pause script (KEYS: the budget), after a 429
         elif words[0] == "EVALSHA" and words[2] == "2" and words[3].endswith(":read"):
@@ -317,18 +319,28 @@ def timeline(starts: list[float], exits: list[float], log: GrantLog, reports: li
     grants = log.grants
     t0, end = min(starts), max(exits)
     wall = end - t0
-    lines = ["timeline, seconds from the first start:"]
-    lines.append("  process  start  first grant  last grant   exit  grants  sent  given up")
+    lines = [
+        "timeline, seconds from the first start (connected: to Redis; cursors: the first grant after its range"
+        " probe's answer; slices: its cursors at its end):"
+    ]
+    lines.append(
+        "  process  start  connected  first grant  cursors  last grant   exit  grants  sent  given up  slices"
+    )
     every: list[float] = []
     for i, (start, stop, report) in enumerate(zip(starts, exits, reports, strict=True)):
         mine = sorted(grants.get(f"w{i}", []))
         every += mine
+        connected = log.connected.get(f"w{i}")
+        joined = f"{connected - t0:9.2f}" if connected is not None else "        -"
         first = f"{mine[0] - t0:11.2f}" if mine else "          -"
+        # The probe's two requests are granted together; the cursors' first grant waits for its answer (>= 0.1 s).
+        after = [t for t in mine if t >= mine[0] + 0.1] if mine else []
+        cursors = f"{after[0] - t0:7.2f}" if after else "      -"
         last = f"{mine[-1] - t0:10.2f}" if mine else "         -"
         sent = report["requests"]
         lines.append(
-            f"  w{i:<6} {start - t0:6.2f}  {first}  {last}  {stop - t0:5.2f}  {len(mine):6}  {sent:4}"
-            f"  {len(mine) - sent:8}"
+            f"  w{i:<6} {start - t0:6.2f}  {joined}  {first}  {cursors}  {last}  {stop - t0:5.2f}  {len(mine):6}"
+            f"  {sent:4}  {len(mine) - sent:8}  {report['slices']:6}"
         )
     every.sort()
     sent = sum(r["requests"] for r in reports)
@@ -381,7 +393,9 @@ def extract(
 
     Fails unless the four outputs hold every one of the ``meetings`` seeded, once.
     """
-    env = os.environ | {"ATTIO_API_KEY": TOKEN, "PYTHONPATH": str(tree)}
+    # Compiled modules cached, as a user's installed process has them (bench/extract.py's child_env): under
+    # PYTHONDONTWRITEBYTECODE each of the four would compile the connector's modules again at its start.
+    env = child_env({"ATTIO_API_KEY": TOKEN, "PYTHONPATH": str(tree)})
     env.pop("CONNECTOR_RATE_LIMIT_URL", None)
     procs = []
     starts: list[float] = []
@@ -452,7 +466,7 @@ def extract(
 def cpu_per_meeting(meetings: int, workdir: Path) -> list[str]:
     """CPU seconds (user + system) of one extract process per meeting, page 200, Parquet."""
     with emulator(meetings, prerender=True) as url:
-        env = os.environ | {"ATTIO_API_KEY": TOKEN}
+        env = child_env({"ATTIO_API_KEY": TOKEN})
         cmd = _extract_cmd(url, workdir / "cpu.parquet", "--read-rate", "0")
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True

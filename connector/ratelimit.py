@@ -220,7 +220,14 @@ class RedisBudget:
         self._pause = self._redis.register_script(_PAUSE_LUA)
         self._peers = self._redis.register_script(_PEERS_LUA)
         try:
-            await self._redis.ping()
+            # One round trip: the ping, and the scripts loaded now rather than at their first call (an EVALSHA
+            # that Redis answers NOSCRIPT, then SCRIPT LOAD, then EVALSHA again: two more round trips before
+            # the first grant, on a CPU that four processes starting together keep busy).
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.ping()
+                for script in (self._reserve, self._pause, self._peers):
+                    pipe.script_load(script.script)
+                await pipe.execute()
         except (AuthenticationError, ResponseError) as exc:
             # Redis answered, and refused what the URL asks (a password, a database number it does not have):
             # a configuration mistake that waiting will not fix. Redis' own message names no credentials.

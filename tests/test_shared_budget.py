@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import pytest
 import redis
 from extract_helpers import client_config
@@ -15,6 +16,7 @@ from connector import AttioClient, MeetingQuery
 from connector.config import RateLimits
 from connector.extract import ExtractConfig
 from connector.extract.run import ExtractRun
+from connector.http import first_send
 from connector.ratelimit import budget_key
 
 __all__ = ["redis_server"]  # the fixture, imported for pytest
@@ -94,4 +96,31 @@ async def test_an_extract_leaves_the_budgets_peers_when_its_cursors_end(
         assert store.zcard(peers) == 3
     assert run.slices == planned, "the share did not change"
     assert len(ids) == len(set(ids)) == 3000, "every meeting once"
+    assert emu.emulator.stats.count(status=429) == 0
+
+
+@pytest.mark.anyio
+async def test_an_extract_counts_the_peers_that_joined_while_its_range_probe_was_out(
+    make_emulator: Any, redis_server: RedisServer
+) -> None:
+    # Processes started together join the budget within a round trip of each other: 15 others join once this
+    # extract's probe has been granted and sent (1 s a request), and it plans for its share of the 16, not for
+    # all of the budget as a count taken before the probe would (32 cursors).
+    emu = make_emulator(meetings=4000, latency_ms=1000)
+    limits = RateLimits(reads_per_second=96, max_in_flight=32)
+    async with AttioClient(client_config(emu, limits=limits, rate_limit_url=redis_server.url)) as client:
+        run = ExtractRun(client, ExtractConfig(query=MeetingQuery(limit=10)))
+
+        async def others_join(sent: anyio.Event) -> None:
+            await sent.wait()
+            async with other_peers(redis_server, emu, 15):
+                await planned.wait()
+
+        planned = anyio.Event()
+        with first_send() as sent:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(others_join, sent)
+                await run.plan()
+                planned.set()
+    assert 1 < run.slices < 16, run.slices
     assert emu.emulator.stats.count(status=429) == 0

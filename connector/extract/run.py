@@ -189,7 +189,15 @@ class ExtractRun:
             self.begin(cp, min(config.slices or cp.slices, len(cp.windows)), span)
             return
         limits = self.client.config.limits
-        share = await read_share(self.client)
+        shares: list[float] = []
+
+        async def share() -> float:
+            # Read once the range probe has answered, not before it: its grants made this process one of the
+            # budget's peers, and peers started with it have had that round trip to become theirs (counted
+            # before the probe, the first of four processes started together planned for all of the budget).
+            shares.append(await read_share(self.client))
+            return shares[-1]
+
         plan = await plan_windows(
             self.client,
             config.query,
@@ -216,9 +224,9 @@ class ExtractRun:
         if plan.first is not None:
             index, batch, cursor = plan.first
             self._first = {index: (batch, cursor)}
-        if config.slices is None and share < float(limits.reads_per_second) and self.splitter:
+        if shares and shares[0] < float(limits.reads_per_second) and self.splitter:
             # Planned for a part of a shared budget: grow as peers leave (:meth:`_follow_share`).
-            self._share, self._planned = share, (share, self.slices, self.busy)
+            self._share, self._planned = shares[0], (shares[0], self.slices, self.busy)
 
     def filters(self) -> dict[str, str]:
         """What a checkpoint must have been made for to be resumed: the query's filters, the window mode and,

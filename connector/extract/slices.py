@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -392,7 +392,7 @@ async def plan_windows(
     query: MeetingQuery,
     slices: int | None,
     *,
-    reads_per_second: float,
+    reads_per_second: float | Callable[[], Awaitable[float]],
     max_in_flight: int,
     by_start: bool = False,
     probe: bool = False,
@@ -400,7 +400,8 @@ async def plan_windows(
 ) -> Plan:
     """The plan of an extract: its windows, cursors and range of starts.
 
-    ``slices`` 1 means one cursor over the query unchanged; None chooses from the measured round trip.
+    ``slices`` 1 means one cursor over the query unchanged; None chooses from the measured round trip and
+    ``reads_per_second`` (or what it returns, asked once the probe has answered: a share of a shared budget).
     The range guides later splits of open-ended windows and measures progress; ``probe``: find it with
     one slice too. The probe reads the query's first page, which is the first page of the first window
     in output order (no request of the run is a probe but the one meeting of the range's other end).
@@ -422,7 +423,11 @@ async def plan_windows(
     (lo, hi), estimate = found.span, found.estimate if auto else None
     if slices == 1:
         return planned(single, 1, 1)
-    n = slices if slices is not None else auto_slices(reads_per_second, found.rtt, max_in_flight)
+    if slices is None:
+        rate = reads_per_second if isinstance(reads_per_second, int | float) else await reads_per_second()
+        n = auto_slices(rate, found.rtt, max_in_flight)
+    else:
+        n = slices
     n = max(1, min(n, MAX_SLICES))
     pages = estimate / query.limit if estimate is not None else None
     if n == 1 or (pages is not None and pages <= 1):
