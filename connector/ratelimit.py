@@ -454,8 +454,10 @@ class RateLimiter:
 
 async def read_share(client: MeetingReader) -> float:
     """The reads per second an extract by ``client`` plans its cursors for: its :meth:`RateLimiter.share` of
-    the read budget now. Peers that finish first leave their part to those still running, which hear of it
-    with their next grant and open more (:class:`~connector.extract.run.ExtractRun`).
+    the read budget now. An extract asks once its range probe has answered: the probe's grant made it a peer,
+    and peers started with it have had that round trip to become theirs. Peers that finish first leave their
+    part to those still running, which hear of it with their next grant and open more
+    (:class:`~connector.extract.run.ExtractRun`).
 
     A reader without a limiter (a caller's own, whose ``limiter`` is None) plans for its configured read rate.
     """
