@@ -26,6 +26,7 @@ from connector.extract.slices import (
     Window,
     auto_slices,
     busy_cursors,
+    discover_range,
     round_weights,
     split_windows,
 )
@@ -263,3 +264,16 @@ async def test_the_probes_first_page_is_the_first_windows_first_page(
         "no page fetched twice: one request more, the far end's meeting"
     )
     assert emulator.emulator.stats.count(method="GET") - gets == report.requests
+
+
+@pytest.mark.parametrize("sort", ["start_asc", "start_desc"])
+async def test_the_range_probe_estimates_a_window_from_a_lower_bound(make_emulator: Any, sort: str) -> None:
+    # In start order the first page of a query with ends_from begins with the meetings that started days before
+    # it and end after it (all-day and long ones): their starts must not stretch the density the estimate uses
+    # (it was ~3x low, and a run from the bound planned a third of the cursors its read budget needs).
+    emu = make_emulator(meetings=20_000)
+    query = MeetingQuery(limit=50, ends_from="2025-03-01", starts_before="2025-09-01", sort=sort)
+    meetings = len(brute_force(emu.emulator.store.all_meetings(), query))
+    async with AttioClient(client_config(emu)) as client:
+        probe = await discover_range(client, query, limit=query.limit)
+    assert probe.estimate is not None and 0.7 < probe.estimate / meetings < 1.4, (probe.estimate, meetings)
