@@ -171,6 +171,10 @@ def test_the_s3_client_reads_botocores_data_lean_and_still_works(s3: S3) -> None
     assert model["operations"]["PutObject"]["documentation"] == ""
     aws = next(p for p in loader.load_data("endpoints")["partitions"] if p["partition"] == "aws")
     assert aws["services"]._kept.keys() == {"s3"}
+    # S3 is known from its own folder; the other ~400 are listed only when asked for
+    known = loader.list_available_services("service-2")
+    assert "s3" in known and known._all is None
+    assert "sts" in known and "no-such-service" not in known and len(known) > 100
     # on demand: every service and region of the whole table
     assert "eu-west-1" in asyncio.run(fs.session.get_available_regions("sts"))
     assert "eu-west-1" in asyncio.run(fs.session.get_available_regions("s3"))

@@ -15,6 +15,11 @@ Plain dicts keep the order botocore relies on; the documentation texts serve doc
 which nobody sees on a client the connector makes for itself. Another service's endpoints (STS, for a
 profile that assumes a role) are read from the whole table when botocore asks for them.
 
+Before it loads a model, botocore checks that the service is one it knows by listing every service's folder
+of its data (~400 folders, ~3,700 ``stat`` calls, ~25 ms of the S3 check's CPU, twice per client). The
+session's loader answers that for S3 from S3's own folder, and lists the rest only when asked for another
+service or for the whole list (:class:`_KnownServices`).
+
 The hook is the loader's public ``file_loader``; tests/test_objectstore_stream.py fails if a botocore
 upgrade stops reading through it.
 """
@@ -26,8 +31,8 @@ import gzip
 import importlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
 __all__ = ["KEPT_SERVICES", "LeanJSONFileLoader", "lean_session"]
 
@@ -111,9 +116,54 @@ def _kept_endpoints(table: dict[str, Any], read: Callable[[], Any]) -> dict[str,
     return table
 
 
+class _KnownServices(Sequence[str]):
+    """What the loader's ``list_available_services(type_name)`` returns, listed only when needed: whether a kept
+    service is known is read from its own folder (the versions that hold a ``type_name`` file)."""
+
+    def __init__(self, loader: Any, type_name: str, listing: Callable[[str], list[str]]) -> None:
+        self._loader = loader
+        self._type_name = type_name
+        self._listing = listing
+        self._all: list[str] | None = None
+
+    def _services(self) -> list[str]:
+        if self._all is None:
+            self._all = self._listing(self._type_name)
+        return self._all
+
+    def __contains__(self, name: object) -> bool:
+        if name in KEPT_SERVICES and self._all is None:
+            try:
+                return bool(self._loader.list_api_versions(name, self._type_name))
+            except _data_not_found():
+                return False
+        return name in self._services()
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        return self._services()[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._services())
+
+    def __len__(self) -> int:
+        return len(self._services())
+
+
+def _data_not_found() -> type[Exception]:
+    exception: type[Exception] = importlib.import_module("botocore.exceptions").DataNotFoundError
+    return exception
+
+
 def lean_session() -> Any:
-    """A new aiobotocore session (as s3fs would make) whose data loader reads through :class:`LeanJSONFileLoader`."""
+    """A new aiobotocore session (as s3fs would make) whose data loader reads through :class:`LeanJSONFileLoader`
+    and answers whether it knows S3 without listing every service (:class:`_KnownServices`)."""
     session = importlib.import_module("aiobotocore.session").AioSession()
     loader = session.get_component("data_loader")
     loader.file_loader = LeanJSONFileLoader(loader.file_loader)
+    listing = loader.list_available_services  # the loader's own, cached per type
+    loader.list_available_services = functools.partial(_KnownServices, loader, listing=listing)
     return session
