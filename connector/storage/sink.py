@@ -21,8 +21,10 @@ Lines, the partitioned dataset); :meth:`commit` then publishes:
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
@@ -42,6 +44,20 @@ else:
     pa = deferred("pyarrow")
 
 __all__ = ["SUCCESS_MARKER", "ObjectStoreSink"]
+
+
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (as it was after): the store's SDK is imported and its client made
+    there, ~240 modules and botocore's models, all kept for the run; the collections their allocations would
+    trigger only walk them again and again (one young collection when they resume instead)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _scratch_path(location: StoreLocation, scratch: Path | None) -> Path:
@@ -114,12 +130,13 @@ class ObjectStoreSink(FileSink):
 
     def check_destination(self) -> None:
         """Refuse, before anything is fetched, a store that cannot be used or a prefix the extract does not own."""
-        self.local.check_destination()
-        if self.is_folder:
-            self.store.check_bucket()
-            self.store.check_dataset(self.location, self.partitioning)
-        else:
-            self._check_object()
+        with collections_paused():  # the SDK's import and its client: see collections_paused
+            self.local.check_destination()
+            if self.is_folder:
+                self.store.check_bucket()
+                self.store.check_dataset(self.location, self.partitioning)
+            else:
+                self._check_object()
         if not self._streams:
             # The client holds ~16 MB (botocore's service model): not kept through the fetch, made again to publish.
             self._store = None
@@ -134,7 +151,11 @@ class ObjectStoreSink(FileSink):
             )
             error.hint = "name an object for the output (a folder is written only with --partition-by)"
             raise error
-        if size is not None and not self.overwrite and self.store.extract_output(self.location, self.format, size) is False:
+        if (
+            size is not None
+            and not self.overwrite
+            and self.store.extract_output(self.location, self.format, size) is False
+        ):
             error = ConfigError(
                 f"output {self.location.url} exists and is not a {self.format} file this tool wrote; nothing was changed"
             )

@@ -165,7 +165,11 @@ class Store:
             # "KEY" sorts before every other name that starts with it, so a first page that holds no "KEY/"
             # has seen the object if there is one; only "KEY/" may be on a later page.
             if folder or not answer.get("IsTruncated"):
-                sizes = (int(o.get("Size") or 0) for o in answer.get("Contents", []) if o.get("Key") == location.key)
+                sizes = (
+                    int(o.get("Size") or 0)
+                    for o in answer.get("Contents", [])
+                    if o.get("Key") == location.key
+                )
                 return folder, next(sizes, None)
         self.check_bucket()
         if self.is_prefix(location):
