@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import subprocess
@@ -243,33 +242,3 @@ def test_a_key_that_is_a_folder_is_refused_also_past_a_page_of_names(
     for name in ("m.parquet-1", "m.parquet-2", "m.parquet.old"):  # and a key beside such names is no folder
         sink = ObjectStoreSink(s3.url(f"attio/{name}"), "parquet", scratch=s3.scratch, overwrite=True)
         sink.check_destination()
-
-
-def test_the_check_runs_no_garbage_collection_and_leaves_it_as_it_was(s3: S3) -> None:
-    """The SDK's import and client are made with collections paused (storage/sink.py, collections_paused): one
-    young collection when they resume, instead of one every 700 allocations; collection is on again after the
-    check, whether it passes or refuses, and stays off if it was off."""
-    collections: list[int] = []
-
-    def seen(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            collections.append(info["generation"])
-
-    sinks = [
-        ObjectStoreSink(url, scratch=s3.scratch)
-        for url in (s3.url("gc/m.parquet"), "s3://no-such-bucket-here/m")
-    ]
-    gc.callbacks.append(seen)
-    try:
-        sinks[0].check_destination()
-        assert collections in ([], [0]) and gc.isenabled()
-        collections.clear()
-        with pytest.raises(ConfigError, match="does not exist"):
-            sinks[1].check_destination()
-        assert collections in ([], [0]) and gc.isenabled()
-        gc.disable()
-        ObjectStoreSink(s3.url("gc/m.parquet"), scratch=s3.scratch).check_destination()
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-        gc.callbacks.remove(seen)

@@ -21,10 +21,8 @@ Lines, the partitioned dataset); :meth:`commit` then publishes:
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
@@ -44,20 +42,6 @@ else:
     pa = deferred("pyarrow")
 
 __all__ = ["SUCCESS_MARKER", "ObjectStoreSink"]
-
-
-@contextmanager
-def collections_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside (as it was after): the store's SDK is imported and its client made
-    there, ~240 modules and botocore's models, all kept for the run; the collections their allocations would
-    trigger only walk them again and again (one young collection when they resume instead)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _scratch_path(location: StoreLocation, scratch: Path | None) -> Path:
@@ -130,13 +114,12 @@ class ObjectStoreSink(FileSink):
 
     def check_destination(self) -> None:
         """Refuse, before anything is fetched, a store that cannot be used or a prefix the extract does not own."""
-        with collections_paused():  # the SDK's import and its client: see collections_paused
-            self.local.check_destination()
-            if self.is_folder:
-                self.store.check_bucket()
-                self.store.check_dataset(self.location, self.partitioning)
-            else:
-                self._check_object()
+        self.local.check_destination()
+        if self.is_folder:
+            self.store.check_bucket()
+            self.store.check_dataset(self.location, self.partitioning)
+        else:
+            self._check_object()
         if not self._streams:
             # The client holds ~16 MB (botocore's service model): not kept through the fetch, made again to publish.
             self._store = None
