@@ -24,6 +24,10 @@ machine's load (the local run alone by ~±10 %); the S3 run's own costs do not: 
 (its check and tail over the local run's, medians) and the RSS its check adds. "ratio from the fixed
 costs" is what rows/s would give if the fetch took the local median in both runs:
 local seconds / (local seconds + S3's fixed seconds).
+
+To compare two trees, run each tree's own copy of this script (``cd TREE && python bench/objectstore.py``):
+the children run ``python -c`` in the script's repository, whose ``connector/`` comes first on ``sys.path``,
+so ``PYTHONPATH=<other tree>`` would measure this one.
 """
 
 from __future__ import annotations
