@@ -17,6 +17,8 @@ from objectstore_helpers import S3, SECRET, moto_fixture, s3_fixture  # noqa: F4
 
 from connector import MeetingQuery
 from connector.cli import main
+from connector.errors import ConfigError
+from connector.storage import ObjectStoreSink, transfer
 
 
 def _extract(emulator: Any, output: str, *extra: str) -> list[str]:
@@ -200,3 +202,43 @@ def test_no_permission_to_write_keeps_the_fetch_and_resume_publishes_once_allowe
     metadata = pq.read_schema(s3.buffer("m.parquet")).metadata
     _sweep(*(v for kv in metadata.items() for v in kv))
     assert s3.scratch_files() == []
+
+
+def _requests_of_check(sink: ObjectStoreSink) -> tuple[list[str], ConfigError | None]:
+    """The S3 operations that ``sink.check_destination()`` sends (botocore's events, registered on the session),
+    and its refusal if any."""
+    sent: list[str] = []
+    sink.store.fs.session.register("before-call.s3", lambda model, **_: sent.append(model.name))
+    try:
+        sink.check_destination()
+    except ConfigError as refused:
+        return sent, refused
+    return sent, None
+
+
+def test_the_check_of_a_new_key_is_one_listing_and_of_an_existing_one_two_ranged_reads_more(s3: S3) -> None:
+    """Before the fetch, S3 is asked once whether the bucket can be listed, the key is a folder or an object
+    is there (connector/storage/transfer.py, Store.look); an object there is then read at its two ends."""
+    for other in ("attio/a.parquet", "attio/m.parquet.bak", "attio/z/deep.parquet"):
+        s3.put(other, b"not ours")
+    sink = ObjectStoreSink(s3.url("attio/m.parquet"), scratch=s3.scratch)
+    assert _requests_of_check(sink) == (["ListObjectsV2"], None)
+    s3.put("attio/m.parquet", b"a user's file, " * 100)
+    sent, refused = _requests_of_check(ObjectStoreSink(s3.url("attio/m.parquet"), scratch=s3.scratch))
+    assert sent == ["ListObjectsV2", "GetObject", "GetObject"]
+    assert refused is not None and "exists and is not a parquet file this tool wrote" in str(refused)
+
+
+@pytest.mark.parametrize("page", [1000, 2])
+def test_a_key_that_is_a_folder_is_refused_also_past_a_page_of_names(
+    s3: S3, page: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``KEY/`` sorts after ``KEY-...`` and ``KEY.x``: when those fill the listing's page, the folder is still found."""
+    monkeypatch.setattr(transfer, "LOOK_PAGE", page)
+    for name in ("m.parquet-1", "m.parquet-2", "m.parquet.old", "m.parquet/part-0.parquet"):
+        s3.put(f"attio/{name}", b"x")
+    with pytest.raises(ConfigError, match=r"is a folder \(objects are stored below it\)"):
+        ObjectStoreSink(s3.url("attio/m.parquet"), scratch=s3.scratch).check_destination()
+    for name in ("m.parquet-1", "m.parquet-2", "m.parquet.old"):  # and a key beside such names is no folder
+        sink = ObjectStoreSink(s3.url(f"attio/{name}"), "parquet", scratch=s3.scratch, overwrite=True)
+        sink.check_destination()

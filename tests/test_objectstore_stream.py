@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib
+import json
 import os
 import subprocess
 import sys
@@ -19,9 +21,9 @@ import pytest
 from objectstore_helpers import S3, CuttingProxy, cutting_fixture, moto_fixture, s3_fixture  # noqa: F401 - fixtures
 
 from connector.schema import meeting_arrow_schema
-from connector.storage import ObjectStoreSink, StoreLocation, open_filesystem
+from connector.storage import ObjectStoreSink, StoreLocation, open_filesystem, s3session
 from connector.storage.location import S3_PART_BYTES
-from connector.storage.s3session import LeanJSONFileLoader
+from connector.storage.s3session import KEPT_SERVICES, LeanJSONFileLoader
 from connector.storage.stream import PartStream
 
 BATCH_ROWS = 8_192  # two batches make a row group (ROW_GROUP_ROWS): ~6 MiB of Parquet, more than a part
@@ -171,6 +173,10 @@ def test_the_s3_client_reads_botocores_data_lean_and_still_works(s3: S3) -> None
     assert model["operations"]["PutObject"]["documentation"] == ""
     aws = next(p for p in loader.load_data("endpoints")["partitions"] if p["partition"] == "aws")
     assert aws["services"]._kept.keys() == {"s3"}
+    # S3 is known from its own folder; the other ~400 are listed only when asked for
+    known = loader.list_available_services("service-2")
+    assert "s3" in known and known._all is None
+    assert "sts" in known and "no-such-service" not in known and len(known) > 100
     # on demand: every service and region of the whole table
     assert "eu-west-1" in asyncio.run(fs.session.get_available_regions("sts"))
     assert "eu-west-1" in asyncio.run(fs.session.get_available_regions("s3"))
@@ -200,3 +206,18 @@ def test_the_s3_client_keeps_under_4_mb_of_python_objects() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     kept = int(done.stdout.split()[-1])
     assert kept < 4 * 2**20, f"the S3 client keeps {kept / 2**20:.1f} MB of Python objects"
+
+
+def test_the_endpoint_table_is_cut_to_s3_before_it_is_parsed_as_the_whole_table_cut_after() -> None:
+    """endpoints.json's text is cut to S3's entries before it is parsed (s3session._kept_text): the same table as
+    the whole one parsed and cut, for the botocore installed. A layout it does not know is parsed whole."""
+    path = Path(importlib.import_module("botocore").__file__).parent / "data" / "endpoints.json"
+    text = path.read_text("utf-8")
+    whole = json.loads(text, object_pairs_hook=s3session._plain)
+    for partition in whole["partitions"]:
+        partition["services"] = {n: s for n, s in partition["services"].items() if n in KEPT_SERVICES}
+    cut = s3session._kept_text(text)
+    assert len(cut) < len(text) / 10  # a botocore whose file no longer looks as expected fails here
+    assert json.loads(cut, object_pairs_hook=s3session._plain) == whole
+    compact = json.dumps(json.loads(text))
+    assert s3session._kept_text(compact) == compact

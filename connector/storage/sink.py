@@ -115,24 +115,35 @@ class ObjectStoreSink(FileSink):
     def check_destination(self) -> None:
         """Refuse, before anything is fetched, a store that cannot be used or a prefix the extract does not own."""
         self.local.check_destination()
-        self.store.check_bucket()
         if self.is_folder:
+            self.store.check_bucket()
             self.store.check_dataset(self.location, self.partitioning)
-        elif self.store.is_prefix(self.location):
+        else:
+            self._check_object()
+        if not self._streams:
+            # The client holds ~16 MB (botocore's service model): not kept through the fetch, made again to publish.
+            self._store = None
+
+    def _check_object(self) -> None:
+        """Refuse a key that is a folder, or an object there that is not this format's extract output (unless
+        ``overwrite``); one listing on S3 for a new key (:meth:`Store.look`)."""
+        folder, size = self.store.look(self.location)
+        if folder:
             error = ConfigError(
                 f"output {self.location.url} is a folder (objects are stored below it); nothing was changed"
             )
             error.hint = "name an object for the output (a folder is written only with --partition-by)"
             raise error
-        elif not self.overwrite and self.store.extract_output(self.location, self.format) is False:
+        if (
+            size is not None
+            and not self.overwrite
+            and self.store.extract_output(self.location, self.format, size) is False
+        ):
             error = ConfigError(
                 f"output {self.location.url} exists and is not a {self.format} file this tool wrote; nothing was changed"
             )
             error.hint = "pass --overwrite to replace it, or choose another --output"
             raise error
-        if not self._streams:
-            # The client holds ~16 MB (botocore's service model): not kept through the fetch, made again to publish.
-            self._store = None
 
     @property
     def _streams(self) -> bool:

@@ -41,6 +41,9 @@ _TAIL_BYTES = (
 )  # a Parquet footer (schema and key-value metadata) of the meeting schema is a few KiB
 
 
+LOOK_PAGE = 1000  # names in the one listing of Store.look (S3's most per page)
+
+
 def _ours(tail: object) -> bool:
     """True when ``tail`` (the end of a file) holds the footer of a Parquet file an extract of this schema wrote."""
     if not isinstance(tail, bytes):
@@ -141,14 +144,54 @@ class Store:
             tails = self.fs.cat_ranges(paths, starts, [sizes[name] for name in names], on_error="return")
         return [name for name, tail in zip(names, tails, strict=True) if not _ours(tail)]
 
-    def ends(self, location: StoreLocation, head: int, tail: int) -> tuple[int, bytes, bytes] | None:
-        """The size, first ``head`` bytes and last ``tail`` bytes of the object at ``location`` (two ranged reads in
-        one call); None when there is none. An object that cannot be read reads as empty ends."""
+    def look(self, location: StoreLocation) -> tuple[bool, int | None]:
+        """Whether objects are stored below ``location`` (it is a folder), and the size of the object at it (None:
+        none); ConfigError unless the bucket exists and the credentials may list it (:meth:`check_bucket`).
+
+        On S3 one listing answers all three (the object, and ``KEY/`` as a common prefix); elsewhere, or when more
+        than a page of names start with the key, a listing of the key's folder, of the key and a look-up of the
+        object.
+        """
+        if location.scheme == "s3":
+            with self._translated(location, "checking"):
+                answer = self.fs.call_s3(
+                    "list_objects_v2",
+                    Bucket=location.bucket,
+                    Prefix=location.key,
+                    Delimiter="/",
+                    MaxKeys=LOOK_PAGE,
+                )
+            folder = any(p.get("Prefix") == location.key + "/" for p in answer.get("CommonPrefixes", []))
+            # "KEY" sorts before every other name that starts with it, so a first page that holds no "KEY/"
+            # has seen the object if there is one; only "KEY/" may be on a later page.
+            if folder or not answer.get("IsTruncated"):
+                sizes = (
+                    int(o.get("Size") or 0)
+                    for o in answer.get("Contents", [])
+                    if o.get("Key") == location.key
+                )
+                return folder, next(sizes, None)
+        self.check_bucket()
+        if self.is_prefix(location):
+            return True, None
         with self._translated(location, "checking"):
             try:
-                size = int(self.fs.info(location.path).get("size") or 0)
+                return False, int(self.fs.info(location.path).get("size") or 0)
             except FileNotFoundError:
-                return None
+                return False, None
+
+    def ends(
+        self, location: StoreLocation, head: int, tail: int, size: int | None = None
+    ) -> tuple[int, bytes, bytes] | None:
+        """The size, first ``head`` bytes and last ``tail`` bytes of the object at ``location`` (two ranged reads in
+        one call); None when there is none. ``size``: the object's, when known (no look-up then). An object that
+        cannot be read reads as empty ends."""
+        with self._translated(location, "checking"):
+            if size is None:
+                try:
+                    size = int(self.fs.info(location.path).get("size") or 0)
+                except FileNotFoundError:
+                    return None
             if size == 0:
                 return 0, b"", b""
             found = self.fs.cat_ranges(
@@ -157,10 +200,10 @@ class Store:
         first, last = (part if isinstance(part, bytes) else b"" for part in found)
         return size, first, last
 
-    def extract_output(self, location: StoreLocation, format: str) -> bool | None:
+    def extract_output(self, location: StoreLocation, format: str, size: int | None = None) -> bool | None:
         """None when no object is at ``location``; else whether it is an extract's output in ``format``
-        (:func:`~connector.extract.sinks.is_extract_output`)."""
-        ends = self.ends(location, OWN_HEAD_BYTES, OWN_TAIL_BYTES)
+        (:func:`~connector.extract.sinks.is_extract_output`). ``size``: the object's, when known."""
+        ends = self.ends(location, OWN_HEAD_BYTES, OWN_TAIL_BYTES, size)
         return None if ends is None else is_extract_output(format, *ends)
 
     def check_dataset(self, location: StoreLocation, partitioning: Partitioning) -> None:
