@@ -3,7 +3,8 @@
 The budget is a sliding window: at most ``capacity`` requests start in any window of ``period`` seconds
 (by default one grant every 1/rate seconds, so traffic is smooth), hence at most the rate in any second.
 That is strictly stronger than Attio's fixed per-second windows, so a client within its budget never
-meets a 429 of its own making. A 429 (someone else used the budget, or Attio lowered it) pauses every
+meets a 429 of its own making. A request whose turn came while the event loop was held up (woken more
+than :data:`LATE_GRANT` after its grant) queues once more rather than go with every other late one at once. A 429 (someone else used the budget, or Attio lowered it) pauses every
 task of the client until the server's ``Retry-After``, not only the task that got it.
 
 :class:`WindowBudget` is the pure core (time in, time out) so that its guarantee can be property-tested;
@@ -168,8 +169,9 @@ return redis.call('ZCARD', KEYS[1])
 # A process counts as a peer of a budget for this long after its last reservation (or its count of peers).
 PEER_TTL = 10.0
 
-# How late a shared grant may still be used. Grants are sent within this much of their time, so a wall-clock
-# second holds at most ``floor(rate) * (1 + LATE_GRANT) + 1`` of them: 98 at the default 96 reads/s.
+# How late a grant (shared or not) may still be used. Grants are sent within this much of their time, so a
+# wall-clock second holds at most ``floor(rate) * (1 + LATE_GRANT) + 1`` of them: 98 at the default 96 reads/s
+# (a local request late a second time goes anyway, so that a loop late at every turn still sends).
 LATE_GRANT = 0.025
 
 
@@ -424,6 +426,7 @@ class RateLimiter:
             await self._wait_shared_turn(self.shared, kind)
             return
         budget = self._budgets[kind]
+        requeued = False
         while True:
             now = self._clock()
             paused = self._paused_until[kind]
@@ -437,8 +440,16 @@ class RateLimiter:
                 await anyio.sleep(at - now)
             # A 429 may have paused us while we slept: take a new turn after the pause. The old grant
             # stays counted, which only makes the window stricter.
-            if self._paused_until[kind] <= self._clock():
-                return
+            if self._paused_until[kind] > self._clock():
+                continue
+            if budget is not None and not requeued and self._clock() - at > LATE_GRANT:
+                # Woken late (the event loop held up: Arrow's import or a collection holding the GIL), every
+                # request due meanwhile would go at once and could fill one of Attio's seconds past its
+                # budget (a 429 pauses them all). As a shared grant does, it gives up its turn and queues
+                # again, once: a loop that is late at every turn (a saturated CPU) still sends.
+                requeued = True
+                continue
+            return
 
     @asynccontextmanager
     async def slot(self, kind: RequestKind) -> AsyncIterator[None]:

@@ -170,6 +170,41 @@ async def test_limiter_shares_one_budget_and_pauses_everyone_after_a_429() -> No
     assert max_in_any_window(reads, 1.0) == 10 and max_in_any_window(writes, 1.0) == 5
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "anyio_backend", [pytest.param(("trio", {"clock": MockClock(autojump_threshold=0)}), id="fake-clock")]
+)
+async def test_requests_woken_late_queue_again_rather_than_go_at_once() -> None:
+    """An event loop held up for 0.3 s (Arrow's import holding the GIL) wakes every request due meanwhile at
+    the same moment; sent together, they would land in one of Attio's seconds beside the requests on time.
+    They queue again instead: the starts stay a whole interval apart, and every request still goes."""
+    import trio
+
+    limiter = RateLimiter(RateLimits(reads_per_second=10, max_in_flight=100))
+    started: list[float] = []
+
+    async def request() -> None:
+        async with limiter.slot("read"):
+            started.append(anyio.current_time())
+
+    async def hold_up_the_loop() -> None:
+        await anyio.sleep(0.45)
+        clock = trio.lowlevel.current_clock()
+        assert isinstance(clock, MockClock)
+        clock.jump(0.3)  # the requests due at 0.5, 0.6 and 0.7 s wake at 0.75 s
+
+    t0 = anyio.current_time()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(hold_up_the_loop)
+        for _ in range(20):
+            tg.start_soon(request)
+    starts = sorted(t - t0 for t in started)
+    assert len(starts) == 20
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.1 - 1e-9, starts
+    assert starts[:5] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    assert starts[-3:] == pytest.approx([2.0, 2.1, 2.2]), "the late three queued behind the others"
+
+
 async def peak_in_flight(limiter: RateLimiter, expected: int, tasks: int = 40) -> int:
     """The most of ``tasks`` requests inside ``limiter``'s slots at once; each holds its slot until ``expected``
     have entered (then they all go), so a cap above ``expected`` shows in the peak."""
