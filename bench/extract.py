@@ -26,7 +26,8 @@ Paths:
            last page), and the probe and the tail (last page to committed output) in seconds.
 Both paths show the fixed costs around the extract: start-up (the child's start to the extract's call:
 interpreter, imports, client), the first request (the child's start to its first request, the range
-probe's: Arrow and numpy are imported while it is in the air) and exit (its report to the process's end).
+probe's: Arrow and numpy are imported while it is in the air) and exit (its report to the process's end; the child
+ends as the CLI does, through connector.cli.end).
 """
 
 from __future__ import annotations
@@ -221,6 +222,10 @@ data["start_monotonic"] = times["start_monotonic"]
 data["first_request_monotonic"] = times["first_request_monotonic"]
 data["done_monotonic"] = time.monotonic()
 print(json.dumps(data, default=str), flush=True)
+# The child stands for the CLI's process (python -m connector extract), and ends as the CLI does: streams flushed,
+# atexit handlers run, then os._exit, not the interpreter's teardown (connector.cli.end; its import counts here).
+from connector.cli import end
+end(0)
 """
 
 # dlt's side: the rest_api source on the same emulator, either just iterated or run into duckdb.
