@@ -160,13 +160,14 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[st
 CONNECTOR_CHILD = r"""
 import time
 began = time.monotonic()  # the parent's clock too (CLOCK_MONOTONIC): start-up is measured from its Popen
-import json, resource, sys, tempfile
+import json, resource, sys
 from pathlib import Path
 import anyio
 from connector import AttioClient, ClientConfig, MeetingQuery, RateLimits
 from connector.extract import ExtractConfig, extract, sink_for_path
 imported = time.monotonic()
 url, token, slices, rate, fmt, page = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+folder = Path(sys.argv[7])  # the parent's, removed by it: the CLI does not delete its output either
 cfg = ClientConfig(token=token, base_url=url, limits=RateLimits(reads_per_second=rate, max_in_flight=64))
 times = {"first": None, "last": None}
 written = []
@@ -206,8 +207,7 @@ async def main(out):
         times["end"] = time.perf_counter()
         return report
 
-with tempfile.TemporaryDirectory() as tmp:
-    report = anyio.run(main, Path(tmp) / f"m.{fmt}")
+report = anyio.run(main, folder / f"m.{fmt}")
 data = report.to_dict()
 data["steady_seconds"] = (times["last"] - times["first"]) if times["first"] is not None else data["seconds"]
 data["probe_seconds"] = (times["first"] - times["start"]) if times["first"] is not None else 0.0
@@ -260,7 +260,10 @@ def run_connector(
     emu = url if isinstance(url, Emulator) else None
     load = os.getloadavg()[0]
     before = cpu_seconds(emu.pid) if emu is not None else 0.0
-    data, rss = measured([PYTHON, "-c", CONNECTOR_CHILD, emu.url if emu else str(url), TOKEN, slices, str(rate), fmt, str(page)])
+    with tempfile.TemporaryDirectory() as folder:
+        data, rss = measured(
+            [PYTHON, "-c", CONNECTOR_CHILD, emu.url if emu else str(url), TOKEN, slices, str(rate), fmt, str(page), folder]
+        )
     if emu is not None:
         data["emulator_cpu_seconds"] = cpu_seconds(emu.pid) - before
     data["load_before"] = load
