@@ -2,27 +2,23 @@
 
 Each test runs the real entry point in a child process (``python -m connector`` or ``connector.cli.run()``),
 since the end is what happens after the command returns: outputs and results files complete, stdout and
-stderr all there, exit codes as documented, ``atexit`` handlers run; and a thread still at work is waited for.
+stderr all there, exit codes as documented, ``atexit`` handlers run, a thread still at work waited for.
 """
 
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import os
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-import pytest
 from load_helpers import meeting_rows, write_rows
 
-from connector.cli import end
 from connector.cli.common import EXIT_API, EXIT_ROWS_FAILED
 
 
@@ -83,17 +79,25 @@ def test_an_error_keeps_its_exit_code_and_message(emulator: Any, tmp_path: Path)
     assert proc.stderr.startswith("error: ") and proc.stderr.endswith("\n"), proc.stderr
 
 
-def test_atexit_handlers_run_and_print_but_the_interpreter_does_not_end_itself(
+def test_atexit_handlers_run_and_print_but_the_final_collections_do_not(
     emulator: Any, tmp_path: Path
 ) -> None:
-    """The fast end is taken (what the interpreter runs at its own end before ``atexit``, where concurrent.futures
-    joins its workers, does not run), yet what registered with ``atexit`` runs, and what it prints is flushed."""
+    """The fast end is taken (the interpreter's final collections do not run: a cycle made by an ``atexit`` handler
+    is never collected), yet what registered with ``atexit`` runs, and what it prints is flushed."""
     proc = _script(
         f"""
-        import atexit, sys, threading
+        import atexit, os, sys
         from connector.cli import run
 
-        threading._register_atexit(lambda: print("interpreter's own end", file=sys.stderr))
+        class Noted:
+            def __del__(self):
+                os.write(2, b"collected at the end")
+
+        def cycle():
+            noted = Noted()
+            noted.me = noted
+
+        atexit.register(cycle)
         atexit.register(lambda: print("atexit ran", end=""))  # stdout: a pipe, block-buffered
         sys.argv = ["connector", "extract", "--output", "m.parquet", "--base-url", {emulator.url!r}, "--read-rate", "0", "-q"]
         run()
@@ -104,20 +108,30 @@ def test_atexit_handlers_run_and_print_but_the_interpreter_does_not_end_itself(
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert out.endswith("atexit ran")
-    assert "interpreter's own end" not in err
+    assert "collected at the end" not in err
 
 
-def test_a_thread_still_at_work_is_waited_for() -> None:
-    """With a non-daemon thread alive, the interpreter's own end is taken (SystemExit: it joins the thread before
-    the process ends). In this process: were the fast end taken, the test's own worker would end here."""
-    release = threading.Event()
-    worker = threading.Thread(target=release.wait)
-    worker.start()
-    try:
-        with pytest.raises(SystemExit) as exited:
+def test_a_thread_still_at_work_is_waited_for(tmp_path: Path) -> None:
+    """A non-daemon thread still running is waited for, as the interpreter's end does, and what it prints is kept."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(
+            """
+            import sys, threading
+            from connector.cli import end
+
+            def work():
+                sys.stdin.read()  # until the test closes our stdin, which it does once "ending" is read
+                print("thread finished", end="")
+
+            threading.Thread(target=work).start()
+            print("ending", flush=True)
             end(5)
-        assert exited.value.code == 5
-    finally:
-        release.set()
-        worker.join()
-        gc.unfreeze()  # end() froze this process's heap
+            """
+        )],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None and proc.stderr is not None
+    assert proc.stdout.readline() == "ending\n"
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 5, proc.stderr.read()
+    assert proc.stdout.read() == "thread finished"

@@ -126,27 +126,31 @@ def run() -> NoReturn:
 
 
 def end(code: int) -> NoReturn:
-    """End a finished command's process with ``code`` now: flush the standard streams, run the ``atexit`` handlers
-    (logging's shutdown and ``weakref.finalize`` callbacks among them), then ``os._exit``.
+    """End a finished command's process with ``code`` now, as the interpreter's own end would but for its teardown:
+    flush the standard streams, wait for the threads still running, run the ``atexit`` handlers (logging's
+    shutdown and ``weakref.finalize`` callbacks among them), then ``os._exit``.
 
     What a command writes is closed before it returns (outputs committed, checkpoints, ledgers and locks
-    released, temporary folders removed by their ``with``), so the interpreter's own end would only tear down
-    every module and collect the heap, freeing memory that the OS frees anyway: 0.1-0.2 s after an extract
-    (docs/performance.md), 0.7-1.0 s after a 100k-meeting one before the heap was frozen. A library must not
-    end its caller's process; a finished CLI may. Where a non-daemon thread still runs or a standard stream
-    cannot be flushed (a reader gone), the interpreter's own end is taken (``sys.exit``): it waits for the
-    thread and reports the stream as it always has.
+    released, temporary folders removed by their ``with``), so the rest of the interpreter's end would only
+    tear down every module and collect the heap, freeing memory that the OS frees anyway: 0.1-0.3 s after an
+    extract (docs/performance.md). A library must not end its caller's process; a finished CLI may. Where a
+    standard stream cannot be flushed (a reader gone), the interpreter's own end is taken (``sys.exit``): it
+    reports the stream as it always has.
     """
     gc.freeze()  # should the fast end not be taken, the final collections need not walk the heap
-    main_thread = threading.main_thread()
-    if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
-        sys.exit(code)
     try:
         _flush()
     except (OSError, ValueError):  # a closed pipe or stream: the interpreter's end reports it as before
         sys.exit(code)
+    # What the interpreter's end runs first (CPython 3.11-3.14): the threading module's exit hooks (executors
+    # told to stop) and a wait for every non-daemon thread, e.g. AnyIO's workers, told to stop as its event loop
+    # closed and still ending. A private name, so an interpreter without it takes the ordinary end.
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is None:  # pragma: no cover - CPython has it
+        sys.exit(code)
+    shutdown()
     atexit._run_exitfuncs()
-    with contextlib.suppress(OSError, ValueError):  # what the handlers printed; the streams took the rest above
+    with contextlib.suppress(OSError, ValueError):  # what the threads and handlers printed since
         _flush()
     os._exit(code)
 
