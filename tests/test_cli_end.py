@@ -61,7 +61,7 @@ def test_an_extract_ends_with_its_output_and_report_whole(emulator: Any, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.parquet"]  # no lock, checkpoint or parts left
 
 
-def test_a_load_keeps_its_exit_code_results_and_stderr(emulator: Any, tmp_path: Path) -> None:
+def test_a_load_keeps_its_exit_code_results_and_summary(emulator: Any, tmp_path: Path) -> None:
     rows = meeting_rows(40)
     rows[7][2] = "not a time"  # one bad row: exit 1, every row in the results file
     source = write_rows(tmp_path / "in.csv", rows)
