@@ -284,6 +284,15 @@ def _xlsx(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
+def _edit_sheet(good: Path, out: Path, edit: Any) -> Path:
+    """A copy of the workbook ``good`` at ``out`` with its first sheet's XML passed through ``edit``."""
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            zout.writestr(item, edit(data) if item.filename == "xl/worksheets/sheet1.xml" else data)
+    return out
+
+
 @pytest.mark.parametrize("bad_row", [2, 80, 150], ids=["first-data-row", "row-80", "last-row"])
 def test_a_damaged_xlsx_sheet_stops_after_the_rows_it_could_read(
     emulator: Any,
@@ -292,15 +301,11 @@ def test_a_damaged_xlsx_sheet_stops_after_the_rows_it_could_read(
     capsys: pytest.CaptureFixture[str],
     bad_row: int,
 ) -> None:
-    good = _xlsx(tmp_path / "good.xlsx", meeting_rows(149))
-    source = tmp_path / "in.xlsx"
-    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as zout:
-        for item in zin.infolist():
-            data = zin.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                at = data.index(f'<row r="{bad_row}"'.encode())
-                data = data[:at] + b"<row <<not xml" + data[at:]
-            zout.writestr(item, data)
+    def damage(data: bytes) -> bytes:
+        at = data.index(f'<row r="{bad_row}"'.encode())
+        return data[:at] + b"<row <<not xml" + data[at:]
+
+    source = _edit_sheet(_xlsx(tmp_path / "good.xlsx", meeting_rows(149)), tmp_path / "in.xlsx", damage)
     run = run_load(emulator, monkeypatch, capsys, str(source))
     assert run.code == 5, run.out + run.err
     assert f"input broke: {source}: row " in run.out and "the worksheet cannot be read after row" in run.out
@@ -619,3 +624,20 @@ def test_with_json_the_report_carries_the_break_and_stderr_says_it(
     assert report["ok"] is False and (report["rows"], report["created"]) == (6, 6)
     assert report["input_error"].startswith(f"{source}: row 8: a quoted cell opened on line 8 never closes")
     assert run.err == f"error: input broke: {report['input_error']}\n"
+
+
+def test_an_xlsx_with_a_stale_dimension_loads_every_row_and_column(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tools that write .xlsx files without updating the sheet's <dimension> (here it claims A1:B3) must not
+    make a streaming read stop at the third row or the second column."""
+    def stale(data: bytes) -> bytes:
+        start = data.index(b"<dimension ")
+        end = data.index(b">", start) + 1
+        return data[:start] + b'<dimension ref="A1:B3"/>' + data[end:]
+
+    source = _edit_sheet(_xlsx(tmp_path / "good.xlsx", meeting_rows(60)), tmp_path / "in.xlsx", stale)
+    run = run_load(emulator, monkeypatch, capsys, str(source))
+    assert run.code == 0, run.out + run.err
+    assert sorted(result_rows(tmp_path / "in.results.csv")) == list(range(2, 62))
+    assert created_refs(emulator) == {f"ref-{i}" for i in range(60)}

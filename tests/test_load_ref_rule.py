@@ -96,3 +96,22 @@ def test_new_rows_under_the_same_key_go_on(emu: Any, rerun: Rerun, tmp_path: Pat
     run = rerun(write_rows(tmp_path / "week2.csv", meeting_rows(4, prefix="week2")))
     assert run.code == 0, run.err
     assert posts(emu) == 9
+
+
+@pytest.mark.parametrize("sync", [False, True], ids=["dry-run", "sync-dry-run"])
+def test_a_dry_run_stops_as_the_real_run_would(emu: Any, rerun: Rerun, tmp_path: Path, sync: bool) -> None:
+    """The dry run is where a changed mapping should show: it reads the ledger and refuses with the same
+    message, and leaves the ledger as it was (the next real run still refuses, a matching one still goes on)."""
+    ledger = tmp_path / "meetings.ledger.sqlite"
+    before = ledger.read_bytes()
+    sheet = write_rows(tmp_path / "sheet.csv", [row[1:] for row in meeting_rows(5)], HEADER[1:])
+    hashed = '[external_ref]\ncolumns = ["title", "start"]\n'
+    run = rerun(sheet, hashed, "--dry-run", *(["--sync"] if sync else []))
+    assert run.code == 2, run.out + run.err
+    (line,) = [x for x in run.err.splitlines() if x.startswith("error:")]
+    assert "holds 5 meetings loaded with external_ref from column 'external_ref'" in line
+    assert ledger.read_bytes() == before
+    assert posts(emu) == 5
+    ok = rerun(write_rows(tmp_path / "week2.csv", meeting_rows(4, prefix="week2")), None, "--dry-run")
+    assert ok.code == 0, ok.out + ok.err
+    assert posts(emu) == 5

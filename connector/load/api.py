@@ -239,7 +239,8 @@ def _dry_run(
     bodies: list[dict[str, Any]] = []
     input_error: str | None = None
     results = open_results(results_path)
-    plan = SyncPlan(ledger_path if config.sync else None)
+    plan = SyncPlan(ledger_path)  # read-only: the sync plan, and the ref rule a real run would check
+    rule_checked = False
     over = False
     steps: dict[str, int] = {}
     sample: dict[str, list[str]] = {}
@@ -262,7 +263,11 @@ def _dry_run(
                 if batch is None:
                     break
                 valid: list[Prepared] = []
-                for item in mapper.map_batch(batch):
+                mapped = mapper.map_batch(batch)
+                if not rule_checked and (keys := [item.key for item in mapped if item.key is not None]):
+                    plan.check_ref_rule(mapper.ref_rule, keys[:1000])
+                    rule_checked = True
+                for item in mapped:
                     counts["rows"] += 1
                     if isinstance(item, Prepared):
                         valid.append(item)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ from ..errors import ConfigError
 from .ledgerbase import SqliteLedger, guarded
 from .rows import Prepared, differing_fields, field_fingerprints
 
-__all__ = ["Claim", "Ledger", "body_fingerprint"]
+__all__ = ["Claim", "Ledger", "body_fingerprint", "ref_rule_refusal"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS refs (
@@ -102,6 +103,33 @@ CREATE INDEX IF NOT EXISTS refs_meeting_id ON refs (meeting_id) WHERE meeting_id
 """
 
 DONE = ("created", "found")
+
+
+
+def ref_rule_refusal(db: sqlite3.Connection, path: Path, rule: str, keys: Sequence[str]) -> str | None:
+    """Why a load making external_refs by ``rule`` must not use the ledger ``db`` reads, or None when it may.
+
+    Refused: the ledger's refs were made another way (``settings.ref_rule``) and none of ``keys``, the first
+    rows' refs, is done in it, so every row would be created again as another meeting. When any of them is
+    done, the rule changed in name only (a renamed column). Read-only, so that a dry run asks it too.
+    """
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'settings'").fetchone():
+        return None  # a ledger from before the rule was kept: nothing to compare with
+    row = db.execute("SELECT value FROM settings WHERE name = 'ref_rule'").fetchone()
+    if row is None or row[0].casefold() == rule.casefold() or not keys:
+        return None
+    done = db.execute("SELECT count(*) FROM refs WHERE state IN ('created', 'found')").fetchone()[0]
+    marks = ",".join("?" * len(keys))
+    known = db.execute(
+        f"SELECT count(*) FROM refs WHERE state IN ('created', 'found') AND key IN ({marks})", tuple(keys)
+    ).fetchone()[0]
+    if not done or known:
+        return None
+    return (
+        f"ledger {path} holds {done} meetings loaded with {row[0]}; this load takes {rule}, and none "
+        f"of its first {len(keys)} rows is in the ledger: each would be created again as another meeting. "
+        "Load with the mapping used before, or give a new ledger (--ledger NEW_FILE) to load them as new"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,19 +190,10 @@ class Ledger(SqliteLedger):
         refs: when any is done in the ledger the rule changed in name only (a renamed column) and is kept.
         """
         db = self._conn
+        refusal = ref_rule_refusal(db, self.path, rule, keys)
+        if refusal is not None:
+            raise ConfigError(refusal)
         row = db.execute("SELECT value FROM settings WHERE name = 'ref_rule'").fetchone()
-        if row is not None and row[0].casefold() != rule.casefold() and keys:
-            done = db.execute("SELECT count(*) FROM refs WHERE state IN ('created', 'found')").fetchone()[0]
-            marks = ",".join("?" * len(keys))
-            known = db.execute(
-                f"SELECT count(*) FROM refs WHERE state IN ('created', 'found') AND key IN ({marks})", tuple(keys)
-            ).fetchone()[0]
-            if done and not known:
-                raise ConfigError(
-                    f"ledger {self.path} holds {done} meetings loaded with {row[0]}; this load takes {rule}, and none "
-                    f"of its first {len(keys)} rows is in the ledger: each would be created again as another meeting. "
-                    "Load with the mapping used before, or give a new ledger (--ledger NEW_FILE) to load them as new"
-                )
         if row is None or row[0] != rule:
             self._begin()
             db.execute("INSERT OR REPLACE INTO settings (name, value) VALUES ('ref_rule', ?)", (rule,))

@@ -6,18 +6,21 @@ taken for the dry run, and released) with no ``-wal`` (closed cleanly: all of it
 an immutable file; one a load holds, or that a killed load left with its ``-wal``, is read through the
 files already there. A missing ledger plans every row as a create. Each valid row is classified as :mod:`.sync` would: ``create``, ``unchanged``, ``update``,
 ``replace`` or ``skip`` (a found meeting whose content changed); with ``--delete-missing``, the meetings
-this ledger created whose external_ref is not among the rows are planned as ``delete``.
+this ledger created whose external_ref is not among the rows are planned as ``delete``. Every dry run (with
+``--sync`` or not) also asks the ledger the question a real run asks first: whether its refs are made the way
+the ledger's were (:meth:`SyncPlan.check_ref_rule`).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..locks import FileLock
-from .ledger import Ledger, body_fingerprint
+from .ledger import Ledger, body_fingerprint, ref_rule_refusal
 from .ledgerbase import ledger_lock
 from .rows import Prepared, differing_fields, field_fingerprints
 
@@ -30,6 +33,7 @@ class SyncPlan:
     def __init__(self, ledger: Path | None) -> None:
         self._db: sqlite3.Connection | None = None
         self._lock: FileLock | None = None
+        self._path = ledger
         if ledger is None or not ledger.exists():
             return
         lock = ledger_lock(ledger)
@@ -77,6 +81,14 @@ class SyncPlan:
         if changes == ["linked_records"]:
             return "update", meeting_id, "linked_records changed"
         return ("replace" if state == "created" else "skip"), meeting_id, ", ".join(changes) + " changed"
+
+    def check_ref_rule(self, rule: str, keys: Sequence[str]) -> None:
+        """Refuse, as a real load would (:meth:`.ledger.Ledger.check_ref_rule`), refs made another way than
+        the ledger's that match none of its done refs."""
+        if self._db is None or self._path is None:
+            return
+        if (refusal := ref_rule_refusal(self._db, self._path, rule, keys)) is not None:
+            raise ConfigError(refusal)
 
     def missing(self, seen: Path) -> tuple[list[tuple[str, str]], int]:
         """``(key, meeting_id)`` of the created meetings whose ref is not in the ``refs`` table of the SQLite

@@ -478,6 +478,10 @@ class ExcelSource(Source):
             self._book.close()
             raise ConfigError(f"{path}: no worksheet {sheet!r}; it has {', '.join(self._book.sheetnames)}")
         self._sheet = self._book[sheet] if sheet else self._book.worksheets[0]
+        # In streaming mode openpyxl reads only the rows and columns the sheet's <dimension> claims, and
+        # workbooks written by other tools often carry a stale one (e.g. "A1"): the rest of the rows and
+        # columns would be dropped without a word. Forget it and read every row that is there.
+        self._sheet.reset_dimensions()
         others = [name for name in self._book.sheetnames if name != self._sheet.title]
         if sheet is None and others:
             self.headers_hint = (
