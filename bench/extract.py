@@ -5,6 +5,7 @@
     .venv/bin/python bench/extract.py --no-dlt   # skip dlt (no virtual environment needed)
     .venv/bin/python bench/extract.py --latency-only [--quick]   # just the rate-limit path
     .venv/bin/python bench/extract.py --latency-only --dlt-latency 60000   # + dlt at Attio's pace
+    .venv/bin/python bench/extract.py --latency-only --no-cli   # without the CLI's run beside each sliced one
 
 Every measured run is its own process, and so is the emulator (``python -m connector.emulator``), so
 neither shares a GIL with the other. Peak RSS is the child's own ``ru_maxrss`` (``os.wait4``); rows/s is
@@ -24,9 +25,13 @@ Paths:
            Figures: whole process (start to exit, as the issue measures it), end to end inside the
            child (range probe, fetch and the written output), steady state (first data request to
            last page), and the probe and the tail (last page to committed output) in seconds.
+  CLI      beside each sliced latency run, the CLI itself (``python -m connector extract``, default flags
+           but the page size and the read budget) on the same emulator, its whole process timed from
+           the parent: informational, the targets judge the library child (``--no-cli`` skips it).
 Both paths show the fixed costs around the extract: start-up (the child's start to the extract's call:
 interpreter, imports, client), the first request (the child's start to its first request, the range
-probe's: Arrow and numpy are imported while it is in the air) and exit (its report to the process's end).
+probe's: Arrow and numpy are imported while it is in the air) and exit (its report to the process's end;
+the child ends as the CLI does, through connector.cli.end).
 """
 
 from __future__ import annotations
@@ -159,13 +164,14 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[dict[st
 CONNECTOR_CHILD = r"""
 import time
 began = time.monotonic()  # the parent's clock too (CLOCK_MONOTONIC): start-up is measured from its Popen
-import json, resource, sys, tempfile
+import json, resource, sys
 from pathlib import Path
 import anyio
 from connector import AttioClient, ClientConfig, MeetingQuery, RateLimits
 from connector.extract import ExtractConfig, extract, sink_for_path
 imported = time.monotonic()
 url, token, slices, rate, fmt, page = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+folder = Path(sys.argv[7])  # the parent's, removed by it: the CLI does not delete its output either
 cfg = ClientConfig(token=token, base_url=url, limits=RateLimits(reads_per_second=rate, max_in_flight=64))
 times = {"first": None, "last": None}
 written = []
@@ -205,8 +211,7 @@ async def main(out):
         times["end"] = time.perf_counter()
         return report
 
-with tempfile.TemporaryDirectory() as tmp:
-    report = anyio.run(main, Path(tmp) / f"m.{fmt}")
+report = anyio.run(main, folder / f"m.{fmt}")
 data = report.to_dict()
 data["steady_seconds"] = (times["last"] - times["first"]) if times["first"] is not None else data["seconds"]
 data["probe_seconds"] = (times["first"] - times["start"]) if times["first"] is not None else 0.0
@@ -221,6 +226,10 @@ data["start_monotonic"] = times["start_monotonic"]
 data["first_request_monotonic"] = times["first_request_monotonic"]
 data["done_monotonic"] = time.monotonic()
 print(json.dumps(data, default=str), flush=True)
+# The child stands for the CLI's process (python -m connector extract), and ends as the CLI does: streams flushed,
+# atexit handlers run, then os._exit, not the interpreter's teardown (connector.cli.end; its import counts here).
+from connector.cli import end
+end(0)
 """
 
 # dlt's side: the rest_api source on the same emulator, either just iterated or run into duckdb.
@@ -255,9 +264,26 @@ def run_connector(
     emu = url if isinstance(url, Emulator) else None
     load = os.getloadavg()[0]
     before = cpu_seconds(emu.pid) if emu is not None else 0.0
-    data, rss = measured([PYTHON, "-c", CONNECTOR_CHILD, emu.url if emu else str(url), TOKEN, slices, str(rate), fmt, str(page)])
+    with tempfile.TemporaryDirectory() as folder:
+        data, rss = measured(
+            [PYTHON, "-c", CONNECTOR_CHILD, emu.url if emu else str(url), TOKEN, slices, str(rate), fmt, str(page), folder]
+        )
     if emu is not None:
         data["emulator_cpu_seconds"] = cpu_seconds(emu.pid) - before
+    data["load_before"] = load
+    return Result(label, data["rows"], data["seconds"], rss, data)
+
+
+def run_cli(label: str, emu: Emulator, *, rate: float, page: int) -> Result:
+    """The CLI itself (``python -m connector extract``, default flags but the page size and the read budget), its whole
+    process from start to exit: what a user's shell measures. Informational beside the library child's figures."""
+    load = os.getloadavg()[0]
+    before = cpu_seconds(emu.pid)
+    with tempfile.TemporaryDirectory() as folder:
+        cmd = [PYTHON, "-m", "connector", "extract", "--output", os.path.join(folder, "m.parquet"), "--base-url", emu.url,
+               "--read-rate", f"{rate:g}", "--page-size", str(page), "--json", "-q"]  # fmt: skip
+        data, rss = measured(cmd, {"ATTIO_API_KEY": TOKEN})
+    data["emulator_cpu_seconds"] = cpu_seconds(emu.pid) - before
     data["load_before"] = load
     return Result(label, data["rows"], data["seconds"], rss, data)
 
@@ -320,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-only", action="store_true", help="only the latency path (no CPU path, no dlt)")
     parser.add_argument("--prerender", action="store_true", help="latency path: the emulator pre-renders its pages")
     parser.add_argument(
+        "--no-cli", action="store_true", help="latency path: skip the CLI's run beside each sliced run (informational)"
+    )
+    parser.add_argument(
         "--dlt-latency", type=int, default=0, metavar="N",
         help="also compare with dlt at Attio's pace (latency, rate limit) on N meetings (the issue's figure: 60000)",
     )
@@ -363,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         ))
 
     latency_runs: list[tuple[Result, int]] = []
+    cli_runs: list[tuple[Result, int]] = []
     single_n = 4_000 if args.quick else 10_000
     # Large enough that the range probe and the ramp-up are amortised: >= 1,000 requests per run.
     sliced_n = {50: 50_000, 200: 100_000} if args.quick else {50: 200_000, 200: 300_000}
@@ -373,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
         with emulator_process(n, read_rate=args.attio_rate, latency_ms=args.latency_ms, prerender=args.prerender) as emu:
             label = f"sliced (auto), page {size}, {n:,}"
             latency_runs.append((run_connector(label, emu, slices="auto", rate=args.client_rate, page=size), size))
+            if not args.no_cli:
+                time.sleep(1.1)  # the emulator's limit counts the last second: let the run before leave it
+                cli_runs.append((run_cli(f"CLI, page {size}, {n:,}", emu, rate=args.client_rate, page=size), size))
     print()
     print(table(
         f"Latency path ({args.latency_ms:.0f} ms per answer, emulator limit {args.attio_rate:.0f} reads/s, "
@@ -398,6 +431,23 @@ def main(argv: list[str] | None = None) -> int:
     print("written to the output after the last page; CPU us/row: the connector process's CPU time per row (all its")
     print("threads); emulator us/row: the emulator process's CPU serving the run; load: the machine's 1-minute load")
     print("average before the run (2 cores here: above ~2, other work shares them and the ratios drop with it)")
+
+    if cli_runs:
+        print()
+        print(table(
+            "The CLI on the same emulators (python -m connector extract --json -q, default flags but --page-size and "
+            "--read-rate; informational: the targets judge the library child above)",
+            ["run", "rows", "seconds", "process s", "of ceiling", "process", "CPU us/row", "load", "slices", "windows",
+             "requests", "429s", "peak RSS MB"],
+            [[r.label, f"{r.rows:,}", f"{r.seconds:.1f}", f"{r.extra['wall_seconds']:.1f}",
+              f"{r.rows_per_second / (args.attio_rate * size):.1%}",
+              f"{r.rows / r.extra['wall_seconds'] / (args.attio_rate * size):.1%}",
+              f"{r.extra['child_cpu_seconds'] / max(r.rows, 1) * 1e6:.0f}", f"{r.extra['load_before']:.1f}",
+              str(r.extra["slices"]), str(r.extra["windows"]), str(r.extra["requests"]), str(r.extra["rate_limited"]),
+              f"{r.peak_rss_mb:.0f}"]
+             for r, size in cli_runs],
+        ))
+        print("of ceiling: the report's seconds (the extract); process: start to exit of the CLI's process")
 
     paced: list[Result] = []
     if args.dlt_latency:
@@ -447,6 +497,10 @@ def main(argv: list[str] | None = None) -> int:
         into_duckdb = paced[0].rows_per_second / paced[2].rows_per_second
         checks.append(("at Attio's pace >= 15x dlt's rest_api source (iterating)", ratio >= 15,
                        f"{ratio:.1f}x (dlt's pipeline into duckdb: {into_duckdb:.1f}x)"))
+    for r, size in cli_runs:
+        whole = r.rows / r.extra["wall_seconds"] / (args.attio_rate * size)
+        checks.append((f"the CLI, whole process, page {size} (informational)", True,
+                       f"{whole:.1%} of the ceiling, {r.extra['rate_limited']} x 429"))
     for name, ok, value in checks:
         print(f"  [{'ok' if ok else 'MISS'}] {name}: {value}")
     return 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 import pytest
 
+from connector import timezones
 from connector.emulator.timeutil import zone as emulator_zone
 from connector.models import is_valid_timezone as models_is_valid_timezone
 from connector.timezones import NON_CANONICAL, is_valid_timezone, known_timezones, zone
@@ -62,3 +65,24 @@ def test_the_set_is_built_once_and_holds_no_non_canonical_name() -> None:
 
 def test_models_use_the_same_rule() -> None:
     assert models_is_valid_timezone is is_valid_timezone
+
+
+def test_the_packaged_names_are_known_ones_and_need_no_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name of tzdata's own list is judged from it: the system's tz database is walked only for other names."""
+    assert 400 < len(timezones._packaged()) and timezones._packaged() <= known_timezones()
+    walks: list[int] = []
+
+    def walk() -> set[str]:
+        walks.append(1)
+        return available_timezones()
+
+    monkeypatch.setattr(timezones, "available_timezones", walk)
+    known_timezones.cache_clear()
+    try:
+        assert is_valid_timezone("UTC") and is_valid_timezone("Europe/Berlin")
+        assert walks == []
+        assert not is_valid_timezone("Mars/Olympus")
+        assert not is_valid_timezone("Factory")  # listed by tzdata, refused all the same
+        assert walks == [1]
+    finally:
+        known_timezones.cache_clear()  # the next caller walks the real database again
