@@ -201,7 +201,10 @@ def share_in_checkpoint(path: Path, descending: bool) -> float | None:
         return None
     states = [WindowState.from_dict(w) for w in data["windows"]]
     span = (ns_of(data["span"][0]), ns_of(data["span"][1]))
-    return covered_fraction([(s.window, Reach(s.position, s.rows, s.done)) for s in states], span=span, descending=descending)
+    sort = "start_desc" if descending else "start_asc"
+    # each window as it is read (a reversed window of a start_asc query: start_desc)
+    reaches = [(s.window, Reach(s.position, s.rows, s.done, s.window.descending(sort))) for s in states]
+    return covered_fraction(reaches, span=span, descending=descending)
 
 
 def ns_of(text: str) -> int:

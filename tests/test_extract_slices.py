@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from connector.extract.slices import (
     auto_slices,
     busy_cursors,
     discover_range,
+    reversed_windows,
     round_weights,
     split_windows,
 )
@@ -117,8 +118,9 @@ async def _collect(client: AttioClient, query: MeetingQuery, windows: list[Windo
     ],
 )
 @pytest.mark.parametrize("count", [2, 5, 24])
+@pytest.mark.parametrize("reverse", [False, True], ids=["in-order", "reversed"])
 async def test_windows_hold_every_meeting_exactly_once(
-    edge_emulator: Any, zone: str, bounds: dict[str, Any], count: int
+    edge_emulator: Any, zone: str, bounds: dict[str, Any], count: int, reverse: bool
 ) -> None:
     meetings = edge_emulator.emulator.store.all_meetings()
     query = MeetingQuery(limit=4, timezone=zone, **bounds)
@@ -131,10 +133,36 @@ async def test_windows_hold_every_meeting_exactly_once(
             (local_edge - timedelta(days=2), local_edge + timedelta(days=2)),
         ):
             windows = split_windows(query, lo, hi, count)
+            if reverse:  # every window but the first read start_desc, as a planned start_asc run's are
+                windows = reversed_windows(windows, query)
+                assert sum(w.reverse for w in windows) == len(windows) - 1
             got = await _collect(client, query, windows, slices=3)
             assert sorted(got) == expected, (lo, hi, [w.to_dict() for w in windows])
         table = await extract_table(client, ExtractConfig(query=query, slices=1))
     assert sorted(table.column("meeting_id").to_pylist()) == expected
+
+
+async def test_a_window_read_from_its_top_does_not_fetch_the_meetings_crossing_its_start() -> None:
+    # 60 all-day meetings of 90 days (one a day from 2027-01-01) cross every boundary of the windows below:
+    # a window read in start order from its boundary fetches them all first (6 pages of 10), and drops them.
+    bodies = [_all_day(f"long-{d}", (date(2027, 1, 1) + timedelta(days=d)).isoformat(), 90) for d in range(60)]
+    bodies += [_timed(f"short-{i}", datetime(2027, 1, 1, tzinfo=UTC) + timedelta(hours=14 * i), 30) for i in range(200)]
+    query = MeetingQuery(limit=10)
+    with EmulatorThread(meetings=0, read_rate=0, write_rate=0) as emu:
+        async with AttioClient(client_config(emu)) as client:
+            for body in bodies:
+                await client.find_or_create_meeting(body)
+            expected = sorted(brute_force(emu.emulator.store.all_meetings(), query))
+            windows = split_windows(query, datetime(2027, 1, 1, tzinfo=UTC), datetime(2027, 4, 25, tzinfo=UTC), 4)
+            wasted = {}
+            for name, planned in (("in order", windows), ("reversed", reversed_windows(windows, query))):
+                gets = emu.emulator.stats.count(method="GET")
+                got = await _collect(client, query, planned, slices=1)
+                assert sorted(got) == expected, name
+                wasted[name] = emu.emulator.stats.count(method="GET") - gets - -(-len(expected) // query.limit)
+    # In order, the boundaries (~Jan 30, Feb 28, Mar 28) are crossed by 29, 58 and 60 long meetings: 3 + 6 + 6
+    # pages fetched and dropped. Reversed: at most a partly used page a window.
+    assert wasted["reversed"] <= len(windows) < 15 <= wasted["in order"], wasted
 
 
 async def test_public_sliced_run_on_edges(edge_emulator: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from ..deferred import deferred
@@ -19,15 +19,18 @@ from .convert import Converter, timestamp_value
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+    import pyarrow._compute as compute
 else:
     np = deferred("numpy")
     pa = deferred("pyarrow")
+    compute = deferred("pyarrow._compute")
 
 __all__ = [
     "MeetingConverter",
     "boolean_array",
     "concat_batches",
     "empty_batch",
+    "reversed_batch",
     "start_keys",
     "timestamp_value",
 ]
@@ -57,6 +60,18 @@ def concat_batches(batches: Sequence[pa.RecordBatch], schema: pa.Schema | None =
     if not batches:
         return empty_batch(schema)
     return pa.concat_batches(list(batches))
+
+
+def reversed_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch's rows last to first.
+
+    Through the compute kernel itself, with indices built from their buffer: ``batch.take`` imports
+    ``pyarrow.compute`` (+11 MB of RSS) and ``pa.array(indices)`` pandas (+30 MB, as for
+    :func:`boolean_array`), which a 300k extract's peak RSS showed (~205 -> ~245 MB).
+    """
+    indices = np.arange(batch.num_rows - 1, -1, -1, dtype=np.int64)
+    array = pa.Array.from_buffers(pa.int64(), len(indices), [None, pa.py_buffer(indices)])
+    return cast("pa.RecordBatch", compute.call_function("take", [batch, array]))
 
 
 @lru_cache(maxsize=65_536)

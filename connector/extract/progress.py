@@ -66,11 +66,13 @@ class ExtractProgress:
 
 @dataclass(frozen=True)
 class Reach:
-    """How far one window's cursor has got: the API sort key (a start key) of the last meeting read, rows kept, done."""
+    """How far one window's cursor has got: the API sort key (a start key) of the last meeting read, rows kept, done;
+    ``descending``: the order the window is read in, when it may differ from the run's (a reversed window)."""
 
     position: int | None = None
     rows: int = 0
     done: bool = False
+    descending: bool | None = None
 
 
 def kept_range(window: Window, span: tuple[int, int] | None) -> tuple[int | None, int | None]:
@@ -126,6 +128,8 @@ def _covered(lo: int, length: int, reach: Reach, descending: bool) -> int:
         return length
     if reach.position is None:
         return 0
+    if reach.descending is not None:
+        descending = reach.descending
     behind = lo + length - reach.position if descending else reach.position - lo
     return min(max(behind, 0), length)
 
@@ -177,7 +181,7 @@ class ProgressTracker:
         self.span = (to_key(span[0]), to_key(span[1])) if span is not None else None
         self.descending = descending
         self.progress, self.on_progress = progress, on_progress
-        self.reach = {s.window.index: Reach(s.position, s.rows, s.done) for s in windows}
+        self.reach = {s.window.index: Reach(s.position, s.rows, s.done, self._descending(s)) for s in windows}
         self.rows = sum(s.rows for s in windows)
         self.pages = 0
         self.covered = 0.0
@@ -186,6 +190,9 @@ class ProgressTracker:
         self._finished = False  # a child stream's last parent is done
         self._meetings = 0.0  # the meetings' own share
         self._ranges: dict[int, tuple[Window, int | None, int | None]] = {}  # a split replaces a window
+
+    def _descending(self, state: WindowState) -> bool:
+        return self.descending != state.window.reverse
 
     def _range(self, window: Window) -> tuple[int | None, int | None]:
         cached = self._ranges.get(window.index)
@@ -244,7 +251,7 @@ class ProgressTracker:
         if self.on_progress is None:
             return
         index = state.window.index
-        self.reach[index] = Reach(position, self.reach.get(index, Reach()).rows + rows, done)
+        self.reach[index] = Reach(position, self.reach.get(index, Reach()).rows + rows, done, self._descending(state))
         self._meetings = self.fraction(windows)
         self.covered = max(self.covered, self._share())  # estimates may dip; the share shown never goes back
         self.on_progress(self.value())

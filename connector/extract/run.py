@@ -97,7 +97,10 @@ class _Frontier:
     """Which committed parts may go to an atomic sink now: the windows in output order, each whole.
 
     A window's parts go out as they are committed once every window before it is done; a split only adds
-    windows after the one it splits, so what went out stays in order.
+    windows after the one it splits, so what went out stays in order. A reversed window (read against the
+    output's order: :func:`~.slices.reversed_windows`) goes out once done, its parts last to first (each
+    holds its rows in output order: :meth:`ExtractRun._cursor`); a split of one adds a window before it,
+    which it then waits for.
     """
 
     def __init__(self, sort: str) -> None:
@@ -106,15 +109,21 @@ class _Frontier:
         self._finished: set[int] = set()
 
     def ready(self, windows: Sequence[WindowState]) -> list[str]:
+        """The parts to deliver now, in order."""
         names: list[str] = []
         for state in output_order(windows, self.sort):
             index = state.window.index
             if index in self._finished:
                 continue
-            names += state.parts[self._sent.get(index, 0) :]
-            self._sent[index] = len(state.parts)
-            if not state.done:
-                break
+            if state.window.reverse:
+                if not state.done:
+                    break
+                names += state.parts[::-1]
+            else:
+                names += state.parts[self._sent.get(index, 0) :]
+                self._sent[index] = len(state.parts)
+                if not state.done:
+                    break
             self._finished.add(index)
         return names
 
@@ -289,7 +298,10 @@ class ExtractRun:
         """
         base = self.config.query
         query = state.window.query(base)  # the cursor belongs to this query, whatever splits happen later
-        descending = base.sort == "start_desc"
+        descending = state.window.descending(base.sort)
+        # A reversed window's pages come turned into output order (the last row read first), and its chunks
+        # hold their pages in that order too: its parts, delivered last to first, are the window in order.
+        flip = state.window.reverse
         cursors = Cursors(state.cursor)
         position = state.position
         pending: list[pa.RecordBatch] = []
@@ -301,7 +313,9 @@ class ExtractRun:
             if first is not None:
                 (batch, nxt), first = first, None
             else:
-                batch, nxt = await self.stream.read_page(self.client, query, cursors.cursor, self.converter)
+                batch, nxt = await self.stream.read_page(
+                    self.client, query, cursors.cursor, self.converter, flip=flip
+                )
             pages += 1
             added = 0
             past = False
@@ -323,8 +337,8 @@ class ExtractRun:
                     added = batch.num_rows
                 if self.splitter is not None and keys is not None:
                     self.splitter.observe(state, keys, added)
-                past = past_window(state, full, base.timezone, descending)
-                last = sort_key_of_last(full)
+                past = past_window(state, full, base.timezone, descending, flipped=flip)
+                last = sort_key_of_last(full, flipped=flip)
                 position = last if position is None else (min if descending else max)(position, last)
                 del full
             del batch  # the page's rows live on in ``pending`` only: free the rest before awaiting anything
@@ -334,9 +348,8 @@ class ExtractRun:
             if nxt is not None:
                 cursors.follow(nxt)  # a repeated cursor is an error even on the last page we want
             if done or rows >= flush:
-                await send.send(
-                    Chunk(state, concat_batches(pending) if pending else None, nxt, done, pages, position)
-                )
+                rows_of = concat_batches(pending[::-1] if flip else pending) if pending else None
+                await send.send(Chunk(state, rows_of, nxt, done, pages, position))
                 pending, rows, pages = [], 0, 0
             if done:
                 return
@@ -408,7 +421,8 @@ class ExtractRun:
                 choice = self.splitter.choose(running)
                 if choice is None:
                     break
-                new = cp.split(*choice, descending=query.sort == "start_desc", base_ends_from=query.ends_from)
+                descending = choice[0].window.descending(query.sort)
+                new = cp.split(*choice, descending=descending, base_ends_from=query.ends_from)
                 waiting += 1
                 tg.start_soon(worker, new, live[-1].clone())
 

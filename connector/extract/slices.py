@@ -52,6 +52,7 @@ __all__ = [
     "discover_range",
     "from_key",
     "plan_windows",
+    "reversed_windows",
     "round_weights",
     "split_windows",
     "to_key",
@@ -59,9 +60,10 @@ __all__ = [
 
 # Windows in rounds: the first round has a window per cursor, and the windows of the next rounds start as
 # cursors free up, in output order. A file is written in that order while the run goes, so the last
-# round's windows are what is left to write after the last page; and every window costs about 0.85 of a
-# request over the minimum: its partly filled last page (half a page on average) and the meetings that
-# cross its start (fetched and dropped: ~75 of a page at 300k meetings over three years). Hence:
+# round's windows are what is left to write after the last page; and every window costs about half a
+# request over the minimum: the part of its last page beyond its range (0.85 when the meetings that cross
+# a window's start were fetched and dropped too: ~75 of a page at 300k meetings over three years, before
+# windows were read from the top down: :func:`reversed_windows`). Hence:
 # - the rounds shrink (ROUND_SHARES of the range of starts) for a short tail;
 # - the first round's windows grow from 1 to FIRST_ROUND_RAMP (in output order), so that they end in
 #   output order and the file is written as they do, not in one flood once the slowest is done (a flood
@@ -93,7 +95,8 @@ class Window:
     """One time window of a sliced extract: the API query bounds, and the start keys it keeps.
 
     It keeps starts in ``[keep_from, keep_before)``; None on either side means no limit there (the
-    query's own bounds apply).
+    query's own bounds apply). ``reverse``: read against the query's order (:func:`reversed_windows`); its
+    rows are turned back into output order when they are delivered.
     """
 
     index: int
@@ -101,9 +104,17 @@ class Window:
     starts_before: datetime | None
     keep_from: datetime | None
     keep_before: datetime | None = None
+    reverse: bool = False
+
+    def descending(self, sort: str) -> bool:
+        """Whether this window is read ``start_desc`` in a query sorted by ``sort``."""
+        return (sort == "start_desc") != self.reverse
 
     def query(self, base: MeetingQuery) -> MeetingQuery:
-        """The base query restricted to this window."""
+        """The base query restricted to this window, in the order the window is read."""
+        if self.reverse:
+            sort = "start_asc" if base.sort == "start_desc" else "start_desc"
+            return base.replace(ends_from=self.ends_from, starts_before=self.starts_before, sort=sort)
         if self.ends_from == base.ends_from and self.starts_before == base.starts_before:
             return base
         return base.replace(ends_from=self.ends_from, starts_before=self.starts_before)
@@ -123,16 +134,19 @@ class Window:
     ) -> tuple[Window, Window]:
         """(this window narrowed, the new window ``index``) when its cursor hands the far side of ``at`` on.
 
-        ``start_asc``: this window keeps ``[.., at)``, the new one ``[at, ..)`` with ``ends_from`` at least
-        ``at``; ``start_desc``: mirrored (this window keeps ``[at, ..)``, the new one ``[.., at)``).
+        ``descending``: the order this window is read in. ``start_asc``: this window keeps ``[.., at)``, the
+        new one ``[at, ..)`` with ``ends_from`` at least ``at``, read ``start_desc`` (it starts at a boundary:
+        :func:`reversed_windows`); ``start_desc``: mirrored (this window keeps ``[at, ..)``, the new one
+        ``[.., at)``, read as this one is).
         """
         if descending:
             return replace(self, keep_from=at), replace(self, index=index, starts_before=at, keep_before=None)
         upper = self.keep_before if self.keep_before is not None else self.starts_before
         ends_from = at if base_ends_from is None else max(base_ends_from, at)
         new = replace(
-            self, index=index, ends_from=ends_from, starts_before=upper, keep_from=at, keep_before=None
-        )
+            self, index=index, ends_from=ends_from, starts_before=upper, keep_from=at, keep_before=None,
+            reverse=not self.reverse,
+        )  # fmt: skip
         return replace(self, keep_before=at), new
 
     def order_key(self) -> tuple[bool, datetime]:
@@ -156,6 +170,7 @@ class Window:
             parse(data["starts_before"]),
             parse(data["keep_from"]),
             parse(data.get("keep_before")),
+            bool(data.get("reverse", False)),  # checkpoints written before reversed windows have none
         )
 
 
@@ -172,6 +187,7 @@ def _window_dict(window: Window) -> dict[str, Any]:
         "starts_before": iso(window.starts_before),
         "keep_from": iso(window.keep_from),
         "keep_before": iso(window.keep_before),
+        "reverse": window.reverse,
     }
 
 
@@ -396,6 +412,24 @@ def _asking_for_the_query(windows: list[Window], query: MeetingQuery, *, descend
     return windows
 
 
+def reversed_windows(windows: list[Window], query: MeetingQuery) -> list[Window]:
+    """The windows, those of a ``start_asc`` query that start at a boundary of their own read ``start_desc``.
+
+    The API bounds a query's starts from below only through ``ends_from``, so a window read in start order
+    from a boundary ``b`` first gets every meeting that started before ``b`` and ends after it: fetched and
+    dropped (all-day and multi-day meetings cross every boundary of their days; ~80 at 300k meetings over
+    three years, 0.4 of a page per window). Read from its top down, the window's cursor stops at the first page
+    that reaches below ``b`` (:func:`~.split.past_window`), so only that page's part below ``b`` is lost, as
+    a partly filled last page would be. The first window in output order keeps the meetings that started
+    before the query's ``ends_from`` (they are the query's) and is read in order (it holds the range
+    probe's page); a ``start_desc`` query's windows already end at their lower boundary.
+    """
+    if query.sort == "start_desc" or len(windows) < 2:
+        return windows
+    first = min(range(len(windows)), key=lambda i: windows[i].order_key())
+    return [w if i == first else replace(w, reverse=True) for i, w in enumerate(windows)]
+
+
 async def plan_windows(
     client: MeetingReader,
     query: MeetingQuery,
@@ -423,7 +457,7 @@ async def plan_windows(
     descending = query.sort == "start_desc"
 
     def planned(windows: list[Window], n: int, busy: int) -> Plan:
-        windows = _asking_for_the_query(windows, query, descending=descending)
+        windows = reversed_windows(_asking_for_the_query(windows, query, descending=descending), query)
         first = windows[-1 if descending else 0].index
         return Plan(windows, n, busy, found.span, (first, *found.page))
 

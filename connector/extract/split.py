@@ -8,8 +8,12 @@ start it has seen and its end:
 
     start_asc:  the running cursor keeps [its position, m) and stops once the API's order is past m;
                 the new window [m, b) gets a fresh cursor (ends_from = max(E, m), starts_before =
-                min(S, b)) and keeps starts >= m.
+                min(S, b)) and keeps starts >= m, read start_desc from b down (a window starting at a
+                boundary: :func:`~.slices.reversed_windows`).
     start_desc: mirrored: the running cursor keeps [m, its position]; the new window takes [a, m).
+
+"start_asc" and "start_desc" are the order the window is read in: a reversed window of a start_asc query
+is split as start_desc.
 
 Every row the running cursor has already seen is on its side of ``m``, so each meeting is still kept by
 exactly one window (the one whose range holds its start key). The :class:`Splitter` only chooses the
@@ -69,9 +73,10 @@ def _offset_margins(tz_name: str, day: int) -> tuple[int, int]:
     return max([0, *keys]), max([0, *(-x for x in keys)])
 
 
-def sort_key_of_last(batch: pa.RecordBatch) -> int:
-    """The API's sort key of a batch's last meeting: its UTC start, or 00:00 UTC of an all-day start date."""
-    i = batch.num_rows - 1
+def sort_key_of_last(batch: pa.RecordBatch, *, flipped: bool = False) -> int:
+    """The API's sort key of a batch's last meeting: its UTC start, or 00:00 UTC of an all-day start date;
+    ``flipped``: the batch holds its rows last to first, so the last one read is its first."""
+    i = 0 if flipped else batch.num_rows - 1
     # One slot cast, not the column: this runs on the event loop for every page.
     if batch.column("is_all_day")[i].as_py():
         return int(batch.column("start_date").slice(i, 1).cast(pa.int32())[0].as_py()) * _DAY
@@ -79,8 +84,11 @@ def sort_key_of_last(batch: pa.RecordBatch) -> int:
     return int(last.cast(pa.timestamp(_UNIT, "UTC")).cast(pa.int64())[0].as_py())
 
 
-def past_window(state: WindowState, batch: pa.RecordBatch, tz_name: str, descending: bool) -> bool:
-    """True when no later page of this cursor can hold a start key the window keeps.
+def past_window(
+    state: WindowState, batch: pa.RecordBatch, tz_name: str, descending: bool, *, flipped: bool = False
+) -> bool:
+    """True when no later page of this cursor can hold a start key the window keeps (``flipped``: the page's
+    rows are last to first).
 
     The API orders all-day meetings by 00:00 UTC but the window judges them by 00:00 in ``tz_name``;
     the zone's offset around the bound is the margin that makes the early stop exact.
@@ -89,7 +97,7 @@ def past_window(state: WindowState, batch: pa.RecordBatch, tz_name: str, descend
     bound = window.keep_from_key if descending else window.keep_before_key
     if bound is None or not batch.num_rows:
         return False
-    last = sort_key_of_last(batch)
+    last = sort_key_of_last(batch, flipped=flipped)
     east, west = _offset_margins(tz_name, bound // _DAY)
     return last + west < bound if descending else last - east >= bound
 
@@ -98,7 +106,7 @@ class Splitter:
     """Tracks the running cursors' progress and chooses where to split the largest running window."""
 
     def __init__(self, *, query: MeetingQuery, span: tuple[datetime, datetime] | None) -> None:
-        self.descending = query.sort == "start_desc"
+        self.sort = query.sort  # each window is read in its own order (Window.descending)
         self.min_rows = 2 * query.limit  # a split costs a partial page or two: not worth it for less
         self.span = (to_key(span[0]), to_key(span[1])) if span else None
         self.ends_from = to_key(query.ends_from)
@@ -120,13 +128,14 @@ class Splitter:
         if not len(keys):
             return
         lo, hi = self._bounds(state)
-        edge = int(keys.min()) if self.descending else int(keys.max())
+        descending = state.window.descending(self.sort)
+        edge = int(keys.min()) if descending else int(keys.max())
         seen = self.seen.get(state.window.index)
         if seen is None:
-            start = hi if self.descending else lo
-            first = edge if start is None else (max(start, edge) if self.descending else min(start, edge))
+            start = hi if descending else lo
+            first = edge if start is None else (max(start, edge) if descending else min(start, edge))
             seen = self.seen[state.window.index] = _Seen(first=first, pos=edge)
-        seen.pos = min(seen.pos, edge) if self.descending else max(seen.pos, edge)
+        seen.pos = min(seen.pos, edge) if descending else max(seen.pos, edge)
         seen.rows += kept
 
     def finished(self, state: WindowState) -> None:
@@ -139,7 +148,7 @@ class Splitter:
         lo, hi = self._bounds(state)
         if seen is None or state.done or seen.rows == 0:
             return None
-        if self.descending:
+        if state.window.descending(self.sort):
             if lo is None:
                 return None
             left, covered = seen.pos - lo, seen.first - seen.pos
@@ -163,7 +172,7 @@ class Splitter:
         meetings that started earlier), and a window that ends before it cannot be split again.
         """
         w = state.window
-        if self.descending:
+        if w.descending(self.sort):
             floor = to_key(w.ends_from)
             return floor is None or floor < m
         upper = w.keep_before_key if w.keep_before is not None else to_key(w.starts_before)

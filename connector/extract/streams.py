@@ -44,7 +44,7 @@ run (:mod:`.run`) drives it, with one addition to the checkpoint (its fan-out st
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -55,7 +55,7 @@ from ..deferred import deferred
 from ..errors import InvalidArgumentError, MalformedResponseError, NotFoundError
 from ..models import MEETINGS_PATH, MeetingQuery
 from ..schema import StreamSchema, meeting_arrow_schema, meeting_schema, stream_schema
-from .arrow import MeetingConverter, concat_batches, start_keys
+from .arrow import MeetingConverter, concat_batches, reversed_batch, start_keys
 from .convert import Converter as SchemaConverter
 from .fastpath import decode_page
 from .tasks import release_now_and_then
@@ -107,15 +107,27 @@ class Stream:
     start_keys: Callable[[pa.RecordBatch, str], np.ndarray]
 
     async def read_page(
-        self, client: MeetingReader, query: MeetingQuery, cursor: str | None, converter: Converter
+        self, client: MeetingReader, query: MeetingQuery, cursor: str | None, converter: Converter,
+        *, flip: bool = False,
     ) -> tuple[pa.RecordBatch | None, str | None]:
-        """One page from ``cursor``: its rows as a batch (None when it has none) and the next cursor."""
-        body = await client.fetch_page(query, cursor, self.decode)
+        """One page from ``cursor``: its rows as a batch (None when it has none) and the next cursor;
+        ``flip``: the rows last to first (a window read against the output's order)."""
+        body = await client.fetch_page(query, cursor, partial(_flipped, self.decode) if flip else self.decode)
         if not isinstance(body, dict):  # converted in the worker thread
             return body.batch, body.next_cursor
         page = page_from_body(body, cursor)
         del body
-        return (converter.convert(page.meetings) if page.meetings else None), page.next_cursor
+        records = page.meetings[::-1] if flip else page.meetings
+        return (converter.convert(records) if records else None), page.next_cursor
+
+
+def _flipped(decode: Callable[[bytes], Any], body: bytes) -> Any:
+    """``decode``'s page with its rows last to first, turned in the decoding thread: the page as decoded
+    is freed where it was made (turned by the consumer, the copies cost ~+40 MB of peak RSS at 300k)."""
+    page = decode(body)
+    if isinstance(page, dict) or page.batch is None:
+        return page  # parsed: the records are turned before they are converted
+    return replace(page, batch=reversed_batch(page.batch))
 
 
 def _decode_meetings(body: bytes) -> Any:
