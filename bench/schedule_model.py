@@ -11,7 +11,9 @@ round runs, then ``busy``; a cursor that ends while fewer than ``busy`` run spli
 the most pages left (at least two) at its midpoint; every request waits for the budget's next grant (one
 every 1/rate s, first come first served) and takes a round trip (± ``jitter``). A window's meetings are
 spread evenly; each window but the first fetches ``crossing`` pages of meetings that started before it
-(bench/pace.py: ~0.43 at 300k meetings, in proportion to them), and its last page is partly filled (half on average). Printed, as means over the seeds: the last page's time (the minimum is
+(none since such windows are read from their top down, ``slices.reversed_windows``; before, bench/pace.py
+measured ~0.43 at 300k meetings, in proportion to them: ``--crossing``), and its last page is partly filled
+(half on average). Printed, as means over the seeds: the last page's time (the minimum is
 pages / rate), requests, windows, and pages still to write at the last page because a window before them
 in output order ended last (the sink writes windows in output order). Not modelled: CPU (the client's and
 the sink's work, which on 2 cores is what a real run's tail and gaps mostly are), the probe, 429s.
@@ -118,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--crossing",
         type=float,
-        help="pages fetched and dropped at a window start (default: 0.43 at 300k pages of 200, in proportion)",
+        default=0.0,
+        help="pages fetched and dropped at a window start (default 0: windows are read from their top down; "
+        "read in start order, ~0.43 at 300k meetings, in proportion)",
     )
     parser.add_argument("--seeds", type=int, default=24)
     parser.add_argument("--shares", help="round shares to compare with the engine's, e.g. 0.85,0.1,0.05")
@@ -127,9 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     pages = args.meetings / args.page_size
-    # The emulator spreads any number of meetings over the same years: ~86 start before a boundary and end
-    # after it at 300k (bench/pace.py), in proportion to the meetings.
-    crossing = args.crossing if args.crossing is not None else 86 * args.meetings / 300_000 / args.page_size
+    crossing = args.crossing
     n = slices.auto_slices(args.rate, args.rtt, 64)
     busy = slices.busy_cursors(n, auto=True)
     plans = {"engine": slices.round_weights(n, busy, descending=False, pages=pages)}
